@@ -1,0 +1,1 @@
+"""The pure core: diff desired against actual, plan the actions. No I/O."""

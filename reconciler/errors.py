@@ -1,0 +1,134 @@
+"""The project's one error tree.
+
+Every error the reconciler raises on purpose is a ``ReconcilerError``; foreign
+exceptions (httpx, lark, OSError) are translated once, at the boundary that
+saw them, with ``raise ... from exc``::
+
+    ReconcilerError
+    ├── ConfigError                  bad flags, environment or config file
+    ├── JobSpecError                 one job file cannot become a job (file, line, reason)
+    │   ├── JobSyntaxError           HCL/JSON that does not parse
+    │   ├── JobEvaluationError       parses, but an expression or variable fails
+    │   └── JobValidationError       a job Nomad's own validation would reject
+    └── NomadError                   talking to Nomad failed
+        ├── NomadUnavailableError    unreachable, timeout, 5xx, 429, no leader: retry can help
+        └── NomadAPIError            Nomad answered and refused: retrying the same request won't help
+            ├── NomadBadRequestError         400
+            ├── NomadPermissionDeniedError   403 (rejected or insufficient token)
+            ├── NomadNotFoundError           404
+            ├── NomadIndexConflictError      EnforceIndex: someone else changed the job
+            └── NomadJobRejectedError        the job failed Nomad's validation (its message kept)
+
+A bad job is an *outcome* of that job (a ``JobSpecError`` recorded per file),
+never a crash of the pass.  Retryability follows the class: ``retryable`` is
+true only for ``NomadUnavailableError``.
+"""
+
+from __future__ import annotations
+
+
+class ReconcilerError(Exception):
+    """Base of every error this project raises on purpose."""
+
+    retryable: bool = False
+
+
+class ConfigError(ReconcilerError):
+    """Settings that cannot be used (flag, environment variable or config file)."""
+
+
+class JobSpecError(ReconcilerError):
+    """A job file that cannot be turned into a Nomad job.
+
+    ``path`` is the file as the user knows it (relative to the jobs directory
+    where there is one), ``line``/``column`` are 1-based where known.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        path: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+    ) -> None:
+        self.reason = reason
+        self.path = path
+        self.line = line
+        self.column = column
+        super().__init__(self.describe())
+
+    @property
+    def location(self) -> str:
+        where = self.path or "<input>"
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.column is not None:
+                where += f",{self.column}"
+        return where
+
+    def describe(self) -> str:
+        return f"{self.location}: {self.reason}"
+
+    def with_path(self, path: str) -> JobSpecError:
+        """The same error, attributed to ``path`` (keeps the subclass)."""
+        clone = type(self).__new__(type(self))
+        clone.__dict__.update(self.__dict__)
+        clone.path = path
+        Exception.__init__(clone, clone.describe())
+        return clone
+
+
+class JobSyntaxError(JobSpecError):
+    """The file is not valid HCL2 / JSON."""
+
+
+class JobEvaluationError(JobSpecError):
+    """The file parses, but evaluating it fails (unknown variable, bad type, function error)."""
+
+
+class JobValidationError(JobSpecError):
+    """The job is structurally invalid: Nomad's ``/v1/validate/job`` would reject it."""
+
+
+class NomadError(ReconcilerError):
+    """Talking to Nomad failed.  Never carries the ACL token in its text."""
+
+    def __init__(self, message: str, *, endpoint: str | None = None) -> None:
+        self.message = message
+        self.endpoint = endpoint
+        super().__init__(message if endpoint is None else f"{endpoint}: {message}")
+
+
+class NomadUnavailableError(NomadError):
+    """Nomad could not answer: connection refused, timeout, 5xx, 429 or no leader."""
+
+    retryable = True
+
+
+class NomadAPIError(NomadError):
+    """Nomad answered and refused the request; ``status`` is the HTTP status."""
+
+    def __init__(self, message: str, *, status: int, endpoint: str | None = None) -> None:
+        self.status = status
+        super().__init__(message, endpoint=endpoint)
+
+
+class NomadBadRequestError(NomadAPIError):
+    """400: the request could not be decoded or lacks something Nomad needs."""
+
+
+class NomadPermissionDeniedError(NomadAPIError):
+    """403: the token is unknown or lacks the capability."""
+
+
+class NomadNotFoundError(NomadAPIError):
+    """404: no such job, deployment, namespace, ..."""
+
+
+class NomadIndexConflictError(NomadAPIError):
+    """EnforceIndex failed: the job changed since the index the caller saw."""
+
+
+class NomadJobRejectedError(NomadAPIError):
+    """Nomad's validation rejected the job; ``message`` is Nomad's own text."""

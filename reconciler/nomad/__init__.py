@@ -1,0 +1,1 @@
+"""The Nomad HTTP API client: the only code that talks to Nomad."""
