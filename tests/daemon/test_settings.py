@@ -1,0 +1,145 @@
+"""Settings precedence: flag > environment (Nomad CLI names) > TOML file > default."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from reconciler.daemon.settings import (
+    DaemonSettings,
+    load_settings,
+    parse_duration,
+    parse_listen,
+    reload_changes,
+    resolve_settings,
+)
+from reconciler.errors import ConfigError
+
+
+def test_defaults() -> None:
+    s = resolve_settings(flags={}, env={}, file_values={})
+    assert s == DaemonSettings()
+    assert s.self_heal is True
+    assert s.promote_after is None
+    assert s.resync_interval == 300.0
+
+
+def test_precedence_flag_over_env_over_file_over_default() -> None:
+    file_values = {
+        "nomad": {"address": "http://file:4646", "namespace": "file-ns", "region": "file-r"},
+        "resync_interval": "10m",
+        "self_heal": False,
+    }
+    env = {"NOMAD_ADDR": "http://env:4646", "NOMAD_NAMESPACE": "env-ns"}
+    flags = {"nomad": {"address": "http://flag:4646"}, "resync_interval": 5}
+    s = resolve_settings(flags=flags, env=env, file_values=file_values)
+    assert s.nomad.address == "http://flag:4646"  # flag beats env and file
+    assert s.nomad.namespace == "env-ns"  # env beats file
+    assert s.nomad.region == "file-r"  # file beats default
+    assert s.resync_interval == 5.0
+    assert s.self_heal is False
+    assert s.debounce == DaemonSettings().debounce  # default
+
+
+def test_none_flags_do_not_override() -> None:
+    s = resolve_settings(
+        flags={"self_heal": None, "nomad": {"address": None}},
+        env={"NOMAD_ADDR": "http://env:4646"},
+        file_values={"self_heal": False},
+    )
+    assert s.self_heal is False
+    assert s.nomad.address == "http://env:4646"
+
+
+def test_environment_uses_nomad_cli_names() -> None:
+    env = {
+        "NOMAD_TOKEN": "s3cr3t-token",
+        "NOMAD_SKIP_VERIFY": "1",
+        "NOMAD_TLS_SERVER_NAME": "server.global.nomad",
+        "NOMAD_CACERT": "/ca.pem",
+        "NOMAD_REGION": "eu",
+        "UNRELATED": "x",
+    }
+    s = resolve_settings(flags={}, env=env, file_values={})
+    assert s.nomad.token == "s3cr3t-token"
+    assert s.nomad.skip_verify is True
+    assert s.nomad.tls_server_name == "server.global.nomad"
+    assert s.nomad.ca_cert == "/ca.pem"
+    assert s.nomad.region == "eu"
+    # The token never shows up in the repr or the loggable view.
+    assert "s3cr3t-token" not in repr(s)
+    assert "s3cr3t-token" not in str(s.redacted())
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [(5, 5.0), (0.25, 0.25), ("300ms", 0.3), ("5m", 300.0), ("1h30m", 5400.0), ("2.5s", 2.5),
+     ("10", 10.0)],
+)
+def test_parse_duration(value: object, seconds: float) -> None:
+    assert parse_duration(value, name="x") == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("value", ["5 minutes", "-1", "m", True, [1], "1d"])
+def test_parse_duration_rejects(value: object) -> None:
+    with pytest.raises(ConfigError, match="x"):
+        parse_duration(value, name="x")
+
+
+def test_parse_listen() -> None:
+    assert parse_listen("0.0.0.0:9464") == ("0.0.0.0", 9464)
+    assert parse_listen("[::1]:80") == ("::1", 80)
+    assert parse_listen(":9000") == ("0.0.0.0", 9000)
+    assert parse_listen("") is None
+    with pytest.raises(ConfigError, match="HOST:PORT"):
+        parse_listen("localhost")
+
+
+def test_config_file_errors_name_the_file_and_key(tmp_path: Path) -> None:
+    cfg = tmp_path / "daemon.toml"
+    cfg.write_text('resync_interval = "often"\n')
+    with pytest.raises(ConfigError, match=r"daemon\.toml: resync_interval: invalid duration"):
+        load_settings({"config_file": str(cfg)}, {})
+    cfg.write_text("bogus_key = 1\n")
+    with pytest.raises(ConfigError, match=r"daemon\.toml: bogus_key: unknown setting"):
+        load_settings({"config_file": str(cfg)}, {})
+    cfg.write_text("[nomad]\nadress = 'x'\n")
+    with pytest.raises(ConfigError, match=r"nomad\.adress: unknown setting"):
+        load_settings({"config_file": str(cfg)}, {})
+    cfg.write_text("listen = \n")
+    with pytest.raises(ConfigError, match=r"daemon\.toml: invalid TOML: .*line 1"):
+        load_settings({"config_file": str(cfg)}, {})
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_settings({"config_file": str(tmp_path / "missing.toml")}, {})
+
+
+def test_config_file_found_through_environment_and_relative_jobs_dir(tmp_path: Path) -> None:
+    cfg = tmp_path / "etc" / "daemon.toml"
+    cfg.parent.mkdir()
+    cfg.write_text(
+        'jobs_dir = "../jobs"\npromote_after = "2m"\nbackoffs = [0.5, "2s"]\n'
+        '[nomad]\naddress = "http://file:4646"\ntoken_file = "/run/token"\n'
+    )
+    s = load_settings({}, {"NOMAD_RECONCILER_CONFIG": str(cfg)})
+    assert Path(s.jobs_dir) == cfg.parent / "../jobs"
+    assert s.promote_after == 120.0
+    assert s.backoffs == (0.5, 2.0)
+    assert s.nomad.token_file == "/run/token"
+    assert s.config_file == str(cfg)
+
+
+def test_reload_changes_split_reloadable_from_restart() -> None:
+    old = DaemonSettings()
+    new = resolve_settings(
+        flags={"self_heal": False, "listen": "0.0.0.0:1", "log_level": "debug"},
+        env={}, file_values={},
+    )
+    applied, restart = reload_changes(old, new)
+    assert applied == {"self_heal", "log_level"}
+    assert restart == {"listen"}
+
+
+def test_debounce_max_must_cover_debounce() -> None:
+    with pytest.raises(ConfigError, match="debounce_max"):
+        resolve_settings(flags={"debounce": 2, "debounce_max": 1}, env={}, file_values={})
