@@ -1,0 +1,415 @@
+"""The plan: what to do about each job, and why.  A purely computational module.
+
+``compute_plan`` takes the loaded snapshot, the cluster as read
+(``ClusterState``) and the ``SyncPolicy`` and returns one ``JobAction`` per
+job: register (create or update), deregister (prune), promote, none, or hold
+with a reason.  It encodes the safety rules of DESIGN.md and never does I/O;
+the sync layer reads the cluster beforehand and applies the plan afterwards.
+
+Safety rules enforced here:
+- prune only when asked, only owned jobs, never when any file failed to load
+  or when the checkout declares no job at all, never beyond ``max_prune`` of the
+  owned jobs; a pruned job is stopped unless ``purge``;
+- a job whose file failed to load is an error, never an orphan;
+- a job with an active deployment is held unless the policy lets a new spec
+  supersede it; a spec whose rollout failed (and was auto-reverted) is held
+  until the file changes, so a broken commit never loops;
+- promotion only under an explicit policy (``promote`` or Meta ``auto-promote``).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from reconciler.core.diff import DriftState, JobDrift, compute_job_drift
+from reconciler.core.ownership import DEFAULT_PREFIX, parse_wave, read_ownership, wants_auto_promote
+from reconciler.model import ApiJob, DesiredJob, Diagnostic, JobKey, Snapshot
+
+ACTIVE_DEPLOYMENT_STATUSES = frozenset(
+    {"running", "paused", "blocked", "unblocking", "initializing", "pending"}
+)
+
+
+class ActionKind(enum.StrEnum):
+    REGISTER = "register"
+    DEREGISTER = "deregister"
+    PROMOTE = "promote"
+    NONE = "none"
+    HOLD = "hold"
+
+
+@dataclass(frozen=True)
+class LiveJob:
+    """One job as the cluster reports it.
+
+    ``job`` is the full job (server fields stripped) when it was read; it is
+    None when the reader knew, without reading, that it matches the digest in
+    ``known_digest`` (same JobModifyIndex as last pass, or a trusted stamp).
+    ``failed_digest`` is the digest of a version whose deployment failed and
+    that Nomad rolled back, when the reader found one.
+    """
+
+    key: JobKey
+    job_modify_index: int
+    stop: bool = False
+    status: str = ""
+    meta: Mapping[str, Any] | None = None
+    job: ApiJob | None = None
+    version: int | None = None
+    deployment: Mapping[str, Any] | None = None
+    known_digest: str | None = None
+    failed_digest: str | None = None
+
+    @property
+    def active_deployment(self) -> Mapping[str, Any] | None:
+        dep = self.deployment
+        if dep is not None and dep.get("Status") in ACTIVE_DEPLOYMENT_STATUSES:
+            return dep
+        return None
+
+
+@dataclass(frozen=True)
+class ClusterState:
+    """The jobs Nomad runs, as read for one pass (restricted to ``namespaces`` when set)."""
+
+    jobs: Mapping[JobKey, LiveJob]
+    server_version: str = ""
+    namespaces: frozenset[str] | None = None
+
+
+@dataclass(frozen=True)
+class SyncPolicy:
+    """What the user allows a pass to do.  Plain data: flags map onto it one to one."""
+
+    prune: bool = False
+    purge: bool = False
+    max_prune: float = 0.5  # fraction of owned jobs one pass may prune
+    preserve_counts: bool = False
+    supersede_active: bool = False  # register over a running deployment
+    retry_failed: bool = False  # re-submit a spec whose rollout failed
+    promote: bool = False  # promote canaries of every job (else per job Meta)
+    wait: bool = False
+    max_concurrent_deployments: int = 0  # 0: no cap
+    owner_prefix: str = DEFAULT_PREFIX
+    namespaces: frozenset[str] | None = None  # only these namespaces; None: all
+
+
+@dataclass(frozen=True)
+class JobAction:
+    """What the pass will do about one job."""
+
+    key: JobKey
+    kind: ActionKind
+    drift: JobDrift
+    reason: str = ""
+    wave: int = 0
+    create: bool = False  # register of a job Nomad does not have
+    enforce_index: int = 0  # JobModifyIndex the plan saw (0 for creates)
+    purge: bool = False
+    deployment_id: str | None = None
+    desired: DesiredJob | None = None
+    live: LiveJob | None = None
+
+    @property
+    def path(self) -> str | None:
+        return self.drift.path
+
+    @property
+    def label(self) -> str:
+        """The verb shown to users: create, update, prune, purge, promote, hold, none."""
+        if self.kind is ActionKind.REGISTER:
+            return "create" if self.create else "update"
+        if self.kind is ActionKind.DEREGISTER:
+            return "purge" if self.purge else "prune"
+        return self.kind.value
+
+
+@dataclass(frozen=True)
+class Plan:
+    actions: tuple[JobAction, ...]
+    errors: tuple[Diagnostic, ...] = ()
+    refusals: tuple[str, ...] = ()  # guards that stopped a whole class of actions
+    unmanaged: int = 0
+    created_at: float = 0.0
+
+    @property
+    def has_changes(self) -> bool:
+        """True when applying would write, or something is held back: not in sync."""
+        return any(a.kind is not ActionKind.NONE for a in self.actions) or any(
+            a.drift.state in (DriftState.MODIFIED, DriftState.MISSING, DriftState.ORPHANED)
+            for a in self.actions
+        )
+
+    @property
+    def has_errors(self) -> bool:
+        return bool(self.errors) or any(a.drift.state is DriftState.ERROR for a in self.actions)
+
+    def by_kind(self, kind: ActionKind) -> list[JobAction]:
+        return [a for a in self.actions if a.kind is kind]
+
+    def waves(self) -> Iterator[tuple[int, list[JobAction]]]:
+        """Register and promote actions grouped by wave, lowest first."""
+        work = [a for a in self.actions if a.kind in (ActionKind.REGISTER, ActionKind.PROMOTE)]
+        for wave in sorted({a.wave for a in work}):
+            yield wave, [a for a in work if a.wave == wave]
+
+
+def compute_plan(
+    snapshot: Snapshot, cluster: ClusterState, policy: SyncPolicy, *, now: float
+) -> Plan:
+    """Decide one action per job.  Pure: same inputs, same plan."""
+    prefix = policy.owner_prefix
+    errors = list(snapshot.errors)
+    broken_files = {d.path for d in snapshot.errors}
+    actions: list[JobAction] = []
+    declared: set[JobKey] = set()
+
+    for desired in sorted(snapshot.jobs, key=lambda j: j.key):
+        if not _in_scope(desired.key, policy):
+            continue
+        declared.add(desired.key)
+        live = cluster.jobs.get(desired.key)
+        try:
+            wave = parse_wave(desired.canonical.get("Meta"), prefix)
+        except ValueError as exc:
+            errors.append(Diagnostic(path=desired.path, message=str(exc), rule="wave"))
+            drift = JobDrift(desired.key, DriftState.ERROR, path=desired.path, reason=str(exc))
+            actions.append(
+                JobAction(desired.key, ActionKind.NONE, drift, str(exc), desired=desired)
+            )
+            continue
+        drift = _drift_of(desired, live, policy)
+        actions.append(_decide(desired, live, drift, wave, policy))
+
+    refusals: list[str] = []
+    unmanaged = 0
+    orphans: list[JobAction] = []
+    owned_total = 0
+    for key, live in sorted(cluster.jobs.items()):
+        if not _in_scope(key, policy):
+            continue
+        ownership = read_ownership(live.meta, prefix)
+        if ownership is not None:
+            owned_total += 1
+        if key in declared:
+            continue
+        if ownership is None:
+            unmanaged += 1
+            continue
+        if ownership.source in broken_files:
+            reason = f"its file {ownership.source} failed to load; not treated as deleted"
+            drift = JobDrift(
+                key, DriftState.ERROR, path=ownership.source, reason=reason, owned=True
+            )
+            actions.append(JobAction(key, ActionKind.NONE, drift, reason, live=live))
+            continue
+        drift = compute_job_drift(None, _orphan_view(live), owner_prefix=prefix)
+        orphans.append(JobAction(key, ActionKind.NONE, drift, live=live))
+
+    actions.extend(_decide_prunes(orphans, owned_total, snapshot, policy, refusals))
+    actions = _cap_deployments(actions, cluster, policy)
+    actions.sort(key=lambda a: (_ORDER[a.kind], a.wave, a.key))
+    return Plan(tuple(actions), tuple(errors), tuple(refusals), unmanaged, created_at=now)
+
+
+_ORDER = {
+    ActionKind.REGISTER: 0,
+    ActionKind.PROMOTE: 0,
+    ActionKind.HOLD: 1,
+    ActionKind.DEREGISTER: 2,
+    ActionKind.NONE: 3,
+}
+
+
+def _in_scope(key: JobKey, policy: SyncPolicy) -> bool:
+    return policy.namespaces is None or key[0] in policy.namespaces
+
+
+def _orphan_view(live: LiveJob) -> ApiJob:
+    return {"ID": live.key[1], "Namespace": live.key[0], "Meta": dict(live.meta or {})}
+
+
+def _drift_of(desired: DesiredJob, live: LiveJob | None, policy: SyncPolicy) -> JobDrift:
+    if live is None:
+        return compute_job_drift(desired, None, owner_prefix=policy.owner_prefix)
+    if live.job is None:
+        if live.known_digest == desired.digest and not live.stop:
+            ownership = read_ownership(live.meta, policy.owner_prefix)
+            return JobDrift(
+                desired.key, DriftState.IN_SYNC, path=desired.path, owned=ownership is not None,
+                live_digest=ownership.digest if ownership else None,
+            )  # fmt: skip
+        # The reader must read every job it cannot vouch for; a gap is a bug, not drift.
+        reason = "live job was not read (internal error)"
+        return JobDrift(desired.key, DriftState.ERROR, path=desired.path, reason=reason)
+    return compute_job_drift(
+        desired, live.job, preserve_counts=policy.preserve_counts, owner_prefix=policy.owner_prefix
+    )
+
+
+def _decide(
+    desired: DesiredJob, live: LiveJob | None, drift: JobDrift, wave: int, policy: SyncPolicy
+) -> JobAction:
+    base: dict[str, Any] = {"wave": wave, "desired": desired, "live": live}
+    key = desired.key
+    if drift.state is DriftState.ERROR:
+        return JobAction(key, ActionKind.NONE, drift, drift.reason, **base)
+    if drift.state is DriftState.MISSING:
+        return JobAction(key, ActionKind.REGISTER, drift, "not in Nomad", create=True, **base)
+    assert live is not None
+    if drift.state is DriftState.IN_SYNC:
+        return _maybe_promote(desired, live, drift, policy, base)
+
+    if live.failed_digest == desired.digest and not policy.retry_failed:
+        dep = live.deployment or {}
+        reason = (
+            f"the rollout of this spec failed ({dep.get('StatusDescription') or 'deployment failed'});"
+            " held until the file changes"
+        )
+        return _hold(key, drift, reason, base)
+    active = live.active_deployment
+    if active is not None and not policy.supersede_active:
+        reason = (
+            f"deployment {str(active.get('ID', ''))[:8]} is {active.get('Status')}"
+            f" ({active.get('StatusDescription', '')}); held until it finishes"
+        )
+        return _hold(key, drift, reason, base)
+    return JobAction(
+        key, ActionKind.REGISTER, drift, drift.summary(),
+        enforce_index=live.job_modify_index, **base,
+    )  # fmt: skip
+
+
+def _hold(key: JobKey, drift: JobDrift, reason: str, base: dict[str, Any]) -> JobAction:
+    held = JobDrift(
+        drift.key, DriftState.HELD, drift.changes, drift.path, reason,
+        drift.owned, drift.live_digest, drift.notes,
+    )  # fmt: skip
+    return JobAction(key, ActionKind.HOLD, held, reason, **base)
+
+
+def _maybe_promote(
+    desired: DesiredJob, live: LiveJob, drift: JobDrift, policy: SyncPolicy, base: dict[str, Any]
+) -> JobAction:
+    dep = live.active_deployment
+    if dep is None or not requires_promotion(dep):
+        return JobAction(desired.key, ActionKind.NONE, drift, "", **base)
+    allowed = policy.promote or wants_auto_promote(
+        desired.canonical.get("Meta"), policy.owner_prefix
+    )
+    dep_id = str(dep.get("ID", ""))
+    if not allowed:
+        reason = "awaiting promotion (not allowed by policy: --promote or Meta auto-promote)"
+        return JobAction(desired.key, ActionKind.NONE, drift, reason, deployment_id=dep_id, **base)
+    if not canaries_healthy(dep):
+        reason = "awaiting promotion: canaries not yet healthy"
+        return JobAction(desired.key, ActionKind.NONE, drift, reason, deployment_id=dep_id, **base)
+    return JobAction(
+        desired.key, ActionKind.PROMOTE, drift, "canaries healthy", deployment_id=dep_id, **base
+    )
+
+
+def requires_promotion(deployment: Mapping[str, Any]) -> bool:
+    """Nomad's ``Deployment.RequiresPromotion``: running and a canary group not yet promoted."""
+    if deployment.get("Status") != "running":
+        return False
+    groups = deployment.get("TaskGroups") or {}
+    return any(
+        (g.get("DesiredCanaries") or 0) > 0 and not g.get("Promoted") for g in groups.values()
+    )
+
+
+def canaries_healthy(deployment: Mapping[str, Any]) -> bool:
+    """Every group with canaries has as many healthy allocations as desired canaries."""
+    for g in (deployment.get("TaskGroups") or {}).values():
+        want = g.get("DesiredCanaries") or 0
+        if want > 0 and not g.get("Promoted") and (g.get("HealthyAllocs") or 0) < want:
+            return False
+    return True
+
+
+def _decide_prunes(
+    orphans: list[JobAction],
+    owned_total: int,
+    snapshot: Snapshot,
+    policy: SyncPolicy,
+    refusals: list[str],
+) -> list[JobAction]:
+    if not orphans:
+        return []
+    candidates = [o for o in orphans if policy.purge or not (o.live and o.live.stop)]
+    already = [o for o in orphans if o not in candidates]
+    out = [_with(o, ActionKind.NONE, "already stopped (pruned earlier)") for o in already]
+    if not policy.prune:
+        return out + [
+            _with(o, ActionKind.NONE, "not declared; prune disabled (--prune)") for o in candidates
+        ]
+    refusal = None
+    if not snapshot.complete:
+        bad = sum(1 for d in snapshot.errors)
+        refusal = f"prune refused: {bad} file(s) failed to load; fix them first"
+    elif not snapshot.jobs:
+        refusal = "prune refused: the checkout declares no job at all (empty or wrong directory?)"
+    elif owned_total and len(candidates) / owned_total > policy.max_prune:
+        refusal = (
+            f"prune refused: {len(candidates)} of {owned_total} owned jobs would be removed, more "
+            f"than --max-prune {policy.max_prune:g}; raise --max-prune to confirm"
+        )
+    if refusal is not None:
+        if candidates:
+            refusals.append(refusal)
+        return out + [_with(o, ActionKind.HOLD, refusal) for o in candidates]
+    return out + [
+        JobAction(
+            o.key,
+            ActionKind.DEREGISTER,
+            o.drift,
+            o.drift.reason,
+            wave=_live_wave(o, policy),
+            purge=policy.purge,
+            live=o.live,
+        )
+        for o in candidates
+    ]
+
+
+def _live_wave(action: JobAction, policy: SyncPolicy) -> int:
+    try:
+        return parse_wave(action.live.meta if action.live else None, policy.owner_prefix)
+    except ValueError:
+        return 0
+
+
+def _with(action: JobAction, kind: ActionKind, reason: str) -> JobAction:
+    return JobAction(action.key, kind, action.drift, reason, wave=action.wave, live=action.live)
+
+
+def _cap_deployments(
+    actions: list[JobAction], cluster: ClusterState, policy: SyncPolicy
+) -> list[JobAction]:
+    """Without --wait, hold registrations beyond the concurrent-deployment cap.
+
+    With --wait the applier enforces the cap itself (it waits for slots).
+    """
+    cap = policy.max_concurrent_deployments
+    if cap <= 0 or policy.wait:
+        return actions
+    busy = {k for k, live in cluster.jobs.items() if live.active_deployment is not None}
+    budget = max(cap - len(busy), 0)
+    out: list[JobAction] = []
+    for action in sorted(actions, key=lambda a: (a.wave, a.key)):
+        if action.kind is ActionKind.REGISTER and action.key not in busy:
+            if budget <= 0:
+                reason = f"deployment cap reached ({cap} concurrent deployments)"
+                out.append(_hold(action.key, action.drift, reason, _base(action)))
+                continue
+            budget -= 1
+        out.append(action)
+    return out
+
+
+def _base(action: JobAction) -> dict[str, Any]:
+    return {"wave": action.wave, "desired": action.desired, "live": action.live}
