@@ -1,0 +1,36 @@
+"""Observability: the Prometheus series the reconciler exports and the HTTP endpoint serving them.
+
+``metrics`` defines the series and the methods that set them, ``server``
+serves ``/metrics``, ``/healthz`` and ``/readyz``, ``labels`` fixes the label
+values, ``deployments`` summarizes Nomad deployments for the metrics.
+"""
+
+from reconciler.observability.deployments import DeploymentView, summarize_deployment
+from reconciler.observability.labels import (
+    DeploymentStatus,
+    ErrorKind,
+    OperationResult,
+    SyncOperation,
+    SyncState,
+)
+from reconciler.observability.metrics import ReconcilerMetrics, RequestRecord
+from reconciler.observability.server import (
+    Heartbeat,
+    ObservabilityServer,
+    parse_listen_address,
+)
+
+__all__ = [
+    "DeploymentStatus",
+    "DeploymentView",
+    "ErrorKind",
+    "Heartbeat",
+    "ObservabilityServer",
+    "OperationResult",
+    "ReconcilerMetrics",
+    "RequestRecord",
+    "SyncOperation",
+    "SyncState",
+    "parse_listen_address",
+    "summarize_deployment",
+]

@@ -1,0 +1,519 @@
+"""Every Prometheus series the reconciler exports, and the methods that set them.
+
+Responsibility: own the metric definitions (names, types, labels, buckets)
+and turn what the daemon and the sync engine observe into series values.
+It never serves HTTP (``server.py`` does), reads no environment and never
+touches prometheus_client's global default registry: each instance owns its
+``CollectorRegistry``, so every test builds a fresh one.
+
+Per-job series carry ``nomad_namespace`` and ``nomad_job``, never ``job``,
+which Prometheus attaches to every scraped series itself.  Per-job series
+are produced at scrape time from one table guarded by a lock, so the per-job
+states and the per-state counts always agree, and ``forget_job`` makes all of
+a job's series disappear at once.  Methods are safe to call from any thread
+(the HTTP server scrapes from its own thread).
+
+``docs/metrics.md`` documents every series; keep the two in step.
+"""
+
+from __future__ import annotations
+
+import platform
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
+
+from reconciler import __version__
+from reconciler.model import Diagnostic, JobKey, Severity, Snapshot
+from reconciler.observability.deployments import DeploymentView, summarize_deployment
+from reconciler.observability.labels import (
+    PER_JOB_STATES,
+    TERMINAL_DEPLOYMENT_STATUSES,
+    DeploymentStatus,
+    ErrorKind,
+    OperationResult,
+    SyncOperation,
+    SyncState,
+)
+
+PREFIX = "nomad_reconciler_"
+JOB_LABELS = ("nomad_namespace", "nomad_job")
+
+# Buckets in seconds, chosen around each latency's target or typical range.
+PASS_DURATION_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+# Fine around the file-save → registered targets (p50 ≤ 250 ms, p95 ≤ 500 ms).
+CHANGE_TO_REGISTERED_BUCKETS = (
+    0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1, 2, 5, 10, 30, 60,
+)  # fmt: skip
+DRIFT_DETECTION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300)
+# Blocking queries and the event stream legitimately take minutes.
+NOMAD_REQUEST_BUCKETS = (
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300,
+)  # fmt: skip
+COMMIT_TO_HEALTHY_BUCKETS = (5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400)
+
+
+class RequestRecord(Protocol):
+    """What the Nomad client's ``on_request`` hook reports (reconciler.nomad)."""
+
+    @property
+    def endpoint(self) -> str: ...  # a template such as "/v1/job/:id", never a raw path
+
+    @property
+    def method(self) -> str: ...
+
+    @property
+    def status(self) -> int | str: ...  # HTTP status, or "error" when no response came
+
+    @property
+    def duration_s(self) -> float: ...
+
+
+@dataclass
+class _Deployment:
+    view: DeploymentView
+    awaiting_since: float | None = None
+
+
+@dataclass
+class _JobRecord:
+    state: SyncState | None = None
+    held_reason: str | None = None
+    last_sync: float | None = None
+    deployment: _Deployment | None = None
+    finished: dict[DeploymentStatus, int] = field(default_factory=dict)
+    last_finished_id: str | None = None
+
+
+_Family = GaugeMetricFamily | CounterMetricFamily
+
+
+class _PerJobCollector(Collector):
+    """Renders the per-job table at scrape time (and the per-state job counts)."""
+
+    def __init__(self, owner: ReconcilerMetrics) -> None:
+        self._owner = owner
+
+    def describe(self) -> Iterable[Metric]:
+        return list(self._families())
+
+    def collect(self) -> Iterable[Metric]:
+        families = self._families()
+        now = self._owner._clock()
+        with self._owner._lock:
+            records = list(self._owner._jobs.items())
+        by_name = {f.name: f for f in families}
+        counts = dict.fromkeys(SyncState, 0)
+        for (namespace, job_id), rec in records:
+            ident = [namespace, job_id]
+            if rec.state is not None:
+                counts[rec.state] += 1
+            if rec.state is not None and rec.state is not SyncState.UNMANAGED:
+                for state in PER_JOB_STATES:
+                    by_name[PREFIX + "job_sync_state"].add_metric(
+                        [*ident, state.value], 1.0 if state is rec.state else 0.0
+                    )
+                if rec.state is SyncState.HELD:
+                    by_name[PREFIX + "job_held"].add_metric(
+                        [*ident, rec.held_reason or "unspecified"], 1.0
+                    )
+            if rec.last_sync is not None:
+                by_name[PREFIX + "job_last_sync_timestamp_seconds"].add_metric(ident, rec.last_sync)
+            if rec.deployment is not None:
+                self._add_deployment(by_name, ident, rec.deployment, now)
+            for status, count in rec.finished.items():
+                by_name[PREFIX + "deployments_finished"].add_metric(
+                    [*ident, status.value], float(count)
+                )
+        for state, count in counts.items():
+            by_name[PREFIX + "jobs"].add_metric([state.value], float(count))
+        return families
+
+    @staticmethod
+    def _add_deployment(
+        by_name: Mapping[str, _Family], ident: list[str], dep: _Deployment, now: float
+    ) -> None:
+        view = dep.view
+        for status in DeploymentStatus:
+            by_name[PREFIX + "job_deployment_status"].add_metric(
+                [*ident, status.value], 1.0 if status is view.status else 0.0
+            )
+        for name, value in (
+            ("job_canaries_desired", view.canaries_desired),
+            ("job_canaries_placed", view.canaries_placed),
+            ("job_canaries_healthy", view.canaries_healthy),
+            ("job_canaries_unhealthy", view.canaries_unhealthy),
+            ("job_awaiting_promotion", 1 if dep.awaiting_since is not None else 0),
+        ):
+            by_name[PREFIX + name].add_metric(ident, float(value))
+        if dep.awaiting_since is not None:
+            by_name[PREFIX + "job_awaiting_promotion_seconds"].add_metric(
+                ident, max(0.0, now - dep.awaiting_since)
+            )
+
+    @staticmethod
+    def _families() -> list[_Family]:
+        def gauge(name: str, doc: str, *extra: str) -> GaugeMetricFamily:
+            return GaugeMetricFamily(PREFIX + name, doc, labels=[*JOB_LABELS, *extra])
+
+        return [
+            GaugeMetricFamily(
+                PREFIX + "jobs", "Jobs per sync state (unmanaged: live, not declared).",
+                labels=["state"],
+            ),
+            gauge("job_sync_state", "Sync state of a managed job: 1 for its current state.",
+                  "state"),
+            gauge("job_held", "1 while a job is held on purpose, with the reason.", "reason"),
+            gauge("job_last_sync_timestamp_seconds",
+                  "Unix time the job was last seen in sync with its file."),
+            gauge("job_deployment_status",
+                  "Status of the job's latest deployment: 1 for the current status.", "status"),
+            gauge("job_canaries_desired", "Canaries the latest deployment wants."),
+            gauge("job_canaries_placed", "Canaries the latest deployment has placed."),
+            gauge("job_canaries_healthy", "Placed canaries that are healthy."),
+            gauge("job_canaries_unhealthy", "Placed canaries that are unhealthy."),
+            gauge("job_awaiting_promotion",
+                  "1 while the latest deployment waits for its canaries to be promoted."),
+            gauge("job_awaiting_promotion_seconds",
+                  "Seconds the latest deployment has been waiting for promotion."),
+            CounterMetricFamily(
+                PREFIX + "deployments_finished",
+                "Deployments seen ending, by terminal status.",
+                labels=[*JOB_LABELS, "status"],
+            ),
+        ]  # fmt: skip
+
+
+class ReconcilerMetrics:
+    """The reconciler's metrics, registered on ``registry`` (a new one when omitted).
+
+    ``clock`` gives Unix time for timestamps and the promotion wait; every
+    method taking ``now`` uses it when ``now`` is omitted.
+    """
+
+    def __init__(
+        self,
+        registry: CollectorRegistry | None = None,
+        *,
+        version: str = __version__,
+        clock: Callable[[], float] = time.time,
+        process_metrics: bool = True,
+    ) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._jobs: dict[JobKey, _JobRecord] = {}
+        self._failing_loads: frozenset[tuple[str, str]] = frozenset()
+        self._revision_labels: tuple[str, str] | None = None
+        r = self.registry
+
+        self.build_info = Gauge(
+            PREFIX + "build_info",
+            "Always 1; the reconciler's version and Python version.",
+            ["version", "python_version"],
+            registry=r,
+        )
+        self.build_info.labels(version, platform.python_version()).set(1)
+        self.source_revision_info = Gauge(
+            PREFIX + "source_revision_info",
+            "Always 1; the git commit of the jobs checkout and whether it has local changes.",
+            ["revision", "dirty"],
+            registry=r,
+        )
+        self.reconcile_pass_duration = Histogram(
+            PREFIX + "reconcile_pass_duration_seconds",
+            "Wall time of one reconcile pass (all jobs or the jobs an event woke).",
+            registry=r,
+            buckets=PASS_DURATION_BUCKETS,
+        )
+        self.last_successful_sync = Gauge(
+            PREFIX + "last_successful_sync_timestamp_seconds",
+            "Unix time the last reconcile pass ended without error.",
+            registry=r,
+        )
+        self.sync_operations = Counter(
+            PREFIX + "sync_operations",
+            "Writes made to Nomad, by operation and result.",
+            ["operation", "result"],
+            registry=r,
+        )
+        self.reconcile_errors = Counter(
+            PREFIX + "reconcile_errors",
+            "Failures reconciling a job, by kind.",
+            ["kind"],
+            registry=r,
+        )
+        self.change_to_registered = Histogram(
+            PREFIX + "change_to_registered_seconds",
+            "From a job file changing on disk to Nomad accepting the registration.",
+            registry=r,
+            buckets=CHANGE_TO_REGISTERED_BUCKETS,
+        )
+        self.drift_detection = Histogram(
+            PREFIX + "drift_detection_seconds",
+            "From an out-of-band change in Nomad to the reconciler detecting the drift.",
+            registry=r,
+            buckets=DRIFT_DETECTION_BUCKETS,
+        )
+        self.commit_to_healthy = Histogram(
+            PREFIX + "commit_to_healthy_seconds",
+            "From a revision first seen in the checkout to its deployment succeeding.",
+            registry=r,
+            buckets=COMMIT_TO_HEALTHY_BUCKETS,
+        )
+        self.parse_error_files = Gauge(
+            PREFIX + "parse_error_files",
+            "Job files that currently fail to load (syntax, evaluation or validation).",
+            registry=r,
+        )
+        self.parse_errors = Counter(
+            PREFIX + "parse_errors",
+            "Load failures seen, each distinct failure counted once.",
+            registry=r,
+        )
+        self.nomad_requests = Counter(
+            PREFIX + "nomad_requests",
+            "HTTP requests to Nomad by endpoint template, method and status ('error': no response).",
+            ["endpoint", "method", "status"],
+            registry=r,
+        )
+        self.nomad_request_duration = Histogram(
+            PREFIX + "nomad_request_duration_seconds",
+            "Latency of HTTP requests to Nomad (blocking queries included).",
+            ["endpoint", "method"],
+            registry=r,
+            buckets=NOMAD_REQUEST_BUCKETS,
+        )
+        self.event_stream_connected = Gauge(
+            PREFIX + "event_stream_connected",
+            "1 while the Nomad event stream is connected.",
+            registry=r,
+        )
+        # Series that exist from the start, so rate() and alerts see zeroes, not gaps.
+        for op in SyncOperation:
+            for result in OperationResult:
+                self.sync_operations.labels(op.value, result.value)
+        for kind in ErrorKind:
+            self.reconcile_errors.labels(kind.value)
+        self.event_stream_connected.set(0)
+        self.registry.register(_PerJobCollector(self))
+        if process_metrics:
+            # process_start_time_seconds lets "no successful sync" alerts cover a
+            # daemon that never completed a pass since it started.
+            ProcessCollector(registry=r)
+
+    # -- passes and job states -------------------------------------------------
+
+    def observe_pass(
+        self,
+        duration_s: float,
+        states: Mapping[JobKey, str],
+        *,
+        held_reasons: Mapping[JobKey, str] | None = None,
+        succeeded: bool = True,
+        complete: bool = True,
+        now: float | None = None,
+    ) -> None:
+        """Record one reconcile pass and the state it left each job in.
+
+        ``states`` maps every job the pass looked at to a ``SyncState`` value.
+        ``complete`` means the pass covered every declared and live job, so a
+        job it did not mention no longer exists: its series are dropped.
+        ``succeeded`` (no job failed) moves the last-successful-sync time.
+        Raises ``ValueError`` on a state outside ``SyncState``.
+        """
+        at = self._clock() if now is None else now
+        parsed = {key: SyncState(value) for key, value in states.items()}
+        reasons = held_reasons or {}
+        self.reconcile_pass_duration.observe(duration_s)
+        with self._lock:
+            for key, state in parsed.items():
+                self._set_state_locked(key, state, reasons.get(key), at)
+            if complete:
+                for key in [k for k in self._jobs if k not in parsed]:
+                    del self._jobs[key]
+        if succeeded:
+            self.last_successful_sync.set(at)
+
+    def set_job_state(
+        self,
+        key: JobKey,
+        state: str,
+        *,
+        held_reason: str | None = None,
+        now: float | None = None,
+    ) -> None:
+        """Set one job's sync state (for work done one job at a time).
+
+        ``held_reason`` is shown while the state is ``held`` (e.g.
+        ``failed_rollout``, ``active_deployment``, ``deployment_cap``,
+        ``wave``, ``guard``); it must come from a small fixed set.
+        """
+        parsed = SyncState(state)
+        at = self._clock() if now is None else now
+        with self._lock:
+            self._set_state_locked(key, parsed, held_reason, at)
+
+    def _set_state_locked(
+        self, key: JobKey, state: SyncState, held_reason: str | None, at: float
+    ) -> None:
+        rec = self._jobs.setdefault(key, _JobRecord())
+        rec.state = state
+        rec.held_reason = held_reason if state is SyncState.HELD else None
+        if state is SyncState.IN_SYNC:
+            rec.last_sync = at
+
+    def mark_sync_succeeded(self, *, now: float | None = None) -> None:
+        """Move the last-successful-sync time without a pass (e.g. per-job workers all idle)."""
+        self.last_successful_sync.set(self._clock() if now is None else now)
+
+    def forget_job(self, key: JobKey) -> None:
+        """Drop every per-job series of ``key`` (the job was removed everywhere)."""
+        with self._lock:
+            self._jobs.pop(key, None)
+
+    # -- deployments -----------------------------------------------------------
+
+    def set_deployment(
+        self,
+        key: JobKey,
+        status: str,
+        *,
+        deployment_id: str | None = None,
+        canaries_desired: int = 0,
+        canaries_placed: int = 0,
+        canaries_healthy: int = 0,
+        canaries_unhealthy: int = 0,
+        awaiting_promotion: bool = False,
+        now: float | None = None,
+    ) -> None:
+        """Set the job's latest deployment.  ``status`` is Nomad's ``Deployment.Status``."""
+        self.observe_deployment_view(
+            key,
+            DeploymentView(
+                deployment_id=deployment_id,
+                status=DeploymentStatus.parse(status),
+                canaries_desired=canaries_desired,
+                canaries_placed=canaries_placed,
+                canaries_healthy=canaries_healthy,
+                canaries_unhealthy=canaries_unhealthy,
+                awaiting_promotion=awaiting_promotion,
+            ),
+            now=now,
+        )
+
+    def observe_deployment(
+        self, key: JobKey, deployment: Mapping[str, object], *, now: float | None = None
+    ) -> None:
+        """Set the job's latest deployment from Nomad's deployment JSON."""
+        self.observe_deployment_view(key, summarize_deployment(deployment), now=now)
+
+    def observe_deployment_view(
+        self, key: JobKey, view: DeploymentView, *, now: float | None = None
+    ) -> None:
+        """Set the job's latest deployment; counts it once when it reaches a terminal status."""
+        at = self._clock() if now is None else now
+        with self._lock:
+            rec = self._jobs.setdefault(key, _JobRecord())
+            if not rec.finished:
+                # Zero series first, so increase() sees the first failure.
+                rec.finished = dict.fromkeys(TERMINAL_DEPLOYMENT_STATUSES, 0)
+            previous = rec.deployment
+            same = previous is not None and previous.view.deployment_id == view.deployment_id
+            since: float | None = None
+            if view.awaiting_promotion:
+                kept = previous.awaiting_since if (same and previous is not None) else None
+                since = kept if kept is not None else at
+            rec.deployment = _Deployment(view=view, awaiting_since=since)
+            if view.status in TERMINAL_DEPLOYMENT_STATUSES:
+                already = (
+                    rec.last_finished_id == view.deployment_id
+                    if view.deployment_id is not None
+                    else same and previous is not None and previous.view.status is view.status
+                )
+                if not already:
+                    rec.finished[view.status] += 1
+                    rec.last_finished_id = view.deployment_id
+
+    def clear_deployment(self, key: JobKey) -> None:
+        """The job has no deployment to show (e.g. a batch job, or the job was stopped)."""
+        with self._lock:
+            rec = self._jobs.get(key)
+            if rec is not None:
+                rec.deployment = None
+
+    def observe_commit_to_healthy(self, latency_s: float) -> None:
+        """A revision first seen ``latency_s`` ago has had its deployment succeed."""
+        self.commit_to_healthy.observe(latency_s)
+
+    # -- writes, errors, latencies ---------------------------------------------
+
+    def observe_sync_operation(self, operation: str, result: str = OperationResult.SUCCESS) -> None:
+        """Count one write.  Use ``OperationResult.from_error(exc)`` for a failed one."""
+        self.sync_operations.labels(
+            SyncOperation(operation).value, OperationResult(result).value
+        ).inc()
+
+    def observe_reconcile_error(self, exc: BaseException) -> None:
+        """Count a failure reconciling one job, classified by the error tree."""
+        self.reconcile_errors.labels(ErrorKind.from_error(exc).value).inc()
+
+    def observe_change_registered(self, latency_s: float) -> None:
+        """A file change took ``latency_s`` to be accepted by Nomad."""
+        self.change_to_registered.observe(latency_s)
+
+    def observe_drift_detected(self, latency_s: float) -> None:
+        """An out-of-band change in Nomad was detected ``latency_s`` after it happened."""
+        self.drift_detection.observe(latency_s)
+
+    def observe_nomad_request(self, record: RequestRecord) -> None:
+        """The Nomad client's ``on_request`` hook: count and time one HTTP request."""
+        method = record.method.upper()
+        self.nomad_requests.labels(record.endpoint, method, str(record.status)).inc()
+        self.nomad_request_duration.labels(record.endpoint, method).observe(record.duration_s)
+
+    def set_event_stream_connected(self, connected: bool) -> None:
+        self.event_stream_connected.set(1 if connected else 0)
+
+    # -- the checkout ----------------------------------------------------------
+
+    def set_revision(self, commit: str | None, dirty: bool = False) -> None:
+        """Report the checkout's revision (``commit`` None: not a git checkout)."""
+        labels = (commit or "none", "true" if dirty else "false")
+        with self._lock:
+            if labels == self._revision_labels:
+                return
+            if self._revision_labels is not None:
+                self.source_revision_info.remove(*self._revision_labels)
+            self.source_revision_info.labels(*labels).set(1)
+            self._revision_labels = labels
+
+    def observe_load_errors(self, diagnostics: Iterable[Diagnostic]) -> None:
+        """Report the load errors of the latest scan of the jobs directory.
+
+        The gauge is the number of files failing now; the counter grows once
+        per distinct (file, message) that starts failing, so rescanning an
+        unchanged broken file does not inflate it.
+        """
+        failing = frozenset(
+            (d.path, d.message) for d in diagnostics if d.severity is Severity.ERROR
+        )
+        with self._lock:
+            new = len(failing - self._failing_loads)
+            self._failing_loads = failing
+        self.parse_error_files.set(len({path for path, _ in failing}))
+        if new:
+            self.parse_errors.inc(new)
+
+    def observe_snapshot(self, snapshot: Snapshot) -> None:
+        """Report a loaded jobs directory: its load errors and its revision."""
+        self.observe_load_errors(snapshot.errors)
+        if snapshot.revision is not None:
+            self.set_revision(snapshot.revision.commit, snapshot.revision.dirty)
