@@ -1,0 +1,396 @@
+"""canonicalize / strip_server_fields against what a real Nomad 1.0.18 filled in.
+
+Ground truth: ``X.parse.json`` (``/v1/jobs/parse`` with ``Canonicalize: true``,
+the api layer) for every valid corpus file, and the jobs read back with
+``GET /v1/job/:id`` in the api transcripts (all three layers).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reconciler.jobspec.canonical import (
+    SECOND,
+    SERVER_FIELDS,
+    canonicalize,
+    strip_server_fields,
+)
+
+GOLDEN = Path(__file__).resolve().parents[1] / "golden"
+JOBSPEC = GOLDEN / "jobspec"
+MANIFEST = json.loads((JOBSPEC / "manifest.json").read_text())
+VALID = [entry["file"].removesuffix(".nomad") for entry in MANIFEST["valid"]]
+
+
+def null_as_absent(value: Any) -> Any:
+    """The comparison the brief asks for: a key whose value is null is absent."""
+    if isinstance(value, dict):
+        return {k: null_as_absent(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [null_as_absent(v) for v in value]
+    return value
+
+
+def empty_as_absent(value: Any) -> Any:
+    """Nomad nils empty maps/lists; our normal form drops them (documented in canonical)."""
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            v = empty_as_absent(v)
+            if v is None or v == {} or v == []:
+                continue
+            out[k] = v
+        return out
+    if isinstance(value, list):
+        return [empty_as_absent(v) for v in value]
+    return value
+
+
+def parse_json_as_read_back(parsed: dict[str, Any]) -> dict[str, Any]:
+    """``X.parse.json`` is only the api layer; canonical form is what Nomad *reads back*.
+
+    Deliberate deviations from parse.json, each because the server's struct
+    form (what GET /v1/job returns, see 01-register-read.jsonl) differs:
+    1. server-managed fields and token secrets are not part of a declared job;
+    2. job ``Update``: ApiJobToStructJob keeps only Stagger/MaxParallel (when
+       MaxParallel > 0), everything else is zero at job level;
+    3. job ``Reschedule``/``Migrate``: merged into the groups, no struct field;
+    4. ``Resources.DiskMB``/``IOPS``: plain ints in the struct, read back as 0;
+    5. service/check ``Id``: not in the struct;
+    6. scaling policy ``ID``/``Namespace``/``Target``/indexes: assigned by the server.
+    """
+    job = copy.deepcopy(parsed)
+    for key in SERVER_FIELDS:
+        job.pop(key, None)
+    update = job.get("Update")
+    zero = {
+        "Stagger": 0,
+        "MaxParallel": 0,
+        "HealthCheck": "",
+        "MinHealthyTime": 0,
+        "HealthyDeadline": 0,
+        "ProgressDeadline": 0,
+        "AutoRevert": False,
+        "AutoPromote": False,
+        "Canary": 0,
+    }
+    if update and update.get("MaxParallel", 0) > 0:
+        job["Update"] = {**zero, "Stagger": update["Stagger"], "MaxParallel": update["MaxParallel"]}
+    else:
+        job["Update"] = zero
+    job.pop("Reschedule", None)
+    job.pop("Migrate", None)
+    for group in job["TaskGroups"]:
+        if group.get("Scaling"):
+            for key in ("ID", "Namespace", "Target", "CreateIndex", "ModifyIndex"):
+                group["Scaling"].pop(key, None)
+        services = list(group.get("Services") or [])
+        for task in group["Tasks"]:
+            resources = task["Resources"]
+            resources["DiskMB"] = resources.get("DiskMB") or 0
+            resources["IOPS"] = resources.get("IOPS") or 0
+            services += task.get("Services") or []
+        for service in services:
+            service.pop("Id", None)
+            for check in service.get("Checks") or []:
+                check.pop("Id", None)
+    return job
+
+
+def load_output(name: str) -> dict[str, Any]:
+    return json.loads((JOBSPEC / f"{name}.output.json").read_text())["Job"]
+
+
+@pytest.mark.parametrize("name", VALID)
+def test_canonicalize_matches_nomad_parse_canonicalize(name: str) -> None:
+    parsed = json.loads((JOBSPEC / f"{name}.parse.json").read_text())
+    got = canonicalize(load_output(name))
+    want = empty_as_absent(null_as_absent(parse_json_as_read_back(parsed)))
+    assert null_as_absent(got) == want
+
+
+@pytest.mark.parametrize("name", VALID)
+def test_canonicalize_is_idempotent_and_pure(name: str) -> None:
+    job = load_output(name)
+    before = copy.deepcopy(job)
+    once = canonicalize(job)
+    assert job == before, "canonicalize mutated its input"
+    assert canonicalize(once) == once
+
+
+@pytest.mark.parametrize("name", VALID)
+def test_parse_output_is_already_canonical_input(name: str) -> None:
+    # A job taken from /v1/jobs/parse (api layer applied) canonicalizes to the same.
+    parsed = json.loads((JOBSPEC / f"{name}.parse.json").read_text())
+    assert canonicalize(parsed) == canonicalize(load_output(name))
+
+
+def api_pairs() -> list[tuple[str, int, list[dict[str, Any]], dict[str, Any]]]:
+    """(scenario, line, bodies registered so far for the job, read-back job) per GET /v1/job/:id."""
+    pairs = []
+    for path in sorted((GOLDEN / "api").glob("*.jsonl")):
+        registered: dict[str, list[dict[str, Any]]] = {}
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            exchange = json.loads(line)
+            request, response = exchange["request"], exchange["response"]
+            body = request.get("body")
+            if (
+                request["method"] in ("PUT", "POST")
+                and isinstance(body, dict)
+                and isinstance(body.get("Job"), dict)
+                and not request["path"].endswith("/plan")
+                and not request["path"].startswith("/v1/validate")
+                and response["status"] == 200
+            ):
+                registered.setdefault(body["Job"]["ID"], []).append(body)
+            if (
+                request["method"] == "GET"
+                and request["path"].count("/") == 3
+                and request["path"].startswith("/v1/job/")
+                and response["status"] == 200
+                and response["body"]["ID"] in registered
+            ):
+                job = response["body"]
+                pairs.append((path.name, number, list(registered[job["ID"]]), job))
+    return pairs
+
+
+def _with_count(count: int) -> Any:
+    def patch(job: dict[str, Any], history: list[dict[str, Any]]) -> dict[str, Any]:
+        job = copy.deepcopy(job)
+        job["TaskGroups"][0]["Count"] = count
+        return job
+
+    return patch
+
+
+# Read-backs that differ from the last registered body because Nomad changed
+# the job afterwards: real drift the diff must show.  Each entry applies the
+# recorded change to the desired job, so the rest must still match exactly.
+REAL_DRIFT: dict[tuple[str, int], Any] = {
+    # auto-revert re-registered version 0's spec
+    ("06-failed-deployment-auto-revert.jsonl", 10): lambda job, history: history[0]["Job"],
+    ("06-failed-deployment-auto-revert.jsonl", 14): lambda job, history: history[0]["Job"],
+    # DELETE without purge sets Stop=true
+    ("09-stop-deregister-missing.jsonl", 10): lambda job, history: {**job, "Stop": True},
+    # the scale endpoint changed Count (and 1.0.18 keeps a refused count)
+    ("13-scale-drift.jsonl", 7): _with_count(4),
+    ("13-scale-drift.jsonl", 21): _with_count(4),
+    ("13-scale-drift.jsonl", 28): _with_count(3),
+}
+
+
+@pytest.mark.parametrize(
+    ("scenario", "line", "history", "read_back"),
+    api_pairs(),
+    ids=lambda v: str(v) if isinstance(v, str | int) else "",
+)
+def test_canonical_registered_job_equals_read_back(
+    scenario: str, line: int, history: list[dict[str, Any]], read_back: dict[str, Any]
+) -> None:
+    body = history[-1]
+    desired = dict(body["Job"])
+    # Nomad stores the namespace the request resolved (?namespace= wins).
+    desired.setdefault("Namespace", body.get("Namespace") or read_back["Namespace"])
+    want = strip_server_fields(read_back)
+    drift = REAL_DRIFT.get((scenario, line))
+    if drift is not None:
+        assert canonicalize(desired) != want, "recorded drift no longer detected"
+        desired = {**drift(desired, history), "Namespace": desired["Namespace"]}
+    assert canonicalize(desired) == want
+
+
+def test_api_transcripts_cover_several_scenarios() -> None:
+    scenarios = {s for s, *_ in api_pairs()}
+    assert {
+        "01-register-read.jsonl",
+        "04-canary-manual-promote.jsonl",
+        "13-scale-drift.jsonl",
+    } <= scenarios
+
+
+def test_hand_written_bare_job_gets_every_default() -> None:
+    job = {
+        "ID": "web",
+        "Datacenters": ["dc1"],
+        "TaskGroups": [{"Name": "g", "Tasks": [{"Name": "t", "Driver": "exec"}]}],
+    }
+    got = canonicalize(job)
+    assert got["Name"] == "web" and got["Type"] == "service" and got["Priority"] == 50
+    group = got["TaskGroups"][0]
+    assert group["Count"] == 1
+    assert group["Update"]["MaxParallel"] == 1
+    assert group["Migrate"]["HealthCheck"] == "checks"
+    assert group["ReschedulePolicy"]["Unlimited"] is True
+    task = group["Tasks"][0]
+    assert task["Resources"] == {"CPU": 100, "MemoryMB": 300, "DiskMB": 0, "IOPS": 0}
+    assert task["RestartPolicy"] == group["RestartPolicy"]
+    assert task["LogConfig"] == {"MaxFiles": 10, "MaxFileSizeMB": 10}
+    assert got["Update"]["Stagger"] == 30 * SECOND
+
+
+@pytest.mark.parametrize(
+    ("job_type", "restart_attempts", "reschedule", "has_update", "has_migrate"),
+    [
+        ("service", 2, {"Unlimited": True}, True, True),
+        ("batch", 3, {"Attempts": 1, "DelayFunction": "constant"}, False, False),
+        ("system", 2, None, False, False),
+    ],
+)
+def test_defaults_depend_on_job_type(
+    job_type: str,
+    restart_attempts: int,
+    reschedule: dict[str, Any] | None,
+    has_update: bool,
+    has_migrate: bool,
+) -> None:
+    job = {"ID": "j", "Type": job_type, "TaskGroups": [{"Name": "g", "Tasks": [{"Name": "t"}]}]}
+    group = canonicalize(job)["TaskGroups"][0]
+    assert group["RestartPolicy"]["Attempts"] == restart_attempts
+    if reschedule is None:
+        assert "ReschedulePolicy" not in group
+    else:
+        assert reschedule.items() <= group["ReschedulePolicy"].items()
+    assert ("Update" in group) is has_update
+    assert ("Migrate" in group) is has_migrate
+
+
+def test_periodic_and_parameterized_defaults() -> None:
+    job = {
+        "ID": "p",
+        "Type": "batch",
+        "Periodic": {"Spec": "@daily"},
+        "ParameterizedJob": {},
+        "TaskGroups": [],
+    }
+    got = canonicalize(job)
+    assert got["Periodic"] == {
+        "Spec": "@daily",
+        "Enabled": True,
+        "SpecType": "cron",
+        "ProhibitOverlap": False,
+        "TimeZone": "UTC",
+    }
+    assert got["ParameterizedJob"] == {"Payload": "optional"}
+
+
+def test_job_update_is_merged_into_groups_and_reduced_at_job_level() -> None:
+    job = {
+        "ID": "u",
+        "Update": {"MaxParallel": 3, "Canary": 1, "AutoRevert": True},
+        "TaskGroups": [
+            {"Name": "a", "Tasks": [{"Name": "t"}]},
+            {"Name": "b", "Update": {"Canary": 2}, "Tasks": [{"Name": "t"}]},
+        ],
+    }
+    got = canonicalize(job)
+    a, b = (g["Update"] for g in got["TaskGroups"])
+    assert (a["MaxParallel"], a["Canary"], a["AutoRevert"]) == (3, 1, True)
+    assert (b["MaxParallel"], b["Canary"], b["AutoRevert"]) == (3, 2, True)
+    assert got["Update"]["MaxParallel"] == 3 and got["Update"]["Canary"] == 0
+    assert got["Update"]["HealthCheck"] == ""
+
+
+def test_service_names_are_defaulted_and_interpolated() -> None:
+    job = {
+        "ID": "shop",
+        "TaskGroups": [
+            {
+                "Name": "web",
+                "Services": [{"PortLabel": "http"}],
+                "Tasks": [
+                    {
+                        "Name": "nginx",
+                        "Services": [{"Name": "${JOB}-${TASK}"}, {"Name": "${BASE}-x"}],
+                    }
+                ],
+            }
+        ],
+    }
+    group = canonicalize(job)["TaskGroups"][0]
+    assert group["Services"][0]["Name"] == "shop-web"
+    assert [s["Name"] for s in group["Tasks"][0]["Services"]] == ["shop-nginx", "shop-web-nginx-x"]
+    assert group["Services"][0]["AddressMode"] == "auto"
+
+
+def test_template_signal_upper_cased_and_check_restart_merged() -> None:
+    job = {
+        "ID": "t",
+        "TaskGroups": [
+            {
+                "Name": "g",
+                "Tasks": [
+                    {
+                        "Name": "t",
+                        "Templates": [{"ChangeMode": "signal"}, {"ChangeSignal": "sigusr1"}],
+                        "Services": [
+                            {"CheckRestart": {"Limit": 3}, "Checks": [{"Name": "a"}, {"Name": "b"}]}
+                        ],
+                    }
+                ],
+            }
+        ],
+    }
+    task = canonicalize(job)["TaskGroups"][0]["Tasks"][0]
+    assert [t["ChangeSignal"] for t in task["Templates"]] == ["SIGHUP", "SIGUSR1"]
+    for check in task["Services"][0]["Checks"]:
+        assert check["CheckRestart"] == {"Limit": 3, "Grace": SECOND, "IgnoreWarnings": False}
+
+
+def test_artifact_destination_defaults() -> None:
+    job = {
+        "ID": "a",
+        "TaskGroups": [
+            {
+                "Name": "g",
+                "Tasks": [
+                    {
+                        "Name": "t",
+                        "Artifacts": [
+                            {"GetterSource": "https://x/y.tgz"},
+                            {"GetterSource": "https://x/tool.bin", "GetterMode": "file"},
+                        ],
+                    }
+                ],
+            }
+        ],
+    }
+    artifacts = canonicalize(job)["TaskGroups"][0]["Tasks"][0]["Artifacts"]
+    assert [a["RelativeDest"] for a in artifacts] == ["local/", "local/tool.bin"]
+    assert artifacts[0]["GetterMode"] == "any"
+
+
+def test_strip_server_fields_keeps_spec_drift() -> None:
+    read_back = {
+        "ID": "x",
+        "Stop": True,
+        "Version": 3,
+        "Status": "dead",
+        "JobModifyIndex": 9,
+        "SubmitTime": 1,
+        "Meta": {},
+        "TaskGroups": [{"Name": "g", "Count": 4, "Scaling": {"ID": "abc", "Min": 1, "Max": 5}}],
+    }
+    got = strip_server_fields(read_back)
+    assert got == {
+        "ID": "x",
+        "Stop": True,
+        "TaskGroups": [{"Name": "g", "Count": 4, "Scaling": {"Min": 1, "Max": 5}}],
+    }
+    assert read_back["Version"] == 3, "strip_server_fields mutated its input"
+
+
+def test_opaque_maps_keep_empty_values_inside() -> None:
+    job = {
+        "ID": "o",
+        "TaskGroups": [
+            {"Name": "g", "Tasks": [{"Name": "t", "Config": {"args": [], "x": None, "m": {}}}]}
+        ],
+    }
+    config = canonicalize(job)["TaskGroups"][0]["Tasks"][0]["Config"]
+    assert config == {"args": [], "x": None, "m": {}}
