@@ -1,0 +1,155 @@
+"""The jobs-directory watcher on the real filesystem (bounded waits, no sleeps)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pathspec
+import pytest
+
+from reconciler.daemon.watcher import JobsDirWatcher, is_trigger
+
+IGNORE = pathspec.GitIgnoreSpec.from_lines(["drafts/", "*.tmp.nomad"])
+
+
+@pytest.mark.parametrize(
+    ("rel", "is_dir", "expected"),
+    [
+        ("web.nomad", False, True),
+        ("platform/db.nomad.hcl", False, True),
+        ("api.json", False, True),
+        ("platform", True, True),
+        (".git/index", False, False),
+        (".git/refs/heads/main", False, False),
+        (".worktrees/abc/web.nomad", False, False),
+        ("web.nomad.swp", False, False),
+        (".web.nomad.swp", False, False),
+        ("web.nomad~", False, False),
+        ("README.md", False, False),
+        ("drafts/new.nomad", False, False),
+        ("drafts", True, False),
+        ("x.tmp.nomad", False, False),
+        (".reconcilerignore", False, True),
+        ("../elsewhere.nomad", False, False),
+    ],
+)
+def test_is_trigger(rel: str, is_dir: bool, expected: bool) -> None:
+    assert is_trigger(rel, is_dir=is_dir, ignore=IGNORE) is expected
+
+
+@dataclass
+class Recorder:
+    batches: asyncio.Queue[set[str]] = field(default_factory=asyncio.Queue)
+    switches: asyncio.Queue[None] = field(default_factory=asyncio.Queue)
+
+    async def paths_until(self, wanted: set[str], *, timeout: float = 5.0) -> set[str]:
+        """Collect reported paths until ``wanted`` are all seen (bounded)."""
+        seen: set[str] = set()
+        async with asyncio.timeout(timeout):
+            while not wanted <= seen:
+                seen |= await self.batches.get()
+        return seen
+
+    async def drain_with_marker(self, root: Path, name: str) -> set[str]:
+        """Deliver a marker by one atomic rename (one event); return all paths up to it.
+
+        inotify preserves order, so every earlier event is in the returned set.
+        """
+        tmp = root / f".{name}.tmp"
+        tmp.write_text("marker")
+        os.replace(tmp, root / name)
+        return await self.paths_until({name})
+
+
+@pytest.fixture
+async def watched(tmp_path: Path) -> AsyncIterator[tuple[Path, Recorder, JobsDirWatcher]]:
+    root = tmp_path / "jobs"
+    root.mkdir()
+    (root / ".reconcilerignore").write_text("drafts/\n")
+    rec = Recorder()
+    watcher = JobsDirWatcher(
+        str(root), on_paths=rec.batches.put_nowait, on_switch=lambda: rec.switches.put_nowait(None)
+    )
+    watcher.start()
+    try:
+        yield root, rec, watcher
+    finally:
+        watcher.stop()
+
+
+async def test_create_modify_delete_and_atomic_rename(watched) -> None:
+    root, rec, _ = watched
+    (root / "web.nomad").write_text('job "web" {}')
+    assert "web.nomad" in await rec.paths_until({"web.nomad"})
+    # Editors and git write a temp file and rename it over the target.
+    tmp = root / ".web.nomad.tmp123"
+    tmp.write_text('job "web" { type = "batch" }')
+    os.replace(tmp, root / "web.nomad")
+    seen = await rec.paths_until({"web.nomad"})
+    assert not any(p.startswith(".") for p in seen)
+    (root / "web.nomad").unlink()
+    assert "web.nomad" in await rec.paths_until({"web.nomad"})
+
+
+async def test_moves_between_directories_report_both_ends(watched) -> None:
+    root, rec, _ = watched
+    (root / "a").mkdir()
+    (root / "b").mkdir()
+    (root / "a" / "db.nomad").write_text("x")
+    await rec.paths_until({"a/db.nomad"})
+    os.rename(root / "a" / "db.nomad", root / "b" / "db.nomad")
+    await rec.paths_until({"a/db.nomad", "b/db.nomad"})
+
+
+async def test_git_internals_and_ignored_files_are_not_triggers(watched) -> None:
+    root, rec, _ = watched
+    (root / ".git").mkdir()
+    (root / "drafts").mkdir()
+    for i in range(5):
+        (root / ".git" / f"obj{i}").write_text("x")
+        (root / "drafts" / f"d{i}.nomad").write_text("x")
+    (root / "notes.txt").write_text("x")
+    assert await rec.drain_with_marker(root, "sentinel.nomad") == {"sentinel.nomad"}
+
+
+async def test_reading_files_is_not_a_trigger(watched) -> None:
+    root, rec, _ = watched
+    (root / "web.nomad").write_text("x")
+    assert "web.nomad" in await rec.drain_with_marker(root, "m1.nomad")
+    for _ in range(3):
+        (root / "web.nomad").read_text()  # what the loader does on every scan
+    assert await rec.drain_with_marker(root, "m2.nomad") == {"m2.nomad"}
+
+
+async def test_symlink_switch_is_followed(tmp_path: Path) -> None:
+    # git-sync layout: current -> rev-1, later atomically switched to rev-2.
+    rev1, rev2 = tmp_path / "rev-1", tmp_path / "rev-2"
+    rev1.mkdir()
+    rev2.mkdir()
+    current = tmp_path / "current"
+    current.symlink_to("rev-1")
+    rec = Recorder()
+    watcher = JobsDirWatcher(
+        str(current), on_paths=rec.batches.put_nowait,
+        on_switch=lambda: rec.switches.put_nowait(None),
+    )
+    watcher.start()
+    try:
+        (rev1 / "a.nomad").write_text("x")
+        await rec.paths_until({"a.nomad"})
+        tmp_link = tmp_path / "current.tmp"
+        tmp_link.symlink_to("rev-2")
+        os.replace(tmp_link, current)  # atomic switch, as git-sync does it
+        await asyncio.wait_for(rec.switches.get(), 5)
+        assert watcher.target == str(rev2.resolve())
+        # Changes in the new checkout are seen; the old one is no longer watched.
+        (rev1 / "old.nomad").write_text("x")
+        (rev2 / "b.nomad").write_text("x")
+        seen = await rec.paths_until({"b.nomad"})
+        assert "old.nomad" not in seen
+    finally:
+        watcher.stop()
