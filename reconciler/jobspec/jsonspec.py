@@ -1,0 +1,449 @@
+"""Nomad's JSON job specification (the API job format) → the Job object.
+
+Responsibility: turn the text of a ``.json`` job file — ``{"Job": {...}}`` or a
+bare job object, with Nomad's API keys (``TaskGroups``, ``Tasks``, durations
+in integer nanoseconds) — into the same shape the HCL2 converter produces,
+i.e. what ``nomad job run -output`` prints: every field of Nomad 1.0.18's
+``api.Job`` present, unset pointer fields ``null``, unset value fields at
+their Go zero value, keys in Go struct order.
+
+It decodes the way Nomad's HTTP API does (Go ``encoding/json`` into
+``api.Job``): key matching is case-insensitive, unknown keys are dropped, a
+JSON value of the wrong type is an error, ``null`` on a value field leaves
+the zero value.  Differences on purpose: an error names the file, line and
+column and the JSON path of the offending value, and a duration written as a
+string (``"30s"``) is rejected with the nanosecond value to write instead.
+
+Pure: no I/O, no defaults beyond Go zero values (``canonical`` fills Nomad's
+defaults).  ``Connect`` blocks are kept as written (opaque): their nested
+structs are not modelled here.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from reconciler.errors import JobSyntaxError, JobValidationError
+from reconciler.model import ApiJob
+
+# Field types, Nomad 1.0.18 ``api`` package, fields in Go declaration order.
+#   s i b d      string, integer, bool, duration (int ns) — Go value fields (zero when unset)
+#   s? i? b? d?  the same as Go pointers (null when unset)
+#   [s]          list of strings; {s} map of strings; {[s]} map of string lists
+#   {*} / *      opaque map / any JSON value, kept as written
+#   bytes        base64 string ([]byte)
+#   Name? [Name] {Name}   pointer to / list of / map of struct Name
+_STRUCTS: dict[str, tuple[tuple[str, str], ...]] = {
+    "Job": (
+        ("Region", "s?"), ("Namespace", "s?"), ("ID", "s?"), ("Name", "s?"), ("Type", "s?"),
+        ("Priority", "i?"), ("AllAtOnce", "b?"), ("Datacenters", "[s]"),
+        ("Constraints", "[Constraint]"), ("Affinities", "[Affinity]"),
+        ("TaskGroups", "[TaskGroup]"), ("Update", "UpdateStrategy?"),
+        ("Multiregion", "Multiregion?"), ("Spreads", "[Spread]"),
+        ("Periodic", "PeriodicConfig?"), ("ParameterizedJob", "ParameterizedJobConfig?"),
+        ("Reschedule", "ReschedulePolicy?"), ("Migrate", "MigrateStrategy?"),
+        ("Meta", "{s}"), ("ConsulToken", "s?"), ("VaultToken", "s?"), ("Stop", "b?"),
+        ("ParentID", "s?"), ("Dispatched", "b"), ("Payload", "bytes"),
+        ("VaultNamespace", "s?"), ("NomadTokenID", "s?"), ("Status", "s?"),
+        ("StatusDescription", "s?"), ("Stable", "b?"), ("Version", "i?"),
+        ("SubmitTime", "i?"), ("CreateIndex", "i?"), ("ModifyIndex", "i?"),
+        ("JobModifyIndex", "i?"),
+    ),
+    "Constraint": (("LTarget", "s"), ("RTarget", "s"), ("Operand", "s")),
+    "Affinity": (("LTarget", "s"), ("RTarget", "s"), ("Operand", "s"), ("Weight", "i?")),
+    "Spread": (("Attribute", "s"), ("Weight", "i?"), ("SpreadTarget", "[SpreadTarget]")),
+    "SpreadTarget": (("Value", "s"), ("Percent", "i")),
+    "UpdateStrategy": (
+        ("Stagger", "d?"), ("MaxParallel", "i?"), ("HealthCheck", "s?"),
+        ("MinHealthyTime", "d?"), ("HealthyDeadline", "d?"), ("ProgressDeadline", "d?"),
+        ("Canary", "i?"), ("AutoRevert", "b?"), ("AutoPromote", "b?"),
+    ),
+    "Multiregion": (("Strategy", "MultiregionStrategy?"), ("Regions", "[MultiregionRegion]")),
+    "MultiregionStrategy": (("MaxParallel", "i?"), ("OnFailure", "s?")),
+    "MultiregionRegion": (
+        ("Name", "s"), ("Count", "i?"), ("Datacenters", "[s]"), ("Meta", "{s}"),
+    ),
+    "PeriodicConfig": (
+        ("Enabled", "b?"), ("Spec", "s?"), ("SpecType", "s?"), ("ProhibitOverlap", "b?"),
+        ("TimeZone", "s?"),
+    ),
+    "ParameterizedJobConfig": (
+        ("Payload", "s"), ("MetaRequired", "[s]"), ("MetaOptional", "[s]"),
+    ),
+    "ReschedulePolicy": (
+        ("Attempts", "i?"), ("Interval", "d?"), ("Delay", "d?"), ("DelayFunction", "s?"),
+        ("MaxDelay", "d?"), ("Unlimited", "b?"),
+    ),
+    "MigrateStrategy": (
+        ("MaxParallel", "i?"), ("HealthCheck", "s?"), ("MinHealthyTime", "d?"),
+        ("HealthyDeadline", "d?"),
+    ),
+    "TaskGroup": (
+        ("Name", "s?"), ("Count", "i?"), ("Constraints", "[Constraint]"),
+        ("Affinities", "[Affinity]"), ("Tasks", "[Task]"), ("Spreads", "[Spread]"),
+        ("Volumes", "{VolumeRequest}"), ("RestartPolicy", "RestartPolicy?"),
+        ("ReschedulePolicy", "ReschedulePolicy?"), ("EphemeralDisk", "EphemeralDisk?"),
+        ("Update", "UpdateStrategy?"), ("Migrate", "MigrateStrategy?"),
+        ("Networks", "[NetworkResource]"), ("Meta", "{s}"), ("Services", "[Service]"),
+        ("ShutdownDelay", "d?"), ("StopAfterClientDisconnect", "d?"),
+        ("Scaling", "ScalingPolicy?"),
+    ),
+    "VolumeRequest": (
+        ("Name", "s"), ("Type", "s"), ("Source", "s"), ("ReadOnly", "b"),
+        ("MountOptions", "CSIMountOptions?"),
+    ),
+    "CSIMountOptions": (("FSType", "s"), ("MountFlags", "[s]")),
+    "RestartPolicy": (("Interval", "d?"), ("Attempts", "i?"), ("Delay", "d?"), ("Mode", "s?")),
+    "EphemeralDisk": (("Sticky", "b?"), ("Migrate", "b?"), ("SizeMB", "i?")),
+    "NetworkResource": (
+        ("Mode", "s"), ("Device", "s"), ("CIDR", "s"), ("IP", "s"), ("DNS", "DNSConfig?"),
+        ("ReservedPorts", "[Port]"), ("DynamicPorts", "[Port]"), ("MBits", "i?"),
+    ),
+    "DNSConfig": (("Servers", "[s]"), ("Searches", "[s]"), ("Options", "[s]")),
+    "Port": (("Label", "s"), ("Value", "i"), ("To", "i"), ("HostNetwork", "s")),
+    "Service": (
+        ("Id", "s"), ("Name", "s"), ("Tags", "[s]"), ("CanaryTags", "[s]"),
+        ("EnableTagOverride", "b"), ("PortLabel", "s"), ("AddressMode", "s"),
+        ("Checks", "[ServiceCheck]"), ("CheckRestart", "CheckRestart?"), ("Connect", "*"),
+        ("Meta", "{s}"), ("CanaryMeta", "{s}"), ("TaskName", "s"),
+    ),
+    "ServiceCheck": (
+        ("Id", "s"), ("Name", "s"), ("Type", "s"), ("Command", "s"), ("Args", "[s]"),
+        ("Path", "s"), ("Protocol", "s"), ("PortLabel", "s"), ("Expose", "b"),
+        ("AddressMode", "s"), ("Interval", "d"), ("Timeout", "d"), ("InitialStatus", "s"),
+        ("TLSSkipVerify", "b"), ("Header", "{[s]}"), ("Method", "s"),
+        ("CheckRestart", "CheckRestart?"), ("GRPCService", "s"), ("GRPCUseTLS", "b"),
+        ("TaskName", "s"), ("SuccessBeforePassing", "i"), ("FailuresBeforeCritical", "i"),
+    ),
+    "CheckRestart": (("Limit", "i"), ("Grace", "d?"), ("IgnoreWarnings", "b")),
+    "ScalingPolicy": (
+        ("Min", "i?"), ("Max", "i?"), ("Policy", "{*}"), ("Enabled", "b?"), ("Type", "s"),
+        ("ID", "s"), ("Namespace", "s"), ("Target", "{s}"), ("CreateIndex", "i"),
+        ("ModifyIndex", "i"),
+    ),
+    "Task": (
+        ("Name", "s"), ("Driver", "s"), ("User", "s"), ("Lifecycle", "TaskLifecycle?"),
+        ("Config", "{*}"), ("Constraints", "[Constraint]"), ("Affinities", "[Affinity]"),
+        ("Env", "{s}"), ("Services", "[Service]"), ("Resources", "Resources?"),
+        ("RestartPolicy", "RestartPolicy?"), ("Meta", "{s}"), ("KillTimeout", "d?"),
+        ("LogConfig", "LogConfig?"), ("Artifacts", "[TaskArtifact]"), ("Vault", "Vault?"),
+        ("Templates", "[Template]"), ("DispatchPayload", "DispatchPayloadConfig?"),
+        ("VolumeMounts", "[VolumeMount]"), ("Leader", "b"), ("ShutdownDelay", "d"),
+        ("KillSignal", "s"), ("Kind", "s"), ("ScalingPolicies", "[ScalingPolicy]"),
+    ),
+    "TaskLifecycle": (("Hook", "s"), ("Sidecar", "b")),
+    "Resources": (
+        ("CPU", "i?"), ("MemoryMB", "i?"), ("DiskMB", "i?"), ("Networks", "[NetworkResource]"),
+        ("Devices", "[RequestedDevice]"), ("IOPS", "i?"),
+    ),
+    "RequestedDevice": (
+        ("Name", "s"), ("Count", "i?"), ("Constraints", "[Constraint]"),
+        ("Affinities", "[Affinity]"),
+    ),
+    "LogConfig": (("MaxFiles", "i?"), ("MaxFileSizeMB", "i?")),
+    "TaskArtifact": (
+        ("GetterSource", "s?"), ("GetterOptions", "{s}"), ("GetterHeaders", "{s}"),
+        ("GetterMode", "s?"), ("RelativeDest", "s?"),
+    ),
+    "Vault": (
+        ("Policies", "[s]"), ("Namespace", "s?"), ("Env", "b?"), ("ChangeMode", "s?"),
+        ("ChangeSignal", "s?"),
+    ),
+    "Template": (
+        ("SourcePath", "s?"), ("DestPath", "s?"), ("EmbeddedTmpl", "s?"), ("ChangeMode", "s?"),
+        ("ChangeSignal", "s?"), ("Splay", "d?"), ("Perms", "s?"), ("LeftDelim", "s?"),
+        ("RightDelim", "s?"), ("Envvars", "b?"), ("VaultGrace", "d?"),
+    ),
+    "DispatchPayloadConfig": (("File", "s"),),
+    "VolumeMount": (
+        ("Volume", "s?"), ("Destination", "s?"), ("ReadOnly", "b?"), ("PropagationMode", "s?"),
+    ),
+}
+
+_ZERO: dict[str, Any] = {"s": "", "i": 0, "b": False, "d": 0}
+_SCALAR_NAMES = {"s": "a string", "i": "an integer", "b": "a boolean", "d": "a duration"}
+
+Path = tuple[str | int, ...]
+
+
+def parse_json_job(text: str, *, path: str) -> ApiJob:
+    """Decode a JSON job specification into the Job object (no ``{"Job": ...}`` wrapper).
+
+    Raises ``JobSyntaxError`` for text that is not JSON and ``JobValidationError``
+    for JSON that is not a job or has a value of the wrong type; both carry
+    ``path``, ``line`` and ``column``.
+    """
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise JobSyntaxError(
+            f"invalid JSON: {exc.msg}", path=path, line=exc.lineno, column=exc.colno
+        ) from exc
+    if not isinstance(document, dict):
+        raise JobValidationError(
+            f"not a Nomad job: the document is a JSON {_json_kind(document)}, "
+            'expected an object like {"Job": {"ID": ..., "TaskGroups": [...]}}',
+            path=path, line=1, column=1,
+        )
+    prefix: Path = ()
+    body: dict[str, Any] = document
+    wrapper = _match_key(document, "Job")
+    if wrapper is not None and isinstance(document[wrapper], dict):
+        prefix, body = (wrapper,), document[wrapper]
+    _check_is_job(body, text=text, path=path, prefix=prefix)
+    try:
+        return _decode_struct("Job", body, prefix)
+    except _DecodeError as exc:
+        line, column = locate_json_value(text, exc.where)
+        raise JobValidationError(
+            f"{_dotted(exc.where)}: {exc.reason}", path=path, line=line, column=column
+        ) from None
+
+
+def _check_is_job(body: dict[str, Any], *, text: str, path: str, prefix: Path) -> None:
+    known = {name.lower() for name, _ in _STRUCTS["Job"]}
+    if not any(key.lower() in known for key in body):
+        hint = ""
+        if "job" in body or (prefix and prefix[0] == "job"):
+            hint = (
+                ' (this looks like HCL\'s JSON syntax, {"job": {"NAME": {...}}}; '
+                "write HCL2 in a .nomad file, or the API form from `nomad job run -output`)"
+            )
+        raise JobValidationError(
+            "not a Nomad job: no job fields (ID, Name, TaskGroups, ...) found; expected "
+            '{"Job": {...}} or a bare job object' + hint,
+            path=path, line=1, column=1,
+        )
+    id_key = _match_key(body, "ID")
+    if id_key is None or not body[id_key]:
+        line, column = locate_json_value(text, prefix)
+        raise JobValidationError(
+            'the job has no "ID": Nomad requires one', path=path, line=line, column=column
+        )
+    groups_key = _match_key(body, "TaskGroups")
+    if groups_key is None or not body[groups_key]:
+        line, column = locate_json_value(text, prefix)
+        raise JobValidationError(
+            'the job has no "TaskGroups": a job needs at least one task group',
+            path=path, line=line, column=column,
+        )
+
+
+class _DecodeError(Exception):
+    def __init__(self, where: Path, reason: str) -> None:
+        super().__init__(reason)
+        self.where = where
+        self.reason = reason
+
+
+def _match_key(obj: Mapping[str, Any], field: str) -> str | None:
+    """The key of ``obj`` that Go's decoder would store in ``field`` (last match wins)."""
+    found = None
+    for key in obj:
+        if key == field or key.lower() == field.lower():
+            found = key
+    return found
+
+
+def _decode_struct(name: str, obj: Any, where: Path) -> dict[str, Any]:
+    if not isinstance(obj, dict):
+        raise _DecodeError(where, f"expected an object ({name}), got {_json_kind(obj)}")
+    fields = _STRUCTS[name]
+    by_lower = {field.lower(): (field, kind) for field, kind in fields}
+    out: dict[str, Any] = {field: _zero(kind) for field, kind in fields}
+    # Go's decoder visits keys in document order; a later case variant overwrites.
+    for key, value in obj.items():
+        match = by_lower.get(key.lower())
+        if match is None:
+            continue  # unknown keys are ignored, as Nomad's API does
+        field, kind = match
+        if value is None:
+            out[field] = _zero(kind)
+            continue
+        out[field] = _decode_value(kind, value, (*where, key))
+    return out
+
+
+def _zero(kind: str) -> Any:
+    return _ZERO.get(kind)
+
+
+def _decode_value(kind: str, value: Any, where: Path) -> Any:
+    base = kind.rstrip("?")
+    if base in _SCALAR_NAMES:
+        return _decode_scalar(base, value, where)
+    if base == "*":
+        return _normalize_opaque(value)
+    if base == "bytes":
+        if not isinstance(value, str):
+            raise _DecodeError(where, f"expected a base64 string, got {_json_kind(value)}")
+        return value
+    if base.startswith("[") and base.endswith("]"):
+        item = base[1:-1]
+        if not isinstance(value, list):
+            raise _DecodeError(where, f"expected a list, got {_json_kind(value)}")
+        return [
+            _zero(item) if v is None else _decode_value(item, v, (*where, i))
+            for i, v in enumerate(value)
+        ]
+    if base.startswith("{") and base.endswith("}"):
+        item = base[1:-1]
+        if not isinstance(value, dict):
+            raise _DecodeError(where, f"expected an object, got {_json_kind(value)}")
+        return {
+            k: _zero(item) if v is None else _decode_value(item, v, (*where, k))
+            for k, v in value.items()
+        }
+    return _decode_struct(base, value, where)
+
+
+def _decode_scalar(kind: str, value: Any, where: Path) -> Any:
+    if kind == "s" and isinstance(value, str):
+        return value
+    if kind == "b" and isinstance(value, bool):
+        return value
+    if kind in ("i", "d") and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    reason = f"expected {_SCALAR_NAMES[kind]}, got {_json_kind(value)} {json.dumps(value)}"
+    if kind == "d":
+        reason = (
+            "durations in a JSON job specification are integer nanoseconds, got "
+            f"{_json_kind(value)} {json.dumps(value)}"
+        )
+        if isinstance(value, str) and (ns := parse_go_duration(value)) is not None:
+            reason += f" (write {ns})"
+    raise _DecodeError(where, reason)
+
+
+def _normalize_opaque(value: Any) -> Any:
+    """Opaque values as Go would re-encode them: integral floats print as integers."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, list):
+        return [_normalize_opaque(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _normalize_opaque(v) for k, v in value.items()}
+    return value
+
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
+_UNIT_NS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 10**9, "m": 60 * 10**9,
+            "h": 3600 * 10**9}
+
+
+def parse_go_duration(text: str) -> int | None:
+    """``"1m30s"`` → nanoseconds, as Go's ``time.ParseDuration``; ``None`` if not one."""
+    s = text.strip()
+    sign = -1 if s.startswith("-") else 1
+    s = s.lstrip("+-")
+    if s == "0":
+        return 0
+    pos, total = 0, 0.0
+    for m in _DURATION_PART.finditer(s):
+        if m.start() != pos:
+            return None
+        total += float(m.group(1)) * _UNIT_NS[m.group(2)]
+        pos = m.end()
+    if pos == 0 or pos != len(s):
+        return None
+    return sign * round(total)
+
+
+def _json_kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+def _dotted(where: Path) -> str:
+    out = ""
+    for part in where:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out or "<document>"
+
+
+# --- locating a value in the text, for error positions ------------------------------------
+
+_SCALAR = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?|true|false|null")
+
+
+def locate_json_value(text: str, where: Path) -> tuple[int, int]:
+    """1-based (line, column) of the value at ``where`` in valid JSON ``text``.
+
+    Falls back to the deepest enclosing value found (at worst 1,1): a position
+    is a courtesy in an error message, never a reason to fail differently.
+    """
+    best = 0
+    for found_path, offset in _walk(text):
+        if found_path == where[: len(found_path)]:
+            best = offset
+            if found_path == where:
+                break
+    line = text.count("\n", 0, best) + 1
+    column = best - (text.rfind("\n", 0, best) + 1) + 1
+    return line, column
+
+
+def _skip_ws(text: str, pos: int) -> int:
+    while pos < len(text) and text[pos] in " \t\n\r":
+        pos += 1
+    return pos
+
+
+def _walk(text: str) -> Iterator[tuple[Path, int]]:
+    """Yield (path, offset) for every value of a JSON document, in document order."""
+    start = _skip_ws(text, 0)
+    yield (), start
+    yield from _skip_value(text, start, (), [start])
+
+
+def _skip_value(text: str, pos: int, path: Path, end: list[int]) -> Iterator[tuple[Path, int]]:
+    """Walk the value at ``pos``; leave the offset just after it in ``end[0]``."""
+    ch = text[pos] if pos < len(text) else ""
+    if ch == "{":
+        pos = _skip_ws(text, pos + 1)
+        if text[pos] == "}":
+            end[0] = pos + 1
+            return
+        while True:
+            key, pos = json.decoder.scanstring(text, pos + 1)  # type: ignore[attr-defined]
+            pos = _skip_ws(text, pos)
+            pos = _skip_ws(text, pos + 1)  # after ':'
+            yield (*path, key), pos
+            yield from _skip_value(text, pos, (*path, key), end)
+            pos = _skip_ws(text, end[0])
+            if text[pos] == "}":
+                end[0] = pos + 1
+                return
+            pos = _skip_ws(text, pos + 1)  # after ','
+    elif ch == "[":
+        pos = _skip_ws(text, pos + 1)
+        if text[pos] == "]":
+            end[0] = pos + 1
+            return
+        index = 0
+        while True:
+            yield (*path, index), pos
+            yield from _skip_value(text, pos, (*path, index), end)
+            pos = _skip_ws(text, end[0])
+            if text[pos] == "]":
+                end[0] = pos + 1
+                return
+            pos = _skip_ws(text, pos + 1)
+            index += 1
+    elif ch == '"':
+        _, end[0] = json.decoder.scanstring(text, pos + 1)  # type: ignore[attr-defined]
+    else:
+        m = _SCALAR.match(text, pos)
+        end[0] = m.end() if m else pos + 1

@@ -1,0 +1,322 @@
+"""Loading a jobs directory into a ``Snapshot`` (the file edge of the reconciler).
+
+Responsibility: find the job files (``discovery``), read them, turn each into
+a ``DesiredJob`` (HCL2 through ``hcl_convert.convert_hcl``, JSON through
+``jsonspec.parse_json_job``, then ``canonical.canonicalize`` and
+``digest.digest``) or into an error ``Diagnostic`` naming the file, line and
+reason.  One bad file never stops the others; two files declaring the same
+(namespace, job ID) are an error of both, and neither job is loaded.
+
+Speed: a ``LoadCache`` remembers, per file, a content fingerprint (SHA-256 of
+the job text, its variable files' texts and the variable inputs) and the
+outcome.  A re-scan still reads and hashes every file but re-parses only those
+whose fingerprint changed.  A cold load of many files parses in a process
+pool.  Jobs that call filesystem functions (``file(...)``, ``fileset(...)``...)
+depend on files the fingerprint does not cover, so they are re-parsed on
+every load.
+
+It must not talk to Nomad or know about git; it reads only inside the root.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import hashlib
+import multiprocessing
+import os
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from reconciler.errors import JobSpecError, JobSyntaxError
+from reconciler.jobspec.digest import digest
+from reconciler.jobspec.discovery import JobFile, SourceFormat, discover_job_files
+from reconciler.model import ApiJob, DesiredJob, Diagnostic, JobKey, Snapshot
+
+if TYPE_CHECKING:
+    from reconciler.jobspec.variables import VariableInputs
+
+JobParser = Callable[..., ApiJob]
+"""``parser(text, *, path, source_format, inputs, base_dir) -> job``; raises ``JobSpecError``."""
+
+#: Below this many files to parse, a process pool costs more than it saves.
+POOL_MIN_FILES = 64
+
+_FS_FUNCTION_CALL = re.compile(r"\b(?:file|filebase64|fileexists|fileset)\s*\(")
+
+
+def parse_job_source(
+    text: str,
+    *,
+    path: str,
+    source_format: SourceFormat,
+    inputs: VariableInputs,
+    base_dir: str,
+) -> ApiJob:
+    """The default parser: one job file's text → the Job object (no I/O of its own)."""
+    if source_format is SourceFormat.JSON:
+        from reconciler.jobspec.jsonspec import parse_json_job
+
+        return parse_json_job(text, path=path)
+    from reconciler.jobspec.hcl_convert import convert_hcl
+
+    job: ApiJob = convert_hcl(text, path=path, inputs=inputs, allow_fs=True, base_dir=base_dir)
+    return job
+
+
+@dataclass(frozen=True)
+class ParsedJob:
+    """A file that became a job (picklable: crosses the process pool)."""
+
+    job: ApiJob
+    canonical: ApiJob
+    digest: str
+
+
+@dataclass(frozen=True)
+class FailedJob:
+    """A file that did not become a job: its ``JobSpecError`` as plain data."""
+
+    reason: str
+    line: int | None = None
+    column: int | None = None
+    error_class: str = "JobSpecError"
+
+
+Outcome = ParsedJob | FailedJob
+
+
+@dataclass
+class LoadCache:
+    """Per-file outcomes of earlier loads, keyed by content fingerprint.
+
+    Not thread-safe: use one cache from one loading thread at a time.
+    ``parsed`` lists the files parsed by the last ``load_directory`` call and
+    ``parse_count`` counts parses over the cache's life (for tests and metrics).
+    """
+
+    entries: dict[str, tuple[str, Outcome]] = dataclasses.field(default_factory=dict)
+    parsed: tuple[str, ...] = ()
+    parse_count: int = 0
+
+    def lookup(self, path: str, fingerprint: str) -> Outcome | None:
+        hit = self.entries.get(path)
+        return hit[1] if hit is not None and hit[0] == fingerprint else None
+
+    def store(self, path: str, fingerprint: str, outcome: Outcome) -> None:
+        self.entries[path] = (fingerprint, outcome)
+
+    def retain(self, paths: Iterable[str]) -> None:
+        """Forget files that are gone, so the cache never outgrows the directory."""
+        keep = set(paths)
+        for path in [p for p in self.entries if p not in keep]:
+            del self.entries[path]
+
+
+@dataclass(frozen=True)
+class ParseWork:
+    """One file to parse (picklable: crosses the process pool)."""
+
+    path: str
+    text: str
+    source_format: SourceFormat
+    inputs: Any
+    base_dir: str
+
+
+def load_directory(
+    root: str | os.PathLike[str],
+    *,
+    inputs: VariableInputs,
+    cache: LoadCache | None = None,
+    parser: JobParser = parse_job_source,
+    workers: int | None = None,
+) -> Snapshot:
+    """Load every job file under ``root`` (see ``discovery`` for which files).
+
+    ``inputs`` are the variable values given to the reconciler (``-var``,
+    ``-var-file``, ``NOMAD_VAR_*``); a job's companion ``X.vars.hcl`` is applied
+    before the ``-var-file`` files, so explicit flags win.  ``workers`` caps the
+    process pool (default: CPU count); pools are only used with the default
+    parser and at least ``POOL_MIN_FILES`` files to parse.
+    """
+    base = Path(root)
+    files = discover_job_files(base)
+    diagnostics: list[Diagnostic] = []
+    outcomes: dict[str, Outcome] = {}
+    pending: list[tuple[ParseWork, str]] = []
+    texts: dict[str, str] = {}
+    global_vars = _fingerprint_var_files(getattr(inputs, "files", ()))
+    inputs_key = _inputs_key(inputs) + global_vars
+
+    for job_file in files:
+        if job_file.problem is not None:
+            diagnostics.append(Diagnostic(path=job_file.path, message=job_file.problem))
+            continue
+        try:
+            text = (base / job_file.path).read_bytes()
+            var_texts = [(base / v).read_bytes() for v in job_file.var_files]
+        except OSError as exc:
+            diagnostics.append(
+                Diagnostic(path=job_file.path, message=f"cannot read: {exc.strerror or exc}")
+            )
+            continue
+        fingerprint = _fingerprint(job_file, text, var_texts, inputs_key)
+        source = text.decode("utf-8", errors="replace")
+        texts[job_file.path] = source
+        cacheable = not _FS_FUNCTION_CALL.search(source)
+        cached = cache.lookup(job_file.path, fingerprint) if cache and cacheable else None
+        if cached is not None:
+            outcomes[job_file.path] = cached
+            continue
+        work = ParseWork(
+            path=job_file.path,
+            text=source,
+            source_format=job_file.format,
+            inputs=_with_companions(inputs, base, job_file),
+            base_dir=str((base / job_file.path).parent),
+        )
+        pending.append((work, fingerprint))
+
+    results = _parse_all([w for w, _ in pending], parser=parser, workers=workers)
+    for (work, fingerprint), outcome in zip(pending, results, strict=True):
+        outcomes[work.path] = outcome
+        if cache is not None:
+            cache.store(work.path, fingerprint, outcome)
+    if cache is not None:
+        cache.parsed = tuple(w.path for w, _ in pending)
+        cache.parse_count += len(pending)
+        cache.retain(f.path for f in files)
+
+    sources = {f.path: f for f in files}
+    jobs = _collect_jobs(texts, sources, outcomes, diagnostics)
+    diagnostics.sort(key=lambda d: (d.path, d.line or 0, d.column or 0))
+    return Snapshot(root=str(base), jobs=tuple(jobs), errors=tuple(diagnostics))
+
+
+def _collect_jobs(
+    texts: dict[str, str],
+    sources: dict[str, JobFile],
+    outcomes: dict[str, Outcome],
+    diagnostics: list[Diagnostic],
+) -> list[DesiredJob]:
+    by_key: dict[JobKey, list[DesiredJob]] = {}
+    for path in sorted(outcomes):
+        outcome = outcomes[path]
+        if isinstance(outcome, FailedJob):
+            diagnostics.append(Diagnostic(
+                path=path, message=outcome.reason, line=outcome.line, column=outcome.column,
+            ))
+            continue
+        job = outcome.job
+        source_format = sources[path].format
+        desired = DesiredJob(
+            path=path,
+            job_id=str(job.get("ID")),
+            namespace=job.get("Namespace") or "default",
+            region=job.get("Region") or "global",
+            job=job,
+            canonical=outcome.canonical,
+            digest=outcome.digest,
+            source=texts[path],
+            source_format=source_format.value,
+        )
+        by_key.setdefault(desired.key, []).append(desired)
+    jobs: list[DesiredJob] = []
+    for (namespace, job_id), declared in by_key.items():
+        if len(declared) == 1:
+            jobs.append(declared[0])
+            continue
+        paths = [d.path for d in declared]
+        for d in declared:
+            others = ", ".join(p for p in paths if p != d.path)
+            diagnostics.append(Diagnostic(
+                path=d.path,
+                message=f'job "{job_id}" in namespace "{namespace}" is also declared in '
+                f"{others}; none of them is loaded",
+                rule="duplicate-job",
+            ))
+    jobs.sort(key=lambda j: j.path)
+    return jobs
+
+
+def _parse_all(work: Sequence[ParseWork], *, parser: JobParser, workers: int | None) -> list[Outcome]:
+    count = workers if workers is not None else (os.cpu_count() or 1)
+    if parser is parse_job_source and count > 1 and len(work) >= POOL_MIN_FILES:
+        # forkserver/spawn, never fork: the daemon has threads (watcher, event loop).
+        method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+        context = multiprocessing.get_context(method)
+        chunk = max(1, len(work) // (count * 4))
+        with concurrent.futures.ProcessPoolExecutor(max_workers=count, mp_context=context) as pool:
+            return list(pool.map(_parse_default, work, chunksize=chunk))
+    return [parse_one(w, parser=parser) for w in work]
+
+
+def _parse_default(work: ParseWork) -> Outcome:
+    return parse_one(work, parser=parse_job_source)
+
+
+def parse_one(work: ParseWork, *, parser: JobParser) -> Outcome:
+    """Parse, canonicalize and digest one file; every failure becomes a ``FailedJob``."""
+    from reconciler.jobspec.canonical import canonicalize
+
+    try:
+        job = parser(
+            work.text,
+            path=work.path,
+            source_format=work.source_format,
+            inputs=work.inputs,
+            base_dir=work.base_dir,
+        )
+        if not isinstance(job, dict) or not job.get("ID"):
+            raise JobSyntaxError("the file does not declare a job with an ID", path=work.path)
+        canonical = canonicalize(job)
+        return ParsedJob(job=job, canonical=canonical, digest=digest(canonical))
+    except JobSpecError as exc:
+        return FailedJob(exc.reason, exc.line, exc.column, type(exc).__name__)
+    except RecursionError:
+        return FailedJob("the job is nested too deeply to load", error_class="JobSpecError")
+    except Exception as exc:  # a bug in a parser must not stop the other files
+        return FailedJob(
+            f"internal error while loading this file: {type(exc).__name__}: {exc}",
+            error_class=type(exc).__name__,
+        )
+
+
+def _with_companions(inputs: Any, base: Path, job_file: JobFile) -> Any:
+    if not job_file.var_files:
+        return inputs
+    companions = tuple(str(base / v) for v in job_file.var_files)
+    return dataclasses.replace(inputs, files=(*companions, *tuple(inputs.files)))
+
+
+def _inputs_key(inputs: Any) -> str:
+    cli = tuple(getattr(inputs, "cli", ()))
+    env = sorted(dict(getattr(inputs, "env", {}) or {}).items())
+    return repr((cli, env, tuple(str(f) for f in getattr(inputs, "files", ()))))
+
+
+def _fingerprint_var_files(files: Iterable[Any]) -> str:
+    """Hash the ``-var-file`` contents so that editing one invalidates the cache."""
+    h = hashlib.sha256()
+    for f in files:
+        try:
+            h.update(Path(str(f)).read_bytes())
+        except OSError:
+            h.update(b"\0unreadable\0")
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def _fingerprint(job_file: JobFile, text: bytes, var_texts: list[bytes], inputs_key: str) -> str:
+    h = hashlib.sha256()
+    h.update(job_file.format.value.encode())
+    h.update(b"\0")
+    h.update(text)
+    for name, content in zip(job_file.var_files, var_texts, strict=True):
+        h.update(b"\0" + name.encode() + b"\0" + content)
+    h.update(b"\0" + inputs_key.encode())
+    return h.hexdigest()
