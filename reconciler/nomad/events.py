@@ -1,0 +1,243 @@
+"""Nomad's event stream (``GET /v1/event/stream``): frames, and a resilient follower.
+
+Decoding is pure (``decode_frame``, ``split_lines``).  ``follow_events`` keeps a
+subscription alive across drops: it reconnects from the last delivered index
+with backoff, de-duplicates by frame index (Nomad re-sends the closest frame
+on resume), and reports connection state through a callback.  Memory is
+bounded: the body is read in chunks and a frame larger than ``max_frame_bytes``
+is discarded (and counted as a drop, so the caller resyncs).  A stream that
+sends nothing, not even the ``{}`` heartbeat Nomad writes every 30 s, for
+``idle_timeout`` seconds is treated as dropped (the HTTP read timeout).
+
+Callers must treat every reconnect (``on_connection(True)`` after the first)
+as "events may have been missed": Nomad buffers only ~100 frames.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import re
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, aclosing
+from dataclasses import dataclass
+from typing import Any
+
+from reconciler.errors import NomadError, NomadUnavailableError
+from reconciler.nomad.hooks import ConnectionHook, call_hook_safely
+
+log = logging.getLogger(__name__)
+
+_INDEX_PREFIX = re.compile(rb'^\s*\{\s*"Index"\s*:\s*(\d+)')
+
+
+@dataclass(frozen=True)
+class Event:
+    """One event of a frame; ``index`` is the frame's Raft index."""
+
+    topic: str
+    type: str
+    key: str
+    namespace: str
+    index: int
+    payload: Mapping[str, Any]
+    filter_keys: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class EventFrame:
+    index: int
+    events: tuple[Event, ...]
+
+
+@dataclass(frozen=True)
+class StreamSettings:
+    """Tuning of ``follow_events``; tests shrink the times."""
+
+    idle_timeout: float = 45.0
+    max_frame_bytes: int = 32 * 1024 * 1024
+    reconnect_initial: float = 0.5
+    reconnect_max: float = 30.0
+
+
+def topic_params(topics: Mapping[str, Sequence[str]]) -> list[tuple[str, str]]:
+    """``{"Job": ["*"], "Deployment": ["web"]}`` → ``[("topic", "Job:*"), ("topic", "Deployment:web")]``."""
+    params: list[tuple[str, str]] = []
+    for topic, keys in topics.items():
+        if not topic or ":" in topic:
+            raise ValueError(f"invalid event topic {topic!r}")
+        for key in keys or ("*",):
+            if ":" in key:
+                # Nomad rejects a second ':' in a topic query (API-NOTES §3.2).
+                raise ValueError(f"event filter key {key!r} cannot contain ':'")
+            params.append(("topic", f"{topic}:{key}"))
+    if not params:
+        raise ValueError("subscribe to at least one topic (no topic needs a management token)")
+    return params
+
+
+def decode_frame(line: bytes) -> EventFrame | None:
+    """One NDJSON line → a frame, or ``None`` for a ``{}`` heartbeat.  ``ValueError`` on garbage."""
+    data = json.loads(line)
+    if not isinstance(data, dict):
+        raise ValueError("event frame is not a JSON object")
+    if not data:
+        return None
+    if "Error" in data and "Index" not in data:
+        raise ValueError(f"event stream error: {data['Error']}")
+    index = int(data["Index"])
+    events = tuple(
+        Event(
+            topic=str(raw.get("Topic", "")),
+            type=str(raw.get("Type", "")),
+            key=str(raw.get("Key", "")),
+            namespace=str(raw.get("Namespace") or ""),
+            index=int(raw.get("Index", index)),
+            payload=raw.get("Payload") or {},
+            filter_keys=tuple(raw.get("FilterKeys") or ()),
+        )
+        for raw in data.get("Events") or ()
+    )
+    return EventFrame(index=index, events=events)
+
+
+@dataclass(frozen=True)
+class OversizedLine:
+    """A line longer than the limit, discarded; ``head`` is its first bytes."""
+
+    head: bytes
+
+
+async def split_lines(
+    chunks: AsyncIterator[bytes], *, max_line: int
+) -> AsyncGenerator[bytes | OversizedLine]:
+    """Re-chunk a byte stream into lines, never holding more than ``max_line`` bytes."""
+    buffer = bytearray()
+    skipping: bytes | None = None  # head of an oversized line being discarded
+    async for chunk in chunks:
+        start = 0
+        while start < len(chunk):
+            newline = chunk.find(b"\n", start)
+            end = len(chunk) if newline < 0 else newline
+            if skipping is None:
+                buffer += chunk[start:end]
+                if len(buffer) > max_line:
+                    skipping = bytes(buffer[:64])
+                    buffer.clear()
+            if newline < 0:
+                break
+            if skipping is not None:
+                yield OversizedLine(skipping)
+                skipping = None
+            elif buffer.strip():
+                yield bytes(buffer)
+            buffer.clear()
+            start = newline + 1
+    if skipping is not None:
+        yield OversizedLine(skipping)
+    elif buffer.strip():
+        yield bytes(buffer)
+
+
+_BROKEN = object()
+
+
+def _index_prefix(line: bytes | OversizedLine) -> int:
+    """The frame index from the start of a line Nomad wrote (``{"Index":N,...``), or -1."""
+    head = line.head if isinstance(line, OversizedLine) else line[:64]
+    match = _INDEX_PREFIX.match(head)
+    return int(match.group(1)) if match else -1
+
+
+def _decode_or_none(line: bytes | OversizedLine, settings: StreamSettings) -> object:
+    """A frame, ``None`` (heartbeat) or ``_BROKEN`` (logged)."""
+    if isinstance(line, OversizedLine):
+        log.error(
+            "Nomad event frame larger than %d bytes discarded (index %d)",
+            settings.max_frame_bytes,
+            _index_prefix(line),
+        )
+        return _BROKEN
+    try:
+        return decode_frame(line)
+    except (ValueError, KeyError, TypeError) as exc:
+        log.error("undecodable Nomad event frame (index %d): %s", _index_prefix(line), exc)
+        return _BROKEN
+
+
+OpenStream = Callable[[int], AbstractAsyncContextManager[AsyncIterator[bytes]]]
+"""Opens the stream at a start index; yields body chunks; raises ``NomadError``s."""
+
+
+async def follow_events(
+    open_stream: OpenStream,
+    *,
+    index: int = 0,
+    settings: StreamSettings | None = None,
+    on_connection: ConnectionHook | None = None,
+) -> AsyncIterator[Event]:
+    """Events at or after ``index``, each delivered once, across reconnects.
+
+    Retryable failures (``NomadUnavailableError``, a dropped or stalled stream,
+    an oversized frame) reconnect with jittered exponential backoff, forever;
+    other ``NomadError``s (403, 400) end the iteration by raising.
+    """
+    settings = settings or StreamSettings()
+    last = index - 1  # highest frame index already delivered (or skipped on purpose)
+    delay = settings.reconnect_initial
+    connected = False
+
+    def set_connected(state: bool) -> None:
+        nonlocal connected
+        if state != connected:
+            connected = state
+            call_hook_safely(on_connection, state)
+
+    try:
+        while True:
+            start = max(last + 1, 0)
+            opened_at: float | None = None
+            try:
+                async with (
+                    open_stream(start) as chunks,
+                    aclosing(split_lines(chunks, max_line=settings.max_frame_bytes)) as lines,
+                ):
+                    set_connected(True)
+                    opened_at = asyncio.get_running_loop().time()
+                    async for line in lines:
+                        frame = _decode_or_none(line, settings)
+                        if frame is _BROKEN:
+                            # Skip what cannot be read and reconnect: the reconnect tells
+                            # the consumer to resync, so nothing is lost for good.
+                            last = max(last, _index_prefix(line))
+                            break
+                        if not isinstance(frame, EventFrame):
+                            continue  # heartbeat
+                        if frame.index <= last:
+                            continue  # re-sent on resume, or older than asked for
+                        last = frame.index
+                        delay = settings.reconnect_initial
+                        for event in frame.events:
+                            yield event
+                    else:
+                        log.warning(
+                            "Nomad closed the event stream; reconnecting from index %d", last + 1
+                        )
+            except NomadUnavailableError as exc:
+                log.warning(
+                    "Nomad event stream dropped: %s; reconnecting from index %d", exc, last + 1
+                )
+            except NomadError:
+                raise
+            set_connected(False)
+            if opened_at is not None and (
+                asyncio.get_running_loop().time() - opened_at > settings.reconnect_max
+            ):
+                delay = settings.reconnect_initial  # it was a long, healthy connection
+            sleep = min(settings.reconnect_max, delay)
+            await asyncio.sleep(sleep * (0.5 + random.random() / 2) if sleep else 0)
+            delay = min(settings.reconnect_max, max(delay * 2, settings.reconnect_initial))
+    finally:
+        set_connected(False)
