@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 
+from reconciler.core.diff import DriftState
 from reconciler.errors import (
     JobSpecError,
     NomadAPIError,
@@ -19,20 +20,12 @@ from reconciler.errors import (
     NomadUnavailableError,
 )
 
+SyncState = DriftState
+"""A job's drift state: the diff core's enum, so metrics and plans share one vocabulary.
 
-class SyncState(enum.StrEnum):
-    """A job's drift state (DESIGN.md, "Drift")."""
-
-    IN_SYNC = "in_sync"
-    MISSING = "missing"
-    MODIFIED = "modified"
-    ORPHANED = "orphaned"
-    ERROR = "error"
-    HELD = "held"
-    # Live jobs nobody declared: counted in nomad_reconciler_jobs, never given
-    # per-job series (a shared cluster may run thousands of them).
-    UNMANAGED = "unmanaged"
-
+``unmanaged`` jobs (live, not declared) are counted in ``nomad_reconciler_jobs``
+but get no per-job series: a shared cluster may run thousands of them.
+"""
 
 PER_JOB_STATES: tuple[SyncState, ...] = tuple(s for s in SyncState if s is not SyncState.UNMANAGED)
 """States that get a per-job ``nomad_reconciler_job_sync_state`` series."""
