@@ -1,0 +1,281 @@
+"""Loading a jobs directory: real files in tmp_path, parse counts instead of timings."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reconciler.errors import JobEvaluationError
+from reconciler.jobspec import loader as loader_module
+from reconciler.jobspec.canonical import canonicalize
+from reconciler.jobspec.digest import digest
+from reconciler.jobspec.discovery import SourceFormat
+from reconciler.jobspec.loader import LoadCache, load_directory, parse_job_source
+from reconciler.model import Severity
+
+try:
+    from reconciler.jobspec.variables import VariableInputs
+except ImportError:  # the variables module lands separately; same fields, same semantics
+
+    @dataclass(frozen=True)
+    class VariableInputs:  # type: ignore[no-redef]
+        cli: tuple[str, ...] = ()
+        files: tuple[str, ...] = ()
+        env: dict[str, str] = field(default_factory=dict)
+
+
+NO_INPUTS = VariableInputs()
+
+
+def json_job(job_id: str, *, namespace: str | None = None, **extra: Any) -> str:
+    job: dict[str, Any] = {
+        "ID": job_id,
+        "Name": job_id,
+        "Datacenters": ["dc1"],
+        "TaskGroups": [{"Name": "g", "Tasks": [{
+            "Name": "t", "Driver": "raw_exec", "Config": {"command": "/bin/sleep"},
+        }]}],
+    }
+    if namespace:
+        job["Namespace"] = namespace
+    job.update(extra)
+    return json.dumps({"Job": job}, indent=2)
+
+
+def write(root: Path, rel: str, text: str) -> Path:
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+class CountingParser:
+    """The real default parser, counting calls and recording what it was given."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+        self.inputs: dict[str, Any] = {}
+
+    def __call__(self, text: str, **kwargs: Any) -> dict[str, Any]:
+        self.calls.append(kwargs["path"])
+        self.inputs[kwargs["path"]] = kwargs["inputs"]
+        if kwargs["source_format"] is SourceFormat.HCL2:
+            # HCL2 is another module's job; a stand-in that reads `job "ID"`.
+            job_id = text.split('job "', 1)[1].split('"', 1)[0]
+            return json.loads(json_job(job_id))["Job"]  # type: ignore[no-any-return]
+        return parse_job_source(text, **kwargs)
+
+
+def test_loads_jobs_with_key_fields(tmp_path: Path) -> None:
+    write(tmp_path, "default/web.json", json_job("web"))
+    write(tmp_path, "platform/proxy.json", json_job("proxy", namespace="platform", Region="eu"))
+    snap = load_directory(tmp_path, inputs=NO_INPUTS)
+    assert snap.errors == ()
+    assert snap.complete
+    assert [j.path for j in snap.jobs] == ["default/web.json", "platform/proxy.json"]
+    web, proxy = snap.jobs
+    assert (web.namespace, web.job_id, web.region) == ("default", "web", "global")
+    assert (proxy.namespace, proxy.job_id, proxy.region) == ("platform", "proxy", "eu")
+    assert web.source_format == "json"
+    assert web.source == (tmp_path / "default/web.json").read_text()
+    assert web.canonical == canonicalize(web.job)
+    assert web.digest == digest(web.canonical)
+    assert set(snap.by_key()) == {("default", "web"), ("platform", "proxy")}
+
+
+def test_broken_file_is_a_diagnostic_and_others_still_load(tmp_path: Path) -> None:
+    write(tmp_path, "a-good.json", json_job("good"))
+    write(tmp_path, "b-broken.json", '{\n  "Job": {\n    "ID": "broken",\n  }\n}\n')
+    write(tmp_path, "c-wrong-type.json", json_job("typed", Priority="high"))
+    write(tmp_path, "d-good.json", json_job("good2"))
+    snap = load_directory(tmp_path, inputs=NO_INPUTS)
+    assert [j.job_id for j in snap.jobs] == ["good", "good2"]
+    assert not snap.complete
+    by_path = {d.path: d for d in snap.errors}
+    assert set(by_path) == {"b-broken.json", "c-wrong-type.json"}
+    broken = by_path["b-broken.json"]
+    assert broken.severity is Severity.ERROR
+    assert broken.line == 4
+    assert "invalid JSON" in broken.message
+    typed = by_path["c-wrong-type.json"]
+    assert "Priority" in typed.message and typed.line is not None
+
+
+def test_parser_crash_is_contained_to_its_file(tmp_path: Path) -> None:
+    write(tmp_path, "a.json", json_job("a"))
+    write(tmp_path, "b.json", json_job("b"))
+
+    def parser(text: str, **kwargs: Any) -> dict[str, Any]:
+        if kwargs["path"] == "a.json":
+            raise KeyError("boom")
+        return parse_job_source(text, **kwargs)
+
+    snap = load_directory(tmp_path, inputs=NO_INPUTS, parser=parser)
+    assert [j.job_id for j in snap.jobs] == ["b"]
+    (err,) = snap.errors
+    assert err.path == "a.json" and "internal error" in err.message and "KeyError" in err.message
+
+
+def test_jobspec_error_position_is_kept(tmp_path: Path) -> None:
+    write(tmp_path, "web.nomad", 'job "web" {}\n')
+
+    def parser(text: str, **kwargs: Any) -> dict[str, Any]:
+        raise JobEvaluationError("Unknown variable", path=kwargs["path"], line=7, column=3)
+
+    snap = load_directory(tmp_path, inputs=NO_INPUTS, parser=parser)
+    (err,) = snap.errors
+    assert (err.path, err.line, err.column, err.message) == ("web.nomad", 7, 3, "Unknown variable")
+    assert err.describe() == "web.nomad:7,3: error: Unknown variable [load]"
+
+
+def test_duplicate_job_keys_are_errors_of_both_files(tmp_path: Path) -> None:
+    write(tmp_path, "a/web.json", json_job("web"))
+    write(tmp_path, "b/web-copy.json", json_job("web"))
+    write(tmp_path, "c/web-other-ns.json", json_job("web", namespace="platform"))
+    snap = load_directory(tmp_path, inputs=NO_INPUTS)
+    assert [j.path for j in snap.jobs] == ["c/web-other-ns.json"]
+    assert [e.path for e in snap.errors] == ["a/web.json", "b/web-copy.json"]
+    assert all(e.rule == "duplicate-job" for e in snap.errors)
+    assert "b/web-copy.json" in snap.errors[0].message
+    assert "a/web.json" in snap.errors[1].message
+    assert not snap.complete
+
+
+def test_discovery_problems_become_diagnostics(tmp_path: Path) -> None:
+    root = tmp_path / "jobs"
+    write(root, "web.json", json_job("web"))
+    outside = write(tmp_path, "outside.json", json_job("outside"))
+    os.symlink(outside, root / "link.json")
+    snap = load_directory(root, inputs=NO_INPUTS)
+    assert [j.job_id for j in snap.jobs] == ["web"]
+    (err,) = snap.errors
+    assert err.path == "link.json" and "outside the jobs directory" in err.message
+
+
+def test_warm_rescan_parses_nothing_and_one_change_parses_one(tmp_path: Path) -> None:
+    for i in range(5):
+        write(tmp_path, f"job{i}.json", json_job(f"job{i}"))
+    parser = CountingParser()
+    cache = LoadCache()
+    first = load_directory(tmp_path, inputs=NO_INPUTS, cache=cache, parser=parser)
+    assert len(parser.calls) == 5 and cache.parse_count == 5
+
+    warm = load_directory(tmp_path, inputs=NO_INPUTS, cache=cache, parser=parser)
+    assert len(parser.calls) == 5
+    assert cache.parsed == ()
+    assert warm == first
+
+    write(tmp_path, "job3.json", json_job("job3", Priority=70))
+    changed = load_directory(tmp_path, inputs=NO_INPUTS, cache=cache, parser=parser)
+    assert parser.calls[5:] == ["job3.json"]
+    assert cache.parsed == ("job3.json",)
+    assert changed.by_key()[("default", "job3")].job["Priority"] == 70
+    assert changed.by_key()[("default", "job3")].digest != first.by_key()[("default", "job3")].digest
+
+
+def test_cache_keeps_failures_and_forgets_removed_files(tmp_path: Path) -> None:
+    write(tmp_path, "bad.json", '{"Job": {')
+    write(tmp_path, "good.json", json_job("good"))
+    parser = CountingParser()
+    cache = LoadCache()
+    load_directory(tmp_path, inputs=NO_INPUTS, cache=cache, parser=parser)
+    again = load_directory(tmp_path, inputs=NO_INPUTS, cache=cache, parser=parser)
+    assert len(parser.calls) == 2
+    assert [e.path for e in again.errors] == ["bad.json"]
+    (tmp_path / "bad.json").unlink()
+    load_directory(tmp_path, inputs=NO_INPUTS, cache=cache, parser=parser)
+    assert set(cache.entries) == {"good.json"}
+
+
+def test_changed_inputs_or_var_files_reparse(tmp_path: Path) -> None:
+    write(tmp_path, "web.nomad", 'job "web" {}\n')
+    write(tmp_path, "web.vars.hcl", "replicas = 2\n")
+    write(tmp_path, "api.nomad", 'job "api" {}\n')
+    parser = CountingParser()
+    cache = LoadCache()
+    load_directory(tmp_path, inputs=NO_INPUTS, cache=cache, parser=parser)
+    assert sorted(parser.calls) == ["api.nomad", "web.nomad"]
+
+    write(tmp_path, "web.vars.hcl", "replicas = 3\n")
+    load_directory(tmp_path, inputs=NO_INPUTS, cache=cache, parser=parser)
+    assert cache.parsed == ("web.nomad",)
+
+    load_directory(tmp_path, inputs=VariableInputs(cli=("replicas=4",)), cache=cache, parser=parser)
+    assert sorted(cache.parsed) == ["api.nomad", "web.nomad"]
+
+
+def test_global_var_file_content_is_part_of_the_fingerprint(tmp_path: Path) -> None:
+    jobs = tmp_path / "jobs"
+    write(jobs, "web.nomad", 'job "web" {}\n')
+    var_file = write(tmp_path, "prod.vars.hcl", "replicas = 2\n")
+    inputs = VariableInputs(files=(str(var_file),))
+    parser = CountingParser()
+    cache = LoadCache()
+    load_directory(jobs, inputs=inputs, cache=cache, parser=parser)
+    load_directory(jobs, inputs=inputs, cache=cache, parser=parser)
+    assert cache.parsed == ()
+    var_file.write_text("replicas = 5\n")
+    load_directory(jobs, inputs=inputs, cache=cache, parser=parser)
+    assert cache.parsed == ("web.nomad",)
+
+
+def test_jobs_using_file_functions_are_always_reparsed(tmp_path: Path) -> None:
+    write(tmp_path, "web.nomad", 'job "web" {\n  meta { conf = file("conf.txt") }\n}\n')
+    write(tmp_path, "api.nomad", 'job "api" {}\n')
+    parser = CountingParser()
+    cache = LoadCache()
+    load_directory(tmp_path, inputs=NO_INPUTS, cache=cache, parser=parser)
+    load_directory(tmp_path, inputs=NO_INPUTS, cache=cache, parser=parser)
+    assert cache.parsed == ("web.nomad",)
+
+
+def test_companion_var_file_comes_before_global_var_files(tmp_path: Path) -> None:
+    jobs = tmp_path / "jobs"
+    write(jobs, "apps/web.nomad", 'job "web" {}\n')
+    write(jobs, "apps/web.vars.hcl", "replicas = 2\n")
+    write(jobs, "apps/api.nomad", 'job "api" {}\n')
+    global_file = write(tmp_path, "prod.vars.hcl", "replicas = 3\n")
+    parser = CountingParser()
+    load_directory(jobs, inputs=VariableInputs(files=(str(global_file),)), parser=parser)
+    assert tuple(parser.inputs["apps/web.nomad"].files) == (
+        str(jobs / "apps/web.vars.hcl"),
+        str(global_file),
+    )
+    assert tuple(parser.inputs["apps/api.nomad"].files) == (str(global_file),)
+
+
+def test_process_pool_gives_the_same_snapshot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(loader_module, "POOL_MIN_FILES", 4)
+    for i in range(10):
+        write(tmp_path, f"jobs/job{i:02d}.json", json_job(f"job{i}"))
+    write(tmp_path, "jobs/broken.json", '{"Job": {')
+    pooled = load_directory(tmp_path, inputs=NO_INPUTS, workers=2)
+    serial = load_directory(tmp_path, inputs=NO_INPUTS, workers=1)
+    assert pooled == serial
+    assert len(pooled.jobs) == 10 and [e.path for e in pooled.errors] == ["jobs/broken.json"]
+
+
+def test_digest_ignores_ownership_meta_and_key_order() -> None:
+    job = canonicalize(json.loads(json_job("web"))["Job"])
+    base = digest(job)
+    assert len(base) == 64 and int(base, 16) >= 0
+    stamped = {**job, "Meta": {"gitops.source": "web.json", "gitops.digest": base}}
+    assert digest(stamped) == base
+    assert digest({**job, "Meta": {}}) == base
+    reordered = dict(reversed(list(job.items())))
+    assert digest(reordered) == base
+    assert digest({**job, "Meta": {"team": "web", "gitops.source": "x"}}) != base
+    assert digest({**job, "Meta": {"gitops.source": "x"}}, meta_prefix="other.") != base
+
+
+def test_digest_treats_integral_floats_as_integers() -> None:
+    job = canonicalize(json.loads(json_job("web"))["Job"])
+    as_float = {**job, "Priority": float(job["Priority"])}
+    assert isinstance(as_float["Priority"], float)
+    assert digest(as_float) == digest(job)
+    assert digest({**job, "Priority": 50.5}) != digest(job)
