@@ -1,0 +1,217 @@
+"""Applying a plan: Nomad plan annotations, registers with EnforceIndex, prunes, promotions.
+
+I/O only; every decision was taken by ``compute_plan``.  One failing job never
+stops the others: each action's errors become that job's ``FAILED`` outcome,
+with Nomad's own message and the job's file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from reconciler.core.diff import compute_job_drift
+from reconciler.core.ownership import stamp_job
+from reconciler.core.plan import ActionKind, JobAction, SyncPolicy
+from reconciler.errors import (
+    NomadError,
+    NomadIndexConflictError,
+    NomadNotFoundError,
+    NomadPermissionDeniedError,
+)
+from reconciler.jobspec.canonical import strip_server_fields
+from reconciler.model import ApiJob, DesiredJob
+from reconciler.sync.api import NomadApi
+from reconciler.sync.cluster import ClusterMemory
+from reconciler.sync.outcome import JobOutcome, Result
+
+OutcomeHook = Callable[[JobOutcome], None]
+
+
+def submitted_job(desired: DesiredJob, prefix: str) -> ApiJob:
+    """The job body to register: the file's job plus the ownership stamp."""
+    return stamp_job(desired.job, source=desired.path, digest=desired.digest, prefix=prefix)
+
+
+def submission_for(desired: DesiredJob) -> dict[str, Any]:
+    """Nomad ≥ 1.6 ``Submission``: the source as declared, so Nomad's UI shows it."""
+    sub: dict[str, Any] = {"Source": desired.source, "Format": desired.source_format}
+    if desired.variables:
+        sub["VariableFlags"] = dict(desired.variables)
+    return sub
+
+
+def describe_error(exc: NomadError, action: JobAction) -> str:
+    where = action.path or f"{action.key[0]}/{action.key[1]}"
+    if isinstance(exc, NomadPermissionDeniedError):
+        need = {
+            ActionKind.REGISTER: "submit-job",
+            ActionKind.DEREGISTER: "submit-job (or deregister-job/purge-job)",
+            ActionKind.PROMOTE: "submit-job (or promote-deployment)",
+        }.get(action.kind, "read-job")
+        return (
+            f"{where}: Nomad refused the token ({exc.message}); it needs the {need} "
+            f"capability in namespace {action.key[0]!r}"
+        )
+    return f"{where}: Nomad refused job {action.key[1]!r}: {exc.message.strip()}"
+
+
+class Applier:
+    """Runs the actions of a plan against Nomad for one pass."""
+
+    def __init__(
+        self,
+        api: NomadApi,
+        policy: SyncPolicy,
+        *,
+        memory: ClusterMemory,
+        submission: bool,
+        annotate: bool = True,
+    ) -> None:
+        self._api = api
+        self._policy = policy
+        self._memory = memory
+        self._submission = submission
+        self._annotate = annotate
+
+    async def annotate(self, action: JobAction) -> tuple[dict[str, Any] | None, str]:
+        """Nomad's own plan for a register: per-group annotations and warnings."""
+        if action.desired is None:
+            return None, ""
+        job = submitted_job(action.desired, self._policy.owner_prefix)
+        resp = await self._api.plan_job(job)
+        ann = (resp.get("Annotations") or {}).get("DesiredTGUpdates") or None
+        warnings = str(resp.get("Warnings") or "")
+        failed = resp.get("FailedTGAllocs") or {}
+        if failed:
+            groups = ", ".join(sorted(failed))
+            warnings = (warnings + "\n" if warnings else "") + f"cannot place group(s): {groups}"
+        return ann, warnings
+
+    async def run(self, action: JobAction) -> JobOutcome:
+        try:
+            if action.kind is ActionKind.REGISTER:
+                return await self._register(action)
+            if action.kind is ActionKind.DEREGISTER:
+                return await self._deregister(action)
+            if action.kind is ActionKind.PROMOTE:
+                return await self._promote(action)
+        except NomadError as exc:
+            return JobOutcome(action.key, action, Result.FAILED, describe_error(exc, action))
+        if action.kind is ActionKind.HOLD:
+            return JobOutcome(action.key, action, Result.HELD, action.reason)
+        return JobOutcome(action.key, action, Result.UNCHANGED, action.reason)
+
+    async def _register(self, action: JobAction) -> JobOutcome:
+        desired = action.desired
+        assert desired is not None
+        annotations, warnings = (None, "")
+        if self._annotate:
+            annotations, warnings = await self.annotate(action)
+        index = 0 if action.create else action.enforce_index
+        retried = False
+        for attempt in (1, 2):
+            try:
+                resp = await self._api.register_job(
+                    submitted_job(desired, self._policy.owner_prefix),
+                    enforce_index=index,
+                    preserve_counts=not action.create and self._preserve(desired),
+                    submission=submission_for(desired) if self._submission else None,
+                )
+                break
+            except NomadIndexConflictError as exc:
+                if attempt == 2:
+                    msg = (
+                        f"{desired.path}: job {desired.job_id!r} changed in Nomad while syncing "
+                        f"(twice); not overwritten: {exc.message.strip()}"
+                    )
+                    return JobOutcome(action.key, action, Result.FAILED, msg, annotations, warnings)
+                retried = True
+                refreshed = await self._replan(action)
+                if refreshed is None:
+                    return JobOutcome(
+                        action.key, action, Result.UNCHANGED,
+                        "changed concurrently and now matches the file", annotations,
+                        conflict_retried=True,
+                    )  # fmt: skip
+                index = refreshed
+        jmi = int(resp.get("JobModifyIndex") or 0)
+        self._memory.remember_submit(action.key, desired.digest, jmi)
+        self._memory.forget(action.key)
+        return JobOutcome(
+            action.key, action, Result.CREATED if action.create else Result.UPDATED,
+            action.reason, annotations, str(resp.get("Warnings") or warnings),
+            eval_id=str(resp.get("EvalID") or "") or None, job_modify_index=jmi,
+            conflict_retried=retried,
+        )  # fmt: skip
+
+    async def _replan(self, action: JobAction) -> int | None:
+        """After a conflict: re-read the job; None when it is now in sync, else its new index."""
+        assert action.desired is not None
+        try:
+            raw = await self._api.read_job(action.key[1], namespace=action.key[0])
+        except NomadNotFoundError:
+            return 0  # deleted meanwhile: a create
+        drift = compute_job_drift(
+            action.desired,
+            strip_server_fields(raw),
+            preserve_counts=self._policy.preserve_counts,
+            owner_prefix=self._policy.owner_prefix,
+        )
+        if not drift.changed:
+            return None
+        return int(raw.get("JobModifyIndex") or 0)
+
+    def _preserve(self, desired: DesiredJob) -> bool:
+        if self._policy.preserve_counts:
+            return True
+        return any(g.get("Scaling") for g in desired.canonical.get("TaskGroups") or ())
+
+    async def _deregister(self, action: JobAction) -> JobOutcome:
+        resp = await self._api.deregister_job(
+            action.key[1], namespace=action.key[0], purge=action.purge
+        )
+        self._memory.forget(action.key)
+        return JobOutcome(
+            action.key, action, Result.PRUNED, action.reason,
+            eval_id=str(resp.get("EvalID") or "") or None,
+        )  # fmt: skip
+
+    async def _promote(self, action: JobAction) -> JobOutcome:
+        assert action.deployment_id
+        await self._api.promote_deployment(action.deployment_id, namespace=action.key[0])
+        return JobOutcome(action.key, action, Result.PROMOTED, "canaries promoted")
+
+
+async def run_bounded(
+    items: list[JobAction], work: Callable[[JobAction], Awaitable[JobOutcome]], *, limit: int
+) -> list[JobOutcome]:
+    """Run ``work`` over ``items`` with at most ``limit`` at a time (0: no limit), in order."""
+    semaphore = asyncio.Semaphore(limit if limit > 0 else max(len(items), 1))
+
+    async def one(action: JobAction) -> JobOutcome:
+        async with semaphore:
+            return await work(action)
+
+    async with asyncio.TaskGroup() as group:
+        tasks = [group.create_task(one(a)) for a in items]
+    return [t.result() for t in tasks]
+
+
+def annotation_text(annotations: Mapping[str, Mapping[str, int]] | None) -> dict[str, str]:
+    """Per group, Nomad's plan counts as ``nomad job plan`` prints them."""
+    names = {
+        "Place": "create",
+        "Stop": "destroy",
+        "InPlaceUpdate": "in-place update",
+        "DestructiveUpdate": "create/destroy update",
+        "Canary": "canary",
+        "Migrate": "migrate",
+        "Ignore": "ignore",
+    }
+    out: dict[str, str] = {}
+    for group, counts in (annotations or {}).items():
+        parts = [f"{counts[k]} {label}" for k, label in names.items() if counts.get(k)]
+        out[group] = ", ".join(parts)
+    return out

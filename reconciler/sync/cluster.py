@@ -1,0 +1,217 @@
+"""Reading the cluster for one pass: ``ClusterState`` from as few requests as possible.
+
+One list call (``GET /v1/jobs?namespace=*``, with ``meta=true`` where the
+server supports it) gives every job's ``JobModifyIndex``.  A full job is read
+only when nothing vouches for it:
+
+- per-process memory: the reader remembers, per job, the ``JobModifyIndex`` it
+  last saw and the digest that was in sync at that index (the daemon's case);
+- a trusted stamp: where the list carries ``Meta`` and the job's stamped
+  digest equals the file's, the job was submitted from this very spec (a
+  fresh one-shot sync).  ``refresh=True`` ignores stamps and memory.
+
+The latest deployment is read only for jobs that will need a decision about a
+rollout (drifted jobs, and in-sync jobs that may be promoted).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from reconciler.core.diff import compute_job_drift
+from reconciler.core.ownership import read_ownership, wants_auto_promote
+from reconciler.core.plan import ClusterState, LiveJob, SyncPolicy
+from reconciler.errors import NomadNotFoundError
+from reconciler.jobspec.canonical import strip_server_fields
+from reconciler.model import ApiJob, DesiredJob, JobKey, Snapshot
+from reconciler.sync.api import NomadApi
+
+# Reads run concurrently, but bounded: a thousand parallel requests would only queue.
+READ_CONCURRENCY = 16
+
+
+@dataclass
+class _Seen:
+    job_modify_index: int
+    digest: str | None  # desired digest known in sync at that index (None: drifted)
+    job: ApiJob | None  # stripped live job at that index, when known
+    meta: Mapping[str, Any] | None
+    version: int | None = None
+
+
+@dataclass
+class ClusterMemory:
+    """Per-process memory of what each job looked like at its last ``JobModifyIndex``."""
+
+    jobs: dict[JobKey, _Seen] = field(default_factory=dict)
+    # digest submitted → JobModifyIndex it got, to recognise our own failed rollouts.
+    submitted: dict[JobKey, tuple[str, int]] = field(default_factory=dict)
+
+    def remember_submit(self, key: JobKey, digest: str, job_modify_index: int) -> None:
+        self.submitted[key] = (digest, job_modify_index)
+
+    def forget(self, key: JobKey) -> None:
+        self.jobs.pop(key, None)
+
+
+class ClusterReader:
+    """Builds ``ClusterState`` for a snapshot; owns the per-process memory."""
+
+    def __init__(self, client: NomadApi, *, memory: ClusterMemory | None = None) -> None:
+        self._client = client
+        self.memory = memory or ClusterMemory()
+
+    async def read(
+        self,
+        snapshot: Snapshot,
+        policy: SyncPolicy,
+        *,
+        only: set[JobKey] | None = None,
+        refresh: bool = False,
+        with_deployments: bool = False,
+    ) -> ClusterState:
+        features = await self._client.features()
+        stubs = await self._client.list_jobs(namespace="*", meta=features.list_meta)
+        declared = snapshot.by_key()
+        semaphore = asyncio.Semaphore(READ_CONCURRENCY)
+        tasks: dict[JobKey, asyncio.Task[LiveJob | None]] = {}
+        async with asyncio.TaskGroup() as group:
+            for stub in stubs:
+                if stub.get("ParentID"):
+                    continue  # periodic/dispatch children belong to their parent
+                key: JobKey = (str(stub.get("Namespace") or "default"), str(stub["ID"]))
+                if policy.namespaces is not None and key[0] not in policy.namespaces:
+                    continue
+                if only is not None and key not in only:
+                    continue
+                tasks[key] = group.create_task(
+                    self._live_job(
+                        stub, declared.get(key), policy, semaphore,
+                        list_meta=features.list_meta, refresh=refresh,
+                        with_deployment=with_deployments,
+                    )
+                )  # fmt: skip
+        jobs = {k: t.result() for k, t in tasks.items()}
+        return ClusterState(
+            jobs={k: v for k, v in jobs.items() if v is not None},
+            server_version=".".join(str(p) for p in features.version),
+            namespaces=policy.namespaces,
+        )
+
+    async def _live_job(
+        self,
+        stub: Mapping[str, Any],
+        desired: DesiredJob | None,
+        policy: SyncPolicy,
+        semaphore: asyncio.Semaphore,
+        *,
+        list_meta: bool,
+        refresh: bool,
+        with_deployment: bool,
+    ) -> LiveJob | None:
+        key: JobKey = (str(stub.get("Namespace") or "default"), str(stub["ID"]))
+        jmi = int(stub.get("JobModifyIndex") or 0)
+        stop = bool(stub.get("Stop"))
+        seen = self.memory.jobs.get(key)
+        meta = (
+            stub.get("Meta")
+            if list_meta
+            else (seen.meta if seen and seen.job_modify_index == jmi else None)
+        )
+        base = {
+            "key": key,
+            "job_modify_index": jmi,
+            "stop": stop,
+            "status": str(stub.get("Status", "")),
+        }
+
+        known: str | None = None
+        job: ApiJob | None = None
+        version: int | None = None
+        if not refresh and seen is not None and seen.job_modify_index == jmi:
+            known, job, version = seen.digest, seen.job, seen.version
+        if not refresh and known is None and list_meta and desired is not None:
+            own = read_ownership(meta, policy.owner_prefix)
+            if own is not None and own.digest == desired.digest and not stop:
+                known = desired.digest
+        needs_read = job is None and (
+            refresh
+            or (desired is None and not list_meta and meta is None)  # ownership unknown
+            or (desired is not None and known != desired.digest)
+        )
+        if needs_read:
+            async with semaphore:
+                try:
+                    raw = await self._client.read_job(key[1], namespace=key[0])
+                except NomadNotFoundError:
+                    return None  # deleted between list and read
+            raw_version = raw.get("Version")
+            version = raw_version if isinstance(raw_version, int) else None
+            job = strip_server_fields(raw)
+            jmi = int(raw.get("JobModifyIndex") or jmi)
+            base["job_modify_index"] = jmi
+            base["stop"] = stop = bool(raw.get("Stop"))
+        if job is not None:
+            meta = job.get("Meta")
+        drifted = False
+        if desired is not None and job is not None:
+            drift = compute_job_drift(
+                desired,
+                job,
+                preserve_counts=policy.preserve_counts,
+                owner_prefix=policy.owner_prefix,
+            )
+            drifted = drift.changed
+            known = None if drifted else desired.digest
+        self.memory.jobs[key] = _Seen(jmi, known, job, meta, version)
+
+        deployment = None
+        failed_digest = None
+        promotable = desired is not None and (
+            policy.promote or wants_auto_promote(desired.canonical.get("Meta"), policy.owner_prefix)
+        )
+        if with_deployment or drifted or (promotable and not stop):
+            async with semaphore:
+                deployment = await self._client.job_latest_deployment(key[1], namespace=key[0])
+            failed_digest = await self._failed_digest(key, deployment, semaphore, policy)
+        return LiveJob(
+            **base, meta=meta, job=job, known_digest=known,
+            deployment=deployment, failed_digest=failed_digest,
+            version=version,
+        )  # fmt: skip
+
+    async def _failed_digest(
+        self,
+        key: JobKey,
+        deployment: Mapping[str, Any] | None,
+        semaphore: asyncio.Semaphore,
+        policy: SyncPolicy,
+    ) -> str | None:
+        """The digest of the version whose rollout failed, when Nomad rolled it back."""
+        if not deployment or deployment.get("Status") != "failed":
+            return None
+        submitted = self.memory.submitted.get(key)
+        if submitted is not None and deployment.get("JobSpecModifyIndex") == submitted[1]:
+            return submitted[0]
+        # A fresh process: look the failed version up in the job's history.
+        async with semaphore:
+            try:
+                versions = await self._client.job_versions(key[1], namespace=key[0])
+            except NomadNotFoundError:
+                return None
+        for version in versions:
+            if version.get("Version") == deployment.get("JobVersion"):
+                own = read_ownership(version.get("Meta"), policy.owner_prefix)
+                return own.digest if own else None
+        return None
+
+
+def summarize_live(jobs: Sequence[LiveJob]) -> dict[str, int]:
+    """Counts by Nomad status, for status output."""
+    out: dict[str, int] = {}
+    for job in jobs:
+        out[job.status or "unknown"] = out.get(job.status or "unknown", 0) + 1
+    return out

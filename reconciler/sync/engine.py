@@ -1,0 +1,167 @@
+"""The reusable reconcile pass: read the cluster, plan, apply, follow rollouts.
+
+``Reconciler`` is what the one-shot commands and the daemon share.  It keeps
+the per-process memory (``ClusterMemory``) between passes, so a pass over an
+unchanged cluster costs one list request.  Decisions stay in the pure core;
+this class only sequences I/O: waves in order, a cap on concurrent
+deployments, and with ``wait`` a wave starts only when the previous wave's
+deployments are healthy.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import replace
+
+from reconciler.core.ownership import wants_auto_promote
+from reconciler.core.plan import ActionKind, ClusterState, JobAction, Plan, SyncPolicy, compute_plan
+from reconciler.model import JobKey, Snapshot
+from reconciler.sync.api import NomadApi
+from reconciler.sync.apply import Applier, OutcomeHook, run_bounded
+from reconciler.sync.cluster import ClusterMemory, ClusterReader
+from reconciler.sync.outcome import JobOutcome, PassResult, Result
+from reconciler.sync.rollout import ProgressHook, expects_deployment, follow_deployment
+
+
+class Reconciler:
+    """One cluster's reconcile passes.  Not thread-safe; one pass at a time per key."""
+
+    def __init__(
+        self,
+        api: NomadApi,
+        policy: SyncPolicy,
+        *,
+        clock: Callable[[], float] = time.time,
+        annotate: bool = True,
+        timeout_s: float = 300.0,
+        refresh: bool = False,
+        on_outcome: OutcomeHook | None = None,
+        on_progress: ProgressHook | None = None,
+    ) -> None:
+        self.api = api
+        self.policy = policy
+        self.memory = ClusterMemory()
+        self.reader = ClusterReader(api, memory=self.memory)
+        self._clock = clock
+        self._annotate = annotate
+        self._timeout_s = timeout_s
+        self._refresh = refresh
+        self._on_outcome = on_outcome
+        self._on_progress = on_progress
+
+    async def read_cluster(
+        self, snapshot: Snapshot, *, only: set[JobKey] | None = None, deployments: bool = False
+    ) -> ClusterState:
+        return await self.reader.read(
+            snapshot, self.policy, only=only, refresh=self._refresh, with_deployments=deployments
+        )
+
+    async def plan(self, snapshot: Snapshot, *, only: set[JobKey] | None = None) -> Plan:
+        cluster = await self.read_cluster(snapshot, only=only)
+        return _restrict(compute_plan(snapshot, cluster, self.policy, now=self._clock()), only)
+
+    async def reconcile(
+        self, snapshot: Snapshot, *, only: set[JobKey] | None = None, dry_run: bool = False
+    ) -> PassResult:
+        """One pass.  With ``dry_run`` nothing is written (Nomad's plan is still asked)."""
+        cluster = await self.read_cluster(snapshot, only=only)
+        plan = _restrict(compute_plan(snapshot, cluster, self.policy, now=self._clock()), only)
+        features = await self.api.features()
+        applier = Applier(
+            self.api, self.policy, memory=self.memory,
+            submission=features.register_submission, annotate=self._annotate,
+        )  # fmt: skip
+        outcomes: list[JobOutcome] = []
+        if dry_run:
+            outcomes = await self._dry_run(plan, applier)
+        else:
+            outcomes = await self._apply(plan, applier)
+        by_key = {o.key: o for o in outcomes}
+        for action in plan.actions:
+            if action.key not in by_key:
+                result = Result.HELD if action.kind is ActionKind.HOLD else Result.UNCHANGED
+                outcome = JobOutcome(action.key, action, result, action.reason)
+                outcomes.append(outcome)
+                self._emit(outcome)
+        order = {a.key: i for i, a in enumerate(plan.actions)}
+        outcomes.sort(key=lambda o: order.get(o.key, 0))
+        return PassResult(plan, tuple(outcomes), dry_run, cluster.server_version)
+
+    def _emit(self, outcome: JobOutcome) -> None:
+        if self._on_outcome is not None:
+            self._on_outcome(outcome)
+
+    async def _dry_run(self, plan: Plan, applier: Applier) -> list[JobOutcome]:
+        async def one(action: JobAction) -> JobOutcome:
+            annotations, warnings = (None, "")
+            if self._annotate and action.kind is ActionKind.REGISTER:
+                annotations, warnings = await applier.annotate(action)
+            out = JobOutcome(
+                action.key, action, Result.PLANNED, action.reason, annotations, warnings
+            )
+            self._emit(out)
+            return out
+
+        work = [a for a in plan.actions if a.kind in _WRITES]
+        return await run_bounded(work, one, limit=16)
+
+    async def _apply(self, plan: Plan, applier: Applier) -> list[JobOutcome]:
+        outcomes: list[JobOutcome] = []
+        blocked: str | None = None
+        for wave, actions in plan.waves():
+            if blocked is not None:
+                for action in actions:
+                    out = JobOutcome(action.key, action, Result.HELD, blocked)
+                    outcomes.append(out)
+                    self._emit(out)
+                continue
+
+            async def one(action: JobAction) -> JobOutcome:
+                out = await applier.run(action)
+                if self.policy.wait and out.result in (Result.CREATED, Result.UPDATED):
+                    out = await self._follow(out)
+                self._emit(out)
+                return out
+
+            limit = self.policy.max_concurrent_deployments if self.policy.wait else 16
+            done = await run_bounded(actions, one, limit=limit)
+            outcomes.extend(done)
+            if self.policy.wait and any(o.result is Result.FAILED for o in done):
+                blocked = f"wave {wave} did not become healthy; later waves not started"
+        prunes = plan.by_kind(ActionKind.DEREGISTER)
+
+        async def prune(action: JobAction) -> JobOutcome:
+            out = await applier.run(action)
+            self._emit(out)
+            return out
+
+        outcomes.extend(await run_bounded(prunes, prune, limit=16))
+        return outcomes
+
+    async def _follow(self, outcome: JobOutcome) -> JobOutcome:
+        desired = outcome.action.desired
+        if desired is None or not expects_deployment(desired.canonical):
+            return outcome
+        promote = self.policy.promote or wants_auto_promote(
+            desired.canonical.get("Meta"), self.policy.owner_prefix
+        )
+        rollout = await follow_deployment(
+            self.api, outcome.key, job_modify_index=outcome.job_modify_index or 0,
+            timeout_s=self._timeout_s, promote=promote, on_progress=self._on_progress,
+        )  # fmt: skip
+        if rollout.ok:
+            return replace(outcome, rollout=rollout)
+        return replace(
+            outcome, result=Result.FAILED, rollout=rollout,
+            message=f"{desired.path}: deployment {rollout.status}: {rollout.description}",
+        )  # fmt: skip
+
+
+_WRITES = frozenset({ActionKind.REGISTER, ActionKind.DEREGISTER, ActionKind.PROMOTE})
+
+
+def _restrict(plan: Plan, only: set[JobKey] | None) -> Plan:
+    if only is None:
+        return plan
+    return replace(plan, actions=tuple(a for a in plan.actions if a.key in only))

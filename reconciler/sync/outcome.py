@@ -1,0 +1,99 @@
+"""What happened to each job in a pass: value types shared by apply, rollout and output."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from reconciler.core.plan import JobAction, Plan
+from reconciler.model import JobKey
+
+
+class Result(enum.StrEnum):
+    CREATED = "created"
+    UPDATED = "updated"
+    PRUNED = "pruned"
+    PROMOTED = "promoted"
+    HELD = "held"
+    FAILED = "failed"
+    UNCHANGED = "unchanged"
+    PLANNED = "planned"  # dry run: would have been applied
+
+
+@dataclass(frozen=True)
+class GroupProgress:
+    """One task group of a deployment, as ``nomad job status`` shows it."""
+
+    name: str
+    desired: int
+    placed: int
+    healthy: int
+    unhealthy: int
+    desired_canaries: int
+    placed_canaries: int
+    promoted: bool
+
+    @classmethod
+    def from_state(cls, name: str, state: Mapping[str, Any]) -> GroupProgress:
+        return cls(
+            name=name,
+            desired=int(state.get("DesiredTotal") or 0),
+            placed=int(state.get("PlacedAllocs") or 0),
+            healthy=int(state.get("HealthyAllocs") or 0),
+            unhealthy=int(state.get("UnhealthyAllocs") or 0),
+            desired_canaries=int(state.get("DesiredCanaries") or 0),
+            placed_canaries=len(state.get("PlacedCanaries") or ()),
+            promoted=bool(state.get("Promoted")),
+        )
+
+
+@dataclass(frozen=True)
+class Rollout:
+    """Where a deployment the sync started ended up (or stood when we stopped looking)."""
+
+    deployment_id: str | None
+    status: str  # successful, failed, cancelled, running (timeout), none (no deployment)
+    description: str = ""
+    groups: tuple[GroupProgress, ...] = ()
+    promoted: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("successful", "none")
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    key: JobKey
+    action: JobAction
+    result: Result
+    message: str = ""
+    annotations: Mapping[str, Mapping[str, int]] | None = None  # Nomad plan, per group
+    warnings: str = ""
+    eval_id: str | None = None
+    job_modify_index: int | None = None
+    rollout: Rollout | None = None
+    conflict_retried: bool = False
+
+
+@dataclass(frozen=True)
+class PassResult:
+    """One reconcile pass: the plan and what became of each action."""
+
+    plan: Plan
+    outcomes: tuple[JobOutcome, ...]
+    dry_run: bool = False
+    server_version: str = ""
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def count(self, result: Result) -> int:
+        return sum(1 for o in self.outcomes if o.result is result)
+
+    @property
+    def failed(self) -> bool:
+        return self.plan.has_errors or any(o.result is Result.FAILED for o in self.outcomes)
+
+    def summary(self) -> dict[str, int]:
+        return {r.value: self.count(r) for r in Result}

@@ -1,0 +1,91 @@
+"""Following the deployments a sync started, until healthy, failed or timed out.
+
+I/O.  A job gets a deployment only when it is a service job with an update
+strategy; for others there is nothing to follow (``status="none"``).  The
+deployment that belongs to our registration is the latest one whose
+``JobSpecModifyIndex`` is at least the ``JobModifyIndex`` our register got.
+Canaries are promoted only when the caller's policy allows it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from reconciler.core.plan import canaries_healthy, requires_promotion
+from reconciler.model import ApiJob, JobKey
+from reconciler.sync.api import NomadApi
+from reconciler.sync.outcome import GroupProgress, Rollout
+
+ProgressHook = Callable[[JobKey, Rollout], None]
+TERMINAL = frozenset({"successful", "failed", "cancelled"})
+
+
+def expects_deployment(job: ApiJob) -> bool:
+    """Nomad creates a deployment for service jobs with ``update { max_parallel > 0 }``."""
+    if (job.get("Type") or "service") != "service" or job.get("Stop"):
+        return False
+    for group in job.get("TaskGroups") or ():
+        update = group.get("Update") or job.get("Update") or {}
+        if int(update.get("MaxParallel") or 0) > 0:
+            return True
+    return False
+
+
+def rollout_of(deployment: Mapping[str, Any], *, promoted: bool = False) -> Rollout:
+    groups = tuple(
+        GroupProgress.from_state(name, state)
+        for name, state in sorted((deployment.get("TaskGroups") or {}).items())
+    )
+    return Rollout(
+        deployment_id=str(deployment.get("ID") or "") or None,
+        status=str(deployment.get("Status") or ""),
+        description=str(deployment.get("StatusDescription") or ""),
+        groups=groups,
+        promoted=promoted,
+    )
+
+
+async def follow_deployment(
+    api: NomadApi,
+    key: JobKey,
+    *,
+    job_modify_index: int,
+    timeout_s: float,
+    promote: bool,
+    poll_s: float = 0.25,
+    on_progress: ProgressHook | None = None,
+) -> Rollout:
+    """Poll the job's latest deployment until it ends or ``timeout_s`` passes.
+
+    Returns a ``running`` rollout on timeout.  Polls at ``poll_s`` (bounded by
+    the timeout): the fake and a real Nomad both answer a poll in milliseconds.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    last: Rollout | None = None
+    promoted = False
+    while True:
+        dep = await api.job_latest_deployment(key[1], namespace=key[0])
+        if dep is not None and int(dep.get("JobSpecModifyIndex") or 0) >= job_modify_index:
+            if promote and requires_promotion(dep) and canaries_healthy(dep) and not promoted:
+                await api.promote_deployment(str(dep["ID"]), namespace=key[0])
+                promoted = True
+                continue
+            current = rollout_of(dep, promoted=promoted)
+            if on_progress is not None and current != last:
+                on_progress(key, current)
+            last = current
+            if current.status in TERMINAL:
+                return current
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            if last is None:
+                return Rollout(None, "none", "no deployment appeared before the timeout")
+            return Rollout(
+                last.deployment_id, "timeout",
+                f"still {last.status} after {timeout_s:g}s: {last.description}",
+                last.groups, promoted,
+            )  # fmt: skip
+        await asyncio.sleep(min(poll_s, remaining))
