@@ -1,0 +1,162 @@
+"""Event stream framing and the reconnecting follower, at the ``open_stream`` seam."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import aclosing, asynccontextmanager
+from pathlib import Path
+
+import pytest
+
+from reconciler.errors import NomadPermissionDeniedError, NomadUnavailableError
+from reconciler.nomad.events import (
+    Event,
+    OversizedLine,
+    StreamSettings,
+    decode_frame,
+    follow_events,
+    split_lines,
+    topic_params,
+)
+
+NDJSON = Path(__file__).parents[1] / "golden" / "api" / "07-event-stream.ndjson"
+FAST = StreamSettings(
+    idle_timeout=1.0, max_frame_bytes=4096, reconnect_initial=0.0, reconnect_max=0.0
+)
+
+
+def frame(index: int, *keys: str) -> bytes:
+    events = [
+        {
+            "Topic": "Job",
+            "Type": "JobRegistered",
+            "Key": k,
+            "Namespace": "default",
+            "Index": index,
+            "Payload": {},
+        }
+        for k in keys
+    ]
+    return json.dumps({"Index": index, "Events": events}).encode() + b"\n"
+
+
+async def chunks_of(data: bytes, size: int) -> AsyncIterator[bytes]:
+    for i in range(0, len(data), size):
+        yield data[i : i + size]
+
+
+def test_recorded_stream_decodes() -> None:
+    frames = [decode_frame(line) for line in NDJSON.read_bytes().splitlines() if line.strip()]
+    heartbeats = [f for f in frames if f is None]
+    real = [f for f in frames if f is not None]
+    assert heartbeats, "the recording starts with a {} heartbeat"
+    assert real
+    assert [f.index for f in real] == sorted(f.index for f in real)
+    topics = {e.topic for f in real for e in f.events}
+    assert {"Job", "Deployment", "Evaluation", "Allocation"} <= topics
+    for f in real:
+        assert all(e.index == f.index for e in f.events)
+
+
+def test_topic_params() -> None:
+    assert topic_params({"Job": ["*"], "Deployment": ["web", "api"]}) == [
+        ("topic", "Job:*"),
+        ("topic", "Deployment:web"),
+        ("topic", "Deployment:api"),
+    ]
+    with pytest.raises(ValueError, match="cannot contain ':'"):
+        topic_params({"Job": ["a:b"]})
+    with pytest.raises(ValueError, match="at least one topic"):
+        topic_params({})
+
+
+@pytest.mark.parametrize("size", [1, 7, 4096])
+async def test_split_lines_any_chunking(size: int) -> None:
+    data = b"{}\n" + frame(5, "a") + frame(6, "b") + b"\n" + frame(7, "c").rstrip(b"\n")
+    lines = [line async for line in split_lines(chunks_of(data, size), max_line=1000)]
+    assert lines == [b"{}", frame(5, "a").rstrip(), frame(6, "b").rstrip(), frame(7, "c").rstrip()]
+
+
+async def test_split_lines_discards_oversized_lines() -> None:
+    big = frame(9, "x" * 5000)
+    data = frame(8, "a") + big + frame(10, "b")
+    lines = [line async for line in split_lines(chunks_of(data, 100), max_line=1000)]
+    assert lines[0] == frame(8, "a").rstrip()
+    assert isinstance(lines[1], OversizedLine)
+    assert lines[1].head.startswith(b'{"Index": 9')
+    assert lines[2] == frame(10, "b").rstrip()
+
+
+class ScriptedNomad:
+    """Serves one scripted body per connection; records the start index of each."""
+
+    def __init__(self, *bodies: bytes | Exception) -> None:
+        self.bodies = list(bodies)
+        self.starts: list[int] = []
+
+    @asynccontextmanager
+    async def open(self, start: int) -> AsyncIterator[AsyncIterator[bytes]]:
+        self.starts.append(start)
+        if not self.bodies:
+            raise NomadPermissionDeniedError("script over", status=403)
+        body = self.bodies.pop(0)
+        if isinstance(body, Exception):
+            raise body
+        yield chunks_of(body, 13)
+
+
+async def collect(nomad: ScriptedNomad, *, index: int = 0) -> tuple[list[Event], list[bool]]:
+    events: list[Event] = []
+    states: list[bool] = []
+    with pytest.raises(NomadPermissionDeniedError):
+        async with aclosing(
+            follow_events(nomad.open, index=index, settings=FAST, on_connection=states.append)
+        ) as stream:
+            async for event in stream:
+                events.append(event)
+    return events, states
+
+
+async def test_reconnect_resumes_after_last_index_without_repeats() -> None:
+    nomad = ScriptedNomad(
+        b"{}\n" + frame(5, "a") + frame(6, "b"),
+        NomadUnavailableError("connection refused"),
+        # Nomad re-sends the closest frame on resume: 6 must not be delivered twice.
+        frame(6, "b") + frame(7, "c") + b"{}\n",
+    )
+    events, states = await collect(nomad)
+    assert [(e.index, e.key) for e in events] == [(5, "a"), (6, "b"), (7, "c")]
+    assert nomad.starts == [0, 7, 7, 8]
+    assert states == [True, False, True, False]
+
+
+async def test_frames_below_the_requested_index_are_skipped() -> None:
+    nomad = ScriptedNomad(frame(532, "old") + frame(534, "new"))
+    events, _ = await collect(nomad, index=533)
+    assert [e.key for e in events] == ["new"]
+    assert nomad.starts[0] == 533
+
+
+async def test_oversized_frame_forces_a_reconnect_past_it() -> None:
+    nomad = ScriptedNomad(
+        frame(5, "a") + frame(6, "x" * 5000) + frame(7, "lost-with-the-drop"), frame(8, "b")
+    )
+    events, states = await collect(nomad)
+    assert [e.key for e in events] == ["a", "b"]
+    assert nomad.starts[:2] == [0, 7]
+    assert states[:3] == [True, False, True]
+
+
+async def test_garbage_frame_forces_a_reconnect() -> None:
+    nomad = ScriptedNomad(frame(5, "a") + b"{not json\n" + frame(6, "b"), frame(6, "b"))
+    events, _ = await collect(nomad)
+    assert [e.key for e in events] == ["a", "b"]
+    assert nomad.starts[:2] == [0, 6]
+
+
+async def test_permission_denied_ends_the_stream() -> None:
+    nomad = ScriptedNomad()
+    events, states = await collect(nomad)
+    assert events == []
+    assert states == []
