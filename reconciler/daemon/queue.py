@@ -1,23 +1,28 @@
 """Per-key work queue: one worker per key at a time, keys in parallel, per-key backoff.
 
-Responsible for *when* a key's handler runs, never for *what* it does.  The
-rules, in the style of kopf's queueing:
+Responsible for *when* a key is handled, never for *what* handling does.  The
+rules, in the style of kopf's queueing, adapted to an engine that reconciles
+a set of jobs in one call (one cluster read serves the whole set):
 
-- ``submit(key)`` marks the key due.  If its handler is running, the key is
-  marked dirty and runs once more after the current run ends (triggers that
-  arrive during a run coalesce into one follow-up run, never a parallel one).
-- At most ``max_workers`` handlers run at once; a slow or failing key never
-  blocks the others beyond that cap.
-- A handler that raises a retryable error (``ReconcilerError.retryable``),
-  returns ``Outcome.RETRY`` or raises something unexpected is retried after
-  ``backoffs[attempt]`` seconds (the last value repeats), with +/- ``jitter``.
-  While a key backs off, ordinary triggers wait for the backoff to end (so an
-  outage is not hammered); ``submit(key, urgent=True)`` (a changed file)
-  runs it now.
+- ``submit(key)`` marks the key due.  Keys that become due in the same loop
+  tick are dispatched together as one batch: ``handler(frozenset(keys))``.
+- A key is in at most one running batch.  If it is submitted while running,
+  it is marked dirty and handled once more after that batch ends: triggers
+  during a run coalesce into one follow-up run, never a parallel one.
+- Other keys are dispatched in further batches while one runs, up to
+  ``max_workers`` batches at once; a slow or failing key never blocks the
+  others beyond that cap.
+- The handler returns an outcome per key (missing keys are ``DONE``), or
+  raises, which applies to every key of the batch.  A retryable error
+  (``ReconcilerError.retryable``), ``Outcome.RETRY`` or anything unexpected
+  retries *that key* after ``backoffs[attempt]`` seconds (the last value
+  repeats), with +/- ``jitter``.  While a key backs off, ordinary triggers
+  wait for the backoff to end (an outage is not hammered);
+  ``submit(key, urgent=True)`` (its file changed) runs it now.
 - A non-retryable ``ReconcilerError`` or ``Outcome.FAILED`` stops retrying
   until the next trigger: retrying the same request won't help.
-- ``close(timeout)`` stops accepting work, lets in-flight handlers finish
-  within the timeout, then cancels what is left.
+- ``close(timeout)`` stops accepting work, lets running batches finish within
+  the timeout, then cancels what is left.
 
 Delays are plain settings data (``QueueSettings``) so tests set them to zero.
 """
@@ -28,8 +33,8 @@ import asyncio
 import enum
 import logging
 import random
-from collections.abc import Awaitable, Callable, Hashable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from reconciler.errors import ReconcilerError
@@ -50,10 +55,12 @@ class QueueSettings:
     backoffs: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 60.0)
     jitter: float = 0.2
     max_workers: int = 8
+    max_batch: int | None = None  # None: every due key in one batch
 
 
 @dataclass
 class _KeyState:
+    due: bool = False
     running: bool = False
     dirty: bool = False  # triggered while running: run again afterwards
     attempts: int = 0  # consecutive failed runs (drives the backoff)
@@ -73,27 +80,45 @@ class KeyStatus:
     last_error: str | None
 
 
-Handler = Callable[[K], Awaitable["Outcome | None"]]
+Result = Outcome | BaseException | None
+Handler = Callable[[frozenset[K]], Awaitable[Mapping[K, Result] | None]]
 
 
-@dataclass
+def outcome_of(result: Result) -> Outcome:
+    """Pure: the queue outcome of one key's result (an outcome, an error or None)."""
+    if result is None:
+        return Outcome.DONE
+    if isinstance(result, Outcome):
+        return result
+    if isinstance(result, ReconcilerError):
+        return Outcome.RETRY if result.retryable else Outcome.FAILED
+    return Outcome.RETRY  # unexpected: retry with backoff rather than give up or spin
+
+
 class WorkQueue(Generic[K]):
-    """Runs ``handler(key)`` for submitted keys under the rules in the module docstring."""
+    """Runs ``handler(batch)`` for submitted keys under the rules in the module docstring."""
 
-    handler: Handler[K]
-    settings: QueueSettings = QueueSettings()
-    rng: random.Random = field(default_factory=random.Random)
-    on_outcome: Callable[[K, Outcome, BaseException | None], None] | None = None
-
-    def __post_init__(self) -> None:
+    def __init__(
+        self,
+        handler: Handler[K],
+        *,
+        settings: QueueSettings | None = None,
+        rng: random.Random | None = None,
+        on_outcome: Callable[[K, Outcome, BaseException | None], None] | None = None,
+    ) -> None:
+        self.handler = handler
+        self.settings = settings or QueueSettings()
+        self.rng = rng or random.Random()
+        self.on_outcome = on_outcome
         self._states: dict[K, _KeyState] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._slots = asyncio.Semaphore(self.settings.max_workers)
+        self._dispatch_scheduled = False
         self._closed = False
-        self._idle = asyncio.Event()  # nothing running
+        self._idle = asyncio.Event()  # nothing due or running
         self._idle.set()
-        self._quiet = asyncio.Event()  # nothing running and nothing backing off
+        self._quiet = asyncio.Event()  # ... and nothing waiting to retry
         self._quiet.set()
+        self.batches = 0  # batches started (for tests and benchmarks)
 
     # -- triggers -----------------------------------------------------------------
 
@@ -102,25 +127,25 @@ class WorkQueue(Generic[K]):
         if self._closed:
             return
         state = self._states.setdefault(key, _KeyState())
+        if urgent:
+            state.attempts = 0
         if state.running:
             state.dirty = True
-            if urgent:
-                state.attempts = 0
             return
         if state.retry is not None:
             if not urgent:
                 return  # the pending retry will run it
             state.retry.cancel()
             state.retry = None
-            state.attempts = 0
-        self._start(key, state)
+        state.due = True
+        self._schedule_dispatch()
 
-    def submit_many(self, keys: object, *, urgent: bool = False) -> None:
-        for key in keys:  # type: ignore[attr-defined]
+    def submit_many(self, keys: Iterable[K], *, urgent: bool = False) -> None:
+        for key in keys:
             self.submit(key, urgent=urgent)
 
     def forget(self, key: K) -> None:
-        """Drop an idle key's backoff state (its job is gone)."""
+        """Drop an idle key's state (its job is gone everywhere)."""
         state = self._states.get(key)
         if state is not None and not state.running:
             if state.retry is not None:
@@ -143,28 +168,29 @@ class WorkQueue(Generic[K]):
         )
 
     @property
-    def in_flight(self) -> int:
-        return sum(1 for s in self._states.values() if s.running)
+    def running(self) -> set[K]:
+        return {k for k, s in self._states.items() if s.running}
 
     @property
     def backing_off(self) -> set[K]:
         return {k for k, s in self._states.items() if s.retry is not None}
 
     async def join(self, *, include_backoff: bool = False) -> None:
-        """Wait until no handler runs (and, with ``include_backoff``, none is waiting to retry)."""
+        """Wait until nothing is due or running (and, with ``include_backoff``, none retries)."""
         await (self._quiet if include_backoff else self._idle).wait()
 
     # -- lifecycle ----------------------------------------------------------------
 
     async def close(self, *, timeout: float) -> bool:
-        """Stop accepting work; wait up to ``timeout`` for running handlers.
+        """Stop accepting work; wait up to ``timeout`` for running batches.
 
-        Returns True when everything finished in time, False when handlers
-        had to be cancelled.
+        Returns True when everything finished in time, False when batches had
+        to be cancelled.
         """
         self._closed = True
         for state in self._states.values():
             state.dirty = False
+            state.due = False
             if state.retry is not None:
                 state.retry.cancel()
                 state.retry = None
@@ -181,33 +207,64 @@ class WorkQueue(Generic[K]):
 
     # -- internals ----------------------------------------------------------------
 
-    def _start(self, key: K, state: _KeyState) -> None:
-        state.running = True
+    def _schedule_dispatch(self) -> None:
         self._idle.clear()
         self._quiet.clear()
-        task = asyncio.get_running_loop().create_task(self._run(key, state), name=f"work:{key}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        if not self._dispatch_scheduled:
+            self._dispatch_scheduled = True
+            asyncio.get_running_loop().call_soon(self._dispatch)
 
-    async def _run(self, key: K, state: _KeyState) -> None:
-        outcome: Outcome
-        error: BaseException | None = None
-        try:
-            async with self._slots:
+    def _dispatch(self) -> None:
+        """Start batches of due keys while worker slots are free."""
+        self._dispatch_scheduled = False
+        if self._closed:
+            return
+        while len(self._tasks) < self.settings.max_workers:
+            due = [k for k, s in self._states.items() if s.due and not s.running]
+            if not due:
+                break
+            if self.settings.max_batch:
+                due = due[: self.settings.max_batch]
+            for key in due:
+                state = self._states[key]
+                state.due = False
+                state.running = True
                 state.dirty = False  # this run sees every trigger that came before it
-                result = await self.handler(key)
-                outcome = Outcome.DONE if result is None else result
+            self.batches += 1
+            task = asyncio.get_running_loop().create_task(
+                self._run(frozenset(due)), name=f"work:{len(due)} keys"
+            )
+            self._tasks.add(task)
+            task.add_done_callback(self._task_done)
+        self._update_idle()
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if any(s.due for s in self._states.values()) and not self._closed:
+            self._schedule_dispatch()  # a slot freed up for waiting keys
+        self._update_idle()
+
+    async def _run(self, batch: frozenset[K]) -> None:
+        results: Mapping[K, Result]
+        try:
+            returned = await self.handler(batch)
+            results = returned or {}
         except asyncio.CancelledError:
-            state.running = False
-            self._update_idle()
+            for key in batch:
+                self._states[key].running = False
             raise
-        except ReconcilerError as exc:
-            error = exc
-            outcome = Outcome.RETRY if exc.retryable else Outcome.FAILED
-        except Exception as exc:  # a bug in one key's handling must not kill the loop
-            log.exception("unexpected error handling %s", key)
-            error = exc
-            outcome = Outcome.RETRY
+        except Exception as exc:  # applies to the whole batch, then handled per key
+            if not isinstance(exc, ReconcilerError):
+                log.exception("unexpected error handling %d job(s)", len(batch))
+            results = dict.fromkeys(batch, exc)
+        for key in batch:
+            self._finish(key, results.get(key))
+        self._update_idle()
+
+    def _finish(self, key: K, result: Result) -> None:
+        state = self._states[key]
+        outcome = outcome_of(result)
+        error = result if isinstance(result, BaseException) else None
         state.running = False
         state.last_outcome = outcome
         state.last_error = None if error is None else str(error)
@@ -218,37 +275,40 @@ class WorkQueue(Generic[K]):
                 log.exception("on_outcome callback failed for %s", key)
         if outcome is Outcome.RETRY:
             state.attempts += 1
+            state.dirty = False  # the retry covers every trigger seen so far
             if not self._closed:
                 self._schedule_retry(key, state)
-        else:
-            state.attempts = 0
-            if state.dirty and not self._closed:
-                self._start(key, state)
-        self._update_idle()
+            return
+        state.attempts = 0
+        if state.dirty and not self._closed:
+            state.dirty = False
+            state.due = True
+            self._schedule_dispatch()
 
     def backoff_delay(self, attempts: int) -> float:
         """Delay before retry number ``attempts`` (1-based), jitter applied."""
         delays = self.settings.backoffs or (0.0,)
-        base = delays[min(attempts, len(delays)) - 1]
+        base = delays[min(max(attempts, 1), len(delays)) - 1]
         if base <= 0 or self.settings.jitter <= 0:
             return max(base, 0.0)
         return base * (1.0 + self.rng.uniform(-self.settings.jitter, self.settings.jitter))
 
     def _schedule_retry(self, key: K, state: _KeyState) -> None:
         delay = self.backoff_delay(state.attempts)
-        state.dirty = False  # the retry covers every trigger seen so far
 
         def due() -> None:
             state.retry = None
             if not self._closed and not state.running:
-                self._start(key, state)
+                state.due = True
+                self._schedule_dispatch()
             self._update_idle()
 
         state.retry = asyncio.get_running_loop().call_later(delay, due)
-        self._quiet.clear()
 
     def _update_idle(self) -> None:
-        running = any(s.running for s in self._states.values())
+        busy = bool(self._tasks) or self._dispatch_scheduled or any(
+            s.due or s.running for s in self._states.values()
+        )
         waiting = any(s.retry is not None for s in self._states.values())
-        (self._idle.clear if running else self._idle.set)()
-        (self._quiet.clear if running or waiting else self._quiet.set)()
+        (self._idle.clear if busy else self._idle.set)()
+        (self._quiet.clear if busy or waiting else self._quiet.set)()
