@@ -1,0 +1,76 @@
+# Public web front end. Rolls out with one canary that an operator (or the
+# reconciler's promotion policy) promotes once it has been healthy.
+job "web" {
+  datacenters = ["dc1"]
+  type        = "service"
+
+  meta {
+    team  = "storefront"
+    owner = "web@example.com"
+  }
+
+  update {
+    max_parallel      = 1
+    canary            = 1
+    auto_promote      = false
+    auto_revert       = true
+    health_check      = "checks"
+    min_healthy_time  = "5s"
+    healthy_deadline  = "1m"
+    progress_deadline = "5m"
+  }
+
+  group "frontend" {
+    count = 3
+
+    network {
+      port "http" {}
+    }
+
+    service {
+      name = "web"
+      port = "http"
+      tags = ["frontend", "http"]
+      canary_tags = ["canary"]
+
+      check {
+        name     = "web-alive"
+        type     = "http"
+        path     = "/"
+        interval = "10s"
+        timeout  = "2s"
+      }
+    }
+
+    restart {
+      attempts = 3
+      interval = "5m"
+      delay    = "15s"
+      mode     = "delay"
+    }
+
+    task "server" {
+      driver = "exec"
+
+      config {
+        command = "/usr/bin/python3"
+        args    = ["-m", "http.server", "${NOMAD_PORT_http}", "--directory", "local/site"]
+      }
+
+      template {
+        data        = <<EOH
+<!doctype html>
+<title>storefront</title>
+<p>Served by allocation {{ env "NOMAD_ALLOC_ID" }} on {{ env "node.unique.name" }}.</p>
+EOH
+        destination = "local/site/index.html"
+        change_mode = "noop"
+      }
+
+      resources {
+        cpu    = 100
+        memory = 64
+      }
+    }
+  }
+}
