@@ -21,6 +21,9 @@ from reconciler.errors import ReconcilerError
 
 # Order here is the order in `--help`.
 COMMAND_MODULES: tuple[str, ...] = (
+    "reconciler.commands.plan",
+    "reconciler.commands.sync",
+    "reconciler.commands.status",
 )
 
 

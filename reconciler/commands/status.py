@@ -1,0 +1,45 @@
+"""``nomad-reconciler status [DIR]``: per job sync state, version, last deployment, drift.
+
+Reads every declared and owned job (no trusted shortcuts).  Exit 1 when a
+file failed to load, else 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from reconciler.commands.options import (
+    add_connection_options,
+    add_output_options,
+    add_source_options,
+    build_config,
+    build_policy,
+    load_snapshot,
+)
+from reconciler.sync.oneshot import output_for, run_status
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "status",
+        help="per job: sync state, version, last deployment, drift",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_source_options(parser)
+    add_connection_options(parser)
+    add_output_options(parser)
+    parser.add_argument("--preserve-counts", action="store_true",
+                        help="do not count live group counts as drift")  # fmt: skip
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    env = dict(os.environ)
+    config = build_config(args, env)
+    policy = build_policy(args)
+    snapshot = load_snapshot(args, env)
+    return run_status(snapshot, config, policy, output_for(args, sys.stdout, env))

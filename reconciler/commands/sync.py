@@ -1,0 +1,51 @@
+"""``nomad-reconciler sync [DIR]``: apply the jobs directory to Nomad, once.
+
+Prints the plan as it is applied and a summary (created, updated, pruned,
+held, failed, unchanged).  Exit 0 when every job synced or was held on
+purpose, 1 when a file failed to load, Nomad refused a job, or (with
+``--wait``) a deployment failed or timed out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from reconciler.commands.options import (
+    add_connection_options,
+    add_output_options,
+    add_policy_options,
+    add_source_options,
+    build_config,
+    build_policy,
+    load_snapshot,
+)
+from reconciler.sync.oneshot import output_for, run_sync
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "sync",
+        help="apply the jobs directory to Nomad once (CI-friendly)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_source_options(parser)
+    add_connection_options(parser)
+    add_policy_options(parser, writes=True)
+    add_output_options(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    env = dict(os.environ)
+    config = build_config(args, env)
+    policy = build_policy(args)
+    snapshot = load_snapshot(args, env)
+    return run_sync(
+        snapshot, config, policy, output_for(args, sys.stdout, env),
+        dry_run=args.dry_run, server_parser=args.parser == "server",
+        refresh=args.refresh, timeout_s=args.timeout,
+    )  # fmt: skip

@@ -1,0 +1,100 @@
+"""One command's run: load the checkout, connect to Nomad, drive the ``Reconciler``.
+
+The composition root of the one-shot commands (``plan``, ``sync``, ``status``):
+it builds the client from settings, optionally converts HCL with Nomad's own
+parser (``--parser server``), and turns connection and permission failures
+into messages a user can act on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from reconciler.errors import (
+    NomadAPIError,
+    NomadError,
+    NomadPermissionDeniedError,
+    NomadUnavailableError,
+)
+from reconciler.jobspec.canonical import canonicalize
+from reconciler.jobspec.digest import digest
+from reconciler.model import DesiredJob, Diagnostic, Snapshot
+from reconciler.nomad.client import NomadClient
+from reconciler.nomad.config import NomadConfig
+from reconciler.nomad.hooks import RequestHook
+from reconciler.nomad.retry import RetryPolicy
+from reconciler.sync.api import ClientApi, NomadApi
+
+
+def explain_nomad_error(exc: NomadError, config: NomadConfig) -> str:
+    """A one-line, actionable message for a failure that stops the whole command."""
+    if isinstance(exc, NomadUnavailableError):
+        return f"cannot reach Nomad at {config.address}: {exc.message}"
+    if isinstance(exc, NomadPermissionDeniedError):
+        return (
+            f"Nomad at {config.address} rejected the token ({exc.message}) for {exc.endpoint or 'a request'}; "
+            "the reconciler needs list-jobs and read-job (plan, sync: also submit-job; "
+            "--parser server: parse-job) in the namespaces it manages"
+        )
+    return f"Nomad at {config.address}: {exc}"
+
+
+@asynccontextmanager
+async def connect(
+    config: NomadConfig,
+    *,
+    on_request: RequestHook | None = None,
+    retry: RetryPolicy | None = None,
+) -> AsyncIterator[NomadApi]:
+    """An open ``NomadApi`` over a fresh client, closed on exit."""
+    async with NomadClient(config, retry=retry, on_request=on_request) as client:
+        yield ClientApi(client)
+
+
+_POSITION = re.compile(r"input\.hcl:(\d+),(\d+)")
+
+
+async def reparse_with_server(api: NomadApi, snapshot: Snapshot) -> Snapshot:
+    """The snapshot with every HCL2 job converted by Nomad's ``/v1/jobs/parse`` instead.
+
+    ``-var`` values travel as var-file text (the parse API has no flags).  A file
+    Nomad refuses becomes that file's error; the other jobs are unaffected.
+    """
+    jobs: list[DesiredJob] = []
+    errors = list(snapshot.errors)
+    for job in snapshot.jobs:
+        if job.source_format != "hcl2":
+            jobs.append(job)
+            continue
+        try:
+            parsed = await api.parse_hcl(job.source, variables=_var_text(job.variables.items()))
+        except NomadAPIError as exc:
+            found = _POSITION.search(exc.message)
+            errors.append(
+                Diagnostic(
+                    path=job.path,
+                    message=f"Nomad's parser refused it: {exc.message.strip()}",
+                    line=int(found.group(1)) if found else None,
+                    column=int(found.group(2)) if found else None,
+                    rule="server-parse",
+                )
+            )
+            continue
+        canonical = canonicalize(parsed)
+        jobs.append(
+            dataclasses.replace(job, job=parsed, canonical=canonical, digest=digest(canonical))
+        )
+    return dataclasses.replace(snapshot, jobs=tuple(jobs), errors=tuple(errors))
+
+
+def _var_text(items: Iterable[tuple[str, Any]]) -> str | None:
+    lines = [f"{k} = {json.dumps(v)}" for k, v in items]
+    return "\n".join(lines) if lines else None
+
+
+ProgressPrinter = Callable[[str], None]
