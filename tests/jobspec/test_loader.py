@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,18 +15,8 @@ from reconciler.jobspec.canonical import canonicalize
 from reconciler.jobspec.digest import digest
 from reconciler.jobspec.discovery import SourceFormat
 from reconciler.jobspec.loader import LoadCache, load_directory, parse_job_source
+from reconciler.jobspec.variables import VariableInputs
 from reconciler.model import Severity
-
-try:
-    from reconciler.jobspec.variables import VariableInputs
-except ImportError:  # the variables module lands separately; same fields, same semantics
-
-    @dataclass(frozen=True)
-    class VariableInputs:  # type: ignore[no-redef]
-        cli: tuple[str, ...] = ()
-        files: tuple[str, ...] = ()
-        env: dict[str, str] = field(default_factory=dict)
-
 
 NO_INPUTS = VariableInputs()
 
