@@ -67,9 +67,10 @@ def build_retrying(policy: RetryPolicy, *, idempotent: bool) -> tenacity.AsyncRe
     return tenacity.AsyncRetrying(
         stop=tenacity.stop_after_attempt(policy.attempts)
         | tenacity.stop_after_delay(policy.max_total),
-        wait=tenacity.wait_exponential_jitter(
-            initial=policy.initial_backoff, max=policy.max_backoff, jitter=policy.jitter
-        ),
+        # Exponential up to max_backoff, plus up to `jitter` seconds so that many
+        # clients do not retry in lock-step after a leader election.
+        wait=tenacity.wait_exponential(multiplier=policy.initial_backoff, max=policy.max_backoff)
+        + tenacity.wait_random(0, policy.jitter),
         retry=tenacity.retry_if_exception(lambda exc: retry_can_help(exc, idempotent=idempotent)),
         reraise=True,
     )

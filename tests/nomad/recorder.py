@@ -1,0 +1,113 @@
+"""A tiny loopback HTTP server that records what the client sends.
+
+For assertions the Nomad fake cannot answer (exact headers, bodies, query
+strings).  Each request is answered by ``respond(request) -> Reply``; the
+default replies like Nomad's ``/v1/agent/self`` for a given version (403 when
+``version`` is None) and ``{}`` elsewhere.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+
+@dataclass(frozen=True)
+class Recorded:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: Any
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    body: Any = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class Recorder:
+    def __init__(self, version: str | None, respond: Callable[[Recorded], Reply] | None) -> None:
+        self.version = version
+        self.respond = respond
+        self.requests: list[Recorded] = []
+        self._lock = threading.Lock()
+
+    def reply_for(self, request: Recorded) -> Reply:
+        with self._lock:
+            self.requests.append(request)
+        if request.path == "/v1/agent/self":
+            if self.version is None:  # a token without agent:read
+                return Reply(status=403, body="Permission denied")
+            return Reply(body={"config": {"Version": {"Version": self.version}}})
+        if self.respond is not None:
+            return self.respond(request)
+        return Reply()
+
+    def of(self, path: str) -> list[Recorded]:
+        with self._lock:
+            return [r for r in self.requests if r.path == path]
+
+
+@contextmanager
+def recording_server(
+    *, version: str | None = "1.0.18", respond: Callable[[Recorded], Reply] | None = None
+) -> Iterator[tuple[str, Recorder]]:
+    recorder = Recorder(version, respond)
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _handle(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            parts = urlsplit(self.path)
+            request = Recorded(
+                method=self.command,
+                path=parts.path,
+                query=parse_qs(parts.query),
+                headers={k: v for k, v in self.headers.items()},
+                body=json.loads(raw) if raw else None,
+            )
+            reply = recorder.reply_for(request)
+            payload = (
+                reply.body.encode()
+                if isinstance(reply.body, str)
+                else json.dumps(reply.body).encode()
+            )
+            self.send_response(reply.status)
+            content_type = (
+                "text/plain; charset=utf-8" if isinstance(reply.body, str) else "application/json"
+            )
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(payload)))
+            for key, value in reply.headers.items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_GET = do_PUT = do_POST = do_DELETE = _handle
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(
+        target=server.serve_forever, args=(0.05,), name="recording-server", daemon=True
+    )
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", recorder
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
