@@ -1,0 +1,514 @@
+"""Job payloads as Nomad 1.0.18's HTTP agent and server treat them.
+
+Responsible for: decoding a request's ``Job`` the way Go's ``encoding/json``
+does (case-insensitive keys, unknown keys dropped, type errors with Go's
+text), turning an API job into the server struct Nomad stores and reads
+back (every default filled), the "did the spec change" test, and job
+validation with Nomad's multierror text.  Pure functions of data: no state,
+no clock, no I/O.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+Job = dict[str, Any]
+
+SECOND = 1_000_000_000
+MINUTE = 60 * SECOND
+HOUR = 60 * MINUTE
+
+
+class DecodeError(ValueError):
+    """A body Go's json decoder would refuse (HTTP 400, message verbatim)."""
+
+
+# --- decoding: Go json semantics -------------------------------------------------
+# Field kinds: a scalar kind, ("list", kind), ("map", kind), or the name of a struct.
+_SCHEMA: dict[str, dict[str, Any]] = {
+    "JobRegisterRequest": {
+        "Job": "Job", "EnforceIndex": "bool", "JobModifyIndex": "uint64",
+        "PolicyOverride": "bool", "PreserveCounts": "bool", "Diff": "bool",
+        "Region": "string", "Namespace": "string",
+    },
+    "Job": {
+        "ID": "string", "Name": "string", "Type": "string", "Region": "string",
+        "Namespace": "string", "Priority": "int", "AllAtOnce": "bool",
+        "Datacenters": ("list", "string"), "Meta": ("map", "string"),
+        "TaskGroups": ("list", "TaskGroup"), "Update": "UpdateStrategy", "Stop": "bool",
+        "Constraints": ("list", "Constraint"), "Affinities": ("list", "Affinity"),
+        "Spreads": ("list", "Spread"), "Periodic": "PeriodicConfig",
+        "ParameterizedJob": "ParameterizedJobConfig", "ParentID": "string",
+        "Dispatched": "bool", "VaultToken": "string", "VaultNamespace": "string",
+        "ConsulToken": "string", "NomadTokenID": "string", "Status": "string",
+        "StatusDescription": "string", "Stable": "bool", "Version": "uint64",
+        "SubmitTime": "int64", "CreateIndex": "uint64", "ModifyIndex": "uint64",
+        "JobModifyIndex": "uint64", "Multiregion": "any", "Payload": "any",
+        "Reschedule": "ReschedulePolicy", "Migrate": "MigrateStrategy",
+    },
+    "TaskGroup": {
+        "Name": "string", "Count": "int", "Tasks": ("list", "Task"),
+        "Update": "UpdateStrategy", "RestartPolicy": "RestartPolicy",
+        "ReschedulePolicy": "ReschedulePolicy", "EphemeralDisk": "EphemeralDisk",
+        "Migrate": "MigrateStrategy", "Meta": ("map", "string"),
+        "Constraints": ("list", "Constraint"), "Affinities": ("list", "Affinity"),
+        "Spreads": ("list", "Spread"), "Services": ("list", "Service"),
+        "Networks": ("list", "any"), "Volumes": "any", "Scaling": "any",
+        "ShutdownDelay": "duration", "StopAfterClientDisconnect": "duration",
+    },
+    "Task": {
+        "Name": "string", "Driver": "string", "User": "string", "Config": "any",
+        "Env": ("map", "string"), "Meta": ("map", "string"), "Resources": "Resources",
+        "KillTimeout": "duration", "KillSignal": "string", "Leader": "bool",
+        "ShutdownDelay": "duration", "Kind": "string", "LogConfig": "LogConfig",
+        "RestartPolicy": "RestartPolicy", "Constraints": ("list", "Constraint"),
+        "Affinities": ("list", "Affinity"), "Services": ("list", "Service"),
+        "Artifacts": ("list", "any"), "Templates": ("list", "any"), "Vault": "any",
+        "Lifecycle": "any", "DispatchPayload": "any", "VolumeMounts": ("list", "any"),
+        "CSIPluginConfig": "any", "ScalingPolicies": "any",
+    },
+    "UpdateStrategy": {
+        "Stagger": "duration", "MaxParallel": "int", "HealthCheck": "string",
+        "MinHealthyTime": "duration", "HealthyDeadline": "duration",
+        "ProgressDeadline": "duration", "Canary": "int", "AutoRevert": "bool",
+        "AutoPromote": "bool",
+    },
+    "RestartPolicy": {"Attempts": "int", "Interval": "duration", "Delay": "duration", "Mode": "string"},
+    "ReschedulePolicy": {
+        "Attempts": "int", "Interval": "duration", "Delay": "duration",
+        "DelayFunction": "string", "MaxDelay": "duration", "Unlimited": "bool",
+    },
+    "MigrateStrategy": {
+        "MaxParallel": "int", "HealthCheck": "string", "MinHealthyTime": "duration",
+        "HealthyDeadline": "duration",
+    },
+    "EphemeralDisk": {"Sticky": "bool", "Migrate": "bool", "SizeMB": "int"},
+    "Resources": {
+        "CPU": "int", "MemoryMB": "int", "DiskMB": "int", "IOPS": "int",
+        "Networks": ("list", "any"), "Devices": ("list", "any"),
+    },
+    "LogConfig": {"MaxFiles": "int", "MaxFileSizeMB": "int"},
+    "Constraint": {"LTarget": "string", "RTarget": "string", "Operand": "string"},
+    "Affinity": {"LTarget": "string", "RTarget": "string", "Operand": "string", "Weight": "int"},
+    "Spread": {"Attribute": "string", "Weight": "int", "SpreadTarget": ("list", "any")},
+    "Service": {
+        "Name": "string", "PortLabel": "string", "AddressMode": "string",
+        "TaskName": "string", "Tags": ("list", "string"), "CanaryTags": ("list", "string"),
+        "EnableTagOverride": "bool", "Checks": ("list", "any"), "Meta": ("map", "string"),
+        "CanaryMeta": ("map", "string"), "Connect": "any",
+    },
+    "PeriodicConfig": {
+        "Enabled": "bool", "Spec": "string", "SpecType": "string",
+        "ProhibitOverlap": "bool", "TimeZone": "string",
+    },
+    "ParameterizedJobConfig": {
+        "Payload": "string", "MetaRequired": ("list", "string"), "MetaOptional": ("list", "string"),
+    },
+    "ScalingRequest": {
+        "Count": "int", "Target": ("map", "string"), "Message": "string", "Error": "bool",
+        "Meta": "any", "PolicyOverride": "bool",
+    },
+}
+
+_GO_TYPE = {
+    "string": "string", "int": "int", "int64": "int64", "uint64": "uint64",
+    "bool": "bool", "duration": "time.Duration",
+}
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+def _scalar_ok(kind: str, value: Any) -> bool:
+    if kind == "string":
+        return isinstance(value, str)
+    if kind == "bool":
+        return isinstance(value, bool)
+    if kind in ("int", "int64", "uint64", "duration"):
+        return isinstance(value, int | float) and not isinstance(value, bool) and float(value).is_integer()
+    return True
+
+
+def decode_struct(value: Any, struct: str, *, path: str = "") -> Any:
+    """Decode ``value`` into ``struct`` like Go: canonical key names, unknown keys dropped.
+
+    Raises ``DecodeError`` with Go's ``cannot unmarshal`` text on a type mismatch.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise DecodeError(
+            f"json: cannot unmarshal {_json_kind(value)} into Go "
+            + (f"struct field {path} of type api.{struct}" if path else f"value of type api.{struct}")
+        )
+    fields = _SCHEMA[struct]
+    by_lower = {name.lower(): name for name in fields}
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        name = by_lower.get(key.lower())
+        if name is None:
+            continue  # Go silently ignores unknown keys
+        field_path = f"{path}.{name}" if path else name
+        out[name] = _decode_field(item, fields[name], struct, field_path)
+    return out
+
+
+def _decode_field(value: Any, kind: Any, owner: str, path: str) -> Any:
+    if value is None or kind == "any":
+        return value
+    if isinstance(kind, tuple):
+        container, elem = kind
+        if container == "list":
+            if not isinstance(value, list):
+                raise _type_error(value, owner, path, f"[]{_go_name(elem)}")
+            return [_decode_field(v, elem, elem if elem in _SCHEMA else owner, path) for v in value]
+        if not isinstance(value, dict):
+            raise _type_error(value, owner, path, f"map[string]{_go_name(elem)}")
+        return {k: _decode_field(v, elem, owner, path) for k, v in value.items()}
+    if kind in _SCHEMA:
+        if not isinstance(value, dict):
+            raise _type_error(value, owner, path, f"api.{kind}")
+        return decode_struct(value, kind, path=path)
+    if not _scalar_ok(kind, value):
+        raise _type_error(value, owner, path, _GO_TYPE[kind])
+    if kind in ("int", "int64", "uint64", "duration"):
+        return int(value)
+    return value
+
+
+def _go_name(kind: str) -> str:
+    return _GO_TYPE.get(kind, f"api.{kind}" if kind in _SCHEMA else "interface {}")
+
+
+def _type_error(value: Any, owner: str, path: str, go_type: str) -> DecodeError:
+    # Go names the struct that holds the field and the JSON path of the field from the root.
+    return DecodeError(
+        f"json: cannot unmarshal {_json_kind(value)} into Go struct field {owner}.{path} of type {go_type}"
+    )
+
+
+def go_json_error(text: str, exc: Exception) -> str:
+    """Go's ``encoding/json`` message for a body Python's json module could not parse."""
+    pos = getattr(exc, "pos", 0)
+    stripped = text.strip()
+    if not stripped:
+        return "EOF"
+    if pos >= len(text.rstrip()):
+        return "unexpected EOF"
+    char = text[pos]
+    if pos == len(text) - len(text.lstrip()):
+        return f"invalid character {char!r} looking for beginning of value".replace('"', "'")
+    return f"invalid character {char!r} after object key:value pair".replace('"', "'")
+
+
+# --- server-side canonicalization into the 1.0.18 struct ----------------------------
+
+DEFAULT_UPDATE = {
+    "AutoPromote": False, "AutoRevert": False, "Canary": 0, "HealthCheck": "checks",
+    "HealthyDeadline": 5 * MINUTE, "MaxParallel": 1, "MinHealthyTime": 10 * SECOND,
+    "ProgressDeadline": 10 * MINUTE, "Stagger": 30 * SECOND,
+}
+_RESTART = {
+    "service": {"Attempts": 2, "Delay": 15 * SECOND, "Interval": 30 * MINUTE, "Mode": "fail"},
+    "batch": {"Attempts": 3, "Delay": 15 * SECOND, "Interval": 24 * HOUR, "Mode": "fail"},
+}
+_RESCHEDULE = {
+    "service": {
+        "Attempts": 0, "Delay": 30 * SECOND, "DelayFunction": "exponential", "Interval": 0,
+        "MaxDelay": HOUR, "Unlimited": True,
+    },
+    "batch": {
+        "Attempts": 1, "Delay": 5 * SECOND, "DelayFunction": "constant", "Interval": 24 * HOUR,
+        "MaxDelay": 0, "Unlimited": False,
+    },
+}
+_MIGRATE = {"HealthCheck": "checks", "HealthyDeadline": 5 * MINUTE, "MaxParallel": 1, "MinHealthyTime": 10 * SECOND}
+
+
+def _merge(base: dict[str, Any] | None, over: dict[str, Any] | None) -> dict[str, Any] | None:
+    if base is None and over is None:
+        return None
+    out = dict(base or {})
+    out.update({k: v for k, v in (over or {}).items() if v is not None})
+    return out
+
+
+def _empty_to_none(value: Any) -> Any:
+    return value if value else None
+
+
+def _api_canonicalize(job: Job) -> Job:
+    """The project's canonicalizer when it is importable (it owns the API-level defaults)."""
+    try:
+        from reconciler.jobspec.canonical import canonicalize  # type: ignore[import-not-found]
+    except ImportError:
+        return job
+    try:
+        result = canonicalize(job)
+    except Exception:  # a defect there must not take the fake down: fall back to our own defaults
+        return job
+    return result if isinstance(result, dict) else job
+
+
+def to_struct_job(api_job: Job, *, namespace: str, region: str) -> Job:
+    """The job as Nomad 1.0.18 stores it (without the server-managed bookkeeping values)."""
+    job = _api_canonicalize(copy.deepcopy(api_job))
+    jtype = job.get("Type") or "service"
+    kind = "batch" if jtype in ("batch", "sysbatch") else "service"
+    job_update = job.get("Update") or {}
+    groups = []
+    for group in job.get("TaskGroups") or []:
+        groups.append(_struct_group(group, job, jtype, kind, job_update))
+    if jtype in ("service", "system"):
+        top_update = {k: 0 if isinstance(v, int) and not isinstance(v, bool) else v for k, v in DEFAULT_UPDATE.items()}
+        top_update.update(HealthCheck="", AutoPromote=False, AutoRevert=False)
+        top_update["Stagger"] = job_update.get("Stagger") or DEFAULT_UPDATE["Stagger"]
+        top_update["MaxParallel"] = job_update.get("MaxParallel") if job_update.get("MaxParallel") is not None else 1
+    else:
+        top_update = {k: (False if isinstance(v, bool) else "" if isinstance(v, str) else 0) for k, v in DEFAULT_UPDATE.items()}
+    struct: Job = {
+        "Affinities": _empty_to_none(job.get("Affinities")),
+        "AllAtOnce": bool(job.get("AllAtOnce") or False),
+        "Constraints": _constraints(job.get("Constraints")),
+        "ConsulToken": "",
+        "Datacenters": job.get("Datacenters"),
+        "Dispatched": bool(job.get("Dispatched") or False),
+        "ID": job.get("ID"),
+        "Meta": _empty_to_none(job.get("Meta")),
+        "Multiregion": job.get("Multiregion"),
+        "Name": job.get("Name") or job.get("ID"),
+        "Namespace": namespace,
+        "NomadTokenID": "",
+        "ParameterizedJob": _parameterized(job.get("ParameterizedJob")),
+        "ParentID": job.get("ParentID") or "",
+        "Payload": None,
+        "Periodic": _periodic(job.get("Periodic")),
+        "Priority": job.get("Priority") if job.get("Priority") is not None else 50,
+        "Region": region if job.get("Region") in (None, "", "global") else job["Region"],
+        "Spreads": _empty_to_none(job.get("Spreads")),
+        "Stop": bool(job.get("Stop") or False),
+        "TaskGroups": groups,
+        "Type": jtype,
+        "Update": top_update,
+        "VaultNamespace": job.get("VaultNamespace") or "",
+        "VaultToken": "",
+    }
+    return struct
+
+
+def _constraints(items: Any) -> Any:
+    if not items:
+        return None
+    return [
+        {"LTarget": c.get("LTarget") or "", "Operand": c.get("Operand") or "=", "RTarget": c.get("RTarget") or ""}
+        for c in items
+    ]
+
+
+def _periodic(periodic: Any) -> Any:
+    if not periodic:
+        return None
+    return {
+        "Enabled": periodic.get("Enabled", True) if periodic.get("Enabled") is not None else True,
+        "ProhibitOverlap": bool(periodic.get("ProhibitOverlap") or False),
+        "Spec": periodic.get("Spec") or "",
+        "SpecType": periodic.get("SpecType") or "cron",
+        "TimeZone": periodic.get("TimeZone") or "UTC",
+    }
+
+
+def _parameterized(config: Any) -> Any:
+    if config is None:
+        return None
+    return {
+        "MetaOptional": _empty_to_none(config.get("MetaOptional")),
+        "MetaRequired": _empty_to_none(config.get("MetaRequired")),
+        "Payload": config.get("Payload") or "optional",
+    }
+
+
+def _struct_group(group: dict[str, Any], job: Job, jtype: str, kind: str, job_update: dict[str, Any]) -> dict[str, Any]:
+    restart = _merge(_RESTART[kind], group.get("RestartPolicy"))
+    if jtype == "system":
+        reschedule = None
+    else:
+        reschedule = _merge(_merge(_RESCHEDULE[kind], job.get("Reschedule")), group.get("ReschedulePolicy"))
+    if jtype in ("service", "system"):
+        update = _merge(_merge(DEFAULT_UPDATE, job_update), group.get("Update"))
+    else:
+        update = _merge(job_update or None, group.get("Update")) if (job_update or group.get("Update")) else None
+    migrate = _merge(_merge(_MIGRATE, job.get("Migrate")), group.get("Migrate")) if jtype == "service" else None
+    disk = _merge({"Migrate": False, "SizeMB": 300, "Sticky": False}, group.get("EphemeralDisk"))
+    count = group.get("Count")
+    tasks = [_struct_task(task, job, group, restart) for task in group.get("Tasks") or []]
+    return {
+        "Affinities": _empty_to_none(group.get("Affinities")),
+        "Constraints": _constraints(group.get("Constraints")),
+        "Count": 1 if count is None else count,
+        "EphemeralDisk": disk,
+        "Meta": _empty_to_none(group.get("Meta")),
+        "Migrate": migrate,
+        "Name": group.get("Name"),
+        "Networks": _empty_to_none(group.get("Networks")),
+        "ReschedulePolicy": reschedule,
+        "RestartPolicy": restart,
+        "Scaling": group.get("Scaling"),
+        "Services": _services(group.get("Services"), job, group, None),
+        "ShutdownDelay": group.get("ShutdownDelay"),
+        "Spreads": _empty_to_none(group.get("Spreads")),
+        "StopAfterClientDisconnect": group.get("StopAfterClientDisconnect"),
+        "Tasks": tasks,
+        "Update": update,
+        "Volumes": _empty_to_none(group.get("Volumes")),
+    }
+
+
+def _services(items: Any, job: Job, group: dict[str, Any], task: dict[str, Any] | None) -> Any:
+    if not items:
+        return None
+    out = []
+    for service in items:
+        name = service.get("Name") or (
+            f"{job.get('Name') or job.get('ID')}-{group.get('Name')}"
+            + (f"-{task.get('Name')}" if task is not None else "")
+        )
+        out.append({
+            "AddressMode": service.get("AddressMode") or "auto",
+            "CanaryMeta": _empty_to_none(service.get("CanaryMeta")),
+            "CanaryTags": _empty_to_none(service.get("CanaryTags")),
+            "Checks": _empty_to_none(service.get("Checks")),
+            "Connect": service.get("Connect"),
+            "EnableTagOverride": bool(service.get("EnableTagOverride") or False),
+            "Meta": _empty_to_none(service.get("Meta")),
+            "Name": name,
+            "PortLabel": service.get("PortLabel") or "",
+            "Tags": _empty_to_none(service.get("Tags")),
+            "TaskName": service.get("TaskName") or "",
+        })
+    return out
+
+
+def _struct_task(task: dict[str, Any], job: Job, group: dict[str, Any], restart: Any) -> dict[str, Any]:
+    resources = _merge(
+        {"CPU": 100, "Devices": None, "DiskMB": 0, "IOPS": 0, "MemoryMB": 300, "Networks": None},
+        task.get("Resources"),
+    )
+    assert resources is not None
+    resources["Networks"] = _empty_to_none(resources.get("Networks"))
+    resources["Devices"] = _empty_to_none(resources.get("Devices"))
+    log_config = task.get("LogConfig") or {}
+    return {
+        "Affinities": _empty_to_none(task.get("Affinities")),
+        "Artifacts": _empty_to_none(task.get("Artifacts")),
+        "CSIPluginConfig": task.get("CSIPluginConfig"),
+        "Config": _empty_to_none(task.get("Config")),
+        "Constraints": _constraints(task.get("Constraints")),
+        "DispatchPayload": task.get("DispatchPayload"),
+        "Driver": task.get("Driver") or "",
+        "Env": _empty_to_none(task.get("Env")),
+        "KillSignal": task.get("KillSignal") or "",
+        "KillTimeout": task.get("KillTimeout") if task.get("KillTimeout") is not None else 5 * SECOND,
+        "Kind": task.get("Kind") or "",
+        "Leader": bool(task.get("Leader") or False),
+        "Lifecycle": task.get("Lifecycle"),
+        "LogConfig": {
+            "MaxFileSizeMB": log_config.get("MaxFileSizeMB") if log_config.get("MaxFileSizeMB") is not None else 10,
+            "MaxFiles": log_config.get("MaxFiles") if log_config.get("MaxFiles") is not None else 10,
+        },
+        "Meta": _empty_to_none(task.get("Meta")),
+        "Name": task.get("Name"),
+        "Resources": resources,
+        "RestartPolicy": _merge(restart, task.get("RestartPolicy")),
+        "ScalingPolicies": task.get("ScalingPolicies"),
+        "Services": _services(task.get("Services"), job, group, task),
+        "ShutdownDelay": task.get("ShutdownDelay") or 0,
+        "Templates": _empty_to_none(task.get("Templates")),
+        "User": task.get("User") or "",
+        "Vault": task.get("Vault"),
+        "VolumeMounts": _empty_to_none(task.get("VolumeMounts")),
+    }
+
+
+SERVER_FIELDS = (
+    "Status", "StatusDescription", "Stable", "Version", "CreateIndex", "ModifyIndex",
+    "JobModifyIndex", "SubmitTime",
+)
+
+
+def spec_changed(old: Job, new: Job) -> bool:
+    """Nomad's ``SpecChanged``: deep inequality ignoring the server-managed fields."""
+    strip: Callable[[Job], Job] = lambda j: {k: v for k, v in j.items() if k not in SERVER_FIELDS}  # noqa: E731
+    return strip(old) != strip(new)
+
+
+# --- validation ----------------------------------------------------------------------
+
+def multierror(errors: list[str]) -> str:
+    """go-multierror's text: ``N error(s) occurred:\\n\\t* a\\n\\t* b\\n\\n``."""
+    head = "1 error occurred:" if len(errors) == 1 else f"{len(errors)} errors occurred:"
+    return head + "".join(f"\n\t* {e}" for e in errors) + "\n\n"
+
+
+def validate(api_job: Job) -> tuple[list[str], list[str]]:
+    """(errors, warnings) of Nomad's job validation, using the project's validator when present."""
+    try:
+        from reconciler.jobspec.validate import validate_job  # type: ignore[import-not-found]
+    except ImportError:
+        return _fallback_validate(api_job), []
+    result = validate_job(api_job)
+    return list(result.errors), list(result.warnings)
+
+
+def format_errors(errors: list[str]) -> str:
+    try:
+        from reconciler.jobspec.validate import format_validation_errors  # type: ignore[import-not-found]
+    except ImportError:
+        return multierror(errors)
+    return str(format_validation_errors(errors))
+
+
+def _fallback_validate(job: Job) -> list[str]:
+    """The commonest of Nomad's checks, used only while ``reconciler.jobspec.validate`` is absent."""
+    errors: list[str] = []
+    if " " in (job.get("ID") or ""):
+        errors.append("Job ID contains a space")
+    jtype = job.get("Type") or "service"
+    if jtype not in ("service", "batch", "system", "sysbatch"):
+        errors.append(f'Invalid job type: "{jtype}"')
+    priority = job.get("Priority")
+    if priority is not None and not 1 <= priority <= 100:
+        errors.append("Job priority must be between [1, 100]")
+    if not job.get("Datacenters"):
+        errors.append("Missing job datacenters")
+    groups = job.get("TaskGroups") or []
+    if not groups:
+        errors.append("Missing job task groups")
+    seen: dict[str, int] = {}
+    for idx, group in enumerate(groups, start=1):
+        name = group.get("Name") or ""
+        if name in seen:
+            errors.append(f"Job task group {idx} redefines '{name}' from group {seen[name]}")
+            continue
+        seen[name] = idx
+        group_errors: list[str] = []
+        if (group.get("Count") or 0) < 0:
+            group_errors.append("Task group count can't be negative")
+        if not group.get("Tasks"):
+            group_errors.append("Missing tasks for task group")
+        for task in group.get("Tasks") or []:
+            if not task.get("Driver"):
+                group_errors.append(f"Task {task.get('Name')} validation failed: {multierror(['Missing task driver'])}")
+        if group_errors:
+            errors.append(f"Task group {name} validation failed: {multierror(group_errors)}")
+    return errors

@@ -1,0 +1,305 @@
+"""Simulated scheduling: allocations and deployments of service jobs.
+
+Responsible for what Nomad's scheduler and deployment watcher decide:
+per group how many allocations to place, stop, update in place or replace
+(``max_parallel`` rolling updates, canaries), and the deployment state
+machine (health over time, promotion, auto-promote, progress deadline,
+auto-revert, cancellation).  ``plan_group`` is pure and also feeds plan
+annotations; ``Alloc``/``Deployment`` are the records the store keeps.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from reconciler.testing.fake_nomad.diff import tasks_updated
+
+Job = dict[str, Any]
+
+DESC_RUNNING = "Deployment is running"
+DESC_MANUAL = "Deployment is running but requires manual promotion"
+DESC_AUTO = "Deployment is running pending automatic promotion"
+DESC_SUCCESS = "Deployment completed successfully"
+DESC_STOPPED_JOB = "Cancelled because job is stopped"
+DESC_NEWER_JOB = "Cancelled due to newer version of job"
+DESC_FAILED_ALLOCS = "Failed due to unhealthy allocations"
+DESC_PROGRESS = "Failed due to progress deadline"
+DESC_BY_USER = "Deployment marked as failed"
+
+
+def rfc3339(ns: int) -> str:
+    """Go's RFC3339Nano for a UTC time in nanoseconds (trailing zeros trimmed)."""
+    secs, frac = divmod(ns, 1_000_000_000)
+    base = datetime.fromtimestamp(secs, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    digits = f"{frac:09d}".rstrip("0")
+    return f"{base}.{digits}Z" if digits else f"{base}Z"
+
+
+@dataclass
+class Alloc:
+    id: str
+    namespace: str
+    job_id: str
+    group: str
+    index: int
+    job: Job
+    eval_id: str
+    deployment_id: str | None
+    create_index: int
+    create_time: int
+    modify_index: int = 0
+    modify_time: int = 0
+    client_status: str = "pending"
+    client_description: str = ""
+    desired_status: str = "run"
+    desired_description: str = ""
+    canary: bool = False
+    healthy: bool | None = None
+    health_index: int = 0
+    health_time: int = 0
+    # simulation timers on the fake's clock (seconds)
+    start_at: float = 0.0
+    healthy_at: float | None = None
+    unhealthy_at: float | None = None
+    stop_at: float | None = None
+    fails: bool = False
+
+    @property
+    def job_version(self) -> int:
+        return int(self.job.get("Version", 0))
+
+    @property
+    def name(self) -> str:
+        return f"{self.job_id}.{self.group}[{self.index}]"
+
+    @property
+    def terminal(self) -> bool:
+        return self.desired_status != "run" or self.client_status in ("complete", "failed", "lost")
+
+    def deployment_status(self) -> dict[str, Any] | None:
+        if self.deployment_id is None or (self.healthy is None and not self.canary):
+            return None
+        return {
+            "Canary": self.canary, "Healthy": self.healthy, "ModifyIndex": self.health_index,
+            "Timestamp": rfc3339(self.health_time) if self.health_time else "0001-01-01T00:00:00Z",
+        }
+
+    def task_states(self) -> dict[str, Any]:
+        state = {"pending": "pending", "running": "running"}.get(self.client_status, "dead")
+        started = rfc3339(self.modify_time) if self.client_status != "pending" else None
+        return {
+            task["Name"]: {
+                "Events": [], "Failed": self.client_status == "failed", "FinishedAt": None if state != "dead" else started,
+                "LastRestart": None, "Restarts": 0, "StartedAt": started, "State": state,
+            }
+            for task in self._group_tasks()
+        }
+
+    def _group_tasks(self) -> list[dict[str, Any]]:
+        for group in self.job.get("TaskGroups") or []:
+            if group["Name"] == self.group:
+                return list(group.get("Tasks") or [])
+        return []
+
+    def stub(self) -> dict[str, Any]:
+        return {
+            "ClientDescription": self.client_description, "ClientStatus": self.client_status,
+            "CreateIndex": self.create_index, "CreateTime": self.create_time,
+            "DeploymentStatus": self.deployment_status(), "DesiredDescription": self.desired_description,
+            "DesiredStatus": self.desired_status,
+            "DesiredTransition": {"ForceReschedule": None, "Migrate": None, "Reschedule": None},
+            "EvalID": self.eval_id, "FollowupEvalID": "", "ID": self.id, "JobID": self.job_id,
+            "JobType": self.job.get("Type"), "JobVersion": self.job_version, "ModifyIndex": self.modify_index,
+            "ModifyTime": self.modify_time, "Name": self.name, "Namespace": self.namespace,
+            "NodeID": NODE_ID, "NodeName": NODE_NAME, "PreemptedAllocations": None,
+            "PreemptedByAllocation": "", "RescheduleTracker": None, "TaskGroup": self.group,
+            "TaskStates": self.task_states(),
+        }
+
+    def full(self) -> dict[str, Any]:
+        out = self.stub()
+        out.update({"DeploymentID": self.deployment_id or "", "Job": None})
+        return out
+
+
+NODE_ID = "c0628419-7eb7-7caa-24be-89acb0b83fed"
+NODE_NAME = "fake-node"
+
+
+@dataclass
+class GroupState:
+    auto_promote: bool
+    auto_revert: bool
+    desired_canaries: int
+    desired_total: int
+    progress_deadline: int
+    promoted: bool = False
+    placed_canaries: list[str] = field(default_factory=list)
+    require_progress_by: int | None = None  # wall-clock ns
+    deadline_at: float | None = None  # the fake's clock
+
+
+@dataclass
+class Deployment:
+    id: str
+    namespace: str
+    job_id: str
+    job_version: int
+    job_modify_index: int
+    job_create_index: int
+    groups: dict[str, GroupState]
+    create_index: int
+    modify_index: int
+    status: str = "running"
+    description: str = DESC_RUNNING
+    success_at: float | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.status in ("running", "paused")
+
+    def requires_promotion(self) -> bool:
+        return any(g.desired_canaries > 0 and not g.promoted for g in self.groups.values())
+
+    def running_description(self) -> str:
+        waiting = [g for g in self.groups.values() if g.desired_canaries > 0 and not g.promoted]
+        if not waiting:
+            return DESC_RUNNING
+        return DESC_AUTO if all(g.auto_promote for g in waiting) else DESC_MANUAL
+
+    def to_json(self, allocs: list[Alloc]) -> dict[str, Any]:
+        groups = {}
+        for name, g in self.groups.items():
+            mine = [a for a in allocs if a.deployment_id == self.id and a.group == name]
+            groups[name] = {
+                "AutoPromote": g.auto_promote, "AutoRevert": g.auto_revert,
+                "DesiredCanaries": g.desired_canaries, "DesiredTotal": g.desired_total,
+                "HealthyAllocs": sum(1 for a in mine if a.healthy is True),
+                "PlacedAllocs": len(mine), "PlacedCanaries": list(g.placed_canaries) or None,
+                "ProgressDeadline": g.progress_deadline, "Promoted": g.promoted,
+                "RequireProgressBy": rfc3339(g.require_progress_by) if g.require_progress_by else None,
+                "UnhealthyAllocs": sum(1 for a in mine if a.healthy is False),
+            }
+        return {
+            "CreateIndex": self.create_index, "ID": self.id, "IsMultiregion": False,
+            "JobCreateIndex": self.job_create_index, "JobID": self.job_id,
+            "JobModifyIndex": self.job_modify_index, "JobSpecModifyIndex": self.job_modify_index,
+            "JobVersion": self.job_version, "ModifyIndex": self.modify_index, "Namespace": self.namespace,
+            "Status": self.status, "StatusDescription": self.description, "TaskGroups": groups,
+        }
+
+
+@dataclass
+class GroupPlan:
+    """What the scheduler would do for one group (also the plan annotations)."""
+
+    place: int = 0
+    canary: int = 0
+    stop: list[Alloc] = field(default_factory=list)
+    in_place: list[Alloc] = field(default_factory=list)
+    destructive: list[Alloc] = field(default_factory=list)
+    ignore: int = 0
+
+    def annotations(self) -> dict[str, int]:
+        return {
+            "Canary": self.canary, "DestructiveUpdate": len(self.destructive), "Ignore": self.ignore,
+            "InPlaceUpdate": len(self.in_place), "Migrate": 0, "Place": self.place, "Preemptions": 0,
+            "Stop": len(self.stop),
+        }
+
+    def updates(self) -> dict[str, int]:
+        pairs = (
+            ("ignore", self.ignore), ("create", self.place), ("destroy", len(self.stop)),
+            ("in-place update", len(self.in_place)), ("create/destroy update", len(self.destructive)),
+            ("canary", self.canary),
+        )
+        return {k: v for k, v in pairs if v}
+
+
+def group_of(job: Job, name: str) -> dict[str, Any] | None:
+    return next((g for g in job.get("TaskGroups") or [] if g["Name"] == name), None)
+
+
+def plan_group(
+    job: Job,
+    group_name: str,
+    allocs: list[Alloc],
+    *,
+    deployment: Deployment | None,
+) -> GroupPlan:
+    """Decide the changes for one group of ``job`` given its live allocations (pure).
+
+    ``allocs`` are the group's non-terminal allocations; ``job`` carries the
+    Version the allocations will be moved to.  Destructive replacements are
+    limited by ``max_parallel`` minus the new placements and the allocations
+    of this deployment that are not healthy yet; with canaries, the old
+    allocations are left alone until the deployment is promoted.
+    """
+    plan = GroupPlan()
+    group = group_of(job, group_name)
+    if group is None or job.get("Stop"):
+        plan.stop = list(allocs)
+        return plan
+    version = job.get("Version", 0)
+    current = [a for a in allocs if a.job_version == version and not tasks_updated(a.job, job, group_name)]
+    others = [a for a in allocs if a not in current]
+    destructive = [a for a in others if tasks_updated(a.job, job, group_name)]
+    in_place = [a for a in others if a not in destructive]
+    update = group.get("Update") or {}
+    count = int(group.get("Count") or 0)
+    gstate = deployment.groups.get(group_name) if deployment else None
+    canaries_wanted = int(update.get("Canary") or 0)
+    promoted = bool(gstate and gstate.promoted)
+    if canaries_wanted and destructive and not promoted:
+        placed = sum(1 for a in current if a.canary)
+        plan.canary = max(0, canaries_wanted - placed)
+        plan.in_place = in_place
+        plan.ignore = len(current) + len(destructive)
+        return plan
+    excess = len(current) + len(others) - count
+    if excess > 0:
+        # Scale down: old-version allocations go first, then the highest indexes.
+        order = destructive + in_place + sorted(current, key=lambda a: -a.index)
+        plan.stop = order[:excess]
+        destructive = [a for a in destructive if a not in plan.stop]
+        in_place = [a for a in in_place if a not in plan.stop]
+        current = [a for a in current if a not in plan.stop]
+    plan.in_place = in_place
+    plan.place = max(0, count - len(current) - len(in_place) - len(destructive))
+    max_parallel = int(update.get("MaxParallel") or 0)
+    if max_parallel <= 0:
+        plan.destructive = destructive
+    else:
+        unhealthy_in_flight = sum(
+            1 for a in current if deployment is not None and a.deployment_id == deployment.id and a.healthy is None
+        )
+        budget = max(0, max_parallel - plan.place - unhealthy_in_flight)
+        plan.destructive = destructive[:budget]
+    plan.ignore = len(current) + len(destructive) - len(plan.destructive)
+    return plan
+
+
+def new_deployment(job: Job, *, index: int, create_index: int) -> Deployment | None:
+    """The deployment Nomad creates for a new service-job version (None when it would not)."""
+    if job.get("Type") != "service" or job.get("Stop"):
+        return None
+    groups: dict[str, GroupState] = {}
+    for group in job.get("TaskGroups") or []:
+        update = group.get("Update")
+        if not update or not update.get("MaxParallel"):
+            continue
+        groups[group["Name"]] = GroupState(
+            auto_promote=bool(update.get("AutoPromote")), auto_revert=bool(update.get("AutoRevert")),
+            desired_canaries=0, desired_total=int(group.get("Count") or 0),
+            progress_deadline=int(update.get("ProgressDeadline") or 0),
+        )
+    if not groups:
+        return None
+    return Deployment(
+        id=str(uuid.uuid4()), namespace=job["Namespace"], job_id=job["ID"], job_version=int(job.get("Version", 0)),
+        job_modify_index=int(job["JobModifyIndex"]), job_create_index=int(job["CreateIndex"]),
+        groups=groups, create_index=index, modify_index=index,
+    )

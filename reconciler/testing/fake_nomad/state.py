@@ -1,0 +1,835 @@
+"""The fake cluster's state store: jobs and their versions, evaluations,
+allocations, deployments, namespaces, ACLs and the Raft-like index.
+
+Responsible for every state change and its bookkeeping (indexes per table,
+job Status, versions, Stable flags, scale events, events for the stream)
+and for waking blocking queries.  One lock guards everything; the HTTP
+layer calls these methods and renders their results.  Decisions about
+placements come from ``scheduler``; job shaping and validation from ``jobs``.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from reconciler.testing.fake_nomad import jobs as jobspec
+from reconciler.testing.fake_nomad.acl import ACLStore
+from reconciler.testing.fake_nomad.diff import job_diff
+from reconciler.testing.fake_nomad.events import EventBroker
+from reconciler.testing.fake_nomad.scheduler import (
+    DESC_BY_USER,
+    DESC_FAILED_ALLOCS,
+    DESC_NEWER_JOB,
+    DESC_PROGRESS,
+    DESC_STOPPED_JOB,
+    DESC_SUCCESS,
+    Alloc,
+    Deployment,
+    group_of,
+    new_deployment,
+    plan_group,
+)
+
+Job = dict[str, Any]
+Key = tuple[str, str]
+
+AVAILABLE_DRIVERS = frozenset({"raw_exec", "exec", "mock_driver"})
+HEALTH_MODES = ("healthy", "unhealthy", "never")
+
+
+class APIError(Exception):
+    """An error answer: HTTP status plus Nomad's plain-text body."""
+
+    def __init__(self, status: int, text: str) -> None:
+        super().__init__(text)
+        self.status = status
+        self.text = text
+
+
+@dataclass(frozen=True)
+class HealthModel:
+    """How allocations of jobs without a ``set_health`` override behave over time.
+
+    ``after_s`` None means the group's ``min_healthy_time`` (times ``time_scale``);
+    ``time_scale`` also scales progress deadlines, so tests can run Nomad's own
+    timings faster without changing the job.
+    """
+
+    mode: str = "healthy"
+    after_s: float | None = None
+    start_delay_s: float = 0.05
+    stop_delay_s: float = 0.1
+    success_delay_s: float = 0.05
+    time_scale: float = 1.0
+
+
+@dataclass
+class JobRecord:
+    row: Job  # the live job row (GET /v1/job/:id)
+    versions: list[Job]  # stored copies, oldest first
+    scale_events: dict[str, list[dict[str, Any]]]
+
+
+class State:
+    """All of the fake's state behind one re-entrant lock and condition."""
+
+    def __init__(
+        self,
+        *,
+        region: str,
+        datacenters: tuple[str, ...],
+        acl: bool,
+        health: HealthModel,
+        clock: Callable[[], float],
+        broker: EventBroker,
+    ) -> None:
+        self.lock = threading.RLock()
+        self.cond = threading.Condition(self.lock)
+        self.region = region
+        self.datacenters = datacenters
+        self.health = health
+        self.clock = clock
+        self.broker = broker
+        self.acl = ACLStore(acl)
+        self.index = 1
+        self.tables: dict[str, int] = {"namespaces": 1}
+        self.namespaces: dict[str, dict[str, Any]] = {
+            "default": {"CreateIndex": 1, "Description": "Default shared namespace", "ModifyIndex": 1, "Name": "default", "Quota": ""}
+        }
+        self.jobs: dict[Key, JobRecord] = {}
+        self.evals: dict[str, dict[str, Any]] = {}
+        self.allocs: dict[str, Alloc] = {}
+        self.deployments: dict[str, Deployment] = {}
+        self.health_overrides: dict[Key, tuple[str, float | None]] = {}
+
+    # --- bookkeeping -------------------------------------------------------------
+    def bump(self, *tables: str) -> int:
+        self.index += 1
+        for table in tables:
+            self.tables[table] = self.index
+        self.cond.notify_all()
+        return self.index
+
+    def table_index(self, *tables: str) -> int:
+        return max([self.tables.get(t, 0) for t in tables] + [1])
+
+    def wait(self, current: Callable[[], int], min_index: int, timeout: float) -> None:
+        """Block until ``current() > min_index`` or ``timeout`` (a blocking query)."""
+        if min_index <= 0 or timeout <= 0:
+            return
+        with self.cond:
+            self.cond.wait_for(lambda: current() > min_index, timeout)
+
+    def publish(self, index: int, events: list[dict[str, Any]]) -> None:
+        self.broker.publish(index, events)
+
+    @staticmethod
+    def now_ns() -> int:
+        return time.time_ns()
+
+    # --- namespaces ----------------------------------------------------------------
+    def upsert_namespace(self, name: str, description: str) -> int:
+        with self.lock:
+            index = self.bump("namespaces")
+            existing = self.namespaces.get(name)
+            self.namespaces[name] = {
+                "CreateIndex": existing["CreateIndex"] if existing else index, "Description": description,
+                "ModifyIndex": index, "Name": name, "Quota": "",
+            }
+            return index
+
+    def delete_namespace(self, name: str) -> int:
+        with self.lock:
+            if name == "default":
+                raise APIError(500, "default namespace can not be deleted")
+            live = [k for k, r in self.jobs.items() if k[0] == name and r.row["Status"] != "dead"]
+            if live:
+                raise APIError(500, jobspec.multierror([f'namespace "{name}" has non-terminal jobs in regions: [{self.region}]']))
+            self.namespaces.pop(name, None)
+            return self.bump("namespaces")
+
+    # --- jobs ------------------------------------------------------------------------
+    def get_record(self, namespace: str, job_id: str) -> JobRecord | None:
+        return self.jobs.get((namespace, job_id))
+
+    def _job_status(self, rec: JobRecord) -> str:
+        key = (rec.row["Namespace"], rec.row["ID"])
+        allocs = [a for a in self.allocs.values() if (a.namespace, a.job_id) == key]
+        if any(not a.terminal for a in allocs):
+            return "running"
+        if rec.row.get("Stop"):
+            return "dead"
+        if any(e["Status"] in ("pending", "blocked") for e in self.evals.values() if (e["Namespace"], e["JobID"]) == key):
+            return "pending"
+        if allocs:
+            return "dead"
+        return "pending"
+
+    def _refresh_status(self, rec: JobRecord, index: int) -> bool:
+        status = self._job_status(rec)
+        if status == rec.row["Status"]:
+            return False
+        rec.row["Status"] = status
+        rec.row["ModifyIndex"] = index
+        self.tables["jobs"] = index
+        return True
+
+    def register(
+        self,
+        api_job: Job,
+        *,
+        namespace: str,
+        enforce_index: bool,
+        job_modify_index: int,
+        preserve_counts: bool,
+        token_accessor: str,
+    ) -> dict[str, Any]:
+        with self.lock:
+            job_id = api_job["ID"]
+            if namespace not in self.namespaces:
+                raise APIError(500, f'job "{job_id}" is in nonexistent namespace "{namespace}"')
+            struct = jobspec.to_struct_job(api_job, namespace=namespace, region=self.region)
+            struct["NomadTokenID"] = token_accessor
+            rec = self.jobs.get((namespace, job_id))
+            if enforce_index:
+                if rec is None and job_modify_index != 0:
+                    raise APIError(500, f"Enforcing job modify index {job_modify_index}: job does not exist")
+                if rec is not None and job_modify_index == 0:
+                    raise APIError(500, "Enforcing job modify index 0: job already exists")
+                if rec is not None and rec.row["JobModifyIndex"] != job_modify_index:
+                    raise APIError(
+                        500,
+                        f"Enforcing job modify index {job_modify_index}: job exists with conflicting job modify index: {rec.row['JobModifyIndex']}",
+                    )
+            if rec is not None and rec.row.get("Type") != struct["Type"]:
+                raise APIError(500, f'cannot update job from type "{rec.row["Type"]}" to "{struct["Type"]}"')
+            if rec is not None and preserve_counts:
+                for group in struct["TaskGroups"]:
+                    live = group_of(rec.row, group["Name"])
+                    if live is not None:
+                        group["Count"] = live["Count"]
+            if rec is not None and not jobspec.spec_changed(rec.row, struct):
+                # Unchanged spec: no new version, but Nomad still creates an evaluation.
+                index = self.bump("evals")
+                evaluation = self._new_eval(rec.row, index, "job-register")
+                self._schedule(rec, evaluation)
+                return self._register_reply(evaluation, index, rec.row["JobModifyIndex"])
+            index = self.bump("jobs", "evals", "job_summary")
+            rec = self._store_version(rec, struct, index)
+            evaluation = self._new_eval(rec.row, index, "job-register")
+            self.publish(index, [self._eval_event("JobRegistered", evaluation), self._job_event("JobRegistered", rec.row)])
+            self._schedule(rec, evaluation)
+            return self._register_reply(evaluation, index, index)
+
+    def _store_version(self, rec: JobRecord | None, struct: Job, index: int) -> JobRecord:
+        now = self.now_ns()
+        struct.update(
+            CreateIndex=rec.row["CreateIndex"] if rec else index, ModifyIndex=index, JobModifyIndex=index,
+            SubmitTime=now, Version=(rec.row["Version"] + 1) if rec else 0, Stable=False,
+            Status="pending" if rec is None else rec.row["Status"], StatusDescription="",
+        )
+        if rec is None:
+            rec = JobRecord(row=struct, versions=[], scale_events={})
+            self.jobs[(struct["Namespace"], struct["ID"])] = rec
+        else:
+            rec.row = struct
+        rec.versions.append(copy.deepcopy(struct))
+        del rec.versions[:-6]  # job_tracked_versions
+        return rec
+
+    @staticmethod
+    def _register_reply(evaluation: dict[str, Any] | None, index: int, job_modify_index: int) -> dict[str, Any]:
+        return {
+            "EvalCreateIndex": evaluation["CreateIndex"] if evaluation else 0,
+            "EvalID": evaluation["ID"] if evaluation else "", "Index": index,
+            "JobModifyIndex": job_modify_index, "KnownLeader": False, "LastContact": 0, "Warnings": "",
+        }
+
+    def _new_eval(self, job: Job, index: int, triggered_by: str) -> dict[str, Any]:
+        now = self.now_ns()
+        evaluation = {
+            "CreateIndex": index, "CreateTime": now, "DeploymentID": "", "ID": str(uuid.uuid4()),
+            "JobID": job["ID"], "JobModifyIndex": job["JobModifyIndex"], "ModifyIndex": index, "ModifyTime": now,
+            "Namespace": job["Namespace"], "Priority": job.get("Priority", 50), "QueuedAllocations": None,
+            "SnapshotIndex": index, "Status": "pending", "TriggeredBy": triggered_by, "Type": job.get("Type"),
+        }
+        self.evals[evaluation["ID"]] = evaluation
+        return evaluation
+
+    def deregister(self, namespace: str, job_id: str, *, purge: bool) -> dict[str, Any]:
+        with self.lock:
+            rec = self.jobs.get((namespace, job_id))
+            index = self.bump("jobs", "evals", "job_summary")
+            stub = {"ID": job_id, "Namespace": namespace, "JobModifyIndex": index, "Priority": 50, "Type": "service"}
+            if rec is None:
+                # Nomad 1.0.18 answers 200 and still creates an evaluation.
+                evaluation = self._new_eval(stub, index, "job-deregister")
+                evaluation["Status"] = "complete"
+                return self._deregister_reply(evaluation, index)
+            if purge:
+                del self.jobs[(namespace, job_id)]
+                row = rec.row
+            else:
+                stopped = copy.deepcopy(rec.row)
+                stopped["Stop"] = True
+                rec = self._store_version(rec, stopped, index)
+                row = rec.row
+            evaluation = self._new_eval({**row, "JobModifyIndex": index}, index, "job-deregister")
+            self.publish(index, [self._eval_event("JobDeregistered", evaluation), self._job_event("JobDeregistered", row)])
+            self._stop_job_allocs(namespace, job_id, index, evaluation)
+            if not purge:
+                self._refresh_status(rec, index)
+            return self._deregister_reply(evaluation, index)
+
+    @staticmethod
+    def _deregister_reply(evaluation: dict[str, Any], index: int) -> dict[str, Any]:
+        return {
+            "EvalCreateIndex": evaluation["CreateIndex"], "EvalID": evaluation["ID"], "Index": index,
+            "JobModifyIndex": index, "KnownLeader": False, "LastContact": 0, "VolumeEvalID": "", "VolumeEvalIndex": 0,
+        }
+
+    def _stop_job_allocs(self, namespace: str, job_id: str, index: int, evaluation: dict[str, Any]) -> None:
+        now = self.clock()
+        for alloc in self.allocs.values():
+            if (alloc.namespace, alloc.job_id) == (namespace, job_id) and alloc.desired_status == "run":
+                alloc.desired_status = "stop"
+                alloc.desired_description = "alloc not needed due to job update"
+                alloc.stop_at = now + self.health.stop_delay_s
+                alloc.modify_index = index
+        for dep in self.deployments.values():
+            if (dep.namespace, dep.job_id) == (namespace, job_id) and dep.active:
+                self._set_deployment_status(dep, "cancelled", DESC_STOPPED_JOB, index)
+        evaluation["Status"] = "complete"
+        self.tables["allocs"] = index
+
+    # --- scheduling ----------------------------------------------------------------
+    def _job_allocs(self, job: Job, group: str | None = None) -> list[Alloc]:
+        key = (job["Namespace"], job["ID"])
+        return [
+            a for a in self.allocs.values()
+            if (a.namespace, a.job_id) == key and not a.terminal and (group is None or a.group == group)
+        ]
+
+    def latest_deployment(self, namespace: str, job_id: str) -> Deployment | None:
+        mine = [d for d in self.deployments.values() if (d.namespace, d.job_id) == (namespace, job_id)]
+        return max(mine, key=lambda d: d.create_index) if mine else None
+
+    def _timing(self, job: Job, group: dict[str, Any]) -> tuple[str, float]:
+        """(mode, seconds from running to healthy) for new allocations of ``group``."""
+        mode, after = self.health_overrides.get((job["Namespace"], job["ID"]), (self.health.mode, self.health.after_s))
+        if after is None:
+            after = self.health.after_s
+        if after is None:
+            update = group.get("Update") or {}
+            after = (update.get("MinHealthyTime") or 0) / 1e9 * self.health.time_scale
+        return mode, after
+
+    def _schedule(self, rec: JobRecord, evaluation: dict[str, Any]) -> None:
+        """Run the evaluation: place, stop and update allocations; create the deployment."""
+        job = rec.row
+        if job.get("Stop"):
+            index = self.bump("allocs", "evals", "deployment")
+            self._stop_job_allocs(job["Namespace"], job["ID"], index, evaluation)
+            self._refresh_status(rec, index)
+            return
+        latest = self.latest_deployment(job["Namespace"], job["ID"])
+        deployment = latest if latest and latest.job_version == job["Version"] and latest.active else None
+        plans = {g["Name"]: plan_group(job, g["Name"], self._job_allocs(job, g["Name"]), deployment=deployment)
+                 for g in job.get("TaskGroups") or []}
+        for alloc in self._job_allocs(job):
+            if group_of(job, alloc.group) is None:
+                plans.setdefault(alloc.group, plan_group(job, alloc.group, [], deployment=None)).stop.append(alloc)
+        work = any(p.place or p.canary or p.stop or p.in_place or p.destructive for p in plans.values())
+        new_dep = None
+        if deployment is None and (latest is None or latest.job_version != job["Version"]) and job["Type"] == "service":
+            index = self.index + 1
+            new_dep = new_deployment(job, index=index, create_index=index)
+        if not work and new_dep is None:
+            evaluation["Status"] = "complete"
+            self._refresh_status(rec, self.index)
+            return
+        index = self.bump("allocs", "evals", "deployment", "job_summary")
+        events: list[dict[str, Any]] = []
+        if new_dep is not None:
+            new_dep.create_index = new_dep.modify_index = index
+            for old in self.deployments.values():
+                if (old.namespace, old.job_id) == (new_dep.namespace, new_dep.job_id) and old.active:
+                    self._set_deployment_status(old, "cancelled", DESC_NEWER_JOB, index)
+            for name, gstate in new_dep.groups.items():
+                plan = plans.get(name)
+                if plan is not None and plan.canary:
+                    gstate.desired_canaries = int((group_of(job, name) or {}).get("Update", {}).get("Canary") or 0)
+            new_dep.description = new_dep.running_description()
+            self.deployments[new_dep.id] = new_dep
+            deployment = new_dep
+            evaluation["DeploymentID"] = new_dep.id
+        placed: list[Alloc] = []
+        for name, plan in plans.items():
+            group = group_of(job, name)
+            for alloc in plan.stop:
+                self._stop_alloc(alloc, index, "alloc not needed due to job update")
+            if group is None:
+                continue
+            for alloc in plan.in_place:
+                alloc.job = copy.deepcopy(job)
+                alloc.modify_index = index
+                if deployment is not None and name in deployment.groups:
+                    self._attach(alloc, deployment, job, group)
+            for alloc in plan.destructive:
+                self._stop_alloc(alloc, index, "alloc is being updated due to job update")
+                placed.append(self._place(job, group, alloc.index, evaluation, deployment, index, canary=False))
+            used = {a.index for a in self._job_allocs(job, name)}
+            for _ in range(plan.place + plan.canary):
+                slot = next(i for i in range(len(used) + 1) if i not in used)
+                used.add(slot)
+                canary = plan.canary > 0
+                alloc = self._place(job, group, slot, evaluation, deployment, index, canary=canary)
+                placed.append(alloc)
+                if canary and deployment is not None and name in deployment.groups:
+                    deployment.groups[name].placed_canaries.append(alloc.id)
+        queued = {name: 0 for name in plans}
+        for alloc in placed:
+            if alloc.client_status == "blocked":
+                queued[alloc.group] += 1
+        blocked = [a for a in placed if a.client_status == "blocked"]
+        for alloc in blocked:
+            del self.allocs[alloc.id]
+        evaluation.update(Status="complete", ModifyIndex=index, QueuedAllocations=queued)
+        if blocked:
+            evaluation["BlockedEval"] = str(uuid.uuid4())
+            self.evals[evaluation["BlockedEval"]] = {
+                **evaluation, "ID": evaluation["BlockedEval"], "Status": "blocked", "TriggeredBy": "queued-allocs",
+                "BlockedEval": "", "QueuedAllocations": None,
+            }
+        if deployment is not None:
+            deployment.modify_index = index
+            events.append(self._deployment_event("PlanResult", deployment))
+        events.insert(0, self._eval_event("PlanResult", evaluation))
+        events.extend(self._alloc_event("PlanResult", a) for a in placed if a.id in self.allocs)
+        self._refresh_status(rec, index)
+        events.append(self._job_event("PlanResult", rec.row))
+        self.publish(index, events)
+
+    def _place(self, job: Job, group: dict[str, Any], slot: int, evaluation: dict[str, Any],
+               deployment: Deployment | None, index: int, *, canary: bool) -> Alloc:
+        now_ns = self.now_ns()
+        alloc = Alloc(
+            id=str(uuid.uuid4()), namespace=job["Namespace"], job_id=job["ID"], group=group["Name"], index=slot,
+            job=copy.deepcopy(job), eval_id=evaluation["ID"], deployment_id=None, create_index=index,
+            create_time=now_ns, modify_index=index, modify_time=now_ns, canary=canary,
+        )
+        drivers = {t.get("Driver") for t in group.get("Tasks") or []}
+        if not drivers <= AVAILABLE_DRIVERS or not set(job.get("Datacenters") or []) & set(self.datacenters):
+            alloc.client_status = "blocked"  # cannot be placed: becomes a queued allocation
+            return alloc
+        self.allocs[alloc.id] = alloc
+        mode, _ = self._timing(job, group)
+        alloc.start_at = self.clock() + self.health.start_delay_s
+        alloc.fails = mode == "unhealthy"
+        if deployment is not None and group["Name"] in deployment.groups:
+            self._attach(alloc, deployment, job, group)
+        return alloc
+
+    def _attach(self, alloc: Alloc, deployment: Deployment, job: Job, group: dict[str, Any]) -> None:
+        alloc.deployment_id = deployment.id
+        alloc.healthy = None
+        mode, after = self._timing(job, group)
+        start = max(alloc.start_at, self.clock())
+        alloc.healthy_at = start + after if mode == "healthy" else None
+        alloc.unhealthy_at = start if mode == "unhealthy" else None
+        gstate = deployment.groups[group["Name"]]
+        if gstate.deadline_at is None:
+            self._extend_deadline(gstate)
+
+    def _extend_deadline(self, gstate: Any) -> None:
+        if gstate.progress_deadline:
+            seconds = gstate.progress_deadline / 1e9 * self.health.time_scale
+            gstate.deadline_at = self.clock() + seconds
+            gstate.require_progress_by = self.now_ns() + gstate.progress_deadline
+
+    def _stop_alloc(self, alloc: Alloc, index: int, description: str) -> None:
+        alloc.desired_status = "stop"
+        alloc.desired_description = description
+        alloc.modify_index = index
+        alloc.stop_at = self.clock() + self.health.stop_delay_s
+
+    def _set_deployment_status(self, dep: Deployment, status: str, description: str, index: int) -> None:
+        dep.status = status
+        dep.description = description
+        dep.modify_index = index
+        self.tables["deployment"] = index
+        self.publish(index, [self._deployment_event("DeploymentStatusUpdate", dep)])
+
+    # --- time passes ------------------------------------------------------------------
+    def tick(self) -> None:
+        """Advance allocations and deployments to the fake's current clock."""
+        with self.lock:
+            now = self.clock()
+            touched: set[Key] = set()
+            client_changes: list[Alloc] = []
+            health_changes: list[Alloc] = []
+            for alloc in list(self.allocs.values()):
+                if alloc.stop_at is not None and now >= alloc.stop_at and alloc.client_status in ("pending", "running"):
+                    alloc.client_status = "complete"
+                    alloc.client_description = "All tasks have completed"
+                    client_changes.append(alloc)
+                    continue
+                if alloc.desired_status != "run":
+                    continue
+                if alloc.client_status == "pending" and now >= alloc.start_at:
+                    if alloc.fails:
+                        alloc.client_status = "failed"
+                        alloc.client_description = "Failed tasks"
+                    else:
+                        alloc.client_status = "running"
+                        alloc.client_description = "Tasks are running"
+                    client_changes.append(alloc)
+                if alloc.deployment_id and alloc.healthy is None:
+                    if alloc.unhealthy_at is not None and now >= alloc.unhealthy_at:
+                        alloc.healthy = False
+                        health_changes.append(alloc)
+                    elif alloc.healthy_at is not None and now >= alloc.healthy_at and alloc.client_status == "running":
+                        alloc.healthy = True
+                        health_changes.append(alloc)
+            if client_changes:
+                index = self.bump("allocs", "job_summary")
+                for alloc in client_changes:
+                    alloc.modify_index = index
+                    alloc.modify_time = self.now_ns()
+                    touched.add((alloc.namespace, alloc.job_id))
+                self.publish(index, [self._alloc_event("AllocationUpdated", a) for a in client_changes])
+            if health_changes:
+                index = self.bump("allocs", "deployment")
+                events = []
+                for alloc in health_changes:
+                    alloc.health_index = index
+                    alloc.health_time = self.now_ns()
+                    alloc.modify_index = index
+                    dep = self.deployments.get(alloc.deployment_id or "")
+                    if dep is not None and dep.active:
+                        dep.modify_index = index
+                        gstate = dep.groups.get(alloc.group)
+                        if gstate is not None and alloc.healthy:
+                            self._extend_deadline(gstate)
+                        events.append(self._deployment_event("AllocationUpdated", dep))
+                    events.append(self._alloc_event("AllocationUpdated", alloc))
+                    touched.add((alloc.namespace, alloc.job_id))
+                self.publish(index, events)
+            for key in touched:
+                rec = self.jobs.get(key)
+                if rec is not None and self._refresh_status(rec, self.index):
+                    self.cond.notify_all()
+            for dep in list(self.deployments.values()):
+                if dep.active:
+                    self._watch_deployment(dep, now)
+
+    def _watch_deployment(self, dep: Deployment, now: float) -> None:
+        rec = self.jobs.get((dep.namespace, dep.job_id))
+        if rec is None or rec.row["Version"] != dep.job_version:
+            return
+        job = rec.row
+        allocs = [a for a in self.allocs.values() if a.deployment_id == dep.id and not a.terminal]
+        unhealthy = [a for a in self.allocs.values() if a.deployment_id == dep.id and a.healthy is False]
+        for name, gstate in dep.groups.items():
+            if unhealthy and not gstate.progress_deadline and any(a.group == name for a in unhealthy):
+                self._fail(dep, rec, DESC_FAILED_ALLOCS)
+                return
+            awaiting = gstate.desired_canaries > 0 and not gstate.promoted
+            canaries_healthy = awaiting and sum(
+                1 for a in allocs if a.id in gstate.placed_canaries and a.healthy
+            ) >= gstate.desired_canaries
+            past_deadline = gstate.deadline_at is not None and now >= gstate.deadline_at
+            if past_deadline and not canaries_healthy and not self._group_complete(dep, job, name):
+                self._fail(dep, rec, DESC_PROGRESS)
+                return
+        # auto-promote once every canary of every auto-promote group is healthy
+        waiting = {n: g for n, g in dep.groups.items() if g.desired_canaries > 0 and not g.promoted}
+        canaries_ready = all(
+            sum(1 for a in allocs if a.id in g.placed_canaries and a.healthy) >= g.desired_canaries
+            for g in waiting.values()
+        )
+        if waiting and all(g.auto_promote for g in waiting.values()) and canaries_ready:
+            self.promote(dep.id, all_groups=True, groups=None)
+            return
+        # continue a rolling update when capacity frees up
+        evaluation_needed = any(
+            plan_group(job, g["Name"], self._job_allocs(job, g["Name"]), deployment=dep).destructive
+            or plan_group(job, g["Name"], self._job_allocs(job, g["Name"]), deployment=dep).place
+            for g in job.get("TaskGroups") or []
+        )
+        if evaluation_needed:
+            index = self.bump("evals")
+            evaluation = self._new_eval(job, index, "deployment-watcher")
+            self._schedule(rec, evaluation)
+            return
+        if all(self._group_complete(dep, job, name) for name in dep.groups) and not dep.requires_promotion():
+            if dep.success_at is None:
+                dep.success_at = now + self.health.success_delay_s
+            elif now >= dep.success_at:
+                index = self.bump("deployment", "jobs")
+                self._set_deployment_status(dep, "successful", DESC_SUCCESS, index)
+                self._mark_stable(rec, dep.job_version, index)
+
+    def _group_complete(self, dep: Deployment, job: Job, name: str) -> bool:
+        group = group_of(job, name)
+        if group is None:
+            return True
+        mine = [a for a in self.allocs.values() if a.deployment_id == dep.id and a.group == name and not a.terminal]
+        healthy = sum(1 for a in mine if a.healthy)
+        others = [a for a in self._job_allocs(job, name) if a.deployment_id != dep.id]
+        return healthy >= int(group.get("Count") or 0) and not others
+
+    def _mark_stable(self, rec: JobRecord, version: int, index: int) -> None:
+        for stored in rec.versions:
+            if stored["Version"] == version:
+                stored["Stable"] = True
+                stored["ModifyIndex"] = index
+        if rec.row["Version"] == version:
+            rec.row["Stable"] = True
+            rec.row["ModifyIndex"] = index
+        self.publish(index, [self._job_event("DeploymentStatusUpdate", rec.row)])
+
+    def _fail(self, dep: Deployment, rec: JobRecord, reason: str) -> int | None:
+        index = self.bump("deployment")
+        description = reason
+        reverted: int | None = None
+        if any(g.auto_revert for g in dep.groups.values()):
+            stable = [v for v in rec.versions if v["Stable"] and v["Version"] < dep.job_version]
+            if not stable:
+                description = f"{reason} - no stable job version to auto revert to"
+            else:
+                target = stable[-1]
+                if not jobspec.spec_changed(target, rec.row):
+                    description = f"{reason} - not rolling back to stable job version {target['Version']} as current job has same specification"
+                else:
+                    description = f"{reason} - rolling back to job version {target['Version']}"
+                    reverted = target["Version"]
+        self._set_deployment_status(dep, "failed", description, index)
+        if reverted is not None:
+            target = next(v for v in rec.versions if v["Version"] == reverted)
+            struct = copy.deepcopy(target)
+            rec = self._store_version(rec, struct, index)
+            self.tables["jobs"] = index
+            evaluation = self._new_eval(rec.row, index, "deployment-watcher")
+            self.publish(index, [self._job_event("DeploymentStatusUpdate", rec.row)])
+            self._schedule(rec, evaluation)
+        return reverted
+
+    def promote(self, deployment_id: str, *, all_groups: bool, groups: list[str] | None) -> dict[str, Any]:
+        with self.lock:
+            dep = self.deployments.get(deployment_id)
+            if dep is None:
+                raise APIError(500, "deployment not found")
+            if not dep.active:
+                raise APIError(500, "can't promote terminal deployment")
+            selected = list(dep.groups) if all_groups else [g for g in groups or [] if g in dep.groups]
+            errors = []
+            for name in selected:
+                gstate = dep.groups[name]
+                if gstate.desired_canaries <= 0:
+                    continue
+                healthy = sum(1 for a in self.allocs.values()
+                              if a.id in gstate.placed_canaries and a.healthy and not a.terminal)
+                if healthy < gstate.desired_canaries:
+                    errors.append(f'Task group "{name}" has {healthy}/{gstate.desired_canaries} healthy allocations')
+            if errors:
+                raise APIError(500, jobspec.multierror(errors))
+            index = self.bump("deployment", "evals")
+            for name in selected:
+                gstate = dep.groups[name]
+                if gstate.desired_canaries > 0:
+                    gstate.promoted = True
+                    self._extend_deadline(gstate)
+            dep.description = dep.running_description()
+            dep.modify_index = index
+            rec = self.jobs.get((dep.namespace, dep.job_id))
+            evaluation = self._new_eval(rec.row if rec else {"ID": dep.job_id, "Namespace": dep.namespace, "JobModifyIndex": 0}, index, "deployment-watcher")
+            self.publish(index, [self._deployment_event("DeploymentPromotion", dep), self._eval_event("DeploymentPromotion", evaluation)])
+            if rec is not None:
+                self._schedule(rec, evaluation)
+            return {"DeploymentModifyIndex": index, "EvalCreateIndex": index, "EvalID": evaluation["ID"],
+                    "Index": index, "RevertedJobVersion": None}
+
+    def fail_deployment(self, deployment_id: str) -> dict[str, Any]:
+        with self.lock:
+            dep = self.deployments.get(deployment_id)
+            if dep is None:
+                raise APIError(500, "deployment not found")
+            if not dep.active:
+                raise APIError(500, "can't fail terminal deployment")
+            rec = self.jobs.get((dep.namespace, dep.job_id))
+            reverted = self._fail(dep, rec, DESC_BY_USER) if rec else None
+            return {"DeploymentModifyIndex": dep.modify_index, "EvalCreateIndex": self.index, "EvalID": "",
+                    "Index": self.index, "RevertedJobVersion": reverted}
+
+    # --- scaling -----------------------------------------------------------------------
+    def scale(self, namespace: str, job_id: str, *, group: str | None, count: int | None,
+              message: str, meta: Any, error: bool) -> dict[str, Any]:
+        with self.lock:
+            rec = self.jobs.get((namespace, job_id))
+            if rec is None:
+                raise APIError(404, f'job "{job_id}" not found')
+            if not group:
+                raise APIError(400, "missing task group name for scaling action")
+            live = group_of(rec.row, group)
+            if live is None:
+                raise APIError(400, f'task group "{group}" specified for scaling does not exist in job')
+            if count is not None and count < 0:
+                raise APIError(400, "scaling action count can't be negative")
+            previous = int(live["Count"])
+            event: dict[str, Any] = {
+                "Count": count, "CreateIndex": 0, "Error": error, "EvalID": None, "Message": message,
+                "Meta": meta, "PreviousCount": previous, "Time": self.now_ns(),
+            }
+            if count is None:
+                index = self.bump("scaling_event")
+                event["CreateIndex"] = index
+                rec.scale_events.setdefault(group, []).insert(0, event)
+                return {"EvalCreateIndex": 0, "EvalID": "", "Index": index, "JobModifyIndex": rec.row["JobModifyIndex"],
+                        "KnownLeader": True, "LastContact": 0, "Warnings": ""}
+            dep = self.latest_deployment(namespace, job_id)
+            if dep is not None and dep.active:
+                # Nomad 1.0.18 quirk: the live row keeps the refused count.
+                index = self.bump("jobs")
+                live["Count"] = count
+                rec.row["ModifyIndex"] = index
+                index = self.bump("scaling_event")
+                event.update(Count=None, Error=True, Message="job scaling blocked due to active deployment",
+                             Meta={"OriginalCount": count, "OriginalMessage": message, "OriginalMeta": meta}, CreateIndex=index)
+                rec.scale_events.setdefault(group, []).insert(0, event)
+                raise APIError(400, "job scaling blocked due to active deployment")
+            struct = copy.deepcopy(rec.row)
+            group_of(struct, group)["Count"] = count  # type: ignore[index]
+            # Nomad 1.0.18 updates the stored versions in place too: versions?diffs shows no change.
+            for stored in rec.versions:
+                stored_group = group_of(stored, group)
+                if stored_group is not None:
+                    stored_group["Count"] = count
+            index = self.bump("jobs", "job_summary")
+            rec = self._store_version(rec, struct, index)
+            eval_index = self.bump("evals")
+            evaluation = self._new_eval(rec.row, eval_index, "job-scaling")
+            self.publish(index, [self._job_event("JobRegistered", rec.row)])
+            event_index = self.bump("scaling_event")
+            event.update(CreateIndex=event_index, EvalID=evaluation["ID"])
+            rec.scale_events.setdefault(group, []).insert(0, event)
+            self._schedule(rec, evaluation)
+            return {"EvalCreateIndex": eval_index, "EvalID": evaluation["ID"], "Index": event_index,
+                    "JobModifyIndex": index, "KnownLeader": True, "LastContact": 0, "Warnings": ""}
+
+    def scale_status(self, rec: JobRecord) -> dict[str, Any]:
+        job = rec.row
+        dep = self.latest_deployment(job["Namespace"], job["ID"])
+        groups = {}
+        for group in job.get("TaskGroups") or []:
+            name = group["Name"]
+            allocs = self._job_allocs(job, name)
+            dstate = (dep.to_json(list(self.allocs.values()))["TaskGroups"].get(name) if dep else None) or {}
+            groups[name] = {
+                "Desired": group["Count"], "Events": rec.scale_events.get(name) or None,
+                "Healthy": dstate.get("HealthyAllocs", 0), "Placed": dstate.get("PlacedAllocs", len(allocs)),
+                "Running": sum(1 for a in allocs if a.client_status == "running"),
+                "Unhealthy": dstate.get("UnhealthyAllocs", 0),
+            }
+        return {"JobCreateIndex": job["CreateIndex"], "JobID": job["ID"], "JobModifyIndex": job["ModifyIndex"],
+                "JobStopped": bool(job.get("Stop")), "Namespace": job["Namespace"], "TaskGroups": groups}
+
+    # --- plan --------------------------------------------------------------------------
+    def plan(self, api_job: Job, *, namespace: str, diff: bool) -> tuple[dict[str, Any], int]:
+        with self.lock:
+            if namespace not in self.namespaces:
+                raise APIError(500, f'job "{api_job["ID"]}" is in nonexistent namespace "{namespace}"')
+            struct = jobspec.to_struct_job(api_job, namespace=namespace, region=self.region)
+            rec = self.jobs.get((namespace, api_job["ID"]))
+            existing = rec.row if rec else None
+            if existing is not None:
+                struct["NomadTokenID"] = existing.get("NomadTokenID", "")
+                changed = jobspec.spec_changed(existing, struct)
+                struct["Version"] = existing["Version"] + (1 if changed else 0)
+            else:
+                struct["Version"] = 0
+            dep = self.latest_deployment(namespace, api_job["ID"]) if existing else None
+            dep = dep if dep is not None and dep.active and existing and dep.job_version == struct["Version"] else None
+            annotations: dict[str, Any] = {}
+            updates: dict[str, dict[str, int]] = {}
+            for group in struct.get("TaskGroups") or []:
+                allocs = self._job_allocs(existing, group["Name"]) if existing else []
+                plan = plan_group(struct, group["Name"], allocs, deployment=dep)
+                annotations[group["Name"]] = plan.annotations()
+                updates[group["Name"]] = plan.updates()
+            body_diff = None
+            if diff:
+                body_diff = job_diff(existing, struct, contextual=True)
+                for gdiff in body_diff.get("TaskGroups") or []:
+                    gdiff["Updates"] = updates.get(gdiff["Name"]) or None
+                    self._annotate(gdiff, annotations.get(gdiff["Name"]), existing, struct)
+            index = existing["JobModifyIndex"] if existing else 0
+            reply = {
+                "Annotations": {"DesiredTGUpdates": annotations or None, "PreemptedAllocs": None},
+                "CreatedEvals": None, "Diff": body_diff, "FailedTGAllocs": None, "Index": index,
+                "JobModifyIndex": index, "NextPeriodicLaunch": None, "Warnings": "",
+            }
+            return reply, index
+
+    @staticmethod
+    def _annotate(gdiff: dict[str, Any], ann: dict[str, int] | None, old: Job | None, new: Job) -> None:
+        for field in gdiff.get("Fields") or []:
+            if field["Name"] == "Count" and field["Type"] != "None":
+                old_n = int(field["Old"] or 0)
+                new_n = int(field["New"] or 0)
+                field["Annotations"] = ["forces create"] if new_n > old_n else ["forces destroy"]
+        for tdiff in gdiff.get("Tasks") or []:
+            if tdiff["Type"] == "Added":
+                tdiff["Annotations"] = ["forces create"]
+            elif tdiff["Type"] == "Deleted":
+                tdiff["Annotations"] = ["forces destroy"]
+            elif tdiff["Type"] == "Edited":
+                destructive = bool(old) and _task_destructive(old, new, gdiff["Name"], tdiff["Name"])  # type: ignore[arg-type]
+                tdiff["Annotations"] = ["forces create/destroy update" if destructive else "forces in-place update"]
+
+    # --- event payloads -------------------------------------------------------------
+    @staticmethod
+    def _job_event(kind: str, job: Job) -> dict[str, Any]:
+        return {"Topic": "Job", "Type": kind, "Key": job["ID"], "Namespace": job["Namespace"],
+                "FilterKeys": None, "Index": job.get("ModifyIndex", 0), "Payload": {"Job": copy.deepcopy(job)}}
+
+    @staticmethod
+    def _eval_event(kind: str, evaluation: dict[str, Any]) -> dict[str, Any]:
+        return {"Topic": "Evaluation", "Type": kind, "Key": evaluation["ID"], "Namespace": evaluation["Namespace"],
+                "FilterKeys": [evaluation["JobID"], evaluation.get("DeploymentID", "")], "Index": evaluation["ModifyIndex"],
+                "Payload": {"Evaluation": dict(evaluation)}}
+
+    def _deployment_event(self, kind: str, dep: Deployment) -> dict[str, Any]:
+        return {"Topic": "Deployment", "Type": kind, "Key": dep.id, "Namespace": dep.namespace,
+                "FilterKeys": [dep.job_id], "Index": dep.modify_index,
+                "Payload": {"Deployment": dep.to_json(list(self.allocs.values()))}}
+
+    @staticmethod
+    def _alloc_event(kind: str, alloc: Alloc) -> dict[str, Any]:
+        return {"Topic": "Allocation", "Type": kind, "Key": alloc.id, "Namespace": alloc.namespace,
+                "FilterKeys": [alloc.job_id, alloc.deployment_id or ""], "Index": alloc.modify_index,
+                "Payload": {"Allocation": alloc.full()}}
+
+
+def _task_destructive(old: Job, new: Job, group: str, task: str) -> bool:
+    from reconciler.testing.fake_nomad.diff import _DESTRUCTIVE_TASK_KEYS
+
+    og, ng = group_of(old, group), group_of(new, group)
+    if og is None or ng is None:
+        return True
+    ot = next((t for t in og.get("Tasks") or [] if t["Name"] == task), None)
+    nt = next((t for t in ng.get("Tasks") or [] if t["Name"] == task), None)
+    if ot is None or nt is None:
+        return True
+    if any(ot.get(k) != nt.get(k) for k in _DESTRUCTIVE_TASK_KEYS):
+        return True
+    meta_old = {**(old.get("Meta") or {}), **(og.get("Meta") or {}), **(ot.get("Meta") or {})}
+    meta_new = {**(new.get("Meta") or {}), **(ng.get("Meta") or {}), **(nt.get("Meta") or {})}
+    ores, nres = ot.get("Resources") or {}, nt.get("Resources") or {}
+    return meta_old != meta_new or any(ores.get(k) != nres.get(k) for k in ("CPU", "MemoryMB", "DiskMB", "IOPS", "Networks"))
