@@ -138,7 +138,12 @@ class Applier:
                 index = refreshed
         jmi = int(resp.get("JobModifyIndex") or 0)
         self._memory.remember_submit(action.key, desired.digest, jmi)
-        self._memory.forget(action.key)
+        if jmi:
+            synced = stamp_job(desired.canonical, source=desired.path, digest=desired.digest,
+                               prefix=self._policy.owner_prefix)  # fmt: skip
+            self._memory.remember_synced(action.key, jmi, desired.digest, synced)
+        else:
+            self._memory.forget(action.key)
         return JobOutcome(
             action.key, action, Result.CREATED if action.create else Result.UPDATED,
             action.reason, annotations, str(resp.get("Warnings") or warnings),

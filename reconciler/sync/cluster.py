@@ -56,6 +56,14 @@ class ClusterMemory:
     def forget(self, key: JobKey) -> None:
         self.jobs.pop(key, None)
 
+    def remember_synced(self, key: JobKey, job_modify_index: int, digest: str, job: ApiJob) -> None:
+        """After our own register: at that index the job is the spec we sent.
+
+        Relies on the canonical form matching Nomad's read-back (the "no spurious
+        drift" property); any later change moves the index and forces a read.
+        """
+        self.jobs[key] = _Seen(job_modify_index, digest, job, job.get("Meta"))
+
 
 class ClusterReader:
     """Builds ``ClusterState`` for a snapshot; owns the per-process memory."""

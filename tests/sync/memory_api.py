@@ -1,0 +1,172 @@
+"""An in-memory ``NomadApi`` for engine tests: the sync layer's own seam, faked.
+
+It keeps jobs the way Nomad reads them back (``canonicalize`` of what was
+registered, plus bookkeeping fields), enforces ``EnforceIndex`` with Nomad's
+error text, and logs every call so tests can count requests.  Deployments are
+set by the test.  End-to-end behaviour over HTTP is tested against FakeNomad.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from reconciler.errors import NomadIndexConflictError, NomadNotFoundError
+from reconciler.jobspec.canonical import canonicalize
+from reconciler.model import ApiJob, JobKey
+from reconciler.nomad.versions import Features, features_for
+
+
+@dataclass
+class MemoryNomad:
+    version: tuple[int, int, int] = (1, 0, 18)
+    jobs: dict[JobKey, ApiJob] = field(default_factory=dict)
+    versions: dict[JobKey, list[ApiJob]] = field(default_factory=dict)
+    deployments: dict[JobKey, dict[str, Any]] = field(default_factory=dict)
+    calls: list[tuple[str, str]] = field(default_factory=list)
+    index: int = 100
+    # Called before a register is applied: lets a test change the job "concurrently".
+    before_register: Any = None
+
+    def count(self, verb: str) -> int:
+        return sum(1 for v, _ in self.calls if v == verb)
+
+    def writes(self) -> list[tuple[str, str]]:
+        return [c for c in self.calls if c[0] in ("register", "deregister", "promote")]
+
+    def put(self, job: ApiJob, *, bump: bool = True) -> ApiJob:
+        """Store ``job`` as Nomad would after a register (used by tests for out-of-band edits)."""
+        key = (job.get("Namespace") or "default", job["ID"])
+        self.index += 1
+        stored = canonicalize(job)
+        old = self.jobs.get(key)
+        stored.update(
+            Version=(old["Version"] + 1) if old else 0,
+            JobModifyIndex=self.index,
+            ModifyIndex=self.index,
+            CreateIndex=old["CreateIndex"] if old else self.index,
+            Status="running",
+            SubmitTime=self.index,
+        )
+        self.jobs[key] = stored
+        self.versions.setdefault(key, []).insert(0, copy.deepcopy(stored))
+        return stored
+
+    async def features(self) -> Features:
+        return features_for(self.version)
+
+    async def list_jobs(self, *, namespace: str, meta: bool) -> list[dict[str, Any]]:
+        self.calls.append(("list", "*"))
+        keys = (
+            "ID",
+            "Name",
+            "Namespace",
+            "Type",
+            "Stop",
+            "Status",
+            "JobModifyIndex",
+            "ModifyIndex",
+        )
+        out = []
+        for job in self.jobs.values():
+            stub = {k: job.get(k) for k in keys}
+            if meta and features_for(self.version).list_meta:
+                stub["Meta"] = job.get("Meta")
+            out.append(stub)
+        return out
+
+    async def read_job(self, job_id: str, *, namespace: str) -> ApiJob:
+        self.calls.append(("read", job_id))
+        job = self.jobs.get((namespace, job_id))
+        if job is None:
+            raise NomadNotFoundError("job not found", status=404)
+        return copy.deepcopy(job)
+
+    async def job_versions(self, job_id: str, *, namespace: str) -> list[ApiJob]:
+        self.calls.append(("versions", job_id))
+        return copy.deepcopy(self.versions.get((namespace, job_id), []))
+
+    async def job_latest_deployment(self, job_id: str, *, namespace: str) -> dict[str, Any] | None:
+        self.calls.append(("deployment", job_id))
+        dep = self.deployments.get((namespace, job_id))
+        return copy.deepcopy(dep) if dep else None
+
+    async def plan_job(self, job: ApiJob) -> dict[str, Any]:
+        self.calls.append(("plan", job["ID"]))
+        key = (job.get("Namespace") or "default", job["ID"])
+        existing = self.jobs.get(key)
+        groups = {g["Name"]: {"Place": 0 if existing else g.get("Count") or 1, "DestructiveUpdate": 1 if existing else 0}
+                  for g in job.get("TaskGroups") or ()}  # fmt: skip
+        return {
+            "JobModifyIndex": existing["JobModifyIndex"] if existing else 0,
+            "Annotations": {"DesiredTGUpdates": groups},
+            "Warnings": "",
+        }
+
+    async def register_job(
+        self,
+        job: ApiJob,
+        *,
+        enforce_index: int | None,
+        preserve_counts: bool,
+        submission: Mapping[str, Any] | None,
+    ) -> dict[str, Any]:
+        self.calls.append(("register", job["ID"]))
+        if self.before_register is not None:
+            hook, self.before_register = self.before_register, None
+            hook(self)
+        key = (job.get("Namespace") or "default", job["ID"])
+        existing = self.jobs.get(key)
+        if enforce_index is not None:
+            if existing is None and enforce_index != 0:
+                raise NomadIndexConflictError(
+                    f"Enforcing job modify index {enforce_index}: job does not exist", status=500
+                )
+            if existing is not None and enforce_index == 0:
+                raise NomadIndexConflictError(
+                    "Enforcing job modify index 0: job already exists", status=500
+                )
+            if existing is not None and existing["JobModifyIndex"] != enforce_index:
+                raise NomadIndexConflictError(
+                    f"Enforcing job modify index {enforce_index}: job exists with conflicting "
+                    f"job modify index: {existing['JobModifyIndex']}",
+                    status=500,
+                )
+        body = copy.deepcopy(job)
+        if preserve_counts and existing is not None:
+            live = {g["Name"]: g["Count"] for g in existing["TaskGroups"]}
+            for group in body["TaskGroups"]:
+                if group["Name"] in live:
+                    group["Count"] = live[group["Name"]]
+        stored = self.put(body)
+        return {
+            "EvalID": f"eval-{self.index}",
+            "JobModifyIndex": stored["JobModifyIndex"],
+            "Warnings": "",
+        }
+
+    async def deregister_job(self, job_id: str, *, namespace: str, purge: bool) -> dict[str, Any]:
+        self.calls.append(("deregister", job_id))
+        key = (namespace, job_id)
+        if purge:
+            self.jobs.pop(key, None)
+        elif key in self.jobs:
+            stopped = copy.deepcopy(self.jobs[key])
+            stopped["Stop"] = True
+            self.put(stopped)
+            self.jobs[key]["Status"] = "dead"
+        return {"EvalID": "eval-d"}
+
+    async def promote_deployment(self, deployment_id: str, *, namespace: str) -> dict[str, Any]:
+        self.calls.append(("promote", deployment_id))
+        for dep in self.deployments.values():
+            if dep["ID"] == deployment_id:
+                for g in dep["TaskGroups"].values():
+                    g["Promoted"] = True
+                dep["Status"] = "successful"
+        return {}
+
+    async def parse_hcl(self, source: str, *, variables: str | None) -> ApiJob:
+        raise NotImplementedError("the memory fake does not parse HCL")
