@@ -9,6 +9,8 @@ default replies like Nomad's ``/v1/agent/self`` for a given version (403 when
 from __future__ import annotations
 
 import json
+import socketserver
+import ssl
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -57,10 +59,19 @@ class Recorder:
             return [r for r in self.requests if r.path == path]
 
 
+class _ThreadingUnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    pass
+
+
 @contextmanager
 def recording_server(
-    *, version: str | None = "1.0.18", respond: Callable[[Recorded], Reply] | None = None
+    *,
+    version: str | None = "1.0.18",
+    respond: Callable[[Recorded], Reply] | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+    unix_socket: str | None = None,
 ) -> Iterator[tuple[str, Recorder]]:
+    """Serve on 127.0.0.1 (https with ``ssl_context``) or on ``unix_socket``; yields its address."""
     recorder = Recorder(version, respond)
 
     class Handler(BaseHTTPRequestHandler):
@@ -99,14 +110,24 @@ def recording_server(
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
+    server: socketserver.BaseServer
+    if unix_socket is not None:
+        server = _ThreadingUnixServer(unix_socket, Handler)
+        address = f"unix://{unix_socket}"
+    else:
+        tcp = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        if ssl_context is not None:
+            tcp.socket = ssl_context.wrap_socket(tcp.socket, server_side=True)
+        scheme = "https" if ssl_context is not None else "http"
+        address = f"{scheme}://127.0.0.1:{tcp.server_address[1]}"
+        server = tcp
+    server.daemon_threads = True  # type: ignore[attr-defined]
     thread = threading.Thread(
         target=server.serve_forever, args=(0.05,), name="recording-server", daemon=True
     )
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", recorder
+        yield address, recorder
     finally:
         server.shutdown()
         server.server_close()
