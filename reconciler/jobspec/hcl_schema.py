@@ -1,0 +1,566 @@
+"""The jobspec block schema of Nomad 1.0: which blocks and arguments exist where,
+and which API JSON field each one fills.
+
+Each ``Struct`` lists its API fields in the order Nomad's ``api`` package
+declares them (the order ``nomad job run -output`` prints), each with the HCL
+name that sets it and how its value is decoded.  Fields no HCL name sets are
+printed with their Go zero value (``""``, ``0``, ``false``) or ``null`` for
+pointers, slices and maps, exactly as the CLI does.  Data only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Attr:
+    """An API field set from an HCL argument.
+
+    kind: ``string``, ``int``, ``bool``, ``float``, ``duration``, ``strings``
+    (list of string), ``string_map`` (map of string, block or attribute form),
+    ``string_list_map`` (map of list of string), ``opaque`` (driver config:
+    nested blocks become lists of maps).  ``pointer`` fields are null when
+    unset, the others take Go's zero value.
+    """
+
+    json: str
+    hcl: str | None
+    kind: str
+    pointer: bool = True
+
+
+@dataclass(frozen=True)
+class Nested:
+    """An API field set from nested blocks.
+
+    mode: ``one`` (a single optional block), ``list`` (repeatable, in order),
+    ``map`` (labelled blocks keyed by label).  ``label`` names the field the
+    block's label fills.
+    """
+
+    json: str
+    hcl: str
+    struct: str
+    mode: str = "one"
+    label: str | None = None
+
+
+@dataclass(frozen=True)
+class Fixed:
+    """An API field no HCL sets: always its zero value (or null)."""
+
+    json: str
+    value: Any = None
+
+
+Field = Attr | Nested | Fixed
+
+
+@dataclass(frozen=True)
+class Struct:
+    name: str
+    fields: tuple[Field, ...]
+    extra_attrs: tuple[str, ...] = ()  # accepted HCL arguments handled by hooks
+    extra_blocks: tuple[str, ...] = ()  # accepted HCL blocks handled by hooks
+    omit_empty: tuple[str, ...] = field(default=())  # fields with `json:",omitempty"`
+
+    @property
+    def attrs(self) -> dict[str, Attr]:
+        return {f.hcl: f for f in self.fields if isinstance(f, Attr) and f.hcl}
+
+    @property
+    def blocks(self) -> dict[str, Nested]:
+        return {f.hcl: f for f in self.fields if isinstance(f, Nested)}
+
+
+def _s(json: str, hcl: str | None, kind: str = "string", pointer: bool = True) -> Attr:
+    return Attr(json, hcl, kind, pointer)
+
+
+def _v(json: str, hcl: str | None, kind: str = "string") -> Attr:
+    """A value (non-pointer) field: zero value when unset."""
+    return Attr(json, hcl, kind, False)
+
+
+CONSTRAINT = Struct(
+    "constraint",
+    (_v("LTarget", "attribute"), _v("RTarget", "value"), _v("Operand", "operator")),
+    extra_attrs=(
+        "version", "semver", "regexp", "set_contains", "distinct_hosts", "distinct_property",
+        "set_contains_any", "set_contains_all", "is_set", "is_not_set",
+    ),
+)
+
+AFFINITY = Struct(
+    "affinity",
+    (_v("LTarget", "attribute"), _v("RTarget", "value"), _v("Operand", "operator"), _s("Weight", "weight", "int")),
+    extra_attrs=("version", "semver", "regexp", "set_contains", "set_contains_any", "set_contains_all"),
+)
+
+SPREAD_TARGET = Struct("target", (Fixed("Value", ""), _v("Percent", "percent", "int")))
+
+SPREAD = Struct(
+    "spread",
+    (
+        _v("Attribute", "attribute"),
+        _s("Weight", "weight", "int"),
+        Nested("SpreadTarget", "target", "target", "list", label="Value"),
+    ),
+)
+
+UPDATE = Struct(
+    "update",
+    (
+        _s("Stagger", "stagger", "duration"),
+        _s("MaxParallel", "max_parallel", "int"),
+        _s("HealthCheck", "health_check"),
+        _s("MinHealthyTime", "min_healthy_time", "duration"),
+        _s("HealthyDeadline", "healthy_deadline", "duration"),
+        _s("ProgressDeadline", "progress_deadline", "duration"),
+        _s("Canary", "canary", "int"),
+        _s("AutoRevert", "auto_revert", "bool"),
+        _s("AutoPromote", "auto_promote", "bool"),
+    ),
+)
+
+MULTIREGION_STRATEGY = Struct(
+    "strategy", (_v("MaxParallel", "max_parallel", "int"), _v("OnFailure", "on_failure"))
+)
+MULTIREGION_REGION = Struct(
+    "region",
+    (
+        Fixed("Name", ""),
+        _s("Count", "count", "int"),
+        _s("Datacenters", "datacenters", "strings"),
+        _s("Meta", "meta", "string_map"),
+    ),
+)
+MULTIREGION = Struct(
+    "multiregion",
+    (
+        Nested("Strategy", "strategy", "strategy"),
+        Nested("Regions", "region", "region", "list", label="Name"),
+    ),
+)
+
+PERIODIC = Struct(
+    "periodic",
+    (
+        _s("Enabled", "enabled", "bool"),
+        _s("Spec", "cron"),
+        Fixed("SpecType"),
+        _s("ProhibitOverlap", "prohibit_overlap", "bool"),
+        _s("TimeZone", "time_zone"),
+    ),
+)
+
+PARAMETERIZED = Struct(
+    "parameterized",
+    (
+        _v("Payload", "payload"),
+        _s("MetaRequired", "meta_required", "strings"),
+        _s("MetaOptional", "meta_optional", "strings"),
+    ),
+)
+
+RESCHEDULE = Struct(
+    "reschedule",
+    (
+        _s("Attempts", "attempts", "int"),
+        _s("Interval", "interval", "duration"),
+        _s("Delay", "delay", "duration"),
+        _s("DelayFunction", "delay_function"),
+        _s("MaxDelay", "max_delay", "duration"),
+        _s("Unlimited", "unlimited", "bool"),
+    ),
+)
+
+MIGRATE = Struct(
+    "migrate",
+    (
+        _s("MaxParallel", "max_parallel", "int"),
+        _s("HealthCheck", "health_check"),
+        _s("MinHealthyTime", "min_healthy_time", "duration"),
+        _s("HealthyDeadline", "healthy_deadline", "duration"),
+    ),
+)
+
+RESTART = Struct(
+    "restart",
+    (
+        _s("Interval", "interval", "duration"),
+        _s("Attempts", "attempts", "int"),
+        _s("Delay", "delay", "duration"),
+        _s("Mode", "mode"),
+    ),
+)
+
+EPHEMERAL_DISK = Struct(
+    "ephemeral_disk",
+    (_s("Sticky", "sticky", "bool"), _s("Migrate", "migrate", "bool"), _s("SizeMB", "size", "int")),
+)
+
+DNS = Struct(
+    "dns",
+    (
+        _s("Servers", "servers", "strings"),
+        _s("Searches", "searches", "strings"),
+        _s("Options", "options", "strings"),
+    ),
+)
+
+PORT = Struct(
+    "port",
+    (Fixed("Label", ""), _v("Value", "static", "int"), _v("To", "to", "int"), _v("HostNetwork", "host_network")),
+)
+
+NETWORK = Struct(
+    "network",
+    (
+        _v("Mode", "mode"),
+        _v("Device", "device"),
+        _v("CIDR", "cidr"),
+        _v("IP", "ip"),
+        Nested("DNS", "dns", "dns"),
+        Fixed("ReservedPorts"),
+        Fixed("DynamicPorts"),
+        _s("MBits", "mbits", "int"),
+    ),
+    extra_blocks=("port",),
+)
+
+CHECK_RESTART = Struct(
+    "check_restart",
+    (_v("Limit", "limit", "int"), _s("Grace", "grace", "duration"), _v("IgnoreWarnings", "ignore_warnings", "bool")),
+)
+
+CHECK = Struct(
+    "check",
+    (
+        _v("Id", "id"),
+        _v("Name", "name"),
+        _v("Type", "type"),
+        _v("Command", "command"),
+        _s("Args", "args", "strings"),
+        _v("Path", "path"),
+        _v("Protocol", "protocol"),
+        _v("PortLabel", "port"),
+        _v("Expose", "expose", "bool"),
+        _v("AddressMode", "address_mode"),
+        _v("Interval", "interval", "duration"),
+        _v("Timeout", "timeout", "duration"),
+        _v("InitialStatus", "initial_status"),
+        _v("TLSSkipVerify", "tls_skip_verify", "bool"),
+        _s("Header", "header", "string_list_map"),
+        _v("Method", "method"),
+        Nested("CheckRestart", "check_restart", "check_restart"),
+        _v("GRPCService", "grpc_service"),
+        _v("GRPCUseTLS", "grpc_use_tls", "bool"),
+        _v("TaskName", "task"),
+        _v("SuccessBeforePassing", "success_before_passing", "int"),
+        _v("FailuresBeforeCritical", "failures_before_critical", "int"),
+    ),
+)
+
+UPSTREAM = Struct(
+    "upstreams",
+    (
+        _v("DestinationName", "destination_name"),
+        _v("LocalBindPort", "local_bind_port", "int"),
+        _v("Datacenter", "datacenter"),
+        _v("LocalBindAddress", "local_bind_address"),
+    ),
+)
+EXPOSE_PATH = Struct(
+    "path",
+    (
+        _v("Path", "path"),
+        _v("Protocol", "protocol"),
+        _v("LocalPathPort", "local_path_port", "int"),
+        _v("ListenerPort", "listener_port"),
+    ),
+)
+EXPOSE = Struct("expose", (Nested("Path", "path", "path", "list"),))
+PROXY = Struct(
+    "proxy",
+    (
+        _v("LocalServiceAddress", "local_service_address"),
+        _v("LocalServicePort", "local_service_port", "int"),
+        Nested("ExposeConfig", "expose", "expose"),
+        Nested("Upstreams", "upstreams", "upstreams", "list"),
+        _s("Config", "config", "opaque"),
+    ),
+)
+SIDECAR_SERVICE = Struct(
+    "sidecar_service",
+    (
+        _s("Tags", "tags", "strings"),
+        _v("Port", "port"),
+        Nested("Proxy", "proxy", "proxy"),
+        _v("DisableDefaultTCPCheck", "disable_default_tcp_check", "bool"),
+    ),
+)
+SIDECAR_TASK = Struct(
+    "sidecar_task",
+    (
+        _v("Name", "name"),
+        _v("Driver", "driver"),
+        _v("User", "user"),
+        _s("Config", "config", "opaque"),
+        _s("Env", "env", "string_map"),
+        Nested("Resources", "resources", "resources"),
+        _s("Meta", "meta", "string_map"),
+        _s("KillTimeout", "kill_timeout", "duration"),
+        Nested("LogConfig", "logs", "logs"),
+        _s("ShutdownDelay", "shutdown_delay", "duration"),
+        _v("KillSignal", "kill_signal"),
+    ),
+)
+CONNECT = Struct(
+    "connect",
+    (
+        _v("Native", "native", "bool"),
+        Fixed("Gateway"),
+        Nested("SidecarService", "sidecar_service", "sidecar_service"),
+        Nested("SidecarTask", "sidecar_task", "sidecar_task"),
+    ),
+)
+
+SERVICE = Struct(
+    "service",
+    (
+        _v("Id", "id"),
+        _v("Name", "name"),
+        _s("Tags", "tags", "strings"),
+        _s("CanaryTags", "canary_tags", "strings"),
+        _v("EnableTagOverride", "enable_tag_override", "bool"),
+        _v("PortLabel", "port"),
+        _v("AddressMode", "address_mode"),
+        Nested("Checks", "check", "check", "list"),
+        Nested("CheckRestart", "check_restart", "check_restart"),
+        Nested("Connect", "connect", "connect"),
+        _s("Meta", "meta", "string_map"),
+        _s("CanaryMeta", "canary_meta", "string_map"),
+        _v("TaskName", "task"),
+    ),
+)
+
+DEVICE = Struct(
+    "device",
+    (
+        Fixed("Name", ""),
+        _s("Count", "count", "int"),
+        Nested("Constraints", "constraint", "constraint", "list"),
+        Nested("Affinities", "affinity", "affinity", "list"),
+    ),
+)
+
+RESOURCES = Struct(
+    "resources",
+    (
+        _s("CPU", "cpu", "int"),
+        _s("MemoryMB", "memory", "int"),
+        _s("DiskMB", "disk", "int"),
+        Nested("Networks", "network", "network", "list"),
+        Nested("Devices", "device", "device", "list", label="Name"),
+        _s("IOPS", "iops", "int"),
+    ),
+)
+
+LOGS = Struct("logs", (_s("MaxFiles", "max_files", "int"), _s("MaxFileSizeMB", "max_file_size", "int")))
+
+ARTIFACT = Struct(
+    "artifact",
+    (
+        _s("GetterSource", "source"),
+        _s("GetterOptions", "options", "string_map"),
+        _s("GetterHeaders", "headers", "string_map"),
+        _s("GetterMode", "mode"),
+        _s("RelativeDest", "destination"),
+    ),
+)
+
+VAULT = Struct(
+    "vault",
+    (
+        _s("Policies", "policies", "strings"),
+        _s("Namespace", "namespace"),
+        _s("Env", "env", "bool"),
+        _s("ChangeMode", "change_mode"),
+        _s("ChangeSignal", "change_signal"),
+    ),
+)
+
+TEMPLATE = Struct(
+    "template",
+    (
+        _s("SourcePath", "source"),
+        _s("DestPath", "destination"),
+        _s("EmbeddedTmpl", "data"),
+        _s("ChangeMode", "change_mode"),
+        _s("ChangeSignal", "change_signal"),
+        _s("Splay", "splay", "duration"),
+        _s("Perms", "perms"),
+        _s("LeftDelim", "left_delimiter"),
+        _s("RightDelim", "right_delimiter"),
+        _s("Envvars", "env", "bool"),
+        _s("VaultGrace", "vault_grace", "duration"),
+    ),
+)
+
+DISPATCH_PAYLOAD = Struct("dispatch_payload", (_v("File", "file"),))
+
+VOLUME_MOUNT = Struct(
+    "volume_mount",
+    (
+        _s("Volume", "volume"),
+        _s("Destination", "destination"),
+        _s("ReadOnly", "read_only", "bool"),
+        _s("PropagationMode", "propagation_mode"),
+    ),
+)
+
+MOUNT_OPTIONS = Struct("mount_options", (_v("FSType", "fs_type"), _s("MountFlags", "mount_flags", "strings")))
+
+VOLUME = Struct(
+    "volume",
+    (
+        Fixed("Name", ""),
+        _v("Type", "type"),
+        _v("Source", "source"),
+        _v("ReadOnly", "read_only", "bool"),
+        Nested("MountOptions", "mount_options", "mount_options"),
+    ),
+)
+
+LIFECYCLE = Struct("lifecycle", (_v("Hook", "hook"), _v("Sidecar", "sidecar", "bool")))
+
+CSI_PLUGIN = Struct("csi_plugin", (_v("ID", "id"), _v("Type", "type"), _v("MountDir", "mount_dir")))
+
+SCALING = Struct(
+    "scaling",
+    (
+        _s("Min", "min", "int"),
+        _s("Max", "max", "int"),
+        _s("Policy", "policy", "opaque"),
+        _s("Enabled", "enabled", "bool"),
+        _v("Type", "type"),
+        Fixed("ID", ""),
+        Fixed("Namespace", ""),
+        Fixed("Target"),
+        Fixed("CreateIndex", 0),
+        Fixed("ModifyIndex", 0),
+    ),
+)
+
+TASK = Struct(
+    "task",
+    (
+        Fixed("Name", ""),
+        _v("Driver", "driver"),
+        _v("User", "user"),
+        Nested("Lifecycle", "lifecycle", "lifecycle"),
+        _s("Config", "config", "opaque"),
+        Nested("Constraints", "constraint", "constraint", "list"),
+        Nested("Affinities", "affinity", "affinity", "list"),
+        _s("Env", "env", "string_map"),
+        Nested("Services", "service", "service", "list"),
+        Nested("Resources", "resources", "resources"),
+        Nested("RestartPolicy", "restart", "restart"),
+        _s("Meta", "meta", "string_map"),
+        _s("KillTimeout", "kill_timeout", "duration"),
+        Nested("LogConfig", "logs", "logs"),
+        Nested("Artifacts", "artifact", "artifact", "list"),
+        Nested("Vault", "vault", "vault"),
+        Nested("Templates", "template", "template", "list"),
+        Nested("DispatchPayload", "dispatch_payload", "dispatch_payload"),
+        Nested("VolumeMounts", "volume_mount", "volume_mount", "list"),
+        _v("Leader", "leader", "bool"),
+        _v("ShutdownDelay", "shutdown_delay", "duration"),
+        _v("KillSignal", "kill_signal"),
+        _v("Kind", "kind"),
+        Fixed("ScalingPolicies"),
+        Nested("CSIPluginConfig", "csi_plugin", "csi_plugin"),
+    ),
+    omit_empty=("CSIPluginConfig",),
+)
+
+GROUP = Struct(
+    "group",
+    (
+        Fixed("Name", ""),
+        _s("Count", "count", "int"),
+        Nested("Constraints", "constraint", "constraint", "list"),
+        Nested("Affinities", "affinity", "affinity", "list"),
+        Nested("Tasks", "task", "task", "list", label="Name"),
+        Nested("Spreads", "spread", "spread", "list"),
+        Nested("Volumes", "volume", "volume", "map", label="Name"),
+        Nested("RestartPolicy", "restart", "restart"),
+        Nested("ReschedulePolicy", "reschedule", "reschedule"),
+        Nested("EphemeralDisk", "ephemeral_disk", "ephemeral_disk"),
+        Nested("Update", "update", "update"),
+        Nested("Migrate", "migrate", "migrate"),
+        Nested("Networks", "network", "network", "list"),
+        _s("Meta", "meta", "string_map"),
+        Nested("Services", "service", "service", "list"),
+        _s("ShutdownDelay", "shutdown_delay", "duration"),
+        _s("StopAfterClientDisconnect", "stop_after_client_disconnect", "duration"),
+        Nested("Scaling", "scaling", "scaling"),
+    ),
+)
+
+JOB = Struct(
+    "job",
+    (
+        _s("Region", "region"),
+        _s("Namespace", "namespace"),
+        _s("ID", "id"),
+        _s("Name", "name"),
+        _s("Type", "type"),
+        _s("Priority", "priority", "int"),
+        _s("AllAtOnce", "all_at_once", "bool"),
+        _s("Datacenters", "datacenters", "strings"),
+        Nested("Constraints", "constraint", "constraint", "list"),
+        Nested("Affinities", "affinity", "affinity", "list"),
+        Nested("TaskGroups", "group", "group", "list", label="Name"),
+        Nested("Update", "update", "update"),
+        Nested("Multiregion", "multiregion", "multiregion"),
+        Nested("Spreads", "spread", "spread", "list"),
+        Nested("Periodic", "periodic", "periodic"),
+        Nested("ParameterizedJob", "parameterized", "parameterized"),
+        Nested("Reschedule", "reschedule", "reschedule"),
+        Nested("Migrate", "migrate", "migrate"),
+        _s("Meta", "meta", "string_map"),
+        _s("ConsulToken", "consul_token"),
+        _s("VaultToken", "vault_token"),
+        Fixed("Stop"),
+        Fixed("ParentID"),
+        Fixed("Dispatched", False),
+        Fixed("Payload"),
+        _s("VaultNamespace", "vault_namespace"),
+        Fixed("NomadTokenID"),
+        Fixed("Status"),
+        Fixed("StatusDescription"),
+        Fixed("Stable"),
+        Fixed("Version"),
+        Fixed("SubmitTime"),
+        Fixed("CreateIndex"),
+        Fixed("ModifyIndex"),
+        Fixed("JobModifyIndex"),
+    ),
+    extra_blocks=("task", "vault"),
+)
+
+STRUCTS: dict[str, Struct] = {
+    s.name: s
+    for s in (
+        CONSTRAINT, AFFINITY, SPREAD_TARGET, SPREAD, UPDATE, MULTIREGION_STRATEGY, MULTIREGION_REGION,
+        MULTIREGION, PERIODIC, PARAMETERIZED, RESCHEDULE, MIGRATE, RESTART, EPHEMERAL_DISK, DNS, PORT,
+        NETWORK, CHECK_RESTART, CHECK, UPSTREAM, EXPOSE_PATH, EXPOSE, PROXY, SIDECAR_SERVICE,
+        SIDECAR_TASK, CONNECT, SERVICE, DEVICE, RESOURCES, LOGS, ARTIFACT, VAULT, TEMPLATE,
+        DISPATCH_PAYLOAD, VOLUME_MOUNT, MOUNT_OPTIONS, VOLUME, LIFECYCLE, CSI_PLUGIN, SCALING, TASK,
+        GROUP, JOB,
+    )
+}
