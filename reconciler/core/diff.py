@@ -201,8 +201,20 @@ def _keep_live_counts(
 
 
 def _empty(value: Any) -> bool:
-    # Nomad nils empty maps and lists: [] {} and null are the same thing.
-    return value is None or value == [] or value == {}
+    # Nomad nils empty maps and lists: [] {} and null are the same thing.  A
+    # struct of zero values (Go's zero value, e.g. a batch group's Update) is
+    # indistinguishable from an absent one, so it is empty too.
+    if value is None or value == [] or value == {}:
+        return True
+    if isinstance(value, dict):
+        return all(_zero(v) for v in value.values())
+    return False
+
+
+def _zero(value: Any) -> bool:
+    if isinstance(value, dict):
+        return all(_zero(v) for v in value.values())
+    return value is None or value is False or value == 0 or value == "" or value == []
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -160,8 +160,7 @@ class ClusterReader:
             version = raw_version if isinstance(raw_version, int) else None
             job = strip_server_fields(raw)
             jmi = int(raw.get("JobModifyIndex") or jmi)
-            base["job_modify_index"] = jmi
-            base["stop"] = stop = bool(raw.get("Stop"))
+            stop = bool(raw.get("Stop"))
         if job is not None:
             meta = job.get("Meta")
         drifted = False
@@ -186,7 +185,7 @@ class ClusterReader:
                 deployment = await self._client.job_latest_deployment(key[1], namespace=key[0])
             failed_digest = await self._failed_digest(key, deployment, semaphore, policy)
         return LiveJob(
-            **base, meta=meta, job=job, known_digest=known,
+            key=key, job_modify_index=jmi, stop=stop, status=str(stub.get("Status", "")), meta=meta, job=job, known_digest=known,
             deployment=deployment, failed_digest=failed_digest,
             version=version,
         )  # fmt: skip

@@ -73,10 +73,11 @@ def run_plan(
     *,
     server_parser: bool = False,
     refresh: bool = False,
-    stdout: TextIO = sys.stdout,
-    stderr: TextIO = sys.stderr,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
 ) -> int:
     """``plan``/``diff``: exit 0 in sync, 2 changes pending, 1 errors."""
+    stdout, stderr = stdout or sys.stdout, stderr or sys.stderr
     return _run(
         "plan", snapshot, config, policy, out, dry_run=True, server_parser=server_parser,
         refresh=refresh, timeout_s=0, stdout=stdout, stderr=stderr,
@@ -93,10 +94,11 @@ def run_sync(
     server_parser: bool = False,
     refresh: bool = False,
     timeout_s: float = 300.0,
-    stdout: TextIO = sys.stdout,
-    stderr: TextIO = sys.stderr,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
 ) -> int:
     """``sync``: exit 0 when every job synced (or is held on purpose), 1 on any failure."""
+    stdout, stderr = stdout or sys.stdout, stderr or sys.stderr
     return _run(
         "sync", snapshot, config, policy, out, dry_run=dry_run, server_parser=server_parser,
         refresh=refresh, timeout_s=timeout_s, stdout=stdout, stderr=stderr,
@@ -182,10 +184,11 @@ def run_status(
     policy: SyncPolicy,
     out: Output,
     *,
-    stdout: TextIO = sys.stdout,
-    stderr: TextIO = sys.stderr,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
 ) -> int:
     """``status``: per job state, version, last deployment, drift.  Exit 1 on errors, else 0."""
+    stdout, stderr = stdout or sys.stdout, stderr or sys.stderr
 
     async def go() -> tuple[Any, str]:
         async with connect(config) as api:

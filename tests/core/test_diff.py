@@ -148,3 +148,13 @@ def test_added_group_is_an_added_object() -> None:
     assert drift.changes is not None
     group = drift.changes.find("Task Group", "extra")
     assert group is not None and group.kind is ChangeKind.DELETED
+
+
+def test_zero_valued_struct_equals_absent_but_a_set_field_does_not() -> None:
+    d = desired(corpus_job("07-batch-periodic"))
+    live = live_from(d)
+    zero = {"AutoRevert": False, "Canary": 0, "HealthCheck": "", "MaxParallel": 0, "Stagger": 0}
+    live["TaskGroups"][0]["Update"] = zero
+    assert compute_job_drift(d, live).state is DriftState.IN_SYNC
+    live["TaskGroups"][0]["Update"] = dict(zero, MaxParallel=2)
+    assert compute_job_drift(d, live).state is DriftState.MODIFIED
