@@ -135,13 +135,21 @@ def exposed_series(text: str) -> dict[str, set[str]]:
     return series
 
 
-@pytest.fixture
-def exposed_text(served: ObservabilityServer) -> str:
-    """The /metrics body, fetched over real HTTP from the running endpoint."""
-    with urllib.request.urlopen(served.url + "/metrics", timeout=10) as response:
+@pytest.fixture(scope="session")
+def exposed_text() -> str:
+    """The /metrics body of a populated ReconcilerMetrics, fetched over real HTTP
+    from a running ObservabilityServer (once per session: it is read-only)."""
+    clock = FakeClock()
+    metrics = ReconcilerMetrics(CollectorRegistry(), clock=clock)
+    populate(metrics, clock)
+    server = ObservabilityServer(
+        metrics, host="127.0.0.1", port=0,
+        liveness=lambda: (True, "alive"), readiness=lambda: (True, "ready"),
+    )  # fmt: skip
+    with server, urllib.request.urlopen(server.url + "/metrics", timeout=10) as response:
         return str(response.read().decode())
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def exposed(exposed_text: str) -> dict[str, set[str]]:
     return exposed_series(exposed_text)

@@ -28,25 +28,28 @@ GRAFANA_VARIABLES = {
 }
 
 
-def substitute_grafana_variables(expr: str) -> str:
-    """Replace the dashboard's variables the way Grafana would with "All" selected."""
-    for name in sorted(GRAFANA_VARIABLES, key=len, reverse=True):
-        expr = expr.replace(name, GRAFANA_VARIABLES[name])
+def substitute_grafana_variables(expr: str, values: dict[str, str] | None = None) -> str:
+    """Replace the dashboard's variables the way Grafana would with "All" selected
+    (``values`` overrides some replacements)."""
+    table = {**GRAFANA_VARIABLES, **(values or {})}
+    for name in sorted(table, key=len, reverse=True):
+        expr = expr.replace(name, table[name])
     leftover = re.findall(r"\$\{?\w+", expr)
     if leftover:
         raise ValueError(f"unknown Grafana variable(s) {leftover} in {expr!r}")
     return expr
 
 
-def metric_names(expr: str) -> set[str]:
-    names: set[str] = set()
+def selectors(expr: str) -> list[tuple[str, dict[str, str]]]:
+    """(metric name, {label: matched value}) of every vector selector in ``expr``."""
+    found: list[tuple[str, dict[str, str]]] = []
 
     def visit(node: promql_parser.Expr) -> None:
-        if isinstance(node, promql_parser.VectorSelector) and node.name:
-            names.add(node.name)
+        if isinstance(node, promql_parser.VectorSelector):
+            found.append((node.name or "", {m.name: m.value for m in node.matchers.matchers}))
 
     promql_parser.walk(promql_parser.parse(expr), visit)
-    return names
+    return found
 
 
 def problems(expr: str, exposed: dict[str, set[str]]) -> list[str]:
