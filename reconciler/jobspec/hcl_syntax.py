@@ -441,7 +441,8 @@ class _Builder:
                 names = [str(t.children[0]) for t in trees if t.data == "identifier"]
                 coll = self.expr(trees[-1])
                 flat.append(("for", (names, coll), p, strip))
-        return Template(self.pos(tree), assemble_template(flat, self.path))
+        start = self.pos(tree)  # Nomad points inside the quotes, at the template itself
+        return Template(Pos(start.line, start.column + 1), assemble_template(flat, self.path))
 
     def x_heredoc_template(self, tree: Tree[Any]) -> Expr:
         return self.heredoc(tree, trim=False)
