@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "reconciler.commands.plan",
     "reconciler.commands.sync",
     "reconciler.commands.status",
+    "reconciler.commands.daemon",
     "reconciler.commands.render",
 )
 

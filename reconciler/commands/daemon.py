@@ -1,0 +1,118 @@
+"""``nomad-reconciler daemon``: the long-running GitOps reconciler.
+
+Only argument parsing lives here: flags become a nested mapping of the
+options actually given (argparse defaults are ``None``), ``load_settings``
+applies the precedence flag > environment > config file > default, and
+``run_daemon`` runs the loop until SIGTERM/SIGINT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+_NOMAD_FLAGS = {
+    "address": "Nomad address (env NOMAD_ADDR; default http://127.0.0.1:4646)",
+    "token_file": "file holding the ACL token, re-read when it changes "
+    "(the token itself: env NOMAD_TOKEN; never on the command line)",
+    "namespace": "default namespace for jobs that name none (env NOMAD_NAMESPACE)",
+    "region": "Nomad region (env NOMAD_REGION)",
+    "ca_cert": "CA certificate to verify Nomad's TLS certificate (env NOMAD_CACERT)",
+    "ca_path": "directory of CA certificates (env NOMAD_CAPATH)",
+    "client_cert": "client certificate for mutual TLS (env NOMAD_CLIENT_CERT)",
+    "client_key": "client key for mutual TLS (env NOMAD_CLIENT_KEY)",
+    "tls_server_name": "server name checked in Nomad's certificate (env NOMAD_TLS_SERVER_NAME)",
+}
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "daemon",
+        help="run continuously: watch the jobs directory and Nomad, keep them in sync",
+        description=(
+            "Watch a Git-checked-out jobs directory and Nomad; register changed jobs "
+            "within a second of a file change, heal out-of-band changes, follow every "
+            "rollout, and serve /metrics, /healthz and /readyz. Options: command line > "
+            "environment (Nomad CLI names) > --config TOML file > default. SIGHUP reloads "
+            "the config file; SIGTERM/SIGINT stop cleanly (in-flight writes finish)."
+        ),
+    )
+    p.add_argument("jobs_dir", nargs="?", default=None,
+                   help="the jobs directory, e.g. a git-sync 'current' link (default: .)")
+    p.add_argument("--config", dest="config_file", metavar="FILE",
+                   help="TOML config file (env NOMAD_RECONCILER_CONFIG); keys as the long "
+                        "options with '_' for '-', Nomad options in a [nomad] table")
+    p.add_argument("--listen", metavar="HOST:PORT",
+                   help="address of /metrics, /healthz, /readyz (default 127.0.0.1:9464; "
+                        "'' disables)")
+    p.add_argument("--log-format", choices=("text", "json"),
+                   help="text (default, for terminals) or one JSON object per line")
+    p.add_argument("--log-level", choices=("debug", "info", "warning", "error"),
+                   help="default info")
+    p.add_argument("--self-heal", action=argparse.BooleanOptionalAction, default=None,
+                   help="re-apply the declared spec when a job is changed out of band "
+                        "(default on); --no-self-heal only reports drift and applies "
+                        "only jobs whose files change")
+    p.add_argument("--promote-after", metavar="DURATION",
+                   help="promote canaries of every job once all have been healthy this long "
+                        "(e.g. 120, 2m); default off: report 'awaiting promotion'. Per job: "
+                        "Meta gitops.auto-promote / gitops.promote-after")
+    p.add_argument("--resync-interval", metavar="DURATION",
+                   help="full pass over every job as a safety net (default 5m)")
+    p.add_argument("--debounce", metavar="DURATION",
+                   help="quiet time closing a burst of file events (default 100ms)")
+    p.add_argument("--debounce-max", metavar="DURATION",
+                   help="longest a burst may delay a pass (default 1s)")
+    p.add_argument("--settle", metavar="DURATION",
+                   help="a load error is reported only if it persists this long (default 1s)")
+    p.add_argument("--backoffs", metavar="LIST",
+                   help="per-job retry delays, comma-separated (default 1,2,4,8,16,30,60)")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="job batches handled concurrently (default 8)")
+    p.add_argument("--rollout-poll", metavar="DURATION",
+                   help="re-check interval of a running deployment (default 2s)")
+    p.add_argument("--shutdown-timeout", metavar="DURATION",
+                   help="how long in-flight writes may take at shutdown (default 20s)")
+    p.add_argument("--event-stream", action=argparse.BooleanOptionalAction, default=None,
+                   help="follow Nomad's event stream (default on); off: blocking queries")
+    p.add_argument("--prune", action=argparse.BooleanOptionalAction, default=None,
+                   help="stop owned jobs whose files were removed (default off)")
+    p.add_argument("--purge", action=argparse.BooleanOptionalAction, default=None,
+                   help="purge instead of stop when pruning")
+    p.add_argument("--var", dest="variables", action="append", metavar="KEY=VALUE",
+                   help="HCL2 variable (repeatable); also NOMAD_VAR_* in the environment")
+    p.add_argument("--var-file", dest="var_files", action="append", metavar="FILE",
+                   help="HCL2 variable file (repeatable)")
+    nomad = p.add_argument_group("Nomad connection (Nomad CLI environment variables also apply)")
+    for name, help_text in _NOMAD_FLAGS.items():
+        nomad.add_argument("--" + name.replace("_", "-"), dest="nomad_" + name, help=help_text)
+    nomad.add_argument("--tls-skip-verify", dest="nomad_skip_verify",
+                       action="store_true", default=None,
+                       help="do not verify Nomad's TLS certificate (env NOMAD_SKIP_VERIFY)")
+    p.set_defaults(func=run)
+
+
+def flags_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The options the user gave, shaped like the config file (``nomad`` nested)."""
+    flags: dict[str, Any] = {}
+    nomad: dict[str, Any] = {}
+    for name, value in vars(args).items():
+        if value is None or name in ("func", "command"):
+            continue
+        if name.startswith("nomad_"):
+            nomad[name.removeprefix("nomad_")] = value
+        else:
+            flags[name] = value
+    if nomad:
+        flags["nomad"] = nomad
+    return flags
+
+
+def run(args: argparse.Namespace) -> int:
+    from reconciler.daemon.loop import run_daemon
+    from reconciler.daemon.settings import load_settings
+
+    flags = flags_from_args(args)
+    settings = load_settings(flags, os.environ)
+    return run_daemon(settings, env=os.environ, flags=flags)

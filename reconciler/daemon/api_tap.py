@@ -1,0 +1,106 @@
+"""The sync engine's Nomad API as the daemon hands it over: the same calls, tapped.
+
+Responsible for what the daemon must learn from the engine's writes that the
+engine's outcomes do not carry: the typed error of a failed write (so the
+queue knows whether a retry can help), the moment Nomad accepted a
+registration (change-to-registered latency), and a gate on promotions (the
+daemon's soak policy decides, not the engine's "canaries healthy now").
+It forwards every call unchanged otherwise and holds no policy of its own.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from reconciler.errors import NomadError
+from reconciler.model import ApiJob, JobKey
+from reconciler.nomad.versions import Features
+from reconciler.sync.api import NomadApi
+
+PromotionGate = Callable[[str, str], bool]
+"""(namespace, deployment ID) → may the engine promote it now?"""
+
+
+def _key_of(job: Mapping[str, Any]) -> JobKey:
+    return (str(job.get("Namespace") or "default"), str(job.get("ID") or ""))
+
+
+@dataclass
+class TappedApi:
+    """A ``NomadApi`` that records per-job write errors and acceptance times."""
+
+    inner: NomadApi
+    gate: PromotionGate = lambda namespace, deployment_id: True
+    clock: Callable[[], float] = time.monotonic
+    errors: dict[JobKey, NomadError] = field(default_factory=dict)
+    accepted_at: dict[JobKey, float] = field(default_factory=dict)
+    blocked_promotions: set[str] = field(default_factory=set)
+
+    def take_error(self, key: JobKey) -> NomadError | None:
+        return self.errors.pop(key, None)
+
+    def take_accepted(self, key: JobKey) -> float | None:
+        return self.accepted_at.pop(key, None)
+
+    # -- reads: forwarded ---------------------------------------------------------
+
+    async def features(self) -> Features:
+        return await self.inner.features()
+
+    async def list_jobs(self, *, namespace: str, meta: bool) -> list[dict[str, Any]]:
+        return await self.inner.list_jobs(namespace=namespace, meta=meta)
+
+    async def read_job(self, job_id: str, *, namespace: str) -> ApiJob:
+        return await self.inner.read_job(job_id, namespace=namespace)
+
+    async def job_versions(self, job_id: str, *, namespace: str) -> list[ApiJob]:
+        return await self.inner.job_versions(job_id, namespace=namespace)
+
+    async def job_latest_deployment(self, job_id: str, *, namespace: str) -> dict[str, Any] | None:
+        return await self.inner.job_latest_deployment(job_id, namespace=namespace)
+
+    async def plan_job(self, job: ApiJob) -> dict[str, Any]:
+        return await self.inner.plan_job(job)
+
+    async def parse_hcl(self, source: str, *, variables: str | None) -> ApiJob:
+        return await self.inner.parse_hcl(source, variables=variables)
+
+    # -- writes: tapped -----------------------------------------------------------
+
+    async def register_job(
+        self,
+        job: ApiJob,
+        *,
+        enforce_index: int | None,
+        preserve_counts: bool,
+        submission: Mapping[str, Any] | None,
+    ) -> dict[str, Any]:
+        key = _key_of(job)
+        try:
+            resp = await self.inner.register_job(
+                job, enforce_index=enforce_index, preserve_counts=preserve_counts,
+                submission=submission,
+            )  # fmt: skip
+        except NomadError as exc:
+            self.errors[key] = exc
+            raise
+        self.errors.pop(key, None)
+        self.accepted_at[key] = self.clock()
+        return resp
+
+    async def deregister_job(self, job_id: str, *, namespace: str, purge: bool) -> dict[str, Any]:
+        try:
+            return await self.inner.deregister_job(job_id, namespace=namespace, purge=purge)
+        except NomadError as exc:
+            self.errors[(namespace, job_id)] = exc
+            raise
+
+    async def promote_deployment(self, deployment_id: str, *, namespace: str) -> dict[str, Any]:
+        if not self.gate(namespace, deployment_id):
+            # The daemon's rollout policy promotes this one itself, after the soak.
+            self.blocked_promotions.add(deployment_id)
+            return {}
+        return await self.inner.promote_deployment(deployment_id, namespace=namespace)

@@ -1,0 +1,811 @@
+"""The daemon's composition root: triggers wired to the per-job work queue.
+
+Responsible for building the parts from ``DaemonSettings`` (Nomad client,
+sync engine, watcher, metrics server) and for wiring every trigger to the
+queue.  Triggers only say *which job* to look at and *why*; the work always
+rebuilds the picture from the checkout and from Nomad, so lost, duplicated
+or reordered events cannot cause drift:
+
+- files: watchdog → debounce → re-scan (content-hash cache) → jobs whose
+  digest changed are due (``FILE``, urgent: a new spec ends a backoff);
+- Nomad: the event stream (Job and Deployment topics), or blocking queries on
+  the job list when the server has no stream → ``NOMAD`` / ``ROLLOUT``;
+- a full pass at start and every ``resync_interval`` (``ALL``);
+- rollouts: after a registration, and while a deployment runs, a re-check
+  timer (``ROLLOUT``) until it ends; the soak timer of a promotion.
+
+Diff, plan and apply are the sync engine's (``reconciler.sync.engine``);
+rollout phases and promotion are ``rollout.RolloutTracker``'s decisions.
+This module only sequences I/O and reports (logs, metrics).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import enum
+import logging
+import os
+import signal
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from reconciler.core.diff import DriftState
+from reconciler.core.ownership import read_ownership
+from reconciler.core.plan import ActionKind, SyncPolicy
+from reconciler.daemon.api_tap import TappedApi
+from reconciler.daemon.debounce import Debouncer, ParseErrorGate
+from reconciler.daemon.logging import SecretFilter, configure_logging
+from reconciler.daemon.queue import Outcome, QueueSettings, Result, WorkQueue
+from reconciler.daemon.revision import read_revision
+from reconciler.daemon.rollout import RolloutPhase, RolloutTracker, promotion_soak
+from reconciler.daemon.settings import DaemonSettings, load_settings, reload_changes
+from reconciler.daemon.watcher import JobsDirWatcher
+from reconciler.errors import ConfigError, NomadError, NomadUnavailableError, ReconcilerError
+from reconciler.model import JobKey, Revision, Snapshot
+from reconciler.nomad.client import NomadClient
+from reconciler.nomad.config import NomadConfig, parse_http_auth
+from reconciler.nomad.events import Event
+from reconciler.nomad.retry import RetryPolicy
+from reconciler.observability.metrics import ReconcilerMetrics
+from reconciler.observability.server import Heartbeat, ObservabilityServer, parse_listen_address
+from reconciler.sync.api import ClientApi
+from reconciler.sync.engine import Reconciler
+from reconciler.sync.outcome import JobOutcome, PassResult
+from reconciler.sync.outcome import Result as SyncResult
+from reconciler.sync.rollout import expects_deployment
+
+log = logging.getLogger("reconciler.daemon")
+
+ALL: JobKey = ("*", "*")
+"""The queue key of a full pass (every declared and live job)."""
+
+TICK_S = 1.0  # liveness heartbeat period
+LIVENESS_MAX_AGE_S = 30.0
+ROLLOUT_APPEAR_TIMEOUT_S = 60.0  # how long to wait for a registration's deployment to show up
+BLOCKING_WAIT_S = 300.0
+
+
+class Reason(enum.StrEnum):
+    FILE = "file"  # the job's file changed
+    NOMAD = "nomad"  # Nomad says the job changed (possibly out of band)
+    ROLLOUT = "rollout"  # re-check the job's deployment
+    RESYNC = "resync"
+
+
+def _fields(key: JobKey, **more: Any) -> dict[str, Any]:
+    return {"fields": {"nomad_namespace": key[0], "nomad_job": key[1], **more}}
+
+
+def nomad_config(settings: DaemonSettings) -> NomadConfig:
+    """The client config from resolved settings (precedence already applied)."""
+    values = {
+        k: v for k, v in dataclasses.asdict(settings.nomad).items()
+        if v is not None and k != "http_auth"
+    }  # fmt: skip
+    if settings.nomad.http_auth:
+        values["http_auth"] = parse_http_auth(settings.nomad.http_auth)
+    return NomadConfig(**values)
+
+
+def sync_policy(settings: DaemonSettings) -> SyncPolicy:
+    # The daemon follows rollouts itself (not the engine's blocking --wait) and owns
+    # promotion (soak policy), so the engine neither waits nor promotes.
+    return SyncPolicy(prune=settings.prune, purge=settings.purge, promote=False, wait=False)
+
+
+@dataclasses.dataclass
+class _Tracking:
+    """A registration whose deployment the daemon follows."""
+
+    job_modify_index: int
+    digest: str
+    registered_at: float  # monotonic
+    revision: str | None
+
+
+class Daemon:
+    """The long-running reconciler.  ``await run()`` until ``request_stop()``."""
+
+    def __init__(
+        self,
+        settings: DaemonSettings,
+        *,
+        env: Mapping[str, str],
+        flags: Mapping[str, Any] | None = None,
+        metrics: ReconcilerMetrics | None = None,
+        secret_filter: SecretFilter | None = None,
+    ) -> None:
+        self.settings = settings
+        self.env = dict(env)
+        self.flags = dict(flags or {})
+        self.metrics = metrics or ReconcilerMetrics()
+        self.secret_filter = secret_filter
+        self.tracker = RolloutTracker()
+        self.gate = ParseErrorGate(settle=settings.settle)
+        self.snapshot: Snapshot | None = None
+        self.revision: Revision | None = None
+        self._reasons: dict[JobKey, set[Reason]] = {}
+        self._pending_files: set[JobKey] = set()  # file changed, not yet applied
+        self._changed_at: dict[JobKey, float] = {}  # monotonic time of the file event
+        self._drift_at: dict[JobKey, float] = {}  # wall time of an out-of-band change
+        self._known_index: dict[JobKey, int] = {}  # JobModifyIndex last seen in sync / ours
+        self._tracking: dict[JobKey, _Tracking] = {}
+        self._timers: dict[JobKey, asyncio.TimerHandle] = {}
+        self._revision_seen: dict[str, float] = {}  # commit → wall time first seen
+        self._reported_errors: frozenset[tuple[str, str]] = frozenset()
+        self._recheck: asyncio.TimerHandle | None = None
+        self._stop = asyncio.Event()
+        self._reload = asyncio.Event()
+        self._load_lock = asyncio.Lock()
+        self._pass_lock = _PassLock()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._first_pass_done = False
+        self._nomad_ok: bool | None = None
+        self._nomad_error = ""
+        self.heartbeat = Heartbeat(LIVENESS_MAX_AGE_S)
+        self.passes = 0  # full passes completed (tests, logs)
+
+    # -- health ----------------------------------------------------------------------
+
+    def readiness(self) -> tuple[bool, str]:
+        if not self._first_pass_done:
+            return False, "first full pass not done yet"
+        if self._nomad_ok is False:
+            return False, f"Nomad unreachable: {self._nomad_error}"
+        return True, "ready"
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    def request_reload(self) -> None:
+        self._reload.set()
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        s = self.settings
+        self.client = NomadClient(
+            nomad_config(s),
+            retry=RetryPolicy(attempts=2, initial=0.1, max_backoff=1.0, max_total=5.0),
+            on_request=self.metrics.observe_nomad_request,
+        )
+        self.api = TappedApi(ClientApi(self.client), gate=lambda ns, dep: False)
+        self.engine = Reconciler(self.api, sync_policy(s), annotate=False)
+        self.queue: WorkQueue[JobKey] = WorkQueue(
+            self._handle_batch,
+            settings=QueueSettings(backoffs=s.backoffs, jitter=s.jitter, max_workers=s.workers),
+            on_outcome=self._on_queue_outcome,
+        )
+        self._install_signals(loop)
+        server = self._start_server()
+        self.debouncer = Debouncer(
+            self._on_files_settled, quiet=s.debounce, max_delay=s.debounce_max
+        )
+        self.watcher = JobsDirWatcher(
+            s.jobs_dir, on_paths=self.debouncer.add, on_switch=self._on_checkout_switched
+        )
+        self.watcher.start()
+        log.info(
+            "daemon started",
+            extra={"fields": {"jobs_dir": os.path.abspath(s.jobs_dir),
+                              "nomad": nomad_config(s).address, "self_heal": s.self_heal,
+                              "listen": server.url if server else None}},
+        )
+        try:
+            await self._rescan(initial=True)
+            self._submit([ALL], Reason.RESYNC)
+            self._spawn(self._tick(), "tick")
+            self._spawn(self._resync_timer(), "resync")
+            self._spawn(self._follow_nomad(), "nomad-events")
+            while not self._stop.is_set():
+                reload_wait = asyncio.ensure_future(self._reload.wait())
+                stop_wait = asyncio.ensure_future(self._stop.wait())
+                await asyncio.wait({reload_wait, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+                for fut in (reload_wait, stop_wait):
+                    fut.cancel()
+                if self._reload.is_set() and not self._stop.is_set():
+                    self._reload.clear()
+                    self._apply_reload()
+        finally:
+            await self._shutdown(server)
+        return 0
+
+    async def _shutdown(self, server: ObservabilityServer | None) -> None:
+        log.info("shutting down", extra={"fields": {"timeout_s": self.settings.shutdown_timeout}})
+        self.watcher.stop()
+        self.debouncer.cancel()
+        for timer in self._timers.values():
+            timer.cancel()
+        if self._recheck is not None:
+            self._recheck.cancel()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        finished = await self.queue.close(timeout=self.settings.shutdown_timeout)
+        if not finished:
+            log.warning("in-flight work cancelled at shutdown timeout")
+        await self.client.aclose()
+        if server is not None:
+            server.stop()
+        log.info("stopped", extra={"fields": {"clean": finished}})
+
+    def _install_signals(self, loop: asyncio.AbstractEventLoop) -> None:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, self.request_stop)
+        with contextlib.suppress(NotImplementedError, RuntimeError, AttributeError):
+            loop.add_signal_handler(signal.SIGHUP, self.request_reload)
+
+    def _start_server(self) -> ObservabilityServer | None:
+        if not self.settings.listen:
+            return None
+        host, port = parse_listen_address(self.settings.listen)
+        server = ObservabilityServer(
+            self.metrics, host=host, port=port,
+            liveness=self.heartbeat.check, readiness=self.readiness,
+        )  # fmt: skip
+        server.start()
+        return server
+
+    def _apply_reload(self) -> None:
+        try:
+            new = load_settings(self.flags, os.environ)
+        except ReconcilerError as exc:
+            log.error("configuration reload failed; keeping the running configuration",
+                      extra={"fields": {"error": str(exc)}})
+            return
+        applied, restart = reload_changes(self.settings, new)
+        keep = {f: getattr(self.settings, f) for f in restart}
+        self.settings = dataclasses.replace(new, **keep)
+        self.engine.policy = sync_policy(self.settings)
+        self.queue.settings = QueueSettings(
+            backoffs=self.settings.backoffs, jitter=self.settings.jitter,
+            max_workers=self.settings.workers,
+        )  # fmt: skip
+        self.debouncer.quiet = self.settings.debounce
+        self.debouncer.max_delay = self.settings.debounce_max
+        self.gate.settle = self.settings.settle
+        logging.getLogger("reconciler").setLevel(self.settings.log_level.upper())
+        log.info("configuration reloaded", extra={"fields": {
+            "applied": sorted(applied), "needs_restart": sorted(restart)}})
+        self._submit([ALL], Reason.RESYNC)
+
+    def _spawn(self, coro: Any, name: str) -> None:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _tick(self) -> None:
+        while True:
+            self.heartbeat.beat()
+            await asyncio.sleep(TICK_S)
+
+    async def _resync_timer(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.resync_interval)
+            await self._rescan()
+            self._submit([ALL], Reason.RESYNC)
+
+    # -- triggers: files -------------------------------------------------------------
+
+    def _on_files_settled(self, paths: frozenset[str]) -> None:
+        log.debug("files changed", extra={"fields": {"paths": sorted(paths)[:20],
+                                                      "count": len(paths)}})
+        self._spawn(self._rescan(), "rescan")
+
+    def _on_checkout_switched(self) -> None:
+        self._spawn(self._rescan(), "rescan")
+
+    async def _load(self) -> Snapshot:
+        from reconciler.jobspec.loader import LoadCache, load_directory
+        from reconciler.jobspec.variables import VariableInputs
+
+        if not hasattr(self, "_cache"):
+            self._cache = LoadCache()
+        # Only NOMAD_VAR_* matter, and the loader fingerprints the env it is given.
+        var_env = {k: v for k, v in self.env.items() if k.startswith("NOMAD_VAR_")}
+        inputs = VariableInputs(
+            cli=self.settings.variables, files=self.settings.var_files, env=var_env
+        )
+        root = self.watcher.target if hasattr(self, "watcher") else self.settings.jobs_dir
+        snapshot = await asyncio.to_thread(load_directory, root, inputs=inputs, cache=self._cache)
+        revision = await read_revision(root)
+        return dataclasses.replace(snapshot, revision=revision)
+
+    async def _rescan(self, *, initial: bool = False) -> None:
+        """Re-load the jobs directory; mark jobs whose spec changed as due."""
+        started = time.monotonic()
+        async with self._load_lock:
+            try:
+                snapshot = await self._load()
+            except Exception:
+                log.exception("loading the jobs directory failed")
+                return
+            previous = self.snapshot
+            self.snapshot = snapshot
+        self._observe_revision(snapshot.revision)
+        self._report_load_errors(snapshot)
+        if initial or previous is None:
+            return
+        old, new = previous.by_key(), snapshot.by_key()
+        failing = {d.path for d in snapshot.errors}
+        changed = {k for k, job in new.items() if k not in old or old[k].digest != job.digest}
+        # A job whose file now fails to load is an error, not an orphan: leave it be.
+        removed = {k for k, job in old.items() if k not in new and job.path not in failing}
+        due = changed | removed
+        for key in due:
+            self._pending_files.add(key)
+            self._changed_at.setdefault(key, started)
+        if due:
+            log.info("job files changed", extra={"fields": {
+                "jobs": sorted(f"{ns}/{job}" for ns, job in due)[:20], "count": len(due),
+                "revision": snapshot.revision.commit[:12] if snapshot.revision else None}})
+            self._submit(due, Reason.FILE, urgent=True)
+
+    def _observe_revision(self, revision: Revision | None) -> None:
+        if revision is not None:
+            self._revision_seen.setdefault(revision.commit, time.time())
+            if self.revision != revision:
+                log.info("checkout revision", extra={"fields": {
+                    "commit": revision.commit, "dirty": revision.dirty, "ref": revision.ref}})
+        self.revision = revision
+        self.metrics.set_revision(revision.commit if revision else None,
+                                  revision.dirty if revision else False)
+
+    def _report_load_errors(self, snapshot: Snapshot) -> None:
+        """Report load errors that persisted past the settle time; re-check the others."""
+        loop = asyncio.get_running_loop()
+        report, recheck_at = self.gate.filter(snapshot.errors, now=loop.time())
+        self.metrics.observe_load_errors(report)
+        current = frozenset((d.path, d.message) for d in report)
+        for diag in report:
+            if (diag.path, diag.message) not in self._reported_errors:
+                log.error("job file failed to load", extra={"fields": {
+                    "file": diag.location, "error": diag.message}})
+        self._reported_errors = current
+        if self._recheck is not None:
+            self._recheck.cancel()
+            self._recheck = None
+        if recheck_at is not None:
+            self._recheck = loop.call_at(
+                recheck_at, lambda: self._spawn(self._rescan(), "settle-recheck")
+            )
+
+    # -- triggers: Nomad -------------------------------------------------------------
+
+    async def _follow_nomad(self) -> None:
+        """Follow Nomad's event stream; fall back to blocking queries without one."""
+        if self.settings.event_stream:
+            first = True
+
+            def on_connection(connected: bool) -> None:
+                nonlocal first
+                self.metrics.set_event_stream_connected(connected)
+                if not connected:
+                    self._nomad_ok = False
+                    self._nomad_error = "event stream disconnected"
+                if connected:
+                    self._set_nomad_ok()
+                    if not first:  # events may have been missed while disconnected
+                        log.info("event stream reconnected; full resync")
+                        self._submit([ALL], Reason.RESYNC)
+                    first = False
+
+            try:
+                async for event in self.client.events(
+                    topics={"Job": ["*"], "Deployment": ["*"]}, namespace="*",
+                    on_connection=on_connection,
+                ):  # fmt: skip
+                    self._on_nomad_event(event)
+            except NomadError as exc:
+                log.warning("Nomad event stream unavailable; using blocking queries",
+                            extra={"fields": {"error": str(exc)}})
+            finally:
+                self.metrics.set_event_stream_connected(False)
+        await self._poll_job_list()
+
+    def _relevant(self, key: JobKey, job: Mapping[str, Any] | None) -> bool:
+        declared = self.snapshot is not None and key in self.snapshot.by_key()
+        owned = job is not None and read_ownership(job.get("Meta")) is not None
+        return declared or owned or key in self._known_index
+
+    def _on_nomad_event(self, event: Event) -> None:
+        if event.topic == "Job":
+            job = event.payload.get("Job") or {}
+            key: JobKey = (event.namespace or str(job.get("Namespace") or "default"), event.key)
+            if not self._relevant(key, job):
+                return
+            jmi = int(job.get("JobModifyIndex") or 0)
+            deleted = event.type == "JobDeregistered"
+            if not deleted and jmi and self._known_index.get(key) == jmi:
+                return  # our own write, or a status change of a job known in sync
+            submit_ns = job.get("SubmitTime")
+            if isinstance(submit_ns, int) and submit_ns > 0:
+                self._drift_at.setdefault(key, submit_ns / 1e9)
+            else:
+                self._drift_at.setdefault(key, time.time())
+            self._submit([key], Reason.NOMAD)
+        elif event.topic == "Deployment":
+            dep = event.payload.get("Deployment") or {}
+            key = (str(dep.get("Namespace") or event.namespace or "default"),
+                   str(dep.get("JobID") or ""))
+            if key[1] and self._relevant(key, None):
+                self._submit([key], Reason.ROLLOUT)
+
+    async def _poll_job_list(self) -> None:
+        """Blocking queries on the job list: a changed JobModifyIndex marks the job due."""
+        index = 0
+        seen: dict[JobKey, int] = {}
+        delay = 1.0
+        while True:
+            try:
+                result = await self.client.list_jobs(
+                    namespace="*", index=index or None, wait=BLOCKING_WAIT_S if index else None
+                )
+            except NomadError as exc:
+                self._set_nomad_error(exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+                continue
+            delay = 1.0
+            self._set_nomad_ok()
+            current: dict[JobKey, int] = {}
+            for stub in result.value:
+                key = (str(stub.get("Namespace") or "default"), str(stub.get("ID")))
+                current[key] = int(stub.get("JobModifyIndex") or 0)
+            if index:
+                for key in current.keys() | seen.keys():
+                    if current.get(key) != seen.get(key) and self._relevant(key, None) and \
+                            self._known_index.get(key) != current.get(key):
+                        self._drift_at.setdefault(key, time.time())
+                        self._submit([key], Reason.NOMAD)
+            seen = current
+            index = max(result.index, 1)
+
+    def _set_nomad_ok(self) -> None:
+        self._nomad_ok = True
+        self._nomad_error = ""
+
+    def _set_nomad_error(self, exc: BaseException) -> None:
+        if isinstance(exc, NomadUnavailableError):
+            if self._nomad_ok is not False:
+                log.warning("Nomad unavailable", extra={"fields": {"error": str(exc)}})
+            self._nomad_ok = False
+            self._nomad_error = str(exc)
+
+    # -- the queue -------------------------------------------------------------------
+
+    def _submit(self, keys: Iterable[JobKey], reason: Reason, *, urgent: bool = False) -> None:
+        for key in keys:
+            self._reasons.setdefault(key, set()).add(reason)
+            self.queue.submit(key, urgent=urgent)
+
+    def _schedule_rollout_check(self, key: JobKey, delay: float) -> None:
+        old = self._timers.pop(key, None)
+        if old is not None:
+            old.cancel()
+
+        def fire() -> None:
+            self._timers.pop(key, None)
+            self._submit([key], Reason.ROLLOUT)
+
+        self._timers[key] = asyncio.get_running_loop().call_later(max(delay, 0.0), fire)
+
+    def _on_queue_outcome(self, key: JobKey, outcome: Outcome, error: BaseException | None) -> None:
+        if error is not None and outcome is Outcome.RETRY:
+            log.warning("will retry", extra=_fields(key, error=str(error),
+                                                     attempts=self.queue.status(key).attempts
+                                                     if self.queue.status(key) else 0))
+
+    async def _handle_batch(self, batch: frozenset[JobKey]) -> Mapping[JobKey, Result]:
+        reasons = {key: self._reasons.pop(key, set()) for key in batch}
+        snapshot = self.snapshot
+        if snapshot is None:
+            raise NomadUnavailableError("jobs directory not loaded yet")
+        results: dict[JobKey, Result] = {}
+        if ALL in batch:
+            async with self._pass_lock.exclusive():
+                results.update(await self._full_pass(snapshot))
+            # Jobs the full pass could not finish get their own retry with backoff.
+            retry = [k for k, r in results.items()
+                     if k not in batch and isinstance(r, BaseException)]
+            self._submit(retry, Reason.RESYNC)
+            rest = batch - {ALL}
+        else:
+            rest = batch
+        sync_keys = {k for k in rest if reasons.get(k, set()) - {Reason.ROLLOUT}}
+        rollout_keys = {k for k in rest if k not in sync_keys}
+        async with self._pass_lock.shared():
+            if sync_keys:
+                results.update(await self._sync(snapshot, sync_keys))
+            for key in rollout_keys | {k for k in sync_keys if k in self._tracking}:
+                if isinstance(results.get(key), BaseException):
+                    continue
+                try:
+                    await self._check_rollout(key)
+                except NomadError as exc:
+                    self._set_nomad_error(exc)
+                    results[key] = exc
+        return results
+
+    async def _full_pass(self, snapshot: Snapshot) -> dict[JobKey, Result]:
+        started = time.monotonic()
+        heal = self.settings.self_heal
+        try:
+            result = await self.engine.reconcile(snapshot, dry_run=not heal)
+            extra: PassResult | None = None
+            if not heal and self._pending_files:
+                extra = await self.engine.reconcile(snapshot, only=set(self._pending_files))
+        except NomadError as exc:
+            self._set_nomad_error(exc)
+            self.metrics.observe_reconcile_error(exc)
+            raise
+        self._set_nomad_ok()
+        outcomes = {o.key: o for o in result.outcomes}
+        if extra is not None:
+            outcomes.update({o.key: o for o in extra.outcomes})
+        results = self._record_outcomes(outcomes.values(), snapshot)
+        states = {k: self._state_of(o) for k, o in outcomes.items()}
+        self.metrics.observe_pass(
+            time.monotonic() - started, {k: v for k, v in states.items() if v != "unmanaged"},
+            held_reasons={k: "policy" for k, v in states.items() if v == "held"},
+            succeeded=not any(isinstance(r, BaseException) or r is Outcome.FAILED
+                              for r in results.values()),
+        )
+        self.passes += 1
+        if not self._first_pass_done:
+            self._first_pass_done = True
+            log.info("first full pass done", extra={"fields": {
+                "jobs": len(snapshot.jobs), "summary": (extra or result).summary()}})
+        # Jobs declared but absent from the engine's answer have nothing to do.
+        return {ALL: None, **results}
+
+    async def _sync(self, snapshot: Snapshot, keys: set[JobKey]) -> dict[JobKey, Result]:
+        started = time.monotonic()
+        declared = snapshot.by_key()
+        results: dict[JobKey, Result] = {}
+        apply: set[JobKey] = set()
+        report: set[JobKey] = set()
+        for key in keys:
+            desired = declared.get(key)
+            hold = self.tracker.hold_for(key, desired.digest) if desired else None
+            if hold is not None:
+                self.metrics.set_job_state(key, "held", held_reason="failed_rollout")
+                log.info("held: the rollout of this spec failed", extra=_fields(
+                    key, reason=hold, file=desired.path if desired else None))
+                self._pending_files.discard(key)
+                continue
+            if self.settings.self_heal or key in self._pending_files:
+                apply.add(key)
+            else:
+                report.add(key)
+        outcomes: list[JobOutcome] = []
+        try:
+            if apply:
+                outcomes.extend((await self.engine.reconcile(snapshot, only=apply)).outcomes)
+            if report:
+                outcomes.extend(
+                    (await self.engine.reconcile(snapshot, only=report, dry_run=True)).outcomes
+                )
+        except NomadError as exc:
+            self._set_nomad_error(exc)
+            self.metrics.observe_reconcile_error(exc)
+            raise
+        self._set_nomad_ok()
+        results.update(self._record_outcomes(outcomes, snapshot))
+        for key in apply | report:
+            if key not in {o.key for o in outcomes}:
+                # Neither declared nor live any more (or out of scope): nothing to do.
+                self._pending_files.discard(key)
+                self.metrics.forget_job(key)
+        self.metrics.reconcile_pass_duration.observe(time.monotonic() - started)
+        if not any(isinstance(r, BaseException) or r is Outcome.FAILED for r in results.values()):
+            self.metrics.mark_sync_succeeded()
+        return results
+
+    def _state_of(self, outcome: JobOutcome) -> str:
+        if outcome.result in (SyncResult.CREATED, SyncResult.UPDATED, SyncResult.PROMOTED):
+            return "in_sync"
+        if outcome.result is SyncResult.FAILED:
+            return "error"
+        if outcome.result is SyncResult.HELD:
+            return "held"
+        if outcome.result is SyncResult.PRUNED:
+            return "orphaned"
+        return str(outcome.action.drift.state.value)
+
+    def _record_outcomes(
+        self, outcomes: Iterable[JobOutcome], snapshot: Snapshot
+    ) -> dict[JobKey, Result]:
+        """Log, count and remember what the engine did; map it to queue results."""
+        now = time.monotonic()
+        results: dict[JobKey, Result] = {}
+        for out in outcomes:
+            key = out.key
+            state = self._state_of(out)
+            if state != "unmanaged":
+                self.metrics.set_job_state(
+                    key, state, held_reason="policy" if state == "held" else None
+                )
+            drift_at = self._drift_at.pop(key, None)
+            drifted = out.action.drift.state in (
+                DriftState.MODIFIED, DriftState.MISSING, DriftState.ORPHANED)
+            if drift_at is not None and drifted:
+                self.metrics.observe_drift_detected(max(time.time() - drift_at, 0.0))
+            if out.result in (SyncResult.CREATED, SyncResult.UPDATED):
+                results[key] = self._registered(key, out, now)
+            elif out.result is SyncResult.PRUNED:
+                op = "purge" if out.action.purge else "stop"
+                self.metrics.observe_sync_operation(op, "success")
+                log.info("pruned", extra=_fields(key, operation=op))
+                self._pending_files.discard(key)
+            elif out.result is SyncResult.FAILED:
+                results[key] = self._failed(key, out)
+            elif out.result is SyncResult.PLANNED:
+                self._known_index.pop(key, None)
+                log.warning("drift (not healed: --no-self-heal)", extra=_fields(
+                    key, state=out.action.drift.state.value, change=out.action.reason))
+            elif out.result is SyncResult.HELD:
+                log.info("held", extra=_fields(key, reason=out.message or out.action.reason))
+                self._pending_files.discard(key)
+            else:  # unchanged (the engine's promotions are gated off: also unchanged)
+                live = out.action.live
+                if out.action.drift.state is DriftState.IN_SYNC and live is not None:
+                    self._known_index[key] = live.job_modify_index
+                    self._pending_files.discard(key)
+                    self._changed_at.pop(key, None)
+                if out.action.kind is ActionKind.PROMOTE or (
+                    live is not None and live.active_deployment is not None
+                ):
+                    self._submit([key], Reason.ROLLOUT)
+        return results
+
+    def _registered(self, key: JobKey, out: JobOutcome, now: float) -> Result:
+        op = "create" if out.result is SyncResult.CREATED else "update"
+        self.metrics.observe_sync_operation(op, "success")
+        accepted = self.api.take_accepted(key) or now
+        changed_at = self._changed_at.pop(key, None)
+        latency = None
+        if changed_at is not None and key in self._pending_files:
+            latency = max(accepted - changed_at, 0.0)
+            self.metrics.observe_change_registered(latency)
+        self._pending_files.discard(key)
+        if out.job_modify_index:
+            self._known_index[key] = out.job_modify_index
+        desired = out.action.desired
+        log.info("registered", extra=_fields(
+            key, operation=op, file=desired.path if desired else None,
+            job_modify_index=out.job_modify_index, change=out.action.reason[:200],
+            latency_s=round(latency, 3) if latency is not None else None))
+        if desired is not None and expects_deployment(desired.canonical):
+            self._tracking[key] = _Tracking(
+                job_modify_index=out.job_modify_index or 0, digest=desired.digest,
+                registered_at=now, revision=self.revision.commit if self.revision else None,
+            )  # fmt: skip
+            self._schedule_rollout_check(key, min(self.settings.rollout_poll, 0.5))
+        return None
+
+    def _failed(self, key: JobKey, out: JobOutcome) -> Result:
+        error = self.api.take_error(key)
+        op = {ActionKind.DEREGISTER: "stop", ActionKind.PROMOTE: "promote"}.get(
+            out.action.kind, "create" if out.action.create else "update")
+        if error is not None:
+            from reconciler.observability.labels import OperationResult
+
+            self.metrics.observe_sync_operation(op, OperationResult.from_error(error).value)
+            self.metrics.observe_reconcile_error(error)
+            if error.retryable:
+                self._set_nomad_error(error)
+                log.warning("Nomad unavailable for job; will retry", extra=_fields(
+                    key, error=str(error)))
+                return error
+        log.error("job failed", extra=_fields(key, error=out.message))
+        return Outcome.FAILED
+
+    async def _check_rollout(self, key: JobKey) -> None:
+        """Read the job's latest deployment and act on it (promote, hold, report)."""
+        tracking = self._tracking.get(key)
+        dep = await self.client.job_latest_deployment(key[1], namespace=key[0])
+        self._set_nomad_ok()
+        now_mono = time.monotonic()
+        if dep is None or (
+            tracking is not None and int(dep.get("JobSpecModifyIndex") or 0) < tracking.job_modify_index
+        ):
+            if tracking is not None and now_mono - tracking.registered_at < ROLLOUT_APPEAR_TIMEOUT_S:
+                self._schedule_rollout_check(key, self.settings.rollout_poll)
+            else:
+                self._tracking.pop(key, None)
+            return
+        desired = self.snapshot.by_key().get(key) if self.snapshot else None
+        try:
+            soak = promotion_soak(
+                desired.canonical.get("Meta") if desired else None,
+                default=self.settings.promote_after,
+            )
+        except ConfigError as exc:
+            log.error("bad promotion policy", extra=_fields(
+                key, file=desired.path if desired else None, error=str(exc)))
+            soak = None
+        update = self.tracker.observe(
+            key, dep, now=now_mono, soak=soak,
+            digest=tracking.digest if tracking is not None else None,
+        )  # fmt: skip
+        self.metrics.observe_deployment(key, dep)
+        if update.superseded:
+            log.info("rollout superseded", extra=_fields(key, deployment=update.superseded[:8]))
+        if update.changed:
+            level = logging.WARNING if update.phase is RolloutPhase.FAILED else logging.INFO
+            log.log(level, f"rollout {update.phase.value.replace('_', ' ')}", extra=_fields(
+                key, deployment=update.deployment_id[:8], description=update.description,
+                reason=update.reason or None))
+        if update.promote:
+            await self.client.promote_deployment(update.deployment_id, namespace=key[0])
+            self.metrics.observe_sync_operation("promote", "success")
+            log.info("promoted canaries", extra=_fields(
+                key, deployment=update.deployment_id[:8], reason=update.reason))
+            self._schedule_rollout_check(key, 0.0)
+            return
+        if update.phase.terminal:
+            finished = self._tracking.pop(key, None)
+            if update.phase is RolloutPhase.SUCCESSFUL and finished and finished.revision:
+                seen = self._revision_seen.get(finished.revision)
+                if seen is not None:
+                    self.metrics.observe_commit_to_healthy(max(time.time() - seen, 0.0))
+            if update.phase is RolloutPhase.FAILED:
+                self.metrics.set_job_state(key, "held", held_reason="failed_rollout")
+            return
+        delay = self.settings.rollout_poll
+        if update.recheck_in is not None:
+            delay = min(delay, update.recheck_in)
+        self._schedule_rollout_check(key, delay)
+
+
+class _PassLock:
+    """Full passes run alone; per-job batches run together (a writer-preferring RW lock)."""
+
+    def __init__(self) -> None:
+        self._readers = 0
+        self._writer = False
+        self._writers_waiting = 0
+        self._cond = asyncio.Condition()
+
+    @contextlib.asynccontextmanager
+    async def shared(self) -> Any:
+        async with self._cond:
+            await self._cond.wait_for(lambda: not self._writer and not self._writers_waiting)
+            self._readers += 1
+        try:
+            yield
+        finally:
+            async with self._cond:
+                self._readers -= 1
+                self._cond.notify_all()
+
+    @contextlib.asynccontextmanager
+    async def exclusive(self) -> Any:
+        async with self._cond:
+            self._writers_waiting += 1
+            await self._cond.wait_for(lambda: not self._writer and self._readers == 0)
+            self._writers_waiting -= 1
+            self._writer = True
+        try:
+            yield
+        finally:
+            async with self._cond:
+                self._writer = False
+                self._cond.notify_all()
+
+
+def run_daemon(settings: DaemonSettings, *, env: Mapping[str, str],
+               flags: Mapping[str, Any] | None = None) -> int:
+    """Synchronous entry for the CLI: logging, then the loop until a signal."""
+    secret_filter = configure_logging(
+        fmt=settings.log_format, level=settings.log_level,
+        secrets=[settings.nomad.token, settings.nomad.http_auth],
+    )  # fmt: skip
+    daemon = Daemon(settings, env=env, flags=flags, secret_filter=secret_filter)
+    return asyncio.run(daemon.run())
