@@ -165,7 +165,7 @@ def _walk_dir(directory: Path, rel: str, walk: _Walk) -> None:
     except OSError as exc:
         found.append(JobFile(rel or ".", SourceFormat.HCL2, problem=f"cannot list: {exc.strerror}"))
         return
-    names = {e.name for e in entries}
+    by_name = {e.name: e for e in entries}
     for entry in entries:
         if entry.name.startswith("."):
             continue
@@ -215,9 +215,12 @@ def _walk_dir(directory: Path, rel: str, walk: _Walk) -> None:
         problem = None
         if fmt is SourceFormat.HCL2:
             for name in companion_names(entry.name):
-                if name not in names:
+                companion = by_name.get(name)
+                if companion is None:
                     continue
-                if not _inside(real_root, (directory / name).resolve()):
+                if companion.is_symlink() and not _inside(
+                    real_root, Path(companion.path).resolve()
+                ):
                     problem = f"companion variable file {name} points outside the jobs directory"
                 companions.append(f"{rel}{name}")
         found.append(JobFile(rel_path, fmt, var_files=tuple(companions), problem=problem))

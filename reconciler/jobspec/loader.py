@@ -21,6 +21,7 @@ It must not talk to Nomad or know about git; it reads only inside the root.
 from __future__ import annotations
 
 import concurrent.futures
+import concurrent.futures.process
 import dataclasses
 import hashlib
 import multiprocessing
@@ -46,6 +47,16 @@ JobParser = Callable[..., ApiJob]
 POOL_MIN_FILES = 64
 
 _FS_FUNCTION_CALL = re.compile(r"\b(?:file|filebase64|fileexists|fileset)\s*\(")
+
+
+def _uses_fs_functions(source: str) -> bool:
+    # The substring test first: the regex alone costs more than reading the file.
+    return "file" in source and _FS_FUNCTION_CALL.search(source) is not None
+
+
+def _read_bytes(base: str, rel: str) -> bytes:
+    with open(os.path.join(base, rel), "rb") as fh:
+        return fh.read()
 
 
 def parse_job_source(
@@ -98,16 +109,19 @@ class LoadCache:
     ``parse_count`` counts parses over the cache's life (for tests and metrics).
     """
 
-    entries: dict[str, tuple[str, Outcome]] = dataclasses.field(default_factory=dict)
+    entries: dict[str, tuple[str, str, Outcome]] = dataclasses.field(default_factory=dict)
     parsed: tuple[str, ...] = ()
     parse_count: int = 0
 
-    def lookup(self, path: str, fingerprint: str) -> Outcome | None:
+    def lookup(self, path: str, fingerprint: str) -> tuple[str, Outcome] | None:
+        """(source text, outcome) stored for ``path`` if its fingerprint still matches."""
         hit = self.entries.get(path)
-        return hit[1] if hit is not None and hit[0] == fingerprint else None
+        if hit is None or hit[0] != fingerprint:
+            return None
+        return hit[1], hit[2]
 
-    def store(self, path: str, fingerprint: str, outcome: Outcome) -> None:
-        self.entries[path] = (fingerprint, outcome)
+    def store(self, path: str, fingerprint: str, source: str, outcome: Outcome) -> None:
+        self.entries[path] = (fingerprint, source, outcome)
 
     def retain(self, paths: Iterable[str]) -> None:
         """Forget files that are gone, so the cache never outgrows the directory."""
@@ -144,6 +158,7 @@ def load_directory(
     parser and at least ``POOL_MIN_FILES`` files to parse.
     """
     base = Path(root)
+    base_str = os.fspath(base)
     files = discover_job_files(base)
     diagnostics: list[Diagnostic] = []
     outcomes: dict[str, Outcome] = {}
@@ -157,21 +172,20 @@ def load_directory(
             diagnostics.append(Diagnostic(path=job_file.path, message=job_file.problem))
             continue
         try:
-            text = (base / job_file.path).read_bytes()
-            var_texts = [(base / v).read_bytes() for v in job_file.var_files]
+            text = _read_bytes(base_str, job_file.path)
+            var_texts = [_read_bytes(base_str, v) for v in job_file.var_files]
         except OSError as exc:
             diagnostics.append(
                 Diagnostic(path=job_file.path, message=f"cannot read: {exc.strerror or exc}")
             )
             continue
         fingerprint = _fingerprint(job_file, text, var_texts, inputs_key)
+        hit = cache.lookup(job_file.path, fingerprint) if cache is not None else None
+        if hit is not None:
+            texts[job_file.path], outcomes[job_file.path] = hit
+            continue
         source = text.decode("utf-8", errors="replace")
         texts[job_file.path] = source
-        cacheable = not _FS_FUNCTION_CALL.search(source)
-        cached = cache.lookup(job_file.path, fingerprint) if cache and cacheable else None
-        if cached is not None:
-            outcomes[job_file.path] = cached
-            continue
         work = ParseWork(
             path=job_file.path,
             text=source,
@@ -184,8 +198,10 @@ def load_directory(
     results = _parse_all([w for w, _ in pending], parser=parser, workers=workers)
     for (work, fingerprint), outcome in zip(pending, results, strict=True):
         outcomes[work.path] = outcome
-        if cache is not None:
-            cache.store(work.path, fingerprint, outcome)
+        # A job reading other files (file(), fileset()...) is never cached: the
+        # fingerprint cannot see those files change.
+        if cache is not None and not _uses_fs_functions(work.text):
+            cache.store(work.path, fingerprint, work.text, outcome)
     if cache is not None:
         cache.parsed = tuple(w.path for w, _ in pending)
         cache.parse_count += len(pending)
@@ -250,8 +266,11 @@ def _parse_all(work: Sequence[ParseWork], *, parser: JobParser, workers: int | N
         method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
         context = multiprocessing.get_context(method)
         chunk = max(1, len(work) // (count * 4))
-        with concurrent.futures.ProcessPoolExecutor(max_workers=count, mp_context=context) as pool:
-            return list(pool.map(_parse_default, work, chunksize=chunk))
+        try:
+            with concurrent.futures.ProcessPoolExecutor(count, mp_context=context) as pool:
+                return list(pool.map(_parse_default, work, chunksize=chunk))
+        except (concurrent.futures.process.BrokenProcessPool, OSError):
+            pass  # no usable pool here (no __main__ file, fd or process limits): parse serially
     return [parse_one(w, parser=parser) for w in work]
 
 
