@@ -139,7 +139,9 @@ class Plan:
     def has_changes(self) -> bool:
         """True when applying would write, or something is held back: not in sync."""
         return any(a.kind is not ActionKind.NONE for a in self.actions) or any(
-            a.drift.state in (DriftState.MODIFIED, DriftState.MISSING, DriftState.ORPHANED)
+            a.drift.state in (DriftState.MODIFIED, DriftState.MISSING)
+            # a pruned (stopped) orphan is the end state of a prune, not pending work
+            or (a.drift.state is DriftState.ORPHANED and not (a.live and a.live.stop))
             for a in self.actions
         )
 

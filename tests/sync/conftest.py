@@ -1,0 +1,71 @@
+"""Fixtures for end-to-end sync tests: a real git checkout of JSON job files and the Nomad fake."""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reconciler.testing.fake_nomad import FakeNomad, HealthModel
+
+GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "jobspec"
+
+
+def golden_job(name: str = "01-minimal-service") -> dict[str, Any]:
+    job: dict[str, Any] = json.loads((GOLDEN / f"{name}.output.json").read_text())["Job"]
+    return job
+
+
+def service_job(job_id: str, **changes: Any) -> dict[str, Any]:
+    job = copy.deepcopy(golden_job())
+    job["ID"] = job["Name"] = job_id
+    count = changes.pop("count", None)
+    if count is not None:
+        job["TaskGroups"][0]["Count"] = count
+    job.update(changes)
+    return job
+
+
+class GitRepo:
+    """A jobs repository driven with the git CLI, as a user's checkout would be."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+        self.git("init", "-q", "-b", "main")
+        self.git("config", "user.email", "test@example.invalid")
+        self.git("config", "user.name", "test")
+        self.git("config", "commit.gpgsign", "false")
+
+    def git(self, *args: str) -> str:
+        done = subprocess.run(
+            ["git", *args], cwd=self.root, check=True, capture_output=True, text=True, timeout=30
+        )
+        return done.stdout
+
+    def write_job(self, job: dict[str, Any], name: str | None = None) -> str:
+        path = name or f"{job['ID']}.json"
+        (self.root / path).write_text(json.dumps({"Job": job}, indent=2) + "\n")
+        return path
+
+    def commit(self, message: str) -> str:
+        self.git("add", "-A")
+        self.git("commit", "-q", "--allow-empty", "-m", message)
+        return self.git("rev-parse", "HEAD").strip()
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> GitRepo:
+    return GitRepo(tmp_path / "jobs")
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeNomad]:
+    # Nomad's own timings (min_healthy_time 10s...) scaled down so rollouts finish fast.
+    with FakeNomad(health=HealthModel(time_scale=0.01)) as nomad:
+        yield nomad
