@@ -1,0 +1,244 @@
+"""Every client endpoint against a Nomad over real loopback HTTP: the fake, and a
+real ``nomad agent -dev`` when one is on PATH (``backend`` fixture)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing
+from typing import Any
+
+import pytest
+
+from reconciler.errors import (
+    NomadIndexConflictError,
+    NomadJobRejectedError,
+    NomadNotFoundError,
+)
+from reconciler.nomad.client import NomadClient
+from reconciler.nomad.config import NomadConfig
+from reconciler.nomad.events import Event, StreamSettings
+from reconciler.nomad.hooks import RequestRecord
+from reconciler.nomad.retry import RetryPolicy
+from reconciler.nomad.versions import parse_version
+
+from .conftest import Backend
+from .jobs import canary_update, sleeper_job, unique_id
+
+WAIT_S = 30.0
+
+
+@pytest.fixture
+async def client(backend: Backend) -> AsyncIterator[NomadClient]:
+    async with NomadClient(
+        NomadConfig(address=backend.address), retry=RetryPolicy.immediate()
+    ) as nomad:
+        yield nomad
+
+
+async def wait_for_deployment(
+    client: NomadClient, job_id: str, done: Callable[[dict[str, Any]], bool]
+) -> dict[str, Any]:
+    """Follow the job's latest deployment with blocking queries until ``done`` (bounded)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + WAIT_S
+    index: int | None = None
+    while True:
+        result = await client.job_latest_deployment_query(job_id, index=index, wait=1.0)
+        if result.value and done(result.value):
+            return result.value
+        if loop.time() > deadline:
+            raise AssertionError(f"deployment of {job_id} never got there: {result.value}")
+        index = result.index
+
+
+async def test_agent_version_and_leader(client: NomadClient, backend: Backend) -> None:
+    version = await client.server_version()
+    assert version >= (1, 0, 0)
+    if backend.fake is not None:
+        assert version == parse_version(backend.fake.version)
+    assert (await client.agent_self())["config"]
+    assert ":" in await client.leader()
+    assert "default" in {ns["Name"] for ns in await client.list_namespaces()}
+
+
+async def test_job_lifecycle(client: NomadClient) -> None:
+    job_id = unique_id("life")
+    job = sleeper_job(job_id)
+    created = await client.register_job(job, enforce_index=0)
+    assert created["EvalID"]
+
+    read = await client.read_job(job_id)
+    assert (read["ID"], read["Version"], read["Namespace"]) == (job_id, 0, "default")
+    listed = await client.list_jobs(prefix=job_id)
+    assert [stub["ID"] for stub in listed.value] == [job_id]
+    assert listed.index > 0
+    assert (await client.job_summary(job_id))["Summary"].keys() == {"app"}
+    assert len((await client.job_versions(job_id))["Versions"]) == 1
+
+    unchanged = await client.plan_job(job)
+    assert unchanged["Diff"]["Type"] == "None"
+    assert unchanged["JobModifyIndex"] == read["JobModifyIndex"]
+
+    changed = sleeper_job(job_id, args="7200")
+    plan = await client.plan_job(changed)
+    assert plan["Diff"]["Type"] == "Edited"
+    await client.register_job(changed, enforce_index=plan["JobModifyIndex"])
+    versions = await client.job_versions(job_id, diffs=True)
+    assert [v["Version"] for v in versions["Versions"]] == [1, 0]  # newest first
+
+    with pytest.raises(NomadIndexConflictError, match="Enforcing job modify index"):
+        await client.register_job(
+            sleeper_job(job_id, args="1"), enforce_index=plan["JobModifyIndex"]
+        )
+
+    await client.deregister_job(job_id)
+    assert (await client.read_job(job_id))["Stop"] is True
+    await client.deregister_job(job_id, purge=True)
+    with pytest.raises(NomadNotFoundError, match="job not found"):
+        await client.read_job(job_id)
+    with pytest.raises(NomadNotFoundError, match="job versions not found"):
+        await client.job_versions(job_id)
+    # Deregistering a job that does not exist is a success in Nomad.
+    assert "EvalID" in await client.deregister_job(job_id, purge=True)
+
+
+async def test_rejected_job_keeps_nomads_text_and_is_sent_once(backend: Backend) -> None:
+    records: list[RequestRecord] = []
+    config = NomadConfig(address=backend.address)
+    async with NomadClient(
+        config, retry=RetryPolicy.immediate(5), on_request=records.append
+    ) as client:
+        job = sleeper_job(unique_id("bad"))
+        job["Datacenters"] = []
+        with pytest.raises(NomadJobRejectedError, match="Missing job datacenters") as info:
+            await client.register_job(job)
+    assert info.value.status == 500
+    assert [(r.endpoint, r.status) for r in records] == [("/v1/jobs", 500)]
+
+
+async def test_validate_and_parse(client: NomadClient) -> None:
+    job = sleeper_job(unique_id("val"))
+    assert (await client.validate_job(job))["Error"] == ""
+    job["Datacenters"] = []
+    result = await client.validate_job(job)
+    assert "Missing job datacenters" in result["Error"]
+    assert result["ValidationErrors"]
+
+    hcl = (
+        'job "parsed" {\n  datacenters = ["dc1"]\n  group "g" {\n'
+        '    task "t" {\n      driver = "raw_exec"\n      config { command = "/bin/true" }\n'
+        "    }\n  }\n}\n"
+    )
+    parsed = await client.parse_hcl(hcl)
+    assert parsed["ID"] == "parsed"
+    assert parsed["TaskGroups"][0]["Tasks"][0]["Driver"] == "raw_exec"
+    assert parsed["Priority"] == 50  # canonicalized
+
+
+async def test_list_jobs_with_meta(client: NomadClient) -> None:
+    job_id = unique_id("meta")
+    await client.register_job(sleeper_job(job_id, meta={"gitops.source": "web.nomad"}))
+    listed = await client.list_jobs(prefix=job_id, meta=True)
+    assert [stub["Meta"] for stub in listed.value] == [{"gitops.source": "web.nomad"}]
+    await client.deregister_job(job_id, purge=True)
+
+
+async def test_scale_shows_as_drift_in_plan(client: NomadClient) -> None:
+    job_id = unique_id("scale")
+    job = sleeper_job(job_id, count=1)
+    await client.register_job(job)
+    await wait_for_deployment(client, job_id, lambda d: d["Status"] == "successful")
+    await client.scale_job(job_id, "app", 3, message="by hand")
+    assert (await client.read_job(job_id))["TaskGroups"][0]["Count"] == 3
+    assert (await client.scale_status(job_id))["TaskGroups"]["app"]["Desired"] == 3
+    plan = await client.plan_job(job)
+    assert plan["Diff"]["Type"] == "Edited"
+    await client.deregister_job(job_id, purge=True)
+
+
+async def test_canary_deployment_promotion(client: NomadClient) -> None:
+    job_id = unique_id("canary")
+    await client.register_job(sleeper_job(job_id, count=2, update=canary_update()))
+    first = await wait_for_deployment(client, job_id, lambda d: d["Status"] == "successful")
+
+    await client.register_job(sleeper_job(job_id, count=2, args="7200", update=canary_update()))
+    waiting = await wait_for_deployment(
+        client,
+        job_id,
+        lambda d: (
+            d["ID"] != first["ID"]
+            and d["TaskGroups"]["app"]["HealthyAllocs"] >= 1
+            and d["StatusDescription"] == "Deployment is running but requires manual promotion"
+        ),
+    )
+    assert (await client.read_deployment(waiting["ID"]))["ID"] == waiting["ID"]
+    assert await client.deployment_allocations(waiting["ID"])
+    assert waiting["ID"] in {d["ID"] for d in await client.job_deployments(job_id)}
+
+    promoted = await client.promote_deployment(waiting["ID"])
+    assert promoted["DeploymentModifyIndex"] > 0
+    done = await wait_for_deployment(client, job_id, lambda d: d["Status"] == "successful")
+    assert done["ID"] == waiting["ID"]
+    with pytest.raises(NomadNotFoundError, match="deployment not found"):
+        await client.promote_deployment("00000000-0000-0000-0000-000000000000")
+    await client.deregister_job(job_id, purge=True)
+
+
+async def test_fail_deployment(client: NomadClient) -> None:
+    job_id = unique_id("fail")
+    await client.register_job(sleeper_job(job_id, count=1, update=canary_update()))
+    await wait_for_deployment(client, job_id, lambda d: d["Status"] == "successful")
+    await client.register_job(sleeper_job(job_id, count=1, args="99", update=canary_update()))
+    running = await wait_for_deployment(
+        client, job_id, lambda d: d["Status"] == "running" and d["JobVersion"] == 1
+    )
+    await client.fail_deployment(running["ID"])
+    failed = await client.read_deployment(running["ID"])
+    assert failed["Status"] == "failed"
+    assert failed["StatusDescription"] == "Deployment marked as failed"
+    await client.deregister_job(job_id, purge=True)
+
+
+async def test_blocking_list_is_released_by_a_change(client: NomadClient) -> None:
+    job_id = unique_id("block")
+    before = await client.list_jobs(prefix=job_id)
+    # Nothing changes: the query times out and returns the same index.
+    idle = await client.list_jobs(prefix=job_id, index=before.index, wait=0.3)
+    assert idle.index == before.index
+    assert idle.value == []
+
+    waiter = asyncio.create_task(client.list_jobs(prefix=job_id, index=before.index, wait=20))
+    await client.register_job(sleeper_job(job_id))
+    changed = await asyncio.wait_for(waiter, timeout=WAIT_S)
+    assert changed.index > before.index
+    assert [stub["ID"] for stub in changed.value] == [job_id]
+    await client.deregister_job(job_id, purge=True)
+
+
+async def test_event_stream_delivers_job_events(client: NomadClient) -> None:
+    job_id = unique_id("events")
+    start = (await client.list_jobs(prefix=job_id)).index + 1
+    settings = StreamSettings(idle_timeout=15.0, reconnect_initial=0.05, reconnect_max=0.2)
+    states: list[bool] = []
+    received: list[Event] = []
+
+    async def consume() -> None:
+        stream = client.events(
+            topics={"Job": [job_id]}, index=start, on_connection=states.append, settings=settings
+        )
+        async with aclosing(stream) as events:
+            async for event in events:
+                received.append(event)
+                if event.type == "JobDeregistered":
+                    return
+
+    consumer = asyncio.create_task(consume())
+    await client.register_job(sleeper_job(job_id))
+    await client.deregister_job(job_id, purge=True)
+    await asyncio.wait_for(consumer, timeout=WAIT_S)
+    assert {e.key for e in received} == {job_id}
+    assert received[0].type == "JobRegistered"
+    assert received[0].payload["Job"]["ID"] == job_id
+    assert [e.index for e in received] == sorted(e.index for e in received)
+    assert states == [True, False]
