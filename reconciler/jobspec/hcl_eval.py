@@ -28,6 +28,14 @@ class FunctionError(Exception):
     """Raised by a function implementation; the evaluator adds the call site."""
 
 
+class ArityError(FunctionError):
+    """Too few or too many arguments; ``summary`` is HCL's diagnostic summary."""
+
+    def __init__(self, summary: str, detail: str) -> None:
+        super().__init__(detail)
+        self.summary = summary
+
+
 class ArgumentError(FunctionError):
     """Raised for a bad argument; ``index`` says which one (for the position)."""
 
@@ -371,6 +379,8 @@ class Evaluator:
             args = args[:-1] + list(args[-1])
         try:
             return fn(args)
+        except ArityError as exc:
+            raise self.error(f"{exc.summary}; {exc}.", e) from None
         except ArgumentError as exc:
             where = e.args[exc.index] if exc.index < len(e.args) else e
             raise self.error(f'Invalid function argument; Invalid value for "{_arg_name(fn, exc.index)}" parameter: {exc}.', where) from None
@@ -378,6 +388,9 @@ class Evaluator:
             raise self.error(f'Error in function call; Call to function "{e.name}" failed: {exc}.', e) from None
         except ConversionError as exc:
             raise self.error(f'Invalid function argument; Invalid value for function "{e.name}": {exc}.', e) from None
+        except (ValueError, TypeError, ArithmeticError, OverflowError) as exc:
+            # A Python-level failure on strange input is still this call's error, never a crash.
+            raise self.error(f'Error in function call; Call to function "{e.name}" failed: {exc}.', e) from None
 
 
 def _arg_name(fn: Function, index: int) -> str:

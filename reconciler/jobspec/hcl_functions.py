@@ -37,6 +37,7 @@ from reconciler.jobspec import hcl_syntax as ast
 from reconciler.jobspec.durations import DurationError, parse_go_duration
 from reconciler.jobspec.hcl_eval import (
     ArgumentError,
+    ArityError,
     Evaluator,
     Function,
     FunctionError,
@@ -61,11 +62,12 @@ def _fn(reg: _Registry, name: str, params: tuple[str, ...], *, variadic: str | N
     def wrap(impl: Callable[..., Any]) -> Callable[..., Any]:
         def call(args: list[Any]) -> Any:
             if len(args) < len(params):
-                raise FunctionError(
-                    f'Function "{name}" expects {len(params)} argument(s). Missing value for "{params[len(args)]}"'
+                raise ArityError(
+                    "Not enough function arguments",
+                    f'Function "{name}" expects {len(params)} argument(s). Missing value for "{params[len(args)]}"',
                 )
             if variadic is None and len(args) > len(params):
-                raise FunctionError(f'Function "{name}" expects only {len(params)} argument(s)')
+                raise ArityError("Too many function arguments", f'Function "{name}" expects only {len(params)} argument(s)')
             return impl(*args)
 
         call.param_names = params + ((variadic,) if variadic else ())  # type: ignore[attr-defined]
@@ -508,7 +510,8 @@ def build_functions(*, base_dir: str | None = None, allow_fs: bool = True) -> di
 
     @f(reg, "split", ("separator", "str"))
     def _split(sep: Any, s: Any) -> Any:
-        return _str(s, 1).split(_str(sep, 0))
+        text, separator = _str(s, 1), _str(sep, 0)
+        return list(text) if separator == "" else text.split(separator)  # Go splits "" per character
 
     @f(reg, "substr", ("str", "offset", "length"))
     def _substr(s: Any, off: Any, ln: Any) -> Any:
