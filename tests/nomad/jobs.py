@@ -49,10 +49,10 @@ def sleeper_job(
     return job
 
 
-def canary_update(*, auto_promote: bool = False) -> dict[str, Any]:
-    """One canary, manual promotion, short health times (nanoseconds)."""
+def canary_update(*, auto_promote: bool = False, canary: int = 1) -> dict[str, Any]:
+    """One canary (by default), manual promotion, short health times (nanoseconds)."""
     return {
-        "Canary": 1,
+        "Canary": canary,
         "MaxParallel": 1,
         "MinHealthyTime": 200_000_000,
         "HealthyDeadline": 30_000_000_000,

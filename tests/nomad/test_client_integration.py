@@ -146,7 +146,7 @@ async def test_list_jobs_with_meta(client: NomadClient) -> None:
 
 async def test_scale_shows_as_drift_in_plan(client: NomadClient) -> None:
     job_id = unique_id("scale")
-    job = sleeper_job(job_id, count=1)
+    job = sleeper_job(job_id, count=1, update=canary_update(canary=0))
     await client.register_job(job)
     await wait_for_deployment(client, job_id, lambda d: d["Status"] == "successful")
     await client.scale_job(job_id, "app", 3, message="by hand")
