@@ -26,6 +26,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "reconciler.commands.status",
     "reconciler.commands.daemon",
     "reconciler.commands.render",
+    "reconciler.commands.lint",
 )
 
 

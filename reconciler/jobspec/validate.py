@@ -1130,3 +1130,39 @@ def _go_quote(value: Any) -> str:
         text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
     )
     return f'"{escaped}"'
+
+
+_MULTI_HEAD = re.compile(r"(\d+) errors? occurred:\n\t\* ")
+
+
+def error_leaves(error: str) -> list[tuple[tuple[str, ...], str]]:
+    """Split one rendered validation error into ``(prefixes, leaf)`` pairs.
+
+    ``"Task group g validation failed: 1 error occurred:\\n\\t* Task t validation
+    failed: ...\\n\\t* Missing task driver\\n\\n..."`` gives
+    ``[(("Task group g validation failed:", "Task t validation failed:"), "Missing task driver")]``:
+    one line per problem for ``lint``, with Nomad's own words.
+    """
+    leaves, _ = _parse_item(error, 0, ())
+    return leaves
+
+
+def _parse_item(
+    text: str, at: int, prefixes: tuple[str, ...]
+) -> tuple[list[tuple[tuple[str, ...], str]], int]:
+    # An item is "<prefix><N error(s) occurred:...>" or plain text up to the next newline.
+    line_end = text.find("\n", at)
+    head = _MULTI_HEAD.search(text, at)
+    if head is not None and "\n" not in text[at : head.start()]:
+        prefix = text[at : head.start()].strip()
+        inner = (*prefixes, prefix) if prefix else prefixes
+        leaves: list[tuple[tuple[str, ...], str]] = []
+        at = head.end()
+        for number in range(int(head.group(1))):
+            if number:
+                at += len("\n\t* ")
+            found, at = _parse_item(text, at, inner)
+            leaves += found
+        return leaves, at + len("\n\n")
+    stop = len(text) if line_end == -1 else line_end
+    return [(prefixes, text[at:stop])], stop

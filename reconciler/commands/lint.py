@@ -1,0 +1,80 @@
+"""``nomad-reconciler lint [DIR]``: offline checks of a jobs directory.
+
+Loads the directory like every other command (so load errors are findings
+too), applies Nomad's own validation and the lint rules, and prints one line
+per finding (``file:line: severity: message [rule]``) or, with ``--format
+json``, the document described in ``reconciler.lint.runner``.  Never talks to
+Nomad.
+
+Exit status: 1 if any finding is an error (or any finding at all with
+``--warnings-as-errors``), else 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from reconciler.lint.rules import RULES
+
+
+def register(subparsers: Any) -> None:
+    rules = "\n".join(f"  {r.name:<28} {r.severity.value:<8} {r.summary}" for r in RULES)
+    parser = subparsers.add_parser(
+        "lint",
+        help="check the jobs directory offline (Nomad's validation + lint rules)",
+        description=(
+            "Check every job file under DIR without talking to Nomad: files that do not load, "
+            "Nomad's own validation (its texts), then the lint rules below."
+        ),
+        epilog=(
+            "rules (besides nomad-validate, nomad-warning, load, duplicate-job, "
+            f"job-id-file-name):\n{rules}\n\n"
+            "--format json prints {version: 1, summary: {errors, warnings, jobs, "
+            "files_with_errors}, diagnostics: [{path, line, column, severity, rule, message}]}."
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "dir",
+        nargs="?",
+        default=".",
+        metavar="DIR",
+        help="the jobs directory (default: the current directory)",
+    )
+    parser.add_argument(
+        "--format", choices=("text", "json"), default="text", help="output format (default: text)"
+    )
+    parser.add_argument(
+        "--var",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an HCL2 variable for every job (repeatable; beats --var-file)",
+    )
+    parser.add_argument(
+        "--var-file",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="an HCL2 variables file for every job (repeatable)",
+    )
+    parser.add_argument("--warnings-as-errors", action="store_true", help="exit 1 on warnings too")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    # Lazy imports: loading the HCL machinery only when the command runs.
+    from reconciler.commands.options import load_snapshot
+    from reconciler.lint.runner import count_errors, lint_snapshot, render_json, render_text
+
+    snapshot = load_snapshot(args, os.environ)
+    diagnostics = lint_snapshot(snapshot)
+    if args.format == "json":
+        sys.stdout.write(render_json(diagnostics, jobs=len(snapshot.jobs)))
+    else:
+        sys.stdout.write(render_text(diagnostics))
+    failing = len(diagnostics) if args.warnings_as_errors else count_errors(diagnostics)
+    return 1 if failing else 0

@@ -1,0 +1,271 @@
+"""Running lint over a loaded jobs directory, and rendering its findings.
+
+Pure: ``lint_snapshot`` takes a ``Snapshot`` (and optionally the file texts)
+and returns ``Diagnostic``s; it reads no files and never raises for a bad job.
+Order of checks per job: Nomad's own validation (``jobspec.validate``, one
+diagnostic per problem, in Nomad's words), then the ``rules``.  Snapshot-wide:
+the loader's per-file errors are passed through, then duplicate job IDs and
+job ID vs file name.
+
+JSON output (``render_json``) is a stable, documented format::
+
+    {"version": 1,
+     "summary": {"errors": 1, "warnings": 2, "jobs": 5, "files_with_errors": 1},
+     "diagnostics": [{"path": "web.nomad", "line": 12, "column": null,
+                      "severity": "error", "rule": "driver-config",
+                      "message": "task \\"web\\": unknown docker config key ..."}]}
+
+``path`` is relative to the jobs directory, ``line``/``column`` are 1-based or
+``null``; ``severity`` is ``error`` or ``warning``; new fields may be added,
+existing ones keep their meaning.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import PurePosixPath
+from typing import Any
+
+from reconciler.jobspec.canonical import canonicalize
+from reconciler.jobspec.positions import Step, locate
+from reconciler.jobspec.validate import error_leaves, validate_job
+from reconciler.lint.rules import COVERED_VALIDATION_TEXTS, RULES, Rule
+from reconciler.model import ApiJob, DesiredJob, Diagnostic, Severity, Snapshot
+
+JSON_FORMAT_VERSION = 1
+VALIDATION_RULE = "nomad-validate"
+WARNING_RULE = "nomad-warning"
+JOB_SUFFIXES = (".nomad.hcl", ".nomad.json", ".nomad", ".hcl", ".json")
+
+
+def lint_snapshot(
+    snapshot: Snapshot,
+    *,
+    sources: Mapping[str, str] | None = None,
+    rules: Sequence[Rule] = RULES,
+) -> list[Diagnostic]:
+    """Every finding for the directory, sorted by file, line and rule.
+
+    ``sources`` maps a job's path to its text, for line numbers; by default the
+    text the loader kept in ``DesiredJob.source`` is used.
+    """
+    diagnostics: list[Diagnostic] = list(snapshot.errors)
+    for desired in snapshot.jobs:
+        source = (sources or {}).get(desired.path, desired.source)
+        diagnostics += lint_job(
+            desired.job,
+            path=desired.path,
+            source=source,
+            source_format=desired.source_format,
+            rules=rules,
+        )
+    diagnostics += _duplicate_ids(snapshot.jobs, sources=sources)
+    diagnostics += _id_vs_file_name(snapshot.jobs, sources=sources)
+    return sorted(diagnostics, key=_order)
+
+
+def lint_job(
+    job: ApiJob,
+    *,
+    path: str,
+    source: str = "",
+    source_format: str = "hcl2",
+    rules: Sequence[Rule] = RULES,
+) -> list[Diagnostic]:
+    """Findings for one job (API JSON as the loader produced it)."""
+    job_id = str(job.get("ID", ""))
+    job_step = Step("job", job_id)
+
+    def line_of(steps: Sequence[Step]) -> int | None:
+        return locate(source, steps, source_format=source_format)
+
+    out: list[Diagnostic] = []
+    enabled = {rule.name for rule in rules}
+    result = validate_job(job)
+    for error in result.errors:
+        for prefixes, leaf in error_leaves(error):
+            if COVERED_VALIDATION_TEXTS.get(leaf) in enabled:
+                continue
+            out.append(
+                Diagnostic(
+                    path=path,
+                    message=" ".join((*prefixes, leaf)),
+                    severity=Severity.ERROR,
+                    line=line_of((job_step, *_steps_from_prefixes(prefixes), *_step_of(leaf))),
+                    rule=VALIDATION_RULE,
+                )
+            )
+    for warning in result.warnings:
+        for prefixes, leaf in error_leaves(warning):
+            out.append(
+                Diagnostic(
+                    path=path,
+                    message=" ".join((*prefixes, leaf)),
+                    severity=Severity.WARNING,
+                    line=line_of((job_step, *_steps_from_prefixes(prefixes))),
+                    rule=WARNING_RULE,
+                )
+            )
+    try:
+        canonical = canonicalize(job)
+    except (TypeError, ValueError, AttributeError, KeyError):
+        return out  # validation already said the job's shape is wrong
+    for rule in rules:
+        try:
+            findings = list(rule.check(canonical))
+        except (TypeError, ValueError, AttributeError, KeyError):
+            continue  # a shape this rule does not understand; validation reports it
+        out += [
+            Diagnostic(
+                path=path,
+                message=finding.message,
+                severity=rule.severity,
+                line=line_of(finding.where or (job_step,)),
+                rule=rule.name,
+            )
+            for finding in findings
+        ]
+    return out
+
+
+def _steps_from_prefixes(prefixes: Iterable[str]) -> list[Step]:
+    """Where a Nomad validation message points: its "Task group X ..." prefixes."""
+    steps: list[Step] = []
+    for prefix in prefixes:
+        words = prefix.rstrip(":").split(" ")
+        if prefix.startswith("Task group ") and prefix.endswith("validation failed:"):
+            steps.append(Step("group", " ".join(words[2:-2])))
+        elif prefix.startswith("Group ") and prefix.endswith("has warnings:"):
+            steps.append(Step("group", _unquote(" ".join(words[1:-2]))))
+        elif prefix.startswith("Task ") and prefix.endswith("validation failed:"):
+            steps.append(Step("task", " ".join(words[1:-2])))
+        elif prefix.startswith('Task "'):
+            steps.append(Step("task", _unquote(" ".join(words[1:]))))
+    return steps
+
+
+# Job-level problems that belong to one block (for the line number only).
+_LEAF_BLOCKS = (
+    ("Invalid cron spec", "periodic"),
+    ("Periodic can only", "periodic"),
+    ("Must specify a spec", "periodic"),
+    ("Parameterized job", "parameterized"),
+    ("Unknown payload requirement", "parameterized"),
+)
+
+
+def _step_of(leaf: str) -> tuple[Step, ...]:
+    for start, block in _LEAF_BLOCKS:
+        if leaf.startswith(start):
+            return (Step(block),)
+    return ()
+
+
+def _unquote(text: str) -> str:
+    return text[1:-1] if len(text) >= 2 and text[0] == text[-1] == '"' else text
+
+
+def _duplicate_ids(
+    jobs: Sequence[DesiredJob], *, sources: Mapping[str, str] | None
+) -> list[Diagnostic]:
+    by_key: dict[tuple[str, str], list[DesiredJob]] = {}
+    for desired in jobs:
+        by_key.setdefault(desired.key, []).append(desired)
+    out: list[Diagnostic] = []
+    for (namespace, job_id), declared in by_key.items():
+        if len(declared) < 2:
+            continue
+        for desired in declared:
+            others = ", ".join(d.path for d in declared if d is not desired)
+            out.append(
+                Diagnostic(
+                    path=desired.path,
+                    message=f'job "{job_id}" in namespace "{namespace}" is also declared in {others}',
+                    severity=Severity.ERROR,
+                    line=_job_line(desired, sources),
+                    rule="duplicate-job",
+                )
+            )
+    return out
+
+
+def file_stem(path: str) -> str:
+    """``web.nomad.hcl`` → ``web``: the job ID a reader expects from the file name."""
+    name = PurePosixPath(path).name
+    for suffix in JOB_SUFFIXES:
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def _id_vs_file_name(
+    jobs: Sequence[DesiredJob], *, sources: Mapping[str, str] | None
+) -> list[Diagnostic]:
+    return [
+        Diagnostic(
+            path=desired.path,
+            message=f'job ID "{desired.job_id}" differs from the file name "{file_stem(desired.path)}"',
+            severity=Severity.WARNING,
+            line=_job_line(desired, sources),
+            rule="job-id-file-name",
+        )
+        for desired in jobs
+        if desired.job_id != file_stem(desired.path)
+    ]
+
+
+def _job_line(desired: DesiredJob, sources: Mapping[str, str] | None) -> int | None:
+    source = (sources or {}).get(desired.path, desired.source)
+    return locate(source, (Step("job", desired.job_id),), source_format=desired.source_format)
+
+
+def _order(diagnostic: Diagnostic) -> tuple[Any, ...]:
+    return (
+        diagnostic.path,
+        diagnostic.line or 0,
+        diagnostic.severity != Severity.ERROR,
+        diagnostic.rule,
+    )
+
+
+# --- rendering ------------------------------------------------------------------------
+
+
+def count_errors(diagnostics: Iterable[Diagnostic]) -> int:
+    return sum(1 for d in diagnostics if d.severity is Severity.ERROR)
+
+
+def render_text(diagnostics: Sequence[Diagnostic]) -> str:
+    """One ``file:line: severity: message [rule]`` line each, then a summary line."""
+    lines = [d.describe() for d in diagnostics]
+    errors = count_errors(diagnostics)
+    warnings = len(diagnostics) - errors
+    lines.append(f"{errors} error(s), {warnings} warning(s)")
+    return "\n".join(lines) + "\n"
+
+
+def render_json(diagnostics: Sequence[Diagnostic], *, jobs: int) -> str:
+    """The documented JSON document (see the module docstring)."""
+    errors = count_errors(diagnostics)
+    document = {
+        "version": JSON_FORMAT_VERSION,
+        "summary": {
+            "errors": errors,
+            "warnings": len(diagnostics) - errors,
+            "jobs": jobs,
+            "files_with_errors": len({d.path for d in diagnostics if d.severity is Severity.ERROR}),
+        },
+        "diagnostics": [
+            {
+                "path": d.path,
+                "line": d.line,
+                "column": d.column,
+                "severity": d.severity.value,
+                "rule": d.rule,
+                "message": d.message,
+            }
+            for d in diagnostics
+        ],
+    }
+    return json.dumps(document, indent=2) + "\n"
