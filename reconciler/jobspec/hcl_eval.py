@@ -109,6 +109,9 @@ class Evaluator:
                 k = node.key.value
                 steps.append(f"[{k}]" if isinstance(k, int) else f'["{k}"]')
                 node = node.obj
+            elif isinstance(node, ast.Index) and isinstance(node.key, ast.Template) and node.key.is_literal:
+                steps.append('["' + "".join(node.key.parts) + '"]')
+                node = node.obj
             elif isinstance(node, ast.Variable):
                 return node.name + "".join(reversed(steps))
             else:
