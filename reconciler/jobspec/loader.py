@@ -45,6 +45,8 @@ JobParser = Callable[..., ApiJob]
 
 #: Below this many files to parse, a process pool costs more than it saves.
 POOL_MIN_FILES = 64
+#: Files per pool task: big enough to amortize pickling, small enough to balance.
+POOL_CHUNK = 16
 
 _FS_FUNCTION_CALL = re.compile(r"\b(?:file|filebase64|fileexists|fileset)\s*\(")
 
@@ -262,20 +264,45 @@ def _collect_jobs(
 def _parse_all(work: Sequence[ParseWork], *, parser: JobParser, workers: int | None) -> list[Outcome]:
     count = workers if workers is not None else (os.cpu_count() or 1)
     if parser is parse_job_source and count > 1 and len(work) >= POOL_MIN_FILES:
-        # forkserver/spawn, never fork: the daemon has threads (watcher, event loop).
-        method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-        context = multiprocessing.get_context(method)
-        chunk = max(1, len(work) // (count * 4))
         try:
-            with concurrent.futures.ProcessPoolExecutor(count, mp_context=context) as pool:
-                return list(pool.map(_parse_default, work, chunksize=chunk))
+            return _parse_in_pool(work, processes=count)
         except (concurrent.futures.process.BrokenProcessPool, OSError):
             pass  # no usable pool here (no __main__ file, fd or process limits): parse serially
     return [parse_one(w, parser=parser) for w in work]
 
 
-def _parse_default(work: ParseWork) -> Outcome:
-    return parse_one(work, parser=parse_job_source)
+def _parse_in_pool(work: Sequence[ParseWork], *, processes: int) -> list[Outcome]:
+    """Parse with ``processes - 1`` pool workers plus this process.
+
+    This process takes chunks too: one process fewer to start and to hold in
+    memory, and its converter is warm for the single-file re-parses that follow.
+    Chunks are handed out as workers free up, so a slow worker start-up does
+    not leave this process idle.
+    """
+    # forkserver/spawn, never fork: the daemon has threads (watcher, event loop).
+    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+    context = multiprocessing.get_context(method)
+    chunks = [work[i : i + POOL_CHUNK] for i in range(0, len(work), POOL_CHUNK)]
+    results: list[list[Outcome]] = [[] for _ in chunks]
+    in_flight: dict[concurrent.futures.Future[list[Outcome]], int] = {}
+    next_chunk = 0
+    with concurrent.futures.ProcessPoolExecutor(processes - 1, mp_context=context) as pool:
+        while next_chunk < len(chunks):
+            while next_chunk < len(chunks) and len(in_flight) < 2 * (processes - 1):
+                in_flight[pool.submit(_parse_chunk, chunks[next_chunk])] = next_chunk
+                next_chunk += 1
+            for future in [f for f in in_flight if f.done()]:
+                results[in_flight.pop(future)] = future.result()
+            if next_chunk < len(chunks):
+                results[next_chunk] = _parse_chunk(chunks[next_chunk])
+                next_chunk += 1
+        for future, index in in_flight.items():
+            results[index] = future.result()
+    return [outcome for chunk in results for outcome in chunk]
+
+
+def _parse_chunk(work: Sequence[ParseWork]) -> list[Outcome]:
+    return [parse_one(w, parser=parse_job_source) for w in work]
 
 
 def parse_one(work: ParseWork, *, parser: JobParser) -> Outcome:

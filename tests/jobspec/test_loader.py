@@ -240,6 +240,7 @@ def test_companion_var_file_comes_before_global_var_files(tmp_path: Path) -> Non
 
 def test_process_pool_gives_the_same_snapshot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(loader_module, "POOL_MIN_FILES", 4)
+    monkeypatch.setattr(loader_module, "POOL_CHUNK", 2)  # so the worker gets chunks too
     for i in range(10):
         write(tmp_path, f"jobs/job{i:02d}.json", json_job(f"job{i}"))
     write(tmp_path, "jobs/broken.json", '{"Job": {')
@@ -268,3 +269,20 @@ def test_digest_treats_integral_floats_as_integers() -> None:
     assert isinstance(as_float["Priority"], float)
     assert digest(as_float) == digest(job)
     assert digest({**job, "Priority": 50.5}) != digest(job)
+
+
+def test_unusable_process_pool_falls_back_to_serial(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import concurrent.futures.process
+
+    class BrokenPool:
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            raise concurrent.futures.process.BrokenProcessPool("no pool here")
+
+    monkeypatch.setattr(loader_module, "POOL_MIN_FILES", 2)
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", BrokenPool)
+    for i in range(3):
+        write(tmp_path, f"job{i}.json", json_job(f"job{i}"))
+    snap = load_directory(tmp_path, inputs=NO_INPUTS, workers=2)
+    assert [j.job_id for j in snap.jobs] == ["job0", "job1", "job2"] and snap.errors == ()
