@@ -145,6 +145,8 @@ class _PerJobCollector(Collector):
             by_name[PREFIX + "job_deployment_status"].add_metric(
                 [*ident, status.value], 1.0 if status is view.status else 0.0
             )
+        if view.canaries_desired <= 0 and dep.awaiting_since is None:
+            return  # no canaries: four zero series per job would only cost scrape time
         for name, value in (
             ("job_canaries_desired", view.canaries_desired),
             ("job_canaries_placed", view.canaries_placed),

@@ -140,6 +140,14 @@ def test_deployment_status_enum_and_canaries(metrics: ReconcilerMetrics) -> None
     assert value(metrics, P + "job_awaiting_promotion_seconds", job(WEB)) is None
 
 
+def test_deployment_without_canaries_has_no_canary_series(metrics: ReconcilerMetrics) -> None:
+    metrics.set_deployment(WEB, "running", deployment_id="d1")
+    assert value(metrics, P + "job_deployment_status", job(WEB, status="running")) == 1
+    for name in ("desired", "placed", "healthy", "unhealthy"):
+        assert value(metrics, P + f"job_canaries_{name}", job(WEB)) is None
+    assert value(metrics, P + "job_awaiting_promotion", job(WEB)) is None
+
+
 def test_a_status_newer_nomad_invents_is_unknown(metrics: ReconcilerMetrics) -> None:
     metrics.set_deployment(WEB, "rebalancing")
     assert value(metrics, P + "job_deployment_status", job(WEB, status="unknown")) == 1
@@ -149,17 +157,25 @@ def test_a_status_newer_nomad_invents_is_unknown(metrics: ReconcilerMetrics) -> 
 def test_promotion_wait_counts_from_first_seen_waiting(
     metrics: ReconcilerMetrics, clock: FakeClock
 ) -> None:
-    metrics.set_deployment(WEB, "running", deployment_id="d1", awaiting_promotion=True)
+    metrics.set_deployment(
+        WEB, "running", deployment_id="d1", canaries_desired=1, awaiting_promotion=True
+    )
     clock.now += 30
-    metrics.set_deployment(WEB, "running", deployment_id="d1", awaiting_promotion=True)
+    metrics.set_deployment(
+        WEB, "running", deployment_id="d1", canaries_desired=1, awaiting_promotion=True
+    )
     clock.now += 15
     assert value(metrics, P + "job_awaiting_promotion", job(WEB)) == 1
     assert value(metrics, P + "job_awaiting_promotion_seconds", job(WEB)) == 45
     # a new deployment restarts the wait
-    metrics.set_deployment(WEB, "running", deployment_id="d2", awaiting_promotion=True)
+    metrics.set_deployment(
+        WEB, "running", deployment_id="d2", canaries_desired=1, awaiting_promotion=True
+    )
     clock.now += 5
     assert value(metrics, P + "job_awaiting_promotion_seconds", job(WEB)) == 5
-    metrics.set_deployment(WEB, "running", deployment_id="d2", awaiting_promotion=False)
+    metrics.set_deployment(
+        WEB, "running", deployment_id="d2", canaries_desired=1, awaiting_promotion=False
+    )
     assert value(metrics, P + "job_awaiting_promotion", job(WEB)) == 0
     assert value(metrics, P + "job_awaiting_promotion_seconds", job(WEB)) is None
 
