@@ -786,11 +786,13 @@ class NomadClient:
         namespace: str = "*",
         on_connection: ConnectionHook | None = None,
         settings: StreamSettings | None = None,
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncGenerator[Event]:
         """Follow ``/v1/event/stream`` from ``index`` across reconnects (see ``events.py``).
 
         ``on_connection(bool)`` reports the connection state; after every
         reconnect, resync from lists: Nomad may have dropped events meanwhile.
+        Iterate inside ``contextlib.aclosing(...)`` so the connection closes
+        as soon as the consumer stops.
         """
         settings = settings or StreamSettings()
         topic_query = topic_params(topics)  # validate before any I/O

@@ -177,7 +177,7 @@ async def follow_events(
     index: int = 0,
     settings: StreamSettings | None = None,
     on_connection: ConnectionHook | None = None,
-) -> AsyncIterator[Event]:
+) -> AsyncGenerator[Event]:
     """Events at or after ``index``, each delivered once, across reconnects.
 
     Retryable failures (``NomadUnavailableError``, a dropped or stalled stream,

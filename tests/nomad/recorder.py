@@ -121,7 +121,7 @@ def recording_server(
         scheme = "https" if ssl_context is not None else "http"
         address = f"{scheme}://127.0.0.1:{tcp.server_address[1]}"
         server = tcp
-    server.daemon_threads = True  # type: ignore[attr-defined]
+    server.daemon_threads = True
     thread = threading.Thread(
         target=server.serve_forever, args=(0.05,), name="recording-server", daemon=True
     )
