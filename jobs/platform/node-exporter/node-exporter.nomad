@@ -1,5 +1,6 @@
-# Prometheus node exporter on every client: a system job. The binary comes
-# from the upstream release tarball (mirrored internally), pinned by its sha256.
+# Prometheus node exporter on every client: a system job. It shares the
+# host's network and PID namespaces and reads the host filesystem read-only
+# (the clients enable docker volumes).
 job "node-exporter" {
   datacenters = ["dc1"]
   namespace   = "platform"
@@ -31,19 +32,14 @@ job "node-exporter" {
     }
 
     task "node-exporter" {
-      driver = "raw_exec"
-
-      artifact {
-        source = "https://artifacts.example.com/mirror/prometheus/node_exporter-1.3.1.linux-amd64.tar.gz"
-
-        options {
-          checksum = "sha256:68f3802c2dd3980667e4ba65ea2e1fb03f4a4ba026cca375f15a0390ff850949"
-        }
-      }
+      driver = "docker"
 
       config {
-        command = "local/node_exporter-1.3.1.linux-amd64/node_exporter"
-        args    = ["--web.listen-address=:${NOMAD_PORT_metrics}"]
+        image        = "prom/node-exporter:v1.3.1"
+        network_mode = "host"
+        pid_mode     = "host"
+        args         = ["--path.rootfs=/host", "--web.listen-address=:${NOMAD_PORT_metrics}"]
+        volumes      = ["/:/host:ro,rslave"]
       }
 
       resources {

@@ -1,9 +1,14 @@
 # Orders API. Values that differ per environment are HCL2 variables; this
-# repository sets them in api.vars.hcl, which the reconciler applies to this
-# file automatically (same name, `.vars.hcl`).
+# repository sets them in orders-api.vars.hcl, which the reconciler applies
+# to this file automatically (same name, `.vars.hcl`).
 variable "release" {
   type        = string
   description = "Version of the orders-api build to run."
+}
+
+variable "release_sha256" {
+  type        = string
+  description = "sha256 of that build's tarball, as published by CI."
 }
 
 variable "replicas" {
@@ -65,6 +70,10 @@ job "orders-api" {
       artifact {
         source      = "${local.artifact_base}/${local.tarball}"
         destination = "local/"
+
+        options {
+          checksum = "sha256:${var.release_sha256}"
+        }
       }
 
       config {
