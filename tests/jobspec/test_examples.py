@@ -99,3 +99,9 @@ def test_examples_use_nomad_1_0_features_only() -> None:
         text = path.read_text()
         for newer in ("memory_max", "node_pool", "max_client_disconnect", "provider ="):
             assert newer not in text, f"{path}: {newer} is newer than Nomad 1.0"
+
+
+def test_examples_pass_lint_without_findings(snapshot: Snapshot) -> None:
+    from reconciler.lint.runner import lint_snapshot
+
+    assert [d.describe() for d in lint_snapshot(snapshot)] == []
