@@ -126,7 +126,10 @@ class Applier:
                         f"{desired.path}: job {desired.job_id!r} changed in Nomad while syncing "
                         f"(twice); not overwritten: {exc.message.strip()}"
                     )
-                    return JobOutcome(action.key, action, Result.FAILED, msg, annotations, warnings)
+                    return JobOutcome(
+                        action.key, action, Result.FAILED, msg, annotations, warnings,
+                        conflict_retried=True,
+                    )  # fmt: skip
                 retried = True
                 refreshed = await self._replan(action)
                 if refreshed is None:

@@ -129,12 +129,6 @@ class ClusterReader:
             if list_meta
             else (seen.meta if seen and seen.job_modify_index == jmi else None)
         )
-        base = {
-            "key": key,
-            "job_modify_index": jmi,
-            "stop": stop,
-            "status": str(stub.get("Status", "")),
-        }
 
         known: str | None = None
         job: ApiJob | None = None
@@ -203,17 +197,30 @@ class ClusterReader:
         submitted = self.memory.submitted.get(key)
         if submitted is not None and deployment.get("JobSpecModifyIndex") == submitted[1]:
             return submitted[0]
-        # A fresh process: look the failed version up in the job's history.
+        # Look the failed version up in the job's history: after an auto-revert the
+        # live version is a copy of the last stable one, and the versions newer
+        # than that stable one (other than the live copy) are the failed specs.
         async with semaphore:
             try:
                 versions = await self._client.job_versions(key[1], namespace=key[0])
             except NomadNotFoundError:
                 return None
-        for version in versions:
-            if version.get("Version") == deployment.get("JobVersion"):
-                own = read_ownership(version.get("Meta"), policy.owner_prefix)
-                return own.digest if own else None
+        return failed_version_digest(versions, prefix=policy.owner_prefix)
+
+
+def failed_version_digest(versions: Sequence[Mapping[str, Any]], *, prefix: str) -> str | None:
+    """The stamped digest of the newest version that never became stable and was replaced."""
+    if not versions:
         return None
+    numbers = [int(v.get("Version") or 0) for v in versions]
+    live = max(numbers)
+    stable = max((n for n, v in zip(numbers, versions, strict=True) if v.get("Stable")), default=-1)
+    for number, version in sorted(zip(numbers, versions, strict=True), key=lambda p: -p[0]):
+        if number == live or number <= stable or version.get("Stable"):
+            continue
+        own = read_ownership(version.get("Meta"), prefix)
+        return own.digest if own else None
+    return None
 
 
 def summarize_live(jobs: Sequence[LiveJob]) -> dict[str, int]:

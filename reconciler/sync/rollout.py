@@ -68,7 +68,16 @@ async def follow_deployment(
     promoted = False
     while True:
         dep = await api.job_latest_deployment(key[1], namespace=key[0])
-        if dep is not None and int(dep.get("JobSpecModifyIndex") or 0) >= job_modify_index:
+        spec_index = int(dep.get("JobSpecModifyIndex") or 0) if dep is not None else 0
+        if dep is not None and spec_index > job_modify_index and last is not None:
+            # Ours is over and a newer version has its own deployment: Nomad rolled
+            # ours back (auto_revert) or someone else registered meanwhile.
+            return Rollout(
+                last.deployment_id, "superseded",
+                "a newer job version replaced it (auto-revert or another writer): "
+                f"{dep.get('StatusDescription', '')}", last.groups, promoted,
+            )  # fmt: skip
+        if dep is not None and spec_index >= job_modify_index:
             if promote and requires_promotion(dep) and canaries_healthy(dep) and not promoted:
                 await api.promote_deployment(str(dep["ID"]), namespace=key[0])
                 promoted = True

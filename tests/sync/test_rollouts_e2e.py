@@ -1,0 +1,113 @@
+"""Rollouts end to end against the Nomad fake: a failing canary, promotion, index conflicts."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+
+from reconciler.cli import main
+from reconciler.core.plan import SyncPolicy
+from reconciler.jobspec.loader import load_directory
+from reconciler.jobspec.variables import VariableInputs
+from reconciler.nomad.config import NomadConfig
+from reconciler.sync.engine import Reconciler
+from reconciler.sync.outcome import Result
+from reconciler.sync.session import connect
+from reconciler.testing.fake_nomad import FakeNomad
+from tests.sync.conftest import GitRepo, service_job
+
+SECOND = 1_000_000_000
+
+
+def canary_job(job_id: str, **changes: Any) -> dict[str, Any]:
+    job = service_job(job_id, **changes)
+    job["TaskGroups"][0]["Update"] = {
+        "Canary": 1, "MaxParallel": 1, "AutoRevert": True, "AutoPromote": False,
+        "HealthCheck": "task_states", "MinHealthyTime": 1 * SECOND,
+        "HealthyDeadline": 5 * SECOND, "ProgressDeadline": 10 * SECOND,
+    }  # fmt: skip
+    return job
+
+
+def registers(fake: FakeNomad) -> int:
+    return sum(1 for m, p, _, _ in fake.request_log if (m, p) == ("PUT", "/v1/jobs"))
+
+
+def test_failing_canary_fails_the_sync_then_is_held_not_retried(
+    fake: FakeNomad, repo: GitRepo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo.write_job(canary_job("web"))
+    repo.commit("web v0")
+    assert (
+        main(["sync", str(repo.root), "--address", fake.address, "--wait", "--timeout", "30"]) == 0
+    )
+
+    fake.set_health("web", mode="unhealthy")
+    repo.write_job(canary_job("web", Priority=60))
+    repo.commit("web v1: broken")
+    capsys.readouterr()
+    code = main(["sync", str(repo.root), "--address", fake.address, "--wait", "--timeout", "30",
+                 "--promote"])  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 1, out
+    assert "web.json: deployment failed" in out or "web.json: deployment superseded" in out
+
+    fake.clear_request_log()
+    capsys.readouterr()
+    assert main(["plan", str(repo.root), "--address", fake.address, "--json"]) == 2
+    doc = json.loads(capsys.readouterr().out)
+    [entry] = doc["jobs"]
+    assert entry["action"] == "hold" and "held until the file changes" in entry["reason"]
+    assert main(["sync", str(repo.root), "--address", fake.address]) == 0
+    assert registers(fake) == 0, "a failed spec must not be re-submitted"
+
+    fake.set_health("web", mode="healthy")
+    repo.write_job(canary_job("web", Priority=61))
+    repo.commit("web v2: fixed")
+    assert main(["sync", str(repo.root), "--address", fake.address, "--wait", "--timeout", "30",
+                 "--promote"]) == 0  # fmt: skip
+    assert registers(fake) == 1
+
+
+class MeddlingApi:
+    """Wraps the real client: someone else registers the job right before our register."""
+
+    def __init__(self, inner: Any, fake: FakeNomad, job: dict[str, Any], times: int) -> None:
+        self._inner = inner
+        self._fake = fake
+        self._job = job
+        self._times = times
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    async def register_job(self, job: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        if self._times > 0:
+            self._times -= 1
+            meddled = copy.deepcopy(self._job)
+            meddled["Priority"] = 70 + self._times
+            self._fake.run_job_out_of_band(meddled)
+        return dict(await self._inner.register_job(job, **kwargs))
+
+
+@pytest.mark.parametrize(("meddles", "expected"), [(1, Result.UPDATED), (2, Result.FAILED)])
+async def test_concurrent_change_replans_once_over_http(
+    fake: FakeNomad, repo: GitRepo, meddles: int, expected: Result
+) -> None:
+    repo.write_job(service_job("web"))
+    config = NomadConfig(address=fake.address)
+    policy = SyncPolicy(supersede_active=True)
+    async with connect(config) as api:
+        snap = load_directory(repo.root, inputs=VariableInputs())
+        await Reconciler(api, policy).reconcile(snap)
+        repo.write_job(service_job("web", count=2))
+        snap = load_directory(repo.root, inputs=VariableInputs())
+        meddling = MeddlingApi(api, fake, service_job("web"), meddles)
+        result = await Reconciler(meddling, policy).reconcile(snap)  # type: ignore[arg-type]
+    [outcome] = result.outcomes
+    assert outcome.result is expected and outcome.conflict_retried
+    if expected is Result.FAILED:
+        assert "changed in Nomad while syncing" in outcome.message
