@@ -30,7 +30,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from reconciler.errors import JobSpecError, JobSyntaxError
 from reconciler.jobspec.digest import digest
@@ -106,7 +106,9 @@ Outcome = ParsedJob | FailedJob
 class LoadCache:
     """Per-file outcomes of earlier loads, keyed by content fingerprint.
 
-    Not thread-safe: use one cache from one loading thread at a time.
+    Not thread-safe: use one cache from one loading thread at a time.  Jobs
+    in successive snapshots share their dicts with the cache, so consumers must
+    treat ``DesiredJob.job``/``canonical`` as read-only (copy before changing).
     ``parsed`` lists the files parsed by the last ``load_directory`` call and
     ``parse_count`` counts parses over the cache's life (for tests and metrics).
     """
@@ -139,7 +141,7 @@ class ParseWork:
     path: str
     text: str
     source_format: SourceFormat
-    inputs: Any
+    inputs: VariableInputs
     base_dir: str
 
 
@@ -166,7 +168,7 @@ def load_directory(
     outcomes: dict[str, Outcome] = {}
     pending: list[tuple[ParseWork, str]] = []
     texts: dict[str, str] = {}
-    global_vars = _fingerprint_var_files(getattr(inputs, "files", ()))
+    global_vars = _fingerprint_var_files(inputs.files)
     inputs_key = _inputs_key(inputs) + global_vars
 
     for job_file in files:
@@ -332,25 +334,23 @@ def parse_one(work: ParseWork, *, parser: JobParser) -> Outcome:
         )
 
 
-def _with_companions(inputs: Any, base: Path, job_file: JobFile) -> Any:
+def _with_companions(inputs: VariableInputs, base: Path, job_file: JobFile) -> VariableInputs:
     if not job_file.var_files:
         return inputs
     companions = tuple(str(base / v) for v in job_file.var_files)
-    return dataclasses.replace(inputs, files=(*companions, *tuple(inputs.files)))
+    return dataclasses.replace(inputs, files=(*companions, *inputs.files))
 
 
-def _inputs_key(inputs: Any) -> str:
-    cli = tuple(getattr(inputs, "cli", ()))
-    env = sorted(dict(getattr(inputs, "env", {}) or {}).items())
-    return repr((cli, env, tuple(str(f) for f in getattr(inputs, "files", ()))))
+def _inputs_key(inputs: VariableInputs) -> str:
+    return repr((tuple(inputs.cli), sorted(inputs.env.items()), tuple(inputs.files)))
 
 
-def _fingerprint_var_files(files: Iterable[Any]) -> str:
+def _fingerprint_var_files(files: Iterable[str]) -> str:
     """Hash the ``-var-file`` contents so that editing one invalidates the cache."""
     h = hashlib.sha256()
     for f in files:
         try:
-            h.update(Path(str(f)).read_bytes())
+            h.update(Path(f).read_bytes())
         except OSError:
             h.update(b"\0unreadable\0")
         h.update(b"\0")
