@@ -286,3 +286,12 @@ def test_unusable_process_pool_falls_back_to_serial(
         write(tmp_path, f"job{i}.json", json_job(f"job{i}"))
     snap = load_directory(tmp_path, inputs=NO_INPUTS, workers=2)
     assert [j.job_id for j in snap.jobs] == ["job0", "job1", "job2"] and snap.errors == ()
+
+
+def test_missing_directory_is_an_error_not_an_empty_snapshot(tmp_path: Path) -> None:
+    # An empty, complete snapshot would tell the planner every job was removed.
+    snap = load_directory(tmp_path / "no-such-dir", inputs=NO_INPUTS)
+    assert snap.jobs == ()
+    assert not snap.complete
+    (err,) = snap.errors
+    assert "cannot list" in err.message
