@@ -242,8 +242,15 @@ def _parse_lark(text: str, *, path: str, line: int, column: int) -> Tree[Any]:
                 line=text.count("\n") + line,
                 column=1,
             ) from exc
-        if tok.type == "DBLQUOTE" and "NAME" in exc.expected:
+        if tok.type == "STRING_CHARS" and str(tok)[:1] in "{}[]()\n,=:?":
+            reason = "Invalid expression; Expected the start of an expression, but found an invalid expression token."
+        elif tok.type == "STRING_CHARS":
+            # The grammar's lexer falls back to string characters for anything it cannot match.
+            reason = f"Invalid character; This character is not used within the language: {str(tok)[:1]!r}."
+        elif tok.type == "DBLQUOTE" and "NAME" in exc.expected:
             reason = "Invalid argument name; Argument names must not be quoted."
+        elif "NL_OR_COMMENT" in exc.expected and tok.type != "NL_OR_COMMENT" and "RPAR" not in exc.expected:
+            reason = "Missing newline after argument; An argument definition must end with a newline."
         elif tok.type in ("RBRACE",) and "NAME" not in exc.expected:
             reason = "Invalid expression; Expected the start of an expression, but found an invalid expression token."
         else:
