@@ -1,0 +1,132 @@
+"""The lint command end to end: real files in a temporary jobs directory, the real loader."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from reconciler.cli import main
+
+GOOD = """job "web" {
+  datacenters = ["dc1"]
+  group "g" {
+    task "t" {
+      driver = "docker"
+      config {
+        image = "nginx:1"
+      }
+    }
+  }
+}
+"""
+
+TYPO = GOOD.replace('image = "nginx:1"', 'image = "nginx:1"\n        port_map2 = 1')
+
+NO_DATACENTERS = """job "batch" {
+  type = "batch"
+  group "g" {
+    task "t" {
+      driver = "exec"
+      config {
+        command = "/bin/true"
+      }
+    }
+  }
+}
+"""
+
+VARIABLE = """variable "dcs" {
+  type    = list(string)
+  default = ["dc1"]
+}
+
+job "var" {
+  datacenters = var.dcs
+  group "g" {
+    task "t" {
+      driver = "docker"
+      config {
+        image = "nginx:1"
+      }
+    }
+  }
+}
+"""
+
+
+def run(tmp_path: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    code = main(["lint", str(tmp_path), *args])
+    return code, capsys.readouterr().out
+
+
+def test_clean_directory_exits_zero(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "web.nomad").write_text(GOOD)
+    assert run(tmp_path, capsys) == (0, "0 error(s), 0 warning(s)\n")
+
+
+def test_errors_exit_one_and_name_file_line_rule(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "web.nomad").write_text(TYPO)
+    (tmp_path / "batch.nomad").write_text(NO_DATACENTERS)
+    code, out = run(tmp_path, capsys)
+    assert code == 1
+    assert "batch.nomad:1: error: Missing job datacenters [nomad-validate]" in out
+    assert (
+        'web.nomad:8: error: task "t": unknown docker config key "port_map2"; did you mean "port_map"? [driver-config]'
+        in out
+    )
+    assert out.endswith("2 error(s), 0 warning(s)\n")
+
+
+def test_syntax_error_is_a_finding_and_other_files_still_checked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "broken.nomad").write_text('job "broken" {\n  group "g" {\n')
+    (tmp_path / "batch.nomad").write_text(NO_DATACENTERS)
+    code, out = run(tmp_path, capsys)
+    assert code == 1
+    assert out.startswith("batch.nomad:1: error: Missing job datacenters")
+    assert "broken.nomad:" in out and "[load]" in out
+
+
+def test_warnings_exit_zero_unless_asked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "other-name.nomad").write_text(GOOD)
+    code, out = run(tmp_path, capsys)
+    assert code == 0 and "[job-id-file-name]" in out
+    code, _ = run(tmp_path, capsys, "--warnings-as-errors")
+    assert code == 1
+
+
+def test_json_format(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "web.nomad").write_text(TYPO)
+    code, out = run(tmp_path, capsys, "--format", "json")
+    document = json.loads(out)
+    assert code == 1
+    assert document["version"] == 1
+    assert document["summary"] == {"errors": 1, "warnings": 0, "jobs": 1, "files_with_errors": 1}
+    (finding,) = document["diagnostics"]
+    assert (finding["path"], finding["line"], finding["rule"]) == ("web.nomad", 8, "driver-config")
+
+
+def test_variables_reach_the_jobs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    jobs = tmp_path / "jobs"
+    jobs.mkdir()
+    (jobs / "var.nomad").write_text(VARIABLE)
+    assert main(["lint", str(jobs)]) == 0
+    capsys.readouterr()
+    assert main(["lint", str(jobs), "--var", "dcs=[]"]) == 1
+    assert "var.nomad:6: error: Missing job datacenters" in capsys.readouterr().out
+    (tmp_path / "empty.vars.hcl").write_text("dcs = []\n")
+    assert main(["lint", str(jobs), "--var-file", str(tmp_path / "empty.vars.hcl")]) == 1
+
+
+def test_missing_directory_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["lint", str(tmp_path / "nope")]) == 1
+    assert "does not exist" in capsys.readouterr().err
