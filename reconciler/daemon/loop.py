@@ -92,8 +92,14 @@ def nomad_config(settings: DaemonSettings) -> NomadConfig:
 
 def sync_policy(settings: DaemonSettings) -> SyncPolicy:
     # The daemon follows rollouts itself (not the engine's blocking --wait) and owns
-    # promotion (soak policy), so the engine neither waits nor promotes.
-    return SyncPolicy(prune=settings.prune, purge=settings.purge, promote=False, wait=False)
+    # promotion (soak policy), so the engine neither waits nor promotes.  A new spec
+    # supersedes a running deployment: git is the source of truth, and a canary left
+    # awaiting promotion must not block the next commit forever (Nomad cancels the old
+    # deployment "due to newer version" and rolls out through the job's update strategy).
+    return SyncPolicy(
+        prune=settings.prune, purge=settings.purge, promote=False, wait=False,
+        supersede_active=True,
+    )  # fmt: skip
 
 
 @dataclasses.dataclass
@@ -126,6 +132,7 @@ class Daemon:
         self.tracker = RolloutTracker()
         self.gate = ParseErrorGate(settle=settings.settle)
         self.snapshot: Snapshot | None = None
+        self._declared: dict[JobKey, Any] = {}  # the current snapshot's jobs by key
         self.revision: Revision | None = None
         self._reasons: dict[JobKey, set[Reason]] = {}
         self._pending_files: set[JobKey] = set()  # file changed, not yet applied
@@ -170,7 +177,7 @@ class Daemon:
         s = self.settings
         self.client = NomadClient(
             nomad_config(s),
-            retry=RetryPolicy(attempts=2, initial=0.1, max_backoff=1.0, max_total=5.0),
+            retry=RetryPolicy(attempts=2, initial_backoff=0.1, max_backoff=1.0, max_total=5.0),
             on_request=self.metrics.observe_nomad_request,
         )
         self.api = TappedApi(ClientApi(self.client), gate=lambda ns, dep: False)
@@ -327,6 +334,7 @@ class Daemon:
                 return
             previous = self.snapshot
             self.snapshot = snapshot
+            self._declared = snapshot.by_key()
         self._observe_revision(snapshot.revision)
         self._report_load_errors(snapshot)
         if initial or previous is None:
@@ -409,7 +417,7 @@ class Daemon:
         await self._poll_job_list()
 
     def _relevant(self, key: JobKey, job: Mapping[str, Any] | None) -> bool:
-        declared = self.snapshot is not None and key in self.snapshot.by_key()
+        declared = key in self._declared
         owned = job is not None and read_ownership(job.get("Meta")) is not None
         return declared or owned or key in self._known_index
 
@@ -507,6 +515,19 @@ class Daemon:
         if snapshot is None:
             raise NomadUnavailableError("jobs directory not loaded yet")
         results: dict[JobKey, Result] = {}
+        rest = batch - {ALL}
+        sync_keys = {k for k in rest if reasons.get(k, set()) - {Reason.ROLLOUT}}
+        # Rollouts first: a deployment that just failed must hold its spec before any
+        # sync of that job could resubmit it.
+        check = {k for k in rest if k not in sync_keys} | {
+            k for k in (self._tracking if ALL in batch else sync_keys) if k in self._tracking
+        }
+        for key in sorted(check):
+            try:
+                await self._check_rollout(key)
+            except NomadError as exc:
+                self._set_nomad_error(exc)
+                results[key] = exc
         if ALL in batch:
             async with self._pass_lock.exclusive():
                 results.update(await self._full_pass(snapshot))
@@ -514,29 +535,33 @@ class Daemon:
             retry = [k for k, r in results.items()
                      if k not in batch and isinstance(r, BaseException)]
             self._submit(retry, Reason.RESYNC)
-            rest = batch - {ALL}
-        else:
-            rest = batch
-        sync_keys = {k for k in rest if reasons.get(k, set()) - {Reason.ROLLOUT}}
-        rollout_keys = {k for k in rest if k not in sync_keys}
-        async with self._pass_lock.shared():
-            if sync_keys:
+        sync_keys -= {k for k, r in results.items() if isinstance(r, BaseException)}
+        if sync_keys:
+            async with self._pass_lock.shared():
                 results.update(await self._sync(snapshot, sync_keys))
-            for key in rollout_keys | {k for k in sync_keys if k in self._tracking}:
-                if isinstance(results.get(key), BaseException):
-                    continue
-                try:
-                    await self._check_rollout(key)
-                except NomadError as exc:
-                    self._set_nomad_error(exc)
-                    results[key] = exc
         return results
+
+    def _held(self, snapshot: Snapshot) -> dict[JobKey, str]:
+        """Jobs whose declared spec failed to roll out (released by a new digest)."""
+        held: dict[JobKey, str] = {}
+        for key, job in snapshot.by_key().items():
+            reason = self.tracker.hold_for(key, job.digest)
+            if reason is not None:
+                held[key] = reason
+        return held
 
     async def _full_pass(self, snapshot: Snapshot) -> dict[JobKey, Result]:
         started = time.monotonic()
         heal = self.settings.self_heal
+        held = self._held(snapshot)
+        only: set[JobKey] | None = None
+        if held:
+            # Everything known but the held jobs (orphans included, for pruning).
+            only = (set(snapshot.by_key()) | set(self.engine.memory.jobs)) - set(held)
+        for key in held:
+            self.metrics.set_job_state(key, "held", held_reason="failed_rollout")
         try:
-            result = await self.engine.reconcile(snapshot, dry_run=not heal)
+            result = await self.engine.reconcile(snapshot, only=only, dry_run=not heal)
             extra: PassResult | None = None
             if not heal and self._pending_files:
                 extra = await self.engine.reconcile(snapshot, only=set(self._pending_files))
@@ -550,9 +575,11 @@ class Daemon:
             outcomes.update({o.key: o for o in extra.outcomes})
         results = self._record_outcomes(outcomes.values(), snapshot)
         states = {k: self._state_of(o) for k, o in outcomes.items()}
+        states.update(dict.fromkeys(held, "held"))
         self.metrics.observe_pass(
             time.monotonic() - started, {k: v for k, v in states.items() if v != "unmanaged"},
-            held_reasons={k: "policy" for k, v in states.items() if v == "held"},
+            held_reasons={k: "failed_rollout" if k in held else "policy"
+                          for k, v in states.items() if v == "held"},
             succeeded=not any(isinstance(r, BaseException) or r is Outcome.FAILED
                               for r in results.values()),
         )
@@ -650,30 +677,41 @@ class Daemon:
                 log.warning("drift (not healed: --no-self-heal)", extra=_fields(
                     key, state=out.action.drift.state.value, change=out.action.reason))
             elif out.result is SyncResult.HELD:
+                # Still pending: a hold ends (deployment cap, wave) and the change goes on.
                 log.info("held", extra=_fields(key, reason=out.message or out.action.reason))
-                self._pending_files.discard(key)
             else:  # unchanged (the engine's promotions are gated off: also unchanged)
                 live = out.action.live
                 if out.action.drift.state is DriftState.IN_SYNC and live is not None:
                     self._known_index[key] = live.job_modify_index
-                    self._pending_files.discard(key)
-                    self._changed_at.pop(key, None)
+                    if self._is_current(out):
+                        self._pending_files.discard(key)
+                        self._changed_at.pop(key, None)
                 if out.action.kind is ActionKind.PROMOTE or (
                     live is not None and live.active_deployment is not None
                 ):
                     self._submit([key], Reason.ROLLOUT)
         return results
 
+    def _is_current(self, out: JobOutcome) -> bool:
+        """Did this outcome concern the job's current spec (not one replaced meanwhile)?"""
+        desired = out.action.desired
+        current = self._declared.get(out.key)
+        if desired is None or current is None:
+            return desired is None and current is None
+        return bool(desired.digest == current.digest)
+
     def _registered(self, key: JobKey, out: JobOutcome, now: float) -> Result:
         op = "create" if out.result is SyncResult.CREATED else "update"
         self.metrics.observe_sync_operation(op, "success")
         accepted = self.api.take_accepted(key) or now
-        changed_at = self._changed_at.pop(key, None)
         latency = None
-        if changed_at is not None and key in self._pending_files:
-            latency = max(accepted - changed_at, 0.0)
-            self.metrics.observe_change_registered(latency)
-        self._pending_files.discard(key)
+        if self._is_current(out):
+            # The registered spec is the file's current one: the change has landed.
+            changed_at = self._changed_at.pop(key, None)
+            if changed_at is not None and key in self._pending_files:
+                latency = max(accepted - changed_at, 0.0)
+                self.metrics.observe_change_registered(latency)
+            self._pending_files.discard(key)
         if out.job_modify_index:
             self._known_index[key] = out.job_modify_index
         desired = out.action.desired
@@ -709,18 +747,25 @@ class Daemon:
     async def _check_rollout(self, key: JobKey) -> None:
         """Read the job's latest deployment and act on it (promote, hold, report)."""
         tracking = self._tracking.get(key)
-        dep = await self.client.job_latest_deployment(key[1], namespace=key[0])
-        self._set_nomad_ok()
         now_mono = time.monotonic()
-        if dep is None or (
-            tracking is not None and int(dep.get("JobSpecModifyIndex") or 0) < tracking.job_modify_index
-        ):
+        dep: dict[str, Any] | None
+        if tracking is None:
+            dep = await self.client.job_latest_deployment(key[1], namespace=key[0])
+        else:
+            # The deployment of *our* registration, not merely the latest: after an
+            # auto-revert the latest is the rollback's, and ours is the failed one.
+            deployments = await self.client.job_deployments(key[1], namespace=key[0])
+            dep = next((d for d in deployments
+                        if int(d.get("JobSpecModifyIndex") or 0) == tracking.job_modify_index),
+                       None)
+        self._set_nomad_ok()
+        if dep is None:
             if tracking is not None and now_mono - tracking.registered_at < ROLLOUT_APPEAR_TIMEOUT_S:
                 self._schedule_rollout_check(key, self.settings.rollout_poll)
             else:
                 self._tracking.pop(key, None)
             return
-        desired = self.snapshot.by_key().get(key) if self.snapshot else None
+        desired = self._declared.get(key)
         try:
             soak = promotion_soak(
                 desired.canonical.get("Meta") if desired else None,

@@ -1,0 +1,244 @@
+"""Test harness: a real git checkout, the daemon as a real subprocess, its /metrics.
+
+Every wait is bounded (a deadline) and polls an observable condition: the
+fake's state, the daemon's JSON log lines, or its /metrics values.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@example.com",
+    "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@example.com",
+    "GIT_CONFIG_NOSYSTEM": "1", "HOME": "/nonexistent",
+}
+
+
+def wait_until(predicate: Callable[[], Any], *, timeout: float = 15.0, what: str = "") -> Any:
+    """Poll ``predicate`` until it returns something truthy; fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
+        time.sleep(0.02)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def job_hcl(
+    job_id: str,
+    *,
+    count: int = 1,
+    arg: str = "1000",
+    canary: int = 0,
+    meta: dict[str, str] | None = None,
+    auto_revert: bool = False,
+    min_healthy: str = "100ms",
+    healthy_deadline: str = "5s",
+    progress_deadline: str = "10s",
+) -> str:
+    meta_block = ""
+    if meta:
+        lines = "\n".join(f'    "{k}" = "{v}"' for k, v in meta.items())
+        meta_block = f"  meta {{\n{lines}\n  }}\n"
+    return f"""job "{job_id}" {{
+  datacenters = ["dc1"]
+{meta_block}  group "app" {{
+    count = {count}
+    update {{
+      max_parallel      = 1
+      canary            = {canary}
+      auto_revert       = {str(auto_revert).lower()}
+      min_healthy_time  = "{min_healthy}"
+      healthy_deadline  = "{healthy_deadline}"
+      progress_deadline = "{progress_deadline}"
+    }}
+    task "app" {{
+      driver = "raw_exec"
+      config {{
+        command = "/bin/sleep"
+        args    = ["{arg}"]
+      }}
+    }}
+  }}
+}}
+"""
+
+
+class GitCheckout:
+    """A jobs repository made and changed with the git CLI."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+        self.git("init", "-q", "-b", "main")
+
+    def git(self, *args: str) -> str:
+        return subprocess.run(
+            ["git", "-C", str(self.root), *args], check=True, capture_output=True, text=True,
+            env={**os.environ, **GIT_ENV},
+        ).stdout.strip()
+
+    def write(self, rel: str, text: str) -> None:
+        path = self.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+    def commit(self, message: str = "change") -> str:
+        self.git("add", "-A")
+        self.git("commit", "-q", "-m", message)
+        return self.head()
+
+    def head(self) -> str:
+        return self.git("rev-parse", "HEAD")
+
+
+class Metrics:
+    """One scrape of /metrics, queried by name and labels."""
+
+    def __init__(self, text: str) -> None:
+        self.samples: list[tuple[str, dict[str, str], float]] = []
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                self.samples.append((sample.name, dict(sample.labels), float(sample.value)))
+
+    def get(self, name: str, **labels: str) -> float | None:
+        for sample_name, sample_labels, value in self.samples:
+            if sample_name == name and all(sample_labels.get(k) == v for k, v in labels.items()):
+                return value
+        return None
+
+    def sum(self, name: str, **labels: str) -> float:
+        return sum(
+            v for n, lbl, v in self.samples
+            if n == name and all(lbl.get(k) == val for k, val in labels.items())
+        )
+
+
+class DaemonProcess:
+    """``python -m reconciler daemon`` in a subprocess, JSON logs collected line by line."""
+
+    def __init__(self, jobs_dir: Path, address: str, *extra: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("NOMAD_")}
+        env["PYTHONUNBUFFERED"] = "1"
+        self.args = [
+            sys.executable, "-m", "reconciler", "daemon", str(jobs_dir),
+            "--address", address,
+            "--listen", f"127.0.0.1:{self.port}",
+            "--log-format", "json", "--log-level", "debug",
+            "--debounce", "50ms", "--debounce-max", "500ms", "--settle", "300ms",
+            "--backoffs", "0.2,0.5,1", "--rollout-poll", "200ms", "--shutdown-timeout", "10s",
+            *extra,
+        ]  # fmt: skip
+        self.proc = subprocess.Popen(
+            self.args, cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        self.lines: list[dict[str, Any]] = []
+        self.raw: list[str] = []
+        self._lock = threading.Lock()
+        self._reader = threading.Thread(target=self._read, name="daemon-log-reader", daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            with self._lock:
+                self.raw.append(line)
+                try:
+                    self.lines.append(json.loads(line))
+                except ValueError:
+                    pass
+
+    def logs(self, msg: str | None = None, **fields: Any) -> list[dict[str, Any]]:
+        with self._lock:
+            lines = list(self.lines)
+        return [
+            rec for rec in lines
+            if (msg is None or rec.get("msg") == msg)
+            and all(rec.get(k) == v for k, v in fields.items())
+        ]
+
+    def wait_log(self, msg: str, *, timeout: float = 15.0, **fields: Any) -> dict[str, Any]:
+        found = wait_until(lambda: self.logs(msg, **fields), timeout=timeout,
+                           what=f"log {msg!r} {fields}")
+        return found[-1]
+
+    def metrics(self) -> Metrics:
+        response = httpx.get(self.url + "/metrics", timeout=5)
+        response.raise_for_status()
+        return Metrics(response.text)
+
+    def wait_metric(
+        self, name: str, predicate: Callable[[float | None], bool], *, timeout: float = 15.0,
+        **labels: str,
+    ) -> float | None:
+        def check() -> tuple[bool, float | None] | None:
+            try:
+                value = self.metrics().get(name, **labels)
+            except httpx.HTTPError:
+                return None
+            return (True, value) if predicate(value) else None
+
+        return wait_until(check, timeout=timeout, what=f"{name}{labels}")[1]
+
+    def wait_ready(self, *, timeout: float = 20.0) -> None:
+        def ready() -> bool:
+            try:
+                return httpx.get(self.url + "/readyz", timeout=2).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_until(ready, timeout=timeout, what="/readyz 200")
+
+    def signal(self, sig: signal.Signals) -> None:
+        self.proc.send_signal(sig)
+
+    def stop(self, *, timeout: float = 15.0) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            code = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=5)
+            raise
+        finally:
+            self._reader.join(timeout=5)
+            if self.proc.stderr is not None:
+                self.proc.stderr.close()
+        return code
+
+    def dump(self) -> str:
+        with self._lock:
+            return "".join(self.raw[-80:])
+
+
+def registers(log: Iterable[tuple[str, str, str, int]]) -> int:
+    """Job registrations in a fake's request log (``PUT /v1/jobs``)."""
+    return sum(1 for method, path, _q, _s in log if method in ("PUT", "POST") and path == "/v1/jobs")
