@@ -37,7 +37,7 @@ from reconciler.errors import (
 )
 from reconciler.nomad.config import NomadConfig, TokenSource
 from reconciler.nomad.events import Event, StreamSettings, follow_events, topic_params
-from reconciler.nomad.failures import map_response_error, map_transport_error
+from reconciler.nomad.failures import TRANSPORT_ERRORS, map_response_error, map_transport_error
 from reconciler.nomad.hooks import ConnectionHook, RequestHook, RequestRecord, call_hook_safely
 from reconciler.nomad.retry import RetryPolicy, build_retrying
 from reconciler.nomad.transport import build_http_client, sni_extensions
@@ -213,7 +213,7 @@ class NomadClient:
                 timeout=timeout,
                 extensions=self._extensions,
             )
-        except httpx.HTTPError as exc:
+        except TRANSPORT_ERRORS as exc:
             self._record(endpoint, method, "error", started)
             raise map_transport_error(exc, endpoint=endpoint) from exc
         self._record(endpoint, method, response.status_code, started)
@@ -830,7 +830,7 @@ class NomadClient:
         started = time.perf_counter()
         try:
             response = await self._http.send(request, stream=True)
-        except httpx.HTTPError as exc:
+        except TRANSPORT_ERRORS as exc:
             self._record(endpoint, "GET", "error", started)
             raise map_transport_error(exc, endpoint=endpoint) from exc
         self._record(endpoint, "GET", response.status_code, started)
@@ -838,7 +838,7 @@ class NomadClient:
             if not response.is_success:
                 try:
                     await response.aread()
-                except httpx.HTTPError as exc:
+                except TRANSPORT_ERRORS as exc:
                     raise map_transport_error(exc, endpoint=endpoint) from exc
                 raise map_response_error(
                     response.status_code, self._redact(response.text), endpoint=endpoint
@@ -856,7 +856,7 @@ class NomadClient:
         try:
             async for chunk in response.aiter_bytes():
                 yield chunk
-        except httpx.HTTPError as exc:
+        except TRANSPORT_ERRORS as exc:
             raise map_transport_error(exc, endpoint=endpoint) from exc
 
 

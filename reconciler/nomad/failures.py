@@ -20,6 +20,7 @@ built here never contain a token.
 from __future__ import annotations
 
 import re
+import ssl
 
 import httpx
 
@@ -122,7 +123,12 @@ def _map_500(text: str, *, endpoint: str, job_write: bool) -> NomadError:
     return NomadUnavailableError(f"HTTP 500: {text}", endpoint=endpoint)
 
 
-def map_transport_error(exc: httpx.HTTPError, *, endpoint: str) -> NomadUnavailableError:
+# httpx wraps most socket failures, but a TLS alert arriving while reading the
+# response (TLS 1.3 client-certificate rejection) escapes as a bare ssl.SSLError.
+TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (httpx.HTTPError, OSError)
+
+
+def map_transport_error(exc: BaseException, *, endpoint: str) -> NomadUnavailableError:
     """Connection, TLS and timeout failures; the caller raises the result ``from exc``."""
     if isinstance(exc, httpx.ConnectTimeout):
         reason = "timed out connecting to Nomad"
@@ -134,6 +140,8 @@ def map_transport_error(exc: httpx.HTTPError, *, endpoint: str) -> NomadUnavaila
         reason = "Nomad did not answer in time"
     elif isinstance(exc, httpx.RemoteProtocolError):
         reason = f"Nomad closed the connection: {_describe(exc)}"
+    elif isinstance(exc, ssl.SSLError):
+        reason = f"TLS failure talking to Nomad: {_describe(exc)}"
     else:
         reason = f"transport error: {type(exc).__name__}: {_describe(exc)}"
     return NomadUnavailableError(reason, endpoint=endpoint)

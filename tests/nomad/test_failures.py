@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import ssl
 from pathlib import Path
 
 import httpx
@@ -143,3 +144,10 @@ def test_transport_errors_are_unavailable(exc: httpx.HTTPError, words: str) -> N
     error = map_transport_error(exc, endpoint="/v1/jobs")
     assert isinstance(error, NomadUnavailableError)
     assert words in error.message
+
+
+def test_bare_tls_alerts_are_unavailable() -> None:
+    # httpx lets a TLS 1.3 alert received while reading escape as ssl.SSLError.
+    error = map_transport_error(ssl.SSLError(1, "tlsv13 alert certificate required"), endpoint="/x")
+    assert isinstance(error, NomadUnavailableError)
+    assert "TLS failure" in error.message
