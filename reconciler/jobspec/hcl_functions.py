@@ -209,7 +209,7 @@ def encode_yaml(v: Any) -> str:
     return "\n".join(block(v, 0)) + "\n"
 
 
-class _Yaml11Loader(yaml.SafeLoader):
+class _Yaml11Loader(yaml.SafeLoader):  # type: ignore[misc]
     """YAML 1.1 booleans (y/yes/on...), as go-yaml v2 reads them in Nomad 1.0."""
 
 
@@ -642,6 +642,9 @@ def build_functions(*, base_dir: str | None = None, allow_fs: bool = True) -> di
     @f(reg, "range", (), variadic="params")
     def _range(*params: Any) -> Any:
         nums = [_num(p, i) for i, p in enumerate(params)]
+        start: int | float
+        stop: int | float
+        step: int | float
         if len(nums) == 1:
             start, stop, step = 0, nums[0], 1
         elif len(nums) == 2:

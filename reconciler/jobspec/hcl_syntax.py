@@ -258,7 +258,8 @@ def _parse_lark(text: str, *, path: str, line: int, column: int) -> Tree[Any]:
         raise JobSyntaxError(reason, path=path, line=ln, column=col) from exc
     except UnexpectedCharacters as exc:
         ln, col = where(exc.line, exc.column)
-        ch = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else ""
+        at = exc.pos_in_stream or 0
+        ch = text[at] if at < len(text) else ""
         reason = f"Invalid character; This character is not used within the language: {ch!r}."
         if ch == '"':
             reason = "Unterminated template string; No closing marker was found for the string."

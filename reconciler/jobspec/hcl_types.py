@@ -55,7 +55,7 @@ def parse_type(expr: ast.Expr) -> Type:
 
 
 def type_name(t: Type) -> str:
-    kind = t[0]
+    kind = str(t[0])
     if kind in ("string", "number", "bool"):
         return kind
     if kind == "any":
