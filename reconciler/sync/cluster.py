@@ -158,7 +158,8 @@ class ClusterReader:
         if job is not None:
             meta = job.get("Meta")
         drifted = False
-        if desired is not None and job is not None:
+        vouched = desired is not None and known == desired.digest and not stop
+        if desired is not None and job is not None and not vouched:
             drift = compute_job_drift(
                 desired,
                 job,
@@ -179,7 +180,9 @@ class ClusterReader:
                 deployment = await self._client.job_latest_deployment(key[1], namespace=key[0])
             failed_digest = await self._failed_digest(key, deployment, semaphore, policy)
         return LiveJob(
-            key=key, job_modify_index=jmi, stop=stop, status=str(stub.get("Status", "")), meta=meta, job=job, known_digest=known,
+            key=key, job_modify_index=jmi, stop=stop, status=str(stub.get("Status", "")), meta=meta,
+            # a vouched-for job needs no diff: the planner takes known_digest instead
+            job=None if vouched and not refresh else job, known_digest=known,
             deployment=deployment, failed_digest=failed_digest,
             version=version,
         )  # fmt: skip
