@@ -166,8 +166,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-jobs-") as tmp:
         root = Path(tmp)
         generate(root, count=args.count, seed=args.seed)
+        load_before = os.getloadavg()[0]
         numbers = run(root, workers=args.workers, repeat=args.repeat)
+        load_after = os.getloadavg()[0]
     numbers["machine"] = {
+        # Other work on the machine slows every phase, and the pool most of all.
+        "loadavg_1m_before_after": [load_before, load_after],
         "nproc": os.cpu_count(),
         "cpu": cpu_model(),
         "python": platform.python_version(),
@@ -193,7 +197,9 @@ def main() -> None:
     for name, value in rows:
         print(f"{name:<{width}}  {value}")
     m = numbers["machine"]
-    print(f"machine: nproc={m['nproc']}, {m['cpu']}, Python {m['python']}, workers={m['workers']}")
+    print(f"machine: nproc={m['nproc']}, {m['cpu']}, Python {m['python']}, workers={m['workers']}, "
+          "1-min load average before/after: "
+          f"{m['loadavg_1m_before_after'][0]:.2f}/{m['loadavg_1m_before_after'][1]:.2f}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(numbers, indent=2) + "\n")
