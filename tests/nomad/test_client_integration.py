@@ -174,6 +174,9 @@ async def test_canary_deployment_promotion(client: NomadClient) -> None:
     )
     assert (await client.read_deployment(waiting["ID"]))["ID"] == waiting["ID"]
     assert await client.deployment_allocations(waiting["ID"])
+    allocations = await client.job_allocations(job_id)
+    assert len(allocations) >= 3  # two from the first version, the canary
+    assert {a["JobID"] for a in allocations} == {job_id}
     assert waiting["ID"] in {d["ID"] for d in await client.job_deployments(job_id)}
 
     promoted = await client.promote_deployment(waiting["ID"])
