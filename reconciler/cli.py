@@ -21,6 +21,7 @@ from reconciler.errors import ReconcilerError
 
 # Order here is the order in `--help`.
 COMMAND_MODULES: tuple[str, ...] = (
+    "reconciler.commands.demo",
     "reconciler.commands.plan",
     "reconciler.commands.sync",
     "reconciler.commands.status",

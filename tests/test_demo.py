@@ -1,0 +1,99 @@
+"""`nomad-reconciler demo`: the README's first command, end to end."""
+
+from __future__ import annotations
+
+import hashlib
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from reconciler.demo import CHANGE_KEY, compute_changed_source
+from reconciler.jobspec.hcl_convert import convert_hcl
+from reconciler.jobspec.jsonspec import parse_json_job
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _tree_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    for f in sorted(p for p in path.rglob("*") if p.is_file()):
+        h.update(str(f.relative_to(path)).encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_demo_walks_through_a_canary_rollout_without_touching_jobs(tmp_path: Path) -> None:
+    before = _tree_digest(ROOT / "jobs")
+    port = _free_port()
+    result = subprocess.run(
+        [sys.executable, "-m", "reconciler", "demo", str(ROOT / "jobs"), "--exit-after-walkthrough",
+         "--listen", f"127.0.0.1:{port}", "--workdir", str(tmp_path), "--promote-after", "1s"],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "Started the embedded Nomad fake" in out
+    assert "First pass done: 11 of 11 declared jobs are registered in Nomad" in out
+    assert "requires manual promotion" in out  # the canary waited for the policy
+    assert "Rollout of web successful" in out
+    assert f"http://127.0.0.1:{port}/metrics" in out
+    # The daemon did the promotion, and the change went through git in the scratch copy.
+    assert "promoted canaries" in result.stderr
+    log = subprocess.run(["git", "-C", str(tmp_path / "repo"), "log", "--format=%s"],
+                         capture_output=True, text=True, check=True).stdout.splitlines()
+    assert log == [f"web: change Meta {CHANGE_KEY}", "Jobs as declared"]
+    assert _tree_digest(ROOT / "jobs") == before
+
+
+def test_demo_refuses_a_missing_directory(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "reconciler", "demo", str(tmp_path / "nope"), "--exit-after-walkthrough"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 1
+    assert "not a directory" in result.stderr
+
+
+HCL_WITH_META = """job "a" {
+  datacenters = ["dc1"]
+  meta {
+    team = "x"
+  }
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      config { command = "/bin/sleep" }
+    }
+  }
+}
+"""
+HCL_WITHOUT_META = HCL_WITH_META.replace('  meta {\n    team = "x"\n  }\n', "")
+
+
+@pytest.mark.parametrize(("source", "expected_meta"), [
+    (HCL_WITH_META, {"team": "x", CHANGE_KEY: "2"}),
+    (HCL_WITHOUT_META, {CHANGE_KEY: "2"}),
+])
+def test_changed_hcl_source_differs_only_in_meta(source: str, expected_meta: dict[str, str]) -> None:
+    changed = compute_changed_source(source, source_format="hcl2", revision=2)
+    old, new = convert_hcl(source), convert_hcl(changed)
+    assert new["Meta"] == expected_meta
+    assert {**new, "Meta": None} == {**old, "Meta": None}
+    # Applying it again moves the same key rather than adding a second one.
+    again = convert_hcl(compute_changed_source(changed, source_format="hcl2", revision=3))
+    assert again["Meta"][CHANGE_KEY] == "3"
+
+
+def test_changed_json_source_sets_meta() -> None:
+    source = '{"Job": {"ID": "a", "Name": "a", "Datacenters": ["dc1"], "TaskGroups": [{"Name": "g", "Tasks": [{"Name": "t", "Driver": "raw_exec"}]}]}}'
+    changed = parse_json_job(compute_changed_source(source, source_format="json", revision=2), path="a.json")
+    assert changed["Meta"] == {CHANGE_KEY: "2"}
