@@ -48,6 +48,13 @@ def convert_hcl(
     base_dir: str | None = None,
 ) -> dict[str, Any]:
     """The API job (the object inside ``{"Job": ...}``) an HCL2 job file describes."""
+    if text.lstrip(" ").startswith("{"):
+        # Nomad would read this as HCL's JSON syntax; this converter reads native syntax only.
+        raise JobSyntaxError(
+            "Unsupported HCL JSON syntax; This file starts with \"{\", which Nomad reads as HCL's JSON "
+            "syntax. nomad-reconciler reads HCL native syntax (.nomad/.hcl) and API JSON jobs (.json).",
+            path=path, line=1, column=1,
+        )
     body = ast.parse_body(text, path=path)
     ev = build_evaluator(
         path=path, base_dir=base_dir if base_dir is not None else os.path.dirname(path) or ".", allow_fs=allow_fs

@@ -135,11 +135,25 @@ def _parse_variable_block(block: ast.Block, ev: Evaluator) -> VariableDecl:
             if required not in vattrs:
                 raise _syntax(path, blk.pos, f'Missing required argument; The argument "{required}" is required, but no definition was found.')
         msg = ev.eval(vattrs["error_message"].expr, {})
-        if not isinstance(msg, str) or not msg.strip():
-            raise _eval(path, vattrs["error_message"].expr.pos, "Invalid validation error message; An empty string is not allowed.")
+        if not isinstance(msg, str) or not _looks_like_sentences(msg):
+            raise _eval(
+                path, vattrs["error_message"].expr.pos,
+                "Invalid validation error message; Validation error message must be at least one full English "
+                "sentence starting with an uppercase letter and ending with a period or question mark.",
+            )
         _check_self_reference(vattrs["condition"].expr, name, path)
         validations.append(Validation(vattrs["condition"].expr, msg, blk.pos))
     return VariableDecl(name, block.pos, vtype, default, has_default, default_pos, description, tuple(validations))
+
+
+def _looks_like_sentences(text: str) -> bool:
+    """Nomad 1.0 (like Terraform then) wants a sentence: capitalised, ending in . ? or !."""
+    text = text.strip()
+    if not text:
+        return False
+    if text[0].isalpha() and not text[0].isupper():
+        return False
+    return text[-1] in ".?!"
 
 
 def _check_self_reference(expr: ast.Expr, name: str, path: str) -> None:

@@ -218,6 +218,7 @@ def test_values_are_converted_to_field_types() -> None:
         ('job "j" {\n  group "${var.x}" {}\n}', JobSyntaxError, "Template sequences are not allowed in this string", 2),
         ('job "j" {\n  datacenters = ["dc1"\n}', JobSyntaxError, "", 3),
         ('job "j" {\n  datacenters = ["dc1"] @\n}', JobSyntaxError, "Invalid character", 2),
+        ('{"job": {"j": {}}}', JobSyntaxError, "Unsupported HCL JSON syntax", 1),
     ],
 )
 def test_structural_errors(text: str, error: type[JobSpecError], message: str, line: int) -> None:

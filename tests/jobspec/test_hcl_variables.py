@@ -158,9 +158,10 @@ def test_default_is_converted_to_the_declared_type() -> None:
         ('variable "x" {\n  type = number\n  default = "abc"\n}', "Invalid default value for variable", 3),
         ('variable "x" {\n  default = 0\n  validation {\n    condition = var.x > 0\n    error_message = "Must be positive."\n  }\n}', "Invalid value for default variable; Must be positive.", 2),
         ('variable "x" {\n  default = 1\n  sensitive = true\n}', 'Unsupported argument; An argument named "sensitive" is not expected here.', 3),
-        ('variable "x" {\n  default = 1\n  validation {\n    condition = var.y > 0\n    error_message = "m"\n  }\n}', "can only refer to the variable itself", 4),
+        ('variable "x" {\n  default = 1\n  validation {\n    condition = var.y > 0\n    error_message = "Must be set."\n  }\n}', "can only refer to the variable itself", 4),
         ('variable "x" {\n  type = strng\n}', "Invalid type specification", 2),
         ('variable "x" {}\nvariable "x" {}', "Duplicate variable", 2),
+        ('variable "x" {\n  default = 1\n  validation {\n    condition = var.x > 0\n    error_message = "too small"\n  }\n}', "Validation error message must be at least one full English sentence", 5),
     ],
 )
 def test_bad_declarations(decl: str, message: str, line: int) -> None:
