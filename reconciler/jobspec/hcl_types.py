@@ -54,6 +54,23 @@ def parse_type(expr: ast.Expr) -> Type:
     )
 
 
+def infer_type(v: Any) -> Type:
+    """The type of a value as cty sees a literal: tuples and objects keep their shape."""
+    if v is None:
+        return ANY
+    if isinstance(v, bool):
+        return BOOL
+    if isinstance(v, (int, float)):
+        return NUMBER
+    if isinstance(v, str):
+        return STRING
+    if isinstance(v, list):
+        return ("tuple", [infer_type(i) for i in v])
+    if isinstance(v, dict):
+        return ("object", {k: infer_type(v[k]) for k in v})
+    return ANY
+
+
 def type_name(t: Type) -> str:
     kind = str(t[0])
     if kind in ("string", "number", "bool"):

@@ -22,7 +22,7 @@ from typing import Any
 from reconciler.errors import JobEvaluationError, JobSpecError, JobSyntaxError
 from reconciler.jobspec import hcl_syntax as ast
 from reconciler.jobspec.hcl_eval import UNSET, Evaluator
-from reconciler.jobspec.hcl_types import ConversionError, Type, convert, parse_type, to_bool
+from reconciler.jobspec.hcl_types import ConversionError, Type, convert, infer_type, parse_type, to_bool
 
 ENV_PREFIX = "NOMAD_VAR_"
 
@@ -71,7 +71,7 @@ def parse_declarations(body: ast.Body, ev: Evaluator) -> dict[str, VariableDecl]
             for attr in block.body.attributes:
                 _check_new(decls, attr.name, attr.pos, path)
                 value = ev.eval(attr.expr, {})
-                decls[attr.name] = VariableDecl(attr.name, attr.pos, None, value, True, attr.expr.pos)
+                decls[attr.name] = VariableDecl(attr.name, attr.pos, infer_type(value), value, True, attr.expr.pos)
         elif block.type == "variable":
             if len(block.labels) != 1:
                 raise _syntax(path, block.pos, 'Missing name for variable; All variable blocks must have 1 labels (name).')
@@ -143,6 +143,8 @@ def _parse_variable_block(block: ast.Block, ev: Evaluator) -> VariableDecl:
             )
         _check_self_reference(vattrs["condition"].expr, name, path)
         validations.append(Validation(vattrs["condition"].expr, msg, blk.pos))
+    if vtype is None and has_default and default != [] and default != {}:
+        vtype = infer_type(default)  # untyped: the default's type constrains outside values
     return VariableDecl(name, block.pos, vtype, default, has_default, default_pos, description, tuple(validations))
 
 
@@ -157,6 +159,12 @@ def _looks_like_sentences(text: str) -> bool:
 
 
 def _check_self_reference(expr: ast.Expr, name: str, path: str) -> None:
+    refs_self = any(
+        isinstance(n, ast.GetAttr) and isinstance(n.obj, ast.Variable) and n.obj.name == "var" and n.name == name
+        for n in ast.iter_nodes(expr)
+    )
+    if not refs_self:
+        raise _eval(path, expr.pos, f'Invalid variable validation condition; The condition for variable "{name}" must refer to var.{name} in order to test incoming values.')
     for node in ast.iter_nodes(expr):
         if isinstance(node, ast.GetAttr) and isinstance(node.obj, ast.Variable) and node.obj.name == "var" and node.name != name:
             raise _eval(path, node.pos, f"Invalid reference in variable validation; The condition for variable \"{name}\" can only refer to the variable itself, using var.{name}.")
@@ -167,17 +175,21 @@ def resolve_variables(
 ) -> dict[str, Any]:
     """Final value of every declared variable (``UNSET`` when it has none), validated."""
     path = ev.path
-    values: dict[str, tuple[Any, str]] = {}  # name -> (value, source) ; source names Nomad's wording
+    # name -> the last assignment; source uses Nomad's words: env, varfile, cmd
+    values: dict[str, _Assignment] = {}
 
     for key, raw in inputs.env.items():
         if key.startswith(ENV_PREFIX):
             name = key[len(ENV_PREFIX):]
             if name in decls:  # undeclared NOMAD_VAR_ are silently ignored
-                values[name] = (_raw_value(decls[name], raw, "env", path), "env")
+                decl = decls[name]
+                value = _convert_input(decl, _raw_value(decl, raw, "env", path), path=path, summary="Invalid value for variable", what=f"The value for {name}")
+                values[name] = _Assignment(value, "env", path, None)
 
     for var_file in inputs.files:
-        for name, value in _read_var_file(var_file, decls).items():
-            values[name] = (value, "file")
+        for name, (value, pos) in _read_var_file(var_file, decls).items():
+            converted = _convert_input(decls[name], value, path=var_file, pos=pos, summary="Invalid value for variable", what=f"The value for {name}")
+            values[name] = _Assignment(converted, "varfile", var_file, pos)
 
     for item in inputs.cli:
         name, sep, raw = item.partition("=")
@@ -190,39 +202,54 @@ def resolve_variables(
                 f'To declare variable "{name}", place this block in your job file',
                 path=path,
             )
-        values[name] = (_raw_value(decls[name], raw, "cmd", path), "cmd")
+        decl = decls[name]
+        value = _convert_input(decl, _raw_value(decl, raw, "cmd", path), path=path, summary="Invalid argument value for -var variable", what=f"The received arg value for {name}")
+        values[name] = _Assignment(value, "cmd", path, None)
 
     final: dict[str, Any] = {}
     for name, decl in decls.items():
         if name in values:
-            value, source = values[name]
-            if decl.type is not None:
-                try:
-                    value = convert(value, decl.type)
-                except ConversionError as exc:
-                    what = {"cmd": "-var", "env": "env", "file": "file"}[source]
-                    raise JobEvaluationError(
-                        f"Invalid argument value for {what} variable; The received arg value for {name} is not compatible with the variable's type constraint: {exc}.",
-                        path=path,
-                    ) from None
-            if value is None:
-                raise JobEvaluationError(f'Invalid value for variable {name}; null value is not allowed.', path=path)
-            _validate(decl, value, source, ev)
-            final[name] = value
+            assigned = values[name]
+            if assigned.value is None:
+                raise JobEvaluationError(f"Invalid value for variable; The value for {name} must not be null.", path=assigned.path, line=assigned.pos.line if assigned.pos else None, column=assigned.pos.column if assigned.pos else None)
+            _validate(decl, assigned, ev)
+            final[name] = assigned.value
         elif decl.has_default:
-            _validate(decl, decl.default, "default", ev)
+            _validate(decl, _Assignment(decl.default, "default", path, decl.default_pos), ev)
             final[name] = decl.default
         else:
             final[name] = UNSET
     return final
 
 
-def _raw_value(decl: VariableDecl, raw: str, source: str, path: str) -> Any:
-    """A string from the environment or a flag: literal for simple types, else HCL."""
-    if decl.type is None or decl.type[0] in ("string", "number", "bool", "any"):
-        return raw
+@dataclass(frozen=True)
+class _Assignment:
+    value: Any
+    source: str  # default, env, varfile or cmd: the word Nomad's messages use
+    path: str
+    pos: ast.Pos | None
+
+
+def _convert_input(decl: VariableDecl, value: Any, *, path: str, summary: str, what: str, pos: ast.Pos | None = None) -> Any:
+    if decl.type is None:
+        return value
     try:
-        expr = ast.parse_expression(raw, path=f"<value for var.{decl.name}>")
+        return convert(value, decl.type)
+    except ConversionError as exc:
+        raise JobEvaluationError(
+            f"{summary}; {what} is not compatible with the variable's type constraint: {exc}.",
+            path=path, line=pos.line if pos else None, column=pos.column if pos else None,
+        ) from None
+
+
+def _raw_value(decl: VariableDecl, raw: str, source: str, path: str) -> Any:
+    """A string from the environment or a flag: literal for string, number and untyped
+    variables, an HCL expression for every other type (bool included), as in Nomad."""
+    if decl.type is None or decl.type[0] in ("string", "number", "any"):
+        return raw
+    origin = "env" if source == "env" else "arguments"
+    try:
+        expr = ast.parse_expression(raw, path=f"<value for var.{decl.name} from {origin}>")
     except JobSyntaxError as exc:
         raise JobEvaluationError(
             f"Invalid value for {'-var' if source == 'cmd' else 'env'} variable {decl.name}; {exc.reason}", path=path
@@ -235,13 +262,13 @@ def _raw_value(decl: VariableDecl, raw: str, source: str, path: str) -> Any:
         raise JobEvaluationError(f"Invalid value for variable {decl.name}; {exc.reason}", path=path) from None
 
 
-def _read_var_file(var_file: str, decls: Mapping[str, VariableDecl]) -> dict[str, Any]:
+def _read_var_file(var_file: str, decls: Mapping[str, VariableDecl]) -> dict[str, tuple[Any, ast.Pos | None]]:
     try:
         with open(var_file, encoding="utf-8") as fh:
             text = fh.read()
     except OSError as exc:
         raise JobEvaluationError(f"Failed to read variables file; {exc.strerror}.", path=var_file) from exc
-    values: dict[str, Any] = {}
+    values: dict[str, tuple[Any, ast.Pos | None]] = {}
     if var_file.endswith(".json"):
         try:
             data = json.loads(text)
@@ -251,7 +278,7 @@ def _read_var_file(var_file: str, decls: Mapping[str, VariableDecl]) -> dict[str
             raise JobSyntaxError("Invalid variables file; The root of a JSON variables file must be an object.", path=var_file, line=1, column=1)
         for name, value in data.items():
             _check_declared(name, decls, var_file, None)
-            values[name] = _from_json(value)
+            values[name] = (_from_json(value), None)
         return values
     from reconciler.jobspec.hcl_functions import build_evaluator
 
@@ -266,7 +293,7 @@ def _read_var_file(var_file: str, decls: Mapping[str, VariableDecl]) -> dict[str
     ev = build_evaluator(path=var_file, allow_fs=False)
     for attr in body.attributes:
         _check_declared(attr.name, decls, var_file, attr.pos)
-        values[attr.name] = ev.eval(attr.expr, {})
+        values[attr.name] = (ev.eval(attr.expr, {}), attr.expr.pos)
     return values
 
 
@@ -291,24 +318,24 @@ def _check_declared(name: str, decls: Mapping[str, VariableDecl], var_file: str,
         )
 
 
-def _validate(decl: VariableDecl, value: Any, source: str, ev: Evaluator) -> None:
+def _validate(decl: VariableDecl, assigned: _Assignment, ev: Evaluator) -> None:
     path = ev.path
     for rule in decl.validations:
         try:
-            ok = ev.eval(rule.condition, {"var": {decl.name: value}})
+            ok = ev.eval(rule.condition, {"var": {decl.name: assigned.value}})
             passed = to_bool(ok)
         except ConversionError:
             raise _eval(path, rule.condition.pos, "Invalid variable validation result; Invalid validation condition result value: a bool is required.") from None
         if passed:
             continue
-        where = f"{path}:{rule.pos.line},{rule.pos.column}"
         reason = (
-            f"Invalid value for {source} variable; {rule.error_message}\n\n"
-            f"This was checked by the validation rule at {where}."
+            f"Invalid value for {assigned.source} variable; {rule.error_message}\n\n"
+            f"This was checked by the validation rule at {path}:{rule.pos.line},{rule.pos.column}."
         )
-        if source == "default" and decl.default_pos is not None:
-            raise _eval(path, decl.default_pos, reason)
-        raise JobEvaluationError(reason, path=path)
+        # Nomad points at the value's expression: the default, a var-file line, or
+        # nowhere for -var and environment values.
+        pos = assigned.pos
+        raise JobEvaluationError(reason, path=assigned.path, line=pos.line if pos else None, column=pos.column if pos else None)
 
 
 def _syntax(path: str, pos: ast.Pos, reason: str) -> JobSyntaxError:

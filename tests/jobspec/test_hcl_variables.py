@@ -134,7 +134,7 @@ def test_missing_var_file_is_a_clear_error(tmp_path: Path) -> None:
     ("inputs", "message"),
     [
         ({"cli": ("count=many",)}, "Invalid argument value for -var variable; The received arg value for count is not compatible with the variable's type constraint: a number is required."),
-        ({"env": {"NOMAD_VAR_count": "x"}}, "Invalid argument value for env variable"),
+        ({"env": {"NOMAD_VAR_count": "x"}}, "Invalid value for variable; The value for count is not compatible with the variable's type constraint: a number is required."),
         ({"cli": ("dcs=[",)}, "Invalid value for -var variable dcs"),
         ({"cli": ("count=50",)}, "Invalid value for cmd variable; Count must be below 10.\n\nThis was checked by the validation rule at job.nomad:9,3."),
         ({"env": {"NOMAD_VAR_count": "50"}}, "Invalid value for env variable; Count must be below 10."),
@@ -158,7 +158,8 @@ def test_default_is_converted_to_the_declared_type() -> None:
         ('variable "x" {\n  type = number\n  default = "abc"\n}', "Invalid default value for variable", 3),
         ('variable "x" {\n  default = 0\n  validation {\n    condition = var.x > 0\n    error_message = "Must be positive."\n  }\n}', "Invalid value for default variable; Must be positive.", 2),
         ('variable "x" {\n  default = 1\n  sensitive = true\n}', 'Unsupported argument; An argument named "sensitive" is not expected here.', 3),
-        ('variable "x" {\n  default = 1\n  validation {\n    condition = var.y > 0\n    error_message = "Must be set."\n  }\n}', "can only refer to the variable itself", 4),
+        ('variable "x" {\n  default = 1\n  validation {\n    condition = var.x > var.y\n    error_message = "Must be set."\n  }\n}', "can only refer to the variable itself", 4),
+        ('variable "x" {\n  default = 1\n  validation {\n    condition = true\n    error_message = "Must be set."\n  }\n}', "must refer to var.x in order to test incoming values", 4),
         ('variable "x" {\n  type = strng\n}', "Invalid type specification", 2),
         ('variable "x" {}\nvariable "x" {}', "Duplicate variable", 2),
         ('variable "x" {\n  default = 1\n  validation {\n    condition = var.x > 0\n    error_message = "too small"\n  }\n}', "Validation error message must be at least one full English sentence", 5),
@@ -203,3 +204,39 @@ def test_local_cycle_is_an_error() -> None:
         convert_hcl(text, path="c.nomad")
     assert "Cycle in local values" in info.value.reason
     assert info.value.path == "c.nomad"
+
+
+def test_untyped_variable_takes_the_type_of_its_default() -> None:
+    text = (
+        'variable "n" {\n  default = 1\n}\nvariable "pair" {\n  default = ["a", "b"]\n}\n'
+        'job "j" {\n  meta {\n    n = jsonencode(var.n)\n    pair = jsonencode(var.pair)\n  }\n}\n'
+    )
+    got = convert_hcl(text, inputs=VariableInputs(cli=("n=5", 'pair=["c", "d"]')))["Meta"]
+    assert got == {"n": "5", "pair": '["c","d"]'}  # the number 5, not the string "5"
+    with pytest.raises(JobEvaluationError) as info:
+        convert_hcl(text, inputs=VariableInputs(cli=("n=five",)))
+    assert "not compatible with the variable's type constraint: a number is required" in info.value.reason
+
+
+def test_bool_values_from_outside_are_hcl_expressions() -> None:
+    text = 'variable "b" {\n  type = bool\n  default = false\n}\njob "j" {\n  meta { b = var.b ? "yes" : "no" }\n}\n'
+    assert convert_hcl(text, inputs=VariableInputs(cli=("b=true",)))["Meta"] == {"b": "yes"}
+    assert convert_hcl(text, inputs=VariableInputs(env={"NOMAD_VAR_b": "1 == 1"}))["Meta"] == {"b": "yes"}
+
+
+def test_var_file_value_failing_validation_points_into_the_var_file(tmp_path: Path) -> None:
+    path = tmp_path / "v.hcl"
+    path.write_text('name = "n"\ncount = 99\n')
+    with pytest.raises(JobEvaluationError) as info:
+        meta(files=(str(path),))
+    assert (info.value.path, info.value.line, info.value.column) == (str(path), 2, 9)
+    assert info.value.reason.startswith("Invalid value for varfile variable; Count must be below 10.")
+
+
+def test_var_file_type_error_points_into_the_var_file(tmp_path: Path) -> None:
+    path = tmp_path / "v.hcl"
+    path.write_text('\ndcs = "not-a-list"\n')
+    with pytest.raises(JobEvaluationError) as info:
+        meta(files=(str(path),))
+    assert (info.value.path, info.value.line) == (str(path), 2)
+    assert info.value.reason.startswith("Invalid value for variable; The value for dcs is not compatible")
