@@ -22,7 +22,14 @@ from typing import Any
 from reconciler.errors import JobEvaluationError, JobSpecError, JobSyntaxError
 from reconciler.jobspec import hcl_syntax as ast
 from reconciler.jobspec.hcl_eval import UNSET, Evaluator
-from reconciler.jobspec.hcl_types import ConversionError, Type, convert, infer_type, parse_type, to_bool
+from reconciler.jobspec.hcl_types import (
+    ConversionError,
+    Type,
+    convert,
+    infer_type,
+    parse_type,
+    to_bool,
+)
 
 ENV_PREFIX = "NOMAD_VAR_"
 
