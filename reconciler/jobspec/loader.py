@@ -188,7 +188,16 @@ def load_directory(
         if hit is not None:
             texts[job_file.path], outcomes[job_file.path] = hit
             continue
-        source = text.decode("utf-8", errors="replace")
+        try:
+            source = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = text.count(b"\n", 0, exc.start) + 1
+            column = exc.start - (text.rfind(b"\n", 0, exc.start) + 1) + 1
+            diagnostics.append(Diagnostic(
+                path=job_file.path, line=line, column=column,
+                message=f"not UTF-8 text (byte 0x{text[exc.start]:02x}); job files must be UTF-8",
+            ))
+            continue
         texts[job_file.path] = source
         work = ParseWork(
             path=job_file.path,

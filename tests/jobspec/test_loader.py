@@ -295,3 +295,13 @@ def test_missing_directory_is_an_error_not_an_empty_snapshot(tmp_path: Path) -> 
     assert not snap.complete
     (err,) = snap.errors
     assert "cannot list" in err.message
+
+
+def test_non_utf8_file_is_an_error_with_position(tmp_path: Path) -> None:
+    (tmp_path / "latin1.nomad").write_bytes(b'job "x" {\n  meta { owner = "J\xfcrgen" }\n}\n')
+    write(tmp_path, "ok.json", json_job("ok"))
+    snap = load_directory(tmp_path, inputs=NO_INPUTS)
+    assert [j.job_id for j in snap.jobs] == ["ok"]
+    (err,) = snap.errors
+    assert (err.path, err.line, err.column) == ("latin1.nomad", 2, 20)
+    assert "not UTF-8" in err.message
