@@ -24,7 +24,7 @@ from typing import Any
 from reconciler.errors import JobEvaluationError, JobSyntaxError
 from reconciler.jobspec import hcl_syntax as ast
 from reconciler.jobspec.durations import DurationError, parse_go_duration
-from reconciler.jobspec.hcl_eval import UNSET, Evaluator
+from reconciler.jobspec.hcl_eval import Evaluator
 from reconciler.jobspec.hcl_functions import build_evaluator
 from reconciler.jobspec.hcl_schema import STRUCTS, Attr, Fixed, Nested, Struct
 from reconciler.jobspec.hcl_types import ConversionError, to_bool, to_number, to_string
@@ -137,9 +137,7 @@ class _Decoder:
 
     # ------------------------------------------------------------- values
     def eval(self, expr: ast.Expr, scope: Scope) -> Any:
-        value = self.ev.eval(expr, scope)
-        _check_set(value, expr, self.ev)
-        return value
+        return self.ev.eval(expr, scope)
 
     def value(self, attr: ast.Attribute, kind: str, scope: Scope) -> Any:
         expr = attr.expr
@@ -460,8 +458,3 @@ def _opaque_value(v: Any) -> Any:
     if isinstance(v, list):
         return [_opaque_value(i) for i in v]
     return v
-
-
-def _check_set(value: Any, expr: ast.Expr, ev: Evaluator) -> None:
-    if value is UNSET:
-        raise ev.error("Unset variable; A used variable must be set or have a default value.", expr)

@@ -46,16 +46,6 @@ class ArgumentError(FunctionError):
 
 Function = Callable[[list[Any]], Any]
 
-
-class Unset:
-    """Marks a declared variable that has neither a default nor a value."""
-
-    def __repr__(self) -> str:
-        return "<unset>"
-
-
-UNSET = Unset()
-
 _CHECKED_ROOTS = frozenset({"var", "local"})
 
 
@@ -134,8 +124,6 @@ class Evaluator:
     def get_attr(self, obj: Any, name: str, e: ast.Expr) -> Any:
         if isinstance(obj, dict):
             if name in obj:
-                if obj[name] is UNSET:
-                    raise self.error(f'Unset variable "{name}"; A used variable must be set or have a default value.', e)
                 return obj[name]
             raise self.error(
                 f'Unsupported attribute; This object does not have an attribute named "{name}".', e

@@ -21,7 +21,7 @@ from typing import Any
 
 from reconciler.errors import JobEvaluationError, JobSpecError, JobSyntaxError
 from reconciler.jobspec import hcl_syntax as ast
-from reconciler.jobspec.hcl_eval import UNSET, Evaluator
+from reconciler.jobspec.hcl_eval import Evaluator
 from reconciler.jobspec.hcl_types import (
     ConversionError,
     Type,
@@ -150,7 +150,7 @@ def _parse_variable_block(block: ast.Block, ev: Evaluator) -> VariableDecl:
             )
         _check_self_reference(vattrs["condition"].expr, name, path)
         validations.append(Validation(vattrs["condition"].expr, msg, blk.pos))
-    if vtype is None and has_default and default != [] and default != {}:
+    if vtype is None and has_default:
         vtype = infer_type(default)  # untyped: the default's type constrains outside values
     return VariableDecl(name, block.pos, vtype, default, has_default, default_pos, description, tuple(validations))
 
@@ -180,7 +180,7 @@ def _check_self_reference(expr: ast.Expr, name: str, path: str) -> None:
 def resolve_variables(
     decls: Mapping[str, VariableDecl], inputs: VariableInputs, ev: Evaluator
 ) -> dict[str, Any]:
-    """Final value of every declared variable (``UNSET`` when it has none), validated."""
+    """Final value of every declared variable, validated; a variable without one is an error."""
     path = ev.path
     # name -> the last assignment; source uses Nomad's words: env, varfile, cmd
     values: dict[str, _Assignment] = {}
@@ -225,7 +225,12 @@ def resolve_variables(
             _validate(decl, _Assignment(decl.default, "default", path, decl.default_pos), ev)
             final[name] = decl.default
         else:
-            final[name] = UNSET
+            # Nomad reports every declared variable left without a value, used or not.
+            raise JobEvaluationError(
+                f'Unset variable "{name}"; A used variable must be set or have a default value; see '
+                "https://www.nomadproject.io/docs/job-specification/hcl2/variables for details.",
+                path=path, line=decl.pos.line, column=decl.pos.column,
+            )
     return final
 
 
@@ -251,8 +256,8 @@ def _convert_input(decl: VariableDecl, value: Any, *, path: str, summary: str, w
 
 def _raw_value(decl: VariableDecl, raw: str, source: str, path: str) -> Any:
     """A string from the environment or a flag: literal for string, number and untyped
-    variables, an HCL expression for every other type (bool included), as in Nomad."""
-    if decl.type is None or decl.type[0] in ("string", "number", "any"):
+    variables, an HCL expression for every other type (bool and ``any`` included), as in Nomad."""
+    if decl.type is None or decl.type[0] in ("string", "number"):
         return raw
     origin = "env" if source == "env" else "arguments"
     try:

@@ -172,14 +172,24 @@ def test_bad_declarations(decl: str, message: str, line: int) -> None:
     assert (info.value.path, info.value.line) == ("d.nomad", line)
 
 
-def test_unset_variable_is_an_error_only_when_used() -> None:
-    text = 'variable "x" {\n  type = string\n}\njob "j" {\n  datacenters = ["dc1"]\n}\n'
-    assert convert_hcl(text)["Datacenters"] == ["dc1"]
+def test_unset_variable_is_an_error_even_when_unused() -> None:
+    text = 'job "j" {\n  datacenters = ["dc1"]\n}\nvariable "x" {\n  type = string\n}\n'
     with pytest.raises(JobEvaluationError) as info:
-        convert_hcl(text.replace('["dc1"]', "[var.x]"))
-    assert info.value.reason.startswith('Unset variable "x"')
-    assert info.value.line == 5
-    assert convert_hcl(text.replace('["dc1"]', "[var.x]"), inputs=VariableInputs(cli=("x=set",)))["Datacenters"] == ["set"]
+        convert_hcl(text, path="u.nomad")
+    assert info.value.reason.startswith('Unset variable "x"; A used variable must be set or have a default value')
+    assert (info.value.path, info.value.line) == ("u.nomad", 4)
+    used = text.replace('["dc1"]', "[var.x]")
+    assert convert_hcl(used, inputs=VariableInputs(cli=("x=set",)))["Datacenters"] == ["set"]
+
+
+def test_untyped_variable_without_default_takes_outside_values_literally() -> None:
+    text = 'variable "x" {}\njob "j" {\n  meta { x = jsonencode(var.x) }\n}\n'
+    assert convert_hcl(text, inputs=VariableInputs(cli=("x=[1]",)))["Meta"] == {"x": '"[1]"'}
+
+
+def test_any_typed_variable_parses_outside_values_as_hcl() -> None:
+    text = 'variable "x" {\n  type = any\n}\njob "j" {\n  meta { x = jsonencode(var.x) }\n}\n'
+    assert convert_hcl(text, inputs=VariableInputs(cli=("x=[1]",)))["Meta"] == {"x": "[1]"}
 
 
 def test_variables_block_declares_with_inferred_defaults() -> None:
