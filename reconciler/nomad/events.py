@@ -60,6 +60,10 @@ class StreamSettings:
     max_frame_bytes: int = 32 * 1024 * 1024
     reconnect_initial: float = 0.5
     reconnect_max: float = 30.0
+    # Nomad writes a heartbeat as soon as a subscription starts; a stream that
+    # closes before sending anything is how Nomad >= 1.11.2 reports an error
+    # (e.g. ACL) after a 200.  After this many in a row, give up with NomadError.
+    max_silent_closes: int = 5
 
 
 def topic_params(topics: Mapping[str, Sequence[str]]) -> list[tuple[str, str]]:
@@ -188,6 +192,7 @@ async def follow_events(
     last = index - 1  # highest frame index already delivered (or skipped on purpose)
     delay = settings.reconnect_initial
     connected = False
+    silent_closes = 0
 
     def set_connected(state: bool) -> None:
         nonlocal connected
@@ -206,7 +211,10 @@ async def follow_events(
                 ):
                     set_connected(True)
                     opened_at = asyncio.get_running_loop().time()
+                    heard = False
                     async for line in lines:
+                        heard = True
+                        silent_closes = 0
                         frame = _decode_or_none(line, settings)
                         if frame is _BROKEN:
                             # Skip what cannot be read and reconnect: the reconnect tells
@@ -222,6 +230,16 @@ async def follow_events(
                         for event in frame.events:
                             yield event
                     else:
+                        if not heard:
+                            silent_closes += 1
+                            if silent_closes >= settings.max_silent_closes:
+                                raise NomadError(
+                                    f"Nomad closed the event stream {silent_closes} times in a row "
+                                    "before sending anything; on Nomad >= 1.11.2 that is how a "
+                                    "refused subscription looks (does the token have read-job "
+                                    "in every namespace asked for?)",
+                                    endpoint="/v1/event/stream",
+                                )
                         log.warning(
                             "Nomad closed the event stream; reconnecting from index %d", last + 1
                         )

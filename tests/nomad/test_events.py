@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.errors import NomadPermissionDeniedError, NomadUnavailableError
+from reconciler.errors import NomadError, NomadPermissionDeniedError, NomadUnavailableError
 from reconciler.nomad.events import (
     Event,
     OversizedLine,
@@ -160,3 +160,21 @@ async def test_permission_denied_ends_the_stream() -> None:
     events, states = await collect(nomad)
     assert events == []
     assert states == []
+
+
+async def test_streams_that_close_silently_end_with_an_explanation() -> None:
+    # Nomad >= 1.11.2 answers a refused subscription with 200 and an immediate close.
+    nomad = ScriptedNomad(*([b""] * 10))
+    with pytest.raises(NomadError, match="before sending anything") as info:
+        async with aclosing(follow_events(nomad.open, settings=FAST)) as stream:
+            async for _ in stream:
+                pass
+    assert not isinstance(info.value, NomadPermissionDeniedError)
+    assert len(nomad.starts) == FAST.max_silent_closes
+
+
+async def test_a_heartbeat_resets_the_silent_close_count() -> None:
+    bodies = [b"", b"", b"", b"", b"{}\n", b"", b"", b"", b"", frame(3, "a")]
+    nomad = ScriptedNomad(*bodies)
+    events, _ = await collect(nomad)
+    assert [e.key for e in events] == ["a"]
