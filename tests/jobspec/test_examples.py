@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,7 +24,7 @@ def by_id(snapshot: Snapshot) -> dict[str, DesiredJob]:
     return {j.job_id: j for j in snapshot.jobs}
 
 
-def tasks(job: DesiredJob) -> list[dict[str, object]]:
+def tasks(job: DesiredJob) -> list[dict[str, Any]]:
     return [t for g in job.job["TaskGroups"] for t in g["Tasks"]]
 
 
@@ -80,18 +81,18 @@ def test_driver_examples(snapshot: Snapshot) -> None:
     jobs = by_id(snapshot)
     (echo,) = tasks(jobs["echo-server"])
     assert echo["Driver"] == "exec"
-    (artifact,) = echo["Artifacts"]  # type: ignore[misc]
+    (artifact,) = echo["Artifacts"]
     assert artifact["GetterSource"].endswith(".tar.gz")
     assert artifact["GetterOptions"]["checksum"].startswith("sha256:")
 
     (nginx,) = tasks(jobs["gateway"])
     assert nginx["Driver"] == "docker"
-    assert all(t["DestPath"].startswith("local/") for t in nginx["Templates"])  # type: ignore[attr-defined]
+    assert all(t["DestPath"].startswith("local/") for t in nginx["Templates"])
 
     (cache,) = tasks(jobs["ios-build-cache"])
     assert cache["Driver"] == "container"
     config = cache["Config"]
-    assert {"image", "ports", "network_mode", "volumes", "init", "rosetta"} <= set(config)  # type: ignore[arg-type]
+    assert {"image", "ports", "network_mode", "volumes", "init", "rosetta"} <= set(config)
 
 
 def test_examples_use_nomad_1_0_features_only() -> None:
