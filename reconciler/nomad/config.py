@@ -11,6 +11,7 @@ a restart.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -18,6 +19,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from reconciler.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 DEFAULT_ADDRESS = "http://127.0.0.1:4646"
 
@@ -166,19 +169,18 @@ class TokenSource:
             return self._token
         try:
             st = os.stat(self._file)
-        except OSError as exc:
-            raise ConfigError(
-                f"Nomad token file {self._file}: cannot read it ({exc.strerror})"
-            ) from exc
-        stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
-        if stamp != self._stamp:
-            try:
+            stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+            if stamp != self._stamp:
                 with open(self._file, encoding="utf-8") as handle:
                     text = handle.read().strip()
-            except (OSError, UnicodeDecodeError) as exc:
-                raise ConfigError(f"Nomad token file {self._file}: cannot read it") from exc
-            self._token = text or None
-            self._stamp = stamp
+                self._token, self._stamp = text or None, stamp
+        except (OSError, UnicodeDecodeError) as exc:
+            if self._stamp is None:
+                raise ConfigError(f"Nomad token file {self._file}: cannot read it ({exc})") from exc
+            # Mid-rotation (deleted before re-created): keep the token we had.
+            log.warning(
+                "Nomad token file %s unreadable (%s); using the last token read", self._file, exc
+            )
         return self._token
 
     @property

@@ -143,3 +143,14 @@ def test_missing_token_file_is_a_config_error_naming_it(tmp_path: Path) -> None:
     source = TokenSource(token_file=str(tmp_path / "absent"))
     with pytest.raises(ConfigError, match="absent"):
         source.current()
+
+
+def test_token_file_briefly_missing_keeps_the_last_token(tmp_path: Path) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text("kept\n")
+    source = TokenSource(token_file=str(token_file))
+    assert source.current() == "kept"
+    token_file.unlink()  # a rotation that deletes before it re-creates
+    assert source.current() == "kept"
+    token_file.write_text("new-one\n")
+    assert source.current() == "new-one"
