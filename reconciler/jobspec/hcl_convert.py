@@ -139,10 +139,14 @@ class _Decoder:
     def eval(self, expr: ast.Expr, scope: Scope) -> Any:
         return self.ev.eval(expr, scope)
 
-    def value(self, attr: ast.Attribute, kind: str, scope: Scope) -> Any:
+    def value(self, attr: ast.Attribute, kind: str, scope: Scope, *, nullable: bool = False) -> Any:
+        """Decode one argument; ``nullable`` fields (Go pointers, slices, maps) take null as unset,
+        the others reject it, as Nomad's decoder (gocty) does."""
         expr = attr.expr
         v = self.eval(expr, scope)
         if v is None:
+            if nullable or kind in ("strings", *_MAP_KINDS):
+                return None
             raise self.unsuitable(expr, "null value is not allowed")
         try:
             if kind == "string":
@@ -183,7 +187,7 @@ class _Decoder:
 
     def duration(self, v: Any, expr: ast.Expr) -> int:
         if isinstance(v, bool):
-            raise self.ev.error("Unsuitable value type; Unsuitable duration value: a duration string or a number is required", expr)
+            raise self.ev.error("Unsuitable value type; Unsuitable value: expected a string but found bool", expr)
         if isinstance(v, (int, float)):
             return int(v)  # a bare number is nanoseconds
         if isinstance(v, str):
@@ -191,7 +195,8 @@ class _Decoder:
                 return parse_go_duration(v)
             except DurationError as exc:
                 raise self.ev.error(f"Unsuitable value type; Unsuitable duration value: {exc}", expr) from None
-        raise self.ev.error("Unsuitable value type; Unsuitable duration value: a duration string or a number is required", expr)
+        kind = "tuple" if isinstance(v, list) else "object"
+        raise self.ev.error(f"Unsuitable value type; Unsuitable value: expected a string but found {kind}", expr)
 
     def string_map(self, v: Any, expr: ast.Expr) -> dict[str, str]:
         if not isinstance(v, dict):
@@ -297,9 +302,11 @@ class _Decoder:
         attr = attrs.get(f.hcl)
         as_blocks = blocks.get(f.hcl, [])
         if f.kind in _MAP_KINDS and as_blocks:
-            if attr is not None or len(as_blocks) > 1:
-                first = as_blocks[0][0].pos if attr is None else attr.pos
-                where = as_blocks[-1][0].pos
+            if attr is not None:
+                where = as_blocks[0][0].pos
+                raise self.syntax(where, f"Duplicate {f.hcl} block; {f.hcl} may not be defined more than once. Another definition is defined at {self.path}:{attr.pos.line},{attr.pos.column}.")
+            if len(as_blocks) > 1:
+                first, where = as_blocks[0][0].pos, as_blocks[1][0].pos
                 raise self.syntax(where, f'Duplicate {f.hcl} block; Only one {f.hcl} block is allowed. Another was defined at {self.path}:{first.line},{first.column}.')
             block, bscope = as_blocks[0]
             if block.labels:
@@ -313,7 +320,7 @@ class _Decoder:
             return {k: self.value(battrs[k], kind, bscope) for k in sorted(battrs)}
         if attr is None:
             return None if f.pointer or f.kind in ("strings", *_MAP_KINDS) else _zero(f.kind)
-        return self.value(attr, f.kind, scope)
+        return self.value(attr, f.kind, scope, nullable=f.pointer)
 
     def decode_nested(self, f: Nested, found: list[tuple[ast.Block, Scope]]) -> Any:
         struct = STRUCTS[f.struct]
@@ -379,16 +386,68 @@ class _Decoder:
             implicit.append(group)
         if implicit:
             out["TaskGroups"] = implicit + (out["TaskGroups"] or [])
+        vault = self.single_vault(blocks)
+        if vault is not None:
+            for group in out["TaskGroups"] or []:
+                self.inherit_vault(group, vault)
+
+    def single_vault(self, blocks: Mapping[str, list[tuple[ast.Block, Scope]]]) -> dict[str, Any] | None:
         vaults = blocks.get("vault", [])
         if len(vaults) > 1:
-            raise self.syntax(vaults[1][0].pos, "Duplicate vault block; Only one vault block is allowed.")
-        if vaults:
-            vblock, vscope = vaults[0]
-            vault = self.decode(STRUCTS["vault"], vblock.body, vscope)
-            for group in out["TaskGroups"] or []:
-                for task in group["Tasks"] or []:
-                    if task["Vault"] is None:
-                        task["Vault"] = dict(vault, Policies=list(vault["Policies"]) if vault["Policies"] else vault["Policies"])
+            first, second = vaults[0][0].pos, vaults[1][0].pos
+            raise self.syntax(second, f"Duplicate vault block; Only one vault block is allowed. Another was defined at {self.path}:{first.line},{first.column}.")
+        if not vaults:
+            return None
+        vblock, vscope = vaults[0]
+        if vblock.labels:
+            raise self.syntax(vblock.pos, "Extraneous label for vault; No labels are expected for vault blocks.")
+        return self.decode(STRUCTS["vault"], vblock.body, vscope)
+
+    @staticmethod
+    def inherit_vault(group: dict[str, Any], vault: dict[str, Any]) -> None:
+        """A job- or group-level vault goes to every task that has none of its own."""
+        for task in group["Tasks"] or []:
+            if task["Vault"] is None:
+                task["Vault"] = dict(vault, Policies=list(vault["Policies"]) if vault["Policies"] else vault["Policies"])
+
+    def after_group(self, out: dict[str, Any], attrs: Any, blocks: Mapping[str, list[tuple[ast.Block, Scope]]], scope: Scope) -> None:
+        vault = self.single_vault(blocks)
+        if vault is not None:
+            self.inherit_vault(out, vault)
+        scaling = blocks.get("scaling", [])
+        if scaling:
+            block, _ = scaling[0]
+            if not out["Scaling"]["Type"]:
+                out["Scaling"]["Type"] = "horizontal"
+            if out["Scaling"]["Max"] is None:
+                raise self.syntax(block.pos, 'Missing required argument; The argument "max" is required, but no definition was found.')
+            if out["Scaling"]["Type"] != "horizontal":
+                type_attr = next(a for a in block.body.attributes if a.name == "type")
+                raise self.ev.error(f'Invalid group scaling type; task group scaling policy had invalid type: "{out["Scaling"]["Type"]}"', type_attr.expr)
+
+    def after_task(self, out: dict[str, Any], attrs: Any, blocks: Mapping[str, list[tuple[ast.Block, Scope]]], scope: Scope) -> None:
+        # Task `scaling "cpu"`/`scaling "mem"` blocks: vertical scaling policies.
+        policies: list[dict[str, Any]] = []
+        seen: dict[str, ast.Pos] = {}
+        for block, bscope in blocks.get("scaling", []):
+            if len(block.labels) != 1:
+                raise self.syntax(block.pos, "Missing name for scaling; All scaling blocks must have 1 labels (name).")
+            label = block.labels[0].lower()
+            wanted = {"cpu": "vertical_cpu", "mem": "vertical_mem"}.get(label)
+            if wanted is None:
+                pos = block.label_pos[0] if block.label_pos else block.pos
+                raise self.syntax(pos, 'Invalid scaling policy name; scaling policy name must be "cpu" or "mem"')
+            if label in seen:
+                prev = seen[label]
+                raise self.syntax(block.pos, f"Duplicate scaling \"{label}\" block; Only one scaling {label} block is allowed. Another was defined at {self.path}:{prev.line},{prev.column}.")
+            seen[label] = block.pos
+            policy = self.decode(STRUCTS["scaling"], block.body, bscope)
+            if not policy["Type"]:
+                policy["Type"] = wanted
+            elif policy["Type"] != wanted:
+                raise self.syntax(block.pos, f'Invalid scaling policy type; Invalid policy type, expected "{policy["Type"]}" but found "{wanted}"')
+            policies.append(policy)
+        out["ScalingPolicies"] = policies or None
 
     def _shorthands(self, out: dict[str, Any], attrs: Mapping[str, ast.Attribute], scope: Scope, names: tuple[str, ...]) -> None:
         for op in names:
@@ -409,7 +468,7 @@ class _Decoder:
             out["Operand"] = "="
 
     def after_affinity(self, out: dict[str, Any], attrs: Mapping[str, ast.Attribute], blocks: Any, scope: Scope) -> None:
-        self._shorthands(out, attrs, scope, ("version", "semver", "regexp", "set_contains", "set_contains_any", "set_contains_all"))
+        self._shorthands(out, attrs, scope, ("version", "semver", "regexp", "set_contains_any", "set_contains_all", "set_contains"))
         if not out["Operand"]:
             out["Operand"] = "="
 
@@ -441,10 +500,6 @@ class _Decoder:
             out["Env"] = True
         if out["ChangeMode"] is None:
             out["ChangeMode"] = "restart"
-
-    def after_scaling(self, out: dict[str, Any], *_: Any) -> None:
-        if not out["Type"]:
-            out["Type"] = "horizontal"
 
 
 def _zero(kind: str) -> Any:

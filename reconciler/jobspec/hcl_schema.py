@@ -484,6 +484,7 @@ TASK = Struct(
         Fixed("ScalingPolicies"),
         Nested("CSIPluginConfig", "csi_plugin", "csi_plugin"),
     ),
+    extra_blocks=("scaling",),
     omit_empty=("CSIPluginConfig",),
 )
 
@@ -509,6 +510,7 @@ GROUP = Struct(
         _s("StopAfterClientDisconnect", "stop_after_client_disconnect", "duration"),
         Nested("Scaling", "scaling", "scaling"),
     ),
+    extra_blocks=("vault",),
 )
 
 JOB = Struct(

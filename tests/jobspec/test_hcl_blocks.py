@@ -204,12 +204,16 @@ def test_values_are_converted_to_field_types() -> None:
         ('job "j" {\n  priority = 1\n  priority = 2\n}', JobSyntaxError, 'Attribute redefined; The argument "priority" was already set at b.nomad:2,3.', 3),
         ('job "j" {\n  group {}\n}', JobSyntaxError, "Missing name for group", 2),
         ('job "j" {\n  update "x" {}\n}', JobSyntaxError, "Extraneous label for update", 2),
-        ('job "j" {\n  meta { a = "1" }\n  meta = { b = "2" }\n}', JobSyntaxError, "Duplicate meta block", 2),
+        ('job "j" {\n  meta = { b = "2" }\n  meta { a = "1" }\n}', JobSyntaxError, "Duplicate meta block; meta may not be defined more than once. Another definition is defined at b.nomad:2,3.", 3),
         ('job {\n}', JobSyntaxError, "Missing name for job", 1),
         ('variable "x" {\n  default = 1\n}', JobSyntaxError, "Missing job block", 1),
         ('job "a" {}\njob "b" {}', JobSyntaxError, "Duplicate job block", 2),
         ('resource "x" "y" {}\njob "a" {}', JobSyntaxError, 'Blocks of type "resource" are not expected here.', 1),
-        ('job "j" {\n  priority = null\n}', JobEvaluationError, "Unsuitable value: null value is not allowed", 2),
+        ('job "j" {\n  group "g" {\n    task "t" {\n      user = null\n    }\n  }\n}', JobEvaluationError, "Unsuitable value: null value is not allowed", 4),
+        ('job "j" {\n  group "g" {\n    scaling {\n      min = 1\n    }\n  }\n}', JobSyntaxError, 'The argument "max" is required', 3),
+        ('job "j" {\n  group "g" {\n    scaling {\n      max = 1\n      type = "vertical_cpu"\n    }\n  }\n}', JobEvaluationError, "Invalid group scaling type", 5),
+        ('job "j" {\n  group "g" {\n    task "t" {\n      scaling "disk" {}\n    }\n  }\n}', JobSyntaxError, 'scaling policy name must be "cpu" or "mem"', 4),
+        ('job "j" {\n  update {\n    stagger = true\n  }\n}', JobEvaluationError, "Unsuitable value: expected a string but found bool", 3),
         ('job "j" {\n  datacenters = "dc1"\n}', JobEvaluationError, "Unsuitable value: list of string required", 2),
         ('job "j" {\n  group "g" {\n    count = 1.5\n  }\n}', JobEvaluationError, "a whole number is required", 3),
         ('job "j" {\n  update {\n    stagger = "5d"\n  }\n}', JobEvaluationError, 'Unsuitable duration value: time: unknown unit "d" in duration "5d"', 3),
@@ -232,3 +236,30 @@ def test_an_error_in_one_file_does_not_leak_state_into_the_next() -> None:
     with pytest.raises(JobSpecError):
         convert_hcl('job "bad" {\n  count = 1\n}', path="bad.nomad")
     assert convert_hcl('job "good" {}', path="good.nomad")["ID"] == "good"
+
+
+def test_null_leaves_pointer_slice_and_map_fields_unset() -> None:
+    got = job('priority = null\ndatacenters = null\nmeta = null\ngroup "g" {\n  count = null\n}')
+    assert (got["Priority"], got["Datacenters"], got["Meta"], got["TaskGroups"][0]["Count"]) == (None, None, None, None)
+
+
+def test_group_vault_is_copied_into_its_tasks_and_beats_the_job_vault() -> None:
+    got = job(
+        'vault {\n  policies = ["job"]\n}\n'
+        'group "g" {\n  vault {\n    policies = ["group"]\n  }\n  task "a" {}\n  task "b" {\n    vault {\n      policies = ["task"]\n    }\n  }\n}\n'
+        'group "h" {\n  task "c" {}\n}'
+    )
+    policies = [t["Vault"]["Policies"] for g in got["TaskGroups"] for t in g["Tasks"]]
+    assert policies == [["group"], ["task"], ["job"]]
+    assert got["TaskGroups"][0]["Tasks"][0]["Vault"]["Env"] is True
+
+
+def test_task_scaling_blocks_become_vertical_policies() -> None:
+    got = task('driver = "x"\nscaling "cpu" {\n  min = 100\n  max = 500\n  policy {\n    cooldown = "1m"\n  }\n}\nscaling "mem" {\n  max = 1024\n}')
+    assert [(p["Type"], p["Min"], p["Max"]) for p in got["ScalingPolicies"]] == [("vertical_cpu", 100, 500), ("vertical_mem", None, 1024)]
+    assert got["ScalingPolicies"][0]["Policy"] == {"cooldown": "1m"}
+
+
+def test_affinity_shorthand_precedence_follows_nomad() -> None:
+    got = job('affinity {\n  attribute = "${attr.a}"\n  set_contains = "x"\n  set_contains_any = "y"\n}')
+    assert (got["Affinities"][0]["Operand"], got["Affinities"][0]["RTarget"]) == ("set_contains", "x")
