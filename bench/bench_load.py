@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from generate_jobs import generate
 
-from reconciler.jobspec.loader import LoadCache, load_directory
+from reconciler.jobspec.loader import LoadCache, default_workers, load_directory
 from reconciler.jobspec.variables import VariableInputs
 
 
@@ -168,7 +168,7 @@ def run(root: Path, *, workers: int, repeat: int) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=1000)
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--workers", type=int, default=default_workers())
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", type=Path, help="also write the numbers here")

@@ -47,6 +47,8 @@ JobParser = Callable[..., ApiJob]
 POOL_MIN_FILES = 64
 #: Files per pool task: big enough to amortize pickling, small enough to balance.
 POOL_CHUNK = 16
+#: Each process holds its own parser (~70 MB): a big machine gets no more than this.
+POOL_MAX_PROCESSES = 4
 
 _FS_FUNCTION_CALL = re.compile(r"\b(?:file|filebase64|fileexists|fileset)\s*\(")
 
@@ -157,9 +159,10 @@ def load_directory(
 
     ``inputs`` are the variable values given to the reconciler (``-var``,
     ``-var-file``, ``NOMAD_VAR_*``); a job's companion ``X.vars.hcl`` is applied
-    before the ``-var-file`` files, so explicit flags win.  ``workers`` caps the
-    process pool (default: CPU count); pools are only used with the default
-    parser and at least ``POOL_MIN_FILES`` files to parse.
+    before the ``-var-file`` files, so explicit flags win.  ``workers`` is the
+    number of processes that parse, this one included (default
+    ``default_workers()``); a pool is only used with the default parser and at
+    least ``POOL_MIN_FILES`` files to parse.
     """
     base = Path(root)
     base_str = os.fspath(base)
@@ -273,13 +276,22 @@ def _collect_jobs(
 
 
 def _parse_all(work: Sequence[ParseWork], *, parser: JobParser, workers: int | None) -> list[Outcome]:
-    count = workers if workers is not None else (os.cpu_count() or 1)
+    count = workers if workers is not None else default_workers()
     if parser is parse_job_source and count > 1 and len(work) >= POOL_MIN_FILES:
         try:
             return _parse_in_pool(work, processes=count)
         except (concurrent.futures.process.BrokenProcessPool, OSError):
             pass  # no usable pool here (no __main__ file, fd or process limits): parse serially
     return [parse_one(w, parser=parser) for w in work]
+
+
+def default_workers() -> int:
+    """CPUs this process may use (affinity-aware), at most ``POOL_MAX_PROCESSES``."""
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        usable = os.cpu_count() or 1
+    return max(1, min(usable, POOL_MAX_PROCESSES))
 
 
 def _parse_in_pool(work: Sequence[ParseWork], *, processes: int) -> list[Outcome]:
