@@ -21,9 +21,11 @@ structs are not modelled here.
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from reconciler.errors import JobSyntaxError, JobValidationError
@@ -201,6 +203,63 @@ def parse_json_job(text: str, *, path: str) -> ApiJob:
         raise JobValidationError(
             f"{_dotted(exc.where)}: {exc.reason}", path=path, line=line, column=column
         ) from None
+
+
+@dataclass(frozen=True)
+class IgnoredKey:
+    """A key of a JSON job that Nomad silently drops (no such field), e.g. a typo."""
+
+    where: str  # dotted JSON path, e.g. "Job.TaskGroups[0].Taks"
+    line: int
+    column: int
+    suggestion: str | None  # the closest field name, if one is close
+
+    def describe(self) -> str:
+        hint = f'; did you mean "{self.suggestion}"?' if self.suggestion else ""
+        return f"{self.where}: no such field in a Nomad job, Nomad ignores it{hint}"
+
+
+def ignored_json_keys(text: str, *, path: str) -> list[IgnoredKey]:
+    """Keys of a JSON job that decoding drops, with positions (for lint warnings).
+
+    Raises what ``parse_json_job`` raises for a document that is not a job.
+    """
+    parse_json_job(text, path=path)
+    document = json.loads(text)
+    prefix: Path = ()
+    body = document
+    wrapper = _match_key(document, "Job")
+    if wrapper is not None and isinstance(document[wrapper], dict):
+        prefix, body = (wrapper,), document[wrapper]
+    found: list[tuple[Path, str]] = []
+    _collect_unknown("Job", body, prefix, found)
+    out = []
+    for where, struct in found:
+        line, column = locate_json_value(text, where)
+        names = [field for field, _ in _STRUCTS[struct]]
+        close = difflib.get_close_matches(str(where[-1]), names, n=1, cutoff=0.75)
+        out.append(IgnoredKey(_dotted(where), line, column, close[0] if close else None))
+    return sorted(out, key=lambda k: (k.line, k.column))
+
+
+def _collect_unknown(kind: str, value: Any, where: Path, out: list[tuple[Path, str]]) -> None:
+    base = kind.rstrip("?")
+    if value is None or base in _SCALAR_NAMES or base in ("*", "bytes"):
+        return
+    if base.startswith("["):
+        for i, item in enumerate(value):
+            _collect_unknown(base[1:-1], item, (*where, i), out)
+    elif base.startswith("{"):
+        for key, item in value.items():
+            _collect_unknown(base[1:-1], item, (*where, key), out)
+    else:
+        by_lower = {field.lower(): sub for field, sub in _STRUCTS[base]}
+        for key, item in value.items():
+            sub = by_lower.get(key.lower())
+            if sub is None:
+                out.append(((*where, key), base))
+            else:
+                _collect_unknown(sub, item, (*where, key), out)
 
 
 def _check_is_job(body: dict[str, Any], *, text: str, path: str, prefix: Path) -> None:

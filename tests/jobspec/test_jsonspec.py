@@ -9,7 +9,12 @@ from typing import Any
 import pytest
 
 from reconciler.errors import JobSyntaxError, JobValidationError
-from reconciler.jobspec.jsonspec import locate_json_value, parse_go_duration, parse_json_job
+from reconciler.jobspec.jsonspec import (
+    ignored_json_keys,
+    locate_json_value,
+    parse_go_duration,
+    parse_json_job,
+)
 
 GOLDEN = Path(__file__).parent.parent / "golden" / "jobspec"
 OUTPUTS = sorted(GOLDEN.glob("*.output.json"))
@@ -195,3 +200,22 @@ def test_locate_json_value_finds_nested_keys_and_indexes() -> None:
     assert locate_json_value(text, ()) == (1, 1)
     # a path that does not exist falls back to the deepest enclosing value
     assert locate_json_value(text, ("a", 1, "zzz")) == (4, 3)
+
+
+def test_ignored_keys_are_listed_with_position_and_suggestion() -> None:
+    job = minimal(Priorty=60, TaskGroups=[{
+        "Name": "g", "count": 2, "Tasks": [{"Name": "t", "Confg": {"x": 1}, "Config": {"y": 2}}],
+    }])
+    text = json.dumps({"Job": job}, indent=2)
+    found = ignored_json_keys(text, path="x.json")
+    # in document order: json.dumps keeps the insertion order of minimal()
+    assert [k.where for k in found] == ["Job.TaskGroups[0].Tasks[0].Confg", "Job.Priorty"]
+    assert [k.suggestion for k in found] == ["Config", "Priority"]
+    line_of_typo = next(i for i, line in enumerate(text.splitlines(), 1) if '"Priorty"' in line)
+    assert found[1].line == line_of_typo
+    assert 'did you mean "Priority"' in found[1].describe()
+
+
+def test_no_ignored_keys_in_nomad_output() -> None:
+    text = (GOLDEN / "16-template-blocks.output.json").read_text()
+    assert ignored_json_keys(text, path="x.json") == []
