@@ -70,7 +70,7 @@ def convert_hcl(
             raise _syntax_error(path, block.pos, f'Unsupported block type; Blocks of type "{block.type}" are not expected here.')
         if block.type == "job":
             if jobs:
-                raise _syntax_error(path, block.pos, f'Duplicate job block; Only one job block is allowed. Another was defined at {path}:{jobs[0].pos.line},{jobs[0].pos.column}.')
+                raise _syntax_error(path, block.pos, f'Duplicate job block; Only one block of type "job" is allowed. Previous definition was at {path}:{jobs[0].pos.line},{jobs[0].pos.column}.')
             jobs.append(block)
     if not jobs:
         raise JobSyntaxError("Missing job block; A job block is required.", path=path, line=1, column=1)
@@ -97,7 +97,7 @@ def _evaluate_locals(body: ast.Body, ev: Evaluator, var_values: Mapping[str, Any
         for attr in block.body.attributes:
             if attr.name in exprs:
                 prev = exprs[attr.name].pos
-                raise _syntax_error(ev.path, attr.pos, f'Duplicate local value definition; A local value named "{attr.name}" was already defined at {ev.path}:{prev.line},{prev.column}. Local value names must be unique within a module.')
+                raise _syntax_error(ev.path, attr.pos, f"Duplicate value in locals; Duplicate {attr.name} definition found (first at {ev.path}:{prev.line},{prev.column}).")
             exprs[attr.name] = attr
     deps = {
         name: {
@@ -257,9 +257,13 @@ class _Decoder:
                     raise self.ev.error("Invalid dynamic block label; Cannot use this value as a dynamic block label: string required.", attrs["labels"].expr) from None
             yield ast.Block(target, labels, contents[0].body, block.pos), inner
 
-    def attributes(self, body: ast.Body, allowed: tuple[str, ...] | None) -> dict[str, ast.Attribute]:
+    def attributes(
+        self, body: ast.Body, allowed: tuple[str, ...] | None, *, blocks_only: tuple[str, ...] = ()
+    ) -> dict[str, ast.Attribute]:
         found: dict[str, ast.Attribute] = {}
         for attr in body.attributes:
+            if attr.name in blocks_only:
+                raise self.syntax(attr.pos, f'Unsupported argument; An argument named "{attr.name}" is not expected here. Did you mean to define a block of type "{attr.name}"?')
             if allowed is not None and attr.name not in allowed:
                 raise self.syntax(attr.pos, f'Unsupported argument; An argument named "{attr.name}" is not expected here.')
             if attr.name in found:
@@ -273,7 +277,10 @@ class _Decoder:
         attr_specs = struct.attrs
         block_specs = struct.blocks
         map_names = {a.hcl for a in struct.fields if isinstance(a, Attr) and a.kind in _MAP_KINDS}
-        attrs = self.attributes(body, tuple(attr_specs) + struct.extra_attrs)
+        # Free-form maps are blocks; only job/group/task meta and task env may also be
+        # written as an attribute (`meta = {...}`), as in Nomad.
+        blocks_only = tuple(n for n in map_names if n is not None and n not in struct.attr_maps)
+        attrs = self.attributes(body, tuple(attr_specs) + struct.extra_attrs, blocks_only=blocks_only)
         blocks: dict[str, list[tuple[ast.Block, Scope]]] = {}
         for block, bscope in self.expand(body, scope):
             if block.type not in block_specs and block.type not in map_names and block.type not in struct.extra_blocks:
@@ -395,7 +402,7 @@ class _Decoder:
         vaults = blocks.get("vault", [])
         if len(vaults) > 1:
             first, second = vaults[0][0].pos, vaults[1][0].pos
-            raise self.syntax(second, f"Duplicate vault block; Only one vault block is allowed. Another was defined at {self.path}:{first.line},{first.column}.")
+            raise self.syntax(second, f'Duplicate vault block; Only one block of type "vault" is allowed. Previous definition was at {self.path}:{first.line},{first.column}.')
         if not vaults:
             return None
         vblock, vscope = vaults[0]

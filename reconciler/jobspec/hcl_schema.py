@@ -64,6 +64,7 @@ class Struct:
     fields: tuple[Field, ...]
     extra_attrs: tuple[str, ...] = ()  # accepted HCL arguments handled by hooks
     extra_blocks: tuple[str, ...] = ()  # accepted HCL blocks handled by hooks
+    attr_maps: tuple[str, ...] = ()  # string maps that may also be written as `name = {...}`
     omit_empty: tuple[str, ...] = field(default=())  # fields with `json:",omitempty"`
 
     @property
@@ -485,6 +486,7 @@ TASK = Struct(
         Nested("CSIPluginConfig", "csi_plugin", "csi_plugin"),
     ),
     extra_blocks=("scaling",),
+    attr_maps=("env", "meta"),
     omit_empty=("CSIPluginConfig",),
 )
 
@@ -511,6 +513,7 @@ GROUP = Struct(
         Nested("Scaling", "scaling", "scaling"),
     ),
     extra_blocks=("vault",),
+    attr_maps=("meta",),
 )
 
 JOB = Struct(
@@ -553,6 +556,7 @@ JOB = Struct(
         Fixed("JobModifyIndex"),
     ),
     extra_blocks=("task", "vault"),
+    attr_maps=("meta",),
 )
 
 STRUCTS: dict[str, Struct] = {

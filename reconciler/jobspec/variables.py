@@ -123,8 +123,6 @@ def _parse_variable_block(block: ast.Block, ev: Evaluator) -> VariableDecl:
     if has_default:
         default_pos = attrs["default"].expr.pos
         default = ev.eval(attrs["default"].expr, {})
-        if default is None:
-            raise _eval(path, default_pos, "Unsuitable value type; Unsuitable value: null value is not allowed")
         if vtype is not None:
             try:
                 default = convert(default, vtype)

@@ -223,6 +223,9 @@ def test_values_are_converted_to_field_types() -> None:
         ('job "j" {\n  datacenters = ["dc1"\n}', JobSyntaxError, "", 3),
         ('job "j" {\n  datacenters = ["dc1"] @\n}', JobSyntaxError, "Invalid character", 2),
         ('{"job": {"j": {}}}', JobSyntaxError, "Unsupported HCL JSON syntax", 1),
+        ('job "j" {\n  group "g" {\n    task "t" {\n      config = { a = 1 }\n    }\n  }\n}', JobSyntaxError, 'An argument named "config" is not expected here. Did you mean to define a block of type "config"?', 4),
+        ('job "j" {\n  group "g" {\n    env = { A = "1" }\n  }\n}', JobSyntaxError, 'An argument named "env" is not expected here.', 3),
+        ('locals {\n  a = 1\n}\nlocals {\n  a = 2\n}\njob "j" {}', JobSyntaxError, "Duplicate value in locals; Duplicate a definition found", 5),
     ],
 )
 def test_structural_errors(text: str, error: type[JobSpecError], message: str, line: int) -> None:
