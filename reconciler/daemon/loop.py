@@ -53,7 +53,7 @@ from reconciler.observability.metrics import ReconcilerMetrics
 from reconciler.observability.server import Heartbeat, ObservabilityServer, parse_listen_address
 from reconciler.sync.api import ClientApi
 from reconciler.sync.engine import Reconciler
-from reconciler.sync.outcome import JobOutcome, PassResult
+from reconciler.sync.outcome import JobOutcome
 from reconciler.sync.outcome import Result as SyncResult
 from reconciler.sync.rollout import expects_deployment
 
@@ -394,8 +394,7 @@ class Daemon:
                 nonlocal first
                 self.metrics.set_event_stream_connected(connected)
                 if not connected:
-                    self._nomad_ok = False
-                    self._nomad_error = "event stream disconnected"
+                    self._set_nomad_error(NomadUnavailableError("event stream disconnected"))
                 if connected:
                     self._set_nomad_ok()
                     if not first:  # events may have been missed while disconnected
@@ -429,8 +428,8 @@ class Daemon:
                 return
             jmi = int(job.get("JobModifyIndex") or 0)
             deleted = event.type == "JobDeregistered"
-            if not deleted and jmi and self._known_index.get(key) == jmi:
-                return  # our own write, or a status change of a job known in sync
+            if not deleted and jmi and jmi <= self._known_index.get(key, -1):
+                return  # our own write, a status change, or news older than what we know
             submit_ns = job.get("SubmitTime")
             if isinstance(submit_ns, int) and submit_ns > 0:
                 self._drift_at.setdefault(key, submit_ns / 1e9)
@@ -475,10 +474,13 @@ class Daemon:
             index = max(result.index, 1)
 
     def _set_nomad_ok(self) -> None:
+        if self._nomad_ok is False:
+            log.info("Nomad reachable again")
         self._nomad_ok = True
         self._nomad_error = ""
 
     def _set_nomad_error(self, exc: BaseException) -> None:
+        """Readiness turns false; logged once per outage, not once per failed request."""
         if isinstance(exc, NomadUnavailableError):
             if self._nomad_ok is not False:
                 log.warning("Nomad unavailable", extra={"fields": {"error": str(exc)}})
@@ -504,10 +506,13 @@ class Daemon:
         self._timers[key] = asyncio.get_running_loop().call_later(max(delay, 0.0), fire)
 
     def _on_queue_outcome(self, key: JobKey, outcome: Outcome, error: BaseException | None) -> None:
-        if error is not None and outcome is Outcome.RETRY:
-            log.warning("will retry", extra=_fields(key, error=str(error),
-                                                     attempts=self.queue.status(key).attempts
-                                                     if self.queue.status(key) else 0))
+        if error is None:
+            return
+        if isinstance(error, NomadUnavailableError):
+            self._set_nomad_error(error)
+        if outcome is Outcome.RETRY:
+            level = logging.DEBUG if isinstance(error, NomadUnavailableError) else logging.WARNING
+            log.log(level, "will retry with backoff", extra=_fields(key, error=str(error)))
 
     async def _handle_batch(self, batch: frozenset[JobKey]) -> Mapping[JobKey, Result]:
         reasons = {key: self._reasons.pop(key, set()) for key in batch}
@@ -560,19 +565,7 @@ class Daemon:
             only = (set(snapshot.by_key()) | set(self.engine.memory.jobs)) - set(held)
         for key in held:
             self.metrics.set_job_state(key, "held", held_reason="failed_rollout")
-        try:
-            result = await self.engine.reconcile(snapshot, only=only, dry_run=not heal)
-            extra: PassResult | None = None
-            if not heal and self._pending_files:
-                extra = await self.engine.reconcile(snapshot, only=set(self._pending_files))
-        except NomadError as exc:
-            self._set_nomad_error(exc)
-            self.metrics.observe_reconcile_error(exc)
-            raise
-        self._set_nomad_ok()
-        outcomes = {o.key: o for o in result.outcomes}
-        if extra is not None:
-            outcomes.update({o.key: o for o in extra.outcomes})
+        outcomes = await self._reconcile(snapshot, only=only, heal=heal)
         results = self._record_outcomes(outcomes.values(), snapshot)
         states = {k: self._state_of(o) for k, o in outcomes.items()}
         states.update(dict.fromkeys(held, "held"))
@@ -586,8 +579,11 @@ class Daemon:
         self.passes += 1
         if not self._first_pass_done:
             self._first_pass_done = True
+            summary: dict[str, int] = {}
+            for out in outcomes.values():
+                summary[out.result.value] = summary.get(out.result.value, 0) + 1
             log.info("first full pass done", extra={"fields": {
-                "jobs": len(snapshot.jobs), "summary": (extra or result).summary()}})
+                "jobs": len(snapshot.jobs), "summary": summary}})
         # Jobs declared but absent from the engine's answer have nothing to do.
         return {ALL: None, **results}
 
@@ -595,8 +591,7 @@ class Daemon:
         started = time.monotonic()
         declared = snapshot.by_key()
         results: dict[JobKey, Result] = {}
-        apply: set[JobKey] = set()
-        report: set[JobKey] = set()
+        keep: set[JobKey] = set()
         for key in keys:
             desired = declared.get(key)
             hold = self.tracker.hold_for(key, desired.digest) if desired else None
@@ -606,26 +601,14 @@ class Daemon:
                     key, reason=hold, file=desired.path if desired else None))
                 self._pending_files.discard(key)
                 continue
-            if self.settings.self_heal or key in self._pending_files:
-                apply.add(key)
-            else:
-                report.add(key)
-        outcomes: list[JobOutcome] = []
-        try:
-            if apply:
-                outcomes.extend((await self.engine.reconcile(snapshot, only=apply)).outcomes)
-            if report:
-                outcomes.extend(
-                    (await self.engine.reconcile(snapshot, only=report, dry_run=True)).outcomes
-                )
-        except NomadError as exc:
-            self._set_nomad_error(exc)
-            self.metrics.observe_reconcile_error(exc)
-            raise
-        self._set_nomad_ok()
+            keep.add(key)
+        if not keep:
+            return results
+        found = await self._reconcile(snapshot, only=keep, heal=self.settings.self_heal)
+        outcomes = list(found.values())
         results.update(self._record_outcomes(outcomes, snapshot))
-        for key in apply | report:
-            if key not in {o.key for o in outcomes}:
+        for key in keep:
+            if key not in found:
                 # Neither declared nor live any more (or out of scope): nothing to do.
                 self._pending_files.discard(key)
                 self.metrics.forget_job(key)
@@ -633,6 +616,42 @@ class Daemon:
         if not any(isinstance(r, BaseException) or r is Outcome.FAILED for r in results.values()):
             self.metrics.mark_sync_succeeded()
         return results
+
+    async def _reconcile(
+        self, snapshot: Snapshot, *, only: set[JobKey] | None, heal: bool
+    ) -> dict[JobKey, JobOutcome]:
+        """One engine pass; without self-heal, only changes that come from git are applied.
+
+        A change comes from git when the job's file changed while the daemon
+        watched it, or when the live job's stamped digest is not the file's
+        (the file changed since it was last applied, or it never was).  Drift
+        of a job still stamped with the file's digest was made out of band:
+        it is only reported.
+        """
+        try:
+            if heal:
+                result = await self.engine.reconcile(snapshot, only=only)
+                found = {o.key: o for o in result.outcomes}
+            else:
+                dry = await self.engine.reconcile(snapshot, only=only, dry_run=True)
+                found = {o.key: o for o in dry.outcomes}
+                from_git = {
+                    o.key for o in dry.outcomes
+                    if o.result is SyncResult.PLANNED and (
+                        o.key in self._pending_files
+                        or o.action.desired is None
+                        or o.action.drift.live_digest != o.action.desired.digest
+                    )
+                }  # fmt: skip
+                if from_git:
+                    applied = await self.engine.reconcile(snapshot, only=from_git)
+                    found.update({o.key: o for o in applied.outcomes})
+        except NomadError as exc:
+            self._set_nomad_error(exc)
+            self.metrics.observe_reconcile_error(exc)
+            raise
+        self._set_nomad_ok()
+        return found
 
     def _state_of(self, outcome: JobOutcome) -> str:
         if outcome.result in (SyncResult.CREATED, SyncResult.UPDATED, SyncResult.PROMOTED):

@@ -6,6 +6,7 @@ fake's state, the daemon's JSON log lines, or its /metrics values.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -63,7 +64,7 @@ def job_hcl(
     meta_block = ""
     if meta:
         lines = "\n".join(f'    "{k}" = "{v}"' for k, v in meta.items())
-        meta_block = f"  meta {{\n{lines}\n  }}\n"
+        meta_block = f"  meta = {{\n{lines}\n  }}\n"  # a map: keys with dots need quotes
     return f"""job "{job_id}" {{
   datacenters = ["dc1"]
 {meta_block}  group "app" {{
@@ -170,10 +171,8 @@ class DaemonProcess:
         for line in self.proc.stderr:
             with self._lock:
                 self.raw.append(line)
-                try:
+                with contextlib.suppress(ValueError):  # a non-JSON line (e.g. a crash)
                     self.lines.append(json.loads(line))
-                except ValueError:
-                    pass
 
     def logs(self, msg: str | None = None, **fields: Any) -> list[dict[str, Any]]:
         with self._lock:
