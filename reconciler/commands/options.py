@@ -17,6 +17,8 @@ from typing import Any
 from reconciler.core.ownership import DEFAULT_PREFIX
 from reconciler.core.plan import SyncPolicy
 from reconciler.errors import ConfigError
+from reconciler.jobspec.loader import load_directory
+from reconciler.jobspec.variables import VariableInputs
 from reconciler.model import Snapshot
 from reconciler.nomad.config import NomadConfig
 
@@ -111,10 +113,8 @@ def build_config(args: argparse.Namespace, env: Mapping[str, str]) -> NomadConfi
     return NomadConfig.from_env(env, **overrides)
 
 
-def build_inputs(args: argparse.Namespace, env: Mapping[str, str]) -> Any:
+def build_inputs(args: argparse.Namespace, env: Mapping[str, str]) -> VariableInputs:
     """``VariableInputs`` for the loader: ``--var``, ``--var-file`` and ``NOMAD_VAR_*``."""
-    from reconciler.jobspec.variables import VariableInputs  # lands with the HCL converter
-
     for item in args.var:
         if "=" not in item:
             raise ConfigError(f"--var {item!r}: expected KEY=VALUE")
@@ -141,11 +141,9 @@ def build_policy(args: argparse.Namespace) -> SyncPolicy:
     )
 
 
-def load_snapshot(args: argparse.Namespace, env: Mapping[str, str]) -> Snapshot:
+def load_snapshot(args: argparse.Namespace, inputs: VariableInputs) -> Snapshot:
     """The jobs directory as a ``Snapshot`` (per-file errors inside, never raised)."""
-    from reconciler.jobspec.loader import load_directory
-
     root = Path(args.dir)
     if not root.is_dir():
         raise ConfigError(f"jobs directory {args.dir!r} does not exist or is not a directory")
-    return load_directory(root, inputs=build_inputs(args, env))
+    return load_directory(root, inputs=inputs)

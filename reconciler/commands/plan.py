@@ -17,6 +17,7 @@ from reconciler.commands.options import (
     add_policy_options,
     add_source_options,
     build_config,
+    build_inputs,
     build_policy,
     load_snapshot,
 )
@@ -42,8 +43,9 @@ def run(args: argparse.Namespace) -> int:
     env = dict(os.environ)
     config = build_config(args, env)
     policy = build_policy(args)
-    snapshot = load_snapshot(args, env)
+    inputs = build_inputs(args, env)
+    snapshot = load_snapshot(args, inputs)
     return run_plan(
         snapshot, config, policy, output_for(args, sys.stdout, env),
-        server_parser=args.parser == "server", refresh=args.refresh,
+        server_parser=args.parser == "server", inputs=inputs, refresh=args.refresh,
     )  # fmt: skip

@@ -16,6 +16,7 @@ from reconciler.commands.options import (
     add_output_options,
     add_source_options,
     build_config,
+    build_inputs,
     build_policy,
     load_snapshot,
 )
@@ -41,5 +42,6 @@ def run(args: argparse.Namespace) -> int:
     env = dict(os.environ)
     config = build_config(args, env)
     policy = build_policy(args)
-    snapshot = load_snapshot(args, env)
+    inputs = build_inputs(args, env)
+    snapshot = load_snapshot(args, inputs)
     return run_status(snapshot, config, policy, output_for(args, sys.stdout, env))

@@ -19,6 +19,7 @@ from reconciler.commands.options import (
     add_policy_options,
     add_source_options,
     build_config,
+    build_inputs,
     build_policy,
     load_snapshot,
 )
@@ -43,9 +44,10 @@ def run(args: argparse.Namespace) -> int:
     env = dict(os.environ)
     config = build_config(args, env)
     policy = build_policy(args)
-    snapshot = load_snapshot(args, env)
+    inputs = build_inputs(args, env)
+    snapshot = load_snapshot(args, inputs)
     return run_sync(
         snapshot, config, policy, output_for(args, sys.stdout, env),
-        dry_run=args.dry_run, server_parser=args.parser == "server",
+        dry_run=args.dry_run, server_parser=args.parser == "server", inputs=inputs,
         refresh=args.refresh, timeout_s=args.timeout,
     )  # fmt: skip

@@ -19,6 +19,7 @@ from reconciler.errors import (
     NomadIndexConflictError,
     NomadNotFoundError,
     NomadPermissionDeniedError,
+    NomadUnavailableError,
 )
 from reconciler.jobspec.canonical import strip_server_fields
 from reconciler.model import ApiJob, DesiredJob
@@ -34,12 +35,12 @@ def submitted_job(desired: DesiredJob, prefix: str) -> ApiJob:
     return stamp_job(desired.job, source=desired.path, digest=desired.digest, prefix=prefix)
 
 
+SubmissionBuilder = Callable[[DesiredJob], dict[str, Any]]
+
+
 def submission_for(desired: DesiredJob) -> dict[str, Any]:
-    """Nomad ≥ 1.6 ``Submission``: the source as declared, so Nomad's UI shows it."""
-    sub: dict[str, Any] = {"Source": desired.source, "Format": desired.source_format}
-    if desired.variables:
-        sub["VariableFlags"] = dict(desired.variables)
-    return sub
+    """Nomad ≥ 1.6 ``Submission`` without variables: the source as declared."""
+    return {"Source": desired.source, "Format": desired.source_format}
 
 
 def describe_error(exc: NomadError, action: JobAction) -> str:
@@ -54,6 +55,8 @@ def describe_error(exc: NomadError, action: JobAction) -> str:
             f"{where}: Nomad refused the token ({exc.message}); it needs the {need} "
             f"capability in namespace {action.key[0]!r}"
         )
+    if isinstance(exc, NomadUnavailableError):
+        return f"{where}: could not reach Nomad for job {action.key[1]!r}: {exc.message.strip()}"
     return f"{where}: Nomad refused job {action.key[1]!r}: {exc.message.strip()}"
 
 
@@ -66,7 +69,7 @@ class Applier:
         policy: SyncPolicy,
         *,
         memory: ClusterMemory,
-        submission: bool,
+        submission: SubmissionBuilder | None,
         annotate: bool = True,
     ) -> None:
         self._api = api
@@ -117,7 +120,7 @@ class Applier:
                     submitted_job(desired, self._policy.owner_prefix),
                     enforce_index=index,
                     preserve_counts=not action.create and self._preserve(desired),
-                    submission=submission_for(desired) if self._submission else None,
+                    submission=self._submission(desired) if self._submission else None,
                 )
                 break
             except NomadIndexConflictError as exc:

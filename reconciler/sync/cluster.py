@@ -212,18 +212,21 @@ class ClusterReader:
 
 
 def failed_version_digest(versions: Sequence[Mapping[str, Any]], *, prefix: str) -> str | None:
-    """The stamped digest of the newest version that never became stable and was replaced."""
+    """The stamped digest of the newest replaced version that never became stable.
+
+    Called only when the latest deployment failed: after an auto-revert the live
+    version is a copy of an older one, and the version it replaced is the spec
+    whose rollout failed.
+    """
     if not versions:
         return None
-    numbers = [int(v.get("Version") or 0) for v in versions]
-    live = max(numbers)
-    stable = max((n for n, v in zip(numbers, versions, strict=True) if v.get("Stable")), default=-1)
-    for number, version in sorted(zip(numbers, versions, strict=True), key=lambda p: -p[0]):
-        if number == live or number <= stable or version.get("Stable"):
-            continue
-        own = read_ownership(version.get("Meta"), prefix)
-        return own.digest if own else None
-    return None
+    live = max(int(v.get("Version") or 0) for v in versions)
+    replaced = [v for v in versions if int(v.get("Version") or 0) < live and not v.get("Stable")]
+    if not replaced:
+        return None
+    newest = max(replaced, key=lambda v: int(v.get("Version") or 0))
+    own = read_ownership(newest.get("Meta"), prefix)
+    return own.digest if own else None
 
 
 def summarize_live(jobs: Sequence[LiveJob]) -> dict[str, int]:

@@ -13,15 +13,23 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 from reconciler.core.ownership import wants_auto_promote
 from reconciler.core.plan import ActionKind, ClusterState, JobAction, Plan, SyncPolicy, compute_plan
-from reconciler.model import JobKey, Snapshot
+from reconciler.model import DesiredJob, JobKey, Snapshot
 from reconciler.sync.api import NomadApi
-from reconciler.sync.apply import Applier, OutcomeHook, run_bounded
+from reconciler.sync.apply import (
+    Applier,
+    OutcomeHook,
+    SubmissionBuilder,
+    run_bounded,
+    submission_for,
+)
 from reconciler.sync.cluster import ClusterMemory, ClusterReader
 from reconciler.sync.outcome import JobOutcome, PassResult, Result
 from reconciler.sync.rollout import ProgressHook, expects_deployment, follow_deployment
+from reconciler.sync.sources import job_inputs
 
 
 class Reconciler:
@@ -38,7 +46,10 @@ class Reconciler:
         refresh: bool = False,
         on_outcome: OutcomeHook | None = None,
         on_progress: ProgressHook | None = None,
+        inputs: Any = None,
     ) -> None:
+        """``inputs`` are the loader's ``VariableInputs``: with them, registers on
+        Nomad ≥ 1.6 carry the job's variables in ``Submission`` too."""
         self.api = api
         self.policy = policy
         self.memory = ClusterMemory()
@@ -49,6 +60,7 @@ class Reconciler:
         self._refresh = refresh
         self._on_outcome = on_outcome
         self._on_progress = on_progress
+        self.inputs = inputs
 
     async def read_cluster(
         self, snapshot: Snapshot, *, only: set[JobKey] | None = None, deployments: bool = False
@@ -70,7 +82,8 @@ class Reconciler:
         features = await self.api.features()
         applier = Applier(
             self.api, self.policy, memory=self.memory,
-            submission=features.register_submission, annotate=self._annotate,
+            submission=self._submission_builder(snapshot) if features.register_submission else None,
+            annotate=self._annotate,
         )  # fmt: skip
         outcomes: list[JobOutcome] = []
         if dry_run:
@@ -87,6 +100,15 @@ class Reconciler:
         order = {a.key: i for i, a in enumerate(plan.actions)}
         outcomes.sort(key=lambda o: order.get(o.key, 0))
         return PassResult(plan, tuple(outcomes), dry_run, cluster.server_version)
+
+    def _submission_builder(self, snapshot: Snapshot) -> SubmissionBuilder:
+        def build(desired: DesiredJob) -> dict[str, Any]:
+            try:
+                return job_inputs(snapshot.root, desired, self.inputs).submission(desired)
+            except (OSError, ValueError):
+                return submission_for(desired)  # the job still registers; only the UI loses inputs
+
+        return build
 
     def _emit(self, outcome: JobOutcome) -> None:
         if self._on_outcome is not None:

@@ -72,6 +72,7 @@ def run_plan(
     out: Output,
     *,
     server_parser: bool = False,
+    inputs: Any = None,
     refresh: bool = False,
     stdout: TextIO | None = None,
     stderr: TextIO | None = None,
@@ -79,7 +80,7 @@ def run_plan(
     """``plan``/``diff``: exit 0 in sync, 2 changes pending, 1 errors."""
     stdout, stderr = stdout or sys.stdout, stderr or sys.stderr
     return _run(
-        "plan", snapshot, config, policy, out, dry_run=True, server_parser=server_parser,
+        "plan", snapshot, config, policy, out, dry_run=True, server_parser=server_parser, inputs=inputs,
         refresh=refresh, timeout_s=0, stdout=stdout, stderr=stderr,
     )  # fmt: skip
 
@@ -92,6 +93,7 @@ def run_sync(
     *,
     dry_run: bool = False,
     server_parser: bool = False,
+    inputs: Any = None,
     refresh: bool = False,
     timeout_s: float = 300.0,
     stdout: TextIO | None = None,
@@ -100,7 +102,7 @@ def run_sync(
     """``sync``: exit 0 when every job synced (or is held on purpose), 1 on any failure."""
     stdout, stderr = stdout or sys.stdout, stderr or sys.stderr
     return _run(
-        "sync", snapshot, config, policy, out, dry_run=dry_run, server_parser=server_parser,
+        "sync", snapshot, config, policy, out, dry_run=dry_run, server_parser=server_parser, inputs=inputs,
         refresh=refresh, timeout_s=timeout_s, stdout=stdout, stderr=stderr,
     )  # fmt: skip
 
@@ -114,6 +116,7 @@ def _run(
     *,
     dry_run: bool,
     server_parser: bool,
+    inputs: Any,
     refresh: bool,
     timeout_s: float,
     stdout: TextIO,
@@ -129,10 +132,10 @@ def _run(
 
     async def go() -> PassResult:
         async with connect(config) as api:
-            snap = await reparse_with_server(api, snapshot) if server_parser else snapshot
+            snap = await reparse_with_server(api, snapshot, inputs) if server_parser else snapshot
             engine = Reconciler(
                 api, policy, timeout_s=timeout_s, refresh=refresh,
-                on_outcome=on_outcome, on_progress=progress,
+                on_outcome=on_outcome, on_progress=progress, inputs=inputs,
             )  # fmt: skip
             return await engine.reconcile(snap, dry_run=dry_run)
 

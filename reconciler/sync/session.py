@@ -9,9 +9,8 @@ into messages a user can act on.
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -29,6 +28,7 @@ from reconciler.nomad.config import NomadConfig
 from reconciler.nomad.hooks import RequestHook
 from reconciler.nomad.retry import RetryPolicy
 from reconciler.sync.api import ClientApi, NomadApi
+from reconciler.sync.sources import job_inputs
 
 
 def explain_nomad_error(exc: NomadError, config: NomadConfig) -> str:
@@ -59,7 +59,7 @@ async def connect(
 _POSITION = re.compile(r"input\.hcl:(\d+),(\d+)")
 
 
-async def reparse_with_server(api: NomadApi, snapshot: Snapshot) -> Snapshot:
+async def reparse_with_server(api: NomadApi, snapshot: Snapshot, inputs: Any = None) -> Snapshot:
     """The snapshot with every HCL2 job converted by Nomad's ``/v1/jobs/parse`` instead.
 
     ``-var`` values travel as var-file text (the parse API has no flags).  A file
@@ -72,7 +72,13 @@ async def reparse_with_server(api: NomadApi, snapshot: Snapshot) -> Snapshot:
             jobs.append(job)
             continue
         try:
-            parsed = await api.parse_hcl(job.source, variables=_var_text(job.variables.items()))
+            variables = job_inputs(snapshot.root, job, inputs).merged_var_text()
+        except (OSError, ValueError) as exc:
+            errors.append(Diagnostic(path=job.path, message=f"cannot read its variables: {exc}",
+                                     rule="server-parse"))  # fmt: skip
+            continue
+        try:
+            parsed = await api.parse_hcl(job.source, variables=variables)
         except NomadAPIError as exc:
             found = _POSITION.search(exc.message)
             errors.append(
@@ -90,11 +96,6 @@ async def reparse_with_server(api: NomadApi, snapshot: Snapshot) -> Snapshot:
             dataclasses.replace(job, job=parsed, canonical=canonical, digest=digest(canonical))
         )
     return dataclasses.replace(snapshot, jobs=tuple(jobs), errors=tuple(errors))
-
-
-def _var_text(items: Iterable[tuple[str, Any]]) -> str | None:
-    lines = [f"{k} = {json.dumps(v)}" for k, v in items]
-    return "\n".join(lines) if lines else None
 
 
 ProgressPrinter = Callable[[str], None]

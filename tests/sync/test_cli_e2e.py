@@ -63,7 +63,8 @@ def test_git_history_drives_creates_updates_noops_and_prunes(
     for name in ("api", "web", "worker"):
         repo.write_job(service_job(name))
     repo.commit("three jobs")
-    assert cli(fake, "sync", str(repo.root)) == 0
+    # --wait: a later change to a job whose deployment still runs would be held
+    assert cli(fake, "sync", str(repo.root), "--wait", "--timeout", "30") == 0
     assert len(registers(fake)) == 3
     assert "3 created" in capsys.readouterr().out
 

@@ -225,3 +225,20 @@ async def test_promotion_under_policy() -> None:
     assert nomad.count("deployment") == 0  # nothing could be promoted: not even asked
     promoted = await Reconciler(nomad, SyncPolicy(promote=True)).reconcile(snapshot(job))
     assert results(promoted) == {"web": "promoted"} and nomad.count("promote") == 1
+
+
+def test_failed_version_digest_from_history() -> None:
+    from reconciler.sync.cluster import failed_version_digest
+
+    def v(n: int, stable: bool, digest: str | None) -> dict[str, object]:
+        meta = {"gitops.source": "w.nomad", "gitops.digest": digest} if digest else None
+        return {"Version": n, "Stable": stable, "Meta": meta}
+
+    reverted = [v(2, False, "good"), v(1, False, "bad"), v(0, True, "good")]
+    assert failed_version_digest(reverted, prefix="gitops.") == "bad"
+    reverted_marked_stable = [v(2, True, "good"), v(1, False, "bad"), v(0, True, "good")]
+    assert failed_version_digest(reverted_marked_stable, prefix="gitops.") == "bad"
+    not_reverted = [v(1, False, "bad"), v(0, True, "good")]
+    assert failed_version_digest(not_reverted, prefix="gitops.") is None
+    unowned = [v(2, False, None), v(1, False, None), v(0, True, None)]
+    assert failed_version_digest(unowned, prefix="gitops.") is None
