@@ -225,6 +225,10 @@ def _yaml_bool(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> bool:
 
 
 _Yaml11Loader.add_constructor("tag:yaml.org,2002:bool", _yaml_bool)
+# Timestamps stay strings, as in Nomad's YAML decoding (values are strings, numbers, bools...).
+_Yaml11Loader.add_constructor(
+    "tag:yaml.org,2002:timestamp", lambda loader, node: str(loader.construct_scalar(node))
+)
 
 
 def _go_format(fmt: str, args: list[Any]) -> str:

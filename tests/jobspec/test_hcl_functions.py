@@ -98,6 +98,7 @@ ENCODING = [
     ('yamlencode({ name = "x", list = [1, 2] })', '"list":\n- 1\n- 2\n"name": "x"\n'),
     ('yamldecode("a: y\\nb: [1, 2.5]\\nc: hello")', {"a": True, "b": [1, 2.5], "c": "hello"}),  # y is true
     ('yamldecode("- n\\n- \\"y\\"")', [False, "y"]),
+    ('yamldecode("d: 2021-06-15")', {"d": "2021-06-15"}),
     ('convert(12, string)', "12"),
     ('convert(["1", "2"], list(number))', [1, 2]),
     ('convert({a = 1}, map(string))', {"a": "1"}),
