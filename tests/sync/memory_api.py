@@ -29,6 +29,7 @@ class MemoryNomad:
     index: int = 100
     # Called before a register is applied: lets a test change the job "concurrently".
     before_register: Any = None
+    submissions: dict[str, Any] = field(default_factory=dict)
 
     def count(self, verb: str) -> int:
         return sum(1 for v, _ in self.calls if v == verb)
@@ -114,6 +115,7 @@ class MemoryNomad:
         submission: Mapping[str, Any] | None,
     ) -> dict[str, Any]:
         self.calls.append(("register", job["ID"]))
+        self.submissions[job["ID"]] = submission
         if self.before_register is not None:
             hook, self.before_register = self.before_register, None
             hook(self)
