@@ -121,17 +121,18 @@ class Evaluator:
         obj = self.eval(e.obj, scope)
         return self.get_attr(obj, e.name, e)
 
-    def get_attr(self, obj: Any, name: str, e: ast.Expr) -> Any:
+    def get_attr(self, obj: Any, name: str, e: ast.GetAttr) -> Any:
+        where = e.step or e.pos  # HCL points at the `.name` step itself
         if isinstance(obj, dict):
             if name in obj:
                 return obj[name]
             raise self.error(
-                f'Unsupported attribute; This object does not have an attribute named "{name}".', e
+                f'Unsupported attribute; This object does not have an attribute named "{name}".', where
             )
         if obj is None:
-            raise self.error("Attempt to get attribute from null value; This value is null, so it does not have any attributes.", e)
+            raise self.error("Attempt to get attribute from null value; This value is null, so it does not have any attributes.", where)
         raise self.error(
-            f"Unsupported attribute; Can't access attributes on a {_type_word(obj)}.", e
+            f"Unsupported attribute; Can't access attributes on a {_type_word(obj)}.", where
         )
 
     def _e_Index(self, e: ast.Index, scope: Mapping[str, Any]) -> Any:
@@ -143,26 +144,27 @@ class Evaluator:
         key = self.eval(e.key, scope)
         return self.index(obj, key, e)
 
-    def index(self, obj: Any, key: Any, e: ast.Expr) -> Any:
+    def index(self, obj: Any, key: Any, e: ast.Index) -> Any:
+        where = e.step or e.pos
         if isinstance(obj, list):
             try:
                 k = to_number(key)
             except ConversionError:
-                raise self.error("Invalid index; The given key does not identify an element in this collection value: a number is required.", e) from None
+                raise self.error("Invalid index; The given key does not identify an element in this collection value: a number is required.", where) from None
             if not float(k).is_integer() or not 0 <= int(k) < len(obj):
-                raise self.error("Invalid index; The given key does not identify an element in this collection value.", e)
+                raise self.error("Invalid index; The given key does not identify an element in this collection value.", where)
             return obj[int(k)]
         if isinstance(obj, dict):
             try:
                 k2 = to_string(key)
             except ConversionError:
-                raise self.error("Invalid index; The given key does not identify an element in this collection value: string required.", e) from None
+                raise self.error("Invalid index; The given key does not identify an element in this collection value: string required.", where) from None
             if k2 not in obj:
-                raise self.error("Invalid index; The given key does not identify an element in this collection value.", e)
+                raise self.error("Invalid index; The given key does not identify an element in this collection value.", where)
             return obj[k2]
         if obj is None:
-            raise self.error("Attempt to index null value; This value is null, so it does not have any indices.", e)
-        raise self.error(f"Invalid index; This value does not have any indices ({_type_word(obj)}).", e)
+            raise self.error("Attempt to index null value; This value is null, so it does not have any indices.", where)
+        raise self.error(f"Invalid index; This value does not have any indices ({_type_word(obj)}).", where)
 
     def _e_SplatItem(self, e: ast.SplatItem, scope: Mapping[str, Any]) -> Any:
         return scope["\0splat"]

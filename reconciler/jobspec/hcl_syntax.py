@@ -50,14 +50,18 @@ class Variable(Expr):
 
 @dataclass(frozen=True)
 class GetAttr(Expr):
+    """``obj.name``; ``pos`` is where the whole expression starts, ``step`` the ``.name``."""
+
     obj: Expr
     name: str
+    step: Pos | None = None
 
 
 @dataclass(frozen=True)
 class Index(Expr):
     obj: Expr
     key: Expr
+    step: Pos | None = None
 
 
 @dataclass(frozen=True)
@@ -517,14 +521,15 @@ class _Builder:
 
     def _traversal_step(self, base: Expr, step: Tree[Any]) -> Expr:
         p = self.pos(step)
+        start = base.pos
         if step.data == "get_attr":
             name_node = self._trees(step)[0]
-            return GetAttr(p, base, str(name_node.children[0]))
+            return GetAttr(start, base, str(name_node.children[0]), p)
         if step.data == "braces_index":
-            return Index(p, base, self.expr(self._trees(step)[0]))
+            return Index(start, base, self.expr(self._trees(step)[0]), p)
         if step.data == "short_index":
             tok = next(c for c in step.children if isinstance(c, Token) and c.type == "INT_LITERAL")
-            return Index(p, base, Literal(p, int(str(tok))))
+            return Index(start, base, Literal(p, int(str(tok))), p)
         raise self.error(f"Invalid expression; Unsupported traversal {step.data!r}.", step)
 
     def x_get_attr_expr_term(self, tree: Tree[Any]) -> Expr:

@@ -266,3 +266,11 @@ def test_task_scaling_blocks_become_vertical_policies() -> None:
 def test_affinity_shorthand_precedence_follows_nomad() -> None:
     got = job('affinity {\n  attribute = "${attr.a}"\n  set_contains = "x"\n  set_contains_any = "y"\n}')
     assert (got["Affinities"][0]["Operand"], got["Affinities"][0]["RTarget"]) == ("set_contains", "x")
+
+
+def test_unsuitable_value_points_at_the_start_of_the_expression() -> None:
+    text = 'variable "s" {\n  default = "abc"\n}\njob "j" {\n  group "g" {\n    count = var.s\n  }\n}\n'
+    with pytest.raises(JobEvaluationError) as info:
+        convert_hcl(text, path="c.nomad")
+    assert (info.value.line, info.value.column) == (6, 13)
+    assert info.value.reason == "Unsuitable value type; Unsuitable value: a number is required"
