@@ -1,9 +1,9 @@
 """Nomad's event stream (``GET /v1/event/stream``): frames, and a resilient follower.
 
 Decoding is pure (``decode_frame``, ``split_lines``).  ``follow_events`` keeps a
-subscription alive across drops: it reconnects from the last delivered index
-with backoff, de-duplicates by frame index (Nomad re-sends the closest frame
-on resume), and reports connection state through a callback.  Memory is
+subscription alive across drops: it reconnects at the last delivered index
+with backoff, de-duplicates frames by index and content (Nomad re-sends from
+the resume index, and can write several frames with one index), and reports connection state through a callback.  Memory is
 bounded: the body is read in chunks and a frame larger than ``max_frame_bytes``
 is discarded (and counted as a drop, so the caller resyncs).  A stream that
 sends nothing, not even the ``{}`` heartbeat Nomad writes every 30 s, for
@@ -16,6 +16,7 @@ as "events may have been missed": Nomad buffers only ~100 frames.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import random
@@ -171,6 +172,42 @@ def _decode_or_none(line: bytes | OversizedLine, settings: StreamSettings) -> ob
         return _BROKEN
 
 
+class _Cursor:
+    """Which frames were delivered, for exactly-once delivery across reconnects.
+
+    Nomad may write several frames with the same index (the recording has two
+    at 534: Job, then Evaluation+Job), and resuming at ``index=N`` re-sends
+    every frame from N on.  So the stream resumes *at* the highest index
+    delivered and skips the frames of that index already seen (by content).
+    """
+
+    def __init__(self, index: int) -> None:
+        self.index = index - 1
+        # Fingerprints of frames delivered at self.index; None: that index is not wanted.
+        self.seen: set[bytes] | None = None
+
+    @property
+    def resume_from(self) -> int:
+        return max(self.index if self.seen is not None else self.index + 1, 0)
+
+    def admit(self, frame: EventFrame, raw: bytes) -> bool:
+        if frame.index < self.index:
+            return False
+        fingerprint = hashlib.blake2b(raw, digest_size=16).digest()
+        if frame.index == self.index:
+            if self.seen is None or fingerprint in self.seen:
+                return False
+            self.seen.add(fingerprint)
+            return True
+        self.index, self.seen = frame.index, {fingerprint}
+        return True
+
+    def skip_past(self, index: int) -> None:
+        """Give up on a frame that cannot be read: resume after its index."""
+        if index >= self.index:
+            self.index, self.seen = index, None
+
+
 OpenStream = Callable[[int], AbstractAsyncContextManager[AsyncIterator[bytes]]]
 """Opens the stream at a start index; yields body chunks; raises ``NomadError``s."""
 
@@ -189,7 +226,7 @@ async def follow_events(
     other ``NomadError``s (403, 400) end the iteration by raising.
     """
     settings = settings or StreamSettings()
-    last = index - 1  # highest frame index already delivered (or skipped on purpose)
+    cursor = _Cursor(index)
     delay = settings.reconnect_initial
     connected = False
     silent_closes = 0
@@ -202,11 +239,10 @@ async def follow_events(
 
     try:
         while True:
-            start = max(last + 1, 0)
             opened_at: float | None = None
             try:
                 async with (
-                    open_stream(start) as chunks,
+                    open_stream(cursor.resume_from) as chunks,
                     aclosing(split_lines(chunks, max_line=settings.max_frame_bytes)) as lines,
                 ):
                     set_connected(True)
@@ -219,13 +255,13 @@ async def follow_events(
                         if frame is _BROKEN:
                             # Skip what cannot be read and reconnect: the reconnect tells
                             # the consumer to resync, so nothing is lost for good.
-                            last = max(last, _index_prefix(line))
+                            cursor.skip_past(_index_prefix(line))
                             break
                         if not isinstance(frame, EventFrame):
                             continue  # heartbeat
-                        if frame.index <= last:
+                        assert isinstance(line, bytes)
+                        if not cursor.admit(frame, line):
                             continue  # re-sent on resume, or older than asked for
-                        last = frame.index
                         delay = settings.reconnect_initial
                         for event in frame.events:
                             yield event
@@ -241,14 +277,15 @@ async def follow_events(
                                     endpoint="/v1/event/stream",
                                 )
                         log.warning(
-                            "Nomad closed the event stream; reconnecting from index %d", last + 1
+                            "Nomad closed the event stream; reconnecting at index %d",
+                            cursor.resume_from,
                         )
             except NomadUnavailableError as exc:
                 log.warning(
-                    "Nomad event stream dropped: %s; reconnecting from index %d", exc, last + 1
+                    "Nomad event stream dropped: %s; reconnecting at index %d",
+                    exc,
+                    cursor.resume_from,
                 )
-            except NomadError:
-                raise
             set_connected(False)
             if opened_at is not None and (
                 asyncio.get_running_loop().time() - opened_at > settings.reconnect_max
