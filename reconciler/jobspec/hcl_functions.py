@@ -28,7 +28,7 @@ import re
 import urllib.parse
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import yaml
@@ -117,10 +117,6 @@ def _map(v: Any, i: int = 0) -> dict[str, Any]:
 def _norm(v: float | int) -> int | float:
     if isinstance(v, float) and v.is_integer() and abs(v) < 2**63:
         return int(v)
-    return v
-
-
-def _json_number(v: Any) -> Any:
     return v
 
 
@@ -942,4 +938,3 @@ def build_evaluator(*, path: str, base_dir: str | None = None, allow_fs: bool = 
 
 
 __all__ = ["LAZY_FUNCTIONS", "build_evaluator", "build_functions", "encode_json", "encode_yaml"]
-_ = (UTC, datetime)

@@ -176,7 +176,6 @@ class Attribute:
     name: str
     expr: Expr
     pos: Pos
-    name_end_column: int = 0
 
 
 @dataclass(frozen=True)
@@ -290,12 +289,6 @@ def decode_escapes(raw: str) -> str:
         return _ESCAPES.get(s, "\\" + s)
 
     return _ESCAPE_RE.sub(repl, raw)
-
-
-_OPERATOR_TOKENS = frozenset(
-    {"DOUBLE_EQ", "NEQ", "LT", "GT", "LEQ", "GEQ", "MINUS", "ASTERISK", "SLASH", "PERCENT",
-     "DOUBLE_AMP", "DOUBLE_PIPE", "PLUS", "NOT"}
-)
 
 
 class _Builder:
