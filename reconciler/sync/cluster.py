@@ -82,7 +82,11 @@ class ClusterReader:
         with_deployments: bool = False,
     ) -> ClusterState:
         features = await self._client.features()
-        stubs = await self._client.list_jobs(namespace="*", meta=features.list_meta)
+        # One list for every namespace; with a namespace filter, one list per
+        # namespace, so a token scoped to those namespaces suffices.
+        stubs: list[dict[str, Any]] = []
+        for namespace in sorted(policy.namespaces) if policy.namespaces else ["*"]:
+            stubs.extend(await self._client.list_jobs(namespace=namespace, meta=features.list_meta))
         declared = snapshot.by_key()
         semaphore = asyncio.Semaphore(READ_CONCURRENCY)
         tasks: dict[JobKey, asyncio.Task[LiveJob | None]] = {}
