@@ -274,7 +274,6 @@ def test_nomad_down_then_back_converges_with_nothing_lost(repo, start_daemon) ->
                    and second.read_job("c"), what="converged after outage", timeout=30)
         daemon.wait_ready()
         metrics = daemon.metrics()
-        print([s for s in metrics.samples if "requests_total" in s[0]])
         assert metrics.sum("nomad_reconciler_nomad_requests_total", status="error") > 0
         assert metrics.get("nomad_reconciler_jobs", state="in_sync") == 3
         assert daemon.stop() == 0

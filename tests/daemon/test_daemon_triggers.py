@@ -1,0 +1,173 @@
+"""More daemon triggers as a real subprocess: bad files, git-sync switches, blocking
+queries, ACL token files, SIGHUP reloads and the health endpoints."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from reconciler.testing.fake_nomad import FakeNomad
+from tests.daemon.harness import DaemonProcess, GitCheckout, job_hcl, registers, wait_until
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeNomad]:
+    with FakeNomad() as server:
+        yield server
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> GitCheckout:
+    return GitCheckout(tmp_path / "jobs")
+
+
+@pytest.fixture
+def start_daemon() -> Iterator[Callable[..., DaemonProcess]]:
+    started: list[DaemonProcess] = []
+
+    def start(jobs: Path, address: str, *extra: str) -> DaemonProcess:
+        daemon = DaemonProcess(jobs, address, *extra)
+        started.append(daemon)
+        return daemon
+
+    yield start
+    for daemon in started:
+        try:
+            daemon.stop()
+        finally:
+            print(daemon.dump())  # shown by pytest only when the test failed
+
+
+def count_of(fake: FakeNomad, job_id: str) -> int | None:
+    job = fake.read_job(job_id)
+    return None if job is None else int(job["TaskGroups"][0]["Count"])
+
+
+def test_half_written_file_is_not_reported_and_a_broken_file_does_not_stop_others(
+    fake, repo, start_daemon
+) -> None:
+    repo.write("web.nomad", job_hcl("web", count=1))
+    repo.write("api.nomad", job_hcl("api", count=1))
+    repo.commit()
+    daemon = start_daemon(repo.root, fake.address, "--settle", "1s")
+    wait_until(lambda: count_of(fake, "web") == 1 and count_of(fake, "api") == 1)
+    daemon.wait_ready()
+
+    # A writer that takes a moment: first half of the file, then the rest.
+    full = job_hcl("web", count=2)
+    path = repo.root / "web.nomad"
+    with open(path, "w") as fh:
+        fh.write(full[: len(full) // 2])
+        fh.flush()
+        os.fsync(fh.fileno())
+        daemon.wait_log("files changed")  # the daemon saw the half-written file
+        fh.write(full[len(full) // 2:])
+    wait_until(lambda: count_of(fake, "web") == 2, what="completed file applied")
+
+    # A file that stays broken is reported (file and line), once; the others keep syncing.
+    repo.write("api.nomad", 'job "api" {\n  group "x" {\n')
+    repo.write("web.nomad", job_hcl("web", count=3))
+    wait_until(lambda: count_of(fake, "web") == 3, what="other job still synced")
+    report = daemon.wait_log("job file failed to load")
+    assert report["file"].startswith("api.nomad:")
+    assert not any(r["file"].startswith("web.nomad") for r in daemon.logs("job file failed to load"))
+    daemon.wait_metric("nomad_reconciler_parse_error_files", lambda v: v == 1)
+    assert count_of(fake, "api") == 1  # left as it was: an error, never an orphan
+    assert daemon.metrics().get("nomad_reconciler_parse_errors_total") == 1
+
+
+def test_git_sync_symlink_switch_is_followed(fake, tmp_path, start_daemon) -> None:
+    rev1, rev2 = tmp_path / "rev-1", tmp_path / "rev-2"
+    for rev, count in ((rev1, 1), (rev2, 2)):
+        rev.mkdir()
+        (rev / "web.nomad").write_text(job_hcl("web", count=count))
+    current = tmp_path / "current"
+    current.symlink_to("rev-1")
+    daemon = start_daemon(current, fake.address)
+    wait_until(lambda: count_of(fake, "web") == 1, what="created from rev-1")
+    daemon.wait_ready()
+
+    link = tmp_path / "current.new"
+    link.symlink_to("rev-2")
+    os.replace(link, current)  # git-sync's atomic switch
+    wait_until(lambda: count_of(fake, "web") == 2, what="updated from rev-2")
+    (rev1 / "web.nomad").write_text(job_hcl("web", count=7))  # the old checkout: ignored
+    (rev2 / "web.nomad").write_text(job_hcl("web", count=3))
+    wait_until(lambda: count_of(fake, "web") == 3, what="watching rev-2")
+    assert daemon.logs("registered", nomad_job="web")[-1]["file"] == "web.nomad"
+
+
+def test_blocking_queries_detect_out_of_band_changes_without_event_stream(
+    fake, repo, start_daemon
+) -> None:
+    repo.write("web.nomad", job_hcl("web", count=2))
+    repo.commit()
+    daemon = start_daemon(repo.root, fake.address, "--no-event-stream")
+    wait_until(lambda: count_of(fake, "web") == 2, what="created")
+    daemon.wait_ready()
+    job = fake.read_job("web")
+    assert job is not None
+    job["TaskGroups"][0]["Count"] = 4
+    httpx.put(f"{fake.address}/v1/jobs", json={"Job": job}, timeout=5).raise_for_status()
+    wait_until(lambda: count_of(fake, "web") == 2, what="healed via blocking queries")
+    assert not any(p == "/v1/event/stream" for _m, p, _q, _s in fake.request_log)
+    assert daemon.metrics().get("nomad_reconciler_event_stream_connected") == 0
+
+
+def test_acl_token_from_file_is_used_and_never_logged(repo, tmp_path, start_daemon) -> None:
+    with FakeNomad(acl=True) as fake:
+        token = fake.bootstrap_acl()
+        token_file = tmp_path / "token"
+        token_file.write_text(token + "\n")
+        repo.write("web.nomad", job_hcl("web"))
+        repo.commit()
+        daemon = start_daemon(repo.root, fake.address, "--token-file", str(token_file))
+        wait_until(lambda: fake.read_job("web") is not None, what="created with the token")
+        daemon.wait_ready()
+        assert daemon.stop() == 0
+        assert token not in daemon.dump()
+        assert all(token not in line for line in daemon.raw)
+
+
+def test_sighup_reloads_the_config_file(fake, repo, tmp_path, start_daemon) -> None:
+    config = tmp_path / "daemon.toml"
+    config.write_text("self_heal = true\n")
+    repo.write("web.nomad", job_hcl("web", count=2))
+    repo.commit()
+    daemon = start_daemon(repo.root, fake.address, "--config", str(config))
+    wait_until(lambda: count_of(fake, "web") == 2, what="created")
+    daemon.wait_ready()
+
+    config.write_text("self_heal = false\nevent_stream = false\n")
+    daemon.signal(signal.SIGHUP)
+    reloaded = daemon.wait_log("configuration reloaded")
+    assert reloaded["applied"] == ["self_heal"]
+    assert reloaded["needs_restart"] == ["event_stream"]
+    before = registers(fake.request_log)
+    job = fake.read_job("web")
+    assert job is not None
+    job["TaskGroups"][0]["Count"] = 5
+    httpx.put(f"{fake.address}/v1/jobs", json={"Job": job}, timeout=5).raise_for_status()
+    daemon.wait_metric("nomad_reconciler_job_sync_state", lambda v: v == 1,
+                       nomad_namespace="default", nomad_job="web", state="modified")
+    assert count_of(fake, "web") == 5
+    assert registers(fake.request_log) == before + 1  # the test's own write only
+
+
+def test_health_endpoints(fake, repo, start_daemon) -> None:
+    repo.write("web.nomad", job_hcl("web"))
+    repo.commit()
+    daemon = start_daemon(repo.root, fake.address)
+    daemon.wait_ready()
+    assert httpx.get(daemon.url + "/healthz", timeout=5).status_code == 200
+    ready = httpx.get(daemon.url + "/readyz", timeout=5)
+    assert ready.status_code == 200 and "ready" in ready.text
+    build = daemon.metrics().get("nomad_reconciler_build_info")
+    assert build == 1
