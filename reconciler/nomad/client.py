@@ -92,7 +92,8 @@ class NomadClient:
     Use as ``async with NomadClient(config) as client: ...`` (or call
     ``aclose()``).  ``retry`` sets how unavailable-errors are retried;
     ``on_request`` receives a ``RequestRecord`` per HTTP attempt;
-    ``server_version`` pins the version instead of asking ``/v1/agent/self``;
+    ``server_version`` pins the version instead of asking ``/v1/agent/self``
+    (otherwise it is re-asked every ``version_ttl`` seconds);
     ``transport`` replaces the network (tests of this module use real sockets).
     """
 
@@ -103,6 +104,7 @@ class NomadClient:
         retry: RetryPolicy | None = None,
         on_request: RequestHook | None = None,
         server_version: Version | None = None,
+        version_ttl: float = 3600.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.config = config
@@ -112,6 +114,9 @@ class NomadClient:
         self._http = build_http_client(config, transport=transport)
         self._extensions = sni_extensions(config)
         self._version = server_version
+        self._version_ttl = version_ttl
+        # None while pinned; otherwise when the version was last asked for.
+        self._version_checked: float | None = None if server_version else -float("inf")
         self._version_lock = asyncio.Lock()
         self._state = ClientState.OPEN
 
@@ -329,15 +334,17 @@ class NomadClient:
         return dict(result.value or {})
 
     async def server_version(self) -> Version:
-        """The Nomad version of the agent we talk to; fetched once, then cached.
+        """The Nomad version of the agent we talk to, cached for ``version_ttl`` seconds.
 
-        A token without ``agent:read`` cannot ask: the client then assumes the
-        oldest supported version and uses only features every version has.
+        Re-checked after the TTL so a daemon notices a Nomad upgrade; if Nomad
+        is unavailable then, the cached version is kept.  A token without
+        ``agent:read`` cannot ask: the client then assumes the oldest supported
+        version and uses only features every version has.
         """
-        if self._version is not None:
+        if self._version is not None and not self._version_stale():
             return self._version
         async with self._version_lock:
-            if self._version is None:
+            if self._version is None or self._version_stale():
                 try:
                     self._version = version_from_agent_self(await self.agent_self())
                 except NomadPermissionDeniedError:
@@ -346,11 +353,20 @@ class NomadClient:
                         format_version(OLDEST_SUPPORTED),
                     )
                     self._version = OLDEST_SUPPORTED
+                except NomadUnavailableError:
+                    if self._version is None:
+                        raise
                 except ValueError as exc:
                     raise NomadError(
                         f"cannot tell the Nomad version: {exc}", endpoint="/v1/agent/self"
                     ) from exc
+                self._version_checked = time.monotonic()
         return self._version
+
+    def _version_stale(self) -> bool:
+        if self._version_checked is None:  # pinned by the caller
+            return False
+        return time.monotonic() - self._version_checked >= self._version_ttl
 
     async def features(self) -> Features:
         return features_for(await self.server_version())

@@ -41,11 +41,15 @@ class Recorder:
         self.version = version
         self.respond = respond
         self.requests: list[Recorded] = []
+        # When set, every request (agent/self included) gets this status: an outage.
+        self.respond_status: int | None = None
         self._lock = threading.Lock()
 
     def reply_for(self, request: Recorded) -> Reply:
         with self._lock:
             self.requests.append(request)
+        if self.respond_status is not None:
+            return Reply(status=self.respond_status, body="injected outage")
         if request.path == "/v1/agent/self":
             if self.version is None:  # a token without agent:read
                 return Reply(status=403, body="Permission denied")

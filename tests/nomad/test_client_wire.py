@@ -20,6 +20,7 @@ from reconciler.nomad.config import NomadConfig
 from reconciler.nomad.hooks import RequestRecord
 from reconciler.nomad.retry import RetryPolicy
 
+from .conftest import _free_port
 from .recorder import Recorded, Reply, recording_server
 
 SECRET = "7d1c6c55-1b8e-4b8e-9c51-0e8f3c2b9a11"
@@ -142,6 +143,33 @@ async def test_version_is_fetched_once() -> None:
             assert await client.server_version() == (1, 7, 2)
             assert await client.server_version() == (1, 7, 2)
         assert len(recorder.of("/v1/agent/self")) == 1
+
+
+async def test_version_is_rechecked_after_the_ttl() -> None:
+    with recording_server(version="1.5.0") as (address, recorder):
+        config = NomadConfig(address=address)
+        async with NomadClient(config, retry=RetryPolicy.never(), version_ttl=0.0) as client:
+            assert await client.server_version() == (1, 5, 0)
+            recorder.version = "1.6.0"  # upgraded in place
+            assert (await client.features()).register_submission is True
+    assert len(recorder.of("/v1/agent/self")) == 2
+
+
+async def test_pinned_version_is_never_asked_for() -> None:
+    nowhere = NomadConfig(address=f"http://127.0.0.1:{_free_port()}")
+    async with NomadClient(nowhere, server_version=(1, 4, 3), version_ttl=0.0) as client:
+        assert await client.server_version() == (1, 4, 3)
+
+
+async def test_cached_version_survives_an_outage() -> None:
+    with recording_server(version="1.6.0") as (address, recorder):
+        async with NomadClient(
+            NomadConfig(address=address), retry=RetryPolicy.never(), version_ttl=0.0
+        ) as client:
+            assert await client.server_version() == (1, 6, 0)
+            recorder.respond_status = 503
+            assert await client.server_version() == (1, 6, 0)
+        assert len(recorder.of("/v1/agent/self")) == 2
 
 
 async def test_agent_self_forbidden_assumes_oldest_features() -> None:
