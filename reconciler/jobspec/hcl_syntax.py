@@ -322,9 +322,22 @@ class _Builder:
         attrs: list[Attribute] = []
         blocks: list[Block] = []
         items: list[Attribute | Block] = []
+        previous: Tree[Any] | None = None
+        newline_since = True
         for child in tree.children:
             if not isinstance(child, Tree):
                 continue
+            if child.data == "new_line_or_comment":
+                newline_since = True
+                continue
+            if previous is not None and not newline_since and not _ends_with_newline(previous):
+                # The grammar lets items share a line; HCL requires a newline after each.
+                if previous.data == "attribute":
+                    reason = "Missing newline after argument; An argument definition must end with a newline."
+                else:
+                    reason = "Missing newline after block definition; A block definition must end with a newline."
+                raise self.error(reason, child)
+            previous, newline_since = child, False
             if child.data == "attribute":
                 a = self.attribute(child)
                 attrs.append(a)
@@ -570,6 +583,14 @@ class _Builder:
 
     def x_for_object_expr(self, tree: Tree[Any]) -> Expr:
         return self._for(tree, is_object=True)
+
+
+def _ends_with_newline(tree: Tree[Any]) -> bool:
+    """Whether an item's last token carries its newline (heredocs, trailing comments)."""
+    last: Token | None = None
+    for tok in tree.scan_values(lambda v: isinstance(v, Token)):
+        last = tok
+    return last is not None and "\n" in str(last)
 
 
 def _is_plain_part(tree: Tree[Any]) -> bool:

@@ -20,6 +20,11 @@ def test_body_structure_and_positions() -> None:
     assert group.body.attributes[0].expr == ast.Template(ast.Pos(5, 10), ("s",))
 
 
+def test_items_ending_in_heredocs_or_comments_need_no_extra_newline() -> None:
+    body = ast.parse_body("a = <<EOT\nx\nEOT\nb = 1 # note\nc = 2 /* x */\nd = 3\n")
+    assert [a.name for a in body.attributes] == ["a", "b", "c", "d"]
+
+
 def test_file_without_trailing_newline_parses() -> None:
     assert ast.parse_body('job "a" {}').blocks[0].labels == ("a",)
 
@@ -73,6 +78,8 @@ def test_iter_nodes_visits_nested_expressions() -> None:
         ('a = "%{ endif }"\n', "There is no open block", 1, 6),
         ("a = <<EOT\n%{ bogus }\nEOT\n", "Invalid template directive", 2, 1),
         ("a = <<EOT\n${ unclosed\nEOT\n", "Unterminated template string", 2, 1),
+        ("a = 1 b = 2\n", "Missing newline after argument", 1, 7),
+        ('job "a" {\n  x {} y {}\n}\n', "Missing newline after block definition", 2, 8),
     ],
 )
 def test_syntax_errors_have_positions(text: str, reason: str, line: int, column: int) -> None:
