@@ -122,7 +122,7 @@ def render_action(action: JobAction, style: Style, outcome: JobOutcome | None = 
         f" (namespace {action.key[0]})" if action.key[0] != "default" else ""
     )
     where = f"  [{action.path}]" if action.path else ""
-    verb = action.label
+    verb = "hold" if outcome is not None and outcome.result is Result.HELD else action.label
     head = _HEADS.get(verb, " ")
     colour = {"+": "+", "~": "~", "-": "-", "!": "!", "^": "~"}.get(head, "dim")
     lines = [style.paint(colour, f"{head} {verb:<8}") + f" {style.paint('bold', key)}{where}"]
@@ -139,6 +139,8 @@ def render_action(action: JobAction, style: Style, outcome: JobOutcome | None = 
     if outcome is not None:
         if outcome.warnings:
             lines.extend(f"    warning: {w}" for w in outcome.warnings.strip().splitlines())
+        if outcome.result is Result.HELD and outcome.message and outcome.message != action.reason:
+            lines.append(style.paint("!", f"    held: {outcome.message}"))
         if outcome.result is Result.FAILED:
             lines.append(style.paint("x", f"    failed: {outcome.message}"))
         if outcome.rollout is not None:

@@ -111,3 +111,21 @@ async def test_concurrent_change_replans_once_over_http(
     assert outcome.result is expected and outcome.conflict_retried
     if expected is Result.FAILED:
         assert "changed in Nomad while syncing" in outcome.message
+
+
+def test_a_wave_that_fails_to_become_healthy_stops_later_waves(
+    fake: FakeNomad, repo: GitRepo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = canary_job("db", Meta={"gitops.wave": "-1"})
+    db["TaskGroups"][0]["Update"].update(Canary=0, AutoRevert=False)
+    repo.write_job(db)
+    repo.write_job(service_job("web"))
+    repo.commit("db before web")
+    fake.set_health("db", mode="unhealthy")
+    capsys.readouterr()
+    code = main(["sync", str(repo.root), "--address", fake.address, "--wait", "--timeout", "30"])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "db.json: deployment failed" in out
+    assert "wave -1 did not become healthy; later waves not started" in out
+    assert registers(fake) == 1, "web (wave 0) must not be submitted"
