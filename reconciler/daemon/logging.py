@@ -58,8 +58,11 @@ class SecretFilter(logging.Filter):
 
 
 def _fields(record: logging.LogRecord) -> dict[str, Any]:
+    """The record's structured fields; absent values (None) are left out."""
     fields = getattr(record, "fields", None)
-    return dict(fields) if isinstance(fields, dict) else {}
+    if not isinstance(fields, dict):
+        return {}
+    return {k: v for k, v in fields.items() if v is not None}
 
 
 class JsonFormatter(logging.Formatter):

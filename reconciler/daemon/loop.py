@@ -43,7 +43,14 @@ from reconciler.daemon.revision import read_revision
 from reconciler.daemon.rollout import RolloutPhase, RolloutTracker, promotion_soak
 from reconciler.daemon.settings import DaemonSettings, load_settings, reload_changes
 from reconciler.daemon.watcher import JobsDirWatcher
-from reconciler.errors import ConfigError, NomadError, NomadUnavailableError, ReconcilerError
+from reconciler.errors import (
+    ConfigError,
+    NomadBadRequestError,
+    NomadError,
+    NomadJobRejectedError,
+    NomadUnavailableError,
+    ReconcilerError,
+)
 from reconciler.model import JobKey, Revision, Snapshot
 from reconciler.nomad.client import NomadClient
 from reconciler.nomad.config import NomadConfig, parse_http_auth
@@ -140,6 +147,7 @@ class Daemon:
         self._drift_at: dict[JobKey, float] = {}  # wall time of an out-of-band change
         self._known_index: dict[JobKey, int] = {}  # JobModifyIndex last seen in sync / ours
         self._tracking: dict[JobKey, _Tracking] = {}
+        self._rejected: dict[JobKey, tuple[str, str]] = {}  # digest Nomad refused, message
         self._timers: dict[JobKey, asyncio.TimerHandle] = {}
         self._revision_seen: dict[str, float] = {}  # commit → wall time first seen
         self._reported_errors: frozenset[tuple[str, str]] = frozenset()
@@ -475,7 +483,9 @@ class Daemon:
 
     def _set_nomad_ok(self) -> None:
         if self._nomad_ok is False:
-            log.info("Nomad reachable again")
+            # Work may have piled up in backoff during the outage: converge now.
+            log.info("Nomad reachable again; full resync")
+            self._submit([ALL], Reason.RESYNC, urgent=True)
         self._nomad_ok = True
         self._nomad_error = ""
 
@@ -546,29 +556,39 @@ class Daemon:
                 results.update(await self._sync(snapshot, sync_keys))
         return results
 
-    def _held(self, snapshot: Snapshot) -> dict[JobKey, str]:
-        """Jobs whose declared spec failed to roll out (released by a new digest)."""
-        held: dict[JobKey, str] = {}
+    def _parked(self, snapshot: Snapshot) -> dict[JobKey, tuple[str, str]]:
+        """Jobs not to submit again until their file changes: (state, reason) by key.
+
+        ``held``: the spec's rollout failed.  ``error``: Nomad rejected the spec
+        (validation, bad request); resubmitting the same spec cannot help.
+        """
+        parked: dict[JobKey, tuple[str, str]] = {}
         for key, job in snapshot.by_key().items():
             reason = self.tracker.hold_for(key, job.digest)
             if reason is not None:
-                held[key] = reason
-        return held
+                parked[key] = ("held", reason)
+                continue
+            rejected = self._rejected.get(key)
+            if rejected is not None:
+                if rejected[0] == job.digest:
+                    parked[key] = ("error", rejected[1])
+                else:
+                    del self._rejected[key]  # a new spec: try it
+        return parked
 
     async def _full_pass(self, snapshot: Snapshot) -> dict[JobKey, Result]:
         started = time.monotonic()
         heal = self.settings.self_heal
-        held = self._held(snapshot)
+        parked = self._parked(snapshot)
+        held = {k for k, (state, _r) in parked.items() if state == "held"}
         only: set[JobKey] | None = None
-        if held:
-            # Everything known but the held jobs (orphans included, for pruning).
-            only = (set(snapshot.by_key()) | set(self.engine.memory.jobs)) - set(held)
-        for key in held:
-            self.metrics.set_job_state(key, "held", held_reason="failed_rollout")
+        if parked:
+            # Everything known but the parked jobs (orphans included, for pruning).
+            only = (set(snapshot.by_key()) | set(self.engine.memory.jobs)) - set(parked)
         outcomes = await self._reconcile(snapshot, only=only, heal=heal)
         results = self._record_outcomes(outcomes.values(), snapshot)
         states = {k: self._state_of(o) for k, o in outcomes.items()}
-        states.update(dict.fromkeys(held, "held"))
+        states.update({k: state for k, (state, _r) in parked.items()})
         self.metrics.observe_pass(
             time.monotonic() - started, {k: v for k, v in states.items() if v != "unmanaged"},
             held_reasons={k: "failed_rollout" if k in held else "policy"
@@ -592,13 +612,16 @@ class Daemon:
         declared = snapshot.by_key()
         results: dict[JobKey, Result] = {}
         keep: set[JobKey] = set()
+        parked = self._parked(snapshot)
         for key in keys:
             desired = declared.get(key)
-            hold = self.tracker.hold_for(key, desired.digest) if desired else None
-            if hold is not None:
-                self.metrics.set_job_state(key, "held", held_reason="failed_rollout")
-                log.info("held: the rollout of this spec failed", extra=_fields(
-                    key, reason=hold, file=desired.path if desired else None))
+            if key in parked:
+                state, reason = parked[key]
+                self.metrics.set_job_state(
+                    key, state, held_reason="failed_rollout" if state == "held" else None
+                )
+                log.info("not resubmitted until its file changes", extra=_fields(
+                    key, state=state, reason=reason, file=desired.path if desired else None))
                 self._pending_files.discard(key)
                 continue
             keep.add(key)
@@ -760,6 +783,10 @@ class Daemon:
                 log.warning("Nomad unavailable for job; will retry", extra=_fields(
                     key, error=str(error)))
                 return error
+        desired = out.action.desired
+        if isinstance(error, NomadJobRejectedError | NomadBadRequestError) and desired is not None:
+            # The same spec would be refused again: wait for the file to change.
+            self._rejected[key] = (desired.digest, out.message)
         log.error("job failed", extra=_fields(key, error=out.message))
         return Outcome.FAILED
 

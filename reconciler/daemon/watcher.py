@@ -62,7 +62,7 @@ RawEvent = tuple[str, bool]
 """(absolute path, is_directory) as reported by watchdog."""
 
 
-def read_ignore_spec(root: str) -> pathspec.PathSpec | None:
+def read_ignore_spec(root: str) -> pathspec.GitIgnoreSpec | None:
     """The jobs directory's ``.reconcilerignore`` rules (gitignore syntax), if any."""
     try:
         text = Path(root, IGNORE_FILE).read_text(encoding="utf-8")
@@ -71,7 +71,7 @@ def read_ignore_spec(root: str) -> pathspec.PathSpec | None:
     return pathspec.GitIgnoreSpec.from_lines(text.splitlines())
 
 
-def is_trigger(rel_path: str, *, is_dir: bool, ignore: pathspec.PathSpec | None) -> bool:
+def is_trigger(rel_path: str, *, is_dir: bool, ignore: pathspec.GitIgnoreSpec | None) -> bool:
     """Pure: does a change at ``rel_path`` (relative to the jobs dir) warrant a re-scan?"""
     parts = PurePosixPath(rel_path.replace(os.sep, "/")).parts
     if not parts or parts[0] == "..":
@@ -132,7 +132,7 @@ class JobsDirWatcher:
         self._target = os.path.realpath(self.root)
         self._watch: ObservedWatch | None = None
         self._link_watch: ObservedWatch | None = None
-        self._ignore: pathspec.PathSpec | None = None
+        self._ignore: pathspec.GitIgnoreSpec | None = None
 
     @property
     def target(self) -> str:

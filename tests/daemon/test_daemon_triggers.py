@@ -171,3 +171,33 @@ def test_health_endpoints(fake, repo, start_daemon) -> None:
     assert ready.status_code == 200 and "ready" in ready.text
     build = daemon.metrics().get("nomad_reconciler_build_info")
     assert build == 1
+
+
+def test_job_nomad_rejects_is_reported_not_retried_until_its_file_changes(
+    fake, repo, start_daemon
+) -> None:
+    repo.write("web.nomad", job_hcl("web", count=1))
+    repo.write("bad.nomad", job_hcl("bad").replace("count = 1", "count = -1"))
+    repo.commit()
+    daemon = start_daemon(repo.root, fake.address)
+    wait_until(lambda: count_of(fake, "web") == 1, what="the good job is not held up")
+    failed = daemon.wait_log("job failed", nomad_job="bad")
+    assert "count can't be negative" in failed["error"] and "bad.nomad" in failed["error"]
+    daemon.wait_metric("nomad_reconciler_job_sync_state", lambda v: v == 1,
+                       nomad_namespace="default", nomad_job="bad", state="error")
+    attempts = registers(fake.request_log)
+
+    # Full passes (SIGHUP resyncs) do not resubmit the refused spec.
+    passes = daemon.metrics().get("nomad_reconciler_reconcile_pass_duration_seconds_count") or 0
+    daemon.signal(signal.SIGHUP)
+    daemon.wait_metric("nomad_reconciler_reconcile_pass_duration_seconds_count",
+                       lambda v: (v or 0) > passes)
+    assert registers(fake.request_log) == attempts
+    metrics = daemon.metrics()
+    assert metrics.get("nomad_reconciler_reconcile_errors_total", kind="nomad_rejected") == 1
+    assert metrics.get("nomad_reconciler_sync_operations_total",
+                       operation="create", result="rejected") == 1
+
+    repo.write("bad.nomad", job_hcl("bad", count=2))  # fixed
+    repo.commit()
+    wait_until(lambda: count_of(fake, "bad") == 2, what="fixed spec registered")
