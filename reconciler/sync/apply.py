@@ -8,6 +8,7 @@ with Nomad's own message and the job's file.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -15,6 +16,7 @@ from reconciler.core.diff import compute_job_drift
 from reconciler.core.ownership import stamp_job
 from reconciler.core.plan import ActionKind, JobAction, SyncPolicy
 from reconciler.errors import (
+    NomadAPIError,
     NomadError,
     NomadIndexConflictError,
     NomadNotFoundError,
@@ -22,6 +24,7 @@ from reconciler.errors import (
     NomadUnavailableError,
 )
 from reconciler.jobspec.canonical import strip_server_fields
+from reconciler.jobspec.positions import Step, locate
 from reconciler.model import ApiJob, DesiredJob
 from reconciler.sync.api import NomadApi
 from reconciler.sync.cluster import ClusterMemory
@@ -43,8 +46,33 @@ def submission_for(desired: DesiredJob) -> dict[str, Any]:
     return {"Source": desired.source, "Format": desired.source_format}
 
 
+_GROUP_FAILED = re.compile(r"Task group (\S+) validation failed")
+_TASK_FAILED = re.compile(r"Task (\S+) validation failed")
+
+
+def refused_line(message: str, desired: DesiredJob | None) -> int | None:
+    """The line of the part Nomad's validation message blames (group, task), else the job's."""
+    if desired is None or not desired.source:
+        return None
+    steps = [Step("job", desired.job_id)]
+    group = _GROUP_FAILED.search(message)
+    if group:
+        steps.append(Step("group", group.group(1)))
+        task = _TASK_FAILED.search(message, group.end())
+        if task:
+            steps.append(Step("task", task.group(1)))
+    try:
+        return locate(desired.source, steps, source_format=desired.source_format)
+    except Exception:  # a position is a nicety: never let it hide Nomad's message
+        return None
+
+
 def describe_error(exc: NomadError, action: JobAction) -> str:
     where = action.path or f"{action.key[0]}/{action.key[1]}"
+    if isinstance(exc, NomadAPIError) and not isinstance(exc, NomadPermissionDeniedError):
+        line = refused_line(exc.message, action.desired)
+        if line is not None:
+            where += f":{line}"
     if isinstance(exc, NomadPermissionDeniedError):
         need = {
             ActionKind.REGISTER: "submit-job",

@@ -142,7 +142,8 @@ def render_action(action: JobAction, style: Style, outcome: JobOutcome | None = 
         if outcome.result is Result.HELD and outcome.message and outcome.message != action.reason:
             lines.append(style.paint("!", f"    held: {outcome.message}"))
         if outcome.result is Result.FAILED:
-            lines.append(style.paint("x", f"    failed: {outcome.message}"))
+            message = outcome.message.strip().replace("\n", "\n      ")
+            lines.append(style.paint("x", f"    failed: {message}"))
         if outcome.rollout is not None:
             lines.append(f"    {render_rollout(outcome.rollout)}")
     return lines

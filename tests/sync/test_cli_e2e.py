@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import urllib.request
@@ -233,7 +234,8 @@ def test_a_job_nomad_refuses_fails_alone(
     repo.commit("one bad job")
     assert cli(fake, "sync", str(repo.root)) == 1
     out = capsys.readouterr().out
-    assert "bad.json" in out and "driver" in out.lower()
+    # the file and the line of the task Nomad blames, then Nomad's own message
+    assert re.search(r"failed: bad\.json:\d+: Nomad refused job 'bad': .*Missing task driver", out, re.S), out
     assert http(fake, "GET", "/v1/job/good")["ID"] == "good"
 
 
