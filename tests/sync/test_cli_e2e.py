@@ -235,7 +235,9 @@ def test_a_job_nomad_refuses_fails_alone(
     assert cli(fake, "sync", str(repo.root)) == 1
     out = capsys.readouterr().out
     # the file and the line of the task Nomad blames, then Nomad's own message
-    assert re.search(r"failed: bad\.json:\d+: Nomad refused job 'bad': .*Missing task driver", out, re.S), out
+    assert re.search(
+        r"failed: bad\.json:\d+: Nomad refused job 'bad': .*Missing task driver", out, re.S
+    ), out
     assert http(fake, "GET", "/v1/job/good")["ID"] == "good"
 
 
@@ -252,3 +254,20 @@ def test_subprocess_plan_exit_codes(fake: FakeNomad, repo: GitRepo) -> None:
     assert subprocess.run(sync, env=env, capture_output=True, timeout=60).returncode == 0
     done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stdout
+
+
+def test_a_matching_unowned_job_is_adopted_without_a_write(
+    fake: FakeNomad, repo: GitRepo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake.run_job_out_of_band(service_job("legacy"))  # deployed by hand before GitOps
+    repo.write_job(service_job("legacy"))
+    repo.commit("adopt legacy")
+    fake.clear_request_log()
+    assert cli(fake, "sync", str(repo.root)) == 0
+    assert writes(fake) == [], "stamping ownership alone would replace every allocation"
+    code, doc = plan_json(fake, repo, capsys)
+    [entry] = doc["jobs"]
+    assert code == 0 and entry["state"] == "in_sync" and entry["owned"] is False
+    repo.write_job(service_job("legacy", Priority=55))  # its next real change stamps it
+    assert cli(fake, "sync", str(repo.root), "--supersede") == 0
+    assert http(fake, "GET", "/v1/job/legacy")["Meta"]["gitops.source"] == "legacy.json"
