@@ -38,6 +38,7 @@ from reconciler.model import ApiJob
 #   {*} / *      opaque map / any JSON value, kept as written
 #   bytes        base64 string ([]byte)
 #   Name? [Name] {Name}   pointer to / list of / map of struct Name
+#   Name~        pointer with `json:",omitempty"`: the key is absent unless set
 _STRUCTS: dict[str, tuple[tuple[str, str], ...]] = {
     "Job": (
         ("Region", "s?"), ("Namespace", "s?"), ("ID", "s?"), ("Name", "s?"), ("Type", "s?"),
@@ -133,10 +134,12 @@ _STRUCTS: dict[str, tuple[tuple[str, str], ...]] = {
         ("RestartPolicy", "RestartPolicy?"), ("Meta", "{s}"), ("KillTimeout", "d?"),
         ("LogConfig", "LogConfig?"), ("Artifacts", "[TaskArtifact]"), ("Vault", "Vault?"),
         ("Templates", "[Template]"), ("DispatchPayload", "DispatchPayloadConfig?"),
-        ("VolumeMounts", "[VolumeMount]"), ("Leader", "b"), ("ShutdownDelay", "d"),
+        ("VolumeMounts", "[VolumeMount]"), ("CSIPluginConfig", "TaskCSIPluginConfig~"),
+        ("Leader", "b"), ("ShutdownDelay", "d"),
         ("KillSignal", "s"), ("Kind", "s"), ("ScalingPolicies", "[ScalingPolicy]"),
     ),
     "TaskLifecycle": (("Hook", "s"), ("Sidecar", "b")),
+    "TaskCSIPluginConfig": (("ID", "s"), ("Type", "s"), ("MountDir", "s")),
     "Resources": (
         ("CPU", "i?"), ("MemoryMB", "i?"), ("DiskMB", "i?"), ("Networks", "[NetworkResource]"),
         ("Devices", "[RequestedDevice]"), ("IOPS", "i?"),
@@ -243,7 +246,7 @@ def ignored_json_keys(text: str, *, path: str) -> list[IgnoredKey]:
 
 
 def _collect_unknown(kind: str, value: Any, where: Path, out: list[tuple[Path, str]]) -> None:
-    base = kind.rstrip("?")
+    base = kind.rstrip("?~")
     if value is None or base in _SCALAR_NAMES or base in ("*", "bytes"):
         return
     if base.startswith("["):
@@ -312,17 +315,27 @@ def _decode_struct(name: str, obj: Any, where: Path) -> dict[str, Any]:
         raise _DecodeError(where, f"expected an object ({name}), got {_json_kind(obj)}")
     fields = _STRUCTS[name]
     by_lower = {field.lower(): (field, kind) for field, kind in fields}
-    out: dict[str, Any] = {field: _zero(kind) for field, kind in fields}
+    out: dict[str, Any] = {field: _zero(kind) for field, kind in fields if kind[-1] != "~"}
+    omitted_set = False
     # Go's decoder visits keys in document order; a later case variant overwrites.
     for key, value in obj.items():
         match = by_lower.get(key.lower())
         if match is None:
             continue  # unknown keys are ignored, as Nomad's API does
         field, kind = match
+        if kind[-1] == "~":
+            if value is None:
+                out.pop(field, None)
+            else:
+                out[field] = _decode_value(kind, value, (*where, key))
+                omitted_set = True
+            continue
         if value is None:
             out[field] = _zero(kind)
             continue
         out[field] = _decode_value(kind, value, (*where, key))
+    if omitted_set:  # put the omitempty field back in struct order
+        out = {field: out[field] for field, _ in fields if field in out}
     return out
 
 
@@ -331,7 +344,7 @@ def _zero(kind: str) -> Any:
 
 
 def _decode_value(kind: str, value: Any, where: Path) -> Any:
-    base = kind.rstrip("?")
+    base = kind.rstrip("?~")
     if base in _SCALAR_NAMES:
         return _decode_scalar(base, value, where)
     if base == "*":

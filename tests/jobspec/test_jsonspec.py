@@ -219,3 +219,14 @@ def test_ignored_keys_are_listed_with_position_and_suggestion() -> None:
 def test_no_ignored_keys_in_nomad_output() -> None:
     text = (GOLDEN / "16-template-blocks.output.json").read_text()
     assert ignored_json_keys(text, path="x.json") == []
+
+
+def test_omitempty_field_appears_only_when_set() -> None:
+    plain = parse_json_job(json.dumps(minimal()), path="x.json")
+    assert "CSIPluginConfig" not in plain["TaskGroups"][0]["Tasks"][0]
+    plugin = {"ID": "ebs", "Type": "monolith", "MountDir": "/csi"}
+    job = minimal(TaskGroups=[{"Name": "g", "Tasks": [{"Name": "t", "CSIPluginConfig": plugin}]}])
+    task = parse_json_job(json.dumps(job), path="x.json")["TaskGroups"][0]["Tasks"][0]
+    assert task["CSIPluginConfig"] == plugin
+    keys = list(task)
+    assert keys.index("VolumeMounts") < keys.index("CSIPluginConfig") < keys.index("Leader")
