@@ -141,7 +141,12 @@ class ClusterReader:
             known, job, version = seen.digest, seen.job, seen.version
         if not refresh and known is None and list_meta and desired is not None:
             own = read_ownership(meta, policy.owner_prefix)
-            if own is not None and own.digest == desired.digest and not stop:
+            if (
+                own is not None
+                and own.digest == desired.digest
+                and not stop
+                and counts_plausible(stub, desired, preserve_counts=policy.preserve_counts)
+            ):
                 known = desired.digest
         needs_read = job is None and (
             refresh
@@ -213,6 +218,30 @@ class ClusterReader:
             except NomadNotFoundError:
                 return None
         return failed_version_digest(versions, prefix=policy.owner_prefix)
+
+
+def counts_plausible(
+    stub: Mapping[str, Any], desired: DesiredJob, *, preserve_counts: bool
+) -> bool:
+    """False when the list stub's allocation summary contradicts the file's group counts.
+
+    A ``nomad job scale`` keeps the ownership stamp, so a trusted stamp alone
+    would miss it; the stub's ``JobSummary`` (queued + starting + running per
+    group) reveals it once allocations converge, at no extra request.  Only
+    service jobs, only groups whose count the file owns; a mismatch merely
+    costs one read of that job.
+    """
+    if (desired.canonical.get("Type") or "service") != "service" or preserve_counts:
+        return True
+    summary = (stub.get("JobSummary") or {}).get("Summary") or {}
+    for group in desired.canonical.get("TaskGroups") or ():
+        if group.get("Scaling") or group.get("Name") not in summary:
+            continue
+        allocs = summary[group["Name"]]
+        live = sum(int(allocs.get(k) or 0) for k in ("Queued", "Starting", "Running"))
+        if live != int(group.get("Count") if group.get("Count") is not None else 1):
+            return False
+    return True
 
 
 def failed_version_digest(versions: Sequence[Mapping[str, Any]], *, prefix: str) -> str | None:

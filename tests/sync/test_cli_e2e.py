@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 import urllib.request
 from typing import Any
 
@@ -271,3 +272,33 @@ def test_a_matching_unowned_job_is_adopted_without_a_write(
     repo.write_job(service_job("legacy", Priority=55))  # its next real change stamps it
     assert cli(fake, "sync", str(repo.root), "--supersede") == 0
     assert http(fake, "GET", "/v1/job/legacy")["Meta"]["gitops.source"] == "legacy.json"
+
+
+def test_fresh_plan_on_a_server_listing_meta_still_sees_a_scale(
+    repo: GitRepo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from reconciler.testing.fake_nomad import HealthModel
+
+    with FakeNomad(version="1.6.0", health=HealthModel(time_scale=0.01)) as fake:
+        repo.write_job(service_job("web"))
+        repo.write_job(service_job("calm"))
+        repo.commit("jobs")
+        assert cli(fake, "sync", str(repo.root), "--wait", "--timeout", "30") == 0
+        fake.clear_request_log()
+        code, doc = plan_json(fake, repo, capsys)
+        assert code == 0
+        assert [p for _, p, _, _ in fake.request_log if p.startswith("/v1/job/")] == []
+        http(fake, "POST", "/v1/job/web/scale", {"Count": 3, "Target": {"Group": "app"}})
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # bounded: until Nomad placed the new allocations
+            summary = http(fake, "GET", "/v1/job/web/summary")["Summary"]["app"]
+            if summary["Running"] + summary["Starting"] == 3:
+                break
+            fake.tick()
+        fake.clear_request_log()
+        code, doc = plan_json(fake, repo, capsys)
+        assert code == 2 and states(doc)["web"] in ("modified", "held")
+        reads = [
+            p for _, p, _, _ in fake.request_log if p.startswith("/v1/job/") and "/" not in p[8:]
+        ]
+        assert reads == ["/v1/job/web"], "only the job whose summary disagrees is read"
