@@ -177,3 +177,14 @@ def test_companion_link_outside_is_a_problem_of_the_job(tmp_path: Path) -> None:
     (found,) = discover_job_files(root)
     assert found.path == "web.nomad"
     assert "web.vars.hcl" in (found.problem or "")
+
+
+def test_root_may_itself_be_a_symlink_as_git_sync_makes_it(tmp_path: Path) -> None:
+    # git-sync publishes each revision as a worktree behind a symlink it swaps.
+    worktree = tmp_path / "rev-abc123"
+    write(worktree, "apps/web.nomad")
+    os.symlink(worktree / "apps/web.nomad", worktree / "apps/alias.nomad")
+    os.symlink(worktree, tmp_path / "current")
+    found = discover_job_files(tmp_path / "current")
+    assert paths(found) == ["apps/alias.nomad", "apps/web.nomad"]
+    assert all(f.problem is None for f in found)
