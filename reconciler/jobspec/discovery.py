@@ -26,7 +26,10 @@ The rules (also in ``jobs/README.md``):
   automatically.  JSON jobs take no variables (as in Nomad).
 * Symbolic links are followed only while they stay inside the jobs directory;
   a link to a file or directory outside it is a problem of that link (the
-  target is not read), as is a dangling link with a job-file name.
+  target is not read), as is a dangling link with a job-file name.  A linked
+  directory is walked only if the walk did not reach its target anyway (no
+  job is listed twice through it); a linked file is listed under the link's
+  name, so a link to a job file in the tree declares that job twice.
 """
 
 from __future__ import annotations
