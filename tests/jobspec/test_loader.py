@@ -305,3 +305,29 @@ def test_non_utf8_file_is_an_error_with_position(tmp_path: Path) -> None:
     (err,) = snap.errors
     assert (err.path, err.line, err.column) == ("latin1.nomad", 2, 20)
     assert "not UTF-8" in err.message
+
+
+def test_benchmark_repository_loads_cleanly_in_a_pool(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The benchmark's generated jobs must be valid, and the real HCL2 converter
+    # must give the same snapshot in pool workers as in this process.
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "generate_jobs", Path(__file__).parents[2] / "bench" / "generate_jobs.py"
+    )
+    assert spec is not None and spec.loader is not None
+    generator = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generator)
+    generator.generate(tmp_path, count=20, seed=7)
+
+    monkeypatch.setattr(loader_module, "POOL_MIN_FILES", 4)
+    monkeypatch.setattr(loader_module, "POOL_CHUNK", 3)
+    pooled = load_directory(tmp_path, inputs=NO_INPUTS, workers=2)
+    serial = load_directory(tmp_path, inputs=NO_INPUTS, workers=1)
+    assert [d.describe() for d in pooled.errors] == []
+    assert len(pooled.jobs) == 20
+    assert {j.source_format for j in pooled.jobs} == {"hcl2", "json"}
+    assert {j.namespace for j in pooled.jobs} == {"default", "platform"}
+    assert pooled == serial
