@@ -206,6 +206,10 @@ def _walk_dir(directory: Path, rel: str, walk: _Walk) -> None:
                     problem="symlink points outside the jobs directory; not read",
                 ))
                 continue
+        if not entry.is_file(follow_symlinks=True):
+            # A FIFO or device would block or stream forever when read.
+            found.append(JobFile(rel_path, fmt, problem="not a regular file; not read"))
+            continue
         if kind is not NameKind.JOB_HCL:
             try:
                 text = Path(entry.path).read_text(encoding="utf-8", errors="replace")
@@ -225,5 +229,7 @@ def _walk_dir(directory: Path, rel: str, walk: _Walk) -> None:
                     real_root, Path(companion.path).resolve()
                 ):
                     problem = f"companion variable file {name} points outside the jobs directory"
+                elif not companion.is_file(follow_symlinks=True):
+                    problem = f"companion variable file {name} is not a regular file"
                 companions.append(f"{rel}{name}")
         found.append(JobFile(rel_path, fmt, var_files=tuple(companions), problem=problem))

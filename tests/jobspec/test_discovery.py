@@ -188,3 +188,20 @@ def test_root_may_itself_be_a_symlink_as_git_sync_makes_it(tmp_path: Path) -> No
     found = discover_job_files(tmp_path / "current")
     assert paths(found) == ["apps/alias.nomad", "apps/web.nomad"]
     assert all(f.problem is None for f in found)
+
+
+def test_a_fifo_with_a_job_name_is_a_problem_not_a_blocking_read(tmp_path: Path) -> None:
+    write(tmp_path, "web.nomad")
+    os.mkfifo(tmp_path / "pipe.nomad")
+    os.mkfifo(tmp_path / "pipe.json")
+    found = {f.path: f for f in discover_job_files(tmp_path)}
+    assert found["web.nomad"].problem is None
+    assert found["pipe.nomad"].problem == "not a regular file; not read"
+    assert found["pipe.json"].problem == "not a regular file; not read"
+
+
+def test_a_fifo_companion_is_a_problem_of_the_job(tmp_path: Path) -> None:
+    write(tmp_path, "web.nomad")
+    os.mkfifo(tmp_path / "web.vars.hcl")
+    (found,) = discover_job_files(tmp_path)
+    assert found.problem == "companion variable file web.vars.hcl is not a regular file"
