@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import subprocess
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,34 @@ class GitRepo:
         self.git("add", "-A")
         self.git("commit", "-q", "--allow-empty", "-m", message)
         return self.git("rev-parse", "HEAD").strip()
+
+
+def nomad_writes(fake: FakeNomad) -> list[tuple[str, str]]:
+    """Every job write Nomad recorded, oldest first: ``("register"|"deregister", job ID)``.
+
+    Read from the fake's evaluations (written before the response is sent) rather
+    than its request log (appended after), so a count right after a command is exact.
+    Every write to a service job creates an evaluation, even one that changes nothing.
+    """
+    with urllib.request.urlopen(f"{fake.address}/v1/evaluations", timeout=10) as resp:
+        evals = json.loads(resp.read())
+    kinds = {"job-register": "register", "job-deregister": "deregister"}
+    ordered = sorted(evals, key=lambda e: (e["CreateIndex"], e["ID"]))
+    return [(kinds[e["TriggeredBy"]], e["JobID"]) for e in ordered if e["TriggeredBy"] in kinds]
+
+
+class WriteLedger:
+    """The job writes since the last ``mark()``."""
+
+    def __init__(self, fake: FakeNomad) -> None:
+        self.fake = fake
+        self._seen = 0
+
+    def mark(self) -> None:
+        self._seen = len(nomad_writes(self.fake))
+
+    def new(self) -> list[tuple[str, str]]:
+        return nomad_writes(self.fake)[self._seen :]
 
 
 @pytest.fixture

@@ -15,29 +15,15 @@ import pytest
 
 from reconciler.cli import main
 from reconciler.testing.fake_nomad import FakeNomad
-from tests.sync.conftest import GitRepo, service_job
-
-WRITE = {("PUT", "/v1/jobs"), ("POST", "/v1/jobs")}
+from tests.sync.conftest import GitRepo, WriteLedger, service_job
 
 
 def cli(fake: FakeNomad, *args: str) -> int:
     return main([*args[:1], "--address", fake.address, *args[1:]])
 
 
-def registers(fake: FakeNomad) -> list[str]:
-    return [p for m, p, _, s in fake.request_log if (m, p) in WRITE]
-
-
 def plans(fake: FakeNomad) -> list[str]:
     return [p.split("/")[3] for m, p, _, s in fake.request_log if p.endswith("/plan")]
-
-
-def writes(fake: FakeNomad) -> list[tuple[str, str]]:
-    return [
-        (m, p)
-        for m, p, _, _ in fake.request_log
-        if (m, p) in WRITE or m == "DELETE" or "/promote/" in p or p.endswith("/scale")
-    ]
 
 
 def http(fake: FakeNomad, method: str, path: str, body: Any = None) -> Any:
@@ -66,31 +52,37 @@ def test_git_history_drives_creates_updates_noops_and_prunes(
         repo.write_job(service_job(name))
     repo.commit("three jobs")
     # --wait: a later change to a job whose deployment still runs would be held
+    ledger = WriteLedger(fake)
     assert cli(fake, "sync", str(repo.root), "--wait", "--timeout", "30") == 0
-    assert len(registers(fake)) == 3
+    assert sorted(ledger.new()) == [
+        ("register", "api"),
+        ("register", "web"),
+        ("register", "worker"),
+    ]
     assert "3 created" in capsys.readouterr().out
 
-    fake.clear_request_log()
+    ledger.mark()
     assert cli(fake, "sync", str(repo.root)) == 0
-    assert writes(fake) == [], "a no-op sync must not write"
+    assert ledger.new() == [], "a no-op sync must not write"
 
     repo.write_job(service_job("web", count=2))
     repo.commit("scale web")
     fake.clear_request_log()
+    ledger.mark()
     assert cli(fake, "sync", str(repo.root)) == 0
-    assert len(registers(fake)) == 1 and plans(fake) == ["web"]
+    assert ledger.new() == [("register", "web")] and plans(fake) == ["web"]
     assert http(fake, "GET", "/v1/job/web")["TaskGroups"][0]["Count"] == 2
 
     repo.git("rm", "-q", "worker.json")
     repo.commit("remove worker")
-    fake.clear_request_log()
+    ledger.mark()
     assert cli(fake, "sync", str(repo.root)) == 0
-    assert writes(fake) == [], "no prune without --prune"
+    assert ledger.new() == [], "no prune without --prune"
     code, doc = plan_json(fake, repo, capsys)
     assert code == 2 and states(doc)["worker"] == "orphaned"
-    fake.clear_request_log()
+    ledger.mark()
     assert cli(fake, "sync", str(repo.root), "--prune") == 0
-    assert writes(fake) == [("DELETE", "/v1/job/worker")]
+    assert ledger.new() == [("deregister", "worker")]
     assert http(fake, "GET", "/v1/job/worker")["Stop"] is True
     code, doc = plan_json(fake, repo, capsys)
     assert code == 0 and doc["in_sync"]
@@ -106,19 +98,20 @@ def test_empty_or_broken_checkout_never_prunes(
     repo.git("checkout", "-q", "--orphan", "empty")
     repo.git("rm", "-rqf", ".")
     repo.commit("empty branch")
-    fake.clear_request_log()
+    ledger = WriteLedger(fake)
+    ledger.mark()
     assert cli(fake, "sync", str(repo.root), "--prune", "--max-prune", "1") == 0
-    assert writes(fake) == []
+    assert ledger.new() == []
     assert "declares no job" in capsys.readouterr().out
 
     repo.git("checkout", "-q", "main")
     (repo.root / "b.json").write_text('{"Job": {"ID": "b", ')  # a half-edited file
     (repo.root / "c.json").unlink()  # c really is gone, but the checkout is broken
-    fake.clear_request_log()
+    ledger.mark()
     assert cli(fake, "sync", str(repo.root), "--prune", "--max-prune", "1") == 1
     out = capsys.readouterr().out
     assert "error: b.json:1," in out and "prune refused: 1 file(s) failed to load" in out
-    assert writes(fake) == []
+    assert ledger.new() == []
     code, doc = plan_json(fake, repo, capsys, "--prune", "--max-prune", "1")
     assert code == 1
     assert states(doc) == {"a": "in_sync", "b": "error", "c": "orphaned"}
@@ -166,8 +159,9 @@ def test_waves_are_registered_in_order(fake: FakeNomad, repo: GitRepo) -> None:
     repo.write_job(service_job("db", Meta={"gitops.wave": "-1"}))
     repo.write_job(service_job("api"))
     repo.commit("waves")
+    ledger = WriteLedger(fake)
     assert cli(fake, "sync", str(repo.root)) == 0
-    assert plans(fake) == ["db", "api", "web"]
+    assert ledger.new() == [("register", "db"), ("register", "api"), ("register", "web")]
 
 
 def test_json_output_is_stable(
@@ -263,9 +257,10 @@ def test_a_matching_unowned_job_is_adopted_without_a_write(
     fake.run_job_out_of_band(service_job("legacy"))  # deployed by hand before GitOps
     repo.write_job(service_job("legacy"))
     repo.commit("adopt legacy")
-    fake.clear_request_log()
+    ledger = WriteLedger(fake)
+    ledger.mark()
     assert cli(fake, "sync", str(repo.root)) == 0
-    assert writes(fake) == [], "stamping ownership alone would replace every allocation"
+    assert ledger.new() == [], "stamping ownership alone would replace every allocation"
     code, doc = plan_json(fake, repo, capsys)
     [entry] = doc["jobs"]
     assert code == 0 and entry["state"] == "in_sync" and entry["owned"] is False

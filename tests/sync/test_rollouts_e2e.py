@@ -17,7 +17,7 @@ from reconciler.sync.engine import Reconciler
 from reconciler.sync.outcome import Result
 from reconciler.sync.session import connect
 from reconciler.testing.fake_nomad import FakeNomad
-from tests.sync.conftest import GitRepo, service_job
+from tests.sync.conftest import GitRepo, WriteLedger, service_job
 
 SECOND = 1_000_000_000
 
@@ -30,10 +30,6 @@ def canary_job(job_id: str, **changes: Any) -> dict[str, Any]:
         "HealthyDeadline": 5 * SECOND, "ProgressDeadline": 10 * SECOND,
     }  # fmt: skip
     return job
-
-
-def registers(fake: FakeNomad) -> int:
-    return sum(1 for m, p, _, _ in fake.request_log if (m, p) == ("PUT", "/v1/jobs"))
 
 
 def test_failing_canary_fails_the_sync_then_is_held_not_retried(
@@ -55,21 +51,22 @@ def test_failing_canary_fails_the_sync_then_is_held_not_retried(
     assert code == 1, out
     assert "web.json: deployment failed" in out or "web.json: deployment superseded" in out
 
-    fake.clear_request_log()
+    ledger = WriteLedger(fake)
+    ledger.mark()
     capsys.readouterr()
     assert main(["plan", str(repo.root), "--address", fake.address, "--json"]) == 2
     doc = json.loads(capsys.readouterr().out)
     [entry] = doc["jobs"]
     assert entry["action"] == "hold" and "held until the file changes" in entry["reason"]
     assert main(["sync", str(repo.root), "--address", fake.address]) == 0
-    assert registers(fake) == 0, "a failed spec must not be re-submitted"
+    assert ledger.new() == [], "a failed spec must not be re-submitted"
 
     fake.set_health("web", mode="healthy")
     repo.write_job(canary_job("web", Priority=61))
     repo.commit("web v2: fixed")
     assert main(["sync", str(repo.root), "--address", fake.address, "--wait", "--timeout", "30",
                  "--promote"]) == 0  # fmt: skip
-    assert registers(fake) == 1
+    assert ledger.new() == [("register", "web")]
 
 
 class MeddlingApi:
@@ -122,10 +119,11 @@ def test_a_wave_that_fails_to_become_healthy_stops_later_waves(
     repo.write_job(service_job("web"))
     repo.commit("db before web")
     fake.set_health("db", mode="unhealthy")
+    ledger = WriteLedger(fake)
     capsys.readouterr()
     code = main(["sync", str(repo.root), "--address", fake.address, "--wait", "--timeout", "30"])
     out = capsys.readouterr().out
     assert code == 1
     assert "db.json: deployment failed" in out
     assert "wave -1 did not become healthy; later waves not started" in out
-    assert registers(fake) == 1, "web (wave 0) must not be submitted"
+    assert ledger.new() == [("register", "db")], "web (wave 0) must not be submitted"
