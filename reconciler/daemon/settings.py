@@ -286,6 +286,13 @@ def resolve_settings(
         (flags, "command line"),
     ):
         top, nomad = _layer(values, source=source)
+        if "token" in nomad and "token_file" in nomad:
+            raise ConfigError(f"{source}: set either a Nomad token or a token file, not both")
+        # A token and a token file are one setting: the higher-precedence source wins.
+        if "token" in nomad:
+            merged_nomad.pop("token_file", None)
+        if "token_file" in nomad:
+            merged_nomad.pop("token", None)
         merged_top.update(top)
         merged_nomad.update(nomad)
     settings = DaemonSettings(**merged_top, nomad=NomadSettings(**merged_nomad))

@@ -143,3 +143,20 @@ def test_reload_changes_split_reloadable_from_restart() -> None:
 def test_debounce_max_must_cover_debounce() -> None:
     with pytest.raises(ConfigError, match="debounce_max"):
         resolve_settings(flags={"debounce": 2, "debounce_max": 1}, env={}, file_values={})
+
+
+def test_token_file_flag_beats_token_in_environment() -> None:
+    s = resolve_settings(
+        flags={"nomad": {"token_file": "/run/token"}},
+        env={"NOMAD_TOKEN": "from-env-token"},
+        file_values={},
+    )
+    assert s.nomad.token_file == "/run/token" and s.nomad.token is None
+    s = resolve_settings(
+        flags={}, env={"NOMAD_TOKEN": "from-env-token"},
+        file_values={"nomad": {"token_file": "/run/token"}},
+    )
+    assert s.nomad.token == "from-env-token" and s.nomad.token_file is None
+    with pytest.raises(ConfigError, match="not both"):
+        resolve_settings(flags={}, env={},
+                         file_values={"nomad": {"token": "x", "token_file": "/run/token"}})

@@ -1,0 +1,104 @@
+"""The daemon's small adapters: the tapped engine API, the pass lock, CLI flags → settings."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from reconciler.cli import build_parser
+from reconciler.commands.daemon import flags_from_args
+from reconciler.daemon.api_tap import TappedApi
+from reconciler.daemon.loop import _PassLock, nomad_config, sync_policy
+from reconciler.daemon.settings import load_settings
+from reconciler.errors import NomadJobRejectedError
+
+
+class InnerApi:
+    """Records calls; fails registrations of jobs named 'bad'."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, Any]] = []
+
+    async def register_job(self, job: dict[str, Any], **kw: Any) -> dict[str, Any]:
+        self.calls.append(("register", job["ID"]))
+        if job["ID"] == "bad":
+            raise NomadJobRejectedError("1 error occurred", status=500)
+        return {"JobModifyIndex": 7}
+
+    async def promote_deployment(self, deployment_id: str, *, namespace: str) -> dict[str, Any]:
+        self.calls.append(("promote", deployment_id))
+        return {"Index": 1}
+
+
+async def test_tapped_api_records_errors_acceptance_and_gates_promotion() -> None:
+    inner = InnerApi()
+    times = iter([10.0, 11.0])
+    tap = TappedApi(inner, gate=lambda ns, dep: dep == "allowed", clock=lambda: next(times))  # type: ignore[arg-type]
+    await tap.register_job({"ID": "web", "Namespace": "prod"}, enforce_index=0,
+                           preserve_counts=False, submission=None)
+    assert tap.take_accepted(("prod", "web")) == 10.0
+    assert tap.take_accepted(("prod", "web")) is None  # taken once
+    with pytest.raises(NomadJobRejectedError):
+        await tap.register_job({"ID": "bad"}, enforce_index=0, preserve_counts=False,
+                               submission=None)
+    error = tap.take_error(("default", "bad"))
+    assert isinstance(error, NomadJobRejectedError) and not error.retryable
+    assert await tap.promote_deployment("held-back", namespace="default") == {}
+    assert await tap.promote_deployment("allowed", namespace="default") == {"Index": 1}
+    assert ("promote", "held-back") not in inner.calls
+    assert tap.blocked_promotions == {"held-back"}
+
+
+async def test_pass_lock_full_pass_runs_alone() -> None:
+    lock = _PassLock()
+    events: list[str] = []
+    release = asyncio.Event()
+
+    async def job_batch(name: str) -> None:
+        async with lock.shared():
+            events.append(f"{name}+")
+            await release.wait()
+            events.append(f"{name}-")
+
+    async def full_pass() -> None:
+        async with lock.exclusive():
+            events.append("full+")
+            events.append("full-")
+
+    a = asyncio.create_task(job_batch("a"))
+    b = asyncio.create_task(job_batch("b"))
+    await asyncio.sleep(0)
+    full = asyncio.create_task(full_pass())
+    await asyncio.sleep(0)
+    late = asyncio.create_task(job_batch("late"))  # waits behind the waiting full pass
+    await asyncio.sleep(0)
+    assert events == ["a+", "b+"]
+    release.set()
+    await asyncio.wait_for(asyncio.gather(a, b, full, late), 5)
+    assert events.index("full+") > max(events.index("a-"), events.index("b-"))
+    assert events.index("late+") > events.index("full-")
+
+
+def test_cli_flags_beat_environment_and_map_onto_nomad_config(tmp_path) -> None:
+    config = tmp_path / "d.toml"
+    config.write_text('resync_interval = "10m"\n[nomad]\nregion = "file-region"\n')
+    args = build_parser().parse_args([
+        "daemon", "jobs", "--config", str(config), "--address", "http://flag:4646",
+        "--no-self-heal", "--promote-after", "90s", "--var", "a=1", "--var", "b=2",
+        "--tls-skip-verify",
+    ])
+    flags = flags_from_args(args)
+    env = {"NOMAD_ADDR": "http://env:4646", "NOMAD_NAMESPACE": "team", "NOMAD_TOKEN": "t" * 36}
+    settings = load_settings(flags, env)
+    assert settings.jobs_dir == "jobs"
+    assert settings.self_heal is False and settings.promote_after == 90.0
+    assert settings.resync_interval == 600.0
+    assert settings.variables == ("a=1", "b=2")
+    config_ = nomad_config(settings)
+    assert config_.address == "http://flag:4646"
+    assert config_.namespace == "team" and config_.region == "file-region"
+    assert config_.skip_verify is True and config_.token == "t" * 36
+    policy = sync_policy(settings)
+    assert policy.promote is False and policy.wait is False and policy.supersede_active is True
