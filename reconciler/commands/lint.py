@@ -15,8 +15,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
+from reconciler.errors import ConfigError
 from reconciler.lint.rules import RULES
 
 
@@ -66,11 +68,15 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    # Lazy imports: loading the HCL machinery only when the command runs.
-    from reconciler.commands.options import load_snapshot
+    # Lazy imports: the HCL machinery loads only when the command runs.
+    from reconciler.commands.options import build_inputs
+    from reconciler.jobspec.loader import load_directory
     from reconciler.lint.runner import count_errors, lint_snapshot, render_json, render_text
 
-    snapshot = load_snapshot(args, os.environ)
+    root = Path(args.dir)
+    if not root.is_dir():
+        raise ConfigError(f"jobs directory {args.dir!r} does not exist or is not a directory")
+    snapshot = load_directory(root, inputs=build_inputs(args, os.environ))
     diagnostics = lint_snapshot(snapshot)
     if args.format == "json":
         sys.stdout.write(render_json(diagnostics, jobs=len(snapshot.jobs)))
