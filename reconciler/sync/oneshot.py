@@ -7,6 +7,7 @@ status; the command modules only build parsers and call these.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import sys
 from collections.abc import Callable, Mapping
@@ -15,6 +16,7 @@ from typing import Any, TextIO
 
 from reconciler.core.diff import DriftState
 from reconciler.core.plan import SyncPolicy, compute_plan
+from reconciler.daemon.revision import read_revision
 from reconciler.errors import NomadError
 from reconciler.model import JobKey, Snapshot
 from reconciler.nomad.config import NomadConfig
@@ -131,6 +133,8 @@ def _run(
         _print(stdout, render_action(outcome.action, style, outcome))
 
     async def go() -> PassResult:
+        nonlocal snapshot
+        snapshot = await with_revision(snapshot)
         async with connect(config) as api:
             snap = await reparse_with_server(api, snapshot, inputs) if server_parser else snapshot
             engine = Reconciler(
@@ -165,6 +169,13 @@ def _run(
     return code
 
 
+async def with_revision(snapshot: Snapshot) -> Snapshot:
+    """The snapshot with its checkout's git revision (reported only, never written into jobs)."""
+    if snapshot.revision is not None:
+        return snapshot
+    return dataclasses.replace(snapshot, revision=await read_revision(snapshot.root))
+
+
 def _progress_printer(
     stream: TextIO, style: Style, *, live: bool
 ) -> Callable[[JobKey, Rollout], None]:
@@ -194,6 +205,8 @@ def run_status(
     stdout, stderr = stdout or sys.stdout, stderr or sys.stderr
 
     async def go() -> tuple[Any, str]:
+        nonlocal snapshot
+        snapshot = await with_revision(snapshot)
         async with connect(config) as api:
             engine = Reconciler(api, policy, refresh=True)
             cluster = await engine.read_cluster(snapshot, deployments=True)

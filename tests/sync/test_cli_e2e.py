@@ -178,6 +178,11 @@ def test_json_output_is_stable(
         "plan", "summary", "unmanaged", "errors", "refusals", "jobs",
     ]  # fmt: skip
     assert doc["schema"] == "nomad-reconciler/v1" and doc["exit_code"] == 2
+    assert doc["revision"] == {
+        "commit": repo.git("rev-parse", "HEAD").strip(),
+        "dirty": False,
+        "ref": "main",
+    }
     assert doc["plan"] == {
         "create": 1,
         "update": 0,
