@@ -25,8 +25,10 @@ import asyncio
 import collections
 import copy
 import json
+import os
 import platform
 import re
+import subprocess
 import sys
 import tempfile
 import time
@@ -132,6 +134,21 @@ async def run(count: int, version: str) -> list[dict[str, Any]]:
             )
             assert all(o.result.value == "unchanged" for o in result.outcomes)
             rows.append(row)
+
+            # A real one-shot process, as CI runs it: load + version + list.
+            fake.clear_request_log()
+            t = time.perf_counter()
+            done = subprocess.run(
+                [sys.executable, "-m", "reconciler", "sync", str(root), "--address", fake.address],
+                capture_output=True, text=True, timeout=600, env={**os.environ, "NO_COLOR": "1"},
+            )  # fmt: skip
+            assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+            log = fake.request_log
+            rows.append({
+                "step": f"[{version}] `nomad-reconciler sync` process, no-op (incl. cold load)",
+                "wall_s": round(time.perf_counter() - t, 3), "requests": len(log),
+                "by_endpoint": by_endpoint(log),
+            })  # fmt: skip
 
             target = root / "team-3" / "svc-0003.json"
             doc = json.loads(target.read_text())

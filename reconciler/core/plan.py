@@ -160,19 +160,32 @@ class Plan:
 
 
 def compute_plan(
-    snapshot: Snapshot, cluster: ClusterState, policy: SyncPolicy, *, now: float
+    snapshot: Snapshot,
+    cluster: ClusterState,
+    policy: SyncPolicy,
+    *,
+    now: float,
+    only: set[JobKey] | None = None,
 ) -> Plan:
-    """Decide one action per job.  Pure: same inputs, same plan."""
+    """Decide one action per job.  Pure: same inputs, same plan.
+
+    ``only`` restricts the plan to those jobs (a targeted pass); the safety
+    guards still look at the whole snapshot (load errors, an empty checkout,
+    the prune fraction measured against every declared job).
+    """
     prefix = policy.owner_prefix
     errors = list(snapshot.errors)
     broken_files = {d.path for d in snapshot.errors}
     actions: list[JobAction] = []
     declared: set[JobKey] = set()
+    declared_in_scope = sum(1 for d in snapshot.jobs if _in_scope(d.key, policy))
 
     for desired in sorted(snapshot.jobs, key=lambda j: j.key):
         if not _in_scope(desired.key, policy):
             continue
         declared.add(desired.key)
+        if only is not None and desired.key not in only:
+            continue
         live = cluster.jobs.get(desired.key)
         try:
             wave = parse_wave(desired.canonical.get("Meta"), prefix)
@@ -191,7 +204,7 @@ def compute_plan(
     orphans: list[JobAction] = []
     owned_total = 0
     for key, live in sorted(cluster.jobs.items()):
-        if not _in_scope(key, policy):
+        if not _in_scope(key, policy) or (only is not None and key not in only):
             continue
         ownership = read_ownership(live.meta, prefix)
         if ownership is not None:
@@ -211,7 +224,10 @@ def compute_plan(
         drift = compute_job_drift(None, _orphan_view(live), owner_prefix=prefix)
         orphans.append(JobAction(key, ActionKind.NONE, drift, live=live))
 
-    actions.extend(_decide_prunes(orphans, owned_total, snapshot, policy, refusals))
+    # The fraction is of everything the reconciler manages: on a targeted pass the
+    # cluster read is partial, so the declared jobs stand in for the owned ones.
+    managed = max(owned_total, declared_in_scope + len(orphans))
+    actions.extend(_decide_prunes(orphans, managed, snapshot, policy, refusals))
     actions = _cap_deployments(actions, cluster, policy)
     actions.sort(key=lambda a: (_ORDER[a.kind], a.wave, a.key))
     return Plan(tuple(actions), tuple(errors), tuple(refusals), unmanaged, created_at=now)

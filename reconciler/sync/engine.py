@@ -71,14 +71,14 @@ class Reconciler:
 
     async def plan(self, snapshot: Snapshot, *, only: set[JobKey] | None = None) -> Plan:
         cluster = await self.read_cluster(snapshot, only=only)
-        return _restrict(compute_plan(snapshot, cluster, self.policy, now=self._clock()), only)
+        return compute_plan(snapshot, cluster, self.policy, now=self._clock(), only=only)
 
     async def reconcile(
         self, snapshot: Snapshot, *, only: set[JobKey] | None = None, dry_run: bool = False
     ) -> PassResult:
         """One pass.  With ``dry_run`` nothing is written (Nomad's plan is still asked)."""
         cluster = await self.read_cluster(snapshot, only=only)
-        plan = _restrict(compute_plan(snapshot, cluster, self.policy, now=self._clock()), only)
+        plan = compute_plan(snapshot, cluster, self.policy, now=self._clock(), only=only)
         features = await self.api.features()
         applier = Applier(
             self.api, self.policy, memory=self.memory,
@@ -181,9 +181,3 @@ class Reconciler:
 
 
 _WRITES = frozenset({ActionKind.REGISTER, ActionKind.DEREGISTER, ActionKind.PROMOTE})
-
-
-def _restrict(plan: Plan, only: set[JobKey] | None) -> Plan:
-    if only is None:
-        return plan
-    return replace(plan, actions=tuple(a for a in plan.actions if a.key in only))

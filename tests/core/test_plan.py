@@ -229,3 +229,18 @@ def test_namespace_filter() -> None:
     other = desired(dict(corpus_job("01-minimal-service"), ID="o", Name="o", Namespace="prod"))
     p = plan([a, other], [], namespaces=frozenset({"prod"}))
     assert [x.key for x in p.actions] == [("prod", "o")]
+
+
+def test_targeted_plan_keeps_the_guards_of_the_whole_snapshot() -> None:
+    jobs = [job(f"j{i}") for i in range(4)]
+    gone = job("gone")
+    cluster = [live(gone)]  # a targeted read: only the job being looked at
+    snapshot = Snapshot(root="/jobs", jobs=tuple(jobs))
+    state = ClusterState(jobs={lj.key: lj for lj in cluster})
+    policy = SyncPolicy(prune=True)
+    p = compute_plan(snapshot, state, policy, now=0, only={gone.key})
+    assert kinds(p) == {"gone": "prune"}  # 1 of 5 managed jobs, not 1 of 1
+    p = compute_plan(snapshot, state, policy, now=0, only={jobs[0].key})
+    assert kinds(p) == {"j0": "create"}
+    empty = compute_plan(Snapshot(root="/jobs", jobs=()), state, policy, now=0, only={gone.key})
+    assert kinds(empty) == {"gone": "hold"}
