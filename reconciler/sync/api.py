@@ -8,7 +8,7 @@ client's call shapes), so the engine depends on six verbs, not on a transport.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from reconciler.model import ApiJob
 from reconciler.nomad.client import NomadClient
@@ -48,6 +48,15 @@ class NomadApi(Protocol):
     async def parse_hcl(self, source: str, *, variables: str | None) -> ApiJob: ...
 
 
+@runtime_checkable
+class DeploymentWatcher(Protocol):
+    """Optional: blocking queries on a job's latest deployment (follow without polling)."""
+
+    async def watch_latest_deployment(
+        self, job_id: str, *, namespace: str, index: int, wait_s: float
+    ) -> tuple[dict[str, Any] | None, int]: ...
+
+
 class ClientApi:
     """``NomadApi`` over the project's ``NomadClient``."""
 
@@ -69,6 +78,16 @@ class ClientApi:
 
     async def job_latest_deployment(self, job_id: str, *, namespace: str) -> dict[str, Any] | None:
         return await self.client.job_latest_deployment(job_id, namespace=namespace)
+
+    async def watch_latest_deployment(
+        self, job_id: str, *, namespace: str, index: int, wait_s: float
+    ) -> tuple[dict[str, Any] | None, int]:
+        """The latest deployment once its index passes ``index`` (or after ``wait_s``)."""
+        result = await self.client.job_latest_deployment_query(
+            job_id, namespace=namespace, index=index or None, wait=wait_s if index else None
+        )
+        value = result.value
+        return (dict(value) if value else None), result.index
 
     async def plan_job(self, job: ApiJob) -> dict[str, Any]:
         return await self.client.plan_job(job, diff=True)

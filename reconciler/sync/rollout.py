@@ -15,11 +15,13 @@ from typing import Any
 
 from reconciler.core.plan import canaries_healthy, requires_promotion
 from reconciler.model import ApiJob, JobKey
-from reconciler.sync.api import NomadApi
+from reconciler.sync.api import DeploymentWatcher, NomadApi
 from reconciler.sync.outcome import GroupProgress, Rollout
 
 ProgressHook = Callable[[JobKey, Rollout], None]
 TERMINAL = frozenset({"successful", "failed", "cancelled"})
+# Longest single blocking query; the overall --timeout still bounds the follow.
+BLOCKING_WAIT_S = 5.0
 
 
 def expects_deployment(job: ApiJob) -> bool:
@@ -57,17 +59,27 @@ async def follow_deployment(
     poll_s: float = 0.25,
     on_progress: ProgressHook | None = None,
 ) -> Rollout:
-    """Poll the job's latest deployment until it ends or ``timeout_s`` passes.
+    """Follow the job's latest deployment until it ends or ``timeout_s`` passes.
 
-    Returns a ``running`` rollout on timeout.  Polls at ``poll_s`` (bounded by
-    the timeout): the fake and a real Nomad both answer a poll in milliseconds.
+    With an API that offers blocking queries (``DeploymentWatcher``) each
+    request waits in Nomad until the deployment changes; otherwise it polls
+    every ``poll_s``.  Returns a ``timeout`` rollout when time runs out.
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
     last: Rollout | None = None
     promoted = False
+    watcher = api if isinstance(api, DeploymentWatcher) else None
+    index = 0
     while True:
-        dep = await api.job_latest_deployment(key[1], namespace=key[0])
+        if watcher is not None:
+            # A blocking query: Nomad answers when the deployment changes (bounded wait).
+            wait_s = max(min(BLOCKING_WAIT_S, deadline - loop.time()), 0.0)
+            dep, index = await watcher.watch_latest_deployment(
+                key[1], namespace=key[0], index=index, wait_s=wait_s
+            )
+        else:
+            dep = await api.job_latest_deployment(key[1], namespace=key[0])
         spec_index = int(dep.get("JobSpecModifyIndex") or 0) if dep is not None else 0
         if dep is not None and spec_index > job_modify_index and last is not None:
             # Ours is over and a newer version has its own deployment: Nomad rolled
@@ -81,6 +93,7 @@ async def follow_deployment(
             if promote and requires_promotion(dep) and canaries_healthy(dep) and not promoted:
                 await api.promote_deployment(str(dep["ID"]), namespace=key[0])
                 promoted = True
+                index = 0  # read the promoted state at once
                 continue
             current = rollout_of(dep, promoted=promoted)
             if on_progress is not None and current != last:
@@ -97,4 +110,5 @@ async def follow_deployment(
                 f"still {last.status} after {timeout_s:g}s: {last.description}",
                 last.groups, promoted,
             )  # fmt: skip
-        await asyncio.sleep(min(poll_s, remaining))
+        if watcher is None:
+            await asyncio.sleep(min(poll_s, remaining))
