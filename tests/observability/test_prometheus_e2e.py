@@ -8,29 +8,26 @@ Skipped only when no ``prometheus`` binary is installed (Debian package
 
 from __future__ import annotations
 
-import json
-import shutil
-import socket
-import subprocess
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
-from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from collections.abc import Iterator
+from typing import Any
 
 import promql_parser
 import pytest
-import yaml
 from prometheus_client import CollectorRegistry
 
 from reconciler.metrics import ObservabilityServer, ReconcilerMetrics
 from tests.observability.conftest import FakeClock, populate
+from tests.observability.prometheus_harness import (
+    PROMETHEUS,
+    Prometheus,
+    running_prometheus,
+    wait_for,
+)
 from tests.observability.promql import substitute_grafana_variables
-from tests.observability.test_alert_rules import ALERTS, PROMETHEUS_DIR
+from tests.observability.test_alert_rules import ALERTS
 from tests.observability.test_dashboard import TARGETS
 
-PROMETHEUS = shutil.which("prometheus")
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
@@ -38,53 +35,11 @@ pytestmark = [
         reason="prometheus not on PATH (Debian package 'prometheus'; .ci/run installs it)",
     ),
 ]
-DEADLINE_S = 60.0
 COMPARISONS = {"==", "!=", ">", "<", ">=", "<="}
-T = TypeVar("T")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_for(what: str, probe: Callable[[], T | None], *, deadline_s: float = DEADLINE_S) -> T:
-    """Poll ``probe`` until it returns a value (bounded); the sleep paces polling only."""
-    end = time.monotonic() + deadline_s
-    last_error: Exception | None = None
-    while time.monotonic() < end:
-        try:
-            value = probe()
-        except (OSError, urllib.error.URLError) as exc:
-            last_error, value = exc, None
-        if value is not None:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(
-        f"timed out after {deadline_s}s waiting for {what} (last error: {last_error})"
-    )
-
-
-class Prometheus:
-    def __init__(self, url: str) -> None:
-        self.url = url
-
-    def get(self, path: str, **params: str) -> Any:
-        query = f"?{urllib.parse.urlencode(params)}" if params else ""
-        with urllib.request.urlopen(self.url + path + query, timeout=10) as response:
-            return json.loads(response.read())
-
-    def query(self, expr: str) -> list[dict[str, Any]]:
-        answer = self.get("/api/v1/query", query=expr)
-        assert answer["status"] == "success", (expr, answer)
-        result: list[dict[str, Any]] = answer["data"]["result"]
-        return result
 
 
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]:
-    assert PROMETHEUS is not None
     clock = FakeClock(start=time.time())
     metrics = ReconcilerMetrics(CollectorRegistry(), clock=clock)
     populate(metrics, clock)
@@ -92,53 +47,10 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]
         metrics, host="127.0.0.1", port=0,
         liveness=lambda: (True, "alive"), readiness=lambda: (True, "ready"),
     )  # fmt: skip
-    workdir = tmp_path_factory.mktemp("prometheus")
-    config = {
-        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-        "rule_files": [str(PROMETHEUS_DIR / "alerts.yml")],
-        "scrape_configs": [
-            {"job_name": "nomad-reconciler", "static_configs": [{"targets": []}]},
-        ],
-    }
-    port = free_port()
     with server:
-        host, metrics_port = server.address
-        config["scrape_configs"][0]["static_configs"][0]["targets"] = [f"{host}:{metrics_port}"]
-        (workdir / "prometheus.yml").write_text(yaml.safe_dump(config))
-        log = (workdir / "prometheus.log").open("w")
-        process = subprocess.Popen(
-            [
-                PROMETHEUS,
-                f"--config.file={workdir / 'prometheus.yml'}",
-                f"--storage.tsdb.path={workdir / 'data'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-                "--log.level=warn",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            prom = Prometheus(f"http://127.0.0.1:{port}")
-
-            def enough_scrapes() -> bool | None:
-                if process.poll() is not None:
-                    raise AssertionError(
-                        f"prometheus exited: {(workdir / 'prometheus.log').read_text()}"
-                    )
-                # rate() needs two samples inside its window
-                got = prom.query('count_over_time(up{job="nomad-reconciler"}[5m])')
-                return True if got and float(got[0]["value"][1]) >= 3 else None
-
-            wait_for("three scrapes of the reconciler", enough_scrapes)
+        host, port = server.address
+        with running_prometheus(f"{host}:{port}", tmp_path_factory.mktemp("prometheus")) as prom:
             yield prom
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=30)
-            log.close()
 
 
 def test_prometheus_scrapes_the_endpoint(prometheus: Prometheus) -> None:

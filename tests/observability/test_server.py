@@ -67,9 +67,15 @@ def test_metrics_reflect_updates_between_scrapes(served: ObservabilityServer) ->
 def test_checks_answer_200_or_503_with_reason(path: str) -> None:
     answer: list[tuple[bool, str]] = [(False, "first full pass not done yet")]
     m = ReconcilerMetrics(CollectorRegistry())
-    checks = {"liveness": ok, "readiness": ok}
-    checks["liveness" if path == "/healthz" else "readiness"] = lambda: answer[0]
-    with ObservabilityServer(m, host="127.0.0.1", port=0, **checks) as server:
+
+    def answering() -> tuple[bool, str]:
+        return answer[0]
+
+    liveness, readiness = (answering, ok) if path == "/healthz" else (ok, answering)
+    server = ObservabilityServer(
+        m, host="127.0.0.1", port=0, liveness=liveness, readiness=readiness
+    )
+    with server:
         status, headers, body = get(server.url + path)
         assert status == 503
         assert headers["Content-Type"].startswith("text/plain")

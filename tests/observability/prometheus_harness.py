@@ -1,0 +1,120 @@
+"""A real Prometheus on loopback, for end-to-end tests of what we export.
+
+``running_prometheus(target, workdir)`` starts the ``prometheus`` binary
+(Debian package ``prometheus``) scraping ``target`` ("host:port") every
+second with the project's alert rules loaded, waits (bounded) until it has
+scraped a few times, and stops it afterwards.  The observability tests point
+it at an ObservabilityServer; the daemon's tests can point it at a running
+daemon's ``--listen`` address.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+PROMETHEUS = shutil.which("prometheus")
+ALERTS_FILE = Path(__file__).resolve().parents[2] / "deploy" / "prometheus" / "alerts.yml"
+JOB_NAME = "nomad-reconciler"  # the name alerts.yml expects
+DEADLINE_S = 60.0
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(what: str, probe: Callable[[], T | None], *, deadline_s: float = DEADLINE_S) -> T:
+    """Poll ``probe`` until it returns a value, within a deadline; the sleep only paces polls."""
+    end = time.monotonic() + deadline_s
+    last_error: Exception | None = None
+    while time.monotonic() < end:
+        try:
+            value = probe()
+        except (OSError, urllib.error.URLError) as exc:
+            last_error, value = exc, None
+        if value is not None:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(
+        f"timed out after {deadline_s}s waiting for {what} (last error: {last_error})"
+    )
+
+
+class Prometheus:
+    """Prometheus' HTTP API, just what the tests need."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def get(self, path: str, **params: str) -> Any:
+        query = f"?{urllib.parse.urlencode(params)}" if params else ""
+        with urllib.request.urlopen(self.url + path + query, timeout=10) as response:
+            return json.loads(response.read())
+
+    def query(self, expr: str) -> list[dict[str, Any]]:
+        """An instant query; fails the test when Prometheus rejects the expression."""
+        answer = self.get("/api/v1/query", query=expr)
+        assert answer["status"] == "success", (expr, answer)
+        result: list[dict[str, Any]] = answer["data"]["result"]
+        return result
+
+
+@contextmanager
+def running_prometheus(target: str, workdir: Path, *, min_scrapes: int = 3) -> Iterator[Prometheus]:
+    """Run Prometheus scraping ``target`` until the block ends; needs the binary on PATH."""
+    if PROMETHEUS is None:
+        raise RuntimeError("prometheus is not on PATH")
+    config = {
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "rule_files": [str(ALERTS_FILE)],
+        "scrape_configs": [{"job_name": JOB_NAME, "static_configs": [{"targets": [target]}]}],
+    }
+    (workdir / "prometheus.yml").write_text(yaml.safe_dump(config))
+    log_path = workdir / "prometheus.log"
+    port = free_port()
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [
+                PROMETHEUS,
+                f"--config.file={workdir / 'prometheus.yml'}",
+                f"--storage.tsdb.path={workdir / 'data'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+                "--log.level=warn",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            prom = Prometheus(f"http://127.0.0.1:{port}")
+
+            def scraped_enough() -> bool | None:
+                if process.poll() is not None:
+                    raise AssertionError(f"prometheus exited: {log_path.read_text()}")
+                # rate() needs at least two samples inside its window
+                got = prom.query(f'count_over_time(up{{job="{JOB_NAME}"}}[5m])')
+                return True if got and float(got[0]["value"][1]) >= min_scrapes else None
+
+            wait_for(f"{min_scrapes} scrapes of {target}", scraped_enough)
+            yield prom
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=30)
