@@ -18,7 +18,8 @@ from typing import Any
 from reconciler.core.ownership import wants_auto_promote
 from reconciler.core.plan import ActionKind, ClusterState, JobAction, Plan, SyncPolicy, compute_plan
 from reconciler.model import DesiredJob, JobKey, Snapshot
-from reconciler.sync.api import NomadApi
+from reconciler.nomad.client import NomadClient
+from reconciler.sync.api import ClientApi, NomadApi
 from reconciler.sync.apply import (
     Applier,
     OutcomeHook,
@@ -37,7 +38,7 @@ class Reconciler:
 
     def __init__(
         self,
-        api: NomadApi,
+        api: NomadApi | NomadClient,
         policy: SyncPolicy,
         *,
         clock: Callable[[], float] = time.time,
@@ -50,10 +51,10 @@ class Reconciler:
     ) -> None:
         """``inputs`` are the loader's ``VariableInputs``: with them, registers on
         Nomad ≥ 1.6 carry the job's variables in ``Submission`` too."""
-        self.api = api
+        self.api: NomadApi = ClientApi(api) if isinstance(api, NomadClient) else api
         self.policy = policy
         self.memory = ClusterMemory()
-        self.reader = ClusterReader(api, memory=self.memory)
+        self.reader = ClusterReader(self.api, memory=self.memory)
         self._clock = clock
         self._annotate = annotate
         self._timeout_s = timeout_s

@@ -127,3 +127,18 @@ def test_a_wave_that_fails_to_become_healthy_stops_later_waves(
     assert "db.json: deployment failed" in out
     assert "wave -1 did not become healthy; later waves not started" in out
     assert ledger.new() == [("register", "db")], "web (wave 0) must not be submitted"
+
+
+async def test_engine_takes_a_nomad_client_directly(fake: FakeNomad, repo: GitRepo) -> None:
+    from reconciler.nomad.client import NomadClient
+
+    repo.write_job(service_job("web"))
+    snap = load_directory(repo.root, inputs=VariableInputs())
+    async with NomadClient(NomadConfig(address=fake.address)) as client:
+        engine = Reconciler(client, SyncPolicy(wait=True), timeout_s=30)
+        result = await engine.reconcile(snap)
+        [outcome] = result.outcomes
+        assert outcome.result is Result.CREATED
+        assert outcome.rollout is not None and outcome.rollout.status == "successful"
+        again = await engine.reconcile(snap)
+        assert [o.result for o in again.outcomes] == [Result.UNCHANGED]
