@@ -249,11 +249,17 @@ class NomadClient:
         index: int | None = None,
         wait: float | None = None,
         job_write: bool = False,
+        side_effect_free: bool = False,
     ) -> httpx.Response:
-        """One logical request with retries; returns a 2xx response or raises ``NomadError``."""
+        """One logical request with retries; returns a 2xx response or raises ``NomadError``.
+
+        GETs and ``side_effect_free`` writes (plan, validate, parse change
+        nothing in Nomad) are retried on any unavailability; other writes only
+        when they never reached Nomad.
+        """
         query = self._params(params, index=index, wait=wait)
         timeout = self._timeout(wait)
-        idempotent = method == "GET"
+        idempotent = method == "GET" or side_effect_free
         async for attempt in build_retrying(self.retry, idempotent=idempotent):
             with attempt:
                 return await self._send_once(
@@ -320,9 +326,16 @@ class NomadClient:
         params: Mapping[str, Any] | None = None,
         body: JSON | None = None,
         job_write: bool = False,
+        side_effect_free: bool = False,
     ) -> JSON:
         response = await self._call(
-            method, path, endpoint=endpoint, params=params, body=body, job_write=job_write
+            method,
+            path,
+            endpoint=endpoint,
+            params=params,
+            body=body,
+            job_write=job_write,
+            side_effect_free=side_effect_free,
         )
         return self._decode(response, endpoint=endpoint)
 
@@ -563,6 +576,7 @@ class NomadClient:
                 params={"namespace": self._job_namespace(job)},
                 body={"Job": self._wire_job(job), "Diff": diff},
                 job_write=True,
+                side_effect_free=True,
             )
             or {}
         )
@@ -577,6 +591,7 @@ class NomadClient:
                 params={"namespace": self._job_namespace(job)},
                 body={"Job": self._wire_job(job)},
                 job_write=True,
+                side_effect_free=True,
             )
             or {}
         )
@@ -658,6 +673,7 @@ class NomadClient:
                 endpoint="/v1/jobs/parse",
                 params={"namespace": self._default_namespace(namespace)},
                 body=body,
+                side_effect_free=True,
             )
             or {}
         )

@@ -92,6 +92,21 @@ async def test_write_that_may_have_reached_nomad_is_not_retried(fake_nomad: Fake
     assert statuses(records, "/v1/jobs") == [500, "error"]
 
 
+async def test_side_effect_free_writes_are_retried(fake_nomad: FakeNomad) -> None:
+    # plan/validate/parse are PUTs that change nothing: safe to repeat.
+    job = sleeper_job(unique_id("plan"))
+    records: list[RequestRecord] = []
+    async with client_for(fake_nomad.address, records) as client:
+        fake_nomad.faults.fail_next(1, status=500, path_prefix="/v1/job/", body="No cluster leader")
+        assert (await client.plan_job(job))["Diff"]["Type"] == "Added"
+        fake_nomad.faults.fail_next(
+            1, status=500, path_prefix="/v1/validate", body="No cluster leader"
+        )
+        assert (await client.validate_job(job))["Error"] == ""
+    assert statuses(records, "/v1/job/:id/plan") == [500, 200]
+    assert statuses(records, "/v1/validate/job") == [500, 200]
+
+
 async def test_rejected_write_is_not_retried(fake_nomad: FakeNomad) -> None:
     records: list[RequestRecord] = []
     async with client_for(fake_nomad.address, records, attempts=5) as client:
