@@ -15,6 +15,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,12 +61,9 @@ def _wait_for_leader(address: str, process: subprocess.Popen[bytes], log_path: P
     raise RuntimeError(f"nomad agent had no leader after {AGENT_START_TIMEOUT_S}s")
 
 
-@pytest.fixture(scope="session")
-def nomad_agent() -> Iterator[str]:
-    """The address of a real ``nomad agent -dev`` started for this session."""
-    binary = shutil.which("nomad")
-    if binary is None:
-        pytest.skip("no `nomad` binary on PATH: real-Nomad variants need one")
+@contextmanager
+def running_nomad_agent(binary: str) -> Iterator[str]:
+    """Run ``binary agent -dev`` on free loopback ports with its own data dir; yield its address."""
     workdir = Path(tempfile.mkdtemp(prefix="nomad-agent-"))
     http, rpc, serf = _free_port(), _free_port(), _free_port()
     config = workdir / "agent.hcl"
@@ -94,6 +92,16 @@ def nomad_agent() -> Iterator[str]:
             process.kill()
             process.wait(timeout=10)
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def nomad_agent() -> Iterator[str]:
+    """The address of a real ``nomad agent -dev`` started for this session."""
+    binary = shutil.which("nomad")
+    if binary is None:
+        pytest.skip("no `nomad` binary on PATH: real-Nomad variants need one")
+    with running_nomad_agent(binary) as address:
+        yield address
 
 
 @pytest.fixture
