@@ -216,6 +216,10 @@ job "{name}" {{
       artifact {{
         source      = "https://artifacts.example.com/{team}/inputs/{name}.tar.gz"
         destination = "${{NOMAD_ALLOC_DIR}}/data/inputs"
+
+        options {{
+          checksum = "sha256:{checksum}"
+        }}
       }}
 
       config {{
@@ -304,7 +308,7 @@ job "{name}" {{
   }}
 
   update {{
-    max_parallel = 2
+    max_parallel = 1
     stagger      = "10s"
   }}
 
@@ -329,7 +333,7 @@ job "{name}" {{
     }}
 
     task "agent" {{
-      driver = "raw_exec"
+      driver = "exec"
 
       artifact {{
         source = "https://artifacts.example.com/agents/{name}-{release}.tar.gz"
