@@ -12,13 +12,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.errors import NomadError
 from reconciler.model import ApiJob, JobKey
+from reconciler.nomad.client import NomadClient
 from reconciler.nomad.versions import Features
 from reconciler.sync.api import NomadApi
+
+SCOPE: ContextVar[frozenset[JobKey] | None] = ContextVar("daemon_pass_scope", default=None)
+"""The jobs the current pass is about (set by the loop around an engine call)."""
+
+PREFIX_LIST_MAX = 8
+"""Up to this many jobs in scope, list them by prefix instead of listing the cluster."""
 
 PromotionGate = Callable[[str, str], bool]
 """(namespace, deployment ID) → may the engine promote it now?"""
@@ -34,6 +42,7 @@ class TappedApi:
 
     inner: NomadApi
     gate: PromotionGate = lambda namespace, deployment_id: True
+    client: NomadClient | None = None  # for prefix lists of a small scope
     clock: Callable[[], float] = time.monotonic
     errors: dict[JobKey, NomadError] = field(default_factory=dict)
     accepted_at: dict[JobKey, float] = field(default_factory=dict)
@@ -51,7 +60,19 @@ class TappedApi:
         return await self.inner.features()
 
     async def list_jobs(self, *, namespace: str, meta: bool) -> list[dict[str, Any]]:
-        return await self.inner.list_jobs(namespace=namespace, meta=meta)
+        """The job list; for a pass about a few jobs, only those jobs (by prefix).
+
+        A one-job pass (a saved file, an event) would otherwise list every job
+        of the cluster: thousands of stubs to fetch and decode for one answer.
+        """
+        scope = SCOPE.get()
+        if scope is None or self.client is None or len(scope) > PREFIX_LIST_MAX or namespace != "*":
+            return await self.inner.list_jobs(namespace=namespace, meta=meta)
+        stubs: list[dict[str, Any]] = []
+        for job_namespace, job_id in sorted(scope):
+            result = await self.client.list_jobs(namespace=job_namespace, prefix=job_id, meta=meta)
+            stubs.extend(s for s in result.value if s.get("ID") == job_id)
+        return stubs
 
     async def read_job(self, job_id: str, *, namespace: str) -> ApiJob:
         return await self.inner.read_job(job_id, namespace=namespace)

@@ -35,7 +35,7 @@ from typing import Any
 from reconciler.core.diff import DriftState
 from reconciler.core.ownership import read_ownership
 from reconciler.core.plan import ActionKind, SyncPolicy
-from reconciler.daemon.api_tap import TappedApi
+from reconciler.daemon.api_tap import SCOPE, TappedApi
 from reconciler.daemon.debounce import Debouncer, ParseErrorGate
 from reconciler.daemon.logging import SecretFilter, configure_logging
 from reconciler.daemon.queue import Outcome, QueueSettings, Result, WorkQueue
@@ -188,7 +188,7 @@ class Daemon:
             retry=RetryPolicy(attempts=2, initial_backoff=0.1, max_backoff=1.0, max_total=5.0),
             on_request=self.metrics.observe_nomad_request,
         )
-        self.api = TappedApi(ClientApi(self.client), gate=lambda ns, dep: False)
+        self.api = TappedApi(ClientApi(self.client), gate=lambda ns, dep: False, client=self.client)
         self.engine = Reconciler(self.api, sync_policy(s), annotate=False)
         self.queue: WorkQueue[JobKey] = WorkQueue(
             self._handle_batch,
@@ -361,6 +361,9 @@ class Daemon:
                 "jobs": sorted(f"{ns}/{job}" for ns, job in due)[:20], "count": len(due),
                 "revision": snapshot.revision.commit[:12] if snapshot.revision else None}})
             self._submit(due, Reason.FILE, urgent=True)
+        if removed and self.settings.prune:
+            # Pruning guards (fraction of owned jobs, empty checkout) need the whole picture.
+            self._submit([ALL], Reason.RESYNC, urgent=True)
 
     def _observe_revision(self, revision: Revision | None) -> None:
         if revision is not None:
@@ -627,6 +630,8 @@ class Daemon:
             keep.add(key)
         if not keep:
             return results
+        log.debug("syncing", extra={"fields": {
+            "jobs": sorted(f"{ns}/{job}" for ns, job in keep)[:20], "count": len(keep)}})
         found = await self._reconcile(snapshot, only=keep, heal=self.settings.self_heal)
         outcomes = list(found.values())
         results.update(self._record_outcomes(outcomes, snapshot))
@@ -651,6 +656,12 @@ class Daemon:
         of a job still stamped with the file's digest was made out of band:
         it is only reported.
         """
+        if only is not None:
+            # The engine plans every job of the snapshot it is given: give it only these.
+            snapshot = dataclasses.replace(
+                snapshot, jobs=tuple(j for j in snapshot.jobs if j.key in only)
+            )
+        token = SCOPE.set(frozenset(only) if only is not None else None)
         try:
             if heal:
                 result = await self.engine.reconcile(snapshot, only=only)
@@ -673,6 +684,8 @@ class Daemon:
             self._set_nomad_error(exc)
             self.metrics.observe_reconcile_error(exc)
             raise
+        finally:
+            SCOPE.reset(token)
         self._set_nomad_ok()
         return found
 

@@ -134,9 +134,10 @@ def test_out_of_band_change_is_healed(fake, repo, start_daemon) -> None:
 
     _out_of_band(fake, "web", count=5)  # someone ran `nomad job run` by hand
     wait_until(lambda: count_of(fake, "web") == 2, what="drift healed")
+    # The fake changes state before the daemon has read its answer: wait for the count.
+    daemon.wait_metric(OP, lambda v: v == 1, operation="update", result="success")
     metrics = daemon.metrics()
     assert (metrics.get("nomad_reconciler_drift_detection_seconds_count") or 0) >= 1
-    assert metrics.get(OP, operation="update", result="success") == 1
     assert metrics.get("nomad_reconciler_event_stream_connected") == 1
 
 
@@ -265,6 +266,9 @@ def test_nomad_down_then_back_converges_with_nothing_lost(repo, start_daemon) ->
     repo.write("c.nomad", job_hcl("c", count=1))
     repo.commit("changes while Nomad is down")
     daemon.wait_log("Nomad unavailable", timeout=20)
+    wait_until(lambda: daemon.metrics().sum("nomad_reconciler_nomad_requests_total",
+                                            status="error") > 0,
+               what="failed requests while Nomad is down")
     wait_until(lambda: httpx.get(daemon.url + "/readyz", timeout=2).status_code == 503,
                what="not ready while Nomad is down")
     assert daemon.proc.poll() is None  # no crash
@@ -273,9 +277,7 @@ def test_nomad_down_then_back_converges_with_nothing_lost(repo, start_daemon) ->
         wait_until(lambda: count_of(second, "a") == 3 and second.read_job("b")
                    and second.read_job("c"), what="converged after outage", timeout=30)
         daemon.wait_ready()
-        metrics = daemon.metrics()
-        assert metrics.sum("nomad_reconciler_nomad_requests_total", status="error") > 0
-        assert metrics.get("nomad_reconciler_jobs", state="in_sync") == 3
+        daemon.wait_metric("nomad_reconciler_jobs", lambda v: v == 3, state="in_sync")
         assert daemon.stop() == 0
 
 
@@ -289,7 +291,10 @@ def test_sigterm_during_a_sync_exits_cleanly_after_the_write(fake, repo, start_d
     fake.faults.add_latency(1.5, path_prefix="/v1/jobs")  # a slow registration
     repo.write("web.nomad", job_hcl("web", count=4))
     repo.commit()
-    daemon.wait_log("job files changed")  # the batch is now on its way to Nomad
+    changed = daemon.wait_log("job files changed")
+    # The batch for that change is now on its way to Nomad (held up by the latency).
+    wait_until(lambda: [r for r in daemon.logs("syncing") if r["ts"] >= changed["ts"]],
+               what="sync of the changed file started")
     daemon.signal(signal.SIGTERM)
     assert daemon.stop(timeout=15) == 0
     assert daemon.logs("stopped")[-1]["clean"] is True
