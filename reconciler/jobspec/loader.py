@@ -26,6 +26,7 @@ import dataclasses
 import hashlib
 import multiprocessing
 import os
+import pickle
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -171,6 +172,9 @@ def load_directory(
     outcomes: dict[str, Outcome] = {}
     pending: list[tuple[ParseWork, str]] = []
     texts: dict[str, str] = {}
+    # Only NOMAD_VAR_* matter; a plain dict also pickles (os.environ does not).
+    env = {k: v for k, v in inputs.env.items() if k.startswith("NOMAD_VAR_")}
+    inputs = dataclasses.replace(inputs, env=env)
     global_vars = _fingerprint_var_files(inputs.files)
     inputs_key = _inputs_key(inputs) + global_vars
 
@@ -280,7 +284,7 @@ def _parse_all(work: Sequence[ParseWork], *, parser: JobParser, workers: int | N
     if parser is parse_job_source and count > 1 and len(work) >= POOL_MIN_FILES:
         try:
             return _parse_in_pool(work, processes=count)
-        except (concurrent.futures.process.BrokenProcessPool, OSError):
+        except (concurrent.futures.process.BrokenProcessPool, OSError, pickle.PicklingError):
             pass  # no usable pool here (no __main__ file, fd or process limits): parse serially
     return [parse_one(w, parser=parser) for w in work]
 

@@ -331,3 +331,24 @@ def test_benchmark_repository_loads_cleanly_in_a_pool(
     assert {j.source_format for j in pooled.jobs} == {"hcl2", "json"}
     assert {j.namespace for j in pooled.jobs} == {"default", "platform"}
     assert pooled == serial
+
+
+def test_environment_inputs_reach_pool_workers_and_only_nomad_vars_count(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # os.environ itself cannot be pickled to a pool worker; unrelated variables
+    # must not invalidate the cache.
+    monkeypatch.setattr(loader_module, "POOL_MIN_FILES", 2)
+    monkeypatch.setattr(loader_module, "POOL_CHUNK", 1)
+    for i in range(3):
+        write(tmp_path, f"job{i}.json", json_job(f"job{i}"))
+    monkeypatch.setenv("UNRELATED", "1")
+    cache = LoadCache()
+    snap = load_directory(tmp_path, inputs=VariableInputs(env=os.environ), cache=cache, workers=2)
+    assert len(snap.jobs) == 3 and snap.errors == ()
+    monkeypatch.setenv("UNRELATED", "2")
+    load_directory(tmp_path, inputs=VariableInputs(env=os.environ), cache=cache, workers=2)
+    assert cache.parsed == ()
+    monkeypatch.setenv("NOMAD_VAR_replicas", "3")
+    load_directory(tmp_path, inputs=VariableInputs(env=os.environ), cache=cache, workers=2)
+    assert len(cache.parsed) == 3
