@@ -20,7 +20,12 @@ from pathlib import Path
 import pytest
 
 from reconciler.testing.fake_nomad import FakeNomad
-from tests.observability.prometheus_harness import free_port
+from tests.observability.prometheus_harness import (
+    PROMETHEUS,
+    free_port,
+    running_prometheus,
+    wait_for,
+)
 from tests.observability.promql import PROMETHEUS_SERIES, selectors, substitute_grafana_variables
 from tests.observability.test_alert_rules import ALERTS
 from tests.observability.test_dashboard import TARGETS
@@ -164,3 +169,31 @@ def test_no_per_job_series_uses_the_job_label(daemon_metrics: str) -> None:
         if line.startswith("nomad_reconciler_") and "{" in line:
             labels = line[line.index("{") + 1 : line.rindex("}")]
             assert not labels.startswith("job=") and ',job="' not in labels, line
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    PROMETHEUS is None,
+    reason="prometheus not on PATH (Debian package 'prometheus'; .ci/run installs it)",
+)
+def test_real_prometheus_scrapes_the_daemon_and_evaluates_the_rules(
+    daemon_url: str, tmp_path: Path
+) -> None:
+    target = daemon_url.removeprefix("http://")
+    with running_prometheus(target, tmp_path) as prometheus:
+        (up,) = prometheus.query('up{job="nomad-reconciler"}')
+        assert up["value"][1] == "1"
+        assert prometheus.query(
+            'nomad_reconciler_job_sync_state{nomad_job="hello", state="in_sync"} == 1'
+        )
+        for _, target_query in TARGETS:
+            prometheus.query(substitute_grafana_variables(target_query["expr"]))  # accepted
+
+        def evaluated() -> list[dict[str, object]] | None:
+            groups = prometheus.get("/api/v1/rules")["data"]["groups"]
+            rules: list[dict[str, object]] = [r for g in groups for r in g["rules"]]
+            done = rules and all(str(r.get("lastEvaluation", "")).startswith("2") for r in rules)
+            return rules if done else None
+
+        rules = wait_for("every rule to be evaluated", evaluated)
+        assert [(r["name"], r.get("lastError")) for r in rules if r["health"] != "ok"] == []
