@@ -49,7 +49,7 @@ _VAR_FILE_SUFFIXES = (
 )
 _HCL_JOB_SUFFIXES = (".nomad.hcl", ".nomad")
 _COMPANION_SUFFIXES = (".vars.hcl", ".vars.json")
-_HCL_JOB_BLOCK = re.compile(r'^[ \t]*job[ \t]+"', re.MULTILINE)
+_HCL_JOB_BLOCK = re.compile(r'^[ \t]*job[ \t]+["A-Za-z_]', re.MULTILINE)
 _JSON_JOB_KEY = re.compile(r'"(?:job|taskgroups)"\s*:', re.IGNORECASE)
 
 

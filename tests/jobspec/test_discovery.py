@@ -205,3 +205,18 @@ def test_a_fifo_companion_is_a_problem_of_the_job(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "web.vars.hcl")
     (found,) = discover_job_files(tmp_path)
     assert found.problem == "companion variable file web.vars.hcl is not a regular file"
+
+
+@pytest.mark.parametrize(
+    ("text", "is_job"),
+    [
+        ('job "web" {\n}\n', True),
+        ("  job web {\n}\n", True),
+        ('variable "x" {}\n', False),
+        ('client {\n  job_gc_interval = "5m"\n}\n', False),
+        ('# job "commented" would be a job in a .nomad file\nname = "x"\n', False),
+    ],
+)
+def test_plain_hcl_file_is_a_job_only_with_a_job_block(tmp_path: Path, text: str, is_job: bool) -> None:
+    write(tmp_path, "thing.hcl", text)
+    assert paths(discover_job_files(tmp_path)) == (["thing.hcl"] if is_job else [])
