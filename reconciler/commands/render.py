@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
+from decimal import Decimal
 from typing import Any
 
 from reconciler.errors import ConfigError, JobSpecError
@@ -22,13 +24,63 @@ _GO_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u202
 def format_api_json(job: dict[str, Any]) -> str:
     """``{"Job": job}`` as Nomad's CLI prints it (Go's encoding/json, 4-space indent).
 
-    Go escapes ``<``, ``>`` and ``&`` even inside strings and keeps other
-    non-ASCII characters as they are; those characters can only occur inside
-    JSON strings, so replacing them in the encoded text is exact.
+    Go escapes ``<``, ``>`` and ``&`` inside strings, keeps other non-ASCII
+    characters as they are, and prints floats in fixed notation between 1e-6
+    and 1e21 (``10000000000000000``, ``0.00001``), which Python's json does not.
     """
-    text = json.dumps({"Job": job}, indent=4, ensure_ascii=False)
+    out: list[str] = []
+    _encode({"Job": job}, 0, out)
+    return "".join(out)
+
+
+def _encode(value: Any, depth: int, out: list[str]) -> None:
+    pad = "    " * (depth + 1)
+    if isinstance(value, dict):
+        if not value:
+            out.append("{}")
+            return
+        out.append("{")
+        for i, (key, item) in enumerate(value.items()):
+            out.append(("," if i else "") + "\n" + pad + _go_string(str(key)) + ": ")
+            _encode(item, depth + 1, out)
+        out.append("\n" + "    " * depth + "}")
+    elif isinstance(value, list):
+        if not value:
+            out.append("[]")
+            return
+        out.append("[")
+        for i, item in enumerate(value):
+            out.append(("," if i else "") + "\n" + pad)
+            _encode(item, depth + 1, out)
+        out.append("\n" + "    " * depth + "]")
+    elif isinstance(value, str):
+        out.append(_go_string(value))
+    elif isinstance(value, float):
+        out.append(_go_float(value))
+    else:  # None, bool, int
+        out.append(json.dumps(value))
+
+
+def _go_string(text: str) -> str:
+    encoded = json.dumps(text, ensure_ascii=False)
     for raw, escaped in _GO_ESCAPES.items():
-        text = text.replace(raw, escaped)
+        encoded = encoded.replace(raw, escaped)
+    return encoded
+
+
+def _go_float(number: float) -> str:
+    """strconv.FormatFloat(f, 'f' or 'e', -1, 64) as encoding/json chooses it."""
+    if math.isnan(number) or math.isinf(number):
+        raise ValueError(f"unsupported float value {number!r}")
+    shortest = repr(number)  # Python and Go agree on the shortest round-tripping digits
+    magnitude = abs(number)
+    if magnitude != 0 and (magnitude < 1e-6 or magnitude >= 1e21):
+        mantissa, _, exponent = shortest.partition("e")  # repr uses exponents in this range
+        sign = "-" if exponent.startswith("-") else "+"
+        return f"{mantissa}e{sign}{exponent.lstrip('+-').lstrip('0') or '0'}"
+    text = format(Decimal(shortest), "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
     return text
 
 

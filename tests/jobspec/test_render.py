@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from reconciler.cli import main
+from reconciler.commands.render import format_api_json
 
 CORPUS = Path(__file__).parent.parent / "golden" / "jobspec"
 MANIFEST = json.loads((CORPUS / "manifest.json").read_text())
@@ -154,3 +155,27 @@ def test_help_describes_the_command(capsys: pytest.CaptureFixture[str]) -> None:
     text = capsys.readouterr().out
     for word in ("FILE", "--var", "--var-file", "NOMAD_VAR_", "nomad job run -output"):
         assert word in text
+
+
+@pytest.mark.parametrize(
+    ("value", "printed"),
+    [
+        (2.5, "2.5"),
+        (1e16, "10000000000000000"),  # Go prints fixed notation below 1e21
+        (0.00001, "0.00001"),
+        (1.5e-7, "1.5e-7"),  # and e-notation without a padded exponent below 1e-6
+        (1e21, "1e+21"),
+        (1.0, "1"),
+        (-0.5, "-0.5"),
+    ],
+)
+def test_floats_are_printed_like_go(value: float, printed: str) -> None:
+    assert format_api_json({"x": value}) == '{\n    "Job": {\n        "x": ' + printed + "\n    }\n}"
+
+
+def test_strings_and_empty_containers_are_printed_like_go() -> None:
+    text = format_api_json({"s": "<a&b> café", "l": [], "m": {}, "n": None, "b": True})
+    assert text == (
+        '{\n    "Job": {\n        "s": "\\u003ca\\u0026b\\u003e café",\n        "l": [],\n'
+        '        "m": {},\n        "n": null,\n        "b": true\n    }\n}'
+    )
