@@ -72,7 +72,7 @@ class Policy:
                     {"Capabilities": sorted(caps), "Name": ns, "Policy": ""}
                     for ns, caps in self.namespaces.items()
                 ],
-                "Node": None, "Operator": None, "Plugin": None, "Quota": None,
+                "Node": None, "Operator": None, "Plugin": None, "Quota": None, "Raw": self.rules,
             },
         }
 

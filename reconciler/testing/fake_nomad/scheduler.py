@@ -66,6 +66,8 @@ class Alloc:
     unhealthy_at: float | None = None
     stop_at: float | None = None
     fails: bool = False
+    followup_eval_id: str = ""
+    reschedule: bool | None = None
 
     @property
     def job_version(self) -> int:
@@ -78,6 +80,12 @@ class Alloc:
     @property
     def terminal(self) -> bool:
         return self.desired_status != "run" or self.client_status in ("complete", "failed", "lost")
+
+    @property
+    def occupies_slot(self) -> bool:
+        """Still counted by the scheduler: failed allocations are not replaced at once
+        (Nomad reschedules them after the reschedule policy's delay; the fake never does)."""
+        return self.desired_status == "run" and self.client_status not in ("complete", "lost")
 
     def deployment_status(self) -> dict[str, Any] | None:
         if self.deployment_id is None or (self.healthy is None and not self.canary):
@@ -110,8 +118,8 @@ class Alloc:
             "CreateIndex": self.create_index, "CreateTime": self.create_time,
             "DeploymentStatus": self.deployment_status(), "DesiredDescription": self.desired_description,
             "DesiredStatus": self.desired_status,
-            "DesiredTransition": {"ForceReschedule": None, "Migrate": None, "Reschedule": None},
-            "EvalID": self.eval_id, "FollowupEvalID": "", "ID": self.id, "JobID": self.job_id,
+            "DesiredTransition": {"ForceReschedule": None, "Migrate": None, "Reschedule": self.reschedule},
+            "EvalID": self.eval_id, "FollowupEvalID": self.followup_eval_id, "ID": self.id, "JobID": self.job_id,
             "JobType": self.job.get("Type"), "JobVersion": self.job_version, "ModifyIndex": self.modify_index,
             "ModifyTime": self.modify_time, "Name": self.name, "Namespace": self.namespace,
             "NodeID": NODE_ID, "NodeName": NODE_NAME, "PreemptedAllocations": None,
@@ -246,7 +254,11 @@ def plan_group(
     version = job.get("Version", 0)
     current = [a for a in allocs if a.job_version == version and not tasks_updated(a.job, job, group_name)]
     others = [a for a in allocs if a not in current]
-    destructive = [a for a in others if tasks_updated(a.job, job, group_name)]
+    taken = {a.index for a in current}
+    # Old allocations whose name a new one (a canary) already took go first.
+    destructive = sorted(
+        (a for a in others if tasks_updated(a.job, job, group_name)), key=lambda a: (a.index not in taken, a.index)
+    )
     in_place = [a for a in others if a not in destructive]
     update = group.get("Update") or {}
     count = int(group.get("Count") or 0)

@@ -103,6 +103,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(reply)
         except (BrokenPipeError, ConnectionResetError):
             status = -1
+        except Exception as exc:  # a fake defect must surface as an answer, not a hung client
+            status = 500
+            self._send(_Reply(500, f"fake nomad internal error: {exc!r}", text=True))
         finally:
             fake._log(method, path, parts.query, status)
 
@@ -315,7 +318,7 @@ class _Route:
             prefix = self.q("prefix")
             ns = self.namespace
             items = [
-                self.fake._stub(rec, meta=self.q("meta") == "true")
+                self.fake._stub(rec, meta=self.q("meta") == "true", with_namespace=ns == "*")
                 for (rns, jid), rec in sorted(self.state.jobs.items(), key=lambda kv: (kv[0][1], kv[0][0]))
                 if (ns == "*" or rns == ns) and jid.startswith(prefix)
             ]
@@ -717,7 +720,9 @@ class FakeNomad:
 
     # --- lifecycle --------------------------------------------------------------------
     def start(self) -> FakeNomad:
-        handler = type("Handler", (_Handler,), {"fake": self})
+        # TCP_NODELAY (not on unix sockets): headers and body are separate writes, and
+        # Nagle + delayed ACK would add ~40 ms to every keep-alive request (as Go, Nomad sets it).
+        handler = type("Handler", (_Handler,), {"fake": self, "disable_nagle_algorithm": not self._unix})
         if self._unix:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self._unix)
@@ -808,13 +813,18 @@ class FakeNomad:
                                              now=rfc3339(time.time_ns()))
             return token.secret_id
 
-    def set_health(self, job_id: str, *, namespace: str = "default", mode: str = "healthy", after_s: float | None = None) -> None:
+    def set_health(
+        self, job_id: str, *, namespace: str = "default", mode: str = "healthy", after_s: float | None = None,
+        version: int | None = None,
+    ) -> None:
         """How new allocations of a job behave: healthy after ``after_s`` (default: the
-        group's min_healthy_time), ``unhealthy`` (the task fails), or ``never`` healthy."""
+        group's min_healthy_time), ``unhealthy`` (the task fails at start), or ``never``
+        healthy.  With ``version`` it applies to that job version only (e.g. the one
+        whose task would crash), taking precedence over a job-wide setting."""
         if mode not in HEALTH_MODES:
             raise ValueError(f"mode must be one of {HEALTH_MODES}, not {mode!r}")
         with self.state.lock:
-            self.state.health_overrides[(namespace, job_id)] = (mode, after_s)
+            self.state.health_overrides[(namespace, job_id, version)] = (mode, after_s)
 
     def run_job_out_of_band(self, job: dict[str, Any], *, namespace: str | None = None) -> dict[str, Any]:
         """Register ``job`` (API JSON) directly, as someone running ``nomad job run`` would."""
@@ -875,17 +885,19 @@ class FakeNomad:
                 "JobID": job["ID"], "ModifyIndex": self.state.table_index("job_summary"),
                 "Namespace": job["Namespace"], "Summary": summary}
 
-    def _stub(self, rec: Any, *, meta: bool) -> dict[str, Any]:
+    def _stub(self, rec: Any, *, meta: bool, with_namespace: bool) -> dict[str, Any]:
         job = rec.row
         stub = {
             "CreateIndex": job["CreateIndex"], "Datacenters": job["Datacenters"], "ID": job["ID"],
             "JobModifyIndex": job["JobModifyIndex"], "JobSummary": self._summary(rec),
             "ModifyIndex": job["ModifyIndex"], "Multiregion": job.get("Multiregion"), "Name": job["Name"],
-            "Namespace": job["Namespace"], "ParameterizedJob": job.get("ParameterizedJob") is not None,
+            "ParameterizedJob": job.get("ParameterizedJob") is not None,
             "ParentID": job.get("ParentID", ""), "Periodic": job.get("Periodic") is not None,
             "Priority": job["Priority"], "Status": job["Status"], "StatusDescription": job["StatusDescription"],
             "Stop": job["Stop"], "SubmitTime": job["SubmitTime"], "Type": job["Type"],
         }
+        if with_namespace:  # 1.0.18 names the namespace only in cross-namespace listings
+            stub["Namespace"] = job["Namespace"]
         if meta and tuple(int(p) for p in self.version.split(".")[:3]) >= (1, 4, 3):
             stub["Meta"] = job.get("Meta")
         return stub

@@ -106,7 +106,7 @@ class State:
         self.evals: dict[str, dict[str, Any]] = {}
         self.allocs: dict[str, Alloc] = {}
         self.deployments: dict[str, Deployment] = {}
-        self.health_overrides: dict[Key, tuple[str, float | None]] = {}
+        self.health_overrides: dict[tuple[str, str, int | None], tuple[str, float | None]] = {}
 
     # --- bookkeeping -------------------------------------------------------------
     def bump(self, *tables: str) -> int:
@@ -313,7 +313,7 @@ class State:
         key = (job["Namespace"], job["ID"])
         return [
             a for a in self.allocs.values()
-            if (a.namespace, a.job_id) == key and not a.terminal and (group is None or a.group == group)
+            if (a.namespace, a.job_id) == key and a.occupies_slot and (group is None or a.group == group)
         ]
 
     def latest_deployment(self, namespace: str, job_id: str) -> Deployment | None:
@@ -322,7 +322,8 @@ class State:
 
     def _timing(self, job: Job, group: dict[str, Any]) -> tuple[str, float]:
         """(mode, seconds from running to healthy) for new allocations of ``group``."""
-        mode, after = self.health_overrides.get((job["Namespace"], job["ID"]), (self.health.mode, self.health.after_s))
+        default = self.health_overrides.get((job["Namespace"], job["ID"], None), (self.health.mode, self.health.after_s))
+        mode, after = self.health_overrides.get((job["Namespace"], job["ID"], job.get("Version")), default)
         if after is None:
             after = self.health.after_s
         if after is None:
@@ -385,6 +386,9 @@ class State:
                 self._stop_alloc(alloc, index, "alloc is being updated due to job update")
                 placed.append(self._place(job, group, alloc.index, evaluation, deployment, index, canary=False))
             used = {a.index for a in self._job_allocs(job, name)}
+            if plan.canary:
+                # Canaries take the lowest names not used by allocations of the new version.
+                used = {a.index for a in self._job_allocs(job, name) if a.job_version == job["Version"]}
             for _ in range(plan.place + plan.canary):
                 slot = next(i for i in range(len(used) + 1) if i not in used)
                 used.add(slot)
@@ -398,14 +402,22 @@ class State:
             if alloc.client_status == "blocked":
                 queued[alloc.group] += 1
         blocked = [a for a in placed if a.client_status == "blocked"]
-        for alloc in blocked:
-            del self.allocs[alloc.id]
         evaluation.update(Status="complete", ModifyIndex=index, QueuedAllocations=queued)
         if blocked:
+            evaluation["FailedTGAllocs"] = {
+                name: {
+                    "AllocationTime": 10000, "ClassExhausted": None, "ClassFiltered": None, "CoalescedFailures": n - 1,
+                    "ConstraintFiltered": {"missing drivers": len(self.datacenters)},
+                    "DimensionExhausted": None, "NodesAvailable": {dc: 1 for dc in self.datacenters},
+                    "NodesEvaluated": len(self.datacenters), "NodesExhausted": 0,
+                    "NodesFiltered": len(self.datacenters), "QuotaExhausted": None, "ScoreMetaData": None, "Scores": None,
+                }
+                for name, n in queued.items() if n
+            }
             evaluation["BlockedEval"] = str(uuid.uuid4())
             self.evals[evaluation["BlockedEval"]] = {
                 **evaluation, "ID": evaluation["BlockedEval"], "Status": "blocked", "TriggeredBy": "queued-allocs",
-                "BlockedEval": "", "QueuedAllocations": None,
+                "BlockedEval": "", "FailedTGAllocs": None,
             }
         if deployment is not None:
             deployment.modify_index = index
@@ -453,6 +465,18 @@ class State:
             gstate.deadline_at = self.clock() + seconds
             gstate.require_progress_by = self.now_ns() + gstate.progress_deadline
 
+    def _plan_reschedule(self, alloc: Alloc) -> None:
+        """A failed allocation gets a delayed follow-up evaluation, as Nomad's reschedule
+        policy does; the fake records it but never replaces the allocation."""
+        group = group_of(alloc.job, alloc.group) or {}
+        if not group.get("ReschedulePolicy"):
+            return
+        job = {**alloc.job, "JobModifyIndex": alloc.job.get("JobModifyIndex", 0)}
+        follow = self._new_eval(job, self.index, "alloc-failure")
+        follow["PreviousEval"] = alloc.eval_id
+        alloc.followup_eval_id = follow["ID"]
+        alloc.reschedule = True
+
     def _stop_alloc(self, alloc: Alloc, index: int, description: str) -> None:
         alloc.desired_status = "stop"
         alloc.desired_description = description
@@ -479,6 +503,10 @@ class State:
                     alloc.client_status = "complete"
                     alloc.client_description = "All tasks have completed"
                     client_changes.append(alloc)
+                    if alloc.deployment_id and alloc.healthy is None:
+                        # Stopped before it became healthy: Nomad counts it unhealthy.
+                        alloc.healthy = False
+                        health_changes.append(alloc)
                     continue
                 if alloc.desired_status != "run":
                     continue
@@ -486,6 +514,7 @@ class State:
                     if alloc.fails:
                         alloc.client_status = "failed"
                         alloc.client_description = "Failed tasks"
+                        self._plan_reschedule(alloc)
                     else:
                         alloc.client_status = "running"
                         alloc.client_description = "Tasks are running"
@@ -525,11 +554,12 @@ class State:
                 rec = self.jobs.get(key)
                 if rec is not None and self._refresh_status(rec, self.index):
                     self.cond.notify_all()
+            woken = {a.deployment_id for a in health_changes}
             for dep in list(self.deployments.values()):
                 if dep.active:
-                    self._watch_deployment(dep, now)
+                    self._watch_deployment(dep, now, health_changed=dep.id in woken)
 
-    def _watch_deployment(self, dep: Deployment, now: float) -> None:
+    def _watch_deployment(self, dep: Deployment, now: float, *, health_changed: bool) -> None:
         rec = self.jobs.get((dep.namespace, dep.job_id))
         if rec is None or rec.row["Version"] != dep.job_version:
             return
@@ -557,8 +587,9 @@ class State:
         if waiting and all(g.auto_promote for g in waiting.values()) and canaries_ready:
             self.promote(dep.id, all_groups=True, groups=None)
             return
-        # continue a rolling update when capacity frees up
-        evaluation_needed = any(
+        # Continue a rolling update when an allocation's health changed: Nomad's
+        # deployment watcher creates an evaluation then, and only then.
+        evaluation_needed = health_changed and any(
             plan_group(job, g["Name"], self._job_allocs(job, g["Name"]), deployment=dep).destructive
             or plan_group(job, g["Name"], self._job_allocs(job, g["Name"]), deployment=dep).place
             for g in job.get("TaskGroups") or []
@@ -586,10 +617,12 @@ class State:
         return healthy >= int(group.get("Count") or 0) and not others
 
     def _mark_stable(self, rec: JobRecord, version: int, index: int) -> None:
+        if rec.row["Version"] == version and rec.row["Stable"]:
+            return  # a revert already copied a stable version: nothing to write
         for stored in rec.versions:
             if stored["Version"] == version:
-                stored["Stable"] = True
-                stored["ModifyIndex"] = index
+                # Nomad rewrites the version from the live row, whose Status it carries.
+                stored.update(Stable=True, ModifyIndex=index, Status=rec.row["Status"])
         if rec.row["Version"] == version:
             rec.row["Stable"] = True
             rec.row["ModifyIndex"] = index
@@ -615,6 +648,9 @@ class State:
             target = next(v for v in rec.versions if v["Version"] == reverted)
             struct = copy.deepcopy(target)
             rec = self._store_version(rec, struct, index)
+            # The revert copies the stable version as is: the new version is already Stable.
+            rec.row["Stable"] = True
+            rec.versions[-1].update(Stable=True, Status="pending")
             self.tables["jobs"] = index
             evaluation = self._new_eval(rec.row, index, "deployment-watcher")
             self.publish(index, [self._job_event("DeploymentStatusUpdate", rec.row)])
@@ -712,7 +748,10 @@ class State:
                 if stored_group is not None:
                     stored_group["Count"] = count
             index = self.bump("jobs", "job_summary")
+            stable = rec.row["Stable"]
             rec = self._store_version(rec, struct, index)
+            # Scaling copies the live row, Stable flag included (only registration resets it).
+            rec.row["Stable"] = rec.versions[-1]["Stable"] = stable
             eval_index = self.bump("evals")
             evaluation = self._new_eval(rec.row, eval_index, "job-scaling")
             self.publish(index, [self._job_event("JobRegistered", rec.row)])
