@@ -187,7 +187,11 @@ class ClusterReader:
         if with_deployment or drifted or (promotable and not stop):
             async with semaphore:
                 deployment = await self._client.job_latest_deployment(key[1], namespace=key[0])
-            failed_digest = await self._failed_digest(key, deployment, semaphore, policy)
+            # At an index this process already saw in sync with an earlier file, no
+            # rollback can have happened since: a plain new commit, no history needed.
+            plain_update = seen is not None and seen.job_modify_index == jmi and bool(seen.digest)
+            if drifted and not plain_update:
+                failed_digest = await self._failed_digest(key, deployment, semaphore, policy)
         return LiveJob(
             key=key, job_modify_index=jmi, stop=stop, status=str(stub.get("Status", "")), meta=meta,
             # a vouched-for job needs no diff: the planner takes known_digest instead
@@ -203,11 +207,19 @@ class ClusterReader:
         semaphore: asyncio.Semaphore,
         policy: SyncPolicy,
     ) -> str | None:
-        """The digest of the version whose rollout failed, when Nomad rolled it back."""
-        if not deployment or deployment.get("Status") != "failed":
-            return None
+        """The digest of the version whose rollout failed, when Nomad rolled it back.
+
+        Any deployment status counts: the rollback's own deployment may still be
+        running, or may already have succeeded, when the next pass looks.
+        """
+        if not deployment:
+            return None  # no deployment, no auto-revert
         submitted = self.memory.submitted.get(key)
-        if submitted is not None and deployment.get("JobSpecModifyIndex") == submitted[1]:
+        if (
+            submitted is not None
+            and deployment.get("Status") == "failed"
+            and deployment.get("JobSpecModifyIndex") == submitted[1]
+        ):
             return submitted[0]
         # Look the failed version up in the job's history: after an auto-revert the
         # live version is a copy of the last stable one, and the versions newer
