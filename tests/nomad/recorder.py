@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -63,7 +63,31 @@ class Recorder:
             return [r for r in self.requests if r.path == path]
 
 
-class _ThreadingUnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+class _JoinedThreads(socketserver.ThreadingMixIn):
+    """One thread per connection, all joined (bounded) when the server closes."""
+
+    daemon_threads = True
+    handler_threads: list[threading.Thread]
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        thread = threading.Thread(
+            target=self.process_request_thread, args=(request, client_address), daemon=True
+        )
+        self.handler_threads.append(thread)
+        thread.start()
+
+    def join_handlers(self, timeout: float) -> list[threading.Thread]:
+        """Join every handler thread; returns those still alive (a leak)."""
+        for thread in self.handler_threads:
+            thread.join(timeout)
+        return [t for t in self.handler_threads if t.is_alive()]
+
+
+class _ThreadingTCPServer(_JoinedThreads, socketserver.TCPServer):
+    allow_reuse_address = True
+
+
+class _ThreadingUnixServer(_JoinedThreads, socketserver.UnixStreamServer):
     pass
 
 
@@ -117,18 +141,18 @@ def recording_server(
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server: socketserver.BaseServer
+    server: _ThreadingTCPServer | _ThreadingUnixServer
     if unix_socket is not None:
         server = _ThreadingUnixServer(unix_socket, Handler)
         address = f"unix://{unix_socket}"
     else:
-        tcp = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        tcp = _ThreadingTCPServer(("127.0.0.1", 0), Handler)
         if ssl_context is not None:
             tcp.socket = ssl_context.wrap_socket(tcp.socket, server_side=True)
         scheme = "https" if ssl_context is not None else "http"
         address = f"{scheme}://127.0.0.1:{tcp.server_address[1]}"
         server = tcp
-    server.daemon_threads = True
+    server.handler_threads = []
     thread = threading.Thread(
         target=server.serve_forever, args=(0.05,), name="recording-server", daemon=True
     )
@@ -139,3 +163,5 @@ def recording_server(
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+        leaked = server.join_handlers(timeout=5)
+        assert not leaked, f"recording server handler threads still running: {leaked}"
