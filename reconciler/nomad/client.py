@@ -476,6 +476,26 @@ class NomadClient:
         )
         return dict(result.value or {})
 
+    async def job_submission(
+        self, job_id: str, *, version: int, namespace: str | None = None
+    ) -> dict[str, Any] | None:
+        """``GET /v1/job/:id/submission?version=N``: the stored source, or ``None``.
+
+        ``None`` when Nomad keeps no source for that version, and always on
+        Nomad < 1.6 (no such endpoint there).
+        """
+        if not (await self.features()).register_submission:
+            return None
+        try:
+            result = await self._get(
+                f"/v1/job/{_path_id(job_id)}/submission",
+                endpoint="/v1/job/:id/submission",
+                params={"namespace": self._default_namespace(namespace), "version": version},
+            )
+        except NomadNotFoundError:
+            return None
+        return dict(result.value or {})
+
     async def job_summary(self, job_id: str, *, namespace: str | None = None) -> dict[str, Any]:
         result = await self._get(
             f"/v1/job/{_path_id(job_id)}/summary",

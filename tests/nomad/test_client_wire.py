@@ -318,3 +318,24 @@ def test_run_sync_runs_a_coroutine() -> None:
                 return await client.server_version()
 
         assert run_sync(version()) == (1, 4, 3)
+
+
+@pytest.mark.parametrize("version,asked", [("1.5.6", False), ("1.6.0", True)])
+async def test_job_submission_only_where_nomad_keeps_sources(version: str, asked: bool) -> None:
+    def respond(request: Recorded) -> Reply:
+        if request.query.get("version") == ["3"]:
+            return Reply(body={"Source": 'job "web" {}', "Format": "hcl2", "Version": 3})
+        return Reply(status=404, body="job source not found")
+
+    with recording_server(version=version, respond=respond) as (address, recorder):
+        async with client_for(address, namespace="ops") as client:
+            found = await client.job_submission("web", version=3)
+            missing = await client.job_submission("web", version=2)
+        requests = recorder.of("/v1/job/web/submission")
+    assert missing is None
+    if asked:
+        assert found is not None and found["Source"] == 'job "web" {}'
+        assert requests[0].query == {"namespace": ["ops"], "version": ["3"]}
+    else:
+        assert found is None
+        assert requests == []
