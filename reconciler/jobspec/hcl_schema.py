@@ -271,7 +271,6 @@ UPSTREAM = Struct(
         _v("DestinationName", "destination_name"),
         _v("LocalBindPort", "local_bind_port", "int"),
         _v("Datacenter", "datacenter"),
-        _v("LocalBindAddress", "local_bind_address"),
     ),
 )
 EXPOSE_PATH = Struct(
@@ -300,7 +299,6 @@ SIDECAR_SERVICE = Struct(
         _s("Tags", "tags", "strings"),
         _v("Port", "port"),
         Nested("Proxy", "proxy", "proxy"),
-        _v("DisableDefaultTCPCheck", "disable_default_tcp_check", "bool"),
     ),
 )
 SIDECAR_TASK = Struct(
@@ -319,11 +317,58 @@ SIDECAR_TASK = Struct(
         _v("KillSignal", "kill_signal"),
     ),
 )
+GATEWAY_BIND_ADDRESS = Struct(
+    "envoy_gateway_bind_addresses",
+    (Fixed("Name", ""), _v("Address", "address"), _v("Port", "port", "int")),
+)
+GATEWAY_PROXY = Struct(
+    "gateway_proxy",
+    (
+        _s("ConnectTimeout", "connect_timeout", "duration"),
+        _v("EnvoyGatewayBindTaggedAddresses", "envoy_gateway_bind_tagged_addresses", "bool"),
+        Nested("EnvoyGatewayBindAddresses", "envoy_gateway_bind_addresses", "envoy_gateway_bind_addresses", "map", label="Name"),
+        _v("EnvoyGatewayNoDefaultBind", "envoy_gateway_no_default_bind", "bool"),
+        _v("EnvoyDNSDiscoveryType", "envoy_dns_discovery_type"),
+        _s("Config", "config", "opaque"),
+    ),
+)
+GATEWAY_TLS = Struct("tls", (_v("Enabled", "enabled", "bool"),))
+INGRESS_SERVICE = Struct("ingress_service", (_v("Name", "name"), _s("Hosts", "hosts", "strings")))
+INGRESS_LISTENER = Struct(
+    "listener",
+    (
+        _v("Port", "port", "int"),
+        _v("Protocol", "protocol"),
+        Nested("Services", "service", "ingress_service", "list"),
+    ),
+)
+INGRESS = Struct(
+    "ingress", (Nested("TLS", "tls", "tls"), Nested("Listeners", "listener", "listener", "list"))
+)
+LINKED_SERVICE = Struct(
+    "linked_service",
+    (
+        _v("Name", "name"),
+        _v("CAFile", "ca_file"),
+        _v("CertFile", "cert_file"),
+        _v("KeyFile", "key_file"),
+        _v("SNI", "sni"),
+    ),
+)
+TERMINATING = Struct("terminating", (Nested("Services", "service", "linked_service", "list"),))
+GATEWAY = Struct(
+    "gateway",
+    (
+        Nested("Proxy", "proxy", "gateway_proxy"),
+        Nested("Ingress", "ingress", "ingress"),
+        Nested("Terminating", "terminating", "terminating"),
+    ),
+)
 CONNECT = Struct(
     "connect",
     (
         _v("Native", "native", "bool"),
-        Fixed("Gateway"),
+        Nested("Gateway", "gateway", "gateway"),
         Nested("SidecarService", "sidecar_service", "sidecar_service"),
         Nested("SidecarTask", "sidecar_task", "sidecar_task"),
     ),
@@ -478,12 +523,12 @@ TASK = Struct(
         Nested("Templates", "template", "template", "list"),
         Nested("DispatchPayload", "dispatch_payload", "dispatch_payload"),
         Nested("VolumeMounts", "volume_mount", "volume_mount", "list"),
+        Nested("CSIPluginConfig", "csi_plugin", "csi_plugin"),
         _v("Leader", "leader", "bool"),
         _v("ShutdownDelay", "shutdown_delay", "duration"),
         _v("KillSignal", "kill_signal"),
         _v("Kind", "kind"),
         Fixed("ScalingPolicies"),
-        Nested("CSIPluginConfig", "csi_plugin", "csi_plugin"),
     ),
     extra_blocks=("scaling",),
     attr_maps=("env", "meta"),
@@ -544,7 +589,7 @@ JOB = Struct(
         Fixed("ParentID"),
         Fixed("Dispatched", False),
         Fixed("Payload"),
-        _s("VaultNamespace", "vault_namespace"),
+        Fixed("VaultNamespace"),  # no HCL argument sets it in Nomad 1.0
         Fixed("NomadTokenID"),
         Fixed("Status"),
         Fixed("StatusDescription"),
@@ -565,7 +610,8 @@ STRUCTS: dict[str, Struct] = {
         CONSTRAINT, AFFINITY, SPREAD_TARGET, SPREAD, UPDATE, MULTIREGION_STRATEGY, MULTIREGION_REGION,
         MULTIREGION, PERIODIC, PARAMETERIZED, RESCHEDULE, MIGRATE, RESTART, EPHEMERAL_DISK, DNS, PORT,
         NETWORK, CHECK_RESTART, CHECK, UPSTREAM, EXPOSE_PATH, EXPOSE, PROXY, SIDECAR_SERVICE,
-        SIDECAR_TASK, CONNECT, SERVICE, DEVICE, RESOURCES, LOGS, ARTIFACT, VAULT, TEMPLATE,
+        SIDECAR_TASK, GATEWAY_BIND_ADDRESS, GATEWAY_PROXY, GATEWAY_TLS, INGRESS_SERVICE,
+        INGRESS_LISTENER, INGRESS, LINKED_SERVICE, TERMINATING, GATEWAY, CONNECT, SERVICE, DEVICE, RESOURCES, LOGS, ARTIFACT, VAULT, TEMPLATE,
         DISPATCH_PAYLOAD, VOLUME_MOUNT, MOUNT_OPTIONS, VOLUME, LIFECYCLE, CSI_PLUGIN, SCALING, TASK,
         GROUP, JOB,
     )

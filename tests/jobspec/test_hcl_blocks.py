@@ -274,3 +274,45 @@ def test_unsuitable_value_points_at_the_start_of_the_expression() -> None:
         convert_hcl(text, path="c.nomad")
     assert (info.value.line, info.value.column) == (6, 13)
     assert info.value.reason == "Unsuitable value type; Unsuitable value: a number is required"
+
+
+def test_schema_is_consistent() -> None:
+    from reconciler.jobspec.hcl_schema import STRUCTS, Nested
+
+    for struct in STRUCTS.values():
+        jsons = [f.json for f in struct.fields]
+        assert len(jsons) == len(set(jsons)), struct.name
+        for f in struct.fields:
+            if isinstance(f, Nested):
+                assert f.struct in STRUCTS, (struct.name, f.struct)
+
+
+def test_connect_sidecar_and_gateway_blocks() -> None:
+    got = job(
+        'group "g" {\n  service {\n    name = "api"\n    connect {\n      sidecar_service {\n        proxy {\n'
+        '          upstreams {\n            destination_name = "db"\n            local_bind_port = 5432\n          }\n'
+        '          expose {\n            path {\n              path = "/health"\n              local_path_port = 8080\n            }\n          }\n'
+        "        }\n      }\n    }\n  }\n"
+        '  service {\n    name = "ingress"\n    connect {\n      gateway {\n        proxy {\n          connect_timeout = "3s"\n'
+        '          envoy_gateway_bind_addresses "api" {\n            address = "0.0.0.0"\n            port = 8080\n          }\n        }\n'
+        '        ingress {\n          listener {\n            port = 8080\n            service {\n              name = "api"\n              hosts = ["a.example"]\n            }\n          }\n        }\n'
+        "      }\n    }\n  }\n}"
+    )
+    sidecar, ingress = got["TaskGroups"][0]["Services"]
+    proxy = sidecar["Connect"]["SidecarService"]["Proxy"]
+    assert proxy["Upstreams"] == [{"DestinationName": "db", "LocalBindPort": 5432, "Datacenter": ""}]
+    assert proxy["ExposeConfig"] == {"Path": [{"Path": "/health", "Protocol": "", "LocalPathPort": 8080, "ListenerPort": ""}]}
+    gateway = ingress["Connect"]["Gateway"]
+    assert gateway["Proxy"]["ConnectTimeout"] == 3_000_000_000
+    assert gateway["Proxy"]["EnvoyGatewayBindAddresses"] == {"api": {"Name": "api", "Address": "0.0.0.0", "Port": 8080}}
+    assert gateway["Ingress"]["Listeners"] == [{"Port": 8080, "Protocol": "", "Services": [{"Name": "api", "Hosts": ["a.example"]}]}]
+    assert gateway["Terminating"] is None
+
+
+def test_csi_plugin_is_printed_before_leader_only_when_set() -> None:
+    plain = task('driver = "x"')
+    assert "CSIPluginConfig" not in plain
+    got = task('driver = "x"\ncsi_plugin {\n  id = "p"\n  type = "node"\n}')
+    keys = list(got)
+    assert keys.index("CSIPluginConfig") == keys.index("Leader") - 1
+    assert got["CSIPluginConfig"] == {"ID": "p", "Type": "node", "MountDir": ""}
