@@ -22,7 +22,7 @@ import platform
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
@@ -106,9 +106,7 @@ class _PerJobCollector(Collector):
 
     def collect(self) -> Iterable[Metric]:
         families = self._families()
-        now = self._owner._clock()
-        with self._owner._lock:
-            records = list(self._owner._jobs.items())
+        now, records = self._owner._job_records()
         by_name = {f.name: f for f in families}
         counts = dict.fromkeys(SyncState, 0)
         for (namespace, job_id), rec in records:
@@ -380,6 +378,14 @@ class ReconcilerMetrics:
         """Drop every per-job series of ``key`` (the job was removed everywhere)."""
         with self._lock:
             self._jobs.pop(key, None)
+
+    def _job_records(self) -> tuple[float, list[tuple[JobKey, _JobRecord]]]:
+        """The time and a consistent copy of the per-job table, for one scrape."""
+        with self._lock:
+            copied = [
+                (key, replace(rec, finished=dict(rec.finished))) for key, rec in self._jobs.items()
+            ]
+        return self._clock(), copied
 
     # -- deployments -----------------------------------------------------------
 
