@@ -48,6 +48,14 @@ def convert_hcl(
     base_dir: str | None = None,
 ) -> dict[str, Any]:
     """The API job (the object inside ``{"Job": ...}``) an HCL2 job file describes."""
+    try:
+        return _convert(text, path=path, inputs=inputs, allow_fs=allow_fs, base_dir=base_dir)
+    except RecursionError:
+        # Only pathological nesting gets here; it is still this file's error, not a crash.
+        raise JobSyntaxError("Nesting too deep; The file nests expressions or blocks too deeply to process.", path=path) from None
+
+
+def _convert(text: str, *, path: str, inputs: VariableInputs, allow_fs: bool, base_dir: str | None) -> dict[str, Any]:
     if text.lstrip(" ").startswith("{"):
         # Nomad would read this as HCL's JSON syntax; this converter reads native syntax only.
         raise JobSyntaxError(

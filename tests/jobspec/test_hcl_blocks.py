@@ -316,3 +316,10 @@ def test_csi_plugin_is_printed_before_leader_only_when_set() -> None:
     keys = list(got)
     assert keys.index("CSIPluginConfig") == keys.index("Leader") - 1
     assert got["CSIPluginConfig"] == {"ID": "p", "Type": "node", "MountDir": ""}
+
+
+def test_pathological_nesting_is_a_clear_error() -> None:
+    deep = "(" * 3000 + "1" + ")" * 3000
+    with pytest.raises(JobSpecError) as info:
+        convert_hcl(f'job "j" {{\n  priority = {deep}\n}}\n', path="deep.nomad")
+    assert info.value.path == "deep.nomad"
