@@ -32,7 +32,7 @@ from reconciler.sync.render import (
     render_progress,
     use_colour,
 )
-from reconciler.sync.report import build_report
+from reconciler.sync.report import SCHEMA, build_report
 from reconciler.sync.session import connect, explain_nomad_error, reparse_with_server
 
 EXIT_OK, EXIT_ERROR, EXIT_PENDING = 0, 1, 2
@@ -146,8 +146,7 @@ def _run(
     try:
         result = asyncio.run(go())
     except NomadError as exc:
-        print(f"Error: {explain_nomad_error(exc, config)}", file=stderr)
-        return EXIT_ERROR
+        return _nomad_failed(command, exc, config, out, stdout, stderr)
 
     code = plan_exit(result) if command == "plan" else (EXIT_ERROR if result.failed else EXIT_OK)
     if out.json:
@@ -167,6 +166,18 @@ def _run(
         _print(stdout, [style.paint("!", f"refused: {r}") for r in result.plan.refusals])
         _print(stdout, [pass_summary(result)])
     return code
+
+
+def _nomad_failed(
+    command: str, exc: NomadError, config: NomadConfig, out: Output, stdout: TextIO, stderr: TextIO
+) -> int:
+    """Nomad could not be used at all: one actionable line, and a JSON document with --json."""
+    message = explain_nomad_error(exc, config)
+    print(f"Error: {message}", file=stderr)
+    if out.json:
+        doc = {"schema": SCHEMA, "command": command, "exit_code": EXIT_ERROR, "error": message}
+        stdout.write(json.dumps(doc, indent=2) + "\n")
+    return EXIT_ERROR
 
 
 async def with_revision(snapshot: Snapshot) -> Snapshot:
@@ -215,8 +226,7 @@ def run_status(
     try:
         plan, version = asyncio.run(go())
     except NomadError as exc:
-        print(f"Error: {explain_nomad_error(exc, config)}", file=stderr)
-        return EXIT_ERROR
+        return _nomad_failed("status", exc, config, out, stdout, stderr)
     code = EXIT_ERROR if plan.has_errors else EXIT_OK
     if out.json:
         report = build_report(

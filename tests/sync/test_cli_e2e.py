@@ -222,6 +222,11 @@ def test_nomad_unreachable_is_an_actionable_error(
     assert code == 1
     err = capsys.readouterr().err
     assert "cannot reach Nomad at http://127.0.0.1:9" in err
+    assert main(["sync", str(repo.root), "--address", "http://127.0.0.1:9", "--json"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["exit_code"] == 1 and doc["error"].startswith(
+        "cannot reach Nomad at http://127.0.0.1:9"
+    )
 
 
 def test_a_job_nomad_refuses_fails_alone(
