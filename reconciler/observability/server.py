@@ -201,7 +201,14 @@ def _make_handler(server: ObservabilityServer) -> type[BaseHTTPRequestHandler]:
             path = urlsplit(self.path).path
             if path == "/metrics":
                 encoder, content_type = choose_encoder(self.headers.get("Accept", ""))
-                body = encoder(server.metrics.registry)
+                try:
+                    body = encoder(server.metrics.registry)
+                except Exception as exc:
+                    # A broken collector must show up as a failed scrape, not a reset connection.
+                    log.exception("rendering /metrics failed")
+                    text = f"rendering metrics failed: {type(exc).__name__}: {exc}\n"
+                    self._send(500, "text/plain; charset=utf-8", text.encode(), head=head)
+                    return
                 self._send(200, content_type, body, head=head, compressible=True)
             elif path in ("/healthz", "/readyz"):
                 check = server.liveness if path == "/healthz" else server.readiness

@@ -200,3 +200,21 @@ def test_parse_listen_address_errors_name_the_flag(text: str, reason: str) -> No
     with pytest.raises(ConfigError, match=reason) as exc:
         parse_listen_address(text)
     assert "--listen" in str(exc.value)
+
+
+def test_a_failing_collector_is_a_500_with_the_reason(caplog: pytest.LogCaptureFixture) -> None:
+    class Broken:
+        def collect(self) -> list[object]:
+            raise RuntimeError("collector exploded")
+
+        def describe(self) -> list[object]:
+            return []
+
+    m = ReconcilerMetrics(CollectorRegistry())
+    m.registry.register(Broken())  # type: ignore[arg-type]
+    with ObservabilityServer(m, host="127.0.0.1", port=0, liveness=ok, readiness=ok) as server:
+        status, _, body = get(server.url + "/metrics")
+        assert status == 500
+        assert body.decode() == "rendering metrics failed: RuntimeError: collector exploded\n"
+        assert get(server.url + "/healthz")[0] == 200  # the server keeps serving
+    assert "rendering /metrics failed" in caplog.text
