@@ -68,7 +68,9 @@ RECORDED_HEALTH = HealthModel(start_delay_s=0.1, stop_delay_s=0.2, success_delay
 
 def _fake(acl: bool = False, clock: ManualClock | None = None) -> FakeNomad:
     if clock is None:
-        return FakeNomad(acl=acl, health=RECORDED_HEALTH)
+        # Without jitter a blocking query ends exactly at its wait, as in the recording's
+        # schedule (08's last query returned just before the purge that followed it).
+        return FakeNomad(acl=acl, health=RECORDED_HEALTH, blocking_jitter=False)
     return FakeNomad(acl=acl, health=RECORDED_HEALTH, clock=clock)
 
 

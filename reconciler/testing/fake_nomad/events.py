@@ -60,8 +60,10 @@ class EventBroker:
     def publish(self, index: int, events: list[Event]) -> None:
         if not events:
             return
+        # Every event of a frame carries the frame's (Raft) index.
+        stamped = tuple({**event, "Index": index} for event in events)
         with self._cond:
-            self._frames.append((self._seq, Frame(index, tuple(events))))
+            self._frames.append((self._seq, Frame(index, stamped)))
             self._seq += 1
             self._cond.notify_all()
 

@@ -200,7 +200,8 @@ class _Route:
             except ValueError as exc:
                 raise _Reply(400, "Invalid wait time", text=True) from exc
         if min_index > 0:
-            wait += random.uniform(0, wait / 16)  # Nomad adds up to wait/16 of jitter
+            if self.fake.blocking_jitter:
+                wait += random.uniform(0, wait / 16)  # Nomad adds up to wait/16 of jitter
             deadline = time.monotonic() + wait
             while not self.fake._stopping.is_set():
                 remaining = deadline - time.monotonic()
@@ -693,6 +694,7 @@ class FakeNomad:
         clock: Callable[[], float] = time.monotonic,
         heartbeat_s: float = 10.0,
         tick_s: float = 0.02,
+        blocking_jitter: bool = True,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
@@ -701,6 +703,7 @@ class FakeNomad:
         self.region = region
         self.datacenters = tuple(datacenters)
         self.heartbeat_s = heartbeat_s
+        self.blocking_jitter = blocking_jitter
         self.host = host
         self._port = port
         self._ssl = ssl_context
@@ -748,6 +751,7 @@ class FakeNomad:
         if self._server is None:
             return
         self._stopping.set()
+        self.state.wakeup.set()
         self.broker.set_stalled(False)
         with self.state.cond:
             self.state.cond.notify_all()
@@ -767,8 +771,12 @@ class FakeNomad:
         self.stop()
 
     def _run_ticks(self) -> None:
-        while not self._stopping.wait(self._tick_s):
-            self.state.tick()
+        wakeup = self.state.wakeup
+        while not self._stopping.is_set():
+            wakeup.wait(self._tick_s)
+            wakeup.clear()
+            if not self._stopping.is_set():
+                self.state.tick()
 
     def tick(self) -> None:
         """Advance the simulation to the clock's current time now (for driven clocks)."""

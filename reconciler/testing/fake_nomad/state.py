@@ -107,6 +107,8 @@ class State:
         self.allocs: dict[str, Alloc] = {}
         self.deployments: dict[str, Deployment] = {}
         self.health_overrides: dict[tuple[str, str, int | None], tuple[str, float | None]] = {}
+        self.pending_evals: list[tuple[Key, dict[str, Any]]] = []
+        self.wakeup = threading.Event()  # set when the scheduler worker has work
 
     # --- bookkeeping -------------------------------------------------------------
     def bump(self, *tables: str) -> int:
@@ -218,13 +220,13 @@ class State:
                 # Unchanged spec: no new version, but Nomad still creates an evaluation.
                 index = self.bump("evals")
                 evaluation = self._new_eval(rec.row, index, "job-register")
-                self._schedule(rec, evaluation)
+                self._enqueue(rec, evaluation)
                 return self._register_reply(evaluation, index, rec.row["JobModifyIndex"])
             index = self.bump("jobs", "evals", "job_summary")
             rec = self._store_version(rec, struct, index)
             evaluation = self._new_eval(rec.row, index, "job-register")
             self.publish(index, [self._eval_event("JobRegistered", evaluation), self._job_event("JobRegistered", rec.row)])
-            self._schedule(rec, evaluation)
+            self._enqueue(rec, evaluation)
             return self._register_reply(evaluation, index, index)
 
     def _store_version(self, rec: JobRecord | None, struct: Job, index: int) -> JobRecord:
@@ -331,6 +333,19 @@ class State:
             after = (update.get("MinHealthyTime") or 0) / 1e9 * self.health.time_scale
         return mode, after
 
+    def _enqueue(self, rec: JobRecord, evaluation: dict[str, Any]) -> None:
+        """Hand the evaluation to the scheduler worker (the next tick), as Nomad's broker
+        does: a write's response and its blocking-query wake-ups precede the placements."""
+        self.pending_evals.append(((rec.row["Namespace"], rec.row["ID"]), evaluation))
+        self.wakeup.set()
+
+    def _run_pending_evals(self) -> None:
+        pending, self.pending_evals = self.pending_evals, []
+        for key, evaluation in pending:
+            rec = self.jobs.get(key)
+            if rec is not None:
+                self._schedule(rec, evaluation)
+
     def _schedule(self, rec: JobRecord, evaluation: dict[str, Any]) -> None:
         """Run the evaluation: place, stop and update allocations; create the deployment."""
         job = rec.row
@@ -427,6 +442,7 @@ class State:
         self._refresh_status(rec, index)
         events.append(self._job_event("PlanResult", rec.row))
         self.publish(index, events)
+        self._eval_updated(evaluation)
 
     def _place(self, job: Job, group: dict[str, Any], slot: int, evaluation: dict[str, Any],
                deployment: Deployment | None, index: int, *, canary: bool) -> Alloc:
@@ -494,6 +510,7 @@ class State:
     def tick(self) -> None:
         """Advance allocations and deployments to the fake's current clock."""
         with self.lock:
+            self._run_pending_evals()
             now = self.clock()
             touched: set[Key] = set()
             client_changes: list[Alloc] = []
@@ -603,9 +620,21 @@ class State:
             if dep.success_at is None:
                 dep.success_at = now + self.health.success_delay_s
             elif now >= dep.success_at:
-                index = self.bump("deployment", "jobs")
-                self._set_deployment_status(dep, "successful", DESC_SUCCESS, index)
+                # As in Nomad: the watcher's evaluation, then the plan that completes the
+                # deployment and marks the version stable, then the evaluation's update.
+                index = self.bump("evals")
+                evaluation = self._new_eval(job, index, "deployment-watcher")
+                evaluation["DeploymentID"] = dep.id
+                self.publish(index, [self._eval_event("AllocationUpdateDesiredStatus", evaluation)])
+                index = self.bump("deployment", "jobs", "evals")
+                dep.status, dep.description, dep.modify_index = "successful", DESC_SUCCESS, index
                 self._mark_stable(rec, dep.job_version, index)
+                evaluation.update(Status="complete", ModifyIndex=index)
+                self.publish(index, [
+                    self._deployment_event("PlanResult", dep), self._job_event("PlanResult", rec.row),
+                    self._eval_event("PlanResult", evaluation),
+                ])
+                self._eval_updated(evaluation)
 
     def _group_complete(self, dep: Deployment, job: Job, name: str) -> bool:
         group = group_of(job, name)
@@ -626,7 +655,11 @@ class State:
         if rec.row["Version"] == version:
             rec.row["Stable"] = True
             rec.row["ModifyIndex"] = index
-        self.publish(index, [self._job_event("DeploymentStatusUpdate", rec.row)])
+
+    def _eval_updated(self, evaluation: dict[str, Any]) -> None:
+        index = self.bump("evals")
+        evaluation["ModifyIndex"] = index
+        self.publish(index, [self._eval_event("EvaluationUpdated", evaluation)])
 
     def _fail(self, dep: Deployment, rec: JobRecord, reason: str) -> int | None:
         index = self.bump("deployment")
@@ -688,7 +721,7 @@ class State:
             evaluation = self._new_eval(rec.row if rec else {"ID": dep.job_id, "Namespace": dep.namespace, "JobModifyIndex": 0}, index, "deployment-watcher")
             self.publish(index, [self._deployment_event("DeploymentPromotion", dep), self._eval_event("DeploymentPromotion", evaluation)])
             if rec is not None:
-                self._schedule(rec, evaluation)
+                self._enqueue(rec, evaluation)
             return {"DeploymentModifyIndex": index, "EvalCreateIndex": index, "EvalID": evaluation["ID"],
                     "Index": index, "RevertedJobVersion": None}
 
@@ -758,7 +791,7 @@ class State:
             event_index = self.bump("scaling_event")
             event.update(CreateIndex=event_index, EvalID=evaluation["ID"])
             rec.scale_events.setdefault(group, []).insert(0, event)
-            self._schedule(rec, evaluation)
+            self._enqueue(rec, evaluation)
             return {"EvalCreateIndex": eval_index, "EvalID": evaluation["ID"], "Index": event_index,
                     "JobModifyIndex": index, "KnownLeader": True, "LastContact": 0, "Warnings": ""}
 
