@@ -629,10 +629,12 @@ def _reschedule_delay_errors(
             f'initial delay {format_go_duration(delay)}, delay function "{function}", and '
             f"delay ceiling {format_go_duration(max_delay)}"
         )
+    rounded = (recommended + SECOND // 2) // SECOND * SECOND  # Go's Duration.Round(time.Second)
+    # multierror.Append flattens these into the policy's own list.
     return [
-        format_validation_errors(
-            [first, f"Set the interval to at least {format_go_duration(recommended)}"]
-        )
+        first,
+        f"Set the interval to at least {format_go_duration(rounded)} "
+        f"to accommodate {attempts} attempts",
     ]
 
 
@@ -687,8 +689,12 @@ def _validate_migrate(migrate: Mapping[str, Any]) -> list[str]:
     healthy_deadline = migrate.get("HealthyDeadline", 0)
     if max_parallel < 0:
         errs.append(f"MaxParallel must be >= 0 but found {max_parallel}")
-    if migrate.get("HealthCheck", "") not in ("checks", "task_states"):
-        errs.append(f"Invalid HealthCheck: {_go_quote(migrate.get('HealthCheck', ''))}")
+    health_check = migrate.get("HealthCheck", "")
+    if health_check == "":
+        if max_parallel > 0:
+            errs.append("Missing HealthCheck")
+    elif health_check not in ("checks", "task_states"):
+        errs.append(f"Invalid HealthCheck: {_go_quote(health_check)}")
     if min_healthy < 0:
         errs.append(f"MinHealthyTime is {format_go_duration(min_healthy)} and must be >= 0")
     if healthy_deadline < 0:
@@ -747,7 +753,13 @@ def _validate_group_services(group: Mapping[str, Any]) -> list[str]:
         if key in known_services:
             errs.append(f"Service {service_name} is duplicate")
         known_services.add(key)
+        checks: set[str] = set()
         for check in service.get("Checks") or []:
+            # unnamed checks all default to 'service: "<name>" check' and collide here
+            check_name = check.get("Name", "")
+            if check_name in checks:
+                errs.append(f"check {_go_quote(check_name)} is duplicate")
+            checks.add(check_name)
             task_name = check.get("TaskName", "")
             if not task_name:
                 continue

@@ -305,3 +305,47 @@ def test_cron_spec_errors(spec: str, error: str | None) -> None:
 )
 def test_path_escapes_alloc_dir(path: str, escapes: bool) -> None:
     assert path_escapes_alloc_dir("task", path) is escapes
+
+
+def test_reschedule_attempts_that_do_not_fit_the_interval() -> None:
+    # the case of Nomad's own TestReschedulePolicy_Validate: 10 delays of 20m do not fit 1h
+    job = base_job(Type="batch")
+    job["TaskGroups"][0]["ReschedulePolicy"] = {
+        "Attempts": 10,
+        "Interval": 3_600_000_000_000,
+        "Delay": 1_200_000_000_000,
+        "DelayFunction": "constant",
+    }
+    assert group_errors(validate_job(job)) == (
+        "Task group g validation failed: 1 error occurred:\n\t* 2 errors occurred:\n"
+        '\t* Nomad can only make 3 attempts in 1h0m0s with initial delay 20m0s and delay function "constant"\n'
+        "\t* Set the interval to at least 3h20m0s to accommodate 10 attempts\n\n\n\n"
+    )
+
+
+def test_unnamed_checks_collide_in_group_services_too() -> None:
+    job = base_job()
+    check = {"Type": "tcp", "Interval": 10_000_000_000, "Timeout": 2_000_000_000}
+    job["TaskGroups"][0]["Services"] = [
+        {"Name": "web", "PortLabel": "http", "Checks": [dict(check), dict(check)]}
+    ]
+    text = group_errors(validate_job(job))
+    assert "Task group service validation failed" in text
+    assert 'check "service: \\"web\\" check" is duplicate' in text
+
+
+def test_migrate_without_health_check() -> None:
+    job = base_job()
+    job["TaskGroups"][0]["Migrate"] = {"MaxParallel": 1, "HealthCheck": ""}
+    assert "Missing HealthCheck" in group_errors(validate_job(job))
+
+
+def test_system_job_rules() -> None:
+    job = base_job(Type="system")
+    job["TaskGroups"][0]["Count"] = 2
+    job["TaskGroups"][0]["ReschedulePolicy"] = {"Attempts": 1}
+    errors = validate_job(job).errors
+    assert errors[0] == (
+        "Job task group g has count 2. Count cannot exceed 1 with system scheduler"
+    )
+    assert "System jobs should not have a reschedule policy" in errors[1]
