@@ -13,13 +13,23 @@ Pure: text in, AST out.  Lark exceptions never leave this module; they become
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import hcl2
 from hcl2.parser import parser as _hcl2_parser
-from lark import Token, Tree
-from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedEOF, UnexpectedToken
+from hcl2.postlexer import PostLexer
+from lark import Lark, Token, Tree
+from lark.exceptions import (
+    LarkError,
+    UnexpectedCharacters,
+    UnexpectedEOF,
+    UnexpectedInput,
+    UnexpectedToken,
+)
 
 from reconciler.errors import JobSyntaxError
 
@@ -220,12 +230,34 @@ def parse_expression(text: str, *, path: str = "input.hcl", line: int = 1, colum
     return expr.inner if isinstance(expr, Parens) else expr
 
 
+_INTERPOLATION_RULE = "interpolation: INTERP_START expression RBRACE"
+
+
+@functools.lru_cache(maxsize=1)
+def _strip_marker_parser() -> Lark:
+    """python-hcl2's grammar with ``${~ expr ~}`` allowed in quoted strings, as HCL allows."""
+    grammar = (Path(hcl2.__file__).parent / "hcl2.lark").read_text(encoding="utf-8")
+    if _INTERPOLATION_RULE not in grammar:  # a future python-hcl2 changed the rule: use it as is
+        return _hcl2_parser()
+    grammar = grammar.replace(
+        _INTERPOLATION_RULE, "interpolation: INTERP_START STRIP_MARKER? expression STRIP_MARKER? RBRACE"
+    )
+    return Lark(grammar, parser="lalr", propagate_positions=True, postlex=PostLexer())
+
+
 def _parse_lark(text: str, *, path: str, line: int, column: int) -> Tree[Any]:
     def where(ln: int, col: int) -> tuple[int, int]:
         return (ln + line - 1, col + column - 1 if ln == 1 else col)
 
     try:
-        return _hcl2_parser().parse(text)
+        try:
+            return _hcl2_parser().parse(text)
+        except UnexpectedInput:
+            if "${~" not in text and "~}" not in text:
+                raise
+            # python-hcl2's grammar lacks `~` in quoted-string interpolations; retry with
+            # a grammar that has it (built only when a file needs it).
+            return _strip_marker_parser().parse(text)
     except UnexpectedEOF as exc:
         ln = text.count("\n") + 1
         raise JobSyntaxError(
@@ -598,10 +630,17 @@ def _is_plain_part(tree: Tree[Any]) -> bool:
 
 
 def _strip_markers(tree: Tree[Any]) -> tuple[bool, bool]:
-    """(strip before, strip after) for a template directive's ``~`` markers."""
-    toks = [c for c in tree.children if isinstance(c, Token)]
-    left = len(toks) > 2 and toks[1].type == "STRIP_MARKER"
-    right = len(toks) > 2 and toks[-2].type == "STRIP_MARKER" and not (left and len(toks) == 3)
+    """(strip before, strip after) for the ``~`` markers of ``${~ x ~}`` / ``%{~ if x ~}``."""
+    left = right = False
+    seen_content = False
+    for child in tree.children[1:-1]:  # between the opening marker and "}"
+        if isinstance(child, Token) and child.type == "STRIP_MARKER":
+            if seen_content:
+                right = True
+            else:
+                left = True
+        else:
+            seen_content = True
     return (left, right)
 
 

@@ -91,6 +91,9 @@ def test_expression_values(text: str, expected: Any) -> None:
         ('"%{for i, s in var.list}${i}${s},%{endfor}"', "0x,1y,2z,"),
         ('"%{ for s in var.list ~} [${s}] %{~ endfor }"', "[x][y][z]"),
         ('"${upper("in${"ner"}")}"', "INNER"),
+        ('"a  ${~ var.n ~}  b"', "a3b"),  # strip markers inside a quoted string
+        ('"a  ${~ var.n}  b"', "a3  b"),
+        ('"a  ${var.n ~}  b"', "a  3b"),
         # names Nomad does not know are runtime interpolations and stay literal
         ('"${attr.kernel.name}"', "${attr.kernel.name}"),
         ('"${node.unique.name}-${var.n}"', "${node.unique.name}-3"),
