@@ -105,17 +105,26 @@ def _child(body: Body, step: Step) -> Block | None:
 def _locate_json(source: str, steps: Sequence[Step]) -> int | None:
     offset, found = 0, None
     for step in steps:
+        patterns: list[str] = []
+        key = _JSON_KEYS.get(step.kind, step.kind)
         if step.kind == "job":
-            pattern = rf'"ID"\s*:\s*"{re.escape(step.label or "")}"'
+            patterns.append(rf'"ID"\s*:\s*"{re.escape(step.label or "")}"')
         elif step.kind == "attr":
-            pattern = rf'"{re.escape(step.label or "")}"\s*:'
+            patterns.append(rf'"{re.escape(step.label or "")}"\s*:')
         elif step.label is not None:
-            pattern = rf'"Name"\s*:\s*"{re.escape(step.label)}"'
+            # the list first, so a group named like its job is not found at the job's Name
+            patterns += [rf'"{re.escape(key)}"\s*:', rf'"Name"\s*:\s*"{re.escape(step.label)}"']
         else:
-            key = _JSON_KEYS.get(step.kind, step.kind)
-            pattern = rf'"{re.escape(key)}"\s*:'
-        match = re.compile(pattern).search(source, offset)
-        if match is None:
-            break
-        offset, found = match.start(), match.start()
-    return None if found is None else source.count("\n", 0, found) + 1
+            patterns.append(rf'"{re.escape(key)}"\s*:')
+        position = offset
+        for pattern in patterns:
+            match = re.compile(pattern).search(source, position)
+            if match is None:
+                return _line(source, found)
+            position = match.start()
+        offset = found = position
+    return _line(source, found)
+
+
+def _line(source: str, offset: int | None) -> int | None:
+    return None if offset is None else source.count("\n", 0, offset) + 1

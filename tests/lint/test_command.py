@@ -130,3 +130,40 @@ def test_missing_directory_is_a_usage_error(
 ) -> None:
     assert main(["lint", str(tmp_path / "nope")]) == 1
     assert "does not exist" in capsys.readouterr().err
+
+
+JSON_JOB = """{
+  "Job": {
+    "ID": "api",
+    "Datacenters": ["dc1"],
+    "TaskGroups": [
+      {
+        "Name": "api",
+        "Tasks": [
+          {
+            "Name": "api",
+            "Driver": "docker",
+            "Config": {
+              "image": "api:1",
+              "volumes": ["local/x:/x"],
+              "entrypont": ["/bin/api"]
+            },
+            "Templates": [{"EmbeddedTmpl": "x", "DestPath": "/etc/api.conf"}]
+          }
+        ]
+      }
+    ]
+  }
+}
+"""
+
+
+def test_json_job_files_get_lines_too(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "api.json").write_text(JSON_JOB)
+    code, out = run(tmp_path, capsys)
+    assert code == 1
+    assert (
+        'api.json:15: error: task "api": unknown docker config key "entrypont"; '
+        'did you mean "entrypoint"? [driver-config]'
+    ) in out
+    assert 'api.json:17: error: task "api": template destination "/etc/api.conf"' in out

@@ -104,3 +104,9 @@ JSON = """{
 )
 def test_locate_in_json(steps: tuple[Step, ...], line: int) -> None:
     assert locate(JSON, steps, source_format="json") == line
+
+
+def test_json_group_named_like_its_job() -> None:
+    source = '{"Job": {\n"ID": "web",\n"Name": "web",\n"TaskGroups": [\n{"Name": "web"}]}}'
+    steps = (Step("job", "web"), Step("group", "web"))
+    assert locate(source, steps, source_format="json") == 5
