@@ -331,8 +331,9 @@ def _formatdate(spec: str, ts: str) -> str:
 
 
 def _format_rfc3339(t: datetime) -> str:
-    text = t.isoformat()
-    return text.replace("+00:00", "Z")
+    """Go's ``time.RFC3339``: whole seconds, ``Z`` for UTC, the offset otherwise."""
+    text = t.replace(microsecond=0).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 def _flatten(v: list[Any]) -> list[Any]:
