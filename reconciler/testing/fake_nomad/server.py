@@ -34,6 +34,11 @@ from reconciler.testing.fake_nomad.scheduler import rfc3339
 from reconciler.testing.fake_nomad.state import HEALTH_MODES, APIError, HealthModel, State
 
 TEXT = "text/plain; charset=utf-8"
+_API_JOB_ZEROS: dict[str, Any] = {
+    "NomadTokenID": "", "JobModifyIndex": 0, "StatusDescription": "", "CreateIndex": 0, "ModifyIndex": 0,
+    "VaultToken": "", "ConsulToken": "", "ParentID": "", "Version": 0, "Dispatched": False, "Status": "",
+    "Stable": False, "VaultNamespace": "",
+}
 MAX_WAIT_S = 300.0
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?(ns|us|µs|ms|s|m|h))+$")
 _UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -390,9 +395,13 @@ class _Route:
         try:
             job = convert_hcl(text, path="input.hcl", allow_fs=False)
         except Exception as exc:
-            raise _Reply(400, (getattr(exc, "reason", None) and _diag_text(exc)) or str(exc), text=True) from exc
+            # JobSpecError & co.: Nomad answers 400 with the diagnostics as plain text.
+            raise _Reply(400, str(exc), text=True) from exc
         if data.get("Canonicalize"):
-            job = jobspec._api_canonicalize(job)
+            job = {**jobspec._api_canonicalize(job)}
+            # api.Job.Canonicalize also zero-fills the bookkeeping fields of the API struct.
+            for key, zero in _API_JOB_ZEROS.items():
+                job.setdefault(key, zero)
         raise _Reply(200, job)
 
     def _has_cap(self, cap: str) -> bool:
@@ -651,16 +660,11 @@ class _Route:
 
 
 def _format_warnings(warnings: list[str]) -> str:
-    if not warnings:
-        return ""
-    return f"{len(warnings)} warning(s):\n\n" + "\n".join(f"* {w}" for w in warnings)
-
-
-def _diag_text(exc: Exception) -> str:
-    path = getattr(exc, "path", None) or "input.hcl"
-    line, column = getattr(exc, "line", None), getattr(exc, "column", None)
-    where = f"{path}:{line},{column}" if line is not None else path
-    return f"{where}: {exc.reason}"  # type: ignore[attr-defined]
+    try:
+        from reconciler.jobspec.validate import format_validation_warnings
+    except ImportError:
+        return f"{len(warnings)} warning(s):\n" + "".join(f"\n* {w}" for w in warnings) if warnings else ""
+    return format_validation_warnings(warnings)
 
 
 class _UnixHTTPServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
