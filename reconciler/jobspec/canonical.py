@@ -22,7 +22,8 @@ read-back differs from the api layer:
 * job ``Update`` keeps only ``Stagger``/``MaxParallel`` (the rest is merged into
   every group first) and is the zero strategy unless ``MaxParallel > 0``;
 * job ``Reschedule``/``Migrate`` exist only merged into the groups;
-* ``Resources.DiskMB``/``IOPS`` read back as ``0``, service/check ``Id`` is gone;
+* ``Resources.DiskMB``/``IOPS`` and network ``MBits`` read back as ``0``;
+  service/check ``Id`` and service-level ``CheckRestart`` (merged into the checks) are gone;
 * ``ParameterizedJob.Payload`` defaults to ``"optional"``; service names get
   their default and ``${JOB}``/``${TASKGROUP}``/``${TASK}``/``${BASE}`` interpolated.
 
@@ -86,7 +87,8 @@ ZERO_TASK: Mapping[str, Any] = {
     "KillSignal": "",
     "Kind": "",
 }
-ZERO_NETWORK: Mapping[str, Any] = {"Mode": "", "Device": "", "CIDR": "", "IP": ""}
+# MBits: a pointer in the api (left nil for group networks), an int in the struct.
+ZERO_NETWORK: Mapping[str, Any] = {"Mode": "", "Device": "", "CIDR": "", "IP": "", "MBits": 0}
 ZERO_PORT: Mapping[str, Any] = {"Label": "", "Value": 0, "To": 0, "HostNetwork": ""}
 ZERO_SERVICE: Mapping[str, Any] = {"EnableTagOverride": False, "TaskName": "", "PortLabel": ""}
 ZERO_CHECK: Mapping[str, Any] = {
@@ -451,7 +453,8 @@ def _canonicalize_service(
         service["AddressMode"] = "auto"
     if not service.get("Id"):
         service.pop("Id", None)
-    service_restart = service.get("CheckRestart")
+    # merged into every check; the server's Service has no such field
+    service_restart = service.pop("CheckRestart", None)
     for check in service.get("Checks") or ():
         _fill(check, ZERO_CHECK)
         if not check.get("Name"):

@@ -61,7 +61,9 @@ def parse_json_as_read_back(parsed: dict[str, Any]) -> dict[str, Any]:
        MaxParallel > 0), everything else is zero at job level;
     3. job ``Reschedule``/``Migrate``: merged into the groups, no struct field;
     4. ``Resources.DiskMB``/``IOPS``: plain ints in the struct, read back as 0;
-    5. service/check ``Id``: not in the struct;
+    5. service/check ``Id`` and service-level ``CheckRestart`` (already merged
+       into each check): not in the struct;
+    7. network ``MBits``: nil in the api for group networks, an int (0) in the struct.
     6. scaling policy ``ID``/``Namespace``/``Target``/indexes: assigned by the server.
     """
     job = copy.deepcopy(parsed)
@@ -90,13 +92,18 @@ def parse_json_as_read_back(parsed: dict[str, Any]) -> dict[str, Any]:
             for key in ("ID", "Namespace", "Target", "CreateIndex", "ModifyIndex"):
                 group["Scaling"].pop(key, None)
         services = list(group.get("Services") or [])
+        networks = list(group.get("Networks") or [])
         for task in group["Tasks"]:
             resources = task["Resources"]
             resources["DiskMB"] = resources.get("DiskMB") or 0
             resources["IOPS"] = resources.get("IOPS") or 0
             services += task.get("Services") or []
+            networks += resources.get("Networks") or []
+        for network in networks:
+            network["MBits"] = network.get("MBits") or 0
         for service in services:
             service.pop("Id", None)
+            service.pop("CheckRestart", None)
             for check in service.get("Checks") or []:
                 check.pop("Id", None)
     return job
@@ -338,6 +345,7 @@ def test_template_signal_upper_cased_and_check_restart_merged() -> None:
     }
     task = canonicalize(job)["TaskGroups"][0]["Tasks"][0]
     assert [t["ChangeSignal"] for t in task["Templates"]] == ["SIGHUP", "SIGUSR1"]
+    assert "CheckRestart" not in task["Services"][0]  # merged into the checks, as the server does
     for check in task["Services"][0]["Checks"]:
         assert check["CheckRestart"] == {"Limit": 3, "Grace": SECOND, "IgnoreWarnings": False}
 
