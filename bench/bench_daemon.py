@@ -107,9 +107,16 @@ def main() -> int:
             wait_until(lambda: all((fake.latest_deployment(j) or {}).get("Status") != "running"
                                    for j in ids), timeout=600, what="deployments done")
             time.sleep(2.0)  # settle: trailing rollout checks of the start-up pass
+            requests0 = len(fake.request_log)
             cpu0, t0 = cpu_seconds(proc), time.perf_counter()
             time.sleep(args.idle)  # measuring an idle interval, not synchronising
             cpu1, t1 = cpu_seconds(proc), time.perf_counter()
+            idle_requests = fake.request_log[requests0:]
+            by_endpoint: dict[str, int] = {}
+            for method, path, _q, _s in idle_requests:
+                label = f"{method} {path if path.count('/') <= 2 else path.rsplit('/', 1)[0]}"
+                by_endpoint[label] = by_endpoint.get(label, 0) + 1
+            results["idle_nomad_requests"] = by_endpoint
             results["idle_cpu_percent_of_core"] = 100.0 * (cpu1 - cpu0) / (t1 - t0)
             results["idle_window_s"] = t1 - t0
             results["rss_mb"] = proc.memory_info().rss / 1e6
@@ -159,6 +166,7 @@ def main() -> int:
     print(f"start-up to all in sync: {results['startup_to_all_in_sync_s']:.1f} s")
     print(f"idle CPU over {results['idle_window_s']:.0f} s: "
           f"{results['idle_cpu_percent_of_core']:.2f} % of a core; RSS {results['rss_mb']:.0f} MB")
+    print(f"Nomad requests while idle: {results['idle_nomad_requests']}")
     s = results["save_to_registered_s"]
     print(f"file save → registered ({s['n']} edits): p50 {s['p50'] * 1000:.0f} ms, "
           f"p95 {s['p95'] * 1000:.0f} ms, max {s['max'] * 1000:.0f} ms")

@@ -73,6 +73,7 @@ TICK_S = 1.0  # liveness heartbeat period
 LIVENESS_MAX_AGE_S = 30.0
 ROLLOUT_APPEAR_TIMEOUT_S = 60.0  # how long to wait for a registration's deployment to show up
 BLOCKING_WAIT_S = 300.0
+STREAM_ROLLOUT_POLL_S = 10.0  # rollout re-check while deployment events arrive anyway
 
 
 class Reason(enum.StrEnum):
@@ -97,15 +98,25 @@ def nomad_config(settings: DaemonSettings) -> NomadConfig:
     return NomadConfig(**values)
 
 
-def sync_policy(settings: DaemonSettings) -> SyncPolicy:
-    # The daemon follows rollouts itself (not the engine's blocking --wait) and owns
-    # promotion (soak policy), so the engine neither waits nor promotes.  A new spec
-    # supersedes a running deployment: git is the source of truth, and a canary left
-    # awaiting promotion must not block the next commit forever (Nomad cancels the old
-    # deployment "due to newer version" and rolls out through the job's update strategy).
+def sync_policy(settings: DaemonSettings, *, trust_history: bool = False) -> SyncPolicy:
+    """The engine's policy in the daemon.
+
+    The daemon follows rollouts itself (not the engine's blocking --wait) and owns
+    promotion (soak policy), so the engine neither waits nor promotes.  A new spec
+    supersedes a running deployment: git is the source of truth, and a canary left
+    awaiting promotion must not block the next commit forever (Nomad cancels the old
+    deployment "due to newer version" and rolls out through the job's update strategy).
+
+    Failed rollouts: while running, the daemon holds a spec when it *saw* that
+    spec's own deployment fail (``RolloutTracker``), so the engine's guess from
+    the job's version history (``trust_history``) is used only for the first pass
+    after start, when the daemon has seen nothing yet.  The history guess also
+    takes a version superseded before it became stable for a failed one, which
+    would stop self-healing of a job changed out of band during a rollout.
+    """
     return SyncPolicy(
         prune=settings.prune, purge=settings.purge, promote=False, wait=False,
-        supersede_active=True,
+        supersede_active=True, retry_failed=not trust_history,
     )  # fmt: skip
 
 
@@ -147,7 +158,9 @@ class Daemon:
         self._drift_at: dict[JobKey, float] = {}  # wall time of an out-of-band change
         self._known_index: dict[JobKey, int] = {}  # JobModifyIndex last seen in sync / ours
         self._tracking: dict[JobKey, _Tracking] = {}
-        self._rejected: dict[JobKey, tuple[str, str]] = {}  # digest Nomad refused, message
+        self._rejected: dict[JobKey, tuple[str, str]] = {}
+        self._deployment_events: dict[JobKey, dict[str, Any]] = {}  # latest payload per job
+        self._stream_connected = False  # digest Nomad refused, message
         self._timers: dict[JobKey, asyncio.TimerHandle] = {}
         self._revision_seen: dict[str, float] = {}  # commit → wall time first seen
         self._reported_errors: frozenset[tuple[str, str]] = frozenset()
@@ -189,7 +202,7 @@ class Daemon:
             on_request=self.metrics.observe_nomad_request,
         )
         self.api = TappedApi(ClientApi(self.client), gate=lambda ns, dep: False, client=self.client)
-        self.engine = Reconciler(self.api, sync_policy(s), annotate=False)
+        self.engine = Reconciler(self.api, sync_policy(s, trust_history=True), annotate=False)
         self.queue: WorkQueue[JobKey] = WorkQueue(
             self._handle_batch,
             settings=QueueSettings(backoffs=s.backoffs, jitter=s.jitter, max_workers=s.workers),
@@ -403,6 +416,9 @@ class Daemon:
 
             def on_connection(connected: bool) -> None:
                 nonlocal first
+                self._stream_connected = connected
+                if not connected:
+                    self._deployment_events.clear()  # may miss updates from now on
                 self.metrics.set_event_stream_connected(connected)
                 if not connected:
                     self._set_nomad_error(NomadUnavailableError("event stream disconnected"))
@@ -423,6 +439,7 @@ class Daemon:
                 log.warning("Nomad event stream unavailable; using blocking queries",
                             extra={"fields": {"error": str(exc)}})
             finally:
+                self._stream_connected = False
                 self.metrics.set_event_stream_connected(False)
         await self._poll_job_list()
 
@@ -452,6 +469,8 @@ class Daemon:
             key = (str(dep.get("Namespace") or event.namespace or "default"),
                    str(dep.get("JobID") or ""))
             if key[1] and self._relevant(key, None):
+                # The payload is the whole deployment: the check can use it, no request.
+                self._deployment_events[key] = dict(dep)
                 self._submit([key], Reason.ROLLOUT)
 
     async def _poll_job_list(self) -> None:
@@ -589,6 +608,9 @@ class Daemon:
             # Everything known but the parked jobs (orphans included, for pruning).
             only = (set(snapshot.by_key()) | set(self.engine.memory.jobs)) - set(parked)
         outcomes = await self._reconcile(snapshot, only=only, heal=heal)
+        if not self._first_pass_done:
+            # From now on, failed rollouts are those the daemon saw fail (see sync_policy).
+            self.engine.policy = sync_policy(self.settings)
         results = self._record_outcomes(outcomes.values(), snapshot)
         states = {k: self._state_of(o) for k, o in outcomes.items()}
         states.update({k: state for k, (state, _r) in parked.items()})
@@ -808,7 +830,13 @@ class Daemon:
         tracking = self._tracking.get(key)
         now_mono = time.monotonic()
         dep: dict[str, Any] | None
-        if tracking is None:
+        cached = self._deployment_events.pop(key, None)
+        if cached is not None and (
+            tracking is None
+            or int(cached.get("JobSpecModifyIndex") or 0) == tracking.job_modify_index
+        ):
+            dep = cached  # fresh from the event stream
+        elif tracking is None:
             dep = await self.client.job_latest_deployment(key[1], namespace=key[0])
         else:
             # The deployment of *our* registration, not merely the latest: after an
@@ -863,6 +891,9 @@ class Daemon:
                 self.metrics.set_job_state(key, "held", held_reason="failed_rollout")
             return
         delay = self.settings.rollout_poll
+        if self._stream_connected:
+            # Deployment events wake the check; polling is only the safety net.
+            delay = max(delay, STREAM_ROLLOUT_POLL_S)
         if update.recheck_in is not None:
             delay = min(delay, update.recheck_in)
         self._schedule_rollout_check(key, delay)

@@ -234,8 +234,12 @@ class DaemonProcess:
         return code
 
     def dump(self) -> str:
+        """The daemon's log, minus the access log of our own /metrics polling."""
         with self._lock:
-            return "".join(self.raw[-80:])
+            return "".join(
+                line for line in self.raw
+                if not ('"reconciler.observability.server"' in line and '"debug"' in line)
+            )
 
 
 def registers(log: Iterable[tuple[str, str, str, int]]) -> int:
