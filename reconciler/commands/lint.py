@@ -1,4 +1,4 @@
-"""``nomad-reconciler lint [DIR]``: offline checks of a jobs directory.
+"""``nomad-reconciler lint [DIR]`` (alias ``validate``): offline checks of a jobs directory.
 
 Loads the directory like every other command (so load errors are findings
 too), applies Nomad's own validation and the lint rules, and prints one line
@@ -26,6 +26,7 @@ def register(subparsers: Any) -> None:
     rules = "\n".join(f"  {r.name:<28} {r.severity.value:<8} {r.summary}" for r in RULES)
     parser = subparsers.add_parser(
         "lint",
+        aliases=["validate"],  # DESIGN: `lint`/`validate` are the offline checks
         help="check the jobs directory offline (Nomad's validation + lint rules)",
         description=(
             "Check every job file under DIR without talking to Nomad: files that do not load, "

@@ -167,3 +167,9 @@ def test_json_job_files_get_lines_too(tmp_path: Path, capsys: pytest.CaptureFixt
         'did you mean "entrypoint"? [driver-config]'
     ) in out
     assert 'api.json:17: error: task "api": template destination "/etc/api.conf"' in out
+
+
+def test_validate_is_an_alias(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "batch.nomad").write_text(NO_DATACENTERS)
+    assert main(["validate", str(tmp_path)]) == 1
+    assert "Missing job datacenters [nomad-validate]" in capsys.readouterr().out
