@@ -153,7 +153,8 @@ def _from_json(x: Any) -> Any:
 
 
 def encode_yaml(v: Any) -> str:
-    """cty's yamlencode (go-yaml v3 style): double-quoted strings, block style."""
+    """cty's yamlencode (go-cty-yaml): block style, strings double-quoted unless they
+    contain a newline (then a ``|`` literal block), bare scalars end the document (``...``)."""
 
     def scalar(x: Any) -> str:
         if x is None:
@@ -164,36 +165,43 @@ def encode_yaml(v: Any) -> str:
             return format_number(x)
         return json.dumps(x, ensure_ascii=False)
 
+    def literal(text: str, indent: int) -> tuple[str, list[str]]:
+        """A literal block scalar: its header (``|``, ``|-``, ``|+``) and its indented lines."""
+        stripped = text.rstrip("\n")
+        trailing = len(text) - len(stripped)
+        chomp = "-" if trailing == 0 else ("" if trailing == 1 else "+")
+        hint = "2" if text[:1] in (" ", "\n") else ""
+        pad = " " * (indent + 2)
+        body = [pad + line if line else "" for line in stripped.split("\n")]
+        body += [""] * (trailing - 1 if trailing > 1 else 0)
+        return "|" + hint + chomp, body
+
+    def value(prefix: str, x: Any, indent: int) -> list[str]:
+        """``prefix`` (a key or "- ") followed by x, which may continue on indented lines."""
+        if isinstance(x, str) and "\n" in x:
+            header, body = literal(x, indent)
+            return [prefix + header, *body]
+        if isinstance(x, dict) and x:
+            return [prefix.rstrip(), *block(x, indent + 2)]
+        if isinstance(x, list) and x:
+            return [prefix.rstrip(), *block(x, indent)]
+        return [prefix + inline(x)]
+
     def block(x: Any, indent: int) -> list[str]:
         pad = " " * indent
         lines: list[str] = []
         if isinstance(x, dict):
-            if not x:
-                return [pad + "{}"]
             for k in sorted(x):
-                val = x[k]
-                key = json.dumps(k, ensure_ascii=False)
-                if isinstance(val, dict) and val:
-                    lines.append(f"{pad}{key}:")
-                    lines.extend(block(val, indent + 2))
-                elif isinstance(val, list) and val:
-                    lines.append(f"{pad}{key}:")
-                    lines.extend(block(val, indent))
-                else:
-                    lines.append(f"{pad}{key}: {inline(val)}")
+                lines.extend(value(f"{pad}{json.dumps(k, ensure_ascii=False)}: ", x[k], indent))
             return lines
-        if isinstance(x, list):
-            if not x:
-                return [pad + "[]"]
-            for item in x:
-                if isinstance(item, (dict, list)) and item:
-                    sub = block(item, indent + 2)
-                    lines.append(f"{pad}- {sub[0].lstrip()}")
-                    lines.extend(sub[1:])
-                else:
-                    lines.append(f"{pad}- {inline(item)}")
-            return lines
-        return [pad + scalar(x)]
+        for item in x:
+            if isinstance(item, (dict, list)) and item:
+                sub = block(item, indent + 2)
+                lines.append(f"{pad}- {sub[0].lstrip()}")
+                lines.extend(sub[1:])
+            else:
+                lines.extend(value(f"{pad}- ", item, indent))
+        return lines
 
     def inline(x: Any) -> str:
         if isinstance(x, dict):
@@ -202,7 +210,14 @@ def encode_yaml(v: Any) -> str:
             return "[]"
         return scalar(x)
 
-    return "\n".join(block(v, 0)) + "\n"
+    if isinstance(v, (dict, list)) and v:
+        return "\n".join(block(v, 0)) + "\n"
+    if isinstance(v, str) and "\n" in v:
+        header, body = literal(v, 0)
+        return "\n".join([header, *body]) + "\n"
+    if isinstance(v, (str, dict, list)):
+        return inline(v) + "\n"
+    return scalar(v) + "\n...\n"  # a bare plain scalar ends the document explicitly
 
 
 class _Yaml11Loader(yaml.SafeLoader):  # type: ignore[misc]

@@ -96,6 +96,11 @@ ENCODING = [
     ('jsonencode("<&>")', '"\\u003c\\u0026\\u003e"'),  # Go's HTML-safe escaping
     ('urlencode("a b&c=d")', "a+b%26c%3Dd"),
     ('yamlencode({ name = "x", list = [1, 2] })', '"list":\n- 1\n- 2\n"name": "x"\n'),
+    ('yamlencode({ a = "x\\ny" })', '"a": |-\n  x\n  y\n'),  # multi-line strings: literal blocks
+    ('yamlencode(["x\\n"])', "- |\n  x\n"),
+    ("yamlencode(true)", "true\n...\n"),  # a bare plain scalar ends the document
+    ('yamlencode("s")', '"s"\n'),
+    ("yamlencode({})", "{}\n"),
     ('yamldecode("a: y\\nb: [1, 2.5]\\nc: hello")', {"a": True, "b": [1, 2.5], "c": "hello"}),  # y is true
     ('yamldecode("- n\\n- \\"y\\"")', [False, "y"]),
     ('yamldecode("d: 2021-06-15")', {"d": "2021-06-15"}),
