@@ -35,8 +35,9 @@ def register(subparsers: Any) -> None:
         epilog=(
             "rules (besides nomad-validate, nomad-warning, load, duplicate-job, "
             f"job-id-file-name):\n{rules}\n\n"
-            "--format json prints {version: 1, summary: {errors, warnings, jobs, "
-            "files_with_errors}, diagnostics: [{path, line, column, severity, rule, message}]}."
+            "--format json prints the nomad-reconciler/v1 document (docs/json-output.md): "
+            "{schema, command: lint, exit_code, summary: {errors, warnings, jobs, "
+            "files_with_errors}, diagnostics: [{path, line, column, severity, message, rule}]}."
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -79,9 +80,10 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"jobs directory {args.dir!r} does not exist or is not a directory")
     snapshot = load_directory(root, inputs=build_inputs(args, os.environ))
     diagnostics = lint_snapshot(snapshot)
+    failing = len(diagnostics) if args.warnings_as_errors else count_errors(diagnostics)
+    exit_code = 1 if failing else 0
     if args.format == "json":
-        sys.stdout.write(render_json(diagnostics, jobs=len(snapshot.jobs)))
+        sys.stdout.write(render_json(diagnostics, jobs=len(snapshot.jobs), exit_code=exit_code))
     else:
         sys.stdout.write(render_text(diagnostics))
-    failing = len(diagnostics) if args.warnings_as_errors else count_errors(diagnostics)
-    return 1 if failing else 0
+    return exit_code

@@ -7,17 +7,19 @@ diagnostic per problem, in Nomad's words), then the ``rules``.  Snapshot-wide:
 the loader's per-file errors are passed through, then duplicate job IDs and
 job ID vs file name.
 
-JSON output (``render_json``) is a stable, documented format::
+JSON output (``render_json``) follows the project's ``--json`` schema
+``nomad-reconciler/v1`` (docs/json-output.md: fields are only ever added)::
 
-    {"version": 1,
+    {"schema": "nomad-reconciler/v1", "command": "lint", "exit_code": 1,
      "summary": {"errors": 1, "warnings": 2, "jobs": 5, "files_with_errors": 1},
      "diagnostics": [{"path": "web.nomad", "line": 12, "column": null,
-                      "severity": "error", "rule": "driver-config",
-                      "message": "task \\"web\\": unknown docker config key ..."}]}
+                      "severity": "error", "message": "task \"web\": unknown docker
+                      config key ...", "rule": "driver-config"}]}
 
-``path`` is relative to the jobs directory, ``line``/``column`` are 1-based or
-``null``; ``severity`` is ``error`` or ``warning``; new fields may be added,
-existing ones keep their meaning.
+``diagnostics`` are the project's Diagnostic objects: ``path`` relative to the
+jobs directory, ``line``/``column`` 1-based or ``null``, ``severity``
+``error`` or ``warning``, ``rule`` the rule name (``load`` for load errors,
+``nomad-validate``/``nomad-warning`` for Nomad's own verdict).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from reconciler.jobspec.validate import error_leaves, validate_job
 from reconciler.lint.rules import COVERED_VALIDATION_TEXTS, RULES, Rule
 from reconciler.model import ApiJob, DesiredJob, Diagnostic, Severity, Snapshot
 
-JSON_FORMAT_VERSION = 1
+JSON_SCHEMA = "nomad-reconciler/v1"
 VALIDATION_RULE = "nomad-validate"
 WARNING_RULE = "nomad-warning"
 JOB_SUFFIXES = (".nomad.hcl", ".nomad.json", ".nomad", ".hcl", ".json")
@@ -245,11 +247,13 @@ def render_text(diagnostics: Sequence[Diagnostic]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_json(diagnostics: Sequence[Diagnostic], *, jobs: int) -> str:
-    """The documented JSON document (see the module docstring)."""
+def render_json(diagnostics: Sequence[Diagnostic], *, jobs: int, exit_code: int) -> str:
+    """The ``nomad-reconciler/v1`` lint document (see the module docstring)."""
     errors = count_errors(diagnostics)
     document = {
-        "version": JSON_FORMAT_VERSION,
+        "schema": JSON_SCHEMA,
+        "command": "lint",
+        "exit_code": exit_code,
         "summary": {
             "errors": errors,
             "warnings": len(diagnostics) - errors,
@@ -262,8 +266,8 @@ def render_json(diagnostics: Sequence[Diagnostic], *, jobs: int) -> str:
                 "line": d.line,
                 "column": d.column,
                 "severity": d.severity.value,
-                "rule": d.rule,
                 "message": d.message,
+                "rule": d.rule,
             }
             for d in diagnostics
         ],

@@ -107,7 +107,11 @@ def test_json_format(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     code, out = run(tmp_path, capsys, "--format", "json")
     document = json.loads(out)
     assert code == 1
-    assert document["version"] == 1
+    assert (document["schema"], document["command"], document["exit_code"]) == (
+        "nomad-reconciler/v1",
+        "lint",
+        1,
+    )
     assert document["summary"] == {"errors": 1, "warnings": 0, "jobs": 1, "files_with_errors": 1}
     (finding,) = document["diagnostics"]
     assert (finding["path"], finding["line"], finding["rule"]) == ("web.nomad", 8, "driver-config")

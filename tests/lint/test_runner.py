@@ -227,9 +227,12 @@ def test_render_text_and_exit_relevant_counts() -> None:
 
 def test_render_json_is_the_documented_format() -> None:
     diagnostics = [Diagnostic(path="a.nomad", line=3, message="bad", rule="r")]
-    document = json.loads(render_json(diagnostics, jobs=4))
+    text = render_json(diagnostics, jobs=4, exit_code=1)
+    document = json.loads(text)
     assert document == {
-        "version": 1,
+        "schema": "nomad-reconciler/v1",
+        "command": "lint",
+        "exit_code": 1,
         "summary": {"errors": 1, "warnings": 0, "jobs": 4, "files_with_errors": 1},
         "diagnostics": [
             {
@@ -237,8 +240,18 @@ def test_render_json_is_the_documented_format() -> None:
                 "line": 3,
                 "column": None,
                 "severity": "error",
-                "rule": "r",
                 "message": "bad",
+                "rule": "r",
             }
         ],
     }
+    # key order is part of the format
+    assert list(document) == ["schema", "command", "exit_code", "summary", "diagnostics"]
+    assert list(document["diagnostics"][0]) == [
+        "path",
+        "line",
+        "column",
+        "severity",
+        "message",
+        "rule",
+    ]
