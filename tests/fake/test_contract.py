@@ -23,6 +23,7 @@ import httpx
 import pytest
 
 from reconciler.testing.fake_nomad import FakeNomad, HealthModel
+from reconciler.testing.fake_nomad.clock import ManualClock
 from tests.fake.replay import Exchange, Replayer, StreamReader, load
 
 GOLDEN_API = Path(__file__).parent.parent / "golden" / "api"
@@ -43,22 +44,6 @@ EXCLUDED: dict[tuple[str, int], str] = {
 SCENARIO_SETUP: dict[str, Callable[[FakeNomad], None]] = {
     "06-failed-deployment-auto-revert": lambda fake: fake.set_health("rec-06-revert", mode="unhealthy", version=1),
 }
-
-
-class ManualClock:
-    """A clock the test drives: the fake's deployment timing follows it."""
-
-    def __init__(self) -> None:
-        self._now = 1000.0
-        self._lock = threading.Lock()
-
-    def __call__(self) -> float:
-        with self._lock:
-            return self._now
-
-    def advance_to(self, t: float) -> None:
-        with self._lock:
-            self._now = max(self._now, t)
 
 
 # Nomad's own delays, as seen in the recordings: allocations run ~0.1 s after

@@ -7,8 +7,9 @@ ACLs, namespaces and fault injection.  Stdlib only (plus the project's
 own jobspec modules when they are importable).
 """
 
+from reconciler.testing.fake_nomad.clock import ManualClock
 from reconciler.testing.fake_nomad.faults import Faults
 from reconciler.testing.fake_nomad.server import FakeNomad
 from reconciler.testing.fake_nomad.state import HealthModel
 
-__all__ = ["FakeNomad", "Faults", "HealthModel"]
+__all__ = ["FakeNomad", "Faults", "HealthModel", "ManualClock"]
