@@ -1,0 +1,291 @@
+"""The fake over real loopback HTTP: behaviours other tests rely on that the
+golden transcripts do not cover (health modes, deadlines, auto-revert,
+promotion errors, event filtering, faults, ACL helpers, transports)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import ssl
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from reconciler.testing.fake_nomad import FakeNomad, HealthModel, ManualClock
+
+S = 1_000_000_000
+
+
+def _job(job_id: str = "web", *, args: str = "1", count: int = 2, **update: Any) -> dict[str, Any]:
+    strategy = {"MaxParallel": 1, "MinHealthyTime": 1 * S, "HealthyDeadline": 5 * S, "ProgressDeadline": 10 * S, **update}
+    return {"Job": {
+        "ID": job_id, "Name": job_id, "Type": "service", "Datacenters": ["dc1"], "Update": strategy,
+        "TaskGroups": [{"Name": "app", "Count": count, "Tasks": [
+            {"Name": "t", "Driver": "raw_exec", "Config": {"command": "/bin/sleep", "args": [args]}},
+        ]}],
+    }}
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def fake(clock: ManualClock) -> Iterator[FakeNomad]:
+    with FakeNomad(clock=clock, health=HealthModel(start_delay_s=0.1, success_delay_s=0.5)) as running:
+        yield running
+
+
+@pytest.fixture
+def client(fake: FakeNomad) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=fake.address, timeout=10) as c:
+        yield c
+
+
+def _run(fake: FakeNomad, clock: ManualClock, seconds: float, step: float = 0.1) -> None:
+    """Let ``seconds`` of simulated time pass in small steps."""
+    for _ in range(round(seconds / step)):
+        clock.advance(step)
+        fake.tick()
+
+
+def _deployment(client: httpx.Client, job_id: str = "web") -> dict[str, Any]:
+    body = client.get(f"/v1/job/{job_id}/deployment").json()
+    assert body is not None
+    return body
+
+
+def test_healthy_rollout_completes_and_marks_the_version_stable(fake: FakeNomad, clock: ManualClock, client: httpx.Client) -> None:
+    assert client.put("/v1/jobs", json=_job()).status_code == 200
+    _run(fake, clock, 0.5)
+    assert _deployment(client)["TaskGroups"]["app"]["HealthyAllocs"] == 0
+    _run(fake, clock, 2.0)
+    dep = _deployment(client)
+    assert (dep["Status"], dep["StatusDescription"]) == ("successful", "Deployment completed successfully")
+    assert client.get("/v1/job/web").json()["Stable"] is True
+
+
+def test_rolling_update_respects_max_parallel(fake: FakeNomad, clock: ManualClock, client: httpx.Client) -> None:
+    client.put("/v1/jobs", json=_job(count=3))
+    _run(fake, clock, 3)
+    client.put("/v1/jobs", json=_job(count=3, args="2"))
+    _run(fake, clock, 0.2)
+    allocs = client.get("/v1/job/web/allocations").json()
+    new = [a for a in allocs if a["JobVersion"] == 1]
+    assert len(new) == 1  # one replacement at a time
+    _run(fake, clock, 6)
+    allocs = client.get("/v1/job/web/allocations").json()
+    assert sorted(a["JobVersion"] for a in allocs if a["DesiredStatus"] == "run") == [1, 1, 1]
+    assert _deployment(client)["Status"] == "successful"
+
+
+def test_unhealthy_version_fails_at_progress_deadline_and_auto_reverts(fake: FakeNomad, clock: ManualClock, client: httpx.Client) -> None:
+    client.put("/v1/jobs", json=_job(count=1, AutoRevert=True))
+    _run(fake, clock, 3)
+    fake.set_health("web", mode="unhealthy", version=1)
+    client.put("/v1/jobs", json=_job(count=1, args="bad", AutoRevert=True))
+    _run(fake, clock, 11)
+    deps = client.get("/v1/job/web/deployments").json()
+    failed = next(d for d in deps if d["JobVersion"] == 1)
+    assert failed["Status"] == "failed"
+    assert failed["StatusDescription"] == "Failed due to progress deadline - rolling back to job version 0"
+    job = client.get("/v1/job/web").json()
+    assert job["Version"] == 2
+    assert job["TaskGroups"][0]["Tasks"][0]["Config"]["args"] == ["1"]
+
+
+def test_never_healthy_without_auto_revert_says_so(fake: FakeNomad, clock: ManualClock, client: httpx.Client) -> None:
+    fake.set_health("web", mode="never")
+    client.put("/v1/jobs", json=_job(count=1))
+    _run(fake, clock, 11)
+    dep = _deployment(client)
+    assert (dep["Status"], dep["StatusDescription"]) == ("failed", "Failed due to progress deadline")
+
+
+def test_unhealthy_without_progress_deadline_fails_on_the_allocation(fake: FakeNomad, clock: ManualClock, client: httpx.Client) -> None:
+    fake.set_health("web", mode="unhealthy")
+    client.put("/v1/jobs", json=_job(count=1, ProgressDeadline=0))
+    _run(fake, clock, 1)
+    assert _deployment(client)["StatusDescription"] == "Failed due to unhealthy allocations"
+
+
+def test_manual_canary_promotion(fake: FakeNomad, clock: ManualClock, client: httpx.Client) -> None:
+    client.put("/v1/jobs", json=_job(Canary=1))
+    _run(fake, clock, 3)
+    client.put("/v1/jobs", json=_job(args="2", Canary=1))
+    _run(fake, clock, 0.2)
+    dep = _deployment(client)
+    assert dep["StatusDescription"] == "Deployment is running but requires manual promotion"
+    early = client.post(f"/v1/deployment/promote/{dep['ID']}", json={"DeploymentID": dep["ID"], "All": True})
+    assert (early.status_code, early.text) == (500, '1 error occurred:\n\t* Task group "app" has 0/1 healthy allocations\n\n')
+    _run(fake, clock, 2)
+    assert client.post(f"/v1/deployment/promote/{dep['ID']}", json={"DeploymentID": dep["ID"], "All": True}).status_code == 200
+    _run(fake, clock, 5)
+    assert _deployment(client)["Status"] == "successful"
+    again = client.post(f"/v1/deployment/promote/{dep['ID']}", json={"DeploymentID": dep["ID"], "All": True})
+    assert (again.status_code, again.text) == (500, "can't promote terminal deployment")
+
+
+def test_auto_promote(fake: FakeNomad, clock: ManualClock, client: httpx.Client) -> None:
+    client.put("/v1/jobs", json=_job(Canary=1, AutoPromote=True))
+    _run(fake, clock, 3)
+    client.put("/v1/jobs", json=_job(args="2", Canary=1, AutoPromote=True))
+    _run(fake, clock, 0.2)
+    assert _deployment(client)["StatusDescription"] == "Deployment is running pending automatic promotion"
+    _run(fake, clock, 6)
+    dep = _deployment(client)
+    assert dep["TaskGroups"]["app"]["Promoted"] is True and dep["Status"] == "successful"
+
+
+def test_newer_registration_cancels_the_running_deployment(fake: FakeNomad, clock: ManualClock, client: httpx.Client) -> None:
+    client.put("/v1/jobs", json=_job())
+    _run(fake, clock, 0.3)
+    client.put("/v1/jobs", json=_job(args="2"))
+    _run(fake, clock, 0.3)
+    first = next(d for d in client.get("/v1/job/web/deployments").json() if d["JobVersion"] == 0)
+    assert (first["Status"], first["StatusDescription"]) == ("cancelled", "Cancelled due to newer version of job")
+
+
+def test_stop_cancels_the_deployment(fake: FakeNomad, clock: ManualClock, client: httpx.Client) -> None:
+    client.put("/v1/jobs", json=_job())
+    _run(fake, clock, 0.3)
+    client.delete("/v1/job/web")
+    _run(fake, clock, 0.5)
+    assert _deployment(client)["StatusDescription"] == "Cancelled because job is stopped"
+    assert client.get("/v1/job/web").json()["Status"] == "dead"
+
+
+def test_scale_helper_and_out_of_band_run(fake: FakeNomad, clock: ManualClock, client: httpx.Client) -> None:
+    fake.run_job_out_of_band(_job()["Job"])
+    _run(fake, clock, 3)
+    fake.scale("web", "app", 5)
+    assert client.get("/v1/job/web").json()["TaskGroups"][0]["Count"] == 5
+    plan = client.post("/v1/job/web/plan", json={**_job(), "Diff": True}).json()
+    assert plan["Annotations"]["DesiredTGUpdates"]["app"]["Stop"] == 3
+
+
+def test_blocking_query_is_released_by_a_write(fake: FakeNomad, client: httpx.Client) -> None:
+    index = int(client.get("/v1/jobs").headers["X-Nomad-Index"])
+    with httpx.Client(base_url=fake.address, timeout=30) as other:
+        import threading
+
+        result: dict[str, httpx.Response] = {}
+        waiter = threading.Thread(target=lambda: result.update(r=other.get("/v1/jobs", params={"index": index, "wait": "20s"})))
+        waiter.start()
+        client.put("/v1/jobs", json=_job())
+        waiter.join(timeout=15)
+        assert not waiter.is_alive()
+    assert int(result["r"].headers["X-Nomad-Index"]) > index
+    assert [j["ID"] for j in result["r"].json()] == ["web"]
+
+
+@pytest.mark.parametrize(("params", "text"), [({"index": "x"}, "Invalid index"), ({"index": "1", "wait": "5"}, "Invalid wait time")])
+def test_blocking_parameter_errors(client: httpx.Client, params: dict[str, str], text: str) -> None:
+    resp = client.get("/v1/jobs", params=params)
+    assert (resp.status_code, resp.text, resp.headers["content-type"]) == (400, text, "text/plain; charset=utf-8")
+
+
+def test_event_stream_filters_by_topic_key(fake: FakeNomad, clock: ManualClock, client: httpx.Client) -> None:
+    lines: list[dict[str, Any]] = []
+    with client.stream("GET", "/v1/event/stream", params={"topic": "Job:other"}) as resp:
+        assert resp.headers["content-type"] == "application/json"
+        it = resp.iter_lines()
+        assert next(it) == "{}"
+        client.put("/v1/jobs", json=_job("web"))
+        client.put("/v1/jobs", json=_job("other"))
+        for line in it:
+            frame = json.loads(line)
+            if frame:
+                lines.append(frame)
+                break
+    events = [e for f in lines for e in f["Events"]]
+    assert events and {(e["Topic"], e["Key"]) for e in events} == {("Job", "other")}
+
+
+def test_agent_self_reports_the_configured_version() -> None:
+    with FakeNomad(version="1.6.2") as fake:
+        body = httpx.get(f"{fake.address}/v1/agent/self").json()
+    assert body["config"]["Version"]["Version"] == "1.6.2"
+
+
+def test_meta_in_job_list_only_from_1_4_3() -> None:
+    for version, expected in (("1.0.18", False), ("1.4.3", True)):
+        with FakeNomad(version=version) as fake:
+            fake.run_job_out_of_band({**_job()["Job"], "Meta": {"gitops.source": "web.nomad"}})
+            stub = httpx.get(f"{fake.address}/v1/jobs", params={"meta": "true"}).json()[0]
+        assert ("Meta" in stub) is expected
+
+
+def test_acl_helpers() -> None:
+    with FakeNomad(acl=True) as fake:
+        fake.run_job_out_of_band(_job()["Job"])
+        management = fake.bootstrap_acl()
+        reader = fake.create_token({"default": ["read-job"]})
+        url = fake.address
+        assert httpx.get(f"{url}/v1/jobs").text == "Permission denied"
+        assert httpx.get(f"{url}/v1/jobs", headers={"X-Nomad-Token": management}).status_code == 200
+        assert httpx.get(f"{url}/v1/job/web", headers={"X-Nomad-Token": reader}).status_code == 200
+        denied = httpx.put(f"{url}/v1/jobs", json=_job(), headers={"X-Nomad-Token": reader})
+        assert (denied.status_code, denied.text) == (403, "Permission denied")
+        unknown = httpx.get(f"{url}/v1/jobs", headers={"X-Nomad-Token": "2d4c8a5e-4f4e-4c6b-9d7a-111111111111"})
+        assert (unknown.status_code, unknown.text) == (403, "ACL token not found")
+
+
+def test_faults_fail_drop_and_leader() -> None:
+    with FakeNomad() as fake, httpx.Client(base_url=fake.address) as c:
+        fake.faults.fail_next(2, status=429, path_prefix="/v1/jobs")
+        assert [c.get("/v1/jobs").status_code for _ in range(3)] == [429, 429, 200]
+        assert c.get("/v1/agent/self").status_code == 200
+        fake.faults.drop_connections(1)
+        with pytest.raises(httpx.TransportError):
+            c.get("/v1/jobs")
+        fake.faults.lose_leader()
+        lost = c.get("/v1/jobs")
+        assert (lost.status_code, lost.text) == (500, "No cluster leader")
+        fake.faults.clear()
+        assert c.get("/v1/jobs").status_code == 200
+        statuses = [entry[3] for entry in fake.request_log]
+    assert statuses == [429, 429, 200, 200, -1, 500, 200]
+
+
+def test_stalled_event_stream_sends_nothing_until_cleared() -> None:
+    with FakeNomad(heartbeat_s=0.05) as fake, httpx.Client(base_url=fake.address) as c:
+        fake.faults.stall_event_stream()
+        with c.stream("GET", "/v1/event/stream", params={"topic": "Job"}, timeout=httpx.Timeout(5, read=0.5)) as resp:
+            lines = resp.iter_lines()
+            assert next(lines) == "{}"  # the subscription greeting is still sent
+            with pytest.raises(httpx.ReadTimeout):
+                next(lines)
+
+
+def test_unix_socket(tmp_path: Any) -> None:
+    path = str(tmp_path / "nomad.sock")
+    with FakeNomad(unix_socket=path) as fake:
+        assert fake.address == f"unix://{path}"
+        transport = httpx.HTTPTransport(uds=path)
+        with httpx.Client(transport=transport, base_url="http://nomad") as c:
+            assert c.get("/v1/agent/self").json()["config"]["Version"]["Version"] == "1.0.18"
+
+
+def test_tls() -> None:
+    trustme = pytest.importorskip("trustme")
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    cert.configure_cert(server_ctx)
+    client_ctx = ssl.create_default_context()
+    ca.configure_trust(client_ctx)
+    with FakeNomad(ssl_context=server_ctx) as fake:
+        assert fake.address.startswith("https://127.0.0.1:")
+        assert httpx.get(f"{fake.address}/v1/status/leader", verify=client_ctx).status_code == 200
+
+
+def test_stop_leaves_no_listener() -> None:
+    fake = FakeNomad().start()
+    port = int(fake.address.rsplit(":", 1)[1])
+    fake.stop()
+    with socket.socket() as sock:
+        assert sock.connect_ex(("127.0.0.1", port)) != 0
