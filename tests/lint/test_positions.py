@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from reconciler.jobspec.positions import Step, locate
+from reconciler.errors import JobSpecError
+from reconciler.jobspec.hcl_syntax import Body, parse_body
+from reconciler.jobspec.positions import SourceBlock, Step, locate, scan_blocks
 
 JOBSPEC = Path(__file__).resolve().parents[1] / "golden" / "jobspec"
 
@@ -67,9 +70,54 @@ def test_task_directly_under_job_is_its_own_group() -> None:
     assert locate(source, explicit) == 22
 
 
-def test_unparseable_source_gives_none() -> None:
-    assert locate('job "x" {', (Step("job", "x"),)) is None
+def test_broken_source_still_locates_what_is_written() -> None:
+    assert locate('job "x" {\n  group "g" {\n', (Step("job", "x"), Step("group", "g"))) == 2
     assert locate("", (Step("job", "x"),)) is None
+    assert locate("}}} = = {{", (Step("job", "x"),)) is None
+
+
+def _tree_from_scanner(block: SourceBlock) -> Any:
+    return (
+        sorted(block.attributes.items()),
+        [(b.type, b.labels, b.line, _tree_from_scanner(b)) for b in block.blocks],
+    )
+
+
+def _tree_from_grammar(body: Body) -> Any:
+    attributes: dict[str, int] = {}
+    for attribute in body.attributes:
+        attributes.setdefault(attribute.name, attribute.pos.line)
+    return (
+        sorted(attributes.items()),
+        [(b.type, b.labels, b.pos.line, _tree_from_grammar(b.body)) for b in body.blocks],
+    )
+
+
+def _grammar_accepts(path: Path) -> bool:
+    try:
+        parse_body(path.read_text())
+    except JobSpecError:
+        return False
+    return True
+
+
+# The syntax-error corpus files have no full-grammar tree to compare with.
+PARSEABLE = [p for p in sorted(JOBSPEC.glob("*.nomad")) if _grammar_accepts(p)]
+
+
+@pytest.mark.parametrize("path", PARSEABLE, ids=lambda p: p.name)
+def test_scanner_agrees_with_the_full_grammar_on_the_corpus(path: Path) -> None:
+    source = path.read_text()
+    assert _tree_from_scanner(scan_blocks(source)) == _tree_from_grammar(parse_body(source))
+
+
+def test_corpus_comparison_covers_heredocs_and_dynamic_blocks() -> None:
+    names = {p.name for p in PARSEABLE}
+    assert {
+        "04-string-templates.nomad",
+        "06-dynamic-blocks.nomad",
+        "16-template-blocks.nomad",
+    } <= names
 
 
 JSON = """{
@@ -110,3 +158,58 @@ def test_json_group_named_like_its_job() -> None:
     source = '{"Job": {\n"ID": "web",\n"Name": "web",\n"TaskGroups": [\n{"Name": "web"}]}}'
     steps = (Step("job", "web"), Step("group", "web"))
     assert locate(source, steps, source_format="json") == 5
+
+
+TRICKY = """job "web" { # a { brace in a comment
+  /* block comment with } and
+     job "fake" { */
+  meta = { a = "}", b = "${lookup(x, "k}", "{")}" }
+  constraint { attribute = "x" }
+  datacenters = [
+    "dc1",
+  ]
+  group "g" {
+    count = var.n != 0 ? var.n : 1
+    task "t" {
+      template {
+        data = <<-EOT
+        job "inside-heredoc" {
+        EOT
+        destination = "local/x"
+      }
+      env { A = "{" }
+    }
+  }
+}
+"""
+
+
+@pytest.mark.parametrize(
+    ("steps", "line"),
+    [
+        ((Step("job", "web"),), 1),
+        ((Step("job", "web"), Step("attr", "meta")), 4),
+        ((Step("job", "web"), Step("constraint")), 5),
+        ((Step("job", "web"), Step("attr", "datacenters")), 6),
+        ((Step("job", "web"), Step("group", "g")), 9),
+        ((Step("job", "web"), Step("group", "g"), Step("attr", "count")), 10),
+        ((Step("job", "web"), Step("group", "g"), Step("task", "t")), 11),
+        (
+            (
+                Step("job", "web"),
+                Step("group", "g"),
+                Step("task", "t"),
+                Step("template"),
+                Step("attr", "destination"),
+            ),
+            16,
+        ),
+        ((Step("job", "web"), Step("group", "g"), Step("task", "t"), Step("env")), 18),
+        ((Step("job", "fake"),), None),
+        ((Step("job", "inside-heredoc"),), None),
+    ],
+)
+def test_scanner_skips_strings_templates_comments_and_heredocs(
+    steps: tuple[Step, ...], line: int | None
+) -> None:
+    assert locate(TRICKY, steps) == line
