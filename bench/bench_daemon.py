@@ -106,7 +106,10 @@ def main() -> int:
             # Let the initial deployments finish before measuring "idle".
             wait_until(lambda: all((fake.latest_deployment(j) or {}).get("Status") != "running"
                                    for j in ids), timeout=600, what="deployments done")
-            time.sleep(2.0)  # settle: trailing rollout checks of the start-up pass
+            # ... and until the daemon has seen every rollout end (no re-checks pending).
+            wait_until(lambda: daemon.metrics().sum("nomad_reconciler_job_deployment_status",
+                                                    status="running") == 0,
+                       timeout=300, what="the daemon saw every rollout end")
             requests0 = len(fake.request_log)
             cpu0, t0 = cpu_seconds(proc), time.perf_counter()
             time.sleep(args.idle)  # measuring an idle interval, not synchronising

@@ -73,7 +73,8 @@ TICK_S = 1.0  # liveness heartbeat period
 LIVENESS_MAX_AGE_S = 30.0
 ROLLOUT_APPEAR_TIMEOUT_S = 60.0  # how long to wait for a registration's deployment to show up
 BLOCKING_WAIT_S = 300.0
-STREAM_ROLLOUT_POLL_S = 10.0  # rollout re-check while deployment events arrive anyway
+STREAM_ROLLOUT_POLL_S = 10.0
+ROLLOUT_CHECK_CONCURRENCY = 16  # deployment reads in flight at once  # rollout re-check while deployment events arrive anyway
 
 
 class Reason(enum.StrEnum):
@@ -559,12 +560,17 @@ class Daemon:
         check = {k for k in rest if k not in sync_keys} | {
             k for k in (self._tracking if ALL in batch else sync_keys) if k in self._tracking
         }
-        for key in sorted(check):
-            try:
-                await self._check_rollout(key)
-            except NomadError as exc:
-                self._set_nomad_error(exc)
-                results[key] = exc
+        gate = asyncio.Semaphore(ROLLOUT_CHECK_CONCURRENCY)
+
+        async def check_one(key: JobKey) -> None:
+            async with gate:
+                try:
+                    await self._check_rollout(key)
+                except NomadError as exc:
+                    self._set_nomad_error(exc)
+                    results[key] = exc
+
+        await asyncio.gather(*(check_one(k) for k in sorted(check)))
         if ALL in batch:
             async with self._pass_lock.exclusive():
                 results.update(await self._full_pass(snapshot))
