@@ -255,3 +255,16 @@ def test_render_json_is_the_documented_format() -> None:
         "message",
         "rule",
     ]
+
+
+def test_sources_mapping_gives_lines_when_the_snapshot_has_no_text() -> None:
+    job, source = corpus_job("bad-04-missing-driver.nomad")
+    snapshot = Snapshot(root=".", jobs=(desired(job, path="bad-04.nomad", source=""),))
+    without = [d for d in lint_snapshot(snapshot) if d.rule == "nomad-validate"]
+    with_sources = [
+        d
+        for d in lint_snapshot(snapshot, sources={"bad-04.nomad": source})
+        if d.rule == "nomad-validate"
+    ]
+    assert [d.line for d in without] == [None]
+    assert [d.line for d in with_sources] == [6]
