@@ -159,9 +159,9 @@ class Daemon:
         self._drift_at: dict[JobKey, float] = {}  # wall time of an out-of-band change
         self._known_index: dict[JobKey, int] = {}  # JobModifyIndex last seen in sync / ours
         self._tracking: dict[JobKey, _Tracking] = {}
-        self._rejected: dict[JobKey, tuple[str, str]] = {}
+        self._rejected: dict[JobKey, tuple[str, str]] = {}  # digest Nomad refused, message
         self._deployment_events: dict[JobKey, dict[str, Any]] = {}  # latest payload per job
-        self._stream_connected = False  # digest Nomad refused, message
+        self._stream_connected = False
         self._timers: dict[JobKey, asyncio.TimerHandle] = {}
         self._revision_seen: dict[str, float] = {}  # commit → wall time first seen
         self._reported_errors: frozenset[tuple[str, str]] = frozenset()
@@ -197,6 +197,8 @@ class Daemon:
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
         s = self.settings
+        if not os.path.isdir(s.jobs_dir):
+            raise ConfigError(f"{s.jobs_dir}: jobs directory not found (or not a directory)")
         self.client = NomadClient(
             nomad_config(s),
             retry=RetryPolicy(attempts=2, initial_backoff=0.1, max_backoff=1.0, max_total=5.0),
@@ -290,7 +292,7 @@ class Daemon:
         applied, restart = reload_changes(self.settings, new)
         keep = {f: getattr(self.settings, f) for f in restart}
         self.settings = dataclasses.replace(new, **keep)
-        self.engine.policy = sync_policy(self.settings)
+        self.engine.policy = sync_policy(self.settings, trust_history=not self._first_pass_done)
         self.queue.settings = QueueSettings(
             backoffs=self.settings.backoffs, jitter=self.settings.jitter,
             max_workers=self.settings.workers,

@@ -201,3 +201,26 @@ def test_job_nomad_rejects_is_reported_not_retried_until_its_file_changes(
     repo.write("bad.nomad", job_hcl("bad", count=2))  # fixed
     repo.commit()
     wait_until(lambda: count_of(fake, "bad") == 2, what="fixed spec registered")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["{missing}"], "jobs directory not found"),
+        (["{jobs}", "--resync-interval", "often"], "resync_interval: invalid duration"),
+        (["{jobs}", "--address", "ftp://nomad:4646"], "ftp://nomad:4646"),
+    ],
+)
+def test_bad_configuration_is_a_clear_error(tmp_path, args, message) -> None:
+    import subprocess
+    import sys
+
+    (tmp_path / "jobs").mkdir()
+    argv = [a.format(missing=tmp_path / "missing", jobs=tmp_path / "jobs") for a in args]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NOMAD_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "reconciler", "daemon", *argv, "--listen", ""],
+        capture_output=True, text=True, timeout=60, env=env,
+    )
+    assert done.returncode == 1
+    assert message in done.stderr and "Traceback" not in done.stderr
