@@ -708,18 +708,25 @@ def _validate_scaling(group: Mapping[str, Any], job_type: str) -> list[str]:
     scaling = group.get("Scaling")
     if not scaling:
         return []
-    errs: list[str] = []
+    policy: list[str] = []
     low, high = scaling.get("Min", 0), scaling.get("Max", 0)
     if high < 0:
-        errs.append("Maximum count must not be negative")
-    if high < low:
-        errs.append("Maximum count must not be less than minimum count")
+        policy.append("maximum count must be specified and non-negative")
+    elif high < low:
+        policy.append("maximum count must not be less than minimum count")
+    if low < 0:
+        policy.append("minimum count must be specified and non-negative")
+    errs = [f"Scaling policy invalid: {problem}" for problem in policy]
     count = group.get("Count", 0)
-    if count < low:
-        errs.append(f"Scaling policy minimum ({low}) must be less than or equal to count ({count})")
-    if count > high:
+    if high < count:
         errs.append(
-            f"Scaling policy maximum ({high}) must be greater than or equal to count ({count})"
+            "Scaling policy invalid: task group count must not be greater than maximum count "
+            "in scaling policy"
+        )
+    if count < low:
+        errs.append(
+            "Scaling policy invalid: task group count must not be less than minimum count "
+            "in scaling policy"
         )
     return errs
 

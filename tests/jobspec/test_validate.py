@@ -349,3 +349,20 @@ def test_system_job_rules() -> None:
         "Job task group g has count 2. Count cannot exceed 1 with system scheduler"
     )
     assert "System jobs should not have a reschedule policy" in errors[1]
+
+
+def test_scaling_policy_bounds() -> None:
+    job = base_job()
+    job["TaskGroups"][0].update(Count=5, Scaling={"Min": 10, "Max": 0})
+    text = group_errors(validate_job(job))
+    assert text.startswith(
+        "Task group g validation failed: 1 error occurred:\n\t* Task group scaling policy "
+        "validation failed: 3 errors occurred:\n"
+        "\t* Scaling policy invalid: maximum count must not be less than minimum count\n"
+        "\t* Scaling policy invalid: task group count must not be greater than maximum count "
+        "in scaling policy\n"
+        "\t* Scaling policy invalid: task group count must not be less than minimum count "
+        "in scaling policy\n"
+    )
+    job["TaskGroups"][0].update(Count=5, Scaling={"Min": 1, "Max": 10})
+    assert validate_job(job).errors == ()
