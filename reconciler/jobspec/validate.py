@@ -471,7 +471,7 @@ def _validate_group(group: dict[str, Any], job: dict[str, Any]) -> list[str]:
         errs.append(
             "Task group service validation failed: " + format_validation_errors(service_errs)
         )
-    scaling_errs = _validate_scaling(group, job_type)
+    scaling_errs = _validate_scaling(group)
     if scaling_errs:
         errs.append(
             "Task group scaling policy validation failed: " + format_validation_errors(scaling_errs)
@@ -704,7 +704,7 @@ def _validate_migrate(migrate: Mapping[str, Any]) -> list[str]:
     return errs
 
 
-def _validate_scaling(group: Mapping[str, Any], job_type: str) -> list[str]:
+def _validate_scaling(group: Mapping[str, Any]) -> list[str]:
     scaling = group.get("Scaling")
     if not scaling:
         return []
@@ -852,7 +852,17 @@ def _check_problem(check: Mapping[str, Any]) -> str | None:
         return f"invalid address_mode {_go_quote(mode)}"
     if check.get("Expose") and check_type not in ("grpc", "http"):
         return "expose may only be set on HTTP or gRPC checks"
-    return None
+    restart = check.get("CheckRestart") or {}
+    restart_errs = []
+    if restart.get("Limit", 0) < 0:
+        restart_errs.append(
+            f"limit must be greater than or equal to 0 but found {restart['Limit']}"
+        )
+    if restart.get("Grace", 0) < 0:
+        restart_errs.append(
+            f"grace period must be greater than or equal to 0 but found {restart['Grace']}"
+        )
+    return format_validation_errors(restart_errs) or None
 
 
 # --- task ----------------------------------------------------------------------
