@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from reconciler.core.diff import compute_job_drift
 from reconciler.core.ownership import stamp_job
@@ -223,18 +223,22 @@ class Applier:
         return JobOutcome(action.key, action, Result.PROMOTED, "canaries promoted")
 
 
+T = TypeVar("T")
+R = TypeVar("R")
+
+
 async def run_bounded(
-    items: list[JobAction], work: Callable[[JobAction], Awaitable[JobOutcome]], *, limit: int
-) -> list[JobOutcome]:
-    """Run ``work`` over ``items`` with at most ``limit`` at a time (0: no limit), in order."""
+    items: Sequence[T], work: Callable[[T], Awaitable[R]], *, limit: int
+) -> list[R]:
+    """Run ``work`` over ``items`` with at most ``limit`` at a time (0: no limit), results in order."""
     semaphore = asyncio.Semaphore(limit if limit > 0 else max(len(items), 1))
 
-    async def one(action: JobAction) -> JobOutcome:
+    async def one(item: T) -> R:
         async with semaphore:
-            return await work(action)
+            return await work(item)
 
     async with asyncio.TaskGroup() as group:
-        tasks = [group.create_task(one(a)) for a in items]
+        tasks = [group.create_task(one(item)) for item in items]
     return [t.result() for t in tasks]
 
 

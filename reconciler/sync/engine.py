@@ -127,7 +127,7 @@ class Reconciler:
             return out
 
         work = [a for a in plan.actions if a.kind in _WRITES]
-        return await run_bounded(work, one, limit=16)
+        return await run_bounded(work, one, limit=WRITE_CONCURRENCY)
 
     async def _apply(self, plan: Plan, applier: Applier) -> list[JobOutcome]:
         outcomes: list[JobOutcome] = []
@@ -140,15 +140,7 @@ class Reconciler:
                     self._emit(out)
                 continue
 
-            async def one(action: JobAction) -> JobOutcome:
-                out = await applier.run(action)
-                if self.policy.wait and out.result in (Result.CREATED, Result.UPDATED):
-                    out = await self._follow(out)
-                self._emit(out)
-                return out
-
-            limit = self.policy.max_concurrent_deployments if self.policy.wait else 16
-            done = await run_bounded(actions, one, limit=limit)
+            done = await self._run_wave(actions, applier)
             outcomes.extend(done)
             if self.policy.wait and any(o.result is Result.FAILED for o in done):
                 blocked = f"wave {wave} did not become healthy; later waves not started"
@@ -159,8 +151,32 @@ class Reconciler:
             self._emit(out)
             return out
 
-        outcomes.extend(await run_bounded(prunes, prune, limit=16))
+        outcomes.extend(await run_bounded(prunes, prune, limit=WRITE_CONCURRENCY))
         return outcomes
+
+    async def _run_wave(self, actions: list[JobAction], applier: Applier) -> list[JobOutcome]:
+        """One wave's writes; with ``wait``, also its rollouts.
+
+        With a deployment cap, each slot covers a register and its rollout, so
+        at most ``cap`` deployments run at once.  Without one, registers go out
+        ``WRITE_CONCURRENCY`` at a time, then rollouts are followed
+        ``FOLLOW_CONCURRENCY`` at a time (each one holds a connection open).
+        """
+        cap = self.policy.max_concurrent_deployments
+
+        async def emit_after(out: JobOutcome) -> JobOutcome:
+            if self.policy.wait and out.result in (Result.CREATED, Result.UPDATED):
+                out = await self._follow(out)
+            self._emit(out)
+            return out
+
+        async def register_and_follow(action: JobAction) -> JobOutcome:
+            return await emit_after(await applier.run(action))
+
+        if self.policy.wait and cap > 0:
+            return await run_bounded(actions, register_and_follow, limit=cap)
+        registered = await run_bounded(actions, applier.run, limit=WRITE_CONCURRENCY)
+        return await run_bounded(registered, emit_after, limit=FOLLOW_CONCURRENCY)
 
     async def _follow(self, outcome: JobOutcome) -> JobOutcome:
         desired = outcome.action.desired
@@ -180,5 +196,11 @@ class Reconciler:
             message=f"{desired.path}: deployment {rollout.status}: {rollout.description}",
         )  # fmt: skip
 
+
+# Requests in flight at once for writes (and Nomad plans): enough to hide latency,
+# few enough not to queue in Nomad's RPC layer.
+WRITE_CONCURRENCY = 16
+# Rollouts followed at once: each is a blocking query holding a pooled connection.
+FOLLOW_CONCURRENCY = 32
 
 _WRITES = frozenset({ActionKind.REGISTER, ActionKind.DEREGISTER, ActionKind.PROMOTE})
