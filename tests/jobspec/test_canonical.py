@@ -402,3 +402,10 @@ def test_opaque_maps_keep_empty_values_inside() -> None:
     }
     config = canonicalize(job)["TaskGroups"][0]["Tasks"][0]["Config"]
     assert config == {"args": [], "x": None, "m": {}}
+
+
+@pytest.mark.parametrize("name", VALID)
+def test_missing_keys_and_nulls_canonicalize_alike(name: str) -> None:
+    # a hand-written JSON job omits what `-output` prints as null
+    job = load_output(name)
+    assert canonicalize(null_as_absent(job)) == canonicalize(job)
