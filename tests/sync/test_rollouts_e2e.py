@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import urllib.request
 from typing import Any
 
 import pytest
@@ -142,3 +143,21 @@ async def test_engine_takes_a_nomad_client_directly(fake: FakeNomad, repo: GitRe
         assert outcome.rollout is not None and outcome.rollout.status == "successful"
         again = await engine.reconcile(snap)
         assert [o.result for o in again.outcomes] == [Result.UNCHANGED]
+
+
+def test_deployment_cap_runs_rollouts_one_after_another(fake: FakeNomad, repo: GitRepo) -> None:
+    for name in ("a", "b", "c"):
+        repo.write_job(service_job(name))
+    repo.commit("three")
+    argv = ["sync", str(repo.root), "--address", fake.address, "--wait", "--timeout", "30",
+            "--max-concurrent", "1"]  # fmt: skip
+    assert main(argv) == 0
+    spans = []
+    for name in ("a", "b", "c"):
+        with urllib.request.urlopen(f"{fake.address}/v1/job/{name}/deployment", timeout=10) as resp:
+            dep = json.loads(resp.read())
+        assert dep["Status"] == "successful"
+        spans.append((dep["CreateIndex"], dep["ModifyIndex"]))
+    spans.sort()
+    # each deployment was finished (its last change) before the next one was created
+    assert all(done < spans[i + 1][0] for i, (_, done) in enumerate(spans[:-1])), spans
