@@ -260,7 +260,9 @@ class NomadClient:
         query = self._params(params, index=index, wait=wait)
         timeout = self._timeout(wait)
         idempotent = method == "GET" or side_effect_free
-        async for attempt in build_retrying(self.retry, idempotent=idempotent):
+        budget = (wait or 0.0) * (1 + _BLOCKING_JITTER)
+        retrying = build_retrying(self.retry, idempotent=idempotent, request_budget=budget)
+        async for attempt in retrying:
             with attempt:
                 return await self._send_once(
                     method,

@@ -62,11 +62,17 @@ def retry_can_help(exc: BaseException, *, idempotent: bool) -> bool:
     return never_reached_server(exc)
 
 
-def build_retrying(policy: RetryPolicy, *, idempotent: bool) -> tenacity.AsyncRetrying:
-    """A tenacity controller for one logical request; re-raises the last error."""
+def build_retrying(
+    policy: RetryPolicy, *, idempotent: bool, request_budget: float = 0.0
+) -> tenacity.AsyncRetrying:
+    """A tenacity controller for one logical request; re-raises the last error.
+
+    ``request_budget`` extends the total time by what one attempt may take on
+    purpose (a blocking query's wait), so long polls keep their retries.
+    """
     return tenacity.AsyncRetrying(
         stop=tenacity.stop_after_attempt(policy.attempts)
-        | tenacity.stop_after_delay(policy.max_total),
+        | tenacity.stop_after_delay(policy.max_total + request_budget),
         # Exponential up to max_backoff, plus up to `jitter` seconds so that many
         # clients do not retry in lock-step after a leader election.
         wait=tenacity.wait_exponential(multiplier=policy.initial_backoff, max=policy.max_backoff)

@@ -339,3 +339,23 @@ async def test_job_submission_only_where_nomad_keeps_sources(version: str, asked
     else:
         assert found is None
         assert requests == []
+
+
+async def test_a_long_poll_keeps_its_retries() -> None:
+    # The first attempt holds for the whole wait, then fails: the total-time budget
+    # must count the wait, or a long poll could never be retried.
+    calls: list[int] = []
+
+    def respond(request: Recorded) -> Reply:
+        calls.append(1)
+        if len(calls) == 1:
+            time.sleep(0.5)
+            return Reply(status=503, body="busy")
+        return Reply(body=[], headers={"X-Nomad-Index": "8"})
+
+    policy = RetryPolicy(attempts=3, initial_backoff=0, max_backoff=0, max_total=0.1, jitter=0)
+    with recording_server(respond=respond) as (address, _):
+        async with NomadClient(NomadConfig(address=address), retry=policy) as client:
+            result = await client.list_jobs(index=7, wait=0.5)
+    assert result.index == 8
+    assert len(calls) == 2
