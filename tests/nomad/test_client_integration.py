@@ -21,6 +21,7 @@ from reconciler.nomad.events import Event, StreamSettings
 from reconciler.nomad.hooks import RequestRecord
 from reconciler.nomad.retry import RetryPolicy
 from reconciler.nomad.versions import parse_version
+from reconciler.testing.fake_nomad import FakeNomad
 
 from .conftest import Backend
 from .jobs import canary_update, sleeper_job, unique_id
@@ -245,3 +246,19 @@ async def test_event_stream_delivers_job_events(client: NomadClient) -> None:
     assert received[0].payload["Job"]["ID"] == job_id
     assert [e.index for e in received] == sorted(e.index for e in received)
     assert states == [True, False]
+
+
+async def test_newer_fake_lists_meta_natively() -> None:
+    with FakeNomad(version="1.6.0") as fake:
+        async with NomadClient(NomadConfig(address=fake.address)) as client:
+            job_id = unique_id("native")
+            await client.register_job(
+                sleeper_job(job_id, meta={"gitops.digest": "abc"}),
+                submission={"Source": "job {}", "Format": "hcl2"},
+            )
+            fake.clear_request_log()
+            listed = await client.list_jobs(meta=True)
+        assert [stub["Meta"] for stub in listed.value] == [{"gitops.digest": "abc"}]
+        assert [(m, p, q) for m, p, q, _ in fake.request_log] == [
+            ("GET", "/v1/jobs", "namespace=%2A&meta=true")
+        ]
