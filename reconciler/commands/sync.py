@@ -2,8 +2,9 @@
 
 Prints the plan as it is applied and a summary (created, updated, pruned,
 held, failed, unchanged).  Exit 0 when every job synced or was held on
-purpose, 1 when a file failed to load, Nomad refused a job, or (with
-``--wait``) a deployment failed or timed out.
+purpose, 1 when a file failed to load, Nomad refused a job, a safety guard
+refused the requested prune, or (with ``--wait``) a deployment failed or
+timed out.
 """
 
 from __future__ import annotations

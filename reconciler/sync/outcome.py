@@ -93,7 +93,12 @@ class PassResult:
 
     @property
     def failed(self) -> bool:
-        return self.plan.has_errors or any(o.result is Result.FAILED for o in self.outcomes)
+        """A file failed to load, a write failed, or a guard refused what was asked (prune)."""
+        return (
+            self.plan.has_errors
+            or bool(self.plan.refusals)
+            or any(o.result is Result.FAILED for o in self.outcomes)
+        )
 
     def summary(self) -> dict[str, int]:
         return {r.value: self.count(r) for r in Result}

@@ -100,7 +100,7 @@ def test_empty_or_broken_checkout_never_prunes(
     repo.commit("empty branch")
     ledger = WriteLedger(fake)
     ledger.mark()
-    assert cli(fake, "sync", str(repo.root), "--prune", "--max-prune", "1") == 0
+    assert cli(fake, "sync", str(repo.root), "--prune", "--max-prune", "1") == 1
     assert ledger.new() == []
     assert "declares no job" in capsys.readouterr().out
 

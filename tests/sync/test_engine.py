@@ -185,6 +185,7 @@ async def test_prune_only_with_flag_and_never_from_a_broken_checkout() -> None:
     assert nomad.count("deregister") == 0
     result = await Reconciler(nomad, policy).reconcile(snapshot())
     assert results(result) == {"keep": "held", "gone": "held"}
+    assert result.failed and "declares no job" in result.plan.refusals[0]
     result = await Reconciler(nomad, policy).reconcile(snapshot(keep))
     assert results(result) == {"keep": "unchanged", "gone": "pruned"}
     assert nomad.jobs[("default", "gone")]["Stop"] is True
