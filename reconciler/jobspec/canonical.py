@@ -25,7 +25,16 @@ read-back differs from the api layer:
 * ``Resources.DiskMB``/``IOPS`` and network ``MBits`` read back as ``0``;
   service/check ``Id`` and service-level ``CheckRestart`` (merged into the checks) are gone;
 * ``ParameterizedJob.Payload`` defaults to ``"optional"``; service names get
-  their default and ``${JOB}``/``${TASKGROUP}``/``${TASK}``/``${BASE}`` interpolated.
+  their default and ``${JOB}``/``${TASKGROUP}``/``${TASK}``/``${BASE}`` interpolated;
+  unnamed checks are named ``service: "<name>" check``;
+* the server's implied constraints are appended to the groups: Vault version
+  for groups using Vault, ``${attr.os.signals}`` for signals the tasks need.
+
+Evidence: the api layer is checked against every corpus ``X.parse.json``; the
+struct layer against every job read back in the api transcripts (minimal
+jobs).  The struct-only details of services, checks, networks and the implied
+constraints come from Nomad 1.0's source, not from a recording.  Not modelled:
+Connect sidecar tasks/ports injected for ``connect`` services.
 
 Later Nomad versions fill more (not done here, 1.0.18 is the target):
 ``Datacenters: ["*"]`` (1.5), ``NodePool: "default"`` (1.6), task ``Identity``
@@ -171,6 +180,12 @@ DEFAULT_MIGRATE: Mapping[str, Any] = {
     "MinHealthyTime": 10 * SECOND,
     "HealthyDeadline": 5 * MINUTE,
 }
+# Added by the server to groups with a vault block (nomad/job_endpoint_hooks.go).
+VAULT_CONSTRAINT: Mapping[str, Any] = {
+    "LTarget": "${attr.vault.version}",
+    "RTarget": ">= 0.6.1",
+    "Operand": "semver",
+}
 DEFAULT_EPHEMERAL_DISK: Mapping[str, Any] = {"Sticky": False, "Migrate": False, "SizeMB": 300}
 DEFAULT_LOG_CONFIG: Mapping[str, Any] = {"MaxFiles": 10, "MaxFileSizeMB": 10}
 
@@ -299,12 +314,53 @@ def _canonicalize_job(job: dict[str, Any]) -> None:
         job["Update"] = dict(ZERO_UPDATE)
     job.pop("Reschedule", None)
     job.pop("Migrate", None)
+    for group in job.get("TaskGroups") or ():
+        _add_implied_constraints(group)
 
 
 def _update_is_empty(update: Mapping[str, Any]) -> bool:
     # Nomad's UpdateStrategy.Empty(): nothing set to a non-zero value.  The
     # zero strategy the server keeps at job level must not leak into groups.
     return not any(update.get(key) for key in DEFAULT_UPDATE)
+
+
+def _add_implied_constraints(group: dict[str, Any]) -> None:
+    """The server's ``jobImpliedConstraints`` mutator (Nomad 1.0.x), appended to the group.
+
+    Vault: ``${attr.vault.version} semver >= 0.6.1`` unless the group already
+    constrains that attribute.  Signals (vault/template ``change_mode =
+    "signal"``, ``kill_signal``): ``${attr.os.signals} set_contains <sorted,
+    comma-joined>`` unless an equal constraint exists.  Idempotent by those rules.
+    """
+    tasks = [t for t in group.get("Tasks") or () if isinstance(t, dict)]
+    constraints = group.setdefault("Constraints", None) or []
+    if any(t.get("Vault") for t in tasks) and not any(
+        c.get("LTarget") == VAULT_CONSTRAINT["LTarget"] for c in constraints
+    ):
+        constraints.append(dict(VAULT_CONSTRAINT))
+    signals: set[str] = set()
+    for task in tasks:
+        vault = task.get("Vault") or {}
+        if vault.get("ChangeMode") == "signal":
+            signals.add(str(vault.get("ChangeSignal", "")))
+        if task.get("KillSignal"):
+            signals.add(str(task["KillSignal"]))
+        for template in task.get("Templates") or ():
+            if template.get("ChangeMode") == "signal":
+                signals.add(str(template.get("ChangeSignal", "")))
+    if signals:
+        wanted = {
+            "LTarget": "${attr.os.signals}",
+            "RTarget": ",".join(sorted(signals)),
+            "Operand": "set_contains",
+        }
+        if not any(_same_constraint(c, wanted) for c in constraints):
+            constraints.append(wanted)
+    group["Constraints"] = constraints or None
+
+
+def _same_constraint(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    return all(a.get(k, "") == b[k] for k in ("LTarget", "RTarget", "Operand"))
 
 
 def _canonicalize_placement(obj: dict[str, Any]) -> None:

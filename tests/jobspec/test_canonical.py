@@ -64,6 +64,8 @@ def parse_json_as_read_back(parsed: dict[str, Any]) -> dict[str, Any]:
     5. service/check ``Id`` and service-level ``CheckRestart`` (already merged
        into each check): not in the struct;
     7. network ``MBits``: nil in the api for group networks, an int (0) in the struct.
+    (8. the server's implied constraints are not in parse.json: ``without_implied``
+       removes them from our side, ``test_implied_constraints_*`` pins them.)
     6. scaling policy ``ID``/``Namespace``/``Target``/indexes: assigned by the server.
     """
     job = copy.deepcopy(parsed)
@@ -113,10 +115,23 @@ def load_output(name: str) -> dict[str, Any]:
     return json.loads((JOBSPEC / f"{name}.output.json").read_text())["Job"]
 
 
+IMPLIED_TARGETS = ("${attr.vault.version}", "${attr.os.signals}")
+
+
+def without_implied(job: dict[str, Any]) -> dict[str, Any]:
+    job = copy.deepcopy(job)
+    for group in job.get("TaskGroups", []):
+        kept = [c for c in group.get("Constraints", []) if c["LTarget"] not in IMPLIED_TARGETS]
+        group.pop("Constraints", None)
+        if kept:
+            group["Constraints"] = kept
+    return job
+
+
 @pytest.mark.parametrize("name", VALID)
 def test_canonicalize_matches_nomad_parse_canonicalize(name: str) -> None:
     parsed = json.loads((JOBSPEC / f"{name}.parse.json").read_text())
-    got = canonicalize(load_output(name))
+    got = without_implied(canonicalize(load_output(name)))
     want = empty_as_absent(null_as_absent(parse_json_as_read_back(parsed)))
     assert null_as_absent(got) == want
 
@@ -409,3 +424,55 @@ def test_missing_keys_and_nulls_canonicalize_alike(name: str) -> None:
     # a hand-written JSON job omits what `-output` prints as null
     job = load_output(name)
     assert canonicalize(null_as_absent(job)) == canonicalize(job)
+
+
+SIGNALS = "${attr.os.signals}"
+VAULT = {"LTarget": "${attr.vault.version}", "RTarget": ">= 0.6.1", "Operand": "semver"}
+
+
+@pytest.mark.parametrize(
+    ("name", "constraints"),
+    [
+        # a template with change_mode = "signal"
+        (
+            "16-template-blocks",
+            [{"LTarget": SIGNALS, "RTarget": "SIGHUP", "Operand": "set_contains"}],
+        ),
+        # kill_signal on two tasks: one constraint, signals sorted and joined
+        (
+            "20-task-shutdown-logs",
+            [{"LTarget": SIGNALS, "RTarget": "SIGINT,SIGTERM", "Operand": "set_contains"}],
+        ),
+        # vault on both tasks, one with change_mode = "signal"
+        (
+            "22-vault",
+            [VAULT, {"LTarget": SIGNALS, "RTarget": "SIGUSR1", "Operand": "set_contains"}],
+        ),
+        ("01-minimal-service", None),
+    ],
+)
+def test_implied_constraints_are_added_like_the_server(
+    name: str, constraints: list[dict[str, str]] | None
+) -> None:
+    (group,) = canonicalize(load_output(name))["TaskGroups"]
+    assert group.get("Constraints") == constraints
+
+
+def test_implied_constraints_respect_what_the_user_wrote() -> None:
+    own_vault = {"LTarget": "${attr.vault.version}", "RTarget": ">= 1.2.0", "Operand": "semver"}
+    job = {
+        "ID": "v",
+        "TaskGroups": [
+            {
+                "Name": "g",
+                "Constraints": [own_vault],
+                "Tasks": [{"Name": "t", "Vault": {"Policies": ["p"]}, "KillSignal": "SIGINT"}],
+            }
+        ],
+    }
+    got = canonicalize(job)["TaskGroups"][0]["Constraints"]
+    assert got == [
+        {**own_vault},
+        {"LTarget": SIGNALS, "RTarget": "SIGINT", "Operand": "set_contains"},
+    ]
+    assert canonicalize(canonicalize(job))["TaskGroups"][0]["Constraints"] == got
