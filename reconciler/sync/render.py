@@ -174,9 +174,8 @@ def render_plan(plan: Plan, style: Style, outcomes: Mapping[Any, JobOutcome] | N
     lines: list[str] = []
     for action in plan.actions:
         quiet = action.kind is ActionKind.NONE and action.drift.state is DriftState.IN_SYNC
-        if quiet and not verbose and not action.reason:
-            continue
-        if quiet and not verbose and action.reason and not action.deployment_id:
+        # In-sync jobs are listed only with --verbose, or when awaiting promotion.
+        if quiet and not verbose and not action.deployment_id:
             continue
         lines.extend(render_action(action, style, (outcomes or {}).get(action.key)))
     lines.extend(render_diagnostics(plan.errors, style))
