@@ -62,6 +62,7 @@ class LiveJob:
     deployment: Mapping[str, Any] | None = None
     known_digest: str | None = None
     failed_digest: str | None = None
+    read_error: str | None = None  # reading it failed: its state is unknown this pass
 
     @property
     def active_deployment(self) -> Mapping[str, Any] | None:
@@ -211,6 +212,11 @@ def compute_plan(
             owned_total += 1
         if key in declared:
             continue
+        if live.read_error is not None and ownership is None:
+            reason = f"could not read it from Nomad: {live.read_error}"
+            drift = JobDrift(key, DriftState.ERROR, reason=reason)
+            actions.append(JobAction(key, ActionKind.NONE, drift, reason, live=live))
+            continue
         if ownership is None:
             unmanaged += 1
             continue
@@ -253,6 +259,9 @@ def _orphan_view(live: LiveJob) -> ApiJob:
 def _drift_of(desired: DesiredJob, live: LiveJob | None, policy: SyncPolicy) -> JobDrift:
     if live is None:
         return compute_job_drift(desired, None, owner_prefix=policy.owner_prefix)
+    if live.read_error is not None:
+        reason = f"could not read it from Nomad: {live.read_error}"
+        return JobDrift(desired.key, DriftState.ERROR, path=desired.path, reason=reason)
     if live.job is None:
         if live.known_digest == desired.digest and not live.stop:
             ownership = read_ownership(live.meta, policy.owner_prefix)

@@ -24,7 +24,7 @@ from typing import Any
 from reconciler.core.diff import compute_job_drift
 from reconciler.core.ownership import read_ownership, wants_auto_promote
 from reconciler.core.plan import ClusterState, LiveJob, SyncPolicy
-from reconciler.errors import NomadNotFoundError
+from reconciler.errors import NomadError, NomadNotFoundError
 from reconciler.jobspec.canonical import strip_server_fields
 from reconciler.model import ApiJob, DesiredJob, JobKey, Snapshot
 from reconciler.sync.api import NomadApi
@@ -114,6 +114,31 @@ class ClusterReader:
         )
 
     async def _live_job(
+        self,
+        stub: Mapping[str, Any],
+        desired: DesiredJob | None,
+        policy: SyncPolicy,
+        semaphore: asyncio.Semaphore,
+        *,
+        list_meta: bool,
+        refresh: bool,
+        with_deployment: bool,
+    ) -> LiveJob | None:
+        """One job's live state; a failed read makes it an error of that job only."""
+        try:
+            return await self._read_live_job(
+                stub, desired, policy, semaphore,
+                list_meta=list_meta, refresh=refresh, with_deployment=with_deployment,
+            )  # fmt: skip
+        except NomadError as exc:
+            key: JobKey = (str(stub.get("Namespace") or "default"), str(stub["ID"]))
+            return LiveJob(
+                key=key, job_modify_index=int(stub.get("JobModifyIndex") or 0),
+                stop=bool(stub.get("Stop")), status=str(stub.get("Status", "")),
+                meta=stub.get("Meta"), read_error=str(exc),
+            )  # fmt: skip
+
+    async def _read_live_job(
         self,
         stub: Mapping[str, Any],
         desired: DesiredJob | None,

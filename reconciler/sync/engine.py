@@ -17,6 +17,7 @@ from typing import Any
 
 from reconciler.core.ownership import wants_auto_promote
 from reconciler.core.plan import ActionKind, ClusterState, JobAction, Plan, SyncPolicy, compute_plan
+from reconciler.errors import NomadError
 from reconciler.model import DesiredJob, JobKey, Snapshot
 from reconciler.nomad.client import NomadClient
 from reconciler.sync.api import ClientApi, NomadApi
@@ -24,6 +25,7 @@ from reconciler.sync.apply import (
     Applier,
     OutcomeHook,
     SubmissionBuilder,
+    describe_error,
     run_bounded,
     submission_for,
 )
@@ -119,7 +121,14 @@ class Reconciler:
         async def one(action: JobAction) -> JobOutcome:
             annotations, warnings = (None, "")
             if self._annotate and action.kind is ActionKind.REGISTER:
-                annotations, warnings = await applier.annotate(action)
+                try:
+                    annotations, warnings = await applier.annotate(action)
+                except NomadError as exc:  # Nomad's own plan refused it: that job's failure
+                    failed = JobOutcome(
+                        action.key, action, Result.FAILED, describe_error(exc, action)
+                    )
+                    self._emit(failed)
+                    return failed
             out = JobOutcome(
                 action.key, action, Result.PLANNED, action.reason, annotations, warnings
             )
@@ -185,10 +194,16 @@ class Reconciler:
         promote = self.policy.promote or wants_auto_promote(
             desired.canonical.get("Meta"), self.policy.owner_prefix
         )
-        rollout = await follow_deployment(
-            self.api, outcome.key, job_modify_index=outcome.job_modify_index or 0,
-            timeout_s=self._timeout_s, promote=promote, on_progress=self._on_progress,
-        )  # fmt: skip
+        try:
+            rollout = await follow_deployment(
+                self.api, outcome.key, job_modify_index=outcome.job_modify_index or 0,
+                timeout_s=self._timeout_s, promote=promote, on_progress=self._on_progress,
+            )  # fmt: skip
+        except NomadError as exc:
+            return replace(
+                outcome, result=Result.FAILED,
+                message=f"{desired.path}: registered, but following its deployment failed: {exc}",
+            )  # fmt: skip
         if rollout.ok:
             return replace(outcome, rollout=rollout)
         return replace(

@@ -13,7 +13,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.errors import NomadIndexConflictError, NomadNotFoundError
+from reconciler.errors import (
+    NomadIndexConflictError,
+    NomadJobRejectedError,
+    NomadNotFoundError,
+    NomadUnavailableError,
+)
 from reconciler.jobspec.canonical import canonicalize
 from reconciler.model import ApiJob, JobKey
 from reconciler.nomad.versions import Features, features_for
@@ -30,6 +35,9 @@ class MemoryNomad:
     # Called before a register is applied: lets a test change the job "concurrently".
     before_register: Any = None
     submissions: dict[str, Any] = field(default_factory=dict)
+    # Job IDs whose reads / Nomad plans fail as if Nomad were unreachable for them.
+    failing_reads: set[str] = field(default_factory=set)
+    failing_plans: set[str] = field(default_factory=set)
 
     def count(self, verb: str) -> int:
         return sum(1 for v, _ in self.calls if v == verb)
@@ -80,6 +88,8 @@ class MemoryNomad:
 
     async def read_job(self, job_id: str, *, namespace: str) -> ApiJob:
         self.calls.append(("read", job_id))
+        if job_id in self.failing_reads:
+            raise NomadUnavailableError("connection reset", endpoint="/v1/job/:id")
         job = self.jobs.get((namespace, job_id))
         if job is None:
             raise NomadNotFoundError("job not found", status=404)
@@ -96,6 +106,8 @@ class MemoryNomad:
 
     async def plan_job(self, job: ApiJob) -> dict[str, Any]:
         self.calls.append(("plan", job["ID"]))
+        if job["ID"] in self.failing_plans:
+            raise NomadJobRejectedError("1 error occurred:\n\t* Missing task driver\n", status=500)
         key = (job.get("Namespace") or "default", job["ID"])
         existing = self.jobs.get(key)
         groups = {g["Name"]: {"Place": 0 if existing else g.get("Count") or 1, "DestructiveUpdate": 1 if existing else 0}

@@ -243,3 +243,26 @@ def test_failed_version_digest_from_history() -> None:
     assert failed_version_digest(not_reverted, prefix="gitops.") is None
     unowned = [v(2, False, None), v(1, False, None), v(0, True, None)]
     assert failed_version_digest(unowned, prefix="gitops.") is None
+
+
+async def test_a_job_that_cannot_be_read_is_an_error_of_its_own() -> None:
+    nomad = MemoryNomad()
+    jobs = [make_job("a"), make_job("b")]
+    await Reconciler(nomad, SyncPolicy()).reconcile(snapshot(*jobs))
+    nomad.failing_reads.add("a")
+    changed = [make_job("a", count=2), make_job("b", count=2)]
+    result = await Reconciler(nomad, SyncPolicy()).reconcile(snapshot(*changed))
+    assert results(result) == {"a": "unchanged", "b": "updated"}
+    [a] = [x for x in result.plan.actions if x.key[1] == "a"]
+    assert a.drift.state is DriftState.ERROR and "connection reset" in a.reason
+    assert result.failed
+
+
+async def test_a_plan_nomad_refuses_fails_that_job_only_in_a_dry_run() -> None:
+    nomad = MemoryNomad(failing_plans={"bad"})
+    result = await Reconciler(nomad, SyncPolicy()).reconcile(
+        snapshot(make_job("bad"), make_job("good")), dry_run=True
+    )
+    assert results(result) == {"bad": "failed", "good": "planned"}
+    [bad] = [o for o in result.outcomes if o.key[1] == "bad"]
+    assert bad.message.startswith("bad.nomad") and "Missing task driver" in bad.message
