@@ -213,3 +213,13 @@ def test_scanner_skips_strings_templates_comments_and_heredocs(
     steps: tuple[Step, ...], line: int | None
 ) -> None:
     assert locate(TRICKY, steps) == line
+
+
+def test_parts_made_by_dynamic_blocks_point_at_the_generator() -> None:
+    source = (JOBSPEC / "06-dynamic-blocks.nomad").read_text()
+    lines = source.splitlines()
+    job_line = next(i for i, text in enumerate(lines, 1) if text.startswith("job "))
+    steps = (Step("job", "s06-dynamic"), Step("group", "generated-by-dynamic"))
+    line = locate(source, steps)
+    assert line is not None and line > job_line
+    assert lines[line - 1].strip().startswith('dynamic "group"')
