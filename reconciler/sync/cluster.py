@@ -297,11 +297,3 @@ def failed_version_digest(versions: Sequence[Mapping[str, Any]], *, prefix: str)
     newest = max(replaced, key=lambda v: int(v.get("Version") or 0))
     own = read_ownership(newest.get("Meta"), prefix)
     return own.digest if own else None
-
-
-def summarize_live(jobs: Sequence[LiveJob]) -> dict[str, int]:
-    """Counts by Nomad status, for status output."""
-    out: dict[str, int] = {}
-    for job in jobs:
-        out[job.status or "unknown"] = out.get(job.status or "unknown", 0) + 1
-    return out
