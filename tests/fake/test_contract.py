@@ -13,6 +13,7 @@ because its wall-clock waits are the point.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
@@ -55,7 +56,10 @@ def _fake(acl: bool = False, clock: ManualClock | None = None) -> FakeNomad:
     if clock is None:
         # Without jitter a blocking query ends exactly at its wait, as in the recording's
         # schedule (08's last query returned just before the purge that followed it).
-        return FakeNomad(acl=acl, health=RECORDED_HEALTH, blocking_jitter=False)
+        # The scheduler worker starts 50 ms after a write (Nomad: a few ms) so that a
+        # blocking query released by the write reliably sees the job before its placements.
+        health = dataclasses.replace(RECORDED_HEALTH, schedule_delay_s=0.05)
+        return FakeNomad(acl=acl, health=health, blocking_jitter=False)
     return FakeNomad(acl=acl, health=RECORDED_HEALTH, clock=clock)
 
 
@@ -125,6 +129,10 @@ def test_blocking_queries_replay_in_real_time() -> None:
 
         def run(ex: Exchange) -> None:
             got = rp.send(ex, client)
+            deadline = time.monotonic() + 2
+            while _is_read(ex) and rp.compare(ex, got, commit=False) and time.monotonic() < deadline:
+                time.sleep(0.01)  # a plain read polls until the fake has caught up (bounded)
+                got = rp.send(ex, client)
             with lock:
                 problems = rp.compare(ex, got, commit=True)
                 if ex.elapsed > 0.5 and abs(got.elapsed - ex.elapsed) > max(0.35, ex.elapsed * 0.15):

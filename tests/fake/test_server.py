@@ -162,6 +162,7 @@ def test_scale_helper_and_out_of_band_run(fake: FakeNomad, clock: ManualClock, c
     fake.run_job_out_of_band(_job()["Job"])
     _run(fake, clock, 3)
     fake.scale("web", "app", 5)
+    fake.tick()  # the scale's evaluation runs on the next tick
     assert client.get("/v1/job/web").json()["TaskGroups"][0]["Count"] == 5
     plan = client.post("/v1/job/web/plan", json={**_job(), "Diff": True}).json()
     assert plan["Annotations"]["DesiredTGUpdates"]["app"]["Stop"] == 3

@@ -777,8 +777,11 @@ class FakeNomad:
     def _run_ticks(self) -> None:
         wakeup = self.state.wakeup
         while not self._stopping.is_set():
-            wakeup.wait(self._tick_s)
-            wakeup.clear()
+            if wakeup.wait(self._tick_s):
+                wakeup.clear()
+                # Nomad's eval broker hands work to a scheduler a moment after the write:
+                # readers woken by the write see the job before its placements.
+                self._stopping.wait(self.state.health.schedule_delay_s)
             if not self._stopping.is_set():
                 self.state.tick()
 

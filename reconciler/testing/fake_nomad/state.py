@@ -63,6 +63,7 @@ class HealthModel:
 
     mode: str = "healthy"
     after_s: float | None = None
+    schedule_delay_s: float = 0.01
     start_delay_s: float = 0.05
     stop_delay_s: float = 0.1
     success_delay_s: float = 0.05
