@@ -117,7 +117,10 @@ def main() -> int:
             idle_requests = fake.request_log[requests0:]
             by_endpoint: dict[str, int] = {}
             for method, path, _q, _s in idle_requests:
-                label = f"{method} {path if path.count('/') <= 2 else path.rsplit('/', 1)[0]}"
+                parts = path.split("/")
+                if len(parts) > 3 and parts[2] == "job":
+                    parts[3] = ":id"  # endpoint templates, not 1,000 job names
+                label = f"{method} {'/'.join(parts)}"
                 by_endpoint[label] = by_endpoint.get(label, 0) + 1
             results["idle_nomad_requests"] = by_endpoint
             results["idle_cpu_percent_of_core"] = 100.0 * (cpu1 - cpu0) / (t1 - t0)

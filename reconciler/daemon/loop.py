@@ -529,10 +529,13 @@ class Daemon:
             self._reasons.setdefault(key, set()).add(reason)
             self.queue.submit(key, urgent=urgent)
 
+    def _cancel_rollout_check(self, key: JobKey) -> None:
+        timer = self._timers.pop(key, None)
+        if timer is not None:
+            timer.cancel()
+
     def _schedule_rollout_check(self, key: JobKey, delay: float) -> None:
-        old = self._timers.pop(key, None)
-        if old is not None:
-            old.cancel()
+        self._cancel_rollout_check(key)
 
         def fire() -> None:
             self._timers.pop(key, None)
@@ -890,6 +893,7 @@ class Daemon:
             self._schedule_rollout_check(key, 0.0)
             return
         if update.phase.terminal:
+            self._cancel_rollout_check(key)  # a safety re-check may still be pending
             finished = self._tracking.pop(key, None)
             if update.phase is RolloutPhase.SUCCESSFUL and finished and finished.revision:
                 seen = self._revision_seen.get(finished.revision)

@@ -242,8 +242,13 @@ def test_failed_canary_is_held_not_resubmitted_and_released_by_next_commit(
     repo.write("web.nomad", spec("fixed"))
     repo.commit("fix")
     wait_until(lambda: arg_of(fake, "web") == "fixed", what="hold released by new commit")
-    daemon.wait_log("rollout successful", nomad_job="web", timeout=30,
-                    deployment=(fake.latest_deployment("web") or {}).get("ID", "")[:8])
+    def fixed_rollout_done() -> dict | None:
+        dep, job = fake.latest_deployment("web"), fake.read_job("web")
+        ok = dep and job and dep["Status"] == "successful" and dep["JobVersion"] == job["Version"]
+        return dep if ok else None
+
+    dep = wait_until(fixed_rollout_done, what="rollout of the fixed spec", timeout=30)
+    daemon.wait_log("rollout successful", nomad_job="web", deployment=dep["ID"][:8])
     metrics = daemon.metrics()
     assert metrics.get("nomad_reconciler_deployments_finished_total", nomad_namespace="default",
                        nomad_job="web", status="failed") == 1
