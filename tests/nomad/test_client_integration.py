@@ -239,8 +239,10 @@ async def test_event_stream_delivers_job_events(client: NomadClient) -> None:
 
     consumer = asyncio.create_task(consume())
     await client.register_job(sleeper_job(job_id))
-    await client.deregister_job(job_id, purge=True)
+    # A stop is a JobDeregistered event; a purge is none before Nomad 1.7.5.
+    await client.deregister_job(job_id)
     await asyncio.wait_for(consumer, timeout=WAIT_S)
+    await client.deregister_job(job_id, purge=True)
     assert {e.key for e in received} == {job_id}
     assert received[0].type == "JobRegistered"
     assert received[0].payload["Job"]["ID"] == job_id
