@@ -74,7 +74,8 @@ LIVENESS_MAX_AGE_S = 30.0
 ROLLOUT_APPEAR_TIMEOUT_S = 60.0  # how long to wait for a registration's deployment to show up
 BLOCKING_WAIT_S = 300.0
 STREAM_ROLLOUT_POLL_S = 10.0
-ROLLOUT_CHECK_CONCURRENCY = 16  # deployment reads in flight at once  # rollout re-check while deployment events arrive anyway
+ROLLOUT_CHECK_CONCURRENCY = 16  # deployment reads in flight at once
+REVISIONS_KEPT = 256  # first-seen times kept for commit-to-healthy  # rollout re-check while deployment events arrive anyway
 
 
 class Reason(enum.StrEnum):
@@ -384,6 +385,8 @@ class Daemon:
     def _observe_revision(self, revision: Revision | None) -> None:
         if revision is not None:
             self._revision_seen.setdefault(revision.commit, time.time())
+            while len(self._revision_seen) > REVISIONS_KEPT:  # runs for months: bounded
+                del self._revision_seen[next(iter(self._revision_seen))]
             if self.revision != revision:
                 log.info("checkout revision", extra={"fields": {
                     "commit": revision.commit, "dirty": revision.dirty, "ref": revision.ref}})
@@ -671,8 +674,7 @@ class Daemon:
         for key in keep:
             if key not in found:
                 # Neither declared nor live any more (or out of scope): nothing to do.
-                self._pending_files.discard(key)
-                self.metrics.forget_job(key)
+                self._forget(key)
         self.metrics.reconcile_pass_duration.observe(time.monotonic() - started)
         if not any(isinstance(r, BaseException) or r is Outcome.FAILED for r in results.values()):
             self.metrics.mark_sync_succeeded()
@@ -721,6 +723,16 @@ class Daemon:
             SCOPE.reset(token)
         self._set_nomad_ok()
         return found
+
+    def _forget(self, key: JobKey) -> None:
+        """A job gone from the checkout and from Nomad: drop everything kept about it."""
+        self._pending_files.discard(key)
+        for table in (self._changed_at, self._drift_at, self._known_index, self._tracking,
+                      self._rejected, self._deployment_events):
+            table.pop(key, None)
+        self._cancel_rollout_check(key)
+        self.tracker.forget(key)
+        self.metrics.forget_job(key)
 
     def _state_of(self, outcome: JobOutcome) -> str:
         if outcome.result in (SyncResult.CREATED, SyncResult.UPDATED, SyncResult.PROMOTED):

@@ -75,6 +75,8 @@ def test_edit_commit_and_checkout_update_the_job(fake, repo, start_daemon) -> No
 
     m = daemon.wait_metric(OP, lambda v: v == 2, operation="update", result="success")
     assert m == 2
+    # Each revision's rollout ended successfully: commit-to-healthy lead times observed.
+    daemon.wait_metric("nomad_reconciler_commit_to_healthy_seconds_count", lambda v: (v or 0) >= 1)
     metrics = daemon.metrics()
     assert metrics.get(OP, operation="create", result="success") == 1
     assert metrics.get("nomad_reconciler_job_sync_state", nomad_namespace="default",

@@ -102,6 +102,8 @@ def test_git_sync_symlink_switch_is_followed(fake, tmp_path, start_daemon) -> No
     (rev2 / "web.nomad").write_text(job_hcl("web", count=3))
     wait_until(lambda: count_of(fake, "web") == 3, what="watching rev-2")
     assert daemon.logs("registered", nomad_job="web")[-1]["file"] == "web.nomad"
+    daemon.wait_metric("nomad_reconciler_jobs", lambda v: v == 1, state="in_sync")
+    assert daemon.metrics().get("nomad_reconciler_source_revision_info", revision="none") == 1
 
 
 def test_blocking_queries_detect_out_of_band_changes_without_event_stream(
