@@ -276,26 +276,34 @@ _DESTRUCTIVE_TASK_KEYS = (
 )
 
 
+def task_updated(old_job: dict[str, Any], new_job: dict[str, Any], group_name: str, task_name: str) -> bool:
+    """Does this task's change need a new allocation (Nomad 1.0's ``tasksUpdated``, per task)?"""
+    old = next((g for g in old_job.get("TaskGroups") or [] if g["Name"] == group_name), None)
+    new = next((g for g in new_job.get("TaskGroups") or [] if g["Name"] == group_name), None)
+    if old is None or new is None:
+        return True
+    ot = next((t for t in old.get("Tasks") or [] if t["Name"] == task_name), None)
+    nt = next((t for t in new.get("Tasks") or [] if t["Name"] == task_name), None)
+    if ot is None or nt is None:
+        return True
+    if any(ot.get(k) != nt.get(k) for k in _DESTRUCTIVE_TASK_KEYS):
+        return True
+    if _combined_meta(old_job, old, ot) != _combined_meta(new_job, new, nt):
+        return True  # job and group Meta reach every task
+    ores, nres = ot.get("Resources") or {}, nt.get("Resources") or {}
+    return any(ores.get(k) != nres.get(k) for k in ("CPU", "MemoryMB", "DiskMB", "IOPS", "Networks", "Devices"))
+
+
 def tasks_updated(old_job: dict[str, Any], new_job: dict[str, Any], group_name: str) -> bool:
     """Nomad's ``tasksUpdated``: does this group need new allocations (destructive update)?"""
     old = next((g for g in old_job.get("TaskGroups") or [] if g["Name"] == group_name), None)
     new = next((g for g in new_job.get("TaskGroups") or [] if g["Name"] == group_name), None)
     if old is None or new is None:
         return True
-    for key in ("Networks", "EphemeralDisk", "Volumes"):
-        if old.get(key) != new.get(key):
-            return True
-    old_tasks = {t["Name"]: t for t in old.get("Tasks") or []}
-    new_tasks = {t["Name"]: t for t in new.get("Tasks") or []}
-    if set(old_tasks) != set(new_tasks):
+    if any(old.get(key) != new.get(key) for key in ("Networks", "EphemeralDisk", "Volumes")):
         return True
-    for name, nt in new_tasks.items():
-        ot = old_tasks[name]
-        if any(ot.get(k) != nt.get(k) for k in _DESTRUCTIVE_TASK_KEYS):
-            return True
-        if _combined_meta(old_job, old, ot) != _combined_meta(new_job, new, nt):
-            return True
-        ores, nres = ot.get("Resources") or {}, nt.get("Resources") or {}
-        if any(ores.get(k) != nres.get(k) for k in ("CPU", "MemoryMB", "DiskMB", "IOPS", "Networks", "Devices")):
-            return True
-    return False
+    old_names = [t["Name"] for t in old.get("Tasks") or []]
+    new_names = [t["Name"] for t in new.get("Tasks") or []]
+    if sorted(old_names) != sorted(new_names):
+        return True
+    return any(task_updated(old_job, new_job, group_name, name) for name in new_names)

@@ -77,11 +77,6 @@ class EventBroker:
     def stalled(self) -> bool:
         return self._stalled
 
-    def close_all(self) -> None:
-        with self._cond:
-            self._seq += 0
-            self._cond.notify_all()
-
     def subscribe(self, sub: Subscription) -> Subscription:
         with self._cond:
             frames = list(self._frames)

@@ -251,7 +251,7 @@ def _empty_to_none(value: Any) -> Any:
 def _api_canonicalize(job: Job) -> Job:
     """The project's canonicalizer when it is importable (it owns the API-level defaults)."""
     try:
-        from reconciler.jobspec.canonical import canonicalize  # type: ignore[import-not-found]
+        from reconciler.jobspec.canonical import canonicalize
     except ImportError:
         return job
     try:
@@ -463,7 +463,7 @@ def multierror(errors: list[str]) -> str:
 def validate(api_job: Job) -> tuple[list[str], list[str]]:
     """(errors, warnings) of Nomad's job validation, using the project's validator when present."""
     try:
-        from reconciler.jobspec.validate import validate_job  # type: ignore[import-not-found]
+        from reconciler.jobspec.validate import validate_job
     except ImportError:
         return _fallback_validate(api_job), []
     result = validate_job(api_job)
@@ -472,7 +472,7 @@ def validate(api_job: Job) -> tuple[list[str], list[str]]:
 
 def format_errors(errors: list[str]) -> str:
     try:
-        from reconciler.jobspec.validate import format_validation_errors  # type: ignore[import-not-found]
+        from reconciler.jobspec.validate import format_validation_errors
     except ImportError:
         return multierror(errors)
     return str(format_validation_errors(errors))

@@ -347,14 +347,13 @@ class _Route:
     def register(self, path_id: str | None) -> None:
         req, job = self._job_request(path_id)
         namespace = self._job_namespace(req, job)
-        ident = self.require("submit-job", namespace)
+        self.require("submit-job", namespace)
         errors, _warnings = jobspec.validate({**job, "Namespace": namespace})
         if errors:
             raise _Reply(500, jobspec.format_errors(errors), text=True)
-        accessor = ""
-        if (self.state.acl.enabled and not ident.management) or self.state.acl.enabled:
-            token = self.state.acl.tokens.get(self.handler.headers.get("X-Nomad-Token") or "")
-            accessor = token.accessor_id if token else ""
+        # Nomad records the submitting token's AccessorID on the job (empty without ACLs).
+        token = self.state.acl.tokens.get(self.handler.headers.get("X-Nomad-Token") or "")
+        accessor = token.accessor_id if token and self.state.acl.enabled else ""
         try:
             reply = self.state.register(
                 job, namespace=namespace, enforce_index=bool(req.get("EnforceIndex")),
@@ -389,7 +388,7 @@ class _Route:
         if not text:
             raise _Reply(400, "Job spec is empty", text=True)
         try:
-            from reconciler.jobspec.hcl_convert import convert_hcl  # type: ignore[import-not-found]
+            from reconciler.jobspec.hcl_convert import convert_hcl
         except ImportError as exc:
             raise _Reply(500, "HCL parsing is not available in this build of the fake", text=True) from exc
         try:
@@ -498,13 +497,13 @@ class _Route:
         if sub in ("deployments", "deployment"):
             self.blocking(lambda: st.table_index("deployment"))
             with st.lock:
-                allocs = list(st.allocs.values())
+                live = list(st.allocs.values())
                 if sub == "deployment":
                     dep = st.latest_deployment(ns, job_id)
-                    self.ok(dep.to_json(allocs) if dep else None, st.table_index("deployment"))
+                    self.ok(dep.to_json(live) if dep else None, st.table_index("deployment"))
                 deps = [d for d in st.deployments.values() if (d.namespace, d.job_id) == (ns, job_id)]
                 deps.sort(key=lambda d: -d.create_index)
-                self.ok([d.to_json(allocs) for d in deps], st.table_index("deployment"))
+                self.ok([d.to_json(live) for d in deps], st.table_index("deployment"))
         if sub == "scale":
             with st.lock:
                 rec = st.get_record(ns, job_id)

@@ -20,7 +20,7 @@ from typing import Any
 
 from reconciler.testing.fake_nomad import jobs as jobspec
 from reconciler.testing.fake_nomad.acl import ACLStore
-from reconciler.testing.fake_nomad.diff import job_diff
+from reconciler.testing.fake_nomad.diff import job_diff, task_updated
 from reconciler.testing.fake_nomad.events import EventBroker
 from reconciler.testing.fake_nomad.scheduler import (
     DESC_BY_USER,
@@ -863,7 +863,7 @@ class State:
             elif tdiff["Type"] == "Deleted":
                 tdiff["Annotations"] = ["forces destroy"]
             elif tdiff["Type"] == "Edited":
-                destructive = bool(old) and _task_destructive(old, new, gdiff["Name"], tdiff["Name"])  # type: ignore[arg-type]
+                destructive = old is not None and task_updated(old, new, gdiff["Name"], tdiff["Name"])
                 tdiff["Annotations"] = ["forces create/destroy update" if destructive else "forces in-place update"]
 
     # --- event payloads -------------------------------------------------------------
@@ -889,20 +889,3 @@ class State:
                 "FilterKeys": [alloc.job_id, alloc.deployment_id or ""], "Index": alloc.modify_index,
                 "Payload": {"Allocation": alloc.full()}}
 
-
-def _task_destructive(old: Job, new: Job, group: str, task: str) -> bool:
-    from reconciler.testing.fake_nomad.diff import _DESTRUCTIVE_TASK_KEYS
-
-    og, ng = group_of(old, group), group_of(new, group)
-    if og is None or ng is None:
-        return True
-    ot = next((t for t in og.get("Tasks") or [] if t["Name"] == task), None)
-    nt = next((t for t in ng.get("Tasks") or [] if t["Name"] == task), None)
-    if ot is None or nt is None:
-        return True
-    if any(ot.get(k) != nt.get(k) for k in _DESTRUCTIVE_TASK_KEYS):
-        return True
-    meta_old = {**(old.get("Meta") or {}), **(og.get("Meta") or {}), **(ot.get("Meta") or {})}
-    meta_new = {**(new.get("Meta") or {}), **(ng.get("Meta") or {}), **(nt.get("Meta") or {})}
-    ores, nres = ot.get("Resources") or {}, nt.get("Resources") or {}
-    return meta_old != meta_new or any(ores.get(k) != nres.get(k) for k in ("CPU", "MemoryMB", "DiskMB", "IOPS", "Networks"))
