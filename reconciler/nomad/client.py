@@ -443,7 +443,15 @@ class NomadClient:
                     return None
             return {**stub, "Meta": job.get("Meta")}
 
-        filled = await asyncio.gather(*(fill(stub) for stub in stubs))
+        tasks = [asyncio.create_task(fill(stub)) for stub in stubs]
+        try:
+            filled = await asyncio.gather(*tasks)
+        except BaseException:
+            # One read failed (or we were cancelled): leave no reads running behind.
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
         return [stub for stub in filled if stub is not None]
 
     async def read_job_query(

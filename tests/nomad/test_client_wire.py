@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 import time
@@ -359,3 +360,22 @@ async def test_a_long_poll_keeps_its_retries() -> None:
             result = await client.list_jobs(index=7, wait=0.5)
     assert result.index == 8
     assert len(calls) == 2
+
+
+async def test_failed_meta_fill_leaves_no_reads_running() -> None:
+    stubs = [{"ID": f"j{i}", "Namespace": "default"} for i in range(20)]
+
+    def respond(request: Recorded) -> Reply:
+        if request.path == "/v1/jobs":
+            return Reply(body=stubs)
+        if request.path == "/v1/job/j0":
+            return Reply(status=403, body="Permission denied")
+        time.sleep(0.05)
+        return Reply(body={"Meta": None})
+
+    with recording_server(respond=respond) as (address, _):
+        async with client_for(address) as client:
+            before = asyncio.all_tasks()
+            with pytest.raises(NomadPermissionDeniedError):
+                await client.list_jobs(meta=True)
+            assert asyncio.all_tasks() == before
