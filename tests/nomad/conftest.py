@@ -38,7 +38,7 @@ class Backend:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -65,7 +65,7 @@ def _wait_for_leader(address: str, process: subprocess.Popen[bytes], log_path: P
 def running_nomad_agent(binary: str) -> Iterator[str]:
     """Run ``binary agent -dev`` on free loopback ports with its own data dir; yield its address."""
     workdir = Path(tempfile.mkdtemp(prefix="nomad-agent-"))
-    http, rpc, serf = _free_port(), _free_port(), _free_port()
+    http, rpc, serf = free_port(), free_port(), free_port()
     config = workdir / "agent.hcl"
     config.write_text(
         f'data_dir = "{workdir / "data"}"\n'

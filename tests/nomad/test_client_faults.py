@@ -19,7 +19,7 @@ from reconciler.nomad.hooks import RequestRecord
 from reconciler.nomad.retry import RetryPolicy
 from reconciler.testing.fake_nomad import FakeNomad
 
-from .conftest import _free_port
+from .conftest import free_port
 from .jobs import sleeper_job, unique_id
 
 WAIT_S = 20.0
@@ -119,7 +119,7 @@ async def test_rejected_write_is_not_retried(fake_nomad: FakeNomad) -> None:
 
 async def test_write_that_never_connected_is_retried() -> None:
     records: list[RequestRecord] = []
-    address = f"http://127.0.0.1:{_free_port()}"  # nothing listens there
+    address = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     async with client_for(address, records, attempts=3) as client:
         with pytest.raises(NomadUnavailableError, match="cannot connect"):
             await client.register_job(sleeper_job("never"))

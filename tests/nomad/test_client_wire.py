@@ -21,7 +21,7 @@ from reconciler.nomad.config import NomadConfig
 from reconciler.nomad.hooks import RequestRecord
 from reconciler.nomad.retry import RetryPolicy
 
-from .conftest import _free_port
+from .conftest import free_port
 from .recorder import Recorded, Reply, recording_server
 
 SECRET = "7d1c6c55-1b8e-4b8e-9c51-0e8f3c2b9a11"
@@ -157,7 +157,7 @@ async def test_version_is_rechecked_after_the_ttl() -> None:
 
 
 async def test_pinned_version_is_never_asked_for() -> None:
-    nowhere = NomadConfig(address=f"http://127.0.0.1:{_free_port()}")
+    nowhere = NomadConfig(address=f"http://127.0.0.1:{free_port()}")
     async with NomadClient(nowhere, server_version=(1, 4, 3), version_ttl=0.0) as client:
         assert await client.server_version() == (1, 4, 3)
 
