@@ -323,8 +323,9 @@ class _Route:
         with self.state.lock:
             prefix = self.q("prefix")
             ns = self.namespace
+            views = self.fake._by_job()
             items = [
-                self.fake._stub(rec, meta=self.q("meta") == "true", with_namespace=ns == "*")
+                self.fake._stub(rec, meta=self.q("meta") == "true", with_namespace=ns == "*", views=views)
                 for (rns, jid), rec in sorted(self.state.jobs.items(), key=lambda kv: (kv[0][1], kv[0][0]))
                 if (ns == "*" or rns == ns) and jid.startswith(prefix)
             ]
@@ -872,38 +873,43 @@ class FakeNomad:
             return True
 
     # --- rendering shared by handlers ---------------------------------------------------
-    def _summary(self, rec: Any) -> dict[str, Any]:
+    def _by_job(self) -> tuple[dict[tuple[str, str], list[Any]], dict[tuple[str, str], list[dict[str, Any]]]]:
+        """Allocations and blocked evaluations grouped by job, computed once per listing."""
+        allocs: dict[tuple[str, str], list[Any]] = {}
+        for alloc in self.state.allocs.values():
+            allocs.setdefault((alloc.namespace, alloc.job_id), []).append(alloc)
+        blocked: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for evaluation in self.state.evals.values():
+            if evaluation["Status"] == "blocked":
+                blocked.setdefault((evaluation["Namespace"], evaluation["JobID"]), []).append(evaluation)
+        return allocs, blocked
+
+    def _summary(self, rec: Any, views: Any = None) -> dict[str, Any]:
         job = rec.row
-        summary: dict[str, dict[str, int]] = {}
-        allocs = [a for a in self.state.allocs.values() if (a.namespace, a.job_id) == (job["Namespace"], job["ID"])]
+        allocs_by_job, blocked_by_job = views or self._by_job()
+        key = (job["Namespace"], job["ID"])
+        allocs = allocs_by_job.get(key, [])
         queued: dict[str, int] = {}
-        for evaluation in self.state.evals.values():
-            if (evaluation["Namespace"], evaluation["JobID"]) == (job["Namespace"], job["ID"]) and evaluation["Status"] == "blocked":
-                for name, n in (evaluation.get("QueuedAllocations") or {}).items():
-                    queued[name] = queued.get(name, 0) + n
-        for evaluation in self.state.evals.values():
-            if (evaluation["Namespace"], evaluation["JobID"], evaluation.get("BlockedEval")) == (job["Namespace"], job["ID"], evaluation.get("BlockedEval")) and evaluation.get("BlockedEval"):
-                for name, n in (evaluation.get("QueuedAllocations") or {}).items():
-                    queued[name] = max(queued.get(name, 0), n)
+        for evaluation in blocked_by_job.get(key, []):
+            for name, n in (evaluation.get("QueuedAllocations") or {}).items():
+                queued[name] = queued.get(name, 0) + n
+        summary: dict[str, dict[str, int]] = {}
         for group in job.get("TaskGroups") or []:
-            name = group["Name"]
-            mine = [a for a in allocs if a.group == name]
-            summary[name] = {
-                "Complete": sum(1 for a in mine if a.client_status == "complete"),
-                "Failed": sum(1 for a in mine if a.client_status == "failed"),
-                "Lost": 0, "Queued": queued.get(name, 0),
-                "Running": sum(1 for a in mine if a.client_status == "running"),
-                "Starting": sum(1 for a in mine if a.client_status == "pending"),
+            mine = [a.client_status for a in allocs if a.group == group["Name"]]
+            summary[group["Name"]] = {
+                "Complete": mine.count("complete"), "Failed": mine.count("failed"), "Lost": 0,
+                "Queued": queued.get(group["Name"], 0), "Running": mine.count("running"),
+                "Starting": mine.count("pending"),
             }
         return {"Children": {"Dead": 0, "Pending": 0, "Running": 0}, "CreateIndex": job["CreateIndex"],
                 "JobID": job["ID"], "ModifyIndex": self.state.table_index("job_summary"),
                 "Namespace": job["Namespace"], "Summary": summary}
 
-    def _stub(self, rec: Any, *, meta: bool, with_namespace: bool) -> dict[str, Any]:
+    def _stub(self, rec: Any, *, meta: bool, with_namespace: bool, views: Any = None) -> dict[str, Any]:
         job = rec.row
         stub = {
             "CreateIndex": job["CreateIndex"], "Datacenters": job["Datacenters"], "ID": job["ID"],
-            "JobModifyIndex": job["JobModifyIndex"], "JobSummary": self._summary(rec),
+            "JobModifyIndex": job["JobModifyIndex"], "JobSummary": self._summary(rec, views),
             "ModifyIndex": job["ModifyIndex"], "Multiregion": job.get("Multiregion"), "Name": job["Name"],
             "ParameterizedJob": job.get("ParameterizedJob") is not None,
             "ParentID": job.get("ParentID", ""), "Periodic": job.get("Periodic") is not None,
