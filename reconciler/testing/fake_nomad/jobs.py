@@ -512,3 +512,57 @@ def _fallback_validate(job: Job) -> list[str]:
         if group_errors:
             errors.append(f"Task group {name} validation failed: {multierror(group_errors)}")
     return errors
+
+
+# --- /v1/jobs/parse: the api.Job view ------------------------------------------------------
+
+_API_JOB_ZEROS: dict[str, Any] = {
+    "NomadTokenID": "", "JobModifyIndex": 0, "StatusDescription": "", "CreateIndex": 0, "ModifyIndex": 0,
+    "VaultToken": "", "ConsulToken": "", "ParentID": "", "Version": 0, "Dispatched": False, "Status": "",
+    "Stable": False, "VaultNamespace": "",
+}
+
+
+def to_api_view(converted: Job, canonical: Job) -> Job:
+    """What ``/v1/jobs/parse`` with ``Canonicalize`` returns: the api.Job layer of defaults.
+
+    ``canonical`` (the project's canonicalizer, which targets the job Nomad stores) is
+    brought back to the API struct: the job-level update/reschedule/migrate blocks stay
+    at job level, server-only additions (implicit constraints, zero-valued legacy
+    resource fields) are dropped, and API-only zero fields are present.
+    """
+    job = copy.deepcopy(canonical)
+    for key, zero in _API_JOB_ZEROS.items():
+        job.setdefault(key, zero)
+    for key in ("Reschedule", "Migrate"):
+        if converted.get(key) is not None:
+            job[key] = copy.deepcopy(converted[key])
+    if job.get("Type", "service") in ("service", "system"):
+        job["Update"] = _merge(DEFAULT_UPDATE, converted.get("Update"))
+    elif converted.get("Update") is None:
+        job.pop("Update", None)
+    by_name = {g.get("Name"): g for g in converted.get("TaskGroups") or []}
+    for group in job.get("TaskGroups") or []:
+        source = by_name.get(group.get("Name")) or {}
+        group["Constraints"] = copy.deepcopy(source.get("Constraints"))
+        if group.get("Scaling"):
+            group["Scaling"] = {"CreateIndex": 0, "ID": "", "ModifyIndex": 0, "Namespace": "", **group["Scaling"]}
+        for network, src in zip(group.get("Networks") or [], source.get("Networks") or [], strict=False):
+            if src.get("MBits") is None:
+                network.pop("MBits", None)
+        _add_service_ids(group.get("Services"))
+        tasks = {t.get("Name"): t for t in source.get("Tasks") or []}
+        for task in group.get("Tasks") or []:
+            given = (tasks.get(task.get("Name")) or {}).get("Resources") or {}
+            for key in ("DiskMB", "IOPS"):
+                if given.get(key) is None:
+                    (task.get("Resources") or {}).pop(key, None)
+            _add_service_ids(task.get("Services"))
+    return job
+
+
+def _add_service_ids(services: Any) -> None:
+    for service in services or []:
+        service.setdefault("Id", "")
+        for check in service.get("Checks") or []:
+            check.setdefault("Id", "")

@@ -34,11 +34,6 @@ from reconciler.testing.fake_nomad.scheduler import rfc3339
 from reconciler.testing.fake_nomad.state import HEALTH_MODES, APIError, HealthModel, State
 
 TEXT = "text/plain; charset=utf-8"
-_API_JOB_ZEROS: dict[str, Any] = {
-    "NomadTokenID": "", "JobModifyIndex": 0, "StatusDescription": "", "CreateIndex": 0, "ModifyIndex": 0,
-    "VaultToken": "", "ConsulToken": "", "ParentID": "", "Version": 0, "Dispatched": False, "Status": "",
-    "Stable": False, "VaultNamespace": "",
-}
 MAX_WAIT_S = 300.0
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?(ns|us|µs|ms|s|m|h))+$")
 _UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -398,10 +393,7 @@ class _Route:
             # JobSpecError & co.: Nomad answers 400 with the diagnostics as plain text.
             raise _Reply(400, str(exc), text=True) from exc
         if data.get("Canonicalize"):
-            job = {**jobspec._api_canonicalize(job)}
-            # api.Job.Canonicalize also zero-fills the bookkeeping fields of the API struct.
-            for key, zero in _API_JOB_ZEROS.items():
-                job.setdefault(key, zero)
+            job = jobspec.to_api_view(job, jobspec._api_canonicalize(job))
         raise _Reply(200, job)
 
     def _has_cap(self, cap: str) -> bool:
