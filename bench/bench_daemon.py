@@ -179,6 +179,8 @@ def main() -> int:
     o = results["out_of_band_to_healed_s"]
     print(f"out-of-band change → healed ({o['n']}): p50 {o['p50'] * 1000:.0f} ms, "
           f"p95 {o['p95'] * 1000:.0f} ms, max {o['max'] * 1000:.0f} ms")
+    print(f"drift detections counted by the daemon: {results['drift_detection_count']} "
+          f"(for {o['n']} out-of-band changes)")
     print(f"RSS at end: {results['rss_mb_end']:.0f} MB; exit code {results['exit_code']}")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)

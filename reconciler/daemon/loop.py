@@ -589,7 +589,11 @@ class Daemon:
         sync_keys -= {k for k, r in results.items() if isinstance(r, BaseException)}
         if sync_keys:
             async with self._pass_lock.shared():
-                results.update(await self._sync(snapshot, sync_keys))
+                # Drift Nomad told us about, not explained by a file change of ours.
+                drift_keys = {k for k in sync_keys
+                              if Reason.NOMAD in reasons.get(k, set())
+                              and k not in self._pending_files}
+                results.update(await self._sync(snapshot, sync_keys, drift_keys=drift_keys))
         return results
 
     def _parked(self, snapshot: Snapshot) -> dict[JobKey, tuple[str, str]]:
@@ -646,7 +650,9 @@ class Daemon:
         # Jobs declared but absent from the engine's answer have nothing to do.
         return {ALL: None, **results}
 
-    async def _sync(self, snapshot: Snapshot, keys: set[JobKey]) -> dict[JobKey, Result]:
+    async def _sync(
+        self, snapshot: Snapshot, keys: set[JobKey], *, drift_keys: set[JobKey]
+    ) -> dict[JobKey, Result]:
         started = time.monotonic()
         declared = snapshot.by_key()
         results: dict[JobKey, Result] = {}
@@ -670,7 +676,7 @@ class Daemon:
             "jobs": sorted(f"{ns}/{job}" for ns, job in keep)[:20], "count": len(keep)}})
         found = await self._reconcile(snapshot, only=keep, heal=self.settings.self_heal)
         outcomes = list(found.values())
-        results.update(self._record_outcomes(outcomes, snapshot))
+        results.update(self._record_outcomes(outcomes, snapshot, drift_keys=drift_keys))
         for key in keep:
             if key not in found:
                 # Neither declared nor live any more (or out of scope): nothing to do.
@@ -746,7 +752,8 @@ class Daemon:
         return str(outcome.action.drift.state.value)
 
     def _record_outcomes(
-        self, outcomes: Iterable[JobOutcome], snapshot: Snapshot
+        self, outcomes: Iterable[JobOutcome], snapshot: Snapshot,
+        *, drift_keys: set[JobKey] | frozenset[JobKey] = frozenset(),
     ) -> dict[JobKey, Result]:
         """Log, count and remember what the engine did; map it to queue results."""
         now = time.monotonic()
@@ -761,7 +768,9 @@ class Daemon:
             drift_at = self._drift_at.pop(key, None)
             drifted = out.action.drift.state in (
                 DriftState.MODIFIED, DriftState.MISSING, DriftState.ORPHANED)
-            if drift_at is not None and drifted:
+            # Only out-of-band drift counts: an event for our own in-flight write (its
+            # index is learnt from the response, after the event) is not a detection.
+            if drift_at is not None and drifted and key in drift_keys:
                 self.metrics.observe_drift_detected(max(time.time() - drift_at, 0.0))
             if out.result in (SyncResult.CREATED, SyncResult.UPDATED):
                 results[key] = self._registered(key, out, now)
