@@ -290,3 +290,25 @@ def test_stop_leaves_no_listener() -> None:
     fake.stop()
     with socket.socket() as sock:
         assert sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_bearer_token_is_honoured_only_from_1_3_2() -> None:
+    for version, status in (("1.0.18", 403), ("1.3.2", 200)):
+        with FakeNomad(acl=True, version=version) as fake:
+            secret = fake.bootstrap_acl()
+            resp = httpx.get(f"{fake.address}/v1/jobs", headers={"Authorization": f"Bearer {secret}"})
+        assert resp.status_code == status, version
+
+
+def test_submission_is_stored_per_version_from_1_6() -> None:
+    submission = {"Source": 'job "web" {}', "Format": "hcl2", "VariableFlags": {"n": "1"}, "Variables": ""}
+    with FakeNomad(version="1.6.0") as fake, httpx.Client(base_url=fake.address) as c:
+        c.put("/v1/jobs", json={**_job(), "Submission": submission})
+        c.put("/v1/jobs", json={**_job(), "Submission": {**submission, "Source": "changed"}})  # same spec
+        stored = c.get("/v1/job/web/submission", params={"version": 0}).json()
+        assert (stored["Source"], stored["Format"], stored["Version"]) == ('job "web" {}', "hcl2", 0)
+        missing = c.get("/v1/job/web/submission", params={"version": 1})
+        assert (missing.status_code, missing.text) == (404, "job source not found")
+    with FakeNomad() as old, httpx.Client(base_url=old.address) as c:
+        c.put("/v1/jobs", json={**_job(), "Submission": submission})
+        assert c.get("/v1/job/web/submission", params={"version": 0}).status_code == 404

@@ -30,7 +30,7 @@ class DecodeError(ValueError):
 _SCHEMA: dict[str, dict[str, Any]] = {
     "JobRegisterRequest": {
         "Job": "Job", "EnforceIndex": "bool", "JobModifyIndex": "uint64",
-        "PolicyOverride": "bool", "PreserveCounts": "bool", "Diff": "bool",
+        "PolicyOverride": "bool", "PreserveCounts": "bool", "Diff": "bool", "Submission": "any",
         "Region": "string", "Namespace": "string",
     },
     "Job": {

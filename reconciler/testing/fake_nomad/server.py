@@ -150,10 +150,18 @@ class _Route:
         return self.q("namespace") or "default"
 
     # --- common checks --------------------------------------------------------------
+    def token(self) -> str | None:
+        """The request's secret: ``X-Nomad-Token``, or ``Authorization: Bearer`` from 1.3.2 on."""
+        secret = self.handler.headers.get("X-Nomad-Token")
+        auth = self.handler.headers.get("Authorization") or ""
+        if not secret and auth.startswith("Bearer ") and self.fake.version_at_least(1, 3, 2):
+            secret = auth.removeprefix("Bearer ").strip()
+        return secret
+
     def identity(self) -> Identity:
         with self.state.lock:
             try:
-                return self.state.acl.resolve(self.handler.headers.get("X-Nomad-Token"))
+                return self.state.acl.resolve(self.token())
             except ACLDenied as exc:
                 raise _Reply(exc.status, exc.text, text=True) from exc
 
@@ -227,7 +235,7 @@ class _Route:
             (r"/v1/status/peers", self.peers), (r"/v1/regions", self.regions),
             (r"/v1/namespaces", self.namespaces), (r"/v1/namespace/?(?P<name>[^/]*)", self.namespace_one),
             (r"/v1/jobs/parse", self.parse), (r"/v1/jobs", self.jobs), (r"/v1/validate/job", self.validate),
-            (r"/v1/job/(?P<job_id>.+)/(?P<sub>plan|versions|summary|allocations|deployments|deployment|scale|evaluations)", self.job_sub),
+            (r"/v1/job/(?P<job_id>.+)/(?P<sub>plan|versions|summary|allocations|deployments|deployment|scale|evaluations|submission)", self.job_sub),
             (r"/v1/job/(?P<job_id>.+)", self.job),
             (r"/v1/evaluations", self.evaluations), (r"/v1/evaluation/(?P<eval_id>[^/]+)", self.evaluation),
             (r"/v1/allocations", self.allocations), (r"/v1/deployments", self.deployments),
@@ -348,13 +356,15 @@ class _Route:
         if errors:
             raise _Reply(500, jobspec.format_errors(errors), text=True)
         # Nomad records the submitting token's AccessorID on the job (empty without ACLs).
-        token = self.state.acl.tokens.get(self.handler.headers.get("X-Nomad-Token") or "")
+        token = self.state.acl.tokens.get(self.token() or "")
         accessor = token.accessor_id if token and self.state.acl.enabled else ""
+        submission = req.get("Submission") if self.fake.version_at_least(1, 6, 0) else None
         try:
             reply = self.state.register(
                 job, namespace=namespace, enforce_index=bool(req.get("EnforceIndex")),
                 job_modify_index=int(req.get("JobModifyIndex") or 0),
                 preserve_counts=bool(req.get("PreserveCounts")), token_accessor=accessor,
+                submission=submission if isinstance(submission, dict) else None,
             )
         except APIError as exc:
             raise _Reply(exc.status, exc.text, text=True) from exc
@@ -458,6 +468,19 @@ class _Route:
                 raise _Reply(exc.status, exc.text, text=True) from exc
             raise _Reply(200, reply, index=reply["Index"])
         self.require("read-job")
+        if sub == "submission" and self.fake.version_at_least(1, 6, 0):
+            try:
+                version = int(self.q("version"))
+            except ValueError as exc:
+                raise _Reply(400, "Unable to parse job submission version parameter", text=True) from exc
+            with st.lock:
+                rec = st.get_record(ns, job_id)
+                stored = rec.submissions.get(version) if rec else None
+                if stored is None:
+                    self.not_found("job source not found", st.table_index("jobs"))
+                self.ok(stored, stored["JobModifyIndex"])  # type: ignore[index]
+        if sub == "submission":
+            raise _Reply(404, "Invalid URL path", text=True)  # before 1.6.0 the route does not exist
         if sub == "versions":
             self.blocking(lambda: self._versions_index(ns, job_id))
             with st.lock:
@@ -594,8 +617,7 @@ class _Route:
 
     def acl_token_self(self, *, write: bool) -> None:
         with self.state.lock:
-            secret = self.handler.headers.get("X-Nomad-Token") or ""
-            token = self.state.acl.tokens.get(secret)
+            token = self.state.acl.tokens.get(self.token() or "")
             if token is None:
                 self.identity()
                 raise _Reply(403, "ACL token not found", text=True)
@@ -781,6 +803,11 @@ class FakeNomad:
         """Advance the simulation to the clock's current time now (for driven clocks)."""
         self.state.tick()
 
+    def version_at_least(self, *wanted: int) -> bool:
+        """Is the configured Nomad version at least ``wanted`` (features gated by version)?"""
+        parts = tuple(int(p) for p in re.findall(r"\d+", self.version)[:3])
+        return parts >= wanted
+
     # --- request log ------------------------------------------------------------------
     def _log(self, method: str, path: str, query: str, status: int) -> None:
         with self._log_lock:
@@ -910,7 +937,7 @@ class FakeNomad:
         }
         if with_namespace:  # 1.0.18 names the namespace only in cross-namespace listings
             stub["Namespace"] = job["Namespace"]
-        if meta and tuple(int(p) for p in self.version.split(".")[:3]) >= (1, 4, 3):
+        if meta and self.version_at_least(1, 4, 3):
             stub["Meta"] = job.get("Meta")
         return stub
 

@@ -15,7 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.testing.fake_nomad import jobs as jobspec
@@ -75,6 +75,7 @@ class JobRecord:
     row: Job  # the live job row (GET /v1/job/:id)
     versions: list[Job]  # stored copies, oldest first
     scale_events: dict[str, list[dict[str, Any]]]
+    submissions: dict[int, dict[str, Any]] = field(default_factory=dict)  # by version (Nomad >= 1.6)
 
 
 class State:
@@ -192,6 +193,7 @@ class State:
         job_modify_index: int,
         preserve_counts: bool,
         token_accessor: str,
+        submission: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         with self.lock:
             job_id = api_job["ID"]
@@ -225,6 +227,14 @@ class State:
                 return self._register_reply(evaluation, index, rec.row["JobModifyIndex"])
             index = self.bump("jobs", "evals", "job_summary")
             rec = self._store_version(rec, struct, index)
+            if submission is not None:
+                # Stored only with a new version (an unchanged spec writes nothing).
+                rec.submissions[rec.row["Version"]] = {
+                    "Format": submission.get("Format") or "", "JobID": rec.row["ID"], "JobModifyIndex": index,
+                    "Namespace": rec.row["Namespace"], "Source": submission.get("Source") or "",
+                    "VariableFlags": submission.get("VariableFlags"), "Variables": submission.get("Variables") or "",
+                    "Version": rec.row["Version"],
+                }
             evaluation = self._new_eval(rec.row, index, "job-register")
             self.publish(index, [self._eval_event("JobRegistered", evaluation), self._job_event("JobRegistered", rec.row)])
             self._enqueue(rec, evaluation)
@@ -852,11 +862,11 @@ class State:
 
     @staticmethod
     def _annotate(gdiff: dict[str, Any], ann: dict[str, int] | None, old: Job | None, new: Job) -> None:
-        for field in gdiff.get("Fields") or []:
-            if field["Name"] == "Count" and field["Type"] != "None":
-                old_n = int(field["Old"] or 0)
-                new_n = int(field["New"] or 0)
-                field["Annotations"] = ["forces create"] if new_n > old_n else ["forces destroy"]
+        for fdiff in gdiff.get("Fields") or []:
+            if fdiff["Name"] == "Count" and fdiff["Type"] != "None":
+                old_n = int(fdiff["Old"] or 0)
+                new_n = int(fdiff["New"] or 0)
+                fdiff["Annotations"] = ["forces create"] if new_n > old_n else ["forces destroy"]
         for tdiff in gdiff.get("Tasks") or []:
             if tdiff["Type"] == "Added":
                 tdiff["Annotations"] = ["forces create"]
