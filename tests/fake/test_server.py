@@ -312,3 +312,21 @@ def test_submission_is_stored_per_version_from_1_6() -> None:
     with FakeNomad() as old, httpx.Client(base_url=old.address) as c:
         c.put("/v1/jobs", json={**_job(), "Submission": submission})
         assert c.get("/v1/job/web/submission", params={"version": 0}).status_code == 404
+
+
+def test_failed_allocation_is_rescheduled_after_the_policy_delay(fake: FakeNomad, clock: ManualClock, client: httpx.Client) -> None:
+    fake.set_health("web", mode="unhealthy")
+    body = _job(count=1)
+    body["Job"]["TaskGroups"][0]["ReschedulePolicy"] = {"Delay": 5 * S, "DelayFunction": "constant", "Unlimited": True}
+    client.put("/v1/jobs", json=body)
+    _run(fake, clock, 1)
+    (failed,) = client.get("/v1/job/web/allocations").json()
+    assert failed["ClientStatus"] == "failed" and failed["DesiredTransition"]["Reschedule"] is True
+    assert client.get(f"/v1/evaluation/{failed['FollowupEvalID']}").json()["TriggeredBy"] == "alloc-failure"
+    _run(fake, clock, 3)
+    assert len(client.get("/v1/job/web/allocations").json()) == 1  # still inside the delay
+    _run(fake, clock, 2)
+    allocs = client.get("/v1/job/web/allocations").json()
+    replacement = next(a for a in allocs if a["ID"] != failed["ID"])
+    assert replacement["Name"] == failed["Name"]
+    assert replacement["RescheduleTracker"]["Events"][0]["PrevAllocID"] == failed["ID"]

@@ -68,6 +68,10 @@ class Alloc:
     fails: bool = False
     followup_eval_id: str = ""
     reschedule: bool | None = None
+    reschedule_at: float | None = None  # the fake's clock
+    reschedule_delay_ns: int = 0
+    reschedule_events: list[dict[str, Any]] = field(default_factory=list)  # of this allocation's tracker
+    next_allocation: str = ""
 
     @property
     def job_version(self) -> int:
@@ -83,9 +87,9 @@ class Alloc:
 
     @property
     def occupies_slot(self) -> bool:
-        """Still counted by the scheduler: failed allocations are not replaced at once
-        (Nomad reschedules them after the reschedule policy's delay; the fake never does)."""
-        return self.desired_status == "run" and self.client_status not in ("complete", "lost")
+        """Still counted by the scheduler: a failed allocation keeps its place until its
+        reschedule (after the reschedule policy's delay) replaces it."""
+        return self.desired_status == "run" and self.client_status not in ("complete", "lost") and not self.next_allocation
 
     def deployment_status(self) -> dict[str, Any] | None:
         if self.deployment_id is None or (self.healthy is None and not self.canary):
@@ -123,7 +127,9 @@ class Alloc:
             "JobType": self.job.get("Type"), "JobVersion": self.job_version, "ModifyIndex": self.modify_index,
             "ModifyTime": self.modify_time, "Name": self.name, "Namespace": self.namespace,
             "NodeID": NODE_ID, "NodeName": NODE_NAME, "PreemptedAllocations": None,
-            "PreemptedByAllocation": "", "RescheduleTracker": None, "TaskGroup": self.group,
+            "PreemptedByAllocation": "",
+            "RescheduleTracker": {"Events": list(self.reschedule_events)} if self.reschedule_events else None,
+            "TaskGroup": self.group,
             "TaskStates": self.task_states(),
         }
 

@@ -29,11 +29,13 @@ from reconciler.testing.fake_nomad.scheduler import (
     DESC_PROGRESS,
     DESC_STOPPED_JOB,
     DESC_SUCCESS,
+    NODE_ID,
     Alloc,
     Deployment,
     group_of,
     new_deployment,
     plan_group,
+    rfc3339,
 )
 
 Job = dict[str, Any]
@@ -493,16 +495,48 @@ class State:
             gstate.require_progress_by = self.now_ns() + gstate.progress_deadline
 
     def _plan_reschedule(self, alloc: Alloc) -> None:
-        """A failed allocation gets a delayed follow-up evaluation, as Nomad's reschedule
-        policy does; the fake records it but never replaces the allocation."""
+        """A failed allocation gets a delayed follow-up evaluation per the group's
+        reschedule policy; ``tick`` replaces the allocation when the delay is over."""
         group = group_of(alloc.job, alloc.group) or {}
-        if not group.get("ReschedulePolicy"):
+        policy = group.get("ReschedulePolicy")
+        if not policy:
             return
+        attempts = len(alloc.reschedule_events)
+        if not policy.get("Unlimited") and attempts >= int(policy.get("Attempts") or 0):
+            return
+        delay_ns = _reschedule_delay(policy, attempts)
         job = {**alloc.job, "JobModifyIndex": alloc.job.get("JobModifyIndex", 0)}
         follow = self._new_eval(job, self.index, "alloc-failure")
-        follow["PreviousEval"] = alloc.eval_id
+        follow.update(PreviousEval=alloc.eval_id, WaitUntil=rfc3339(self.now_ns() + delay_ns))
         alloc.followup_eval_id = follow["ID"]
         alloc.reschedule = True
+        alloc.reschedule_at = self.clock() + delay_ns / 1e9 * self.health.time_scale
+        alloc.reschedule_delay_ns = delay_ns
+
+    def _reschedule(self, alloc: Alloc) -> Alloc | None:
+        """Replace a failed allocation whose reschedule delay is over (same name, current job)."""
+        alloc.reschedule_at = None
+        rec = self.jobs.get((alloc.namespace, alloc.job_id))
+        if rec is None or rec.row.get("Stop") or alloc.desired_status != "run":
+            return None
+        job = rec.row
+        group = group_of(job, alloc.group)
+        if group is None:
+            return None
+        index = self.bump("allocs", "evals", "job_summary")
+        evaluation = self.evals.get(alloc.followup_eval_id) or self._new_eval(job, index, "alloc-failure")
+        evaluation.update(Status="complete", ModifyIndex=index)
+        dep = self.latest_deployment(alloc.namespace, alloc.job_id)
+        dep = dep if dep is not None and dep.active and dep.job_version == job["Version"] else None
+        new = self._place(job, group, alloc.index, evaluation, dep, index, canary=False)
+        new.reschedule_events = [*alloc.reschedule_events, {
+            "Delay": alloc.reschedule_delay_ns, "PrevAllocID": alloc.id,
+            "PrevNodeID": NODE_ID, "RescheduleTime": self.now_ns(),
+        }]
+        alloc.next_allocation = new.id
+        alloc.modify_index = index
+        self.publish(index, [self._eval_event("PlanResult", evaluation), self._alloc_event("PlanResult", new)])
+        return new
 
     def _stop_alloc(self, alloc: Alloc, index: int, description: str) -> None:
         alloc.desired_status = "stop"
@@ -554,6 +588,11 @@ class State:
                     elif alloc.healthy_at is not None and now >= alloc.healthy_at and alloc.client_status == "running":
                         alloc.healthy = True
                         health_changes.append(alloc)
+            for alloc in list(self.allocs.values()):
+                if alloc.reschedule_at is not None and now >= alloc.reschedule_at:
+                    replacement = self._reschedule(alloc)
+                    if replacement is not None:
+                        touched.add((alloc.namespace, alloc.job_id))
             if client_changes:
                 index = self.bump("allocs", "job_summary")
                 for alloc in client_changes:
@@ -898,4 +937,19 @@ class State:
         return {"Topic": "Allocation", "Type": kind, "Key": alloc.id, "Namespace": alloc.namespace,
                 "FilterKeys": [alloc.job_id, alloc.deployment_id or ""], "Index": alloc.modify_index,
                 "Payload": {"Allocation": alloc.full()}}
+
+
+def _reschedule_delay(policy: dict[str, Any], attempt: int) -> int:
+    """Nanoseconds before reschedule number ``attempt`` + 1 (Nomad's delay functions)."""
+    delay = int(policy.get("Delay") or 0)
+    limit = int(policy.get("MaxDelay") or 0)
+    function = policy.get("DelayFunction") or "constant"
+    if function == "exponential":
+        delay = delay * (2 ** attempt)
+    elif function == "fibonacci":
+        a, b = delay, delay
+        for _ in range(attempt):
+            a, b = b, a + b
+        delay = a
+    return min(delay, limit) if limit else delay
 
