@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from reconciler.testing.fake_nomad import FakeNomad, HealthModel, ManualClock
+from reconciler.testing.fake_nomad.events import Subscription
 
 S = 1_000_000_000
 
@@ -330,3 +331,21 @@ def test_failed_allocation_is_rescheduled_after_the_policy_delay(fake: FakeNomad
     replacement = next(a for a in allocs if a["ID"] != failed["ID"])
     assert replacement["Name"] == failed["Name"]
     assert replacement["RescheduleTracker"]["Events"][0]["PrevAllocID"] == failed["ID"]
+
+
+def test_wrong_method_is_405(client: httpx.Client) -> None:
+    for method, path in (("DELETE", "/v1/jobs"), ("PUT", "/v1/job/web/versions"), ("GET", "/v1/job/web/plan")):
+        resp = client.request(method, path)
+        assert (resp.status_code, resp.text) == (405, "Invalid method"), (method, path)
+
+
+def test_purge_emits_a_job_event_only_from_1_7_5() -> None:
+    for version, expected in (("1.0.18", []), ("1.7.5", [None]), ("1.11.3", [True])):
+        with FakeNomad(version=version) as fake, httpx.Client(base_url=fake.address) as c:
+            fake.run_job_out_of_band(_job()["Job"])
+            index = int(c.get("/v1/jobs").headers["X-Nomad-Index"])
+            c.delete("/v1/job/web", params={"purge": "true"})
+            sub = fake.broker.subscribe(Subscription({"Job": {"*"}}, "default", start_index=index + 1))
+            frames = fake.broker.next_frames(sub, timeout=0)
+        flags = [e["Payload"].get("Deleted") for f in frames for e in f.events if e["Type"] == "JobDeregistered"]
+        assert flags == expected, version

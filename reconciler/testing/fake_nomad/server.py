@@ -321,6 +321,8 @@ class _Route:
         if write:
             self.register(None)
             return
+        if self.method != "GET":
+            raise _Reply(405, "Invalid method", text=True)
         self.require("list-jobs")
         self.blocking(lambda: self.state.table_index("jobs", "job_summary"))
         with self.state.lock:
@@ -467,6 +469,8 @@ class _Route:
             except APIError as exc:
                 raise _Reply(exc.status, exc.text, text=True) from exc
             raise _Reply(200, reply, index=reply["Index"])
+        if self.method != "GET":
+            raise _Reply(405, "Invalid method", text=True)
         self.require("read-job")
         if sub == "submission" and self.fake.version_at_least(1, 6, 0):
             try:
@@ -732,6 +736,8 @@ class FakeNomad:
         self.faults._attach(self.broker)
         self.state = State(region=region, datacenters=self.datacenters, acl=acl, health=health or HealthModel(),
                            clock=clock, broker=self.broker)
+        self.state.purge_job_event = self.version_at_least(1, 7, 5)
+        self.state.purge_deleted_flag = self.version_at_least(1, 11, 3)
         self._log_lock = threading.Lock()
         self._request_log: list[tuple[str, str, str, int]] = []
         self._stopping = threading.Event()

@@ -113,6 +113,9 @@ class State:
         self.health_overrides: dict[tuple[str, str, int | None], tuple[str, float | None]] = {}
         self.pending_evals: list[tuple[Key, dict[str, Any]]] = []
         self.wakeup = threading.Event()  # set when the scheduler worker has work
+        # Version-dependent event details: a purge emits a Job event from 1.7.5, flagged Deleted from 1.11.3.
+        self.purge_job_event = False
+        self.purge_deleted_flag = False
 
     # --- bookkeeping -------------------------------------------------------------
     def bump(self, *tables: str) -> int:
@@ -296,7 +299,13 @@ class State:
                 rec = self._store_version(rec, stopped, index)
                 row = rec.row
             evaluation = self._new_eval({**row, "JobModifyIndex": index}, index, "job-deregister")
-            self.publish(index, [self._eval_event("JobDeregistered", evaluation), self._job_event("JobDeregistered", row)])
+            events = [self._eval_event("JobDeregistered", evaluation)]
+            if not purge or self.purge_job_event:
+                job_event = self._job_event("JobDeregistered", row)
+                if purge and self.purge_deleted_flag:
+                    job_event["Payload"]["Deleted"] = True
+                events.append(job_event)
+            self.publish(index, events)
             self._stop_job_allocs(namespace, job_id, index, evaluation)
             if not purge:
                 self._refresh_status(rec, index)
