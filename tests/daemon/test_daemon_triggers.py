@@ -226,3 +226,21 @@ def test_bad_configuration_is_a_clear_error(tmp_path, args, message) -> None:
     )
     assert done.returncode == 1
     assert message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_periodic_resync_heals_drift_the_event_stream_missed(fake, repo, start_daemon) -> None:
+    repo.write("web.nomad", job_hcl("web", count=2))
+    repo.commit()
+    daemon = start_daemon(repo.root, fake.address, "--resync-interval", "1s")
+    wait_until(lambda: count_of(fake, "web") == 2, what="created")
+    daemon.wait_ready()
+    fake.faults.stall_event_stream()  # events stop arriving (nothing says so)
+    passes = daemon.metrics().get("nomad_reconciler_reconcile_pass_duration_seconds_count") or 0
+    job = fake.read_job("web")
+    assert job is not None
+    job["TaskGroups"][0]["Count"] = 6
+    httpx.put(f"{fake.address}/v1/jobs", json={"Job": job}, timeout=5).raise_for_status()
+    wait_until(lambda: count_of(fake, "web") == 2, what="healed by the periodic resync")
+    assert (daemon.metrics().get("nomad_reconciler_reconcile_pass_duration_seconds_count")
+            or 0) > passes
+    fake.faults.clear()
