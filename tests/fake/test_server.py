@@ -349,3 +349,34 @@ def test_purge_emits_a_job_event_only_from_1_7_5() -> None:
             frames = fake.broker.next_frames(sub, timeout=0)
         flags = [e["Payload"].get("Deleted") for f in frames for e in f.events if e["Type"] == "JobDeregistered"]
         assert flags == expected, version
+
+
+def test_stop_ends_open_streams_and_blocking_queries() -> None:
+    import threading
+
+    fake = FakeNomad().start()
+    errors: list[BaseException] = []
+
+    def stream() -> None:
+        try:
+            with httpx.stream("GET", f"{fake.address}/v1/event/stream", params={"topic": "Job"}, timeout=30) as resp:
+                for _ in resp.iter_lines():
+                    pass
+        except httpx.HTTPError as exc:  # the server going away mid-stream is expected
+            errors.append(exc)
+
+    def block() -> None:
+        try:
+            httpx.get(f"{fake.address}/v1/jobs", params={"index": 1, "wait": "60s"}, timeout=30)
+        except httpx.HTTPError as exc:
+            errors.append(exc)
+
+    clients = [threading.Thread(target=stream), threading.Thread(target=block)]
+    for thread in clients:
+        thread.start()
+    assert fake.wait_for(lambda: len(fake._long_requests) == 2, timeout=5)
+    fake.stop()
+    for thread in clients:
+        thread.join(timeout=10)
+        assert not thread.is_alive()
+    assert not any(t.is_alive() for t in fake._long_requests)

@@ -60,6 +60,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "FakeNomad"
     fake: FakeNomad
+    log_status: Callable[[int], None]
 
     def log_message(self, format: str, *args: Any) -> None:
         return
@@ -84,13 +85,22 @@ class _Handler(BaseHTTPRequestHandler):
         query = {k: v for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
-        status = 0
+        logged = False
+
+        def log(status: int) -> None:
+            # Logged before the answer is written, so a client that got its answer sees it logged.
+            nonlocal logged
+            if not logged:
+                logged = True
+                fake._log(method, path, parts.query, status)
+
+        self.log_status = log
         try:
             decision = fake.faults.decide(path)
             if decision.latency_s:
                 fake._stopping.wait(decision.latency_s)
             if decision.drop:
-                status = -1
+                log(-1)
                 self.close_connection = True
                 with contextlib.suppress(OSError):
                     self.connection.shutdown(socket.SHUT_RDWR)
@@ -99,15 +109,15 @@ class _Handler(BaseHTTPRequestHandler):
                 raise _Reply(decision.fail.status, decision.fail.body, text=True)
             _Route(fake, self, method, path, query, raw).run()
         except _Reply as reply:
-            status = reply.status
+            log(200 if reply.status == 0 else reply.status)  # 0: an event stream that has ended
             self._send(reply)
         except (BrokenPipeError, ConnectionResetError):
-            status = -1
+            log(-1)
         except Exception as exc:  # a fake defect must surface as an answer, not a hung client
-            status = 500
+            log(500)
             self._send(_Reply(500, f"fake nomad internal error: {exc!r}", text=True))
         finally:
-            fake._log(method, path, parts.query, status)
+            log(-1)
 
     def _send(self, reply: _Reply) -> None:
         if reply.status == 0:
@@ -208,6 +218,7 @@ class _Route:
             except ValueError as exc:
                 raise _Reply(400, "Invalid wait time", text=True) from exc
         if min_index > 0:
+            self.fake._track_long_request()
             if self.fake.blocking_jitter:
                 wait += random.uniform(0, wait / 16)  # Nomad adds up to wait/16 of jitter
             deadline = time.monotonic() + wait
@@ -740,6 +751,7 @@ class FakeNomad:
         self.state.purge_deleted_flag = self.version_at_least(1, 11, 3)
         self._log_lock = threading.Lock()
         self._request_log: list[tuple[str, str, str, int]] = []
+        self._long_requests: set[threading.Thread] = set()
         self._stopping = threading.Event()
         self._server: socketserver.BaseServer | None = None
         self._threads: list[threading.Thread] = []
@@ -781,8 +793,10 @@ class FakeNomad:
             self.state.cond.notify_all()
         self._server.shutdown()
         self._server.server_close()
-        for thread in self._threads:
-            thread.join(timeout=5)
+        with self._log_lock:
+            long_requests = list(self._long_requests)
+        for thread in [*self._threads, *long_requests]:
+            thread.join(timeout=5)  # streams and blocking queries notice _stopping within 0.5 s
         self._server = None
         if self._unix:
             with contextlib.suppress(FileNotFoundError):
@@ -793,6 +807,12 @@ class FakeNomad:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def _track_long_request(self) -> None:
+        """Remember a handler thread that may outlive a request/response cycle
+        (blocking query, event stream) so ``stop()`` can wait for it."""
+        with self._log_lock:
+            self._long_requests.add(threading.current_thread())
 
     def _run_ticks(self) -> None:
         wakeup = self.state.wakeup
@@ -953,12 +973,14 @@ class FakeNomad:
         handler.send_header("Content-Type", "application/json")
         handler.send_header("Transfer-Encoding", "chunked")
         handler.end_headers()
+        handler.log_status(200)  # a stream counts when it starts
         handler.close_connection = True
 
         def write(line: bytes) -> None:
             handler.wfile.write(f"{len(line):x}\r\n".encode() + line + b"\r\n")
             handler.wfile.flush()
 
+        self._track_long_request()
         self.broker.subscribe(sub)
         try:
             write(b"{}\n")
