@@ -38,6 +38,8 @@ from reconciler.core.plan import ActionKind, SyncPolicy
 from reconciler.daemon.api_tap import SCOPE, TappedApi
 from reconciler.daemon.debounce import Debouncer, ParseErrorGate
 from reconciler.daemon.logging import SecretFilter, configure_logging
+from reconciler.daemon.nomad_watch import DeploymentChange, JobChange, NomadWatch
+from reconciler.daemon.pass_lock import PassLock
 from reconciler.daemon.queue import Outcome, QueueSettings, Result, WorkQueue
 from reconciler.daemon.revision import read_revision
 from reconciler.daemon.rollout import RolloutPhase, RolloutTracker, promotion_soak
@@ -54,7 +56,6 @@ from reconciler.errors import (
 from reconciler.model import JobKey, Revision, Snapshot
 from reconciler.nomad.client import NomadClient
 from reconciler.nomad.config import NomadConfig, parse_http_auth
-from reconciler.nomad.events import Event
 from reconciler.nomad.retry import RetryPolicy
 from reconciler.observability.metrics import ReconcilerMetrics
 from reconciler.observability.server import Heartbeat, ObservabilityServer, parse_listen_address
@@ -72,7 +73,6 @@ ALL: JobKey = ("*", "*")
 TICK_S = 1.0  # liveness heartbeat period
 LIVENESS_MAX_AGE_S = 30.0
 ROLLOUT_APPEAR_TIMEOUT_S = 60.0  # how long to wait for a registration's deployment to show up
-BLOCKING_WAIT_S = 300.0
 STREAM_ROLLOUT_POLL_S = 10.0
 ROLLOUT_CHECK_CONCURRENCY = 16  # deployment reads in flight at once
 REVISIONS_KEPT = 256  # first-seen times kept for commit-to-healthy  # rollout re-check while deployment events arrive anyway
@@ -170,7 +170,7 @@ class Daemon:
         self._stop = asyncio.Event()
         self._reload = asyncio.Event()
         self._load_lock = asyncio.Lock()
-        self._pass_lock = _PassLock()
+        self._pass_lock = PassLock()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._first_pass_done = False
         self._nomad_ok: bool | None = None
@@ -232,7 +232,8 @@ class Daemon:
             self._submit([ALL], Reason.RESYNC)
             self._spawn(self._tick(), "tick")
             self._spawn(self._resync_timer(), "resync")
-            self._spawn(self._follow_nomad(), "nomad-events")
+            watch = NomadWatch(self.client, self, event_stream=s.event_stream)
+            self._spawn(watch.run(), "nomad-watch")
             while not self._stop.is_set():
                 reload_wait = asyncio.ensure_future(self._reload.wait())
                 stop_wait = asyncio.ensure_future(self._stop.wait())
@@ -413,101 +414,43 @@ class Daemon:
                 recheck_at, lambda: self._spawn(self._rescan(), "settle-recheck")
             )
 
-    # -- triggers: Nomad -------------------------------------------------------------
+    # -- triggers: Nomad (the WatchListener of NomadWatch) ------------------------------
 
-    async def _follow_nomad(self) -> None:
-        """Follow Nomad's event stream; fall back to blocking queries without one."""
-        if self.settings.event_stream:
-            first = True
-
-            def on_connection(connected: bool) -> None:
-                nonlocal first
-                self._stream_connected = connected
-                if not connected:
-                    self._deployment_events.clear()  # may miss updates from now on
-                self.metrics.set_event_stream_connected(connected)
-                if not connected:
-                    self._set_nomad_error(NomadUnavailableError("event stream disconnected"))
-                if connected:
-                    self._set_nomad_ok()
-                    if not first:  # events may have been missed while disconnected
-                        log.info("event stream reconnected; full resync")
-                        self._submit([ALL], Reason.RESYNC)
-                    first = False
-
-            try:
-                async for event in self.client.events(
-                    topics={"Job": ["*"], "Deployment": ["*"]}, namespace="*",
-                    on_connection=on_connection,
-                ):  # fmt: skip
-                    self._on_nomad_event(event)
-            except NomadError as exc:
-                log.warning("Nomad event stream unavailable; using blocking queries",
-                            extra={"fields": {"error": str(exc)}})
-            finally:
-                self._stream_connected = False
-                self.metrics.set_event_stream_connected(False)
-        await self._poll_job_list()
-
-    def _relevant(self, key: JobKey, job: Mapping[str, Any] | None) -> bool:
+    def is_relevant(self, key: JobKey, job: Mapping[str, Any] | None) -> bool:
+        """Jobs we declare, own (stamped) or have registered: others are never touched."""
         declared = key in self._declared
         owned = job is not None and read_ownership(job.get("Meta")) is not None
         return declared or owned or key in self._known_index
 
-    def _on_nomad_event(self, event: Event) -> None:
-        if event.topic == "Job":
-            job = event.payload.get("Job") or {}
-            key: JobKey = (event.namespace or str(job.get("Namespace") or "default"), event.key)
-            if not self._relevant(key, job):
-                return
-            jmi = int(job.get("JobModifyIndex") or 0)
-            deleted = event.type == "JobDeregistered"
-            if not deleted and jmi and jmi <= self._known_index.get(key, -1):
-                return  # our own write, a status change, or news older than what we know
-            submit_ns = job.get("SubmitTime")
-            if isinstance(submit_ns, int) and submit_ns > 0:
-                self._drift_at.setdefault(key, submit_ns / 1e9)
-            else:
-                self._drift_at.setdefault(key, time.time())
-            self._submit([key], Reason.NOMAD)
-        elif event.topic == "Deployment":
-            dep = event.payload.get("Deployment") or {}
-            key = (str(dep.get("Namespace") or event.namespace or "default"),
-                   str(dep.get("JobID") or ""))
-            if key[1] and self._relevant(key, None):
-                # The payload is the whole deployment: the check can use it, no request.
-                self._deployment_events[key] = dict(dep)
-                self._submit([key], Reason.ROLLOUT)
+    def known_index(self, key: JobKey) -> int | None:
+        return self._known_index.get(key)
 
-    async def _poll_job_list(self) -> None:
-        """Blocking queries on the job list: a changed JobModifyIndex marks the job due."""
-        index = 0
-        seen: dict[JobKey, int] = {}
-        delay = 1.0
-        while True:
-            try:
-                result = await self.client.list_jobs(
-                    namespace="*", index=index or None, wait=BLOCKING_WAIT_S if index else None
-                )
-            except NomadError as exc:
-                self._set_nomad_error(exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 30.0)
-                continue
-            delay = 1.0
-            self._set_nomad_ok()
-            current: dict[JobKey, int] = {}
-            for stub in result.value:
-                key = (str(stub.get("Namespace") or "default"), str(stub.get("ID")))
-                current[key] = int(stub.get("JobModifyIndex") or 0)
-            if index:
-                for key in current.keys() | seen.keys():
-                    if current.get(key) != seen.get(key) and self._relevant(key, None) and \
-                            self._known_index.get(key) != current.get(key):
-                        self._drift_at.setdefault(key, time.time())
-                        self._submit([key], Reason.NOMAD)
-            seen = current
-            index = max(result.index, 1)
+    def on_job_changed(self, change: JobChange) -> None:
+        self._drift_at.setdefault(change.key, change.changed_at)
+        self._submit([change.key], Reason.NOMAD)
+
+    def on_deployment(self, change: DeploymentChange) -> None:
+        # The payload is the whole deployment: the rollout check uses it, no request.
+        self._deployment_events[change.key] = dict(change.deployment)
+        self._submit([change.key], Reason.ROLLOUT)
+
+    def on_connection(self, connected: bool, *, reconnect: bool) -> None:
+        self._stream_connected = connected
+        self.metrics.set_event_stream_connected(connected)
+        if not connected:
+            self._deployment_events.clear()  # may miss updates from now on
+            self._set_nomad_error(NomadUnavailableError("event stream disconnected"))
+            return
+        self._set_nomad_ok()
+        if reconnect:  # events may have been missed while disconnected
+            log.info("event stream reconnected; full resync")
+            self._submit([ALL], Reason.RESYNC)
+
+    def on_unavailable(self, exc: NomadUnavailableError) -> None:
+        self._set_nomad_error(exc)
+
+    def on_available(self) -> None:
+        self._set_nomad_ok()
 
     def _set_nomad_ok(self) -> None:
         if self._nomad_ok is False:
@@ -930,42 +873,6 @@ class Daemon:
         if update.recheck_in is not None:
             delay = min(delay, update.recheck_in)
         self._schedule_rollout_check(key, delay)
-
-
-class _PassLock:
-    """Full passes run alone; per-job batches run together (a writer-preferring RW lock)."""
-
-    def __init__(self) -> None:
-        self._readers = 0
-        self._writer = False
-        self._writers_waiting = 0
-        self._cond = asyncio.Condition()
-
-    @contextlib.asynccontextmanager
-    async def shared(self) -> Any:
-        async with self._cond:
-            await self._cond.wait_for(lambda: not self._writer and not self._writers_waiting)
-            self._readers += 1
-        try:
-            yield
-        finally:
-            async with self._cond:
-                self._readers -= 1
-                self._cond.notify_all()
-
-    @contextlib.asynccontextmanager
-    async def exclusive(self) -> Any:
-        async with self._cond:
-            self._writers_waiting += 1
-            await self._cond.wait_for(lambda: not self._writer and self._readers == 0)
-            self._writers_waiting -= 1
-            self._writer = True
-        try:
-            yield
-        finally:
-            async with self._cond:
-                self._writer = False
-                self._cond.notify_all()
 
 
 def run_daemon(settings: DaemonSettings, *, env: Mapping[str, str],

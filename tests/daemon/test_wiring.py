@@ -10,7 +10,8 @@ import pytest
 from reconciler.cli import build_parser
 from reconciler.commands.daemon import flags_from_args
 from reconciler.daemon.api_tap import TappedApi
-from reconciler.daemon.loop import _PassLock, nomad_config, sync_policy
+from reconciler.daemon.loop import nomad_config, sync_policy
+from reconciler.daemon.pass_lock import PassLock
 from reconciler.daemon.settings import load_settings
 from reconciler.errors import NomadJobRejectedError
 
@@ -52,7 +53,7 @@ async def test_tapped_api_records_errors_acceptance_and_gates_promotion() -> Non
 
 
 async def test_pass_lock_full_pass_runs_alone() -> None:
-    lock = _PassLock()
+    lock = PassLock()
     events: list[str] = []
     release = asyncio.Event()
 

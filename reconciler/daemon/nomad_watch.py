@@ -1,0 +1,187 @@
+"""Nomad-side triggers: the event stream (Job and Deployment topics), or blocking queries.
+
+Responsible for turning what Nomad says into two signals for the loop: "this
+job changed in Nomad" and "this job's deployment changed", plus the
+connection state.  It decides nothing about what to do: the loop re-reads
+and converges.  The filters (``job_change_of``, ``deployment_change_of``,
+``changed_keys``) are pure; ``NomadWatch.run`` is the I/O loop.
+
+Without an event stream (Nomad < 1.0, a token without the topics, or
+``--no-event-stream``), blocking queries on ``GET /v1/jobs`` stand in: every
+``JobModifyIndex`` that moved marks its job changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from reconciler.errors import NomadError, NomadUnavailableError
+from reconciler.model import JobKey
+from reconciler.nomad.client import NomadClient
+from reconciler.nomad.events import Event
+
+log = logging.getLogger("reconciler.daemon")
+
+TOPICS = {"Job": ["*"], "Deployment": ["*"]}
+BLOCKING_WAIT_S = 300.0  # Nomad caps a blocking query at 5 minutes anyway
+RETRY_MAX_S = 30.0
+
+
+@dataclass(frozen=True)
+class JobChange:
+    key: JobKey
+    changed_at: float  # Unix time of the change (the job's SubmitTime when Nomad says)
+    deleted: bool = False
+
+
+@dataclass(frozen=True)
+class DeploymentChange:
+    key: JobKey
+    deployment: Mapping[str, Any]  # the whole deployment, as the event carries it
+
+
+Relevant = Callable[[JobKey, Mapping[str, Any] | None], bool]
+KnownIndex = Callable[[JobKey], int | None]
+
+
+def job_change_of(
+    event: Event, *, relevant: Relevant, known_index: KnownIndex, now: float
+) -> JobChange | None:
+    """Pure: the job change a Job-topic event reports, or None when it is not news.
+
+    Not news: jobs the reconciler neither declares nor owns, and events at or
+    below the ``JobModifyIndex`` already known in sync (our own writes, status
+    updates, stale frames).  A deregistration is always news.
+    """
+    if event.topic != "Job":
+        return None
+    job = event.payload.get("Job") or {}
+    key: JobKey = (event.namespace or str(job.get("Namespace") or "default"), event.key)
+    if not relevant(key, job):
+        return None
+    deleted = event.type == "JobDeregistered"
+    index = int(job.get("JobModifyIndex") or 0)
+    known = known_index(key)
+    if not deleted and index and known is not None and index <= known:
+        return None
+    submitted = job.get("SubmitTime")
+    at = submitted / 1e9 if isinstance(submitted, int) and submitted > 0 else now
+    return JobChange(key, at, deleted)
+
+
+def deployment_change_of(event: Event, *, relevant: Relevant) -> DeploymentChange | None:
+    """Pure: the deployment a Deployment-topic event carries, for jobs we care about."""
+    if event.topic != "Deployment":
+        return None
+    dep = event.payload.get("Deployment") or {}
+    key: JobKey = (str(dep.get("Namespace") or event.namespace or "default"),
+                   str(dep.get("JobID") or ""))  # fmt: skip
+    if not key[1] or not relevant(key, None):
+        return None
+    return DeploymentChange(key, dict(dep))
+
+
+def changed_keys(previous: Mapping[JobKey, int], current: Mapping[JobKey, int]) -> set[JobKey]:
+    """Pure: jobs whose ``JobModifyIndex`` moved, appeared or disappeared between two lists."""
+    return {k for k in previous.keys() | current.keys() if previous.get(k) != current.get(k)}
+
+
+class WatchListener(Protocol):
+    def is_relevant(self, key: JobKey, job: Mapping[str, Any] | None) -> bool: ...
+
+    def known_index(self, key: JobKey) -> int | None: ...
+
+    def on_job_changed(self, change: JobChange) -> None: ...
+
+    def on_deployment(self, change: DeploymentChange) -> None: ...
+
+    def on_connection(self, connected: bool, *, reconnect: bool) -> None: ...
+
+    def on_unavailable(self, exc: NomadUnavailableError) -> None: ...
+
+    def on_available(self) -> None: ...
+
+
+class NomadWatch:
+    """Follows Nomad for the loop; ``run()`` until cancelled."""
+
+    def __init__(
+        self, client: NomadClient, listener: WatchListener, *, event_stream: bool = True
+    ) -> None:
+        self.client = client
+        self.listener = listener
+        self.event_stream = event_stream
+
+    async def run(self) -> None:
+        if self.event_stream:
+            try:
+                await self._follow_stream()
+            except NomadError as exc:
+                log.warning("Nomad event stream unavailable; using blocking queries",
+                            extra={"fields": {"error": str(exc)}})
+        await self._poll_job_list()
+
+    async def _follow_stream(self) -> None:
+        first = True
+
+        def on_connection(connected: bool) -> None:
+            nonlocal first
+            # After a drop, events may have been missed (Nomad buffers ~100 frames).
+            self.listener.on_connection(connected, reconnect=connected and not first)
+            if connected:
+                first = False
+
+        lst = self.listener
+        try:
+            async for event in self.client.events(
+                topics=TOPICS, namespace="*", on_connection=on_connection
+            ):
+                change = job_change_of(
+                    event, relevant=lst.is_relevant, known_index=lst.known_index, now=time.time()
+                )
+                if change is not None:
+                    lst.on_job_changed(change)
+                    continue
+                deployment = deployment_change_of(event, relevant=lst.is_relevant)
+                if deployment is not None:
+                    lst.on_deployment(deployment)
+        finally:
+            lst.on_connection(False, reconnect=False)
+
+    async def _poll_job_list(self) -> None:
+        index = 0
+        seen: dict[JobKey, int] = {}
+        delay = 1.0
+        while True:
+            try:
+                result = await self.client.list_jobs(
+                    namespace="*", index=index or None, wait=BLOCKING_WAIT_S if index else None
+                )
+            except NomadError as exc:
+                if isinstance(exc, NomadUnavailableError):
+                    self.listener.on_unavailable(exc)
+                else:  # e.g. a token that may not list jobs: keep trying, slowly
+                    log.error("cannot watch the job list", extra={"fields": {"error": str(exc)}})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX_S)
+                continue
+            delay = 1.0
+            self.listener.on_available()
+            current = {
+                (str(s.get("Namespace") or "default"), str(s.get("ID"))): int(
+                    s.get("JobModifyIndex") or 0)
+                for s in result.value
+            }  # fmt: skip
+            if index:
+                now = time.time()
+                for key in changed_keys(seen, current):
+                    known = self.listener.known_index(key)
+                    if self.listener.is_relevant(key, None) and known != current.get(key):
+                        self.listener.on_job_changed(JobChange(key, now, key not in current))
+            seen = current
+            index = max(result.index, 1)
