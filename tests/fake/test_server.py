@@ -380,3 +380,11 @@ def test_stop_ends_open_streams_and_blocking_queries() -> None:
         thread.join(timeout=10)
         assert not thread.is_alive()
     assert not any(t.is_alive() for t in fake._long_requests)
+
+
+def test_register_and_plan_carry_validation_warnings(client: httpx.Client) -> None:
+    body = _job(count=1, MaxParallel=3)
+    warned = client.put("/v1/jobs", json=body).json()["Warnings"]
+    assert warned.startswith("1 warning(s):") and "max parallel count is greater than task group count" in warned
+    assert client.post("/v1/job/web/plan", json={**body, "Diff": True}).json()["Warnings"] == warned
+    assert client.put("/v1/jobs", json=_job(count=3)).json()["Warnings"] == ""

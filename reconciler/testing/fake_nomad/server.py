@@ -365,7 +365,7 @@ class _Route:
         req, job = self._job_request(path_id)
         namespace = self._job_namespace(req, job)
         self.require("submit-job", namespace)
-        errors, _warnings = jobspec.validate({**job, "Namespace": namespace})
+        errors, warnings = jobspec.validate({**job, "Namespace": namespace})
         if errors:
             raise _Reply(500, jobspec.format_errors(errors), text=True)
         # Nomad records the submitting token's AccessorID on the job (empty without ACLs).
@@ -381,6 +381,7 @@ class _Route:
             )
         except APIError as exc:
             raise _Reply(exc.status, exc.text, text=True) from exc
+        reply["Warnings"] = _format_warnings(warnings)  # e.g. max_parallel greater than count
         raise _Reply(200, reply, index=reply["Index"])
 
     def validate(self, *, write: bool) -> None:
@@ -462,13 +463,14 @@ class _Route:
                 raise _Reply(400, "Job ID does not match", text=True)
             namespace = self._job_namespace(req, job)
             self.require("submit-job", namespace)
-            errors, _ = jobspec.validate({**job, "Namespace": namespace})
+            errors, warnings = jobspec.validate({**job, "Namespace": namespace})
             if errors:
                 raise _Reply(500, jobspec.format_errors(errors), text=True)
             try:
                 reply, index = st.plan(job, namespace=namespace, diff=bool(req.get("Diff")))
             except APIError as exc:
                 raise _Reply(exc.status, exc.text, text=True) from exc
+            reply["Warnings"] = _format_warnings(warnings)
             raise _Reply(200, reply, index=index)
         if sub == "scale" and write:
             self.require("submit-job") if not self._has_cap("scale-job") else None
