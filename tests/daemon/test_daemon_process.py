@@ -306,3 +306,21 @@ def test_sigterm_during_a_sync_exits_cleanly_after_the_write(fake, repo, start_d
     assert daemon.stop(timeout=15) == 0
     assert daemon.logs("stopped")[-1]["clean"] is True
     assert count_of(fake, "web") == 4  # the in-flight write finished
+
+
+def test_started_before_nomad_converges_once_nomad_is_up(repo, start_daemon) -> None:
+    from tests.daemon.harness import free_port
+
+    repo.write("a.nomad", job_hcl("a", count=2))
+    repo.commit()
+    port = free_port()
+    daemon = start_daemon(repo.root, f"http://127.0.0.1:{port}")  # nothing listens yet
+    daemon.wait_log("Nomad unavailable")
+    wait_until(lambda: httpx.get(daemon.url + "/readyz", timeout=2).status_code == 503,
+               what="not ready without Nomad")
+    assert httpx.get(daemon.url + "/healthz", timeout=2).status_code == 200  # alive, though
+    with FakeNomad(port=port) as fake:
+        wait_until(lambda: count_of(fake, "a") == 2, what="converged once Nomad is up",
+                   timeout=30)
+        daemon.wait_ready(timeout=30)
+        assert daemon.stop() == 0
