@@ -75,7 +75,8 @@ LIVENESS_MAX_AGE_S = 30.0
 ROLLOUT_APPEAR_TIMEOUT_S = 60.0  # how long to wait for a registration's deployment to show up
 STREAM_ROLLOUT_POLL_S = 10.0
 ROLLOUT_CHECK_CONCURRENCY = 16  # deployment reads in flight at once
-REVISIONS_KEPT = 256  # first-seen times kept for commit-to-healthy  # rollout re-check while deployment events arrive anyway
+REVISIONS_KEPT = 256
+RECOVERY_RESYNC_MIN_S = 5.0  # at most one "Nomad is back" full pass per this many seconds  # first-seen times kept for commit-to-healthy  # rollout re-check while deployment events arrive anyway
 
 
 class Reason(enum.StrEnum):
@@ -163,6 +164,7 @@ class Daemon:
         self._rejected: dict[JobKey, tuple[str, str]] = {}  # digest Nomad refused, message
         self._deployment_events: dict[JobKey, dict[str, Any]] = {}  # latest payload per job
         self._stream_connected = False
+        self._recovery_resync_at = -RECOVERY_RESYNC_MIN_S
         self._timers: dict[JobKey, asyncio.TimerHandle] = {}
         self._revision_seen: dict[str, float] = {}  # commit → wall time first seen
         self._reported_errors: frozenset[tuple[str, str]] = frozenset()
@@ -454,9 +456,15 @@ class Daemon:
 
     def _set_nomad_ok(self) -> None:
         if self._nomad_ok is False:
-            # Work may have piled up in backoff during the outage: converge now.
-            log.info("Nomad reachable again; full resync")
-            self._submit([ALL], Reason.RESYNC, urgent=True)
+            # Work may have piled up in backoff during the outage: converge now (but a
+            # flapping connection must not turn into back-to-back full passes).
+            now = time.monotonic()
+            if now - self._recovery_resync_at >= RECOVERY_RESYNC_MIN_S:
+                self._recovery_resync_at = now
+                log.info("Nomad reachable again; full resync")
+                self._submit([ALL], Reason.RESYNC, urgent=True)
+            else:
+                log.info("Nomad reachable again")
         self._nomad_ok = True
         self._nomad_error = ""
 
@@ -492,8 +500,6 @@ class Daemon:
     def _on_queue_outcome(self, key: JobKey, outcome: Outcome, error: BaseException | None) -> None:
         if error is None:
             return
-        if isinstance(error, NomadUnavailableError):
-            self._set_nomad_error(error)
         if outcome is Outcome.RETRY:
             level = logging.DEBUG if isinstance(error, NomadUnavailableError) else logging.WARNING
             log.log(level, "will retry with backoff", extra=_fields(key, error=str(error)))
@@ -789,9 +795,10 @@ class Daemon:
             self.metrics.observe_sync_operation(op, OperationResult.from_error(error).value)
             self.metrics.observe_reconcile_error(error)
             if error.retryable:
-                self._set_nomad_error(error)
-                log.warning("Nomad unavailable for job; will retry", extra=_fields(
-                    key, error=str(error)))
+                # A failure of this job's write only: the cluster-wide state (readiness,
+                # the recovery resync) follows cluster reads and the event stream.
+                log.warning("Nomad could not take the job; will retry with backoff",
+                            extra=_fields(key, error=str(error)))
                 return error
         desired = out.action.desired
         if isinstance(error, NomadJobRejectedError | NomadBadRequestError) and desired is not None:
