@@ -76,7 +76,8 @@ ROLLOUT_APPEAR_TIMEOUT_S = 60.0  # how long to wait for a registration's deploym
 STREAM_ROLLOUT_POLL_S = 10.0
 ROLLOUT_CHECK_CONCURRENCY = 16  # deployment reads in flight at once
 REVISIONS_KEPT = 256
-RECOVERY_RESYNC_MIN_S = 5.0  # at most one "Nomad is back" full pass per this many seconds  # first-seen times kept for commit-to-healthy  # rollout re-check while deployment events arrive anyway
+RECOVERY_RESYNC_MIN_S = 5.0
+WRITE_WAIT_MAX_S = 10.0  # longest wait for a writer to close a job file  # at most one "Nomad is back" full pass per this many seconds  # first-seen times kept for commit-to-healthy  # rollout re-check while deployment events arrive anyway
 
 
 class Reason(enum.StrEnum):
@@ -165,6 +166,7 @@ class Daemon:
         self._deployment_events: dict[JobKey, dict[str, Any]] = {}  # latest payload per job
         self._stream_connected = False
         self._recovery_resync_at = -RECOVERY_RESYNC_MIN_S
+        self._writes_waited_since = 0.0  # monotonic; 0: not waiting for a writer
         self._timers: dict[JobKey, asyncio.TimerHandle] = {}
         self._revision_seen: dict[str, float] = {}  # commit → wall time first seen
         self._reported_errors: frozenset[tuple[str, str]] = frozenset()
@@ -328,6 +330,19 @@ class Daemon:
     # -- triggers: files -------------------------------------------------------------
 
     def _on_files_settled(self, paths: frozenset[str]) -> None:
+        writing = self.watcher.writing
+        now = time.monotonic()
+        if writing:
+            # Never act on a half-written file: wait (bounded) for its writer to close it.
+            self._writes_waited_since = self._writes_waited_since or now
+            if now - self._writes_waited_since < WRITE_WAIT_MAX_S:
+                log.debug("waiting for files being written", extra={"fields": {
+                    "paths": sorted(writing)[:20]}})
+                self.debouncer.add(paths | writing)
+                return
+            log.warning("files still open for writing; loading them anyway",
+                        extra={"fields": {"paths": sorted(writing)[:20]}})
+        self._writes_waited_since = 0.0
         log.debug("files changed", extra={"fields": {"paths": sorted(paths)[:20],
                                                       "count": len(paths)}})
         self._spawn(self._rescan(), "rescan")

@@ -58,8 +58,21 @@ WATCHED_EVENTS: list[type[FileSystemEvent]] = [
     DirMovedEvent,
 ]
 
-RawEvent = tuple[str, bool]
-"""(absolute path, is_directory) as reported by watchdog."""
+RawEvent = tuple[str, bool, str]
+"""(absolute path, is_directory, kind) as reported by watchdog; kind is watchdog's
+``event_type`` for the source path and ``"moved_to"`` for a move's destination."""
+
+
+def track_write(writing: set[str], rel_path: str, kind: str) -> None:
+    """Pure bookkeeping of files open for writing (inotify: modified ... closed).
+
+    A created or modified file is being written until its close-after-write
+    event; a deleted file, or one that arrived by rename, is complete.
+    """
+    if kind in ("created", "modified"):
+        writing.add(rel_path)
+    else:
+        writing.discard(rel_path)
 
 
 def read_ignore_spec(root: str) -> pathspec.GitIgnoreSpec | None:
@@ -100,9 +113,9 @@ class _Forwarder(FileSystemEventHandler):
         self._deliver = deliver
 
     def on_any_event(self, event: FileSystemEvent) -> None:
-        raw: list[RawEvent] = [(os.fsdecode(event.src_path), event.is_directory)]
+        raw: list[RawEvent] = [(os.fsdecode(event.src_path), event.is_directory, event.event_type)]
         if event.dest_path:
-            raw.append((os.fsdecode(event.dest_path), event.is_directory))
+            raw.append((os.fsdecode(event.dest_path), event.is_directory, "moved_to"))
         with contextlib.suppress(RuntimeError):  # loop closed during shutdown
             self._loop.call_soon_threadsafe(self._deliver, raw)
 
@@ -133,6 +146,14 @@ class JobsDirWatcher:
         self._watch: ObservedWatch | None = None
         self._link_watch: ObservedWatch | None = None
         self._ignore: pathspec.GitIgnoreSpec | None = None
+        # Only inotify reports close-after-write; elsewhere a file would look open forever.
+        self.tracks_writes = "inotify" in type(self._observer).__name__.lower()
+        self._writing: set[str] = set()
+
+    @property
+    def writing(self) -> frozenset[str]:
+        """Job files modified and not yet closed by their writer (inotify only)."""
+        return frozenset(self._writing)
 
     @property
     def target(self) -> str:
@@ -162,7 +183,7 @@ class JobsDirWatcher:
         """Loop thread: filter raw events, follow a root switch, forward the rest."""
         switched = False
         relevant: set[str] = set()
-        for path, is_dir in raw:
+        for path, is_dir, kind in raw:
             if path == self.root:
                 switched = self._follow_switch() or switched
                 continue
@@ -173,6 +194,8 @@ class JobsDirWatcher:
                 self._ignore = read_ignore_spec(self._target)
             if is_trigger(rel, is_dir=is_dir, ignore=self._ignore):
                 relevant.add(rel)
+                if self.tracks_writes and not is_dir:
+                    track_write(self._writing, rel, kind)
         if switched:
             self._on_switch()
         elif relevant:
@@ -188,6 +211,7 @@ class JobsDirWatcher:
             with contextlib.suppress(KeyError, OSError):  # the old target may be gone already
                 self._observer.unschedule(self._watch)
         self._target = target
+        self._writing.clear()
         self._ignore = read_ignore_spec(target)
         self._watch = self._observer.schedule(
             _Forwarder(self._loop, self._deliver), target, recursive=True,

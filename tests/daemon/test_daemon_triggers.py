@@ -244,3 +244,19 @@ def test_periodic_resync_heals_drift_the_event_stream_missed(fake, repo, start_d
     assert (daemon.metrics().get("nomad_reconciler_reconcile_pass_duration_seconds_count")
             or 0) > passes
     fake.faults.clear()
+
+
+def test_a_file_still_open_for_writing_is_not_acted_on(fake, repo, start_daemon) -> None:
+    repo.write("web.nomad", job_hcl("web", count=1))
+    repo.commit()
+    daemon = start_daemon(repo.root, fake.address)
+    wait_until(lambda: count_of(fake, "web") == 1, what="created")
+    daemon.wait_ready()
+    with open(repo.root / "web.nomad", "w") as fh:
+        # Content that parses on its own, but the writer has not finished.
+        fh.write(job_hcl("web", count=9))
+        fh.flush()
+        daemon.wait_log("waiting for files being written")
+        assert count_of(fake, "web") == 1
+        fh.write("\n# end of file\n")
+    wait_until(lambda: count_of(fake, "web") == 9, what="applied once the writer closed it")

@@ -153,3 +153,46 @@ async def test_symlink_switch_is_followed(tmp_path: Path) -> None:
         assert "old.nomad" not in seen
     finally:
         watcher.stop()
+
+
+async def test_files_open_for_writing_are_known_until_closed(watched) -> None:
+    root, rec, watcher = watched
+    assert watcher.tracks_writes  # inotify on Linux
+    fh = open(root / "web.nomad", "w")  # noqa: SIM115 - held open on purpose
+    try:
+        fh.write('job "web" {')
+        fh.flush()
+        await rec.paths_until({"web.nomad"})
+        async with asyncio.timeout(5):
+            while "web.nomad" not in watcher.writing:
+                await rec.batches.get()
+    finally:
+        fh.close()
+    async with asyncio.timeout(5):
+        while "web.nomad" in watcher.writing:
+            await rec.batches.get()
+    # A file that arrives by rename is complete at once.
+    tmp = root / ".api.nomad.tmp"
+    tmp.write_text('job "api" {}')
+    os.replace(tmp, root / "api.nomad")
+    await rec.drain_with_marker(root, "m.nomad")
+    assert watcher.writing == frozenset()
+
+
+@pytest.mark.parametrize(
+    ("events", "writing"),
+    [
+        ([("a", "created"), ("a", "modified")], {"a"}),
+        ([("a", "created"), ("a", "modified"), ("a", "closed")], set()),
+        ([("a", "modified"), ("a", "deleted")], set()),
+        ([("a", "modified"), ("b", "modified"), ("b", "closed")], {"a"}),
+        ([("a", "moved_to")], set()),
+    ],
+)
+def test_track_write(events: list[tuple[str, str]], writing: set[str]) -> None:
+    from reconciler.daemon.watcher import track_write
+
+    state: set[str] = set()
+    for path, kind in events:
+        track_write(state, path, kind)
+    assert state == writing
