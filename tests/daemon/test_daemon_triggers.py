@@ -260,3 +260,27 @@ def test_a_file_still_open_for_writing_is_not_acted_on(fake, repo, start_daemon)
         assert count_of(fake, "web") == 1
         fh.write("\n# end of file\n")
     wait_until(lambda: count_of(fake, "web") == 9, what="applied once the writer closed it")
+
+
+def test_rotated_token_file_is_picked_up_without_restart(repo, tmp_path, start_daemon) -> None:
+    with FakeNomad(acl=True) as fake:
+        first = fake.bootstrap_acl()
+        token_file = tmp_path / "token"
+        token_file.write_text(first)
+        repo.write("web.nomad", job_hcl("web", count=1))
+        repo.commit()
+        daemon = start_daemon(repo.root, fake.address, "--token-file", str(token_file))
+        wait_until(lambda: count_of(fake, "web") == 1, what="created with the first token")
+        daemon.wait_ready()
+
+        second = fake.bootstrap_acl()  # a new management token
+        rotated = tmp_path / "token.new"
+        rotated.write_text(second)
+        os.replace(rotated, token_file)  # how secret agents rotate a file
+        with fake.state.lock:
+            del fake.state.acl.tokens[first]  # the old token stops working
+        repo.write("web.nomad", job_hcl("web", count=2))
+        repo.commit()
+        wait_until(lambda: count_of(fake, "web") == 2, what="updated with the rotated token")
+        assert daemon.proc.poll() is None
+        assert first not in daemon.dump() and second not in daemon.dump()
