@@ -388,3 +388,14 @@ def test_register_and_plan_carry_validation_warnings(client: httpx.Client) -> No
     assert warned.startswith("1 warning(s):") and "max parallel count is greater than task group count" in warned
     assert client.post("/v1/job/web/plan", json={**body, "Diff": True}).json()["Warnings"] == warned
     assert client.put("/v1/jobs", json=_job(count=3)).json()["Warnings"] == ""
+
+
+def test_periodic_parent_gets_no_evaluation_or_allocations(fake: FakeNomad, clock: ManualClock, client: httpx.Client) -> None:
+    body = _job(count=1)
+    body["Job"].update(Type="batch", Periodic={"Enabled": True, "Spec": "*/5 * * * *", "SpecType": "cron"})
+    del body["Job"]["Update"]
+    reply = client.put("/v1/jobs", json=body).json()
+    assert (reply["EvalID"], reply["EvalCreateIndex"]) == ("", 0)
+    _run(fake, clock, 1)
+    assert client.get("/v1/job/web/allocations").json() == []
+    assert client.get("/v1/job/web").json()["Status"] == "running"

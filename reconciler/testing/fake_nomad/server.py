@@ -247,7 +247,7 @@ class FakeNomad:
                 # readers woken by the write see the job before its placements.
                 self._stopping.wait(self.state.health.schedule_delay_s)
             if not self._stopping.is_set():
-                self.state.tick()
+                self.state.tick(all_pending=False)
 
     def tick(self) -> None:
         """Advance the simulation to the clock's current time now (for driven clocks)."""

@@ -111,7 +111,7 @@ class State:
         self.allocs: dict[str, Alloc] = {}
         self.deployments: dict[str, Deployment] = {}
         self.health_overrides: dict[tuple[str, str, int | None], tuple[str, float | None]] = {}
-        self.pending_evals: list[tuple[Key, dict[str, Any]]] = []
+        self.pending_evals: list[tuple[float, Key, dict[str, Any]]] = []
         self.wakeup = threading.Event()  # set when the scheduler worker has work
         # Version-dependent event details: a purge emits a Job event from 1.7.5, flagged Deleted from 1.11.3.
         self.purge_job_event = False
@@ -168,6 +168,8 @@ class State:
         return self.jobs.get((namespace, job_id))
 
     def _job_status(self, rec: JobRecord) -> str:
+        if rec.row.get("Periodic") or rec.row.get("ParameterizedJob"):
+            return "dead" if rec.row.get("Stop") else "running"  # Nomad's rule for parent jobs
         key = (rec.row["Namespace"], rec.row["ID"])
         allocs = [a for a in self.allocs.values() if (a.namespace, a.job_id) == key]
         if any(not a.terminal for a in allocs):
@@ -224,6 +226,10 @@ class State:
                     live = group_of(rec.row, group["Name"])
                     if live is not None:
                         group["Count"] = live["Count"]
+            if rec is not None and not jobspec.spec_changed(rec.row, struct) and (
+                rec.row.get("Periodic") or rec.row.get("ParameterizedJob")
+            ):
+                return self._register_reply(None, self.index, rec.row["JobModifyIndex"])
             if rec is not None and not jobspec.spec_changed(rec.row, struct):
                 # Unchanged spec: no new version, but Nomad still creates an evaluation.
                 index = self.bump("evals")
@@ -240,6 +246,11 @@ class State:
                     "VariableFlags": submission.get("VariableFlags"), "Variables": submission.get("Variables") or "",
                     "Version": rec.row["Version"],
                 }
+            if rec.row.get("Periodic") or rec.row.get("ParameterizedJob"):
+                # A periodic or parameterized parent is only a template: no evaluation, no placements.
+                self._refresh_status(rec, index)
+                self.publish(index, [self._job_event("JobRegistered", rec.row)])
+                return self._register_reply(None, index, index)
             evaluation = self._new_eval(rec.row, index, "job-register")
             self.publish(index, [self._eval_event("JobRegistered", evaluation), self._job_event("JobRegistered", rec.row)])
             self._enqueue(rec, evaluation)
@@ -358,12 +369,15 @@ class State:
     def _enqueue(self, rec: JobRecord, evaluation: dict[str, Any]) -> None:
         """Hand the evaluation to the scheduler worker (the next tick), as Nomad's broker
         does: a write's response and its blocking-query wake-ups precede the placements."""
-        self.pending_evals.append(((rec.row["Namespace"], rec.row["ID"]), evaluation))
+        ready_at = time.monotonic() + self.health.schedule_delay_s
+        self.pending_evals.append((ready_at, (rec.row["Namespace"], rec.row["ID"]), evaluation))
         self.wakeup.set()
 
-    def _run_pending_evals(self) -> None:
-        pending, self.pending_evals = self.pending_evals, []
-        for key, evaluation in pending:
+    def _run_pending_evals(self, *, all_pending: bool) -> None:
+        now = time.monotonic()
+        ready = [p for p in self.pending_evals if all_pending or p[0] <= now]
+        self.pending_evals = [p for p in self.pending_evals if p not in ready]
+        for _, key, evaluation in ready:
             rec = self.jobs.get(key)
             if rec is not None:
                 self._schedule(rec, evaluation)
@@ -561,10 +575,14 @@ class State:
         self.publish(index, [self._deployment_event("DeploymentStatusUpdate", dep)])
 
     # --- time passes ------------------------------------------------------------------
-    def tick(self) -> None:
-        """Advance allocations and deployments to the fake's current clock."""
+    def tick(self, *, all_pending: bool = True) -> None:
+        """Advance allocations and deployments to the fake's current clock.
+
+        Pending evaluations run too: all of them, or (for the background worker)
+        those whose ``schedule_delay_s`` has passed on the wall clock.
+        """
         with self.lock:
-            self._run_pending_evals()
+            self._run_pending_evals(all_pending=all_pending)
             now = self.clock()
             touched: set[Key] = set()
             client_changes: list[Alloc] = []
