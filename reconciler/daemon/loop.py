@@ -604,6 +604,13 @@ class Daemon:
                               for r in results.values()),
         )
         self.passes += 1
+        # Canary rollouts the daemon may promote but is not following (it restarted, or
+        # the event stream dropped meanwhile): look at them once.
+        self._submit(
+            [k for k, job in self._declared.items()
+             if k not in self._tracking and k not in parked and self._may_promote(job)],
+            Reason.ROLLOUT,
+        )
         if not self._first_pass_done:
             self._first_pass_done = True
             summary: dict[str, int] = {}
@@ -693,6 +700,23 @@ class Daemon:
             SCOPE.reset(token)
         self._set_nomad_ok()
         return found
+
+    def _may_promote(self, desired: Any) -> bool:
+        """A canary job with a promotion policy (the only rollouts the daemon acts on)."""
+        canon = desired.canonical
+        if not expects_deployment(canon):
+            return False
+        canaries = any(
+            int(((g.get("Update") or canon.get("Update") or {}).get("Canary")) or 0) > 0
+            for g in canon.get("TaskGroups") or ()
+        )
+        if not canaries:
+            return False
+        try:
+            soak = promotion_soak(canon.get("Meta"), default=self.settings.promote_after)
+        except ConfigError:
+            return False
+        return soak is not None
 
     def _forget(self, key: JobKey) -> None:
         """A job gone from the checkout and from Nomad: drop everything kept about it."""

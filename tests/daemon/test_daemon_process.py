@@ -324,3 +324,23 @@ def test_started_before_nomad_converges_once_nomad_is_up(repo, start_daemon) -> 
                    timeout=30)
         daemon.wait_ready(timeout=30)
         assert daemon.stop() == 0
+
+
+def test_restarted_daemon_promotes_a_canary_left_awaiting_promotion(fake, repo, start_daemon) -> None:
+    repo.write("web.nomad", job_hcl("web", count=1, canary=1, arg="1"))
+    repo.commit()
+    first = start_daemon(repo.root, fake.address)  # no promotion policy
+    wait_until(lambda: (fake.latest_deployment("web") or {}).get("Status") == "successful",
+               what="first deployment")
+    repo.write("web.nomad", job_hcl("web", count=1, canary=1, arg="2"))
+    repo.commit()
+    first.wait_metric("nomad_reconciler_job_awaiting_promotion", lambda v: v == 1,
+                      nomad_namespace="default", nomad_job="web")
+    assert first.stop() == 0
+    before = registers(fake.request_log)
+
+    second = start_daemon(repo.root, fake.address, "--promote-after", "500ms")
+    second.wait_log("promoted canaries", nomad_job="web")
+    wait_until(lambda: (fake.latest_deployment("web") or {}).get("Status") == "successful",
+               what="promoted rollout finished")
+    assert registers(fake.request_log) == before  # nothing re-registered, only promoted
