@@ -70,6 +70,9 @@ def register(subparsers: Any) -> None:
                    help="per-job retry delays, comma-separated (default 1,2,4,8,16,30,60)")
     p.add_argument("--workers", type=int, metavar="N",
                    help="job batches handled concurrently (default 8)")
+    p.add_argument("--max-concurrent-deployments", type=int, metavar="N",
+                   help="start no new deployment from a file change while N run (default 0: "
+                        "no cap); waves (Meta gitops.wave) always roll out in order")
     p.add_argument("--rollout-poll", metavar="DURATION",
                    help="re-check interval of a running deployment (default 2s)")
     p.add_argument("--shutdown-timeout", metavar="DURATION",

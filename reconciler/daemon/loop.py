@@ -33,12 +33,13 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from reconciler.core.diff import DriftState
-from reconciler.core.ownership import read_ownership
+from reconciler.core.ownership import parse_wave, read_ownership
 from reconciler.core.plan import ActionKind, SyncPolicy
 from reconciler.daemon.api_tap import SCOPE, TappedApi
 from reconciler.daemon.debounce import Debouncer, ParseErrorGate
 from reconciler.daemon.logging import SecretFilter, configure_logging
 from reconciler.daemon.nomad_watch import DeploymentChange, JobChange, NomadWatch
+from reconciler.daemon.ordering import Deferral, defer_changes
 from reconciler.daemon.pass_lock import PassLock
 from reconciler.daemon.queue import Outcome, QueueSettings, Result, WorkQueue
 from reconciler.daemon.revision import read_revision
@@ -132,6 +133,7 @@ class _Tracking:
     digest: str
     registered_at: float  # monotonic
     revision: str | None
+    wave: int = 0
 
 
 class Daemon:
@@ -167,6 +169,7 @@ class Daemon:
         self._stream_connected = False
         self._recovery_resync_at = -RECOVERY_RESYNC_MIN_S
         self._writes_waited_since = 0.0  # monotonic; 0: not waiting for a writer
+        self._deferred: dict[JobKey, Deferral] = {}  # file changes waiting (wave, cap)
         self._timers: dict[JobKey, asyncio.TimerHandle] = {}
         self._revision_seen: dict[str, float] = {}  # commit → wall time first seen
         self._reported_errors: frozenset[tuple[str, str]] = frozenset()
@@ -585,10 +588,12 @@ class Daemon:
         heal = self.settings.self_heal
         parked = self._parked(snapshot)
         held = {k for k, (state, _r) in parked.items() if state == "held"}
+        deferred = self._defer(set(self._declared) - set(parked), parked)
         only: set[JobKey] | None = None
-        if parked:
+        if parked or deferred:
             # Everything known but the parked jobs (orphans included, for pruning).
-            only = (set(snapshot.by_key()) | set(self.engine.memory.jobs)) - set(parked)
+            known = set(snapshot.by_key()) | set(self.engine.memory.jobs)
+            only = known - set(parked) - deferred
         outcomes = await self._reconcile(snapshot, only=only, heal=heal)
         if not self._first_pass_done:
             # From now on, failed rollouts are those the daemon saw fail (see sync_policy).
@@ -596,14 +601,17 @@ class Daemon:
         results = self._record_outcomes(outcomes.values(), snapshot)
         states = {k: self._state_of(o) for k, o in outcomes.items()}
         states.update({k: state for k, (state, _r) in parked.items()})
+        states.update(dict.fromkeys(deferred, "held"))
         self.metrics.observe_pass(
             time.monotonic() - started, {k: v for k, v in states.items() if v != "unmanaged"},
-            held_reasons={k: "failed_rollout" if k in held else "policy"
+            held_reasons={k: "failed_rollout" if k in held else
+                          self._deferred[k].reason if k in self._deferred else "policy"
                           for k, v in states.items() if v == "held"},
             succeeded=not any(isinstance(r, BaseException) or r is Outcome.FAILED
                               for r in results.values()),
         )
         self.passes += 1
+        self._release_deferred_after(outcomes.values())
         # Canary rollouts the daemon may promote but is not following (it restarted, or
         # the event stream dropped meanwhile): look at them once.
         self._submit(
@@ -641,6 +649,7 @@ class Daemon:
                 self._pending_files.discard(key)
                 continue
             keep.add(key)
+        keep -= self._defer(keep, parked)
         if not keep:
             return results
         log.debug("syncing", extra={"fields": {
@@ -648,6 +657,7 @@ class Daemon:
         found = await self._reconcile(snapshot, only=keep, heal=self.settings.self_heal)
         outcomes = list(found.values())
         results.update(self._record_outcomes(outcomes, snapshot, drift_keys=drift_keys))
+        self._release_deferred_after(outcomes)
         for key in keep:
             if key not in found:
                 # Neither declared nor live any more (or out of scope): nothing to do.
@@ -701,6 +711,48 @@ class Daemon:
         self._set_nomad_ok()
         return found
 
+    def _wave_of(self, key: JobKey) -> int:
+        desired = self._declared.get(key)
+        try:
+            return parse_wave(desired.canonical.get("Meta") if desired else None)
+        except ValueError:
+            return 0  # the engine reports the bad value against the file
+
+    def _defer(self, keys: set[JobKey], parked: Mapping[JobKey, tuple[str, str]]) -> set[JobKey]:
+        """File changes among ``keys`` that must wait for a lower wave or the deployment cap."""
+        changed = {k: self._wave_of(k) for k in keys if k in self._pending_files}
+        if not changed:
+            return set()
+        deploying = {k for k in changed
+                     if k in self._declared and expects_deployment(self._declared[k].canonical)}
+        deferrals = defer_changes(
+            changed, deploying=deploying,
+            rolling={k: t.wave for k, t in self._tracking.items()},
+            held={k: self._wave_of(k) for k, (state, _r) in parked.items() if state == "held"},
+            cap=self.settings.max_concurrent_deployments,
+        )  # fmt: skip
+        for key, deferral in deferrals.items():
+            if self._deferred.get(key) != deferral:
+                log.info("change deferred", extra=_fields(
+                    key, reason=deferral.reason, detail=deferral.detail))
+            self._deferred[key] = deferral
+            self.metrics.set_job_state(key, "held", held_reason=deferral.reason)
+        return set(deferrals)
+
+    def _release_deferred_after(self, outcomes: Iterable[JobOutcome]) -> None:
+        """A registration went through (a lower wave may be done): retry deferred changes."""
+        if self._deferred and any(
+            o.result in (SyncResult.CREATED, SyncResult.UPDATED) and o.key not in self._tracking
+            for o in outcomes
+        ):
+            self._release_deferred()
+
+    def _release_deferred(self) -> None:
+        if self._deferred:
+            keys = list(self._deferred)
+            self._deferred.clear()
+            self._submit(keys, Reason.FILE)
+
     def _may_promote(self, desired: Any) -> bool:
         """A canary job with a promotion policy (the only rollouts the daemon acts on)."""
         canon = desired.canonical
@@ -722,7 +774,7 @@ class Daemon:
         """A job gone from the checkout and from Nomad: drop everything kept about it."""
         self._pending_files.discard(key)
         for table in (self._changed_at, self._drift_at, self._known_index, self._tracking,
-                      self._rejected, self._deployment_events):
+                      self._rejected, self._deployment_events, self._deferred):
             table.pop(key, None)
         self._cancel_rollout_check(key)
         self.tracker.forget(key)
@@ -820,6 +872,7 @@ class Daemon:
             self._tracking[key] = _Tracking(
                 job_modify_index=out.job_modify_index or 0, digest=desired.digest,
                 registered_at=now, revision=self.revision.commit if self.revision else None,
+                wave=self._wave_of(key),
             )  # fmt: skip
             self._schedule_rollout_check(key, min(self.settings.rollout_poll, 0.5))
         return None
@@ -870,8 +923,8 @@ class Daemon:
         if dep is None:
             if tracking is not None and now_mono - tracking.registered_at < ROLLOUT_APPEAR_TIMEOUT_S:
                 self._schedule_rollout_check(key, self.settings.rollout_poll)
-            else:
-                self._tracking.pop(key, None)
+            elif self._tracking.pop(key, None) is not None:
+                self._release_deferred()
             return
         desired = self._declared.get(key)
         try:
@@ -905,6 +958,7 @@ class Daemon:
         if update.phase.terminal:
             self._cancel_rollout_check(key)  # a safety re-check may still be pending
             finished = self._tracking.pop(key, None)
+            self._release_deferred()  # a later wave or a capped change may go now
             if update.phase is RolloutPhase.SUCCESSFUL and finished and finished.revision:
                 seen = self._revision_seen.get(finished.revision)
                 if seen is not None:

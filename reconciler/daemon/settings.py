@@ -92,7 +92,8 @@ class DaemonSettings:
     settle: float = 1.0  # a parse error is reported only if it persists this long
     backoffs: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 60.0)
     jitter: float = 0.2  # +/- fraction applied to each backoff delay
-    workers: int = 8  # jobs handled concurrently
+    workers: int = 8  # job batches handled concurrently
+    max_concurrent_deployments: int = 0  # 0: no cap
     rollout_poll: float = 2.0  # re-check interval of an active deployment (events also wake it)
     shutdown_timeout: float = 20.0
     event_stream: bool = True  # False: blocking queries only
@@ -128,6 +129,7 @@ RELOADABLE = frozenset(
         "shutdown_timeout",
         "prune",
         "purge",
+        "max_concurrent_deployments",
     }
 )
 
@@ -193,11 +195,12 @@ def _coerce(key: str, value: object, *, source: str) -> Any:
         return None if value in (None, "", "off") else parse_duration(value, name=name)
     if key in ("self_heal", "event_stream", "prune", "purge"):
         return parse_bool(value, name=name)
-    if key == "workers":
+    if key in ("workers", "max_concurrent_deployments"):
+        minimum = 1 if key == "workers" else 0
         if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
-            raise ConfigError(f"{name}: expected a positive integer, got {value!r}")
-        if int(value) < 1:
-            raise ConfigError(f"{name}: expected a positive integer, got {value!r}")
+            raise ConfigError(f"{name}: expected an integer >= {minimum}, got {value!r}")
+        if int(value) < minimum:
+            raise ConfigError(f"{name}: expected an integer >= {minimum}, got {value!r}")
         return int(value)
     if key == "backoffs":
         if isinstance(value, str):

@@ -284,3 +284,50 @@ def test_rotated_token_file_is_picked_up_without_restart(repo, tmp_path, start_d
         wait_until(lambda: count_of(fake, "web") == 2, what="updated with the rotated token")
         assert daemon.proc.poll() is None
         assert first not in daemon.dump() and second not in daemon.dump()
+
+
+def test_waves_roll_out_in_order_across_passes(fake, repo, start_daemon) -> None:
+    repo.write("db.nomad", job_hcl("db", arg="1", meta={"gitops.wave": "0"}))
+    repo.write("api.nomad", job_hcl("api", arg="1", meta={"gitops.wave": "1"}))
+    repo.commit()
+    daemon = start_daemon(repo.root, fake.address)
+    wait_until(lambda: all((fake.latest_deployment(j) or {}).get("Status") == "successful"
+                           for j in ("db", "api")), what="first rollouts")
+    fake.set_health("db", mode="healthy", after_s=1.0)  # the database takes its time
+
+    repo.write("db.nomad", job_hcl("db", arg="2", meta={"gitops.wave": "0"}))
+    repo.write("api.nomad", job_hcl("api", arg="2", meta={"gitops.wave": "1"}))
+    repo.commit("both waves change")
+    deferred = daemon.wait_log("change deferred", nomad_job="api")
+    assert deferred["reason"] == "wave"
+    daemon.wait_metric("nomad_reconciler_job_held", lambda v: v == 1,
+                       nomad_namespace="default", nomad_job="api", reason="wave")
+    api_registered = daemon.wait_log("registered", nomad_job="api", operation="update")
+    db_done = [r for r in daemon.logs("rollout successful", nomad_job="db")
+               if r["ts"] >= deferred["ts"]]
+    assert db_done and db_done[0]["ts"] <= api_registered["ts"]  # wave 0 healthy first
+
+
+def test_deployment_cap_limits_rollouts_started_by_file_changes(fake, repo, start_daemon) -> None:
+    ids = ["a", "b", "c"]
+    for job_id in ids:
+        repo.write(f"{job_id}.nomad", job_hcl(job_id, arg="1"))
+    repo.commit()
+    daemon = start_daemon(repo.root, fake.address, "--max-concurrent-deployments", "1")
+    wait_until(lambda: all((fake.latest_deployment(j) or {}).get("Status") == "successful"
+                           for j in ids), what="first rollouts")
+    for job_id in ids:
+        fake.set_health(job_id, mode="healthy", after_s=0.5)
+        repo.write(f"{job_id}.nomad", job_hcl(job_id, arg="2"))
+    repo.commit("all three change")
+    wait_until(lambda: all(
+        (fake.read_job(j) or {}).get("TaskGroups", [{}])[0].get("Tasks", [{}])[0]
+        .get("Config", {}).get("args") == ["2"] for j in ids), what="all updated", timeout=30)
+    capped = daemon.logs("change deferred", reason="deployment_cap")
+    assert {r["nomad_job"] for r in capped} == {"b", "c"}
+    # Never two of our rollouts at once: each registration after the previous success.
+    regs = sorted((r["ts"], r["nomad_job"]) for r in daemon.logs("registered", operation="update"))
+    done = sorted((r["ts"], r["nomad_job"]) for r in daemon.logs("rollout successful")
+                  if r["ts"] >= regs[0][0])
+    assert [j for _t, j in regs] == ["a", "b", "c"]
+    assert done[0][0] <= regs[1][0] and done[1][0] <= regs[2][0]
