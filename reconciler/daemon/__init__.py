@@ -2,7 +2,7 @@
 
 Layering inside the package (each module imports only those to its left)::
 
-    settings, queue, revision, debounce, rollout, pass_lock
+    settings, queue, revision, debounce, rollout, ordering, pass_lock
         →  watcher, nomad_watch, api_tap, logging  →  loop
 
 ``loop`` is the composition root; everything else is a small part it wires.

@@ -59,12 +59,19 @@ async def test_separate_bursts_flush_separately() -> None:
 
 async def test_cancel_drops_the_pending_burst() -> None:
     flushes: list[frozenset[str]] = []
-    debouncer = Debouncer(flushes.append, quiet=0.01, max_delay=0.02)
+    got = asyncio.Event()
+
+    def flush(paths: frozenset[str]) -> None:
+        flushes.append(paths)
+        got.set()
+
+    debouncer = Debouncer(flush, quiet=0.01, max_delay=0.02)
     debouncer.add(["a.nomad"])
     debouncer.cancel()
     assert debouncer.pending == frozenset()
-    await asyncio.sleep(0.05)  # past the deadline: proving a cancelled timer never fires
-    assert flushes == []
+    debouncer.add(["b.nomad"])  # a later burst: its flush comes after a's deadline
+    await asyncio.wait_for(got.wait(), 5)
+    assert flushes == [frozenset({"b.nomad"})]
 
 
 def _err(path: str, message: str, line: int | None = 1) -> Diagnostic:

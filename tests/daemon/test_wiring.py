@@ -68,13 +68,18 @@ async def test_pass_lock_full_pass_runs_alone() -> None:
             events.append("full+")
             events.append("full-")
 
+    async def until(predicate: Any) -> None:  # bounded poll of an observable condition
+        async with asyncio.timeout(5):
+            while not predicate():
+                await asyncio.sleep(0.001)
+
     a = asyncio.create_task(job_batch("a"))
     b = asyncio.create_task(job_batch("b"))
-    await asyncio.sleep(0)
+    await until(lambda: events == ["a+", "b+"])
     full = asyncio.create_task(full_pass())
-    await asyncio.sleep(0)
+    await until(lambda: lock._writers_waiting == 1)
     late = asyncio.create_task(job_batch("late"))  # waits behind the waiting full pass
-    await asyncio.sleep(0)
+    await until(lambda: len(lock._cond._waiters) == 2)  # type: ignore[attr-defined]
     assert events == ["a+", "b+"]
     release.set()
     await asyncio.wait_for(asyncio.gather(a, b, full, late), 5)
