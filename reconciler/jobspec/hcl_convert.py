@@ -46,16 +46,22 @@ def convert_hcl(
     inputs: VariableInputs = VariableInputs(),  # noqa: B008 - frozen value
     allow_fs: bool = True,
     base_dir: str | None = None,
+    fs_root: str | None = None,
 ) -> dict[str, Any]:
-    """The API job (the object inside ``{"Job": ...}``) an HCL2 job file describes."""
+    """The API job (the object inside ``{"Job": ...}``) an HCL2 job file describes.
+
+    ``fs_root``, when given, confines filesystem functions (``file()``...) to that tree.
+    """
     try:
-        return _convert(text, path=path, inputs=inputs, allow_fs=allow_fs, base_dir=base_dir)
+        return _convert(text, path=path, inputs=inputs, allow_fs=allow_fs, base_dir=base_dir, fs_root=fs_root)
     except RecursionError:
         # Only pathological nesting gets here; it is still this file's error, not a crash.
         raise JobSyntaxError("Nesting too deep; The file nests expressions or blocks too deeply to process.", path=path) from None
 
 
-def _convert(text: str, *, path: str, inputs: VariableInputs, allow_fs: bool, base_dir: str | None) -> dict[str, Any]:
+def _convert(
+    text: str, *, path: str, inputs: VariableInputs, allow_fs: bool, base_dir: str | None, fs_root: str | None
+) -> dict[str, Any]:
     if text.lstrip(" ").startswith("{"):
         # Nomad would read this as HCL's JSON syntax; this converter reads native syntax only.
         raise JobSyntaxError(
@@ -65,7 +71,10 @@ def _convert(text: str, *, path: str, inputs: VariableInputs, allow_fs: bool, ba
         )
     body = ast.parse_body(text, path=path)
     ev = build_evaluator(
-        path=path, base_dir=base_dir if base_dir is not None else os.path.dirname(path) or ".", allow_fs=allow_fs
+        path=path,
+        base_dir=base_dir if base_dir is not None else os.path.dirname(path) or ".",
+        allow_fs=allow_fs,
+        fs_root=fs_root,
     )
     for attr in body.attributes:
         raise JobSyntaxError(

@@ -405,8 +405,15 @@ def _cidrhost(prefix: str, hostnum: int) -> str:
     return str(ipaddress.ip_address(int(net.network_address) + hostnum) if net.version == 4 else ipaddress.IPv6Address(int(net.network_address) + hostnum))
 
 
-def build_functions(*, base_dir: str | None = None, allow_fs: bool = True) -> dict[str, Function]:
-    """Nomad 1.0's function table; filesystem functions honour ``allow_fs``/``base_dir``."""
+def build_functions(
+    *, base_dir: str | None = None, allow_fs: bool = True, fs_root: str | None = None
+) -> dict[str, Function]:
+    """Nomad 1.0's function table; filesystem functions honour ``allow_fs``/``base_dir``.
+
+    ``fs_root`` confines them to one directory tree (symlinks resolved): the
+    daemon reads job files from a repository that others write to, and a
+    ``file("/run/secrets/...")`` must not copy the reconciler's own secrets into a job.
+    """
     reg: _Registry = {}
     f = _fn
 
@@ -853,7 +860,12 @@ def build_functions(*, base_dir: str | None = None, allow_fs: bool = True) -> di
         if not allow_fs:
             raise FunctionError("filesystem function disabled")
         p = os.path.expanduser(p)
-        return p if os.path.isabs(p) else os.path.join(base_dir or ".", p)
+        target = p if os.path.isabs(p) else os.path.join(base_dir or ".", p)
+        if fs_root is not None:
+            root = os.path.realpath(fs_root)
+            if os.path.commonpath([root, os.path.realpath(target)]) != root:
+                raise FunctionError(f"{p} is outside the jobs directory; filesystem functions may only read files in it")
+        return target
 
     @f(reg, "file", ("path",))
     def _file(p: Any) -> Any:
@@ -944,11 +956,13 @@ def _lazy_convert(ev: Evaluator, call: ast.Call, scope: Mapping[str, Any]) -> An
 LAZY_FUNCTIONS = {"try": _lazy_try, "can": _lazy_can, "convert": _lazy_convert}
 
 
-def build_evaluator(*, path: str, base_dir: str | None = None, allow_fs: bool = True) -> Evaluator:
+def build_evaluator(
+    *, path: str, base_dir: str | None = None, allow_fs: bool = True, fs_root: str | None = None
+) -> Evaluator:
     """An evaluator with Nomad 1.0's functions, for one file."""
     return Evaluator(
         path=path,
-        functions=build_functions(base_dir=base_dir, allow_fs=allow_fs),
+        functions=build_functions(base_dir=base_dir, allow_fs=allow_fs, fs_root=fs_root),
         lazy_functions=LAZY_FUNCTIONS,
     )
 

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from reconciler.jobspec.variables import VariableInputs
 
 JobParser = Callable[..., ApiJob]
-"""``parser(text, *, path, source_format, inputs, base_dir) -> job``; raises ``JobSpecError``."""
+"""``parser(text, *, path, source_format, inputs, base_dir, fs_root) -> job``; raises ``JobSpecError``."""
 
 #: Below this many files to parse, a process pool costs more than it saves.
 POOL_MIN_FILES = 64
@@ -71,15 +71,19 @@ def parse_job_source(
     source_format: SourceFormat,
     inputs: VariableInputs,
     base_dir: str,
+    fs_root: str | None = None,
 ) -> ApiJob:
-    """The default parser: one job file's text → the Job object (no I/O of its own)."""
+    """The default parser: one job file's text → the Job object.
+
+    Its only I/O is what the file asks for with filesystem functions, confined to ``fs_root``.
+    """
     if source_format is SourceFormat.JSON:
         from reconciler.jobspec.jsonspec import parse_json_job
 
         return parse_json_job(text, path=path)
     from reconciler.jobspec.hcl_convert import convert_hcl
 
-    job: ApiJob = convert_hcl(text, path=path, inputs=inputs, allow_fs=True, base_dir=base_dir)
+    job: ApiJob = convert_hcl(text, path=path, inputs=inputs, allow_fs=True, base_dir=base_dir, fs_root=fs_root)
     return job
 
 
@@ -146,6 +150,7 @@ class ParseWork:
     source_format: SourceFormat
     inputs: VariableInputs
     base_dir: str
+    fs_root: str | None = None  # filesystem functions may read only below it
 
 
 def load_directory(
@@ -212,6 +217,7 @@ def load_directory(
             source_format=job_file.format,
             inputs=_with_companions(inputs, base, job_file),
             base_dir=str((base / job_file.path).parent),
+            fs_root=base_str,
         )
         pending.append((work, fingerprint))
 
@@ -343,6 +349,7 @@ def parse_one(work: ParseWork, *, parser: JobParser) -> Outcome:
             source_format=work.source_format,
             inputs=work.inputs,
             base_dir=work.base_dir,
+            fs_root=work.fs_root,
         )
         if not isinstance(job, dict) or not job.get("ID"):
             raise JobSyntaxError("the file does not declare a job with an ID", path=work.path)

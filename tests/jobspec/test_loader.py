@@ -352,3 +352,27 @@ def test_environment_inputs_reach_pool_workers_and_only_nomad_vars_count(
     monkeypatch.setenv("NOMAD_VAR_replicas", "3")
     load_directory(tmp_path, inputs=VariableInputs(env=os.environ), cache=cache, workers=2)
     assert len(cache.parsed) == 3
+
+
+def test_filesystem_functions_read_only_inside_the_jobs_directory(tmp_path: Path) -> None:
+    root = tmp_path / "jobs"
+    write(tmp_path, "secret.txt", "s3cr3t")
+    write(root, "motd.txt", "hello")
+    job = (
+        'job "{id}" {{\n  datacenters = ["dc1"]\n  meta {{\n    text = file("{file}")\n  }}\n'
+        '  group "g" {{\n    task "t" {{\n      driver = "exec"\n'
+        '      config {{\n        command = "/bin/true"\n      }}\n    }}\n  }}\n}}\n'
+    )
+    write(root, "inside.nomad", job.format(id="inside", file="motd.txt"))
+    write(root, "outside.nomad", job.format(id="outside", file="../secret.txt"))
+    write(root, "absolute.nomad", job.format(id="absolute", file=str(tmp_path / "secret.txt")))
+    os.symlink(tmp_path / "secret.txt", root / "link.txt")
+    write(root, "viasymlink.nomad", job.format(id="viasymlink", file="link.txt"))
+
+    snap = load_directory(root, inputs=NO_INPUTS)
+    assert [(j.job_id, j.job["Meta"]) for j in snap.jobs] == [("inside", {"text": "hello"})]
+    errors = {e.path: e for e in snap.errors}
+    assert set(errors) == {"outside.nomad", "absolute.nomad", "viasymlink.nomad"}
+    for err in errors.values():
+        assert "outside the jobs directory" in err.message and err.line == 4
+    assert all("s3cr3t" not in e.message for e in snap.errors)
