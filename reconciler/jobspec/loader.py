@@ -356,6 +356,13 @@ def parse_one(work: ParseWork, *, parser: JobParser) -> Outcome:
         canonical = canonicalize(job)
         return ParsedJob(job=job, canonical=canonical, digest=digest(canonical))
     except JobSpecError as exc:
+        if exc.path and os.path.basename(exc.path) != os.path.basename(work.path):
+            # The error is in a variables file: name it, since its line is not the job file's.
+            where = exc.path
+            if work.fs_root and os.path.isabs(where):
+                where = os.path.relpath(where, work.fs_root)
+            located = where + (f":{exc.line}" if exc.line is not None else "")
+            return FailedJob(f"in {located}: {exc.reason}", error_class=type(exc).__name__)
         return FailedJob(exc.reason, exc.line, exc.column, type(exc).__name__)
     except RecursionError:
         return FailedJob("the job is nested too deeply to load", error_class="JobSpecError")

@@ -376,3 +376,16 @@ def test_filesystem_functions_read_only_inside_the_jobs_directory(tmp_path: Path
     for err in errors.values():
         assert "outside the jobs directory" in err.message and err.line == 4
     assert all("s3cr3t" not in e.message for e in snap.errors)
+
+
+def test_error_in_a_companion_var_file_names_that_file_and_its_line(tmp_path: Path) -> None:
+    write(tmp_path, "web.nomad", 'variable "n" {\n  type = number\n}\n' + (
+        'job "web" {\n  datacenters = ["dc1"]\n  group "g" {\n    count = var.n\n'
+        '    task "t" {\n      driver = "exec"\n      config {\n        command = "/bin/true"\n'
+        '      }\n    }\n  }\n}\n'))
+    write(tmp_path, "web.vars.hcl", '\n\nn = "not a number"\n')
+    snap = load_directory(tmp_path, inputs=NO_INPUTS)
+    (err,) = snap.errors
+    assert err.path == "web.nomad"
+    assert err.message.startswith("in web.vars.hcl:3: "), err.message
+    assert err.line is None  # line 3 of the var file is not a line of web.nomad
