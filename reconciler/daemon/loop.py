@@ -6,17 +6,28 @@ queue.  Triggers only say *which job* to look at and *why*; the work always
 rebuilds the picture from the checkout and from Nomad, so lost, duplicated
 or reordered events cannot cause drift:
 
-- files: watchdog → debounce → re-scan (content-hash cache) → jobs whose
-  digest changed are due (``FILE``, urgent: a new spec ends a backoff);
-- Nomad: the event stream (Job and Deployment topics), or blocking queries on
-  the job list when the server has no stream → ``NOMAD`` / ``ROLLOUT``;
-- a full pass at start and every ``resync_interval`` (``ALL``);
+- files: watchdog → debounce (and wait for writers to close their files) →
+  re-scan (content-hash cache) → jobs whose digest changed are due
+  (``FILE``, urgent: a new spec ends a backoff);
+- Nomad (``nomad_watch``): the event stream (Job and Deployment topics), or
+  blocking queries on the job list when the server has no stream →
+  ``NOMAD`` / ``ROLLOUT``;
+- a full pass at start, every ``resync_interval``, after a reconnect or an
+  outage, and on SIGHUP (``ALL``);
 - rollouts: after a registration, and while a deployment runs, a re-check
   timer (``ROLLOUT``) until it ends; the soak timer of a promotion.
 
+Keys due together form one batch and one engine call (``queue``).  Before
+the engine sees a batch, the daemon removes what must not be submitted now:
+specs whose rollout failed or that Nomad rejected (until their file changes)
+and file changes that wait for a lower wave or the deployment cap
+(``ordering``).  Without self-heal, only changes that come from git are
+applied; drift is reported.
+
 Diff, plan and apply are the sync engine's (``reconciler.sync.engine``);
 rollout phases and promotion are ``rollout.RolloutTracker``'s decisions.
-This module only sequences I/O and reports (logs, metrics).
+This module only sequences I/O and reports (logs, metrics).  Its memory is
+per process: a restart re-learns everything from the checkout and Nomad.
 """
 
 from __future__ import annotations
