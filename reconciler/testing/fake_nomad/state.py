@@ -20,8 +20,8 @@ from typing import Any
 
 from reconciler.testing.fake_nomad import jobs as jobspec
 from reconciler.testing.fake_nomad.acl import ACLStore
-from reconciler.testing.fake_nomad.diff import job_diff, task_updated
 from reconciler.testing.fake_nomad.events import EventBroker
+from reconciler.testing.fake_nomad.plan import compute_plan
 from reconciler.testing.fake_nomad.scheduler import (
     DESC_BY_USER,
     DESC_FAILED_ALLOCS,
@@ -905,42 +905,11 @@ class State:
                 struct["Version"] = 0
             dep = self.latest_deployment(namespace, api_job["ID"]) if existing else None
             dep = dep if dep is not None and dep.active and existing and dep.job_version == struct["Version"] else None
-            annotations: dict[str, Any] = {}
-            updates: dict[str, dict[str, int]] = {}
-            for group in struct.get("TaskGroups") or []:
-                allocs = self._job_allocs(existing, group["Name"]) if existing else []
-                plan = plan_group(struct, group["Name"], allocs, deployment=dep)
-                annotations[group["Name"]] = plan.annotations()
-                updates[group["Name"]] = plan.updates()
-            body_diff = None
-            if diff:
-                body_diff = job_diff(existing, struct, contextual=True)
-                for gdiff in body_diff.get("TaskGroups") or []:
-                    gdiff["Updates"] = updates.get(gdiff["Name"]) or None
-                    self._annotate(gdiff, annotations.get(gdiff["Name"]), existing, struct)
-            index = existing["JobModifyIndex"] if existing else 0
-            reply = {
-                "Annotations": {"DesiredTGUpdates": annotations or None, "PreemptedAllocs": None},
-                "CreatedEvals": None, "Diff": body_diff, "FailedTGAllocs": None, "Index": index,
-                "JobModifyIndex": index, "NextPeriodicLaunch": None, "Warnings": "",
-            }
-            return reply, index
-
-    @staticmethod
-    def _annotate(gdiff: dict[str, Any], ann: dict[str, int] | None, old: Job | None, new: Job) -> None:
-        for fdiff in gdiff.get("Fields") or []:
-            if fdiff["Name"] == "Count" and fdiff["Type"] != "None":
-                old_n = int(fdiff["Old"] or 0)
-                new_n = int(fdiff["New"] or 0)
-                fdiff["Annotations"] = ["forces create"] if new_n > old_n else ["forces destroy"]
-        for tdiff in gdiff.get("Tasks") or []:
-            if tdiff["Type"] == "Added":
-                tdiff["Annotations"] = ["forces create"]
-            elif tdiff["Type"] == "Deleted":
-                tdiff["Annotations"] = ["forces destroy"]
-            elif tdiff["Type"] == "Edited":
-                destructive = old is not None and task_updated(old, new, gdiff["Name"], tdiff["Name"])
-                tdiff["Annotations"] = ["forces create/destroy update" if destructive else "forces in-place update"]
+            reply = compute_plan(
+                existing, struct, deployment=dep, diff=diff,
+                allocs_of=lambda group: self._job_allocs(existing, group) if existing else [],
+            )
+            return reply, reply["Index"]
 
     # --- event payloads -------------------------------------------------------------
     @staticmethod
