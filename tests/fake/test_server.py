@@ -399,3 +399,25 @@ def test_periodic_parent_gets_no_evaluation_or_allocations(fake: FakeNomad, cloc
     _run(fake, clock, 1)
     assert client.get("/v1/job/web/allocations").json() == []
     assert client.get("/v1/job/web").json()["Status"] == "running"
+
+
+def test_paused_deployment_holds_the_rollout_until_resumed(fake: FakeNomad, clock: ManualClock, client: httpx.Client) -> None:
+    client.put("/v1/jobs", json=_job(count=2))
+    _run(fake, clock, 3)
+    client.put("/v1/jobs", json=_job(count=2, args="2"))
+    _run(fake, clock, 0.2)
+    dep = _deployment(client)
+    paused = client.post(f"/v1/deployment/pause/{dep['ID']}", json={"DeploymentID": dep["ID"], "Pause": True})
+    assert paused.status_code == 200
+    assert (_deployment(client)["Status"], _deployment(client)["StatusDescription"]) == ("paused", "Deployment is paused")
+    _run(fake, clock, 15)  # past min_healthy_time and the progress deadline: nothing moves, nothing fails
+    allocs = client.get("/v1/job/web/allocations").json()
+    assert sorted(a["JobVersion"] for a in allocs if a["DesiredStatus"] == "run") == [0, 1]
+    assert _deployment(client)["Status"] == "paused"
+    client.post(f"/v1/deployment/pause/{dep['ID']}", json={"DeploymentID": dep["ID"], "Pause": False})
+    _run(fake, clock, 0.2)
+    assert _deployment(client)["StatusDescription"] == "Deployment is running"
+    _run(fake, clock, 5)
+    assert _deployment(client)["Status"] == "successful"
+    done = client.post(f"/v1/deployment/pause/{dep['ID']}", json={"DeploymentID": dep["ID"], "Pause": True})
+    assert (done.status_code, done.text) == (500, "can't pause terminal deployment")

@@ -161,7 +161,7 @@ class Route:
             (r"/v1/evaluations", self.evaluations), (r"/v1/evaluation/(?P<eval_id>[^/]+)", self.evaluation),
             (r"/v1/allocations", self.allocations), (r"/v1/deployments", self.deployments),
             (r"/v1/deployment/allocations/(?P<dep_id>[^/]+)", self.deployment_allocs),
-            (r"/v1/deployment/(?P<action>promote|fail)/(?P<dep_id>[^/]+)", self.deployment_write),
+            (r"/v1/deployment/(?P<action>promote|fail|pause)/(?P<dep_id>[^/]+)", self.deployment_write),
             (r"/v1/deployment/(?P<dep_id>[^/]+)", self.deployment),
             (r"/v1/acl/bootstrap", self.acl_bootstrap), (r"/v1/acl/token/self", self.acl_token_self),
             (r"/v1/acl/token", self.acl_token_create), (r"/v1/acl/policy/(?P<name>[^/]+)", self.acl_policy),
@@ -508,7 +508,7 @@ class Route:
             raise Reply(405, "Invalid method", text=True)
         self.require("submit-job")
         data = self.body() if self.raw.strip() else {}
-        if action == "promote":
+        if action in ("promote", "pause"):
             if not data.get("DeploymentID"):
                 raise Reply(400, "DeploymentID must be specified", text=True)
             if data["DeploymentID"] != dep_id:
@@ -516,6 +516,8 @@ class Route:
         try:
             if action == "promote":
                 reply = self.state.promote(dep_id, all_groups=bool(data.get("All")), groups=data.get("Groups"))
+            elif action == "pause":
+                reply = self.state.pause_deployment(dep_id, pause=bool(data.get("Pause")))
             else:
                 reply = self.state.fail_deployment(dep_id)
         except APIError as exc:

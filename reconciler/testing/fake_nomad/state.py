@@ -26,6 +26,7 @@ from reconciler.testing.fake_nomad.scheduler import (
     DESC_BY_USER,
     DESC_FAILED_ALLOCS,
     DESC_NEWER_JOB,
+    DESC_PAUSED,
     DESC_PROGRESS,
     DESC_STOPPED_JOB,
     DESC_SUCCESS,
@@ -655,7 +656,7 @@ class State:
 
     def _watch_deployment(self, dep: Deployment, now: float, *, health_changed: bool) -> None:
         rec = self.jobs.get((dep.namespace, dep.job_id))
-        if rec is None or rec.row["Version"] != dep.job_version:
+        if rec is None or rec.row["Version"] != dep.job_version or dep.status == "paused":
             return
         job = rec.row
         allocs = [a for a in self.allocs.values() if a.deployment_id == dep.id and not a.terminal]
@@ -801,6 +802,30 @@ class State:
                 self._enqueue(rec, evaluation)
             return {"DeploymentModifyIndex": index, "EvalCreateIndex": index, "EvalID": evaluation["ID"],
                     "Index": index, "RevertedJobVersion": None}
+
+    def pause_deployment(self, deployment_id: str, *, pause: bool) -> dict[str, Any]:
+        """Pause (no further placements, no deadline) or resume a deployment."""
+        with self.lock:
+            dep = self.deployments.get(deployment_id)
+            if dep is None:
+                raise APIError(500, "deployment not found")
+            if not dep.active:
+                raise APIError(500, f"can't {'pause' if pause else 'resume'} terminal deployment")
+            index = self.bump("deployment")
+            if pause:
+                self._set_deployment_status(dep, "paused", DESC_PAUSED, index)
+            else:
+                for gstate in dep.groups.values():
+                    self._extend_deadline(gstate)  # the deadline restarts on resume
+                self._set_deployment_status(dep, "running", dep.running_description(), index)
+                rec = self.jobs.get((dep.namespace, dep.job_id))
+                if rec is not None:  # resuming creates an evaluation that continues the rollout
+                    evaluation = self._new_eval(rec.row, index, "deployment-watcher")
+                    self._enqueue(rec, evaluation)
+                    return {"DeploymentModifyIndex": index, "EvalCreateIndex": index, "EvalID": evaluation["ID"],
+                            "Index": index, "RevertedJobVersion": None}
+            return {"DeploymentModifyIndex": index, "EvalCreateIndex": 0, "EvalID": "", "Index": index,
+                    "RevertedJobVersion": None}
 
     def fail_deployment(self, deployment_id: str) -> dict[str, Any]:
         with self.lock:
