@@ -27,6 +27,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from reconciler.testing.fake_nomad.acl import Policy, parse_rules
 from reconciler.testing.fake_nomad.events import EventBroker, Subscription
 from reconciler.testing.fake_nomad.faults import Faults
+from reconciler.testing.fake_nomad.goorder import go_ordered
 from reconciler.testing.fake_nomad.routes import TEXT, Reply, Route
 from reconciler.testing.fake_nomad.scheduler import rfc3339
 from reconciler.testing.fake_nomad.state import HEALTH_MODES, HealthModel, State
@@ -412,7 +413,9 @@ class FakeNomad:
             while not self._stopping.is_set():
                 frames = self.broker.next_frames(sub, timeout=min(0.25, self.heartbeat_s))
                 for frame in frames:
-                    payload = {"Index": frame.index, "Events": list(frame.events)}
+                    # Go writes struct fields in declaration order: so does the fake on the stream.
+                    events = [{**event, "Payload": go_ordered(event["Payload"])} for event in frame.events]
+                    payload = {"Index": frame.index, "Events": events}
                     write(json.dumps(payload, separators=(",", ":")).encode() + b"\n")
                     last = time.monotonic()
                 if self.broker.stalled:
