@@ -4,6 +4,8 @@ it may point at a production cluster."""
 from __future__ import annotations
 
 import os
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,3 +23,18 @@ def _no_nomad_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def golden() -> Path:
     return GOLDEN
+
+
+@pytest.fixture(scope="session")
+def nomad_agent() -> Iterator[str]:
+    """The address of a real ``nomad agent -dev`` this test session started itself.
+
+    Skipped when no ``nomad`` binary is on PATH.  Never ``NOMAD_ADDR``.
+    """
+    from tests.nomad_backends import running_nomad_agent
+
+    binary = shutil.which("nomad")
+    if binary is None:
+        pytest.skip("no `nomad` binary on PATH: real-Nomad variants need one")
+    with running_nomad_agent(binary) as address:
+        yield address

@@ -98,3 +98,16 @@ def fake() -> Iterator[FakeNomad]:
     # Nomad's own timings (min_healthy_time 10s...) scaled down so rollouts finish fast.
     with FakeNomad(health=HealthModel(time_scale=0.01)) as nomad:
         yield nomad
+
+
+@pytest.fixture(params=["fake", pytest.param("real", marks=pytest.mark.real_nomad)])
+def nomad_address(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A Nomad to sync against: the fake, and a real dev agent when a ``nomad`` binary exists."""
+    if request.param == "real":
+        from tests.nomad_backends import purge_all_jobs
+
+        address: str = request.getfixturevalue("nomad_agent")
+        purge_all_jobs(address)
+        yield address
+        return
+    yield request.getfixturevalue("fake").address

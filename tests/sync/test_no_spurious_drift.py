@@ -35,12 +35,12 @@ def copy_corpus(repo: GitRepo, form: str) -> None:
 
 @pytest.mark.parametrize("form", ["hcl", "json"])
 def test_every_corpus_job_is_in_sync_after_its_own_sync(
-    fake: FakeNomad, repo: GitRepo, capsys: pytest.CaptureFixture[str], form: str
+    nomad_address: str, repo: GitRepo, capsys: pytest.CaptureFixture[str], form: str
 ) -> None:
     copy_corpus(repo, form)
-    assert main(["sync", str(repo.root), "--address", fake.address]) == 0, capsys.readouterr().out
+    assert main(["sync", str(repo.root), "--address", nomad_address]) == 0, capsys.readouterr().out
     capsys.readouterr()
-    code = main(["plan", str(repo.root), "--address", fake.address, "--json", "--refresh"])
+    code = main(["plan", str(repo.root), "--address", nomad_address, "--json", "--refresh"])
     doc = json.loads(capsys.readouterr().out)
     drifted = {j["id"]: j["changes"] for j in doc["jobs"] if j["state"] != "in_sync"}
     assert drifted == {}

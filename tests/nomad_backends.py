@@ -1,0 +1,102 @@
+"""Nomad backends for integration tests: the project's fake, and a real agent.
+
+``nomad_agent`` starts its own ``nomad agent -dev`` on free loopback ports
+(own data directory, waits for a leader, stops it afterwards) when a
+``nomad`` binary is on PATH, and skips otherwise.  ``backend`` runs a test
+against both: ``fake`` always, ``real`` when the agent can start.  Nothing
+here reads ``NOMAD_ADDR``: it may point at production.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from reconciler.testing.fake_nomad import FakeNomad
+
+AGENT_START_TIMEOUT_S = 60.0
+
+
+@dataclass
+class Backend:
+    """Where a test's Nomad lives; ``fake`` is set only for the fake backend."""
+
+    kind: str
+    address: str
+    fake: FakeNomad | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_for_leader(address: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
+    deadline = time.monotonic() + AGENT_START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"nomad agent exited with {process.returncode}: {log_path.read_text()[-2000:]}"
+            )
+        try:
+            response = httpx.get(f"{address}/v1/status/leader", timeout=1.0, trust_env=False)
+            if response.status_code == 200 and response.json():
+                return
+        except (httpx.HTTPError, ValueError):
+            pass
+        time.sleep(0.2)  # polling a starting process; bounded by the deadline
+    raise RuntimeError(f"nomad agent had no leader after {AGENT_START_TIMEOUT_S}s")
+
+
+@contextmanager
+def running_nomad_agent(binary: str) -> Iterator[str]:
+    """Run ``binary agent -dev`` on free loopback ports with its own data dir; yield its address."""
+    workdir = Path(tempfile.mkdtemp(prefix="nomad-agent-"))
+    http, rpc, serf = free_port(), free_port(), free_port()
+    config = workdir / "agent.hcl"
+    config.write_text(
+        f'data_dir = "{workdir / "data"}"\n'
+        'bind_addr = "127.0.0.1"\n'
+        f"ports {{\n  http = {http}\n  rpc = {rpc}\n  serf = {serf}\n}}\n"
+    )
+    log_path = workdir / "agent.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [binary, "agent", "-dev", f"-config={config}"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=workdir,
+        )
+    address = f"http://127.0.0.1:{http}"
+    try:
+        _wait_for_leader(address, process, log_path)
+        yield address
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+
+
+def purge_all_jobs(address: str) -> None:
+    """Empty a Nomad this test session started itself (never anything else)."""
+    with httpx.Client(base_url=address, trust_env=False, timeout=10.0) as http:
+        for stub in http.get("/v1/jobs", params={"namespace": "*"}).json():
+            http.delete(f"/v1/job/{stub['ID']}", params={"namespace": stub["Namespace"], "purge": "true"})
