@@ -684,11 +684,11 @@ class State:
             return
         # Continue a rolling update when an allocation's health changed: Nomad's
         # deployment watcher creates an evaluation then, and only then.
-        evaluation_needed = health_changed and any(
-            plan_group(job, g["Name"], self._job_allocs(job, g["Name"]), deployment=dep).destructive
-            or plan_group(job, g["Name"], self._job_allocs(job, g["Name"]), deployment=dep).place
-            for g in job.get("TaskGroups") or []
+        decisions = (
+            plan_group(job, g["Name"], self._job_allocs(job, g["Name"]), deployment=dep)
+            for g in (job.get("TaskGroups") or []) if health_changed
         )
+        evaluation_needed = any(d.destructive or d.place for d in decisions)
         if evaluation_needed:
             index = self.bump("evals")
             evaluation = self._new_eval(job, index, "deployment-watcher")
