@@ -83,6 +83,9 @@ class TappedApi:
     async def job_latest_deployment(self, job_id: str, *, namespace: str) -> dict[str, Any] | None:
         return await self.inner.job_latest_deployment(job_id, namespace=namespace)
 
+    async def job_deployments(self, job_id: str, *, namespace: str) -> list[dict[str, Any]]:
+        return await self.inner.job_deployments(job_id, namespace=namespace)
+
     async def plan_job(self, job: ApiJob) -> dict[str, Any]:
         return await self.inner.plan_job(job)
 

@@ -114,7 +114,7 @@ def nomad_config(settings: DaemonSettings) -> NomadConfig:
     return NomadConfig(**values)
 
 
-def sync_policy(settings: DaemonSettings, *, trust_history: bool = False) -> SyncPolicy:
+def sync_policy(settings: DaemonSettings) -> SyncPolicy:
     """The engine's policy in the daemon.
 
     The daemon follows rollouts itself (not the engine's blocking --wait) and owns
@@ -123,16 +123,14 @@ def sync_policy(settings: DaemonSettings, *, trust_history: bool = False) -> Syn
     awaiting promotion must not block the next commit forever (Nomad cancels the old
     deployment "due to newer version" and rolls out through the job's update strategy).
 
-    Failed rollouts: while running, the daemon holds a spec when it *saw* that
-    spec's own deployment fail (``RolloutTracker``), so the engine's guess from
-    the job's version history (``trust_history``) is used only for the first pass
-    after start, when the daemon has seen nothing yet.  The history guess also
-    takes a version superseded before it became stable for a failed one, which
-    would stop self-healing of a job changed out of band during a rollout.
+    Failed rollouts are held by both: the daemon holds a spec when it saw that
+    spec's own deployment fail (``RolloutTracker``); the engine finds the ones
+    that failed before this process started in Nomad's history (a version whose
+    own deployment failed, never one merely superseded).
     """
     return SyncPolicy(
         prune=settings.prune, purge=settings.purge, promote=False, wait=False,
-        supersede_active=True, retry_failed=not trust_history,
+        supersede_active=True,
     )  # fmt: skip
 
 
@@ -224,7 +222,7 @@ class Daemon:
             on_request=self.metrics.observe_nomad_request,
         )
         self.api = TappedApi(ClientApi(self.client), gate=lambda ns, dep: False, client=self.client)
-        self.engine = Reconciler(self.api, sync_policy(s, trust_history=True), annotate=False)
+        self.engine = Reconciler(self.api, sync_policy(s), annotate=False)
         self.queue: WorkQueue[JobKey] = WorkQueue(
             self._handle_batch,
             settings=QueueSettings(backoffs=s.backoffs, jitter=s.jitter, max_workers=s.workers),
@@ -312,7 +310,7 @@ class Daemon:
         applied, restart = reload_changes(self.settings, new)
         keep = {f: getattr(self.settings, f) for f in restart}
         self.settings = dataclasses.replace(new, **keep)
-        self.engine.policy = sync_policy(self.settings, trust_history=not self._first_pass_done)
+        self.engine.policy = sync_policy(self.settings)
         self.queue.settings = QueueSettings(
             backoffs=self.settings.backoffs, jitter=self.settings.jitter,
             max_workers=self.settings.workers,
@@ -606,9 +604,6 @@ class Daemon:
             known = set(snapshot.by_key()) | set(self.engine.memory.jobs)
             only = known - set(parked) - deferred
         outcomes = await self._reconcile(snapshot, only=only, heal=heal)
-        if not self._first_pass_done:
-            # From now on, failed rollouts are those the daemon saw fail (see sync_policy).
-            self.engine.policy = sync_policy(self.settings)
         results = self._record_outcomes(outcomes.values(), snapshot)
         states = {k: self._state_of(o) for k, o in outcomes.items()}
         states.update({k: state for k, (state, _r) in parked.items()})

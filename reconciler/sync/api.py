@@ -2,7 +2,7 @@
 
 ``NomadApi`` is what the sync layer calls; ``ClientApi`` implements it over
 ``reconciler.nomad.client.NomadClient`` (the only place that knows the
-client's call shapes), so the engine depends on six verbs, not on a transport.
+client's call shapes), so the engine depends on a few verbs, not on a transport.
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ class NomadApi(Protocol):
     async def job_latest_deployment(
         self, job_id: str, *, namespace: str
     ) -> dict[str, Any] | None: ...
+
+    async def job_deployments(self, job_id: str, *, namespace: str) -> list[dict[str, Any]]: ...
 
     async def plan_job(self, job: ApiJob) -> dict[str, Any]: ...
 
@@ -78,6 +80,9 @@ class ClientApi:
 
     async def job_latest_deployment(self, job_id: str, *, namespace: str) -> dict[str, Any] | None:
         return await self.client.job_latest_deployment(job_id, namespace=namespace)
+
+    async def job_deployments(self, job_id: str, *, namespace: str) -> list[dict[str, Any]]:
+        return list(await self.client.job_deployments(job_id, namespace=namespace))
 
     async def watch_latest_deployment(
         self, job_id: str, *, namespace: str, index: int, wait_s: float

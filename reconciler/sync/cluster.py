@@ -232,10 +232,13 @@ class ClusterReader:
         semaphore: asyncio.Semaphore,
         policy: SyncPolicy,
     ) -> str | None:
-        """The digest of the version whose rollout failed, when Nomad rolled it back.
+        """The digest of a version whose deployment failed and that Nomad replaced.
 
-        Any deployment status counts: the rollback's own deployment may still be
-        running, or may already have succeeded, when the next pass looks.
+        Any status of the *latest* deployment counts: the rollback's own
+        deployment may still be running, or may already have succeeded, when
+        the next pass looks.  What makes a version failed is its own
+        deployment's status, never merely that it was replaced before it
+        became stable (someone may have changed the job during our rollout).
         """
         if not deployment:
             return None  # no deployment, no auto-revert
@@ -246,15 +249,19 @@ class ClusterReader:
             and deployment.get("JobSpecModifyIndex") == submitted[1]
         ):
             return submitted[0]
-        # Look the failed version up in the job's history: after an auto-revert the
-        # live version is a copy of the last stable one, and the versions newer
-        # than that stable one (other than the live copy) are the failed specs.
         async with semaphore:
             try:
                 versions = await self._client.job_versions(key[1], namespace=key[0])
             except NomadNotFoundError:
                 return None
-        return failed_version_digest(versions, prefix=policy.owner_prefix)
+        if not replaced_unstable_versions(versions):
+            return None  # nothing replaced since the last stable version: no request more
+        async with semaphore:
+            try:
+                deployments = await self._client.job_deployments(key[1], namespace=key[0])
+            except NomadNotFoundError:
+                return None
+        return failed_version_digest(versions, deployments, prefix=policy.owner_prefix)
 
 
 def counts_plausible(
@@ -281,19 +288,48 @@ def counts_plausible(
     return True
 
 
-def failed_version_digest(versions: Sequence[Mapping[str, Any]], *, prefix: str) -> str | None:
-    """The stamped digest of the newest replaced version that never became stable.
+def replaced_unstable_versions(
+    versions: Sequence[Mapping[str, Any]],
+) -> list[Mapping[str, Any]]:
+    """Versions replaced by the live one and newer than the last stable version before it.
 
-    Called only when the latest deployment failed: after an auto-revert the live
-    version is a copy of an older one, and the version it replaced is the spec
-    whose rollout failed.
+    Only these can be a rollout that failed and was reverted: anything older
+    was followed by a version whose deployment succeeded.
     """
     if not versions:
+        return []
+    numbers = [int(v.get("Version") or 0) for v in versions]
+    live = max(numbers)
+    stable = [n for n, v in zip(numbers, versions, strict=True) if n < live and v.get("Stable")]
+    floor = max(stable, default=-1)
+    return [v for n, v in zip(numbers, versions, strict=True)
+            if floor < n < live and not v.get("Stable")]  # fmt: skip
+
+
+def failed_version_digest(
+    versions: Sequence[Mapping[str, Any]],
+    deployments: Sequence[Mapping[str, Any]],
+    *,
+    prefix: str,
+) -> str | None:
+    """The stamped digest of the newest replaced version whose own deployment failed.
+
+    After an auto-revert the live version is a copy of an older one, and the
+    version it replaced is the spec whose rollout failed: its deployment says
+    ``failed``.  A version replaced while its deployment was still running
+    (its deployment is ``cancelled``: "newer version of job") did not fail:
+    it was superseded, typically by a change made out of band, and must not
+    stop self-healing.
+    """
+    failed = {
+        int(d.get("JobVersion") or 0)
+        for d in deployments
+        if d.get("Status") == "failed" and d.get("JobVersion") is not None
+    }
+    candidates = [v for v in replaced_unstable_versions(versions)
+                  if int(v.get("Version") or 0) in failed]  # fmt: skip
+    if not candidates:
         return None
-    live = max(int(v.get("Version") or 0) for v in versions)
-    replaced = [v for v in versions if int(v.get("Version") or 0) < live and not v.get("Stable")]
-    if not replaced:
-        return None
-    newest = max(replaced, key=lambda v: int(v.get("Version") or 0))
+    newest = max(candidates, key=lambda v: int(v.get("Version") or 0))
     own = read_ownership(newest.get("Meta"), prefix)
     return own.digest if own else None

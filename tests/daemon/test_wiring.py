@@ -108,6 +108,5 @@ def test_cli_flags_beat_environment_and_map_onto_nomad_config(tmp_path) -> None:
     assert config_.skip_verify is True and config_.token == "t" * 36
     policy = sync_policy(settings)
     assert policy.promote is False and policy.wait is False and policy.supersede_active is True
-    # The engine's history-based failed-rollout guess only for the first pass after start.
-    assert policy.retry_failed is True
-    assert sync_policy(settings, trust_history=True).retry_failed is False
+    # The engine holds specs whose own deployment failed, on every pass (no workaround).
+    assert policy.retry_failed is False

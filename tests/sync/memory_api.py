@@ -29,7 +29,8 @@ class MemoryNomad:
     version: tuple[int, int, int] = (1, 0, 18)
     jobs: dict[JobKey, ApiJob] = field(default_factory=dict)
     versions: dict[JobKey, list[ApiJob]] = field(default_factory=dict)
-    deployments: dict[JobKey, dict[str, Any]] = field(default_factory=dict)
+    deployments: dict[JobKey, dict[str, Any]] = field(default_factory=dict)  # the latest
+    past_deployments: dict[JobKey, list[dict[str, Any]]] = field(default_factory=dict)
     calls: list[tuple[str, str]] = field(default_factory=list)
     index: int = 100
     # Called before a register is applied: lets a test change the job "concurrently".
@@ -103,6 +104,12 @@ class MemoryNomad:
         self.calls.append(("deployment", job_id))
         dep = self.deployments.get((namespace, job_id))
         return copy.deepcopy(dep) if dep else None
+
+    async def job_deployments(self, job_id: str, *, namespace: str) -> list[dict[str, Any]]:
+        self.calls.append(("deployments", job_id))
+        key = (namespace, job_id)
+        latest = [self.deployments[key]] if key in self.deployments else []
+        return copy.deepcopy(latest + self.past_deployments.get(key, []))
 
     async def plan_job(self, job: ApiJob) -> dict[str, Any]:
         self.calls.append(("plan", job["ID"]))

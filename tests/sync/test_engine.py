@@ -235,14 +235,55 @@ def test_failed_version_digest_from_history() -> None:
         meta = {"gitops.source": "w.nomad", "gitops.digest": digest} if digest else None
         return {"Version": n, "Stable": stable, "Meta": meta}
 
+    def dep(version: int, status: str) -> dict[str, object]:
+        return {"JobVersion": version, "Status": status}
+
+    failed_1 = [dep(2, "successful"), dep(1, "failed"), dep(0, "successful")]
     reverted = [v(2, False, "good"), v(1, False, "bad"), v(0, True, "good")]
-    assert failed_version_digest(reverted, prefix="gitops.") == "bad"
+    assert failed_version_digest(reverted, failed_1, prefix="gitops.") == "bad"
     reverted_marked_stable = [v(2, True, "good"), v(1, False, "bad"), v(0, True, "good")]
-    assert failed_version_digest(reverted_marked_stable, prefix="gitops.") == "bad"
+    assert failed_version_digest(reverted_marked_stable, failed_1, prefix="gitops.") == "bad"
     not_reverted = [v(1, False, "bad"), v(0, True, "good")]
-    assert failed_version_digest(not_reverted, prefix="gitops.") is None
+    assert failed_version_digest(not_reverted, [dep(1, "running")], prefix="gitops.") is None
     unowned = [v(2, False, None), v(1, False, None), v(0, True, None)]
-    assert failed_version_digest(unowned, prefix="gitops.") is None
+    assert failed_version_digest(unowned, failed_1, prefix="gitops.") is None
+    # Replaced while its deployment still ran (changed out of band): superseded, not failed.
+    superseded = [dep(2, "running"), dep(1, "cancelled"), dep(0, "successful")]
+    assert failed_version_digest(reverted, superseded, prefix="gitops.") is None
+    # A failure older than a later stable version is history, not a hold.
+    fixed_since = [v(3, True, "next"), v(2, True, "good"), v(1, False, "bad"), v(0, True, "good")]
+    assert failed_version_digest(fixed_since, failed_1, prefix="gitops.") is None
+
+
+async def test_a_version_superseded_during_our_rollout_is_healed_not_held() -> None:
+    """Someone edits the job by hand while our rollout runs: self-healing must go on."""
+    nomad = MemoryNomad()
+    engine = Reconciler(nomad, SyncPolicy(supersede_active=True))
+    await engine.reconcile(snapshot(make_job("web")))
+    ours = make_job("web", count=2)
+    await engine.reconcile(snapshot(ours))
+    ours_index = nomad.jobs[("default", "web")]["JobModifyIndex"]
+    # Out of band (keeps our ownership stamp): a new version; Nomad cancels our deployment.
+    edited = copy.deepcopy(nomad.jobs[("default", "web")])
+    edited["TaskGroups"][0]["Count"] = 5
+    nomad.put(edited)
+    nomad.past_deployments[("default", "web")] = [{
+        "ID": "dep-1", "Status": "cancelled", "JobSpecModifyIndex": ours_index, "JobVersion": 1,
+        "StatusDescription": "Cancelled due to newer version of job",
+    }]  # fmt: skip
+    nomad.deployments[("default", "web")] = {
+        "ID": "dep-2", "Status": "running", "JobSpecModifyIndex": nomad.index, "JobVersion": 2,
+        "StatusDescription": "Deployment is running", "TaskGroups": {},
+    }  # fmt: skip
+    for fresh in (False, True):  # this process, and one restarted meanwhile
+        runner = Reconciler(nomad, SyncPolicy(supersede_active=True)) if fresh else engine
+        if fresh:
+            edited = copy.deepcopy(nomad.jobs[("default", "web")])
+            edited["TaskGroups"][0]["Count"] = 5
+            nomad.put(edited)
+        result = await runner.reconcile(snapshot(ours))
+        assert results(result) == {"web": "updated"}, result.outcomes[0].message
+        assert nomad.jobs[("default", "web")]["TaskGroups"][0]["Count"] == 2
 
 
 async def test_a_job_that_cannot_be_read_is_an_error_of_its_own() -> None:
