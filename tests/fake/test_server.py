@@ -421,3 +421,21 @@ def test_paused_deployment_holds_the_rollout_until_resumed(fake: FakeNomad, cloc
     assert _deployment(client)["Status"] == "successful"
     done = client.post(f"/v1/deployment/pause/{dep['ID']}", json={"DeploymentID": dep["ID"], "Pause": True})
     assert (done.status_code, done.text) == (500, "can't pause terminal deployment")
+
+
+def test_revert_and_stable(fake: FakeNomad, clock: ManualClock, client: httpx.Client) -> None:
+    client.put("/v1/jobs", json=_job())
+    client.put("/v1/jobs", json=_job(args="2"))
+    _run(fake, clock, 0.2)
+    current = client.post("/v1/job/web/revert", json={"JobID": "web", "JobVersion": 1})
+    assert (current.status_code, current.text) == (500, "can't revert to current version")
+    stale = client.post("/v1/job/web/revert", json={"JobID": "web", "JobVersion": 0, "EnforcePriorVersion": 0})
+    assert (stale.status_code, stale.text) == (500, "Current job has version 1; enforcing version 0")
+    assert client.post("/v1/job/web/revert", json={"JobID": "web", "JobVersion": 0}).status_code == 200
+    job = client.get("/v1/job/web").json()
+    assert (job["Version"], job["TaskGroups"][0]["Tasks"][0]["Config"]["args"]) == (2, ["1"])
+    assert client.post("/v1/job/web/stable", json={"JobID": "web", "JobVersion": 1, "Stable": True}).status_code == 200
+    versions = {v["Version"]: v["Stable"] for v in client.get("/v1/job/web/versions").json()["Versions"]}
+    assert versions[1] is True
+    missing = client.post("/v1/job/web/revert", json={"JobID": "web", "JobVersion": 9})
+    assert missing.text == 'job "web" in namespace "default" at version 9 not found'

@@ -156,7 +156,7 @@ class Route:
             (r"/v1/status/peers", self.peers), (r"/v1/regions", self.regions),
             (r"/v1/namespaces", self.namespaces), (r"/v1/namespace/?(?P<name>[^/]*)", self.namespace_one),
             (r"/v1/jobs/parse", self.parse), (r"/v1/jobs", self.jobs), (r"/v1/validate/job", self.validate),
-            (r"/v1/job/(?P<job_id>.+)/(?P<sub>plan|versions|summary|allocations|deployments|deployment|scale|evaluations|submission)", self.job_sub),
+            (r"/v1/job/(?P<job_id>.+)/(?P<sub>plan|versions|summary|allocations|deployments|deployment|scale|evaluations|submission|revert|stable)", self.job_sub),
             (r"/v1/job/(?P<job_id>.+)", self.job),
             (r"/v1/evaluations", self.evaluations), (r"/v1/evaluation/(?P<eval_id>[^/]+)", self.evaluation),
             (r"/v1/allocations", self.allocations), (r"/v1/deployments", self.deployments),
@@ -376,6 +376,26 @@ class Route:
                 raise Reply(exc.status, exc.text, text=True) from exc
             reply["Warnings"] = _format_warnings(warnings)
             raise Reply(200, reply, index=index)
+        if sub in ("revert", "stable"):
+            if not write:
+                raise Reply(405, "Invalid method", text=True)
+            data = self.body() or {}
+            if not data.get("JobID"):
+                raise Reply(400, "JobID must be specified", text=True)
+            if data["JobID"] != job_id:
+                raise Reply(400, "Job ID does not match", text=True)
+            self.require("submit-job")
+            try:
+                if sub == "revert":
+                    prior = data.get("EnforcePriorVersion")
+                    reply = st.revert(ns, job_id, version=int(data.get("JobVersion") or 0),
+                                      enforce_prior=None if prior is None else int(prior))
+                else:
+                    reply = st.set_stable(ns, job_id, version=int(data.get("JobVersion") or 0),
+                                          stable=bool(data.get("Stable")))
+            except APIError as exc:
+                raise Reply(exc.status, exc.text, text=True) from exc
+            raise Reply(200, reply, index=reply["Index"])
         if sub == "scale" and write:
             self.require_any("scale-job", "submit-job")
             data = self.body(struct="ScalingRequest") or {}

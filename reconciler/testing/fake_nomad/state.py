@@ -839,6 +839,45 @@ class State:
             return {"DeploymentModifyIndex": dep.modify_index, "EvalCreateIndex": self.index, "EvalID": "",
                     "Index": self.index, "RevertedJobVersion": reverted}
 
+    # --- revert and stable ---------------------------------------------------------------
+    def revert(self, namespace: str, job_id: str, *, version: int, enforce_prior: int | None) -> dict[str, Any]:
+        """Re-register a copy of an older version as a new version (``nomad job revert``)."""
+        with self.lock:
+            rec = self.jobs.get((namespace, job_id))
+            if rec is None:
+                raise APIError(500, f'job "{job_id}" not found')
+            if enforce_prior is not None and rec.row["Version"] != enforce_prior:
+                raise APIError(500, f"Current job has version {rec.row['Version']}; enforcing version {enforce_prior}")
+            if version == rec.row["Version"]:
+                raise APIError(500, "can't revert to current version")
+            target = next((v for v in rec.versions if v["Version"] == version), None)
+            if target is None:
+                raise APIError(500, f'job "{job_id}" in namespace "{namespace}" at version {version} not found')
+            struct = copy.deepcopy(target)
+            if not jobspec.spec_changed(rec.row, struct):
+                index = self.bump("evals")
+                evaluation = self._new_eval(rec.row, index, "job-register")
+                self._enqueue(rec, evaluation)
+                return self._register_reply(evaluation, index, rec.row["JobModifyIndex"])
+            index = self.bump("jobs", "evals", "job_summary")
+            rec = self._store_version(rec, struct, index)
+            evaluation = self._new_eval(rec.row, index, "job-register")
+            self.publish(index, [self._eval_event("JobRegistered", evaluation), self._job_event("JobRegistered", rec.row)])
+            self._enqueue(rec, evaluation)
+            return self._register_reply(evaluation, index, index)
+
+    def set_stable(self, namespace: str, job_id: str, *, version: int, stable: bool) -> dict[str, Any]:
+        with self.lock:
+            rec = self.jobs.get((namespace, job_id))
+            stored = next((v for v in rec.versions if v["Version"] == version), None) if rec else None
+            if rec is None or stored is None:
+                raise APIError(500, f'job "{job_id}" in namespace "{namespace}" at version {version} not found')
+            index = self.bump("jobs")
+            stored.update(Stable=stable, ModifyIndex=index)
+            if rec.row["Version"] == version:
+                rec.row.update(Stable=stable, ModifyIndex=index)
+            return {"Index": index, "JobModifyIndex": index}
+
     # --- scaling -----------------------------------------------------------------------
     def scale(self, namespace: str, job_id: str, *, group: str | None, count: int | None,
               message: str, meta: Any, error: bool) -> dict[str, Any]:
