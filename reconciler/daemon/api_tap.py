@@ -1,10 +1,11 @@
 """The sync engine's Nomad API as the daemon hands it over: the same calls, tapped.
 
 Responsible for what the daemon must learn from the engine's writes that the
-engine's outcomes do not carry: the typed error of a failed write (so the
-queue knows whether a retry can help), the moment Nomad accepted a
-registration (change-to-registered latency), and a gate on promotions (the
-daemon's soak policy decides, not the engine's "canaries healthy now").
+engine's outcomes do not carry: the moment Nomad accepted a registration
+(change-to-registered latency), a gate on promotions (the daemon's soak
+policy decides, not the engine's "canaries healthy now"), and prefix lists
+for passes about a few jobs.  (A failed write's typed error is the
+outcome's own: ``JobOutcome.error``.)
 It forwards every call unchanged otherwise and holds no policy of its own.
 """
 
@@ -16,7 +17,6 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.errors import NomadError
 from reconciler.model import ApiJob, JobKey
 from reconciler.nomad.client import NomadClient
 from reconciler.nomad.versions import Features
@@ -38,18 +38,14 @@ def _key_of(job: Mapping[str, Any]) -> JobKey:
 
 @dataclass
 class TappedApi:
-    """A ``NomadApi`` that records per-job write errors and acceptance times."""
+    """A ``NomadApi`` that records per-job acceptance times and gates promotions."""
 
     inner: NomadApi
     gate: PromotionGate = lambda namespace, deployment_id: True
     client: NomadClient | None = None  # for prefix lists of a small scope
     clock: Callable[[], float] = time.monotonic
-    errors: dict[JobKey, NomadError] = field(default_factory=dict)
     accepted_at: dict[JobKey, float] = field(default_factory=dict)
     blocked_promotions: set[str] = field(default_factory=set)
-
-    def take_error(self, key: JobKey) -> NomadError | None:
-        return self.errors.pop(key, None)
 
     def take_accepted(self, key: JobKey) -> float | None:
         return self.accepted_at.pop(key, None)
@@ -102,25 +98,15 @@ class TappedApi:
         preserve_counts: bool,
         submission: Mapping[str, Any] | None,
     ) -> dict[str, Any]:
-        key = _key_of(job)
-        try:
-            resp = await self.inner.register_job(
-                job, enforce_index=enforce_index, preserve_counts=preserve_counts,
-                submission=submission,
-            )  # fmt: skip
-        except NomadError as exc:
-            self.errors[key] = exc
-            raise
-        self.errors.pop(key, None)
-        self.accepted_at[key] = self.clock()
+        resp = await self.inner.register_job(
+            job, enforce_index=enforce_index, preserve_counts=preserve_counts,
+            submission=submission,
+        )  # fmt: skip
+        self.accepted_at[_key_of(job)] = self.clock()
         return resp
 
     async def deregister_job(self, job_id: str, *, namespace: str, purge: bool) -> dict[str, Any]:
-        try:
-            return await self.inner.deregister_job(job_id, namespace=namespace, purge=purge)
-        except NomadError as exc:
-            self.errors[(namespace, job_id)] = exc
-            raise
+        return await self.inner.deregister_job(job_id, namespace=namespace, purge=purge)
 
     async def promote_deployment(self, deployment_id: str, *, namespace: str) -> dict[str, Any]:
         if not self.gate(namespace, deployment_id):

@@ -884,7 +884,7 @@ class Daemon:
         return None
 
     def _failed(self, key: JobKey, out: JobOutcome) -> Result:
-        error = self.api.take_error(key)
+        error = out.error
         op = {ActionKind.DEREGISTER: "stop", ActionKind.PROMOTE: "promote"}.get(
             out.action.kind, "create" if out.action.create else "update")
         if error is not None:

@@ -129,7 +129,9 @@ class Applier:
             if action.kind is ActionKind.PROMOTE:
                 return await self._promote(action)
         except NomadError as exc:
-            return JobOutcome(action.key, action, Result.FAILED, describe_error(exc, action))
+            return JobOutcome(
+                action.key, action, Result.FAILED, describe_error(exc, action), error=exc
+            )
         if action.kind is ActionKind.HOLD:
             return JobOutcome(action.key, action, Result.HELD, action.reason)
         return JobOutcome(action.key, action, Result.UNCHANGED, action.reason)
@@ -159,7 +161,7 @@ class Applier:
                     )
                     return JobOutcome(
                         action.key, action, Result.FAILED, msg, annotations, warnings,
-                        conflict_retried=True,
+                        conflict_retried=True, error=exc,
                     )  # fmt: skip
                 retried = True
                 refreshed = await self._replan(action)

@@ -125,7 +125,7 @@ class Reconciler:
                     annotations, warnings = await applier.annotate(action)
                 except NomadError as exc:  # Nomad's own plan refused it: that job's failure
                     failed = JobOutcome(
-                        action.key, action, Result.FAILED, describe_error(exc, action)
+                        action.key, action, Result.FAILED, describe_error(exc, action), error=exc
                     )
                     self._emit(failed)
                     return failed
@@ -203,6 +203,7 @@ class Reconciler:
             return replace(
                 outcome, result=Result.FAILED,
                 message=f"{desired.path}: registered, but following its deployment failed: {exc}",
+                error=exc,
             )  # fmt: skip
         if rollout.ok:
             return replace(outcome, rollout=rollout)

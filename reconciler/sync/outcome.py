@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.core.plan import JobAction, Plan
+from reconciler.errors import ReconcilerError
 from reconciler.model import JobKey
 
 
@@ -76,6 +77,9 @@ class JobOutcome:
     job_modify_index: int | None = None
     rollout: Rollout | None = None
     conflict_retried: bool = False
+    # The error behind a FAILED outcome, kept typed: its class says whether a retry
+    # can help (``error.retryable``); ``message`` is the text for people.
+    error: ReconcilerError | None = None
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ class InnerApi:
         return {"Index": 1}
 
 
-async def test_tapped_api_records_errors_acceptance_and_gates_promotion() -> None:
+async def test_tapped_api_records_acceptance_and_gates_promotion() -> None:
     inner = InnerApi()
     times = iter([10.0, 11.0])
     tap = TappedApi(inner, gate=lambda ns, dep: dep == "allowed", clock=lambda: next(times))  # type: ignore[arg-type]
@@ -44,8 +44,7 @@ async def test_tapped_api_records_errors_acceptance_and_gates_promotion() -> Non
     with pytest.raises(NomadJobRejectedError):
         await tap.register_job({"ID": "bad"}, enforce_index=0, preserve_counts=False,
                                submission=None)
-    error = tap.take_error(("default", "bad"))
-    assert isinstance(error, NomadJobRejectedError) and not error.retryable
+    assert tap.take_accepted(("default", "bad")) is None  # refused: never accepted
     assert await tap.promote_deployment("held-back", namespace="default") == {}
     assert await tap.promote_deployment("allowed", namespace="default") == {"Index": 1}
     assert ("promote", "held-back") not in inner.calls

@@ -39,6 +39,8 @@ class MemoryNomad:
     # Job IDs whose reads / Nomad plans fail as if Nomad were unreachable for them.
     failing_reads: set[str] = field(default_factory=set)
     failing_plans: set[str] = field(default_factory=set)
+    # Job ID → the error its registration raises (a typed Nomad error).
+    failing_registers: dict[str, Exception] = field(default_factory=dict)
 
     def count(self, verb: str) -> int:
         return sum(1 for v, _ in self.calls if v == verb)
@@ -135,6 +137,8 @@ class MemoryNomad:
     ) -> dict[str, Any]:
         self.calls.append(("register", job["ID"]))
         self.submissions[job["ID"]] = submission
+        if job["ID"] in self.failing_registers:
+            raise self.failing_registers[job["ID"]]
         if self.before_register is not None:
             hook, self.before_register = self.before_register, None
             hook(self)

@@ -307,3 +307,21 @@ async def test_a_plan_nomad_refuses_fails_that_job_only_in_a_dry_run() -> None:
     assert results(result) == {"bad": "failed", "good": "planned"}
     [bad] = [o for o in result.outcomes if o.key[1] == "bad"]
     assert bad.message.startswith("bad.nomad") and "Missing task driver" in bad.message
+
+
+async def test_a_failed_write_keeps_its_typed_error_for_retry_decisions() -> None:
+    from reconciler.errors import NomadJobRejectedError, NomadUnavailableError
+
+    nomad = MemoryNomad(failing_registers={
+        "refused": NomadJobRejectedError("1 error occurred: bad driver", status=500),
+        "flaky": NomadUnavailableError("connection refused", endpoint="/v1/jobs"),
+    })  # fmt: skip
+    jobs = [make_job("refused"), make_job("flaky"), make_job("fine")]
+    result = await Reconciler(nomad, SyncPolicy(), annotate=False).reconcile(snapshot(*jobs))
+    by_job = {o.key[1]: o for o in result.outcomes}
+    assert results(result) == {"refused": "failed", "flaky": "failed", "fine": "created"}
+    refused, flaky = by_job["refused"].error, by_job["flaky"].error
+    assert isinstance(refused, NomadJobRejectedError) and not refused.retryable
+    assert isinstance(flaky, NomadUnavailableError) and flaky.retryable
+    assert "bad driver" in by_job["refused"].message  # the text for people stays
+    assert by_job["fine"].error is None
