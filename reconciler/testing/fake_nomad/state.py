@@ -46,6 +46,14 @@ AVAILABLE_DRIVERS = frozenset({"raw_exec", "exec", "mock_driver"})
 HEALTH_MODES = ("healthy", "unhealthy", "never")
 
 
+_EVAL_STREAM_ZEROS: dict[str, Any] = {
+    "NodeID": "", "NodeModifyIndex": 0, "DeploymentID": "", "StatusDescription": "", "Wait": 0,
+    "WaitUntil": "0001-01-01T00:00:00Z", "NextEval": "", "PreviousEval": "", "BlockedEval": "",
+    "FailedTGAllocs": None, "ClassEligibility": None, "QuotaLimitReached": "", "EscapedComputedClass": False,
+    "AnnotatePlan": False, "QueuedAllocations": None, "LeaderACL": "", "SnapshotIndex": 0,
+}
+
+
 class APIError(Exception):
     """An error answer: HTTP status plus Nomad's plain-text body."""
 
@@ -983,9 +991,10 @@ class State:
 
     @staticmethod
     def _eval_event(kind: str, evaluation: dict[str, Any]) -> dict[str, Any]:
+        # The stream's encoder writes every field; the HTTP answers omit the empty ones.
         return {"Topic": "Evaluation", "Type": kind, "Key": evaluation["ID"], "Namespace": evaluation["Namespace"],
                 "FilterKeys": [evaluation["JobID"], evaluation.get("DeploymentID", "")], "Index": evaluation["ModifyIndex"],
-                "Payload": {"Evaluation": dict(evaluation)}}
+                "Payload": {"Evaluation": {**_EVAL_STREAM_ZEROS, **evaluation}}}
 
     def _deployment_event(self, kind: str, dep: Deployment) -> dict[str, Any]:
         return {"Topic": "Deployment", "Type": kind, "Key": dep.id, "Namespace": dep.namespace,
