@@ -9,7 +9,7 @@ or reordered events cannot cause drift:
 - files: watchdog → debounce (and wait for writers to close their files) →
   re-scan (content-hash cache) → jobs whose digest changed are due
   (``FILE``, urgent: a new spec ends a backoff);
-- Nomad (``nomad_watch``): the event stream (Job and Deployment topics), or
+- Nomad (``nomad_watch``): the event stream (Job, Deployment and Evaluation topics), or
   blocking queries on the job list when the server has no stream →
   ``NOMAD`` / ``ROLLOUT``;
 - a full pass at start, every ``resync_interval``, after a reconnect or an

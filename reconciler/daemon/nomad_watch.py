@@ -1,10 +1,15 @@
-"""Nomad-side triggers: the event stream (Job and Deployment topics), or blocking queries.
+"""Nomad-side triggers: the event stream (Job, Deployment, Evaluation topics), or blocking queries.
 
 Responsible for turning what Nomad says into two signals for the loop: "this
 job changed in Nomad" and "this job's deployment changed", plus the
 connection state.  It decides nothing about what to do: the loop re-reads
-and converges.  The filters (``job_change_of``, ``deployment_change_of``,
-``changed_keys``) are pure; ``NomadWatch.run`` is the I/O loop.
+and converges.  The filters (``job_change_of``, ``deregistration_of``,
+``deployment_change_of``, ``changed_keys``) are pure; ``NomadWatch.run`` is
+the I/O loop.
+
+The Evaluation topic is there for purges: real Nomad 1.0.18 publishes no Job
+event for ``DELETE /v1/job/:id?purge=true``, only the ``job-deregister``
+evaluation (tests/golden/api/07-event-stream.ndjson).
 
 Without an event stream (Nomad < 1.0, a token without the topics, or
 ``--no-event-stream``), blocking queries on ``GET /v1/jobs`` stand in: every
@@ -27,7 +32,7 @@ from reconciler.nomad.events import Event
 
 log = logging.getLogger("reconciler.daemon")
 
-TOPICS = {"Job": ["*"], "Deployment": ["*"]}
+TOPICS = {"Job": ["*"], "Deployment": ["*"], "Evaluation": ["*"]}
 BLOCKING_WAIT_S = 300.0  # Nomad caps a blocking query at 5 minutes anyway
 RETRY_MAX_S = 30.0
 
@@ -72,6 +77,26 @@ def job_change_of(
     submitted = job.get("SubmitTime")
     at = submitted / 1e9 if isinstance(submitted, int) and submitted > 0 else now
     return JobChange(key, at, deleted)
+
+
+def deregistration_of(event: Event, *, relevant: Relevant, now: float) -> JobChange | None:
+    """Pure: the job a ``job-deregister`` evaluation is about (a stop or a purge), or None.
+
+    Only the pending evaluation counts: Nomad publishes the same evaluation again
+    as it is planned and completed, and one wake-up per deregistration is enough.
+    """
+    if event.topic != "Evaluation":
+        return None
+    ev = event.payload.get("Evaluation") or {}
+    if ev.get("TriggeredBy") != "job-deregister" or ev.get("Status") != "pending":
+        return None
+    job_id = str(ev.get("JobID") or "")
+    key: JobKey = (str(ev.get("Namespace") or event.namespace or "default"), job_id)
+    if not job_id or not relevant(key, None):
+        return None
+    created = ev.get("CreateTime")
+    at = created / 1e9 if isinstance(created, int) and created > 0 else now
+    return JobChange(key, at, deleted=True)
 
 
 def deployment_change_of(event: Event, *, relevant: Relevant) -> DeploymentChange | None:
@@ -141,9 +166,10 @@ class NomadWatch:
             async for event in self.client.events(
                 topics=TOPICS, namespace="*", on_connection=on_connection
             ):
+                now = time.time()
                 change = job_change_of(
-                    event, relevant=lst.is_relevant, known_index=lst.known_index, now=time.time()
-                )
+                    event, relevant=lst.is_relevant, known_index=lst.known_index, now=now
+                ) or deregistration_of(event, relevant=lst.is_relevant, now=now)
                 if change is not None:
                     lst.on_job_changed(change)
                     continue

@@ -331,3 +331,20 @@ def test_deployment_cap_limits_rollouts_started_by_file_changes(fake, repo, star
                   if r["ts"] >= regs[0][0])
     assert [j for _t, j in regs] == ["a", "b", "c"]
     assert done[0][0] <= regs[1][0] and done[1][0] <= regs[2][0]
+
+
+def test_a_purged_job_is_recreated_before_the_periodic_resync(fake, repo, start_daemon) -> None:
+    """Real Nomad 1.0.18 announces a purge only as a job-deregister evaluation; the daemon
+    subscribes to it (whether or not a Job event comes too, as the fake may send)."""
+    repo.write("web.nomad", job_hcl("web", count=2))
+    repo.commit()
+    daemon = start_daemon(repo.root, fake.address)  # the resync stays at its 5 minutes
+    wait_until(lambda: count_of(fake, "web") == 2, what="created")
+    daemon.wait_ready()
+    before = fake.read_job("web")
+    assert before is not None
+    httpx.delete(f"{fake.address}/v1/job/web", params={"purge": "true"},
+                 timeout=5).raise_for_status()
+    wait_until(lambda: (job := fake.read_job("web")) is not None
+               and job["CreateIndex"] > before["CreateIndex"], what="re-created after the purge")
+    daemon.wait_metric("nomad_reconciler_drift_detection_seconds_count", lambda v: v == 1)

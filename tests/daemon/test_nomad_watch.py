@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -9,11 +11,13 @@ import pytest
 from reconciler.daemon.nomad_watch import (
     DeploymentChange,
     JobChange,
+    NomadWatch,
     changed_keys,
     deployment_change_of,
+    deregistration_of,
     job_change_of,
 )
-from reconciler.nomad.events import Event
+from reconciler.nomad.events import Event, decode_frame
 
 DECLARED = {("default", "web")}
 
@@ -78,3 +82,96 @@ def test_changed_keys() -> None:
     assert changed_keys({a: 1, b: 2}, {a: 1, b: 3, c: 1}) == {b, c}
     assert changed_keys({a: 1, b: 2}, {a: 1}) == {b}
     assert changed_keys({a: 1}, {a: 1}) == set()
+
+
+GOLDEN_STREAM = Path(__file__).parents[1] / "golden" / "api" / "07-event-stream.ndjson"
+RECORDED = ("default", "rec-07-events")
+
+
+def recorded_events() -> list[Event]:
+    """The stream real Nomad 1.0.18 sent while a job was registered, deployed and purged."""
+    events: list[Event] = []
+    for line in GOLDEN_STREAM.read_bytes().splitlines():
+        frame = decode_frame(line) if line.strip() else None
+        if frame is not None:
+            events.extend(frame.events)
+    return events
+
+
+def eval_event(triggered_by: str, status: str, *, job_id: str = "web") -> Event:
+    ev = {"ID": "e1", "Namespace": "default", "JobID": job_id, "TriggeredBy": triggered_by,
+          "Status": status, "CreateTime": 1_700_000_000_000_000_000}
+    return Event(topic="Evaluation", type="JobDeregistered", key="e1", namespace="default",
+                 index=7, payload={"Evaluation": ev})
+
+
+@pytest.mark.parametrize(
+    ("event", "expected"),
+    [
+        (eval_event("job-deregister", "pending"),
+         JobChange(("default", "web"), 1_700_000_000.0, deleted=True)),
+        (eval_event("job-deregister", "complete"), None),  # the same evaluation, later
+        (eval_event("job-register", "pending"), None),  # a Job event covers registers
+        (eval_event("job-deregister", "pending", job_id="adhoc"), None),  # not ours
+        (job_event(type_="JobDeregistered"), None),  # other topics are not evaluations
+    ],
+)
+def test_deregistration_of(event: Event, expected: JobChange | None) -> None:
+    assert deregistration_of(event, relevant=relevant, now=99.0) == expected
+
+
+class ReplayClient:
+    """The slice of NomadClient that NomadWatch streams from, replaying recorded events."""
+
+    def __init__(self, events: list[Event]) -> None:
+        self.events_ = events
+        self.topics: Mapping[str, Sequence[str]] = {}
+
+    def events(self, *, topics: Mapping[str, Sequence[str]], namespace: str,
+               on_connection: Any) -> AsyncIterator[Event]:
+        self.topics = topics
+
+        async def replay() -> AsyncIterator[Event]:
+            on_connection(True)
+            for event in self.events_:
+                if event.topic in topics:  # Nomad sends only the subscribed topics
+                    yield event
+
+        return replay()
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.changes: list[JobChange] = []
+
+    def is_relevant(self, key: Any, job: Any) -> bool:
+        return bool(key == RECORDED)
+
+    def known_index(self, key: Any) -> int | None:
+        return 534  # the daemon registered it at 534 and saw it in sync
+
+    def on_job_changed(self, change: JobChange) -> None:
+        self.changes.append(change)
+
+    def on_deployment(self, change: DeploymentChange) -> None:
+        pass
+
+    def on_connection(self, connected: bool, *, reconnect: bool) -> None:
+        pass
+
+
+@pytest.mark.parametrize("fake_job_event", [False, True])
+async def test_a_purge_wakes_the_job_on_real_nomads_stream(fake_job_event: bool) -> None:
+    """Nomad 1.0.18 publishes only a job-deregister evaluation for a purge: it must wake
+    the job.  Whether a Job event comes too (the fake sends one) changes nothing."""
+    events = recorded_events()
+    assert not [e for e in events if e.topic == "Job" and e.type == "JobDeregistered"]
+    if fake_job_event:
+        job = {"ID": RECORDED[1], "Namespace": "default", "JobModifyIndex": 542}
+        events.append(Event(topic="Job", type="JobDeregistered", key=RECORDED[1],
+                            namespace="default", index=542, payload={"Job": job}))
+    client, listener = ReplayClient(events), Recorder()
+    await NomadWatch(client, listener)._follow_stream()  # type: ignore[arg-type]
+    assert "Evaluation" in client.topics
+    assert listener.changes, "the purge was not noticed"
+    assert {(c.key, c.deleted) for c in listener.changes} == {(RECORDED, True)}
