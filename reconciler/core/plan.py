@@ -135,6 +135,8 @@ class Plan:
     refusals: tuple[str, ...] = ()  # guards that stopped a whole class of actions
     unmanaged: int = 0
     created_at: float = 0.0
+    # Live jobs nobody declared or owns: counted (metrics), never touched.
+    unmanaged_keys: tuple[JobKey, ...] = ()
 
     @property
     def has_changes(self) -> bool:
@@ -201,7 +203,7 @@ def compute_plan(
         actions.append(_decide(desired, live, drift, wave, policy))
 
     refusals: list[str] = []
-    unmanaged = 0
+    unmanaged: list[JobKey] = []
     orphans: list[JobAction] = []
     owned_total = 0
     for key, live in sorted(cluster.jobs.items()):
@@ -218,7 +220,7 @@ def compute_plan(
             actions.append(JobAction(key, ActionKind.NONE, drift, reason, live=live))
             continue
         if ownership is None:
-            unmanaged += 1
+            unmanaged.append(key)
             continue
         if ownership.source in broken_files:
             reason = f"its file {ownership.source} failed to load; not treated as deleted"
@@ -236,7 +238,10 @@ def compute_plan(
     actions.extend(_decide_prunes(orphans, managed, snapshot, policy, refusals))
     actions = _cap_deployments(actions, cluster, policy)
     actions.sort(key=lambda a: (_ORDER[a.kind], a.wave, a.key))
-    return Plan(tuple(actions), tuple(errors), tuple(refusals), unmanaged, created_at=now)
+    return Plan(
+        tuple(actions), tuple(errors), tuple(refusals), len(unmanaged), created_at=now,
+        unmanaged_keys=tuple(unmanaged),
+    )  # fmt: skip
 
 
 _ORDER = {

@@ -603,13 +603,14 @@ class Daemon:
             # Everything known but the parked jobs (orphans included, for pruning).
             known = set(snapshot.by_key()) | set(self.engine.memory.jobs)
             only = known - set(parked) - deferred
-        outcomes = await self._reconcile(snapshot, only=only, heal=heal)
+        outcomes, unmanaged = await self._reconcile(snapshot, only=only, heal=heal)
         results = self._record_outcomes(outcomes.values(), snapshot)
         states = {k: self._state_of(o) for k, o in outcomes.items()}
         states.update({k: state for k, (state, _r) in parked.items()})
         states.update(dict.fromkeys(deferred, "held"))
+        states.update(dict.fromkeys(unmanaged, "unmanaged"))  # counted, never touched
         self.metrics.observe_pass(
-            time.monotonic() - started, {k: v for k, v in states.items() if v != "unmanaged"},
+            time.monotonic() - started, states,
             held_reasons={k: "failed_rollout" if k in held else
                           self._deferred[k].reason if k in self._deferred else "policy"
                           for k, v in states.items() if v == "held"},
@@ -660,7 +661,7 @@ class Daemon:
             return results
         log.debug("syncing", extra={"fields": {
             "jobs": sorted(f"{ns}/{job}" for ns, job in keep)[:20], "count": len(keep)}})
-        found = await self._reconcile(snapshot, only=keep, heal=self.settings.self_heal)
+        found, _unmanaged = await self._reconcile(snapshot, only=keep, heal=self.settings.self_heal)
         outcomes = list(found.values())
         results.update(self._record_outcomes(outcomes, snapshot, drift_keys=drift_keys))
         self._release_deferred_after(outcomes)
@@ -675,8 +676,11 @@ class Daemon:
 
     async def _reconcile(
         self, snapshot: Snapshot, *, only: set[JobKey] | None, heal: bool
-    ) -> dict[JobKey, JobOutcome]:
+    ) -> tuple[dict[JobKey, JobOutcome], tuple[JobKey, ...]]:
         """One engine pass; without self-heal, only changes that come from git are applied.
+
+        Returns the outcomes by job and the live jobs nobody declared or owns
+        (never touched; the metrics count them).
 
         A change comes from git when the job's file changed while the daemon
         watched it, or when the live job's stamped digest is not the file's
@@ -694,9 +698,11 @@ class Daemon:
             if heal:
                 result = await self.engine.reconcile(snapshot, only=only)
                 found = {o.key: o for o in result.outcomes}
+                unmanaged = result.plan.unmanaged_keys
             else:
                 dry = await self.engine.reconcile(snapshot, only=only, dry_run=True)
                 found = {o.key: o for o in dry.outcomes}
+                unmanaged = dry.plan.unmanaged_keys
                 from_git = {
                     o.key for o in dry.outcomes
                     if o.result is SyncResult.PLANNED and (
@@ -715,7 +721,7 @@ class Daemon:
         finally:
             SCOPE.reset(token)
         self._set_nomad_ok()
-        return found
+        return found, unmanaged
 
     def _wave_of(self, key: JobKey) -> int:
         desired = self._declared.get(key)

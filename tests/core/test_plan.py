@@ -95,7 +95,7 @@ def test_prune_is_off_by_default_and_only_touches_owned_jobs() -> None:
     cluster = [live(a), live(gone), live(foreign, owned=False)]
     p = plan([a], cluster)
     assert kinds(p) == {"a": "none", "gone": "none"}
-    assert p.unmanaged == 1
+    assert p.unmanaged == 1 and p.unmanaged_keys == (foreign.key,)  # named: metrics count them
     [orphan] = [x for x in p.actions if x.key[1] == "gone"]
     assert orphan.drift.state is DriftState.ORPHANED and "--prune" in orphan.reason
     p = plan([a], cluster, prune=True)

@@ -348,3 +348,28 @@ def test_a_purged_job_is_recreated_before_the_periodic_resync(fake, repo, start_
     wait_until(lambda: (job := fake.read_job("web")) is not None
                and job["CreateIndex"] > before["CreateIndex"], what="re-created after the purge")
     daemon.wait_metric("nomad_reconciler_drift_detection_seconds_count", lambda v: v == 1)
+
+
+def test_live_jobs_nobody_declared_are_counted_unmanaged_and_left_alone(
+    fake, repo, start_daemon
+) -> None:
+    repo.write("web.nomad", job_hcl("web"))
+    repo.commit()
+    daemon = start_daemon(repo.root, fake.address)
+    wait_until(lambda: count_of(fake, "web") == 1, what="created")
+    daemon.wait_ready()
+    adhoc = fake.read_job("web")
+    assert adhoc is not None
+    adhoc.update(ID="adhoc", Name="adhoc", Meta=None)  # no ownership stamp: someone else's
+    httpx.put(f"{fake.address}/v1/jobs", json={"Job": adhoc}, timeout=5).raise_for_status()
+    registered = fake.read_job("adhoc")
+    assert registered is not None
+    daemon.signal(signal.SIGHUP)  # a full pass (as the periodic resync would)
+    daemon.wait_metric("nomad_reconciler_jobs", lambda v: v == 1, state="unmanaged")
+    metrics = daemon.metrics()
+    assert metrics.get("nomad_reconciler_jobs", state="in_sync") == 1
+    # Counted, never touched: no per-job series, no write.
+    assert metrics.get("nomad_reconciler_job_sync_state", nomad_namespace="default",
+                       nomad_job="adhoc", state="in_sync") is None
+    after = fake.read_job("adhoc")
+    assert after is not None and after["JobModifyIndex"] == registered["JobModifyIndex"]
