@@ -206,8 +206,7 @@ def test_event_stream_matches_recording() -> None:
             order = recorded_orders.get((event["Topic"], kind))
             if order is not None:  # Go's field order, as far as the fake has the fields
                 assert [k for k in order if k in body] == [k for k in body if k in order], (event["Topic"], kind)
-                if kind != "Allocation":  # the fake's allocations carry fewer client-side details
-                    assert set(body) == set(order), (kind, set(body) ^ set(order))
+                assert set(body) == set(order), (kind, set(body) ^ set(order))
     recorded = _job_events([line for line in recorded_lines if line != b"{}"], "rec-07-events")
     got = _job_events([line for line in reader.lines if line != b"{}"], "rec-07-events")
     missing = sorted(set(recorded) - set(got))

@@ -439,3 +439,14 @@ def test_revert_and_stable(fake: FakeNomad, clock: ManualClock, client: httpx.Cl
     assert versions[1] is True
     missing = client.post("/v1/job/web/revert", json={"JobID": "web", "JobVersion": 9})
     assert missing.text == 'job "web" in namespace "default" at version 9 not found'
+
+
+def test_allocation_by_id_carries_its_job(fake: FakeNomad, clock: ManualClock, client: httpx.Client) -> None:
+    client.put("/v1/jobs", json=_job(count=1))
+    _run(fake, clock, 0.5)
+    (stub,) = client.get("/v1/job/web/allocations").json()
+    alloc = client.get(f"/v1/allocation/{stub['ID']}").json()
+    assert alloc["Job"]["ID"] == "web" and alloc["ClientStatus"] == "running"
+    assert alloc["AllocatedResources"]["Shared"]["DiskMB"] == 300
+    missing = client.get("/v1/allocation/00000000-0000-0000-0000-000000000000")
+    assert (missing.status_code, missing.text) == (404, "alloc not found")

@@ -159,7 +159,7 @@ class Route:
             (r"/v1/job/(?P<job_id>.+)/(?P<sub>plan|versions|summary|allocations|deployments|deployment|scale|evaluations|submission|revert|stable)", self.job_sub),
             (r"/v1/job/(?P<job_id>.+)", self.job),
             (r"/v1/evaluations", self.evaluations), (r"/v1/evaluation/(?P<eval_id>[^/]+)", self.evaluation),
-            (r"/v1/allocations", self.allocations), (r"/v1/deployments", self.deployments),
+            (r"/v1/allocations", self.allocations), (r"/v1/allocation/(?P<alloc_id>[^/]+)", self.allocation), (r"/v1/deployments", self.deployments),
             (r"/v1/deployment/allocations/(?P<dep_id>[^/]+)", self.deployment_allocs),
             (r"/v1/deployment/(?P<action>promote|fail|pause)/(?P<dep_id>[^/]+)", self.deployment_write),
             (r"/v1/deployment/(?P<dep_id>[^/]+)", self.deployment),
@@ -494,6 +494,14 @@ class Route:
             prefix = self.q("prefix")
             items = [a.stub() for a in self.state.allocs.values() if a.id.startswith(prefix)]
             self.ok(items, self.state.table_index("allocs"))
+
+    def allocation(self, *, write: bool, alloc_id: str) -> None:
+        self.require("read-job")
+        with self.state.lock:
+            alloc = self.state.allocs.get(alloc_id)
+            if alloc is None:
+                self.not_found("alloc not found", self.state.table_index("allocs"))
+            self.ok(alloc.full(with_job=True), alloc.modify_index)  # type: ignore[union-attr]
 
     def deployments(self, *, write: bool) -> None:
         self.require("read-job")

@@ -73,6 +73,7 @@ class Alloc:
     reschedule_delay_ns: int = 0
     reschedule_events: list[dict[str, Any]] = field(default_factory=list)  # of this allocation's tracker
     next_allocation: str = ""
+    previous_allocation: str = ""
 
     @property
     def job_version(self) -> int:
@@ -134,10 +135,53 @@ class Alloc:
             "TaskStates": self.task_states(),
         }
 
-    def full(self) -> dict[str, Any]:
-        out = self.stub()
-        out.update({"DeploymentID": self.deployment_id or "", "Job": None})
-        return out
+    def full(self, *, with_job: bool = False) -> dict[str, Any]:
+        """The Allocation struct (``GET /v1/allocation/:id``; the stream strips ``Job``)."""
+        stub = self.stub()
+        tasks = self._group_tasks()
+        group: dict[str, Any] = next((g for g in self.job.get("TaskGroups") or [] if g["Name"] == self.group), {})
+        disk = int((group.get("EphemeralDisk") or {}).get("SizeMB") or 0)
+        per_task = {
+            t["Name"]: {
+                "CPU": (t.get("Resources") or {}).get("CPU", 0), "MemoryMB": (t.get("Resources") or {}).get("MemoryMB", 0),
+                "DiskMB": 0, "IOPS": 0, "Networks": None, "Devices": None,
+            }
+            for t in tasks
+        }
+        return {
+            "ID": self.id, "Namespace": self.namespace, "EvalID": self.eval_id, "Name": self.name,
+            "NodeID": NODE_ID, "NodeName": NODE_NAME, "JobID": self.job_id, "Job": self.job if with_job else None,
+            "TaskGroup": self.group,
+            "Resources": {
+                "CPU": sum(r["CPU"] for r in per_task.values()), "MemoryMB": sum(r["MemoryMB"] for r in per_task.values()),
+                "DiskMB": disk, "IOPS": 0, "Networks": None, "Devices": None,
+            },
+            "SharedResources": {"CPU": 0, "MemoryMB": 0, "DiskMB": disk, "IOPS": 0, "Networks": None, "Devices": None},
+            "TaskResources": per_task,
+            "AllocatedResources": {
+                "Tasks": {
+                    name: {"Cpu": {"CpuShares": r["CPU"]}, "Memory": {"MemoryMB": r["MemoryMB"]}, "Networks": None, "Devices": None}
+                    for name, r in per_task.items()
+                },
+                "TaskLifecycles": {t["Name"]: t.get("Lifecycle") for t in tasks},
+                "Shared": {"Networks": None, "DiskMB": disk, "Ports": None},
+            },
+            "Metrics": {
+                "NodesEvaluated": 1, "NodesFiltered": 0, "NodesAvailable": {"dc1": 1}, "ClassFiltered": None,
+                "ConstraintFiltered": None, "NodesExhausted": 0, "ClassExhausted": None, "DimensionExhausted": None,
+                "QuotaExhausted": None, "Scores": None, "ScoreMetaData": None, "AllocationTime": 10000, "CoalescedFailures": 0,
+            },
+            "DesiredStatus": self.desired_status, "DesiredDescription": self.desired_description,
+            "DesiredTransition": stub["DesiredTransition"], "ClientStatus": self.client_status,
+            "ClientDescription": self.client_description, "TaskStates": stub["TaskStates"], "AllocStates": None,
+            "PreviousAllocation": self.previous_allocation, "NextAllocation": self.next_allocation,
+            "DeploymentID": self.deployment_id or "", "DeploymentStatus": stub["DeploymentStatus"],
+            "RescheduleTracker": stub["RescheduleTracker"],
+            "NetworkStatus": {"InterfaceName": "", "Address": "", "DNS": None},
+            "FollowupEvalID": self.followup_eval_id, "PreemptedAllocations": None, "PreemptedByAllocation": "",
+            "CreateIndex": self.create_index, "ModifyIndex": self.modify_index, "AllocModifyIndex": self.create_index,
+            "CreateTime": self.create_time, "ModifyTime": self.modify_time,
+        }
 
 
 NODE_ID = "c0628419-7eb7-7caa-24be-89acb0b83fed"

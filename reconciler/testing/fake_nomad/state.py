@@ -566,6 +566,7 @@ class State:
             "PrevNodeID": NODE_ID, "RescheduleTime": self.now_ns(),
         }]
         alloc.next_allocation = new.id
+        new.previous_allocation = alloc.id
         alloc.modify_index = index
         self.publish(index, [self._eval_event("PlanResult", evaluation), self._alloc_event("PlanResult", new)])
         return new
