@@ -450,3 +450,20 @@ def test_allocation_by_id_carries_its_job(fake: FakeNomad, clock: ManualClock, c
     assert alloc["AllocatedResources"]["Shared"]["DiskMB"] == 300
     missing = client.get("/v1/allocation/00000000-0000-0000-0000-000000000000")
     assert (missing.status_code, missing.text) == (404, "alloc not found")
+
+
+def test_batch_work_completes_and_is_not_placed_again(fake: FakeNomad, clock: ManualClock, client: httpx.Client) -> None:
+    fake.set_health("report", mode="complete", after_s=2)
+    body = _job("report", count=2)
+    body["Job"]["Type"] = "batch"
+    del body["Job"]["Update"]
+    client.put("/v1/jobs", json=body)
+    _run(fake, clock, 1)
+    assert client.get("/v1/job/report").json()["Status"] == "running"
+    _run(fake, clock, 2)
+    allocs = client.get("/v1/job/report/allocations").json()
+    assert [a["ClientStatus"] for a in allocs] == ["complete", "complete"]
+    assert client.get("/v1/job/report").json()["Status"] == "dead"
+    client.put("/v1/jobs", json=body)  # same spec: a new evaluation, nothing to place
+    _run(fake, clock, 1)
+    assert len(client.get("/v1/job/report/allocations").json()) == 2

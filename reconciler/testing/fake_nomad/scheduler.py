@@ -67,6 +67,7 @@ class Alloc:
     unhealthy_at: float | None = None
     stop_at: float | None = None
     fails: bool = False
+    complete_at: float | None = None  # batch work that finishes (health mode "complete")
     followup_eval_id: str = ""
     reschedule: bool | None = None
     reschedule_at: float | None = None  # the fake's clock
@@ -91,7 +92,10 @@ class Alloc:
     def occupies_slot(self) -> bool:
         """Still counted by the scheduler: a failed allocation keeps its place until its
         reschedule (after the reschedule policy's delay) replaces it."""
-        return self.desired_status == "run" and self.client_status not in ("complete", "lost") and not self.next_allocation
+        if self.desired_status != "run" or self.next_allocation or self.client_status == "lost":
+            return False
+        # A batch allocation that completed is done, not missing: it is never re-placed.
+        return self.client_status != "complete" or self.job.get("Type") in ("batch", "sysbatch")
 
     def deployment_status(self) -> dict[str, Any] | None:
         if self.deployment_id is None or (self.healthy is None and not self.canary):

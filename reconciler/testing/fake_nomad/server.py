@@ -303,8 +303,9 @@ class FakeNomad:
         version: int | None = None,
     ) -> None:
         """How new allocations of a job behave: healthy after ``after_s`` (default: the
-        group's min_healthy_time), ``unhealthy`` (the task fails at start), or ``never``
-        healthy.  With ``version`` it applies to that job version only (e.g. the one
+        group's min_healthy_time), ``unhealthy`` (the task fails at start), ``never``
+        healthy, or ``complete`` (batch work that finishes successfully ``after_s`` after
+        starting).  With ``version`` it applies to that job version only (e.g. the one
         whose task would crash), taking precedence over a job-wide setting."""
         if mode not in HEALTH_MODES:
             raise ValueError(f"mode must be one of {HEALTH_MODES}, not {mode!r}")

@@ -43,7 +43,7 @@ Job = dict[str, Any]
 Key = tuple[str, str]
 
 AVAILABLE_DRIVERS = frozenset({"raw_exec", "exec", "mock_driver"})
-HEALTH_MODES = ("healthy", "unhealthy", "never")
+HEALTH_MODES = ("healthy", "unhealthy", "never", "complete")
 
 
 _EVAL_STREAM_ZEROS: dict[str, Any] = {
@@ -502,9 +502,11 @@ class State:
             alloc.client_status = "blocked"  # cannot be placed: becomes a queued allocation
             return alloc
         self.allocs[alloc.id] = alloc
-        mode, _ = self._timing(job, group)
+        mode, after = self._timing(job, group)
         alloc.start_at = self.clock() + self.health.start_delay_s
         alloc.fails = mode == "unhealthy"
+        if mode == "complete":
+            alloc.complete_at = alloc.start_at + after
         if deployment is not None and group["Name"] in deployment.groups:
             self._attach(alloc, deployment, job, group)
         return alloc
@@ -617,6 +619,10 @@ class State:
                     else:
                         alloc.client_status = "running"
                         alloc.client_description = "Tasks are running"
+                    client_changes.append(alloc)
+                if alloc.complete_at is not None and now >= alloc.complete_at and alloc.client_status == "running":
+                    alloc.client_status = "complete"
+                    alloc.client_description = "All tasks have completed"
                     client_changes.append(alloc)
                 if alloc.deployment_id and alloc.healthy is None:
                     if alloc.unhealthy_at is not None and now >= alloc.unhealthy_at:
