@@ -41,6 +41,16 @@ class ActionKind(enum.StrEnum):
     HOLD = "hold"
 
 
+class HoldReason(enum.StrEnum):
+    """Why a job is held: one value per rule, so every report of a hold agrees."""
+
+    FAILED_ROLLOUT = "failed_rollout"  # this spec's deployment failed (auto-reverted)
+    ACTIVE_DEPLOYMENT = "active_deployment"  # a deployment runs and may not be superseded
+    DEPLOYMENT_CAP = "deployment_cap"  # too many deployments at once
+    WAVE = "wave"  # a lower wave is not done
+    GUARD = "guard"  # a safety guard refused it (prune fraction, broken checkout)
+
+
 @dataclass(frozen=True)
 class LiveJob:
     """One job as the cluster reports it.
@@ -113,6 +123,7 @@ class JobAction:
     deployment_id: str | None = None
     desired: DesiredJob | None = None
     live: LiveJob | None = None
+    hold_reason: HoldReason | None = None  # set exactly when kind is HOLD
 
     @property
     def path(self) -> str | None:
@@ -301,26 +312,28 @@ def _decide(
             f"the rollout of this spec failed ({dep.get('StatusDescription') or 'deployment failed'});"
             " held until the file changes"
         )
-        return _hold(key, drift, reason, base)
+        return _hold(key, drift, reason, base, HoldReason.FAILED_ROLLOUT)
     active = live.active_deployment
     if active is not None and not policy.supersede_active:
         reason = (
             f"deployment {str(active.get('ID', ''))[:8]} is {active.get('Status')}"
             f" ({active.get('StatusDescription', '')}); held until it finishes"
         )
-        return _hold(key, drift, reason, base)
+        return _hold(key, drift, reason, base, HoldReason.ACTIVE_DEPLOYMENT)
     return JobAction(
         key, ActionKind.REGISTER, drift, drift.summary(),
         enforce_index=live.job_modify_index, **base,
     )  # fmt: skip
 
 
-def _hold(key: JobKey, drift: JobDrift, reason: str, base: dict[str, Any]) -> JobAction:
+def _hold(
+    key: JobKey, drift: JobDrift, reason: str, base: dict[str, Any], why: HoldReason
+) -> JobAction:
     held = JobDrift(
         drift.key, DriftState.HELD, drift.changes, drift.path, reason,
         drift.owned, drift.live_digest, drift.notes,
     )  # fmt: skip
-    return JobAction(key, ActionKind.HOLD, held, reason, **base)
+    return JobAction(key, ActionKind.HOLD, held, reason, hold_reason=why, **base)
 
 
 def _maybe_promote(
@@ -393,7 +406,7 @@ def _decide_prunes(
     if refusal is not None:
         if candidates:
             refusals.append(refusal)
-        return out + [_with(o, ActionKind.HOLD, refusal) for o in candidates]
+        return out + [_with(o, ActionKind.HOLD, refusal, HoldReason.GUARD) for o in candidates]
     return out + [
         JobAction(
             o.key,
@@ -415,8 +428,13 @@ def _live_wave(action: JobAction, policy: SyncPolicy) -> int:
         return 0
 
 
-def _with(action: JobAction, kind: ActionKind, reason: str) -> JobAction:
-    return JobAction(action.key, kind, action.drift, reason, wave=action.wave, live=action.live)
+def _with(
+    action: JobAction, kind: ActionKind, reason: str, why: HoldReason | None = None
+) -> JobAction:
+    return JobAction(
+        action.key, kind, action.drift, reason, wave=action.wave, live=action.live,
+        hold_reason=why,
+    )  # fmt: skip
 
 
 def _cap_deployments(
@@ -436,7 +454,8 @@ def _cap_deployments(
         if action.kind is ActionKind.REGISTER and action.key not in busy:
             if budget <= 0:
                 reason = f"deployment cap reached ({cap} concurrent deployments)"
-                out.append(_hold(action.key, action.drift, reason, _base(action)))
+                out.append(_hold(
+                    action.key, action.drift, reason, _base(action), HoldReason.DEPLOYMENT_CAP))
                 continue
             budget -= 1
         out.append(action)

@@ -45,7 +45,7 @@ from typing import Any
 
 from reconciler.core.diff import DriftState
 from reconciler.core.ownership import parse_wave, read_ownership
-from reconciler.core.plan import ActionKind, SyncPolicy
+from reconciler.core.plan import ActionKind, HoldReason, SyncPolicy
 from reconciler.daemon.api_tap import SCOPE, TappedApi
 from reconciler.daemon.debounce import Debouncer, ParseErrorGate
 from reconciler.daemon.logging import SecretFilter, configure_logging
@@ -101,6 +101,15 @@ class Reason(enum.StrEnum):
 
 def _fields(key: JobKey, **more: Any) -> dict[str, Any]:
     return {"fields": {"nomad_namespace": key[0], "nomad_job": key[1], **more}}
+
+
+def held_reason_of(outcome: JobOutcome) -> str:
+    """The one ``reason`` label of a job the engine held (the metrics' small set).
+
+    The plan names its holds; an engine outcome held without a plan hold is a
+    wave the engine did not start because a lower one failed (``--wait``).
+    """
+    return (outcome.action.hold_reason or HoldReason.WAVE).value
 
 
 def nomad_config(settings: DaemonSettings) -> NomadConfig:
@@ -609,11 +618,14 @@ class Daemon:
         states.update({k: state for k, (state, _r) in parked.items()})
         states.update(dict.fromkeys(deferred, "held"))
         states.update(dict.fromkeys(unmanaged, "unmanaged"))  # counted, never touched
+        # One reason per hold, the same one every other report of it gives.
+        held_reasons = {k: held_reason_of(o) for k, o in outcomes.items()
+                        if states.get(k) == "held"}  # fmt: skip
+        held_reasons.update(dict.fromkeys(held, HoldReason.FAILED_ROLLOUT.value))
+        held_reasons.update({k: self._deferred[k].reason for k in deferred if k in self._deferred})
         self.metrics.observe_pass(
             time.monotonic() - started, states,
-            held_reasons={k: "failed_rollout" if k in held else
-                          self._deferred[k].reason if k in self._deferred else "policy"
-                          for k, v in states.items() if v == "held"},
+            held_reasons=held_reasons,
             succeeded=not any(isinstance(r, BaseException) or r is Outcome.FAILED
                               for r in results.values()),
         )
@@ -649,7 +661,8 @@ class Daemon:
             if key in parked:
                 state, reason = parked[key]
                 self.metrics.set_job_state(
-                    key, state, held_reason="failed_rollout" if state == "held" else None
+                    key, state,
+                    held_reason=HoldReason.FAILED_ROLLOUT.value if state == "held" else None,
                 )
                 log.info("not resubmitted until its file changes", extra=_fields(
                     key, state=state, reason=reason, file=desired.path if desired else None))
@@ -815,7 +828,7 @@ class Daemon:
             state = self._state_of(out)
             if state != "unmanaged":
                 self.metrics.set_job_state(
-                    key, state, held_reason="policy" if state == "held" else None
+                    key, state, held_reason=held_reason_of(out) if state == "held" else None
                 )
             drift_at = self._drift_at.pop(key, None)
             drifted = out.action.drift.state in (
@@ -976,7 +989,8 @@ class Daemon:
                 if seen is not None:
                     self.metrics.observe_commit_to_healthy(max(time.time() - seen, 0.0))
             if update.phase is RolloutPhase.FAILED:
-                self.metrics.set_job_state(key, "held", held_reason="failed_rollout")
+                self.metrics.set_job_state(
+                    key, "held", held_reason=HoldReason.FAILED_ROLLOUT.value)
             return
         delay = self.settings.rollout_poll
         if self._stream_connected:

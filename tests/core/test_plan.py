@@ -10,6 +10,7 @@ from reconciler.core.diff import DriftState
 from reconciler.core.plan import (
     ActionKind,
     ClusterState,
+    HoldReason,
     LiveJob,
     Plan,
     SyncPolicy,
@@ -244,3 +245,22 @@ def test_targeted_plan_keeps_the_guards_of_the_whole_snapshot() -> None:
     assert kinds(p) == {"j0": "create"}
     empty = compute_plan(Snapshot(root="/jobs", jobs=()), state, policy, now=0, only={gone.key})
     assert kinds(empty) == {"gone": "hold"}
+
+
+def test_every_hold_names_its_rule() -> None:
+    """One reason per hold (the metrics' ``reason`` label), whatever rule held it."""
+    a = job("a", count=2)
+    failed = {"ID": "d-1", "Status": "failed", "StatusDescription": "rolling back"}
+    cases = {
+        HoldReason.FAILED_ROLLOUT: plan([a], [live(a, deployment=failed, failed_digest=a.digest,
+                                                    Priority=70)]),
+        HoldReason.ACTIVE_DEPLOYMENT: plan([a], [live(a, deployment=RUNNING, Priority=70)]),
+        HoldReason.DEPLOYMENT_CAP: plan([a, job("busy")], [live(job("busy"), deployment=RUNNING)],
+                                        max_concurrent_deployments=1),
+        HoldReason.GUARD: plan([a], [live(a), live(job("gone"))], prune=True,
+                               errors=(Diagnostic(path="b.nomad", message="broken"),)),
+    }
+    for why, p in cases.items():
+        holds = [x for x in p.actions if x.kind is ActionKind.HOLD]
+        assert holds and all(x.hold_reason is why for x in holds), (why, p.actions)
+        assert all(x.hold_reason is None for x in p.actions if x.kind is not ActionKind.HOLD)
