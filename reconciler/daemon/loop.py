@@ -834,8 +834,12 @@ class Daemon:
             drifted = out.action.drift.state in (
                 DriftState.MODIFIED, DriftState.MISSING, DriftState.ORPHANED)
             # Only out-of-band drift counts: an event for our own in-flight write (its
-            # index is learnt from the response, after the event) is not a detection.
-            if drift_at is not None and drifted and key in drift_keys:
+            # index is learnt from the response, after the event) is not a detection,
+            # and neither is creating a job this process never saw in sync (start-up,
+            # or an event replayed from before it started): nothing drifted from a
+            # state it knew.
+            seen_in_sync = key in self._known_index
+            if drift_at is not None and drifted and key in drift_keys and seen_in_sync:
                 self.metrics.observe_drift_detected(max(time.time() - drift_at, 0.0))
             if out.result in (SyncResult.CREATED, SyncResult.UPDATED):
                 results[key] = self._registered(key, out, now)
