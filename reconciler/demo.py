@@ -38,6 +38,9 @@ from reconciler.jobspec.variables import VariableInputs
 from reconciler.model import DesiredJob, Snapshot
 
 CHANGE_KEY = "demo_revision"
+# The demo's simulated client node runs every driver the examples use (the
+# recorded dev agent had no docker), so every example job gets a deployment.
+DEMO_DRIVERS = ("exec", "raw_exec", "docker", "podman", "java", "qemu", "container", "mock_driver")
 
 
 @dataclass(frozen=True)
@@ -183,8 +186,9 @@ def nomad_endpoint(options: DemoOptions, narrator: Narrator, snapshot: Snapshot)
         return
     from reconciler.testing.fake_nomad import FakeNomad
 
-    with FakeNomad() as fake:
+    with FakeNomad(drivers=DEMO_DRIVERS) as fake:
         narrator.step(f"Started the embedded Nomad fake (behaves like Nomad 1.0.18) at {fake.address}")
+        narrator.say(f"its one client node has the drivers {', '.join(DEMO_DRIVERS)}")
         namespaces = sorted({j.namespace for j in snapshot.jobs} - {"default"})
         for name in namespaces:
             httpx.put(f"{fake.address}/v1/namespace", json={"Name": name}).raise_for_status()

@@ -13,6 +13,7 @@ import sys
 import threading
 
 from reconciler.testing.fake_nomad import FakeNomad, HealthModel
+from reconciler.testing.fake_nomad.state import AVAILABLE_DRIVERS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,8 +25,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--region", default="global")
     parser.add_argument("--time-scale", type=float, default=1.0,
                         help="multiply the jobs' own update timings (e.g. 0.1 to run deployments 10x faster)")
+    parser.add_argument("--drivers", default=",".join(sorted(AVAILABLE_DRIVERS)),
+                        help="comma-separated task drivers of the simulated client node; jobs using "
+                             "others stay queued (default: %(default)s, as on the recording agent)")
     args = parser.parse_args(argv)
+    drivers = [d.strip() for d in args.drivers.split(",") if d.strip()]
     fake = FakeNomad(version=args.version, acl=args.acl, region=args.region, host=args.host, port=args.port,
+                     drivers=drivers,
                      health=HealthModel(time_scale=args.time_scale))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -19,7 +19,7 @@ import ssl
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -30,7 +30,7 @@ from reconciler.testing.fake_nomad.faults import Faults
 from reconciler.testing.fake_nomad.goorder import go_ordered
 from reconciler.testing.fake_nomad.routes import TEXT, Reply, Route
 from reconciler.testing.fake_nomad.scheduler import rfc3339
-from reconciler.testing.fake_nomad.state import HEALTH_MODES, HealthModel, State
+from reconciler.testing.fake_nomad.state import AVAILABLE_DRIVERS, HEALTH_MODES, HealthModel, State
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -137,6 +137,11 @@ class FakeNomad:
     with ``unix_socket``).  ``clock`` drives deployment timing; the fake
     advances its simulation on a background thread every ``tick_s`` seconds
     (``tick()`` advances it immediately).
+
+    ``drivers`` are the task drivers its one client node has: by default those
+    healthy on the recording agent (``raw_exec``, ``exec``, ``mock_driver``), so
+    a ``docker`` job stays queued there as it did on the real one.  A task whose
+    command is ``false`` never gets healthy, as on a real client.
     """
 
     def __init__(
@@ -155,6 +160,7 @@ class FakeNomad:
         blocking_jitter: bool = True,
         host: str = "127.0.0.1",
         port: int = 0,
+        drivers: Iterable[str] = AVAILABLE_DRIVERS,
     ) -> None:
         self.version = version
         self.acl_enabled = acl
@@ -171,7 +177,7 @@ class FakeNomad:
         self.faults = Faults()
         self.faults._attach(self.broker)
         self.state = State(region=region, datacenters=self.datacenters, acl=acl, health=health or HealthModel(),
-                           clock=clock, broker=self.broker)
+                           clock=clock, broker=self.broker, drivers=frozenset(drivers))
         self.state.purge_job_event = self.version_at_least(1, 7, 5)
         self.state.purge_deleted_flag = self.version_at_least(1, 11, 3)
         self._log_lock = threading.Lock()

@@ -81,6 +81,16 @@ class HealthModel:
     time_scale: float = 1.0
 
 
+def _runs_false(group: dict[str, Any]) -> bool:
+    """A task whose command is ``false`` exits at once on a real client: its
+    allocations never become healthy (recording 06 deploys ``/bin/false``)."""
+    for task in group.get("Tasks") or []:
+        command = str((task.get("Config") or {}).get("command") or "")
+        if command.rsplit("/", 1)[-1] == "false":
+            return True
+    return False
+
+
 @dataclass
 class JobRecord:
     row: Job  # the live job row (GET /v1/job/:id)
@@ -101,8 +111,10 @@ class State:
         health: HealthModel,
         clock: Callable[[], float],
         broker: EventBroker,
+        drivers: frozenset[str] = AVAILABLE_DRIVERS,
     ) -> None:
         self.lock = threading.RLock()
+        self.drivers = drivers
         self.cond = threading.Condition(self.lock)
         self.region = region
         self.datacenters = datacenters
@@ -366,7 +378,8 @@ class State:
 
     def _timing(self, job: Job, group: dict[str, Any]) -> tuple[str, float]:
         """(mode, seconds from running to healthy) for new allocations of ``group``."""
-        default = self.health_overrides.get((job["Namespace"], job["ID"], None), (self.health.mode, self.health.after_s))
+        model = ("unhealthy", None) if _runs_false(group) else (self.health.mode, self.health.after_s)
+        default = self.health_overrides.get((job["Namespace"], job["ID"], None), model)
         mode, after = self.health_overrides.get((job["Namespace"], job["ID"], job.get("Version")), default)
         if after is None:
             after = self.health.after_s
@@ -498,7 +511,7 @@ class State:
             create_time=now_ns, modify_index=index, modify_time=now_ns, canary=canary,
         )
         drivers = {t.get("Driver") for t in group.get("Tasks") or []}
-        if not drivers <= AVAILABLE_DRIVERS or not set(job.get("Datacenters") or []) & set(self.datacenters):
+        if not drivers <= self.drivers or not set(job.get("Datacenters") or []) & set(self.datacenters):
             alloc.client_status = "blocked"  # cannot be placed: becomes a queued allocation
             return alloc
         self.allocs[alloc.id] = alloc
