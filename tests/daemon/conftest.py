@@ -1,12 +1,17 @@
-"""Daemon tests leave nothing running: every thread a test started must be gone after it."""
+"""Daemon test fixtures: a Nomad fake, a git checkout, daemon subprocesses stopped after the
+test; and nothing left running: every thread a test started must be gone after it."""
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
+
+from reconciler.testing.fake_nomad import FakeNomad
+from tests.daemon.harness import DaemonProcess, GitCheckout
 
 
 @pytest.fixture(autouse=True)
@@ -20,3 +25,31 @@ def _no_leaked_threads() -> Iterator[None]:
             break
         time.sleep(0.01)
     assert not leaked, f"threads left running: {[t.name for t in leaked]}"
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeNomad]:
+    with FakeNomad() as server:
+        yield server
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> GitCheckout:
+    return GitCheckout(tmp_path / "jobs")
+
+
+@pytest.fixture
+def start_daemon() -> Iterator[Callable[..., DaemonProcess]]:
+    started: list[DaemonProcess] = []
+
+    def start(jobs: Path, address: str, *extra: str) -> DaemonProcess:
+        daemon = DaemonProcess(jobs, address, *extra)
+        started.append(daemon)
+        return daemon
+
+    yield start
+    for daemon in started:
+        try:
+            daemon.stop()
+        finally:
+            print(daemon.dump())  # shown by pytest only when the test failed

@@ -22,6 +22,8 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from reconciler.testing.fake_nomad import FakeNomad
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 GIT_ENV = {
@@ -245,3 +247,8 @@ class DaemonProcess:
 def registers(log: Iterable[tuple[str, str, str, int]]) -> int:
     """Job registrations in a fake's request log (``PUT /v1/jobs``)."""
     return sum(1 for method, path, _q, _s in log if method in ("PUT", "POST") and path == "/v1/jobs")
+
+
+def count_of(fake: FakeNomad, job_id: str) -> int | None:
+    job = fake.read_job(job_id)
+    return None if job is None else int(job["TaskGroups"][0]["Count"])

@@ -7,51 +7,22 @@ the daemon sent), and the daemon's /metrics.  Waits are bounded polls.
 from __future__ import annotations
 
 import signal
-from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
 from reconciler.testing.fake_nomad import FakeNomad
-from tests.daemon.harness import DaemonProcess, GitCheckout, job_hcl, registers, wait_until
+from tests.daemon.harness import (
+    count_of,
+    job_hcl,
+    registers,
+    wait_until,
+)
 
 pytestmark = pytest.mark.slow
 
 OP = "nomad_reconciler_sync_operations_total"
 
-
-@pytest.fixture
-def fake() -> Iterator[FakeNomad]:
-    with FakeNomad() as server:
-        yield server
-
-
-@pytest.fixture
-def repo(tmp_path: Path) -> GitCheckout:
-    return GitCheckout(tmp_path / "jobs")
-
-
-@pytest.fixture
-def start_daemon() -> Iterator[Callable[..., DaemonProcess]]:
-    started: list[DaemonProcess] = []
-
-    def start(jobs: Path, address: str, *extra: str) -> DaemonProcess:
-        daemon = DaemonProcess(jobs, address, *extra)
-        started.append(daemon)
-        return daemon
-
-    yield start
-    for daemon in started:
-        try:
-            daemon.stop()
-        finally:
-            print(daemon.dump())  # shown by pytest only when the test failed
-
-
-def count_of(fake: FakeNomad, job_id: str) -> int | None:
-    job = fake.read_job(job_id)
-    return None if job is None else int(job["TaskGroups"][0]["Count"])
 
 
 def arg_of(fake: FakeNomad, job_id: str) -> str | None:

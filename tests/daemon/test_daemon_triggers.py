@@ -5,49 +5,20 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
 from reconciler.testing.fake_nomad import FakeNomad
-from tests.daemon.harness import DaemonProcess, GitCheckout, job_hcl, registers, wait_until
+from tests.daemon.harness import (
+    count_of,
+    job_hcl,
+    registers,
+    wait_until,
+)
 
 pytestmark = pytest.mark.slow
 
-
-@pytest.fixture
-def fake() -> Iterator[FakeNomad]:
-    with FakeNomad() as server:
-        yield server
-
-
-@pytest.fixture
-def repo(tmp_path: Path) -> GitCheckout:
-    return GitCheckout(tmp_path / "jobs")
-
-
-@pytest.fixture
-def start_daemon() -> Iterator[Callable[..., DaemonProcess]]:
-    started: list[DaemonProcess] = []
-
-    def start(jobs: Path, address: str, *extra: str) -> DaemonProcess:
-        daemon = DaemonProcess(jobs, address, *extra)
-        started.append(daemon)
-        return daemon
-
-    yield start
-    for daemon in started:
-        try:
-            daemon.stop()
-        finally:
-            print(daemon.dump())  # shown by pytest only when the test failed
-
-
-def count_of(fake: FakeNomad, job_id: str) -> int | None:
-    job = fake.read_job(job_id)
-    return None if job is None else int(job["TaskGroups"][0]["Count"])
 
 
 def test_half_written_file_is_not_reported_and_a_broken_file_does_not_stop_others(
