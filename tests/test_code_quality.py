@@ -1,4 +1,5 @@
-"""The README's development checks hold: ruff is clean and mypy --strict passes on the package."""
+"""The README's development checks hold: ruff is clean, mypy --strict passes on the package,
+and the layering declared in .importlinter is kept."""
 
 from __future__ import annotations
 
@@ -24,3 +25,9 @@ def test_mypy_strict_passes_on_the_package() -> None:
     result = subprocess.run([BIN / "mypy"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Success" in result.stdout
+
+
+def test_layering_contracts_are_kept() -> None:
+    result = subprocess.run([BIN / "lint-imports", "--no-cache"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 broken" in result.stdout

@@ -53,7 +53,6 @@ from reconciler.daemon.nomad_watch import DeploymentChange, JobChange, NomadWatc
 from reconciler.daemon.ordering import Deferral, defer_changes
 from reconciler.daemon.pass_lock import PassLock
 from reconciler.daemon.queue import Outcome, QueueSettings, Result, WorkQueue
-from reconciler.daemon.revision import read_revision
 from reconciler.daemon.rollout import RolloutPhase, RolloutTracker, promotion_soak
 from reconciler.daemon.settings import DaemonSettings, load_settings, reload_changes
 from reconciler.daemon.watcher import JobsDirWatcher
@@ -71,6 +70,7 @@ from reconciler.nomad.config import NomadConfig, parse_http_auth
 from reconciler.nomad.retry import RetryPolicy
 from reconciler.observability.metrics import ReconcilerMetrics
 from reconciler.observability.server import Heartbeat, ObservabilityServer, parse_listen_address
+from reconciler.revision import read_revision
 from reconciler.sync.api import ClientApi
 from reconciler.sync.engine import Reconciler
 from reconciler.sync.outcome import JobOutcome

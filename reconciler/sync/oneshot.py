@@ -16,10 +16,10 @@ from typing import Any, TextIO
 
 from reconciler.core.diff import DriftState
 from reconciler.core.plan import SyncPolicy, compute_plan
-from reconciler.daemon.revision import read_revision
 from reconciler.errors import NomadError
 from reconciler.model import JobKey, Snapshot
 from reconciler.nomad.config import NomadConfig
+from reconciler.revision import read_revision
 from reconciler.sync.engine import Reconciler
 from reconciler.sync.outcome import JobOutcome, PassResult, Result, Rollout
 from reconciler.sync.render import (
