@@ -15,8 +15,8 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
 from reconciler.errors import NomadIndexConflictError, NomadUnavailableError
-from reconciler.metrics import ObservabilityServer, ReconcilerMetrics
 from reconciler.model import Diagnostic, Revision, Snapshot
+from reconciler.observability import ObservabilityServer, ReconcilerMetrics
 
 
 class FakeClock:

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from reconciler.metrics import DeploymentStatus, summarize_deployment
+from reconciler.observability import DeploymentStatus, summarize_deployment
 
 
 def recorded_deployments(golden: Path, name: str) -> list[dict[str, Any]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from reconciler.metrics import ReconcilerMetrics
+from reconciler.observability import ReconcilerMetrics
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
 

@@ -13,14 +13,14 @@ from reconciler.errors import (
     NomadPermissionDeniedError,
     NomadUnavailableError,
 )
-from reconciler.metrics import (
+from reconciler.model import Diagnostic, Revision, Severity, Snapshot
+from reconciler.observability import (
     DeploymentStatus,
     ErrorKind,
     OperationResult,
     ReconcilerMetrics,
     SyncState,
 )
-from reconciler.model import Diagnostic, Revision, Severity, Snapshot
 from tests.observability.conftest import FakeClock, Record
 
 P = "nomad_reconciler_"

@@ -13,10 +13,10 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from reconciler.errors import NomadNotFoundError
-from reconciler.metrics import ReconcilerMetrics
 from reconciler.nomad.client import NomadClient
 from reconciler.nomad.config import NomadConfig
 from reconciler.nomad.retry import RetryPolicy
+from reconciler.observability import ReconcilerMetrics
 from reconciler.testing.fake_nomad import FakeNomad
 from tests.nomad.jobs import canary_update, sleeper_job
 

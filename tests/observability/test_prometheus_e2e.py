@@ -16,7 +16,7 @@ import promql_parser
 import pytest
 from prometheus_client import CollectorRegistry
 
-from reconciler.metrics import ObservabilityServer, ReconcilerMetrics
+from reconciler.observability import ObservabilityServer, ReconcilerMetrics
 from tests.observability.conftest import FakeClock, populate
 from tests.observability.prometheus_harness import (
     PROMETHEUS,

@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
 from reconciler.errors import ConfigError
-from reconciler.metrics import (
+from reconciler.observability import (
     Heartbeat,
     ObservabilityServer,
     ReconcilerMetrics,
