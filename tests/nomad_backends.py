@@ -26,6 +26,9 @@ from reconciler.testing.fake_nomad import FakeNomad
 
 AGENT_START_TIMEOUT_S = 60.0
 
+# The oldest and the newest Nomad the fake models: tests that matter run at both.
+FAKE_VERSIONS = ("1.0.18", "2.0.5")
+
 
 @dataclass
 class Backend:
@@ -91,8 +94,6 @@ def running_nomad_agent(binary: str) -> Iterator[str]:
             process.kill()
             process.wait(timeout=10)
         shutil.rmtree(workdir, ignore_errors=True)
-
-
 
 
 def purge_all_jobs(address: str) -> None:

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.model import ApiJob
+from reconciler.model import ApiJob, DesiredJob
 
 DEFAULT_PREFIX = "gitops."
 
@@ -74,6 +74,11 @@ def stamp_job(job: ApiJob, *, source: str, digest: str, prefix: str = DEFAULT_PR
     meta[prefix + DIGEST] = digest
     stamped["Meta"] = meta
     return stamped
+
+
+def submitted_job(desired: DesiredJob, prefix: str = DEFAULT_PREFIX) -> ApiJob:
+    """The job body a register sends: the file's job plus the ownership stamp."""
+    return stamp_job(desired.job, source=desired.path, digest=desired.digest, prefix=prefix)
 
 
 def parse_wave(meta: Mapping[str, Any] | None, prefix: str = DEFAULT_PREFIX) -> int:

@@ -49,6 +49,7 @@ class HoldReason(enum.StrEnum):
     DEPLOYMENT_CAP = "deployment_cap"  # too many deployments at once
     WAVE = "wave"  # a lower wave is not done
     GUARD = "guard"  # a safety guard refused it (prune fraction, broken checkout)
+    NOT_CONVERGING = "not_converging"  # registered, yet Nomad still reports it changed
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,12 @@ class LiveJob:
     known_digest: str | None = None
     failed_digest: str | None = None
     read_error: str | None = None  # reading it failed: its state is unknown this pass
+    # Registered from this very digest by this process, nobody wrote since, and
+    # Nomad's plan still reports these fields changed: re-sending cannot help.
+    not_converging: tuple[str, ...] = ()
+    # Nomad's plan of the job a register would send, when the reader asked it
+    # (the arbiter): the applier shows its annotations instead of asking again.
+    nomad_plan: Mapping[str, Any] | None = None
 
     @property
     def active_deployment(self) -> Mapping[str, Any] | None:
@@ -278,13 +285,15 @@ def _drift_of(desired: DesiredJob, live: LiveJob | None, policy: SyncPolicy) -> 
     if live.read_error is not None:
         reason = f"could not read it from Nomad: {live.read_error}"
         return JobDrift(desired.key, DriftState.ERROR, path=desired.path, reason=reason)
+    if live.known_digest == desired.digest and not live.stop:
+        # Vouched for by the reader: same index as a pass that saw it in sync, a
+        # trusted stamp, or Nomad's own plan said the file changes nothing.
+        ownership = read_ownership(live.meta, policy.owner_prefix)
+        return JobDrift(
+            desired.key, DriftState.IN_SYNC, path=desired.path, owned=ownership is not None,
+            live_digest=ownership.digest if ownership else None,
+        )  # fmt: skip
     if live.job is None:
-        if live.known_digest == desired.digest and not live.stop:
-            ownership = read_ownership(live.meta, policy.owner_prefix)
-            return JobDrift(
-                desired.key, DriftState.IN_SYNC, path=desired.path, owned=ownership is not None,
-                live_digest=ownership.digest if ownership else None,
-            )  # fmt: skip
         # The reader must read every job it cannot vouch for; a gap is a bug, not drift.
         reason = "live job was not read (internal error)"
         return JobDrift(desired.key, DriftState.ERROR, path=desired.path, reason=reason)
@@ -313,6 +322,14 @@ def _decide(
             " held until the file changes"
         )
         return _hold(key, drift, reason, base, HoldReason.FAILED_ROLLOUT)
+    if live.not_converging:
+        shown = ", ".join(live.not_converging[:5])
+        more = len(live.not_converging) - 5
+        reason = (
+            f"registered from this file, but Nomad still reports changes in {shown}"
+            f"{f' and {more} more' if more > 0 else ''}; not re-sent (held until the file changes)"
+        )
+        return _hold(key, drift, reason, base, HoldReason.NOT_CONVERGING)
     active = live.active_deployment
     if active is not None and not policy.supersede_active:
         reason = (

@@ -231,7 +231,10 @@ class Daemon:
             on_request=self.metrics.observe_nomad_request,
         )
         self.api = TappedApi(ClientApi(self.client), gate=lambda ns, dep: False, client=self.client)
-        self.engine = Reconciler(self.api, sync_policy(s), annotate=False)
+        self.engine = Reconciler(
+            self.api, sync_policy(s), annotate=False,
+            on_mismatch=lambda _key, fields: self.metrics.observe_canonical_mismatch(fields),
+        )  # fmt: skip
         self.queue: WorkQueue[JobKey] = WorkQueue(
             self._handle_batch,
             settings=QueueSettings(backoffs=s.backoffs, jitter=s.jitter, max_workers=s.workers),

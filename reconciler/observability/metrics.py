@@ -291,6 +291,13 @@ class ReconcilerMetrics:
             registry=r,
             buckets=NOMAD_REQUEST_BUCKETS,
         )
+        self.canonical_mismatch = Counter(
+            PREFIX + "canonical_mismatch",
+            "Fields the local diff flagged in jobs Nomad's own plan found unchanged "
+            "(gaps in the local model of Nomad's defaults; never written).",
+            ["field"],
+            registry=r,
+        )
         self.event_stream_connected = Gauge(
             PREFIX + "event_stream_connected",
             "1 while the Nomad event stream is connected.",
@@ -480,6 +487,11 @@ class ReconcilerMetrics:
     def observe_drift_detected(self, latency_s: float) -> None:
         """An out-of-band change in Nomad was detected ``latency_s`` after it happened."""
         self.drift_detection.observe(latency_s)
+
+    def observe_canonical_mismatch(self, fields: Iterable[str]) -> None:
+        """Nomad overruled the local diff of one job: count each field it flagged."""
+        for name in fields:
+            self.canonical_mismatch.labels(name).inc()
 
     def observe_nomad_request(self, record: RequestRecord) -> None:
         """The Nomad client's ``on_request`` hook: count and time one HTTP request."""

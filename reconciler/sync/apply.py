@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from reconciler.core.diff import compute_job_drift
-from reconciler.core.ownership import stamp_job
+from reconciler.core.ownership import stamp_job, submitted_job
 from reconciler.core.plan import ActionKind, JobAction, SyncPolicy
 from reconciler.errors import (
     NomadAPIError,
@@ -25,17 +25,12 @@ from reconciler.errors import (
 )
 from reconciler.jobspec.canonical import strip_server_fields
 from reconciler.jobspec.positions import Step, locate
-from reconciler.model import ApiJob, DesiredJob
+from reconciler.model import DesiredJob
 from reconciler.sync.api import NomadApi
 from reconciler.sync.cluster import ClusterMemory
 from reconciler.sync.outcome import JobOutcome, Result
 
 OutcomeHook = Callable[[JobOutcome], None]
-
-
-def submitted_job(desired: DesiredJob, prefix: str) -> ApiJob:
-    """The job body to register: the file's job plus the ownership stamp."""
-    return stamp_job(desired.job, source=desired.path, digest=desired.digest, prefix=prefix)
 
 
 SubmissionBuilder = Callable[[DesiredJob], dict[str, Any]]
@@ -110,8 +105,11 @@ class Applier:
         """Nomad's own plan for a register: per-group annotations and warnings."""
         if action.desired is None:
             return None, ""
-        job = submitted_job(action.desired, self._policy.owner_prefix)
-        resp = await self._api.plan_job(job)
+        if action.live is not None and action.live.nomad_plan is not None:
+            resp: Mapping[str, Any] = action.live.nomad_plan  # the arbiter's answer, same job
+        else:
+            job = submitted_job(action.desired, self._policy.owner_prefix)
+            resp = await self._api.plan_job(job)
         ann = (resp.get("Annotations") or {}).get("DesiredTGUpdates") or None
         warnings = str(resp.get("Warnings") or "")
         failed = resp.get("FailedTGAllocs") or {}

@@ -10,6 +10,13 @@ only when nothing vouches for it:
   digest equals the file's, the job was submitted from this very spec (a
   fresh one-shot sync).  ``refresh=True`` ignores stamps and memory.
 
+When the local diff says a job differs, Nomad's own plan decides
+(``core.arbiter``): a job is drifted only when Nomad says the file would
+change it.  The verdict is remembered for (job, ``JobModifyIndex``, digest),
+so Nomad is asked again only when one of them moves.  A job this process
+registered from the same digest that Nomad still reports as changed, with
+no write by anyone since, is not converging: it is marked so, never re-sent.
+
 The latest deployment is read only for jobs that will need a decision about a
 rollout (drifted jobs, and in-sync jobs that may be promoted).
 """
@@ -17,17 +24,26 @@ rollout (drifted jobs, and in-sync jobs that may be promoted).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+import logging
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.core.diff import compute_job_drift
-from reconciler.core.ownership import read_ownership, wants_auto_promote
+from reconciler.core.arbiter import (
+    changed_field_paths,
+    compute_arbiter_job,
+    nomad_diff_fields,
+    plan_changes_job,
+)
+from reconciler.core.diff import JobDrift, compute_job_drift
+from reconciler.core.ownership import read_ownership, submitted_job, wants_auto_promote
 from reconciler.core.plan import ClusterState, LiveJob, SyncPolicy
-from reconciler.errors import NomadError, NomadNotFoundError
+from reconciler.errors import NomadError, NomadNotFoundError, NomadPermissionDeniedError
 from reconciler.jobspec.canonical import strip_server_fields
 from reconciler.model import ApiJob, DesiredJob, JobKey, Snapshot
 from reconciler.sync.api import NomadApi
+
+log = logging.getLogger("reconciler.sync")
 
 # Reads run concurrently, but bounded: a thousand parallel requests would only queue.
 READ_CONCURRENCY = 16
@@ -42,6 +58,21 @@ class _Seen:
     version: int | None = None
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """Nomad's plan of a file's job against the live job at one ``JobModifyIndex``."""
+
+    job_modify_index: int
+    digest: str
+    changed: bool
+    fields: tuple[str, ...] = ()  # what Nomad says would change
+    answer: Mapping[str, Any] | None = None  # Nomad's plan response (annotations too)
+
+
+# Called when Nomad overrules the local diff: (job, the fields the local diff flagged).
+MismatchHook = Callable[[JobKey, tuple[str, ...]], None]
+
+
 @dataclass
 class ClusterMemory:
     """Per-process memory of what each job looked like at its last ``JobModifyIndex``."""
@@ -49,12 +80,14 @@ class ClusterMemory:
     jobs: dict[JobKey, _Seen] = field(default_factory=dict)
     # digest submitted → JobModifyIndex it got, to recognise our own failed rollouts.
     submitted: dict[JobKey, tuple[str, int]] = field(default_factory=dict)
+    verdicts: dict[JobKey, Verdict] = field(default_factory=dict)
 
     def remember_submit(self, key: JobKey, digest: str, job_modify_index: int) -> None:
         self.submitted[key] = (digest, job_modify_index)
 
     def forget(self, key: JobKey) -> None:
         self.jobs.pop(key, None)
+        self.verdicts.pop(key, None)
 
     def remember_synced(self, key: JobKey, job_modify_index: int, digest: str, job: ApiJob) -> None:
         """After our own register: at that index the job is the spec we sent.
@@ -68,9 +101,16 @@ class ClusterMemory:
 class ClusterReader:
     """Builds ``ClusterState`` for a snapshot; owns the per-process memory."""
 
-    def __init__(self, client: NomadApi, *, memory: ClusterMemory | None = None) -> None:
+    def __init__(
+        self,
+        client: NomadApi,
+        *,
+        memory: ClusterMemory | None = None,
+        on_mismatch: MismatchHook | None = None,
+    ) -> None:
         self._client = client
         self.memory = memory or ClusterMemory()
+        self.on_mismatch = on_mismatch
 
     async def read(
         self,
@@ -86,7 +126,8 @@ class ClusterReader:
         # namespace, so a token scoped to those namespaces suffices.
         stubs: list[dict[str, Any]] = []
         for namespace in sorted(policy.namespaces) if policy.namespaces else ["*"]:
-            stubs.extend(await self._client.list_jobs(namespace=namespace, meta=features.list_meta))
+            listed = await self._client.list_jobs(namespace=namespace, meta=features.list_meta)
+            stubs.extend(with_namespace(stub, namespace) for stub in listed)
         declared = snapshot.by_key()
         semaphore = asyncio.Semaphore(READ_CONCURRENCY)
         tasks: dict[JobKey, asyncio.Task[LiveJob | None]] = {}
@@ -153,6 +194,8 @@ class ClusterReader:
         jmi = int(stub.get("JobModifyIndex") or 0)
         stop = bool(stub.get("Stop"))
         seen = self.memory.jobs.get(key)
+        not_converging: tuple[str, ...] = ()
+        nomad_plan: Mapping[str, Any] | None = None
         meta = (
             stub.get("Meta")
             if list_meta
@@ -201,7 +244,18 @@ class ClusterReader:
                 owner_prefix=policy.owner_prefix,
             )
             drifted = drift.changed
+            if drifted and not stop:
+                verdict = await self._arbitrate(key, jmi, desired, job, drift, policy, semaphore)
+                if verdict is not None and not verdict.changed:
+                    drifted = False
+                elif verdict is not None:
+                    nomad_plan = verdict.answer
+                    if self.memory.submitted.get(key) == (desired.digest, jmi):
+                        # Our own register of this very digest is the last write, and
+                        # Nomad still says it differs: sending it again cannot help.
+                        not_converging = verdict.fields or changed_field_paths(drift.changes)
             known = None if drifted else desired.digest
+            vouched = not drifted
         self.memory.jobs[key] = _Seen(jmi, known, job, meta, version)
 
         deployment = None
@@ -222,8 +276,57 @@ class ClusterReader:
             # a vouched-for job needs no diff: the planner takes known_digest instead
             job=None if vouched and not refresh else job, known_digest=known,
             deployment=deployment, failed_digest=failed_digest,
-            version=version,
+            version=version, not_converging=not_converging, nomad_plan=nomad_plan,
         )  # fmt: skip
+
+    async def _arbitrate(
+        self,
+        key: JobKey,
+        jmi: int,
+        desired: DesiredJob,
+        live_job: ApiJob,
+        drift: JobDrift,
+        policy: SyncPolicy,
+        semaphore: asyncio.Semaphore,
+    ) -> Verdict | None:
+        """Nomad's verdict on a job the local diff flags; None when Nomad cannot say.
+
+        A token without the plan capability (``submit-job``) keeps the local
+        verdict: it could not write either.  Any other error propagates and
+        makes this job unreadable for the pass, so a flaky plan never turns a
+        local false positive into a write.
+        """
+        remembered = self.memory.verdicts.get(key)
+        if (
+            remembered is not None
+            and remembered.job_modify_index == jmi
+            and remembered.digest == desired.digest
+        ):
+            return remembered
+        probe = compute_arbiter_job(
+            submitted_job(desired, policy.owner_prefix), live_job,
+            preserve_counts=policy.preserve_counts,
+        )  # fmt: skip
+        try:
+            async with semaphore:
+                answer = await self._client.plan_job(probe)
+        except NomadPermissionDeniedError:
+            return None
+        changed = plan_changes_job(answer, prefix=policy.owner_prefix)
+        if changed is None:
+            return None
+        fields = nomad_diff_fields(answer.get("Diff"), prefix=policy.owner_prefix)
+        verdict = Verdict(jmi, desired.digest, changed, fields, answer)
+        self.memory.verdicts[key] = verdict
+        if not changed:
+            fields = changed_field_paths(drift.changes)
+            log.debug(
+                "Nomad's plan finds %s/%s unchanged; the local diff flagged %s",
+                key[0], key[1], ", ".join(fields) or "nothing",
+            )  # fmt: skip
+            if self.on_mismatch is not None:
+                self.on_mismatch(key, fields)
+        return verdict
 
     async def _failed_digest(
         self,
@@ -262,6 +365,18 @@ class ClusterReader:
             except NomadNotFoundError:
                 return None
         return failed_version_digest(versions, deployments, prefix=policy.owner_prefix)
+
+
+def with_namespace(stub: Mapping[str, Any], namespace: str) -> dict[str, Any]:
+    """A list stub with its namespace: Nomad 1.0.x stubs have none outside ``namespace=*``.
+
+    The namespace is then the one the list was asked for (never a guess of
+    ``default``, which would make every job of another namespace "missing").
+    """
+    out = dict(stub)
+    if not out.get("Namespace"):
+        out["Namespace"] = namespace if namespace != "*" else "default"
+    return out
 
 
 def counts_plausible(

@@ -29,7 +29,7 @@ from reconciler.sync.apply import (
     run_bounded,
     submission_for,
 )
-from reconciler.sync.cluster import ClusterMemory, ClusterReader
+from reconciler.sync.cluster import ClusterMemory, ClusterReader, MismatchHook
 from reconciler.sync.outcome import JobOutcome, PassResult, Result
 from reconciler.sync.rollout import ProgressHook, expects_deployment, follow_deployment
 from reconciler.sync.sources import job_inputs
@@ -50,13 +50,16 @@ class Reconciler:
         on_outcome: OutcomeHook | None = None,
         on_progress: ProgressHook | None = None,
         inputs: Any = None,
+        on_mismatch: MismatchHook | None = None,
     ) -> None:
         """``inputs`` are the loader's ``VariableInputs``: with them, registers on
-        Nomad ≥ 1.6 carry the job's variables in ``Submission`` too."""
+        Nomad ≥ 1.6 carry the job's variables in ``Submission`` too.
+        ``on_mismatch`` hears of every job the local diff flagged and Nomad's
+        plan found unchanged (with the fields the local diff named)."""
         self.api: NomadApi = ClientApi(api) if isinstance(api, NomadClient) else api
         self.policy = policy
         self.memory = ClusterMemory()
-        self.reader = ClusterReader(self.api, memory=self.memory)
+        self.reader = ClusterReader(self.api, memory=self.memory, on_mismatch=on_mismatch)
         self._clock = clock
         self._annotate = annotate
         self._timeout_s = timeout_s

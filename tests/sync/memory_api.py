@@ -41,6 +41,12 @@ class MemoryNomad:
     failing_plans: set[str] = field(default_factory=set)
     # Job ID → the error its registration raises (a typed Nomad error).
     failing_registers: dict[str, Exception] = field(default_factory=dict)
+    # Fields this "server version" fills into every stored job, unknown to the
+    # local canonical form (like NodePool on Nomad 1.6): its plan fills them too.
+    server_defaults: dict[str, Any] = field(default_factory=dict)
+    # Job IDs whose stored form gains a new value on every register (a server
+    # that never converges): its plan always reports a change.
+    unstable: set[str] = field(default_factory=set)
 
     def count(self, verb: str) -> int:
         return sum(1 for v, _ in self.calls if v == verb)
@@ -52,7 +58,7 @@ class MemoryNomad:
         """Store ``job`` as Nomad would after a register (used by tests for out-of-band edits)."""
         key = (job.get("Namespace") or "default", job["ID"])
         self.index += 1
-        stored = canonicalize(job)
+        stored = self._server_form(job)
         old = self.jobs.get(key)
         stored.update(
             Version=(old["Version"] + 1) if old else 0,
@@ -65,6 +71,34 @@ class MemoryNomad:
         self.jobs[key] = stored
         self.versions.setdefault(key, []).insert(0, copy.deepcopy(stored))
         return stored
+
+    def _server_form(self, job: ApiJob) -> ApiJob:
+        stored = canonicalize(job)
+        for name, value in self.server_defaults.items():
+            stored.setdefault(name, copy.deepcopy(value))
+        if job["ID"] in self.unstable:
+            stored["Meta"] = {**(stored.get("Meta") or {}), "server-stamp": str(self.index)}
+        return stored
+
+    def _diff(self, job: ApiJob, existing: ApiJob | None) -> dict[str, Any]:
+        """Nomad's plan Diff (job-level fields only), judged on the server's form of both jobs."""
+        if existing is None:
+            return {"Type": "Added", "Fields": []}
+        bookkeeping = {"Version", "JobModifyIndex", "ModifyIndex", "CreateIndex", "Status",
+                       "SubmitTime"}  # fmt: skip
+        live = {k: v for k, v in existing.items() if k not in bookkeeping}
+        new = self._server_form(job)
+        fields = []
+        for name in sorted(set(live) | set(new)):
+            old_value, new_value = live.get(name), new.get(name)
+            if name == "Meta":
+                old_meta, new_meta = old_value or {}, new_value or {}
+                for k in sorted(set(old_meta) | set(new_meta)):
+                    if old_meta.get(k) != new_meta.get(k) or job["ID"] in self.unstable:
+                        fields.append({"Type": "Edited", "Name": f"Meta[{k}]"})
+            elif old_value != new_value:
+                fields.append({"Type": "Edited", "Name": name})
+        return {"Type": "Edited" if fields else "None", "Fields": fields}
 
     async def features(self) -> Features:
         return features_for(self.version)
@@ -123,6 +157,7 @@ class MemoryNomad:
                   for g in job.get("TaskGroups") or ()}  # fmt: skip
         return {
             "JobModifyIndex": existing["JobModifyIndex"] if existing else 0,
+            "Diff": self._diff(job, existing),
             "Annotations": {"DesiredTGUpdates": groups},
             "Warnings": "",
         }

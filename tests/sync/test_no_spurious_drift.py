@@ -1,20 +1,39 @@
-"""No spurious drift: every valid corpus job, registered by a sync, plans as in sync.
+"""No spurious drift and no needless writes, on every Nomad the suite can reach.
 
-Run twice: from the HCL2 sources (converter + canonical form + diff + the
-fake's read-back together) and from the recorded ``nomad job run -output``
-JSON (independent of the converter).
+Every valid corpus job and every example job of ``jobs/`` is synced, then
+planned: the plan must exit 0 with every job in sync, and a second sync must
+write nothing.  Run from the HCL2 sources (converter + canonical form + diff +
+Nomad's read-back together) and from the recorded ``nomad job run -output``
+JSON (independent of the converter); against the fake at the oldest and the
+newest Nomad version it models, and against a real dev agent when a ``nomad``
+binary is on PATH.
+
+A bare dev agent has no Vault: the jobs it refuses are named below with
+Nomad's reason, asserted to fail for exactly that reason, and then set aside;
+the assertion stays whole for every other job.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 from reconciler.cli import main
-from reconciler.testing.fake_nomad import FakeNomad
+from reconciler.testing.fake_nomad import FakeNomad, HealthModel
+from tests.nomad_backends import FAKE_VERSIONS, purge_all_jobs
 from tests.sync.conftest import GOLDEN, GitRepo
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "jobs"
+
+# Jobs a bare `nomad agent -dev` refuses to register, with the reason Nomad gives.
+REFUSED_BY_BARE_AGENT = {"22-vault": "Vault not enabled and Vault policies requested"}
 
 
 def corpus() -> list[str]:
@@ -33,19 +52,165 @@ def copy_corpus(repo: GitRepo, form: str) -> None:
     repo.commit(f"corpus ({form})")
 
 
+class Nomad:
+    """The Nomad a test syncs against, with the few direct calls the test needs."""
+
+    def __init__(self, kind: str, address: str, fake: FakeNomad | None = None) -> None:
+        self.kind = kind
+        self.address = address
+        self.fake = fake
+        self.http = httpx.Client(base_url=address, trust_env=False, timeout=15.0)
+
+    def jobs(self) -> dict[tuple[str, str], dict[str, Any]]:
+        stubs = self.http.get("/v1/jobs", params={"namespace": "*"}).json()
+        return {(s.get("Namespace") or "default", s["ID"]): s for s in stubs}
+
+    def modify_indexes(self) -> dict[tuple[str, str], int]:
+        return {k: int(s["JobModifyIndex"]) for k, s in self.jobs().items()}
+
+    def allocation_ids(self, job_id: str, namespace: str = "default") -> set[str]:
+        allocs = self.http.get(f"/v1/job/{job_id}/allocations", params={"namespace": namespace})
+        return {a["ID"] for a in allocs.json() if a.get("DesiredStatus") == "run"}
+
+    def wait_deployment_done(self, job_id: str, *, timeout_s: float = 90.0) -> None:
+        """Nomad refuses a scale while a deployment runs: wait until the job's is over."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            dep = self.http.get(f"/v1/job/{job_id}/deployment").json()
+            if not dep or dep.get("Status") not in ("running", "pending", "paused"):
+                return
+            index = self.http.get(f"/v1/job/{job_id}/deployment").headers["X-Nomad-Index"]
+            self.http.get(  # a blocking query: returns when the deployment changes
+                f"/v1/job/{job_id}/deployment", params={"index": index, "wait": "2s"}
+            )
+        raise AssertionError(f"deployment of {job_id} still running after {timeout_s}s")
+
+    def ensure_namespace(self, name: str) -> None:
+        self.http.put("/v1/namespace", json={"Name": name}).raise_for_status()
+
+
+@pytest.fixture(
+    params=[
+        *(pytest.param(("fake", v), id=f"fake-{v}") for v in FAKE_VERSIONS),
+        pytest.param(("real", ""), id="real", marks=pytest.mark.real_nomad),
+    ]
+)
+def nomad(request: pytest.FixtureRequest) -> Iterator[Nomad]:
+    kind, version = request.param
+    if kind == "real":
+        address: str = request.getfixturevalue("nomad_agent")
+        purge_all_jobs(address)
+        backend = Nomad("real", address)
+        yield backend
+        backend.http.close()
+        return
+    with FakeNomad(version=version, health=HealthModel(time_scale=0.01)) as fake:
+        backend = Nomad("fake", fake.address, fake)
+        yield backend
+        backend.http.close()
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, Any]]:
+    capsys.readouterr()
+    code = main([*argv, "--json"])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def set_aside_refused(nomad: Nomad, repo: GitRepo, doc: dict[str, Any], suffix: str) -> None:
+    """Check that exactly the jobs a bare agent cannot take failed, for Nomad's reason; drop them."""
+    failed = {j["path"]: j["message"] for j in doc["jobs"] if j["result"] == "failed"}
+    expected = (
+        {f"{name}{suffix}": reason for name, reason in REFUSED_BY_BARE_AGENT.items()}
+        if nomad.kind == "real"
+        else {}
+    )
+    assert set(failed) == set(expected), failed
+    for path, reason in expected.items():
+        assert reason in failed[path]
+        (repo.root / path).unlink()
+    if expected:
+        repo.commit("set aside jobs this agent cannot accept")
+
+
 @pytest.mark.parametrize("form", ["hcl", "json"])
-def test_every_corpus_job_is_in_sync_after_its_own_sync(
-    nomad_address: str, repo: GitRepo, capsys: pytest.CaptureFixture[str], form: str
+def test_sync_then_plan_is_in_sync_and_a_second_sync_writes_nothing(
+    nomad: Nomad, repo: GitRepo, capsys: pytest.CaptureFixture[str], form: str
 ) -> None:
     copy_corpus(repo, form)
-    assert main(["sync", str(repo.root), "--address", nomad_address]) == 0, capsys.readouterr().out
-    capsys.readouterr()
-    code = main(["plan", str(repo.root), "--address", nomad_address, "--json", "--refresh"])
-    doc = json.loads(capsys.readouterr().out)
-    drifted = {j["id"]: j["changes"] for j in doc["jobs"] if j["state"] != "in_sync"}
-    assert drifted == {}
-    assert doc["errors"] == []
-    assert code == 0 and len(doc["jobs"]) == len(corpus())
+    code, doc = run(capsys, "sync", str(repo.root), "--address", nomad.address)
+    set_aside_refused(nomad, repo, doc, ".nomad" if form == "hcl" else ".json")
+    assert doc["summary"]["created"] == len(
+        list(repo.root.glob("*.nomad" if form == "hcl" else "*.json"))
+    )
+
+    before = nomad.modify_indexes()
+    for argv in (("plan", "--refresh"), ("plan",)):
+        code, doc = run(capsys, argv[0], str(repo.root), "--address", nomad.address, *argv[1:])
+        drifted = {
+            j["id"]: j["changes"] or j["reason"] for j in doc["jobs"] if j["state"] != "in_sync"
+        }
+        assert drifted == {} and doc["errors"] == [] and code == 0
+
+    code, doc = run(capsys, "sync", str(repo.root), "--address", nomad.address)
+    assert code == 0 and doc["summary"]["created"] == doc["summary"]["updated"] == 0
+    assert nomad.modify_indexes() == before, "a second sync must not write"
+
+
+def test_example_jobs_in_two_namespaces_are_in_sync_after_their_sync(
+    nomad: Nomad, repo: GitRepo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shutil.copytree(EXAMPLES, repo.root, dirs_exist_ok=True)
+    repo.commit("examples")
+    nomad.ensure_namespace("platform")
+    code, doc = run(capsys, "sync", str(repo.root), "--address", nomad.address)
+    assert code == 0, [j["message"] for j in doc["jobs"] if j["result"] == "failed"]
+    before = nomad.modify_indexes()
+    for extra in ((), ("--namespace", "platform")):
+        code, doc = run(capsys, "plan", str(repo.root), "--address", nomad.address, *extra)
+        assert code == 0 and {j["state"] for j in doc["jobs"]} == {"in_sync"}, doc["jobs"]
+    assert {j["namespace"] for j in doc["jobs"]} == {"platform"}
+    code, doc = run(capsys, "sync", str(repo.root), "--address", nomad.address)
+    assert code == 0 and nomad.modify_indexes() == before
+
+
+def test_jobs_run_by_hand_are_adopted_without_a_write_and_a_hand_scale_is_still_drift(
+    nomad: Nomad, repo: GitRepo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # As `nomad job run` would: the files' own JSON, registered directly, no ownership stamp.
+    names = ["01-minimal-service", "14-networking", "15-services-checks", "16-template-blocks"]
+    for name in names:
+        shutil.copy(GOLDEN / f"{name}.output.json", repo.root / f"{name}.json")
+        body = json.loads((GOLDEN / f"{name}.output.json").read_text())
+        nomad.http.put("/v1/jobs", json=body).raise_for_status()
+    repo.commit("jobs already running")
+    ids = {name: json.loads((GOLDEN / f"{name}.output.json").read_text())["Job"]["ID"]
+           for name in names}  # fmt: skip
+    allocations = {name: nomad.allocation_ids(ids[name]) for name in names}
+    before = nomad.modify_indexes()
+
+    code, doc = run(capsys, "sync", str(repo.root), "--address", nomad.address)
+    assert code == 0 and {j["result"] for j in doc["jobs"]} == {"unchanged"}, doc["jobs"]
+    assert nomad.modify_indexes() == before, (
+        "adoption must not write (a Meta change replaces allocations)"
+    )
+    assert {name: nomad.allocation_ids(ids[name]) for name in names} == allocations
+
+    web = ids["01-minimal-service"]
+    nomad.wait_deployment_done(web)
+    group = json.loads((GOLDEN / "01-minimal-service.output.json").read_text())["Job"][
+        "TaskGroups"
+    ][0]
+    nomad.http.post(
+        f"/v1/job/{web}/scale",
+        json={"Count": int(group["Count"] or 1) + 2, "Target": {"Group": group["Name"]}},
+    ).raise_for_status()
+    code, doc = run(capsys, "plan", str(repo.root), "--address", nomad.address)
+    assert code == 2
+    jobs = {j["id"]: j for j in doc["jobs"]}
+    scaled = jobs.pop(web)
+    # modified, or held while the deployment of the adopted job still runs: drift either way
+    assert scaled["state"] in ("modified", "held") and '"Count"' in json.dumps(scaled["changes"])
+    assert {j["state"] for j in jobs.values()} == {"in_sync"}
 
 
 def test_server_parser_agrees_with_the_local_one_and_names_files_it_cannot_do(
