@@ -3,7 +3,7 @@
 ``compute_plan`` takes the loaded snapshot, the cluster as read
 (``ClusterState``) and the ``SyncPolicy`` and returns one ``JobAction`` per
 job: register (create or update), deregister (prune), promote, none, or hold
-with a reason.  It encodes the safety rules of DESIGN.md and never does I/O;
+with a reason.  It encodes the safety rules of ARCHITECTURE.md and never does I/O;
 the sync layer reads the cluster beforehand and applies the plan afterwards.
 
 Safety rules enforced here:

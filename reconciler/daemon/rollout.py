@@ -8,7 +8,7 @@ cannot tell it: when all canaries were first seen healthy (the soak clock)
 and which digest failed.  It never calls Nomad: the loop reads deployments,
 passes them in with ``now``, and performs the promotions it is told to.
 
-Promotion policy (off by default, DESIGN.md): per job through Meta
+Promotion policy (off by default, ARCHITECTURE.md): per job through Meta
 ``gitops.auto-promote`` (true/false) and ``gitops.promote-after`` (seconds or
 a duration such as ``"2m"``), or globally with ``--promote-after``.  A
 deployment is promoted only once every canary of every unpromoted group has

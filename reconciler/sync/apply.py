@@ -12,6 +12,7 @@ import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
+from reconciler.core.arbiter import compute_arbiter_job, plan_changes_job
 from reconciler.core.diff import compute_job_drift
 from reconciler.core.ownership import stamp_job, submitted_job
 from reconciler.core.plan import ActionKind, JobAction, SyncPolicy
@@ -199,6 +200,13 @@ class Applier:
             owner_prefix=self._policy.owner_prefix,
         )
         if not drift.changed:
+            return None
+        # As in the cluster reader, Nomad's plan has the last word (core/arbiter.py).
+        probe = compute_arbiter_job(
+            submitted_job(action.desired, self._policy.owner_prefix), raw,
+            preserve_counts=self._preserve(action.desired),
+        )  # fmt: skip
+        if plan_changes_job(await self._api.plan_job(probe), prefix=self._policy.owner_prefix) is False:
             return None
         return int(raw.get("JobModifyIndex") or 0)
 
