@@ -5,7 +5,9 @@ turns lark's parse tree into plain, frozen dataclasses that the evaluator can
 walk, each carrying a ``Pos`` (1-based line and column) so every later error
 can name the file, line and column.  Heredoc bodies come out of the grammar as
 one opaque token, so their template (``${...}``, ``%{if}``, ``%{for}``) is
-scanned here too; the expressions inside are parsed by the same grammar.
+scanned here too; the expressions inside are parsed by the same grammar.  That
+scan keeps hclsyntax's literal boundaries (one literal per heredoc line), since
+``~`` strip markers and the ``<<-`` indentation rule act on them.
 
 Pure: text in, AST out.  Lark exceptions never leave this module; they become
 ``JobSyntaxError``.
@@ -15,6 +17,8 @@ from __future__ import annotations
 
 import functools
 import re
+import sys
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -503,20 +507,12 @@ class _Builder:
     def heredoc(self, tree: Tree[Any], *, trim: bool) -> Expr:
         tok = tree.children[0]
         raw = str(tok)
-        first_nl = raw.index("\n")
-        lines = raw[first_nl + 1 :].split("\n")
-        # drop the closing marker line (and the empty string after its newline)
-        while lines and lines[-1].strip() == "":
-            lines.pop()
-        lines.pop()  # the marker
-        if trim:
-            indents = [len(ln) - len(ln.lstrip(" \t")) for ln in lines if ln.strip()]
-            cut = min(indents, default=0)
-            lines = [ln[cut:] for ln in lines]
-        body = "".join(ln + "\n" for ln in lines)
+        content = raw[raw.index("\n") + 1 :]
+        # The token ends with the closing marker's line (and its newline): drop that line.
+        body = content[: content.rstrip("\r\n").rfind("\n") + 1]
         start = self.pos(tok)
-        flat = scan_template(body, path=self.path, line=start.line + 1, column=1, trim=cut if trim else 0)
-        return Template(start, assemble_template(flat, self.path))
+        flat = scan_template(body, path=self.path, line=start.line + 1, column=1, split_lines=True)
+        return Template(start, assemble_template(flat, self.path, flush=trim))
 
     def x_tuple(self, tree: Tree[Any]) -> Expr:
         return TupleExpr(self.pos(tree), tuple(self.expr(t) for t in self._trees(tree)))
@@ -679,8 +675,15 @@ def _find_close(text: str, i: int) -> int:
 _FOR_RE = re.compile(r"\s*for\s+([A-Za-z_][\w-]*)\s*(?:,\s*([A-Za-z_][\w-]*)\s*)?in\s", re.S)
 
 
-def scan_template(text: str, *, path: str, line: int, column: int, trim: int = 0) -> list[Any]:
-    """Split heredoc template text into literal strings and directive tuples."""
+def scan_template(text: str, *, path: str, line: int, column: int, split_lines: bool = False) -> list[Any]:
+    """Split template text into literal strings and directive tuples.
+
+    With ``split_lines`` (heredoc bodies) a literal never spans a line end: each
+    line's text is its own literal, ending with its newline, as hclsyntax's scanner
+    emits heredoc literals.  That granularity is observable: ``~`` strip markers
+    trim only the neighbouring literal, and the ``<<-`` indentation rule looks at
+    the literal that starts each line.
+    """
     flat: list[Any] = []
     lit: list[str] = []
     i = 0
@@ -688,7 +691,7 @@ def scan_template(text: str, *, path: str, line: int, column: int, trim: int = 0
     def where(offset: int) -> tuple[int, int]:
         before = text[:offset]
         ln = before.count("\n")
-        col = offset - (before.rfind("\n") + 1) + 1 + (trim if trim else 0)
+        col = offset - (before.rfind("\n") + 1) + 1
         return line + ln, (col if ln else col + column - 1)
 
     while i < len(text):
@@ -738,24 +741,37 @@ def scan_template(text: str, *, path: str, line: int, column: int, trim: int = 0
             i = end + 1
             continue
         lit.append(text[i])
+        if split_lines and text[i] == "\n":
+            flat.append("".join(lit))
+            lit = []
         i += 1
     if lit:
         flat.append("".join(lit))
     return flat
 
 
-def assemble_template(flat: list[Any], path: str) -> tuple[Any, ...]:
-    """Nest the flat if/else/endif and for/endfor markers; apply ``~`` stripping."""
-    # Apply strip markers to neighbouring literals first.
+def assemble_template(flat: list[Any], path: str, *, flush: bool = False) -> tuple[Any, ...]:
+    """Nest the flat if/else/endif and for/endfor markers; apply ``~`` and ``<<-`` trimming.
+
+    The order is hclsyntax's (hcl v2 ``parser_template.go``, the same from the
+    version vendored in Nomad 1.0.18 through the one Nomad 2.0 requires): strip
+    markers first, each trimming only the one literal next to it; then, for
+    ``<<-``, the indentation rule on the literals as trimmed; then nesting.
+    """
     items = list(flat)
     for k, item in enumerate(items):
         if not isinstance(item, tuple):
             continue
         strip_l, strip_r = item[3]
         if strip_l and k > 0 and isinstance(items[k - 1], str):
-            items[k - 1] = items[k - 1].rstrip(" \t\r\n")
+            items[k - 1] = items[k - 1].rstrip(GO_SPACE)
         if strip_r and k + 1 < len(items) and isinstance(items[k + 1], str):
-            items[k + 1] = items[k + 1].lstrip(" \t\r\n")
+            items[k + 1] = items[k + 1].lstrip(GO_SPACE)
+    if flush:
+        _flush_heredoc(items)
+    # hclsyntax keeps "${x}" typed only when the template is that one token: a literal
+    # trimmed to nothing still counts, so such a template renders to a string.
+    keep_empty = len(items) > 1
 
     pos = 0
 
@@ -766,7 +782,9 @@ def assemble_template(flat: list[Any], path: str) -> tuple[Any, ...]:
             item = items[pos]
             pos += 1
             if isinstance(item, str):
-                if item:
+                if item and out and isinstance(out[-1], str):
+                    out[-1] += item  # one literal per run, as hclsyntax melds them after trimming
+                elif item:
                     out.append(item)
                 continue
             kind, payload, p, _strip = item
@@ -797,7 +815,70 @@ def assemble_template(flat: list[Any], path: str) -> tuple[Any, ...]:
         return out, None, None
 
     parts, _, _ = parse_seq(())
+    if keep_empty and len(parts) == 1 and isinstance(parts[0], Interp):
+        parts.append("")
     return tuple(parts)
+
+
+#: What Go's ``unicode.IsSpace`` accepts (hclsyntax trims with it).  Python's
+#: ``str.isspace`` also accepts U+001C..U+001F, which Go does not.
+GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+
+
+def _flush_heredoc(items: list[Any]) -> None:
+    """The ``<<-`` rule, in place: drop the smallest indentation from line-leading literals.
+
+    Only a literal that starts a line counts and is trimmed, and a line starts
+    only after a literal that ends with a newline.  So the line after a
+    directive whose ``~}`` ate that newline keeps its indentation, a line that
+    starts with ``${``/``%{`` counts as indentation zero, a literal that ``%{~``
+    trimmed to nothing counts as zero too, and whitespace-only lines neither
+    count nor lose their whitespace.  Indentation is counted in characters
+    (grapheme clusters), so a tab is one, like a space.
+    """
+    blank = sys.maxsize  # a blank line: larger than any real indentation
+    smallest = blank
+    adjust: list[int] = []
+    at_line_start = True
+    for k, item in enumerate(items):
+        if at_line_start:
+            at_line_start = False
+            width = 0
+            if isinstance(item, str):
+                rest = item.lstrip(GO_SPACE)
+                if not rest and item.endswith("\n"):
+                    width = blank
+                else:
+                    width = len(_grapheme_clusters(item[: len(item) - len(rest)]))
+                    adjust.append(k)
+            smallest = min(smallest, width)
+        if isinstance(item, str) and item.endswith("\n"):
+            at_line_start = True
+    if smallest == blank:
+        return
+    for k in adjust:
+        text = items[k]
+        items[k] = "".join(_grapheme_clusters(text)[smallest:])
+
+
+def _grapheme_clusters(text: str) -> list[str]:
+    """``text`` split into user-perceived characters, as far as indentation needs.
+
+    Enough of Unicode's rules for line prefixes: CR LF is one cluster, and
+    combining marks, variation selectors and zero-width joiners attach to the
+    character before them.
+    """
+    out: list[str] = []
+    for ch in text:
+        if out and (
+            (ch == "\n" and out[-1] == "\r")
+            or unicodedata.category(ch) in ("Mn", "Me", "Mc")
+            or ch == "\u200d"
+        ):
+            out[-1] += ch
+        else:
+            out.append(ch)
+    return out
 
 
 def iter_nodes(node: Any) -> Any:
