@@ -24,6 +24,8 @@ read-back differs from the api layer:
 * job ``Reschedule``/``Migrate`` exist only merged into the groups;
 * ``Resources.DiskMB``/``IOPS`` and network ``MBits`` read back as ``0``;
   service/check ``Id`` and service-level ``CheckRestart`` (merged into the checks) are gone;
+* every port (reserved or dynamic, group or task network) names its host
+  network, ``HostNetwork: "default"`` unless set;
 * ``ParameterizedJob.Payload`` defaults to ``"optional"``; service names get
   their default and ``${JOB}``/``${TASKGROUP}``/``${TASK}``/``${BASE}`` interpolated;
   unnamed checks are named ``service: "<name>" check``;
@@ -36,11 +38,11 @@ jobs).  The struct-only details of services, checks, networks and the implied
 constraints come from Nomad 1.0's source, not from a recording.  Not modelled:
 Connect sidecar tasks/ports injected for ``connect`` services.
 
-Later Nomad versions fill more (not done here, 1.0.18 is the target):
-``Datacenters: ["*"]`` (1.5), ``NodePool: "default"`` (1.6), task ``Identity``
-(1.7), service ``Provider``/``OnUpdate``/``Namespace``, ``LogConfig.Disabled``,
-``RestartPolicy.RenderTemplates``, template ``ChangeScript``, vault ``Cluster``,
-group ``Disconnect``/``Consul``, implicit constraints.
+Later Nomad versions fill more (``Datacenters: ["*"]``, ``NodePool``, task
+``Identity``, service ``Provider``/``OnUpdate``/``Namespace``, new zero-valued
+struct fields, more implied constraints ...): not here, this module is the
+1.0.18 read-back.  ``canonical_versions.canonicalize_for_version`` takes this
+module's output to the read-back of any later release.
 """
 
 from __future__ import annotations
@@ -99,6 +101,7 @@ ZERO_TASK: Mapping[str, Any] = {
 # MBits: a pointer in the api (left nil for group networks), an int in the struct.
 ZERO_NETWORK: Mapping[str, Any] = {"Mode": "", "Device": "", "CIDR": "", "IP": "", "MBits": 0}
 ZERO_PORT: Mapping[str, Any] = {"Label": "", "Value": 0, "To": 0, "HostNetwork": ""}
+DEFAULT_HOST_NETWORK = "default"
 ZERO_SERVICE: Mapping[str, Any] = {"EnableTagOverride": False, "TaskName": "", "PortLabel": ""}
 ZERO_CHECK: Mapping[str, Any] = {
     "Type": "",
@@ -223,8 +226,12 @@ def _strip(job: dict[str, Any]) -> dict[str, Any]:
     return job
 
 
-def _to_normal_form(value: Any) -> Any:
+def to_normal_form(value: Any) -> Any:
     """Drop ``None`` values and empty containers, except inside opaque user maps."""
+    return _to_normal_form(value)
+
+
+def _to_normal_form(value: Any) -> Any:
     if isinstance(value, dict):
         out: dict[str, Any] = {}
         for key, item in value.items():
@@ -374,8 +381,16 @@ def _canonicalize_placement(obj: dict[str, Any]) -> None:
 
 def _canonicalize_network(network: dict[str, Any]) -> None:
     _fill(network, ZERO_NETWORK)
-    _each(network, "ReservedPorts", lambda p: _fill(p, ZERO_PORT))
-    _each(network, "DynamicPorts", lambda p: _fill(p, ZERO_PORT))
+    _each(network, "ReservedPorts", _canonicalize_port)
+    _each(network, "DynamicPorts", _canonicalize_port)
+
+
+def _canonicalize_port(port: dict[str, Any]) -> None:
+    _fill(port, ZERO_PORT)
+    # The server's NetworkResource.Canonicalize (nomad/structs/structs.go, v1.0.18)
+    # names the host network of every port, group and task networks alike.
+    if not port["HostNetwork"]:
+        port["HostNetwork"] = DEFAULT_HOST_NETWORK
 
 
 def _canonicalize_group(group: dict[str, Any], job: dict[str, Any]) -> None:

@@ -63,7 +63,8 @@ def parse_json_as_read_back(parsed: dict[str, Any]) -> dict[str, Any]:
     4. ``Resources.DiskMB``/``IOPS``: plain ints in the struct, read back as 0;
     5. service/check ``Id`` and service-level ``CheckRestart`` (already merged
        into each check): not in the struct;
-    7. network ``MBits``: nil in the api for group networks, an int (0) in the struct.
+    7. network ``MBits``: nil in the api for group networks, an int (0) in the struct;
+    9. port ``HostNetwork``: "" in the api, "default" once the server canonicalized it.
     (8. the server's implied constraints are not in parse.json: ``without_implied``
        removes them from our side, ``test_implied_constraints_*`` pins them.)
     6. scaling policy ``ID``/``Namespace``/``Target``/indexes: assigned by the server.
@@ -103,6 +104,8 @@ def parse_json_as_read_back(parsed: dict[str, Any]) -> dict[str, Any]:
             networks += resources.get("Networks") or []
         for network in networks:
             network["MBits"] = network.get("MBits") or 0
+            for port in (network.get("ReservedPorts") or []) + (network.get("DynamicPorts") or []):
+                port["HostNetwork"] = port.get("HostNetwork") or "default"
         for service in services:
             service.pop("Id", None)
             service.pop("CheckRestart", None)
@@ -476,3 +479,25 @@ def test_implied_constraints_respect_what_the_user_wrote() -> None:
         {"LTarget": SIGNALS, "RTarget": "SIGINT", "Operand": "set_contains"},
     ]
     assert canonicalize(canonicalize(job))["TaskGroups"][0]["Constraints"] == got
+
+
+@pytest.mark.parametrize("where", ["group", "task"])
+def test_every_port_names_its_host_network(where: str) -> None:
+    """Nomad 1.0.18 stores ``HostNetwork: "default"`` on every port it did not get one for
+    (recorded: tests/golden/api/15-host-network.jsonl); an explicit one is kept."""
+    network = {
+        "DynamicPorts": [{"Label": "http"}],
+        "ReservedPorts": [{"Label": "db", "Value": 8080}, {"Label": "x", "Value": 1, "HostNetwork": "lan"}],
+    }
+    task: dict[str, Any] = {"Name": "t", "Driver": "mock_driver"}
+    group: dict[str, Any] = {"Name": "g", "Tasks": [task]}
+    if where == "group":
+        group["Networks"] = [network]
+    else:
+        task["Resources"] = {"Networks": [network]}
+    got = canonicalize({"ID": "j", "Datacenters": ["dc1"], "TaskGroups": [group]})
+    g = got["TaskGroups"][0]
+    net = g["Networks"][0] if where == "group" else g["Tasks"][0]["Resources"]["Networks"][0]
+    assert [p["HostNetwork"] for p in net["DynamicPorts"]] == ["default"]
+    assert [p["HostNetwork"] for p in net["ReservedPorts"]] == ["default", "lan"]
+    assert canonicalize(got) == got

@@ -360,7 +360,7 @@ def _struct_group(group: dict[str, Any], job: Job, jtype: str, kind: str, job_up
         "Meta": _empty_to_none(group.get("Meta")),
         "Migrate": migrate,
         "Name": group.get("Name"),
-        "Networks": _empty_to_none(group.get("Networks")),
+        "Networks": _networks(group.get("Networks")),
         "ReschedulePolicy": reschedule,
         "RestartPolicy": restart,
         "Scaling": group.get("Scaling"),
@@ -372,6 +372,29 @@ def _struct_group(group: dict[str, Any], job: Job, jtype: str, kind: str, job_up
         "Update": update,
         "Volumes": _empty_to_none(group.get("Volumes")),
     }
+
+
+def _networks(items: Any) -> Any:
+    """Group or task networks as the 1.0.18 struct reads back: every key present, and every
+    port on the ``default`` host network unless it names one (NetworkResource.Canonicalize)."""
+    if not items:
+        return None
+    out = []
+    for network in items:
+        stored = {"DNS": None, "ReservedPorts": None, "DynamicPorts": None, **network}
+        for key in ("ReservedPorts", "DynamicPorts"):
+            ports = [dict(p) for p in stored[key] or []]
+            for port in ports:
+                port["HostNetwork"] = port.get("HostNetwork") or "default"
+            stored[key] = ports or None
+        out.append(stored)
+    return out
+
+
+def _checks(items: Any) -> Any:
+    if not items:
+        return None
+    return [{"Args": None, "CheckRestart": None, "Header": None, **check} for check in items]
 
 
 def _services(items: Any, job: Job, group: dict[str, Any], task: dict[str, Any] | None) -> Any:
@@ -387,7 +410,7 @@ def _services(items: Any, job: Job, group: dict[str, Any], task: dict[str, Any] 
             "AddressMode": service.get("AddressMode") or "auto",
             "CanaryMeta": _empty_to_none(service.get("CanaryMeta")),
             "CanaryTags": _empty_to_none(service.get("CanaryTags")),
-            "Checks": _empty_to_none(service.get("Checks")),
+            "Checks": _checks(service.get("Checks")),
             "Connect": service.get("Connect"),
             "EnableTagOverride": bool(service.get("EnableTagOverride") or False),
             "Meta": _empty_to_none(service.get("Meta")),
@@ -405,7 +428,7 @@ def _struct_task(task: dict[str, Any], job: Job, group: dict[str, Any], restart:
         task.get("Resources"),
     )
     assert resources is not None
-    resources["Networks"] = _empty_to_none(resources.get("Networks"))
+    resources["Networks"] = _networks(resources.get("Networks"))
     resources["Devices"] = _empty_to_none(resources.get("Devices"))
     log_config = task.get("LogConfig") or {}
     return {
@@ -550,15 +573,25 @@ def to_api_view(converted: Job, canonical: Job) -> Job:
         for network, src in zip(group.get("Networks") or [], source.get("Networks") or [], strict=False):
             if src.get("MBits") is None:
                 network.pop("MBits", None)
+            _api_host_networks(network, src)
         _add_service_ids(group.get("Services"))
         tasks = {t.get("Name"): t for t in source.get("Tasks") or []}
         for task in group.get("Tasks") or []:
             given = (tasks.get(task.get("Name")) or {}).get("Resources") or {}
+            for network, src in zip((task.get("Resources") or {}).get("Networks") or [], given.get("Networks") or [], strict=False):
+                _api_host_networks(network, src)
             for key in ("DiskMB", "IOPS"):
                 if given.get(key) is None:
                     (task.get("Resources") or {}).pop(key, None)
             _add_service_ids(task.get("Services"))
     return job
+
+
+def _api_host_networks(network: dict[str, Any], source: dict[str, Any]) -> None:
+    """The api layer leaves a port's HostNetwork as written; only the server names "default"."""
+    for key in ("ReservedPorts", "DynamicPorts"):
+        for port, src in zip(network.get(key) or [], source.get(key) or [], strict=False):
+            port["HostNetwork"] = src.get("HostNetwork") or ""
 
 
 def _add_service_ids(services: Any) -> None:
