@@ -1,4 +1,4 @@
-"""Run the Nomad fake standalone: ``python -m reconciler.testing --port 4646 [--version 1.0.18] [--acl]``.
+"""Run the Nomad fake standalone: ``python -m reconciler.testing --port 4646 [--nomad-version 1.0.18] [--acl]``.
 
 Prints the fake's address (and, with ``--acl``, the bootstrap management
 token) on stdout, then serves until interrupted (SIGINT/SIGTERM).  Used by
@@ -20,7 +20,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m reconciler.testing", description="Run a fake Nomad 1.0.18 agent.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=4646, help="0 picks a free port")
-    parser.add_argument("--version", default="1.0.18", help="version reported by /v1/agent/self")
+    parser.add_argument("--nomad-version", "--version", dest="version", default="1.0.18",
+                        help="the Nomad release to imitate (read-back defaults, API differences, /v1/agent/self)")
     parser.add_argument("--acl", action="store_true", help="enable ACLs and print a bootstrap management token")
     parser.add_argument("--region", default="global")
     parser.add_argument("--time-scale", type=float, default=1.0,

@@ -21,7 +21,7 @@ def _start(*args: str) -> tuple[subprocess.Popen[str], list[str]]:
 
 
 def test_standalone_fake_serves_and_exits_cleanly() -> None:
-    proc, (address,) = _start("--version", "1.4.3")
+    proc, (address,) = _start("--nomad-version", "1.4.3")
     try:
         assert address.startswith("http://127.0.0.1:")
         body = httpx.get(f"{address}/v1/agent/self", timeout=5).json()

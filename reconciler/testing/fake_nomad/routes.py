@@ -266,7 +266,14 @@ class Route:
             raise Reply(400, "Job ID hasn't been provided", text=True)
         if path_id is not None and job["ID"] != path_id:
             raise Reply(400, "Job ID does not match name", text=True)
-        return req, job
+        return req, self._before_validation(job)
+
+    def _before_validation(self, job: dict[str, Any]) -> dict[str, Any]:
+        """From 1.5.0 a job without datacenters runs in all of them (Job.Canonicalize runs
+        before validation), where 1.0.18 refuses it."""
+        if self.fake.version_at_least(1, 5, 0) and isinstance(job, dict) and not job.get("Datacenters"):
+            return {**job, "Datacenters": ["*"]}
+        return job
 
     def _job_namespace(self, req: dict[str, Any], job: dict[str, Any]) -> str:
         return self.q("namespace") or req.get("Namespace") or job.get("Namespace") or "default"
@@ -298,7 +305,7 @@ class Route:
         req = self.body(struct="JobRegisterRequest")
         if not isinstance(req, dict) or not req.get("Job"):
             raise Reply(400, "Job must be specified", text=True)
-        job = req["Job"]
+        job = self._before_validation(req["Job"])
         self.require("read-job", job.get("Namespace") or "default")
         errors, warnings = jobspec.validate(job)
         if job.get("Namespace") and job["Namespace"] not in self.state.namespaces:
@@ -365,6 +372,7 @@ class Route:
                 raise Reply(400, "Job must have a valid ID", text=True)
             if job["ID"] != job_id:
                 raise Reply(400, "Job ID does not match", text=True)
+            job = self._before_validation(job)
             namespace = self._job_namespace(req, job)
             self.require("submit-job", namespace)
             errors, warnings = jobspec.validate({**job, "Namespace": namespace})

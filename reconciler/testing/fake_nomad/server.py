@@ -19,7 +19,7 @@ import ssl
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -31,6 +31,7 @@ from reconciler.testing.fake_nomad.goorder import go_ordered
 from reconciler.testing.fake_nomad.routes import TEXT, Reply, Route
 from reconciler.testing.fake_nomad.scheduler import rfc3339
 from reconciler.testing.fake_nomad.state import AVAILABLE_DRIVERS, HEALTH_MODES, HealthModel, State
+from reconciler.testing.fake_nomad.versions import Extras, parse_version
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -138,6 +139,13 @@ class FakeNomad:
     advances its simulation on a background thread every ``tick_s`` seconds
     (``tick()`` advances it immediately).
 
+    ``version`` is the Nomad release the fake imitates: stored jobs read back with that
+    release's defaults and fields (``versions``), and its API differences (list stubs,
+    ``?meta=true``, job submissions, ...) follow it.  ``extra_readback`` (job level),
+    ``extra_group_readback`` and ``extra_task_readback`` are fields the fake stores on
+    every job, group or task that does not set them: a Nomad that fills defaults no
+    model knows.  Its plan fills them too, so resubmitting a job still plans as no change.
+
     ``drivers`` are the task drivers its one client node has: by default those
     healthy on the recording agent (``raw_exec``, ``exec``, ``mock_driver``), so
     a ``docker`` job stays queued there as it did on the real one.  A task whose
@@ -161,6 +169,9 @@ class FakeNomad:
         host: str = "127.0.0.1",
         port: int = 0,
         drivers: Iterable[str] = AVAILABLE_DRIVERS,
+        extra_readback: Mapping[str, Any] | None = None,
+        extra_group_readback: Mapping[str, Any] | None = None,
+        extra_task_readback: Mapping[str, Any] | None = None,
     ) -> None:
         self.version = version
         self.acl_enabled = acl
@@ -178,6 +189,10 @@ class FakeNomad:
         self.faults._attach(self.broker)
         self.state = State(region=region, datacenters=self.datacenters, acl=acl, health=health or HealthModel(),
                            clock=clock, broker=self.broker, drivers=frozenset(drivers))
+        self.state.nomad_version = parse_version(version)
+        self.state.readback_extras = Extras(
+            job=dict(extra_readback or {}), group=dict(extra_group_readback or {}), task=dict(extra_task_readback or {})
+        )
         self.state.purge_job_event = self.version_at_least(1, 7, 5)
         self.state.purge_deleted_flag = self.version_at_least(1, 11, 3)
         self._log_lock = threading.Lock()
@@ -393,8 +408,12 @@ class FakeNomad:
             "Priority": job["Priority"], "Status": job["Status"], "StatusDescription": job["StatusDescription"],
             "Stop": job["Stop"], "SubmitTime": job["SubmitTime"], "Type": job["Type"],
         }
-        if with_namespace:  # 1.0.18 names the namespace only in cross-namespace listings
+        # 1.0.18 names the namespace only in cross-namespace listings (recorded); Job.Stub
+        # sets it for every listing from 1.1.0 (nomad/structs/structs.go).
+        if with_namespace or self.version_at_least(1, 1, 0):
             stub["Namespace"] = job["Namespace"]
+        if self.version_at_least(1, 6, 0):
+            stub["NodePool"] = job.get("NodePool")
         if meta and self.version_at_least(1, 4, 3):
             stub["Meta"] = job.get("Meta")
         return stub

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.testing.fake_nomad import jobs as jobspec
+from reconciler.testing.fake_nomad import versions
 from reconciler.testing.fake_nomad.acl import ACLStore
 from reconciler.testing.fake_nomad.events import EventBroker
 from reconciler.testing.fake_nomad.plan import compute_plan
@@ -137,6 +138,9 @@ class State:
         # Version-dependent event details: a purge emits a Job event from 1.7.5, flagged Deleted from 1.11.3.
         self.purge_job_event = False
         self.purge_deleted_flag = False
+        # What the stored job looks like: the configured release's read-back, plus test extras.
+        self.nomad_version: versions.V = (1, 0, 18)
+        self.readback_extras = versions.Extras()
 
     # --- bookkeeping -------------------------------------------------------------
     def bump(self, *tables: str) -> int:
@@ -227,7 +231,7 @@ class State:
             job_id = api_job["ID"]
             if namespace not in self.namespaces:
                 raise APIError(500, f'job "{job_id}" is in nonexistent namespace "{namespace}"')
-            struct = jobspec.to_struct_job(api_job, namespace=namespace, region=self.region)
+            struct = self._struct(api_job, namespace)
             struct["NomadTokenID"] = token_accessor
             rec = self.jobs.get((namespace, job_id))
             if enforce_index:
@@ -276,6 +280,13 @@ class State:
             self.publish(index, [self._eval_event("JobRegistered", evaluation), self._job_event("JobRegistered", rec.row)])
             self._enqueue(rec, evaluation)
             return self._register_reply(evaluation, index, index)
+
+    def _struct(self, api_job: Job, namespace: str) -> Job:
+        """The job as this release stores it; a plan fills the same, so a resubmission diffs as None."""
+        struct = jobspec.to_struct_job(api_job, namespace=namespace, region=self.region)
+        versions.store_for_version(struct, self.nomad_version)
+        self.readback_extras.apply(struct)
+        return struct
 
     def _store_version(self, rec: JobRecord | None, struct: Job, index: int) -> JobRecord:
         now = self.now_ns()
@@ -986,7 +997,7 @@ class State:
         with self.lock:
             if namespace not in self.namespaces:
                 raise APIError(500, f'job "{api_job["ID"]}" is in nonexistent namespace "{namespace}"')
-            struct = jobspec.to_struct_job(api_job, namespace=namespace, region=self.region)
+            struct = self._struct(api_job, namespace)
             rec = self.jobs.get((namespace, api_job["ID"]))
             existing = rec.row if rec else None
             if existing is not None:
