@@ -12,25 +12,50 @@ saw them, with ``raise ... from exc``::
     │   └── JobValidationError       a job Nomad's own validation would reject
     └── NomadError                   talking to Nomad failed
         ├── NomadUnavailableError    unreachable, timeout, 5xx, 429, no leader: retry can help
-        └── NomadAPIError            Nomad answered and refused: retrying the same request won't help
-            ├── NomadBadRequestError         400
+        └── NomadAPIError            Nomad answered and refused this request
+            ├── NomadBadRequestError         400: the request itself is wrong (file)
             ├── NomadPermissionDeniedError   403 (rejected or insufficient token)
             ├── NomadNotFoundError           404
             ├── NomadIndexConflictError      EnforceIndex: someone else changed the job
+            ├── NomadClusterRefusalError     a job write refused for the cluster's sake
+            │                                (unknown namespace, Vault not enabled, an
+            │                                unrecognised 500): the same file may pass later
             └── NomadJobRejectedError        the job failed Nomad's validation (its message kept)
 
 A bad job is an *outcome* of that job (a ``JobSpecError`` recorded per file),
-never a crash of the pass.  Retryability follows the class: ``retryable`` is
-true only for ``NomadUnavailableError``.
+never a crash of the pass.
+
+Every error has a ``cause`` (``ErrorCause``): ``FILE`` when it follows from
+the job file alone (a spec error, Nomad's validation, a request Nomad cannot
+decode; the same file gets the same answer, so only a file change, or a slow
+retry, helps) or ``CLUSTER`` when the cluster's state, permissions or
+reachability caused it (it may pass later without any change to the file).
+``retryable`` is true exactly for ``CLUSTER`` errors: the daemon retries them
+with backoff and on every full pass.  Only ``NomadUnavailableError`` lets the
+client repeat an idempotent request at once (``reconciler.nomad.retry``).
 """
 
 from __future__ import annotations
+
+import enum
+
+
+class ErrorCause(enum.StrEnum):
+    """What has to change for a failing job to go through."""
+
+    FILE = "file"  # the job file: the same file gets the same answer
+    CLUSTER = "cluster"  # the cluster (state, permissions, reachability): may pass later
 
 
 class ReconcilerError(Exception):
     """Base of every error this project raises on purpose."""
 
-    retryable: bool = False
+    cause: ErrorCause = ErrorCause.FILE
+
+    @property
+    def retryable(self) -> bool:
+        """Can waiting help, without the file changing?  True for cluster-caused errors."""
+        return self.cause is ErrorCause.CLUSTER
 
 
 class ConfigError(ReconcilerError):
@@ -94,6 +119,8 @@ class JobValidationError(JobSpecError):
 class NomadError(ReconcilerError):
     """Talking to Nomad failed.  Never carries the ACL token in its text."""
 
+    cause = ErrorCause.CLUSTER
+
     def __init__(self, message: str, *, endpoint: str | None = None) -> None:
         self.message = message
         self.endpoint = endpoint
@@ -102,8 +129,6 @@ class NomadError(ReconcilerError):
 
 class NomadUnavailableError(NomadError):
     """Nomad could not answer: connection refused, timeout, 5xx, 429 or no leader."""
-
-    retryable = True
 
 
 class NomadAPIError(NomadError):
@@ -116,6 +141,8 @@ class NomadAPIError(NomadError):
 
 class NomadBadRequestError(NomadAPIError):
     """400: the request could not be decoded or lacks something Nomad needs."""
+
+    cause = ErrorCause.FILE
 
 
 class NomadPermissionDeniedError(NomadAPIError):
@@ -130,5 +157,16 @@ class NomadIndexConflictError(NomadAPIError):
     """EnforceIndex failed: the job changed since the index the caller saw."""
 
 
+class NomadClusterRefusalError(NomadAPIError):
+    """Nomad refused a job write for a reason outside the file (``message`` is its text).
+
+    A namespace that does not exist (yet, or any more after Nomad lost its
+    state), Vault not enabled, or a 500 nobody recognised: the same file may be
+    accepted once the cluster changes, so it is retried.
+    """
+
+
 class NomadJobRejectedError(NomadAPIError):
     """Nomad's validation rejected the job; ``message`` is Nomad's own text."""
+
+    cause = ErrorCause.FILE

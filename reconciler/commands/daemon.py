@@ -67,7 +67,13 @@ def register(subparsers: Any) -> None:
     p.add_argument("--settle", metavar="DURATION",
                    help="a load error is reported only if it persists this long (default 1s)")
     p.add_argument("--backoffs", metavar="LIST",
-                   help="per-job retry delays, comma-separated (default 1,2,4,8,16,30,60)")
+                   help="per-job retry delays after an error caused by the cluster (Nomad "
+                        "unavailable, a missing namespace, ACL denied, ...), comma-separated "
+                        "(default 1,2,4,8,16,30,60)")
+    p.add_argument("--rejected-backoffs", metavar="LIST",
+                   help="retry delays of a spec Nomad refused for a reason in the file "
+                        "(validation); it is also retried as soon as the file changes "
+                        "(default 1m,5m,15m,30m,1h)")
     p.add_argument("--workers", type=int, metavar="N",
                    help="job batches handled concurrently (default 8)")
     p.add_argument("--max-concurrent-deployments", type=int, metavar="N",

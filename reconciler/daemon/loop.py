@@ -58,9 +58,8 @@ from reconciler.daemon.settings import DaemonSettings, load_settings, reload_cha
 from reconciler.daemon.watcher import JobsDirWatcher
 from reconciler.errors import (
     ConfigError,
-    NomadBadRequestError,
+    ErrorCause,
     NomadError,
-    NomadJobRejectedError,
     NomadUnavailableError,
     ReconcilerError,
 )
@@ -154,6 +153,18 @@ class _Tracking:
     wave: int = 0
 
 
+@dataclasses.dataclass
+class _Rejection:
+    """A spec Nomad refused for a reason in the file: not resubmitted until it changes,
+    except on a slow backoff (the server may change: an upgrade, a new driver)."""
+
+    digest: str
+    message: str
+    attempts: int
+    retry_at: float  # monotonic
+    timer: asyncio.TimerHandle | None = None
+
+
 class Daemon:
     """The long-running reconciler.  ``await run()`` until ``request_stop()``."""
 
@@ -177,12 +188,13 @@ class Daemon:
         self._declared: dict[JobKey, Any] = {}  # the current snapshot's jobs by key
         self.revision: Revision | None = None
         self._reasons: dict[JobKey, set[Reason]] = {}
+        self._running_reasons: dict[JobKey, set[Reason]] = {}  # of keys in a running batch
         self._pending_files: set[JobKey] = set()  # file changed, not yet applied
         self._changed_at: dict[JobKey, float] = {}  # monotonic time of the file event
         self._drift_at: dict[JobKey, float] = {}  # wall time of an out-of-band change
         self._known_index: dict[JobKey, int] = {}  # JobModifyIndex last seen in sync / ours
         self._tracking: dict[JobKey, _Tracking] = {}
-        self._rejected: dict[JobKey, tuple[str, str]] = {}  # digest Nomad refused, message
+        self._rejected: dict[JobKey, _Rejection] = {}  # specs Nomad refused for the file's sake
         self._deployment_events: dict[JobKey, dict[str, Any]] = {}  # latest payload per job
         self._stream_connected = False
         self._recovery_resync_at = -RECOVERY_RESYNC_MIN_S
@@ -487,6 +499,16 @@ class Daemon:
             log.info("event stream reconnected; full resync")
             self._submit([ALL], Reason.RESYNC)
 
+    def on_index_reset(self) -> None:
+        # Nomad restarted without its state: the JobModifyIndexes we know are from a
+        # history that is gone, and would filter out every new event as "not news".
+        log.warning("Nomad's state was reset (its index went backwards); full resync")
+        self._known_index.clear()
+        # The engine's per-index memory too: a new job may get an index an old one had.
+        self.engine.memory.jobs.clear()
+        self.engine.memory.submitted.clear()
+        self._submit([ALL], Reason.RESYNC, urgent=True)
+
     def on_unavailable(self, exc: NomadUnavailableError) -> None:
         self._set_nomad_error(exc)
 
@@ -537,6 +559,10 @@ class Daemon:
         self._timers[key] = asyncio.get_running_loop().call_later(max(delay, 0.0), fire)
 
     def _on_queue_outcome(self, key: JobKey, outcome: Outcome, error: BaseException | None) -> None:
+        reasons = self._running_reasons.pop(key, set())
+        if outcome is Outcome.RETRY:
+            # The queue's retry must redo what failed (a sync, not only a rollout check).
+            self._reasons.setdefault(key, set()).update(reasons or {Reason.RESYNC})
         if error is None:
             return
         if outcome is Outcome.RETRY:
@@ -545,6 +571,7 @@ class Daemon:
 
     async def _handle_batch(self, batch: frozenset[JobKey]) -> Mapping[JobKey, Result]:
         reasons = {key: self._reasons.pop(key, set()) for key in batch}
+        self._running_reasons.update(reasons)
         snapshot = self.snapshot
         if snapshot is None:
             raise NomadUnavailableError("jobs directory not loaded yet")
@@ -588,9 +615,11 @@ class Daemon:
         """Jobs not to submit again until their file changes: (state, reason) by key.
 
         ``held``: the spec's rollout failed.  ``error``: Nomad rejected the spec
-        (validation, bad request); resubmitting the same spec cannot help.
+        for a reason in the file (validation, bad request); resubmitting the same
+        spec is only tried again on the slow ``rejected_backoffs``.
         """
         parked: dict[JobKey, tuple[str, str]] = {}
+        now = time.monotonic()
         for key, job in snapshot.by_key().items():
             reason = self.tracker.hold_for(key, job.digest)
             if reason is not None:
@@ -598,10 +627,10 @@ class Daemon:
                 continue
             rejected = self._rejected.get(key)
             if rejected is not None:
-                if rejected[0] == job.digest:
-                    parked[key] = ("error", rejected[1])
-                else:
-                    del self._rejected[key]  # a new spec: try it
+                if rejected.digest != job.digest:
+                    self._drop_rejection(key)  # a new spec: try it
+                elif now < rejected.retry_at:
+                    parked[key] = ("error", rejected.message)
         return parked
 
     async def _full_pass(self, snapshot: Snapshot) -> dict[JobKey, Result]:
@@ -626,9 +655,14 @@ class Daemon:
                         if states.get(k) == "held"}  # fmt: skip
         held_reasons.update(dict.fromkeys(held, HoldReason.FAILED_ROLLOUT.value))
         held_reasons.update({k: self._deferred[k].reason for k in deferred if k in self._deferred})
+        error_causes = {k: o.error.cause.value for k, o in outcomes.items() if o.error is not None}
+        error_causes.update(
+            {k: ErrorCause.FILE.value for k, (state, _r) in parked.items() if state == "error"}
+        )
         self.metrics.observe_pass(
             time.monotonic() - started, states,
             held_reasons=held_reasons,
+            error_causes=error_causes,
             succeeded=not any(isinstance(r, BaseException) or r is Outcome.FAILED
                               for r in results.values()),
         )
@@ -666,6 +700,7 @@ class Daemon:
                 self.metrics.set_job_state(
                     key, state,
                     held_reason=HoldReason.FAILED_ROLLOUT.value if state == "held" else None,
+                    error_cause=ErrorCause.FILE.value if state == "error" else None,
                 )
                 log.info("not resubmitted until its file changes", extra=_fields(
                     key, state=state, reason=reason, file=desired.path if desired else None))
@@ -801,12 +836,38 @@ class Daemon:
     def _forget(self, key: JobKey) -> None:
         """A job gone from the checkout and from Nomad: drop everything kept about it."""
         self._pending_files.discard(key)
+        self._drop_rejection(key)
         for table in (self._changed_at, self._drift_at, self._known_index, self._tracking,
-                      self._rejected, self._deployment_events, self._deferred):
+                      self._deployment_events, self._deferred):
             table.pop(key, None)
         self._cancel_rollout_check(key)
         self.tracker.forget(key)
         self.metrics.forget_job(key)
+
+    def _drop_rejection(self, key: JobKey) -> None:
+        rejected = self._rejected.pop(key, None)
+        if rejected is not None and rejected.timer is not None:
+            rejected.timer.cancel()
+
+    def _reject(self, key: JobKey, digest: str, message: str) -> float:
+        """Park a spec Nomad refused for the file's sake; returns the delay before the slow retry."""
+        previous = self._rejected.get(key)
+        attempts = (
+            previous.attempts + 1 if previous is not None and previous.digest == digest else 1
+        )
+        self._drop_rejection(key)
+        delays = self.settings.rejected_backoffs or (3600.0,)
+        delay = delays[min(attempts, len(delays)) - 1]
+
+        def retry() -> None:
+            rejected = self._rejected.get(key)
+            if rejected is not None:
+                rejected.timer = None
+            self._submit([key], Reason.RESYNC)
+
+        timer = asyncio.get_running_loop().call_later(delay, retry)
+        self._rejected[key] = _Rejection(digest, message, attempts, time.monotonic() + delay, timer)
+        return delay
 
     def _state_of(self, outcome: JobOutcome) -> str:
         if outcome.result in (SyncResult.CREATED, SyncResult.UPDATED, SyncResult.PROMOTED):
@@ -831,7 +892,10 @@ class Daemon:
             state = self._state_of(out)
             if state != "unmanaged":
                 self.metrics.set_job_state(
-                    key, state, held_reason=held_reason_of(out) if state == "held" else None
+                    key,
+                    state,
+                    held_reason=held_reason_of(out) if state == "held" else None,
+                    error_cause=out.error.cause.value if out.error is not None else None,
                 )
             drift_at = self._drift_at.pop(key, None)
             drifted = out.action.drift.state in (
@@ -918,16 +982,32 @@ class Daemon:
 
             self.metrics.observe_sync_operation(op, OperationResult.from_error(error).value)
             self.metrics.observe_reconcile_error(error)
-            if error.retryable:
-                # A failure of this job's write only: the cluster-wide state (readiness,
-                # the recovery resync) follows cluster reads and the event stream.
-                log.warning("Nomad could not take the job; will retry with backoff",
-                            extra=_fields(key, error=str(error)))
+            if error.cause is ErrorCause.CLUSTER:
+                # Caused by the cluster (unavailable, a missing namespace, ACL, a conflict,
+                # an unrecognised 500): the same file may pass, so retry with backoff (and
+                # every full pass).  Cluster-wide state (readiness, the recovery resync)
+                # follows cluster reads and the event stream, not one job's write.
+                log.warning(
+                    "retrying (cluster): Nomad did not take the job",
+                    extra=_fields(key, cause=error.cause.value, error=str(error)),
+                )
                 return error
         desired = out.action.desired
-        if isinstance(error, NomadJobRejectedError | NomadBadRequestError) and desired is not None:
-            # The same spec would be refused again: wait for the file to change.
-            self._rejected[key] = (desired.digest, out.message)
+        if error is not None and desired is not None:
+            # Follows from the file: the same spec would be refused again.  Wait for the
+            # file to change, retrying only slowly (the server may change).
+            delay = self._reject(key, desired.digest, out.message)
+            log.error(
+                "rejected (fix the file)",
+                extra=_fields(
+                    key,
+                    cause=ErrorCause.FILE.value,
+                    file=desired.path,
+                    error=out.message,
+                    retry_in_s=round(delay, 1),
+                ),
+            )
+            return Outcome.FAILED
         log.error("job failed", extra=_fields(key, error=out.message))
         return Outcome.FAILED
 

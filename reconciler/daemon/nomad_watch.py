@@ -14,6 +14,10 @@ evaluation (tests/golden/api/07-event-stream.ndjson).
 Without an event stream (Nomad < 1.0, a token without the topics, or
 ``--no-event-stream``), blocking queries on ``GET /v1/jobs`` stand in: every
 ``JobModifyIndex`` that moved marks its job changed.
+
+An index that goes backwards (the agent restarted without its state) is
+reported as ``on_index_reset``: the loop forgets the indexes it learnt and
+runs a full pass, since events are filtered against those indexes.
 """
 
 from __future__ import annotations
@@ -131,6 +135,8 @@ class WatchListener(Protocol):
 
     def on_available(self) -> None: ...
 
+    def on_index_reset(self) -> None: ...
+
 
 class NomadWatch:
     """Follows Nomad for the loop; ``run()`` until cancelled."""
@@ -164,7 +170,10 @@ class NomadWatch:
         lst = self.listener
         try:
             async for event in self.client.events(
-                topics=TOPICS, namespace="*", on_connection=on_connection
+                topics=TOPICS,
+                namespace="*",
+                on_connection=on_connection,
+                on_reset=lambda _old, _new: lst.on_index_reset(),
             ):
                 now = time.time()
                 change = job_change_of(
@@ -198,6 +207,13 @@ class NomadWatch:
                 continue
             delay = 1.0
             self.listener.on_available()
+            if index and result.index < index:
+                # Nomad lost its state and counts again from 1: every index is stale.
+                log.warning(
+                    "Nomad's index went backwards; its state was reset",
+                    extra={"fields": {"index": result.index, "previous": index}},
+                )
+                self.listener.on_index_reset()
             current = {
                 (str(s.get("Namespace") or "default"), str(s.get("ID"))): int(
                     s.get("JobModifyIndex") or 0)

@@ -13,14 +13,16 @@ a set of jobs in one call (one cluster read serves the whole set):
   ``max_workers`` batches at once; a slow or failing key never blocks the
   others beyond that cap.
 - The handler returns an outcome per key (missing keys are ``DONE``), or
-  raises, which applies to every key of the batch.  A retryable error
-  (``ReconcilerError.retryable``), ``Outcome.RETRY`` or anything unexpected
-  retries *that key* after ``backoffs[attempt]`` seconds (the last value
-  repeats), with +/- ``jitter``.  While a key backs off, ordinary triggers
+  raises, which applies to every key of the batch.  An error caused by the
+  cluster (``ReconcilerError.retryable``: unavailable, refused for the
+  cluster's sake, ACL denied, a conflict), ``Outcome.RETRY`` or anything
+  unexpected retries *that key* after ``backoffs[attempt]`` seconds (the last
+  value repeats), with +/- ``jitter``.  While a key backs off, ordinary triggers
   wait for the backoff to end (an outage is not hammered);
   ``submit(key, urgent=True)`` (its file changed) runs it now.
-- A non-retryable ``ReconcilerError`` or ``Outcome.FAILED`` stops retrying
-  until the next trigger: retrying the same request won't help.
+- An error caused by the file (``ErrorCause.FILE``) or ``Outcome.FAILED``
+  stops retrying until the next trigger: retrying the same request won't
+  help (the daemon schedules its own slow retry of such specs).
 - ``close(timeout)`` stops accepting work, lets running batches finish within
   the timeout, then cancels what is left.
 

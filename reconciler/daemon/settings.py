@@ -91,6 +91,9 @@ class DaemonSettings:
     debounce_max: float = 1.0  # a burst never delays a pass longer than this
     settle: float = 1.0  # a parse error is reported only if it persists this long
     backoffs: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 60.0)
+    # A spec Nomad refused for the file's sake is retried only this slowly (the server
+    # may change); errors caused by the cluster use ``backoffs``.
+    rejected_backoffs: tuple[float, ...] = (60.0, 300.0, 900.0, 1800.0, 3600.0)
     jitter: float = 0.2  # +/- fraction applied to each backoff delay
     workers: int = 8  # job batches handled concurrently
     max_concurrent_deployments: int = 0  # 0: no cap
@@ -124,6 +127,7 @@ RELOADABLE = frozenset(
         "debounce_max",
         "settle",
         "backoffs",
+        "rejected_backoffs",
         "jitter",
         "rollout_poll",
         "shutdown_timeout",
@@ -202,7 +206,7 @@ def _coerce(key: str, value: object, *, source: str) -> Any:
         if int(value) < minimum:
             raise ConfigError(f"{name}: expected an integer >= {minimum}, got {value!r}")
         return int(value)
-    if key == "backoffs":
+    if key in ("backoffs", "rejected_backoffs"):
         if isinstance(value, str):
             value = [v for v in value.split(",") if v.strip()]
         if not isinstance(value, list | tuple) or not value:

@@ -38,7 +38,13 @@ from reconciler.errors import (
 from reconciler.nomad.config import NomadConfig, TokenSource
 from reconciler.nomad.events import Event, StreamSettings, follow_events, topic_params
 from reconciler.nomad.failures import TRANSPORT_ERRORS, map_response_error, map_transport_error
-from reconciler.nomad.hooks import ConnectionHook, RequestHook, RequestRecord, call_hook_safely
+from reconciler.nomad.hooks import (
+    ConnectionHook,
+    RequestHook,
+    RequestRecord,
+    ResetHook,
+    call_hook_safely,
+)
 from reconciler.nomad.retry import RetryPolicy, build_retrying
 from reconciler.nomad.transport import build_http_client, sni_extensions
 from reconciler.nomad.versions import (
@@ -426,6 +432,11 @@ class NomadClient:
             wait=wait,
         )
         stubs: list[dict[str, Any]] = list(result.value or [])
+        if ns and ns != "*":
+            # Nomad 1.0.x leaves ``Namespace`` out of the stubs of a one-namespace list
+            # (tests/golden/api/11-namespaces.jsonl): without it, a job of namespace
+            # "team2" would pass for one of "default".
+            stubs = [stub if stub.get("Namespace") else {**stub, "Namespace": ns} for stub in stubs]
         if meta and not native_meta:
             stubs = await self._fill_meta(stubs)
         return QueryResult(stubs, result.index, result.known_leader, result.last_contact)
@@ -847,12 +858,15 @@ class NomadClient:
         index: int = 0,
         namespace: str = "*",
         on_connection: ConnectionHook | None = None,
+        on_reset: ResetHook | None = None,
         settings: StreamSettings | None = None,
     ) -> AsyncGenerator[Event]:
         """Follow ``/v1/event/stream`` from ``index`` across reconnects (see ``events.py``).
 
         ``on_connection(bool)`` reports the connection state; after every
         reconnect, resync from lists: Nomad may have dropped events meanwhile.
+        ``on_reset(old, new)``: the stream's index went backwards (Nomad lost its
+        state); resync, and forget every index learnt from Nomad before.
         Iterate inside ``contextlib.aclosing(...)`` so the connection closes
         as soon as the consumer stops.
         """
@@ -863,6 +877,7 @@ class NomadClient:
             index=index,
             settings=settings,
             on_connection=on_connection,
+            on_reset=on_reset,
         )
 
     @asynccontextmanager

@@ -11,6 +11,15 @@ sends nothing, not even the ``{}`` heartbeat Nomad writes every 30 s, for
 
 Callers must treat every reconnect (``on_connection(True)`` after the first)
 as "events may have been missed": Nomad buffers only ~100 frames.
+
+Nomad never sends a frame below the index a subscription resumes at (it
+starts at that frame, or the closest one before it, which was delivered).
+So a frame below the cursor means the server's history is not the one
+followed so far: the agent restarted without its state (a dev agent, a lost
+data dir) and counts from 1 again.  The cursor then follows the new history
+(dropping those frames would leave the caller blind until the new index
+passes the old one) and ``on_reset(old, new)`` tells the caller to resync:
+everything it knew from Nomad, indexes included, is stale.
 """
 
 from __future__ import annotations
@@ -27,7 +36,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.errors import NomadError, NomadUnavailableError
-from reconciler.nomad.hooks import ConnectionHook, call_hook_safely
+from reconciler.nomad.hooks import ConnectionHook, ResetHook, call_hook_safely
 
 log = logging.getLogger(__name__)
 
@@ -202,6 +211,14 @@ class _Cursor:
         self.index, self.seen = frame.index, {fingerprint}
         return True
 
+    def rewound(self, frame: EventFrame) -> bool:
+        """Is ``frame`` below anything Nomad may re-send on resume (its history was reset)?"""
+        return frame.index < self.index
+
+    def restart_at(self, index: int) -> None:
+        """Follow a new history from ``index`` on (after a reset)."""
+        self.index, self.seen = index - 1, None
+
     def skip_past(self, index: int) -> None:
         """Give up on a frame that cannot be read: resume after its index."""
         if index >= self.index:
@@ -218,8 +235,12 @@ async def follow_events(
     index: int = 0,
     settings: StreamSettings | None = None,
     on_connection: ConnectionHook | None = None,
+    on_reset: ResetHook | None = None,
 ) -> AsyncGenerator[Event]:
     """Events at or after ``index``, each delivered once, across reconnects.
+
+    A frame below the cursor (Nomad lost its state) restarts the cursor there
+    and calls ``on_reset(old_index, new_index)`` before that frame's events.
 
     Retryable failures (``NomadUnavailableError``, a dropped or stalled stream,
     an oversized frame) reconnect with jittered exponential backoff, forever;
@@ -260,6 +281,16 @@ async def follow_events(
                         if not isinstance(frame, EventFrame):
                             continue  # heartbeat
                         assert isinstance(line, bytes)
+                        if cursor.rewound(frame):
+                            old = cursor.index
+                            log.warning(
+                                "Nomad's event index went backwards (%d after %d): its state "
+                                "was reset; following the new history",
+                                frame.index,
+                                old,
+                            )
+                            cursor.restart_at(frame.index)
+                            call_hook_safely(on_reset, old, frame.index)
                         if not cursor.admit(frame, line):
                             continue  # re-sent on resume, or older than asked for
                         delay = settings.reconnect_initial

@@ -8,10 +8,17 @@ the texts decide (see API-NOTES.md §7 and tests/golden/api/*.jsonl):
   (saying whether the token is unknown or merely lacks a capability);
   404 → ``NomadNotFoundError``.
 - 500 ``Enforcing job modify index ...`` → ``NomadIndexConflictError``.
-- 500 go-multierror text (``N error(s) occurred:``) or another deterministic
-  refusal of a job write → ``NomadJobRejectedError`` with Nomad's message.
+- 500 go-multierror text (``N error(s) occurred:``, Nomad's job validation)
+  or another refusal of a job write that follows from the file alone
+  (``cannot update job from type``, a bad cron spec, ...) →
+  ``NomadJobRejectedError`` with Nomad's message: fix the file.
 - 500 ``No cluster leader``, RPC/raft trouble, 502/503/504, 429 and anything
-  unrecognised → ``NomadUnavailableError`` (retry can help).
+  unrecognised outside job writes → ``NomadUnavailableError`` (retry can help).
+- Any other 500 on a job write → ``NomadClusterRefusalError``: caused by the
+  cluster (``job "x" is in nonexistent namespace "team2"``, ``Vault not enabled
+  and Vault policies requested``) or not recognised, so the same file is
+  retried with backoff rather than parked until it changes.  The texts are
+  Nomad's (nomad/job_endpoint.go, v1.0.18 to v1.10.0; tests/golden/api/11-namespaces.jsonl).
 
 The caller must pass bodies with the ACL token already redacted; messages
 built here never contain a token.
@@ -27,6 +34,7 @@ import httpx
 from reconciler.errors import (
     NomadAPIError,
     NomadBadRequestError,
+    NomadClusterRefusalError,
     NomadError,
     NomadIndexConflictError,
     NomadJobRejectedError,
@@ -55,6 +63,22 @@ _UNAVAILABLE_TEXTS = (
     "No path to region",
 )
 
+# 500 texts of a job write that follow from the file alone (nomad/job_endpoint.go
+# validateJobUpdate, Register and Plan, v1.0.18): the same file gets the same answer.
+_FILE_REFUSAL_TEXTS = (
+    "cannot update job from type",
+    "cannot update periodic job",
+    "cannot update non-periodic job",
+    "cannot update parameterized job",
+    "cannot update non-parameterized job",
+    "field 'Dispatched' is read-only",
+    "job can't be submitted with 'Dispatched' set",
+    "Failed to parse cron expression",
+    "mismatched request namespace",
+    "missing job for registration",
+    "Job required for plan",
+)
+
 # 500 texts that are deterministic refusals outside job validation.
 _NOT_FOUND_TEXTS = ("deployment not found", "not found")
 _REFUSAL_TEXTS = (
@@ -80,9 +104,9 @@ def map_response_error(
 ) -> NomadError:
     """The error for a non-2xx response.
 
-    ``job_write`` marks register/plan/validate-style requests, where an
-    unrecognised 500 is Nomad refusing the job (e.g. ``cannot update job from
-    type``, an unknown namespace in 1.0.x) rather than a server fault.
+    ``job_write`` marks register/plan/validate-style requests, where a 500 is
+    Nomad refusing the job: for the file's sake (``NomadJobRejectedError``) or
+    the cluster's (``NomadClusterRefusalError``, also for unrecognised texts).
     """
     text = _clean(body)
     if status == 400:
@@ -115,7 +139,9 @@ def _map_500(text: str, *, endpoint: str, job_write: bool) -> NomadError:
     if any(marker.lower() in lowered for marker in _UNAVAILABLE_TEXTS):
         return NomadUnavailableError(f"HTTP 500: {text}", endpoint=endpoint)
     if job_write:
-        return NomadJobRejectedError(text, status=500, endpoint=endpoint)
+        if any(lowered.startswith(marker.lower()) for marker in _FILE_REFUSAL_TEXTS):
+            return NomadJobRejectedError(text, status=500, endpoint=endpoint)
+        return NomadClusterRefusalError(text, status=500, endpoint=endpoint)
     if any(lowered.endswith(marker) for marker in _NOT_FOUND_TEXTS):
         return NomadNotFoundError(text, status=500, endpoint=endpoint)
     if any(lowered.startswith(marker.lower()) for marker in _REFUSAL_TEXTS):

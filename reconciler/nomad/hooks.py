@@ -31,6 +31,8 @@ class RequestRecord:
 
 RequestHook = Callable[[RequestRecord], None]
 ConnectionHook = Callable[[bool], None]
+ResetHook = Callable[[int, int], None]
+"""``(old_index, new_index)``: the event stream's index went backwards (Nomad lost its state)."""
 
 
 def call_hook_safely(hook: Callable[..., None] | None, *args: object) -> None:

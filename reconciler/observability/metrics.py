@@ -31,6 +31,7 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
 from reconciler import __version__
+from reconciler.errors import ErrorCause
 from reconciler.model import Diagnostic, JobKey, Severity, Snapshot
 from reconciler.observability.deployments import DeploymentView, summarize_deployment
 from reconciler.observability.labels import (
@@ -86,6 +87,7 @@ class _Deployment:
 class _JobRecord:
     state: SyncState | None = None
     held_reason: str | None = None
+    error_cause: str | None = None  # "file" or "cluster" while the state is error
     last_sync: float | None = None
     deployment: _Deployment | None = None
     finished: dict[DeploymentStatus, int] = field(default_factory=dict)
@@ -122,6 +124,8 @@ class _PerJobCollector(Collector):
                     by_name[PREFIX + "job_held"].add_metric(
                         [*ident, rec.held_reason or "unspecified"], 1.0
                     )
+                if rec.state is SyncState.ERROR and rec.error_cause is not None:
+                    by_name[PREFIX + "job_error"].add_metric([*ident, rec.error_cause], 1.0)
             if rec.last_sync is not None:
                 by_name[PREFIX + "job_last_sync_timestamp_seconds"].add_metric(ident, rec.last_sync)
             if rec.deployment is not None:
@@ -171,6 +175,8 @@ class _PerJobCollector(Collector):
             gauge("job_sync_state", "Sync state of a managed job: 1 for its current state.",
                   "state"),
             gauge("job_held", "1 while a job is held on purpose, with the reason.", "reason"),
+            gauge("job_error", "1 while a job is in error, with who must act: file or cluster.",
+                  "cause"),
             gauge("job_last_sync_timestamp_seconds",
                   "Unix time the job was last seen in sync with its file."),
             gauge("job_deployment_status",
@@ -324,6 +330,7 @@ class ReconcilerMetrics:
         states: Mapping[JobKey, str],
         *,
         held_reasons: Mapping[JobKey, str] | None = None,
+        error_causes: Mapping[JobKey, str] | None = None,
         succeeded: bool = True,
         complete: bool = True,
         now: float | None = None,
@@ -339,10 +346,11 @@ class ReconcilerMetrics:
         at = self._clock() if now is None else now
         parsed = {key: SyncState(value) for key, value in states.items()}
         reasons = held_reasons or {}
+        causes = error_causes or {}
         self.reconcile_pass_duration.observe(duration_s)
         with self._lock:
             for key, state in parsed.items():
-                self._set_state_locked(key, state, reasons.get(key), at)
+                self._set_state_locked(key, state, reasons.get(key), at, causes.get(key))
             if complete:
                 for key in [k for k in self._jobs if k not in parsed]:
                     del self._jobs[key]
@@ -355,6 +363,7 @@ class ReconcilerMetrics:
         state: str,
         *,
         held_reason: str | None = None,
+        error_cause: str | None = None,
         now: float | None = None,
     ) -> None:
         """Set one job's sync state (for work done one job at a time).
@@ -362,18 +371,30 @@ class ReconcilerMetrics:
         ``held_reason`` is shown while the state is ``held`` (e.g.
         ``failed_rollout``, ``active_deployment``, ``deployment_cap``,
         ``wave``, ``guard``); it must come from a small fixed set.
+        ``error_cause`` (``file`` or ``cluster``, ``ErrorCause``) is shown while
+        the state is ``error``: fix the file, or wait for the cluster.
         """
         parsed = SyncState(state)
         at = self._clock() if now is None else now
         with self._lock:
-            self._set_state_locked(key, parsed, held_reason, at)
+            self._set_state_locked(key, parsed, held_reason, at, error_cause)
 
     def _set_state_locked(
-        self, key: JobKey, state: SyncState, held_reason: str | None, at: float
+        self,
+        key: JobKey,
+        state: SyncState,
+        held_reason: str | None,
+        at: float,
+        error_cause: str | None = None,
     ) -> None:
         rec = self._jobs.setdefault(key, _JobRecord())
         rec.state = state
         rec.held_reason = held_reason if state is SyncState.HELD else None
+        rec.error_cause = (
+            ErrorCause(error_cause).value
+            if (error_cause is not None and state is SyncState.ERROR)
+            else None
+        )
         if state is SyncState.IN_SYNC:
             rec.last_sync = at
 

@@ -16,6 +16,7 @@ from typing import Any, TextIO
 from reconciler.core.diff import ChangeKind, DriftState, FieldChange, ObjectChange
 from reconciler.core.plan import ActionKind, JobAction, Plan
 from reconciler.core.redact import REDACTED
+from reconciler.errors import ErrorCause
 from reconciler.model import Diagnostic
 from reconciler.sync.apply import annotation_text
 from reconciler.sync.outcome import JobOutcome, PassResult, Result, Rollout
@@ -143,10 +144,18 @@ def render_action(action: JobAction, style: Style, outcome: JobOutcome | None = 
             lines.append(style.paint("!", f"    held: {outcome.message}"))
         if outcome.result is Result.FAILED:
             message = outcome.message.strip().replace("\n", "\n      ")
-            lines.append(style.paint("x", f"    failed: {message}"))
+            lines.append(style.paint("x", f"    {failure_label(outcome)}: {message}"))
         if outcome.rollout is not None:
             lines.append(f"    {render_rollout(outcome.rollout)}")
     return lines
+
+
+def failure_label(outcome: JobOutcome) -> str:
+    """Who must act on a failed job: the file's author, or the cluster (a retry may pass)."""
+    error = outcome.error
+    if error is None or error.cause is ErrorCause.FILE:
+        return "rejected (fix the file)"
+    return "failed (cluster: the same file may pass later)"
 
 
 def render_rollout(rollout: Rollout) -> str:

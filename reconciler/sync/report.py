@@ -109,6 +109,8 @@ def job_json(
         ),
         "result": outcome.result.value if outcome else None,
         "message": outcome.message if outcome else "",
+        # Who must act on a failure: "file" (fix it) or "cluster" (a retry may pass).
+        "cause": outcome.error.cause.value if outcome and outcome.error else None,
         "annotations": dict(outcome.annotations) if outcome and outcome.annotations else None,
         "warnings": outcome.warnings if outcome else "",
         "rollout": rollout_json(outcome.rollout) if outcome and outcome.rollout else None,

@@ -154,10 +154,12 @@ def test_job_nomad_rejects_is_reported_not_retried_until_its_file_changes(
     repo.commit()
     daemon = start_daemon(repo.root, fake.address)
     wait_until(lambda: count_of(fake, "web") == 1, what="the good job is not held up")
-    failed = daemon.wait_log("job failed", nomad_job="bad")
+    failed = daemon.wait_log("rejected (fix the file)", nomad_job="bad")
     assert "count can't be negative" in failed["error"] and "bad.nomad" in failed["error"]
     daemon.wait_metric("nomad_reconciler_job_sync_state", lambda v: v == 1,
                        nomad_namespace="default", nomad_job="bad", state="error")
+    daemon.wait_metric("nomad_reconciler_job_error", lambda v: v == 1,
+                       nomad_namespace="default", nomad_job="bad", cause="file")
     attempts = registers(fake.request_log)
 
     # Full passes (SIGHUP resyncs) do not resubmit the refused spec.

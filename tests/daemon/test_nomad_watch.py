@@ -128,7 +128,7 @@ class ReplayClient:
         self.topics: Mapping[str, Sequence[str]] = {}
 
     def events(self, *, topics: Mapping[str, Sequence[str]], namespace: str,
-               on_connection: Any) -> AsyncIterator[Event]:
+               on_connection: Any, on_reset: Any = None) -> AsyncIterator[Event]:
         self.topics = topics
 
         async def replay() -> AsyncIterator[Event]:
@@ -157,6 +157,9 @@ class Recorder:
         pass
 
     def on_connection(self, connected: bool, *, reconnect: bool) -> None:
+        pass
+
+    def on_index_reset(self) -> None:
         pass
 
 

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
 from typing import Any
 
+import httpx
 import pytest
 
 from reconciler.errors import (
@@ -264,3 +265,20 @@ async def test_newer_fake_lists_meta_natively() -> None:
         assert [(m, p, q) for m, p, q, _ in fake.request_log] == [
             ("GET", "/v1/jobs", "namespace=%2A&meta=true")
         ]
+
+
+async def test_a_one_namespace_job_list_names_the_namespace_of_each_stub(
+    client: NomadClient, backend: Backend
+) -> None:
+    # Nomad 1.0.x leaves "Namespace" out of the stubs of GET /v1/jobs?namespace=NAME
+    # (tests/golden/api/11-namespaces.jsonl); the client fills it in, so a job of
+    # another namespace never passes for one of "default".
+    namespace = unique_id("ns")
+    async with httpx.AsyncClient(base_url=backend.address) as http:
+        (await http.put(f"/v1/namespace/{namespace}", json={"Name": namespace})).raise_for_status()
+    job_id = unique_id("nsjob")
+    await client.register_job({**sleeper_job(job_id), "Namespace": namespace}, enforce_index=0)
+    listed = await client.list_jobs(namespace=namespace, prefix=job_id)
+    assert [(s["ID"], s["Namespace"]) for s in listed.value] == [(job_id, namespace)]
+    everywhere = await client.list_jobs(namespace="*", prefix=job_id)
+    assert [(s["ID"], s["Namespace"]) for s in everywhere.value] == [(job_id, namespace)]

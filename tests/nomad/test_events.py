@@ -205,3 +205,25 @@ async def test_several_frames_with_one_index_survive_a_drop_between_them() -> No
     assert [(e.index, e.topic, e.type, e.key) for e in events] == expected
     assert ("Evaluation", 534) in {(e.topic, e.index) for e in events}
     assert nomad.starts[:2] == [533, 534]
+
+
+async def test_an_index_going_backwards_restarts_the_cursor_and_reports_a_reset() -> None:
+    # The agent restarted without its state: after a drop, it counts from 1 again.
+    nomad = ScriptedNomad(
+        frame(500, "a") + frame(501, "b"),
+        NomadUnavailableError("connection refused"),
+        frame(7, "after-restart") + frame(8, "next"),
+        NomadUnavailableError("connection refused"),
+        frame(8, "next") + frame(9, "more"),  # a resume in the new history: no repeats
+    )
+    resets: list[tuple[int, int]] = []
+    events: list[Event] = []
+    with pytest.raises(NomadPermissionDeniedError):
+        async with aclosing(
+            follow_events(nomad.open, settings=FAST, on_reset=lambda o, n: resets.append((o, n)))
+        ) as stream:
+            async for event in stream:
+                events.append(event)
+    assert [e.key for e in events] == ["a", "b", "after-restart", "next", "more"]
+    assert resets == [(501, 7)]
+    assert nomad.starts[:5] == [0, 501, 501, 8, 8]

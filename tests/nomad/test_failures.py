@@ -10,8 +10,10 @@ import httpx
 import pytest
 
 from reconciler.errors import (
+    ErrorCause,
     NomadAPIError,
     NomadBadRequestError,
+    NomadClusterRefusalError,
     NomadError,
     NomadIndexConflictError,
     NomadJobRejectedError,
@@ -57,9 +59,16 @@ def _expected(status: int, body: str) -> type[NomadError]:
         return NomadNotFoundError
     if body.startswith("Enforcing job modify index"):
         return NomadIndexConflictError
-    if "error occurred" in body or "errors occurred" in body or "nonexistent namespace" in body:
+    if "error occurred" in body or "errors occurred" in body:
         return NomadJobRejectedError
+    if "nonexistent namespace" in body:  # the namespace may be (re)created: not the file's fault
+        return NomadClusterRefusalError
     return NomadAPIError  # "can't promote terminal deployment", malformed token
+
+
+def _caused_by_file(status: int, body: str) -> bool:
+    """Only the file can fix it: a request Nomad cannot decode, or its job validation."""
+    return _expected(status, body) in (NomadBadRequestError, NomadJobRejectedError)
 
 
 def test_the_recordings_have_errors_of_every_kind() -> None:
@@ -70,6 +79,7 @@ def test_the_recordings_have_errors_of_every_kind() -> None:
         NomadNotFoundError,
         NomadIndexConflictError,
         NomadJobRejectedError,
+        NomadClusterRefusalError,
         NomadAPIError,
     } <= kinds
 
@@ -83,7 +93,8 @@ def test_recorded_error_maps_to_its_class(
     job_write = method in ("PUT", "POST") and (path == "/v1/jobs" or path.endswith("/plan"))
     error = map_response_error(status, body, endpoint=path, job_write=job_write)
     assert type(error) is _expected(status, body)
-    assert error.retryable is False
+    assert error.cause is (ErrorCause.FILE if _caused_by_file(status, body) else ErrorCause.CLUSTER)
+    assert error.retryable is (error.cause is ErrorCause.CLUSTER)
     assert error.endpoint == path
 
 
@@ -151,3 +162,70 @@ def test_bare_tls_alerts_are_unavailable() -> None:
     error = map_transport_error(ssl.SSLError(1, "tlsv13 alert certificate required"), endpoint="/x")
     assert isinstance(error, NomadUnavailableError)
     assert "TLS failure" in error.message
+
+
+@pytest.mark.parametrize(
+    "body,expected,cause",
+    [
+        # Nomad's job validation (tests/golden/api/10-invalid-registrations.jsonl)
+        (
+            "1 error occurred:\n\t* Missing job datacenters\n\n",
+            NomadJobRejectedError,
+            ErrorCause.FILE,
+        ),
+        # nomad/job_endpoint.go validateJobUpdate / Register, v1.0.18
+        (
+            'cannot update job from type "service" to "batch"',
+            NomadJobRejectedError,
+            ErrorCause.FILE,
+        ),
+        ("Failed to parse cron expression: bad", NomadJobRejectedError, ErrorCause.FILE),
+        # caused by the cluster: the same file may be accepted later
+        (
+            'job "web" is in nonexistent namespace "team2"',
+            NomadClusterRefusalError,
+            ErrorCause.CLUSTER,
+        ),
+        (
+            "Vault not enabled and Vault policies requested",
+            NomadClusterRefusalError,
+            ErrorCause.CLUSTER,
+        ),
+        ("something nobody recorded", NomadClusterRefusalError, ErrorCause.CLUSTER),
+        ("rpc error: injected fault", NomadUnavailableError, ErrorCause.CLUSTER),
+        (
+            "Enforcing job modify index 57: job exists with conflicting job modify index: 58",
+            NomadIndexConflictError,
+            ErrorCause.CLUSTER,
+        ),
+    ],
+)
+def test_job_write_500s_are_classified_by_cause(
+    body: str, expected: type[NomadError], cause: ErrorCause
+) -> None:
+    error = map_response_error(500, body, endpoint="/v1/jobs", job_write=True)
+    assert type(error) is expected
+    assert error.cause is cause
+    assert error.retryable is (cause is ErrorCause.CLUSTER)
+
+
+@pytest.mark.parametrize(
+    "status,body,cause",
+    [
+        (
+            400,
+            "json: cannot unmarshal string into Go struct field TaskGroup.Job.TaskGroups.Count of type int",
+            ErrorCause.FILE,
+        ),
+        (400, "Job ID does not match name", ErrorCause.FILE),
+        (403, "Permission denied", ErrorCause.CLUSTER),
+        (403, "ACL token not found", ErrorCause.CLUSTER),
+        (404, "job not found", ErrorCause.CLUSTER),
+        (502, "Bad Gateway", ErrorCause.CLUSTER),
+    ],
+)
+def test_other_statuses_on_a_job_write_are_classified_by_cause(
+    status: int, body: str, cause: ErrorCause
+) -> None:
+    error = map_response_error(status, body, endpoint="/v1/jobs", job_write=True)
+    assert error.cause is cause

@@ -196,7 +196,7 @@ def test_json_output_is_stable(
     assert list(entry) == [
         "namespace", "id", "path", "state", "action", "reason", "wave", "owned", "digest",
         "live_digest", "job_modify_index", "version", "status", "deployment", "notes", "changes",
-        "result", "message", "annotations", "warnings", "rollout",
+        "result", "message", "cause", "annotations", "warnings", "rollout",
     ]  # fmt: skip
     assert entry["annotations"] == {"app": {**entry["annotations"]["app"], "Place": 1}}
     assert "hunter2" not in json.dumps(doc)
@@ -241,9 +241,32 @@ def test_a_job_nomad_refuses_fails_alone(
     out = capsys.readouterr().out
     # the file and the line of the task Nomad blames, then Nomad's own message
     assert re.search(
-        r"failed: bad\.json:\d+: Nomad refused job 'bad': .*Missing task driver", out, re.S
+        r"rejected \(fix the file\): bad\.json:\d+: Nomad refused job 'bad': .*Missing task driver",
+        out,
+        re.S,
     ), out
     assert http(fake, "GET", "/v1/job/good")["ID"] == "good"
+
+
+def test_a_job_the_cluster_refuses_says_the_cluster_not_the_file(
+    fake: FakeNomad, repo: GitRepo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo.write_job({**service_job("api"), "Namespace": "team2"})  # no such namespace (yet)
+    repo.write_job(service_job("good"))
+    repo.commit("a job in a namespace that does not exist")
+    assert cli(fake, "sync", str(repo.root)) == 1
+    out = capsys.readouterr().out
+    assert re.search(
+        r"failed \(cluster: the same file may pass later\): .*nonexistent namespace \"team2\"",
+        out,
+        re.S,
+    ), out
+    assert "fix the file" not in out
+    assert cli(fake, "sync", str(repo.root), "--json") == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert {j["id"]: j["cause"] for j in doc["jobs"]} == {"api": "cluster", "good": None}
+    http(fake, "PUT", "/v1/namespace/team2", {"Name": "team2"})
+    assert cli(fake, "sync", str(repo.root)) == 0  # the same file, once the cluster changed
 
 
 def test_subprocess_plan_exit_codes(fake: FakeNomad, repo: GitRepo) -> None:

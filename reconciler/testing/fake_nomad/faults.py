@@ -32,7 +32,7 @@ class Faults:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._latency: list[tuple[float, str | None]] = []
-        self._failures: list[list[Any]] = []  # [remaining, status, prefix, body]
+        self._failures: list[list[Any]] = []  # [remaining, status, prefix, body, method]
         self._drops = 0
         self._leader = True
         self._broker: Any = None
@@ -44,11 +44,13 @@ class Faults:
         with self._lock:
             self._latency.append((seconds, path_prefix))
 
-    def fail_next(self, n: int = 1, status: int = 500, path_prefix: str | None = None, body: str | None = None) -> None:
-        """The next ``n`` matching requests get ``status`` with a plain-text body."""
+    def fail_next(self, n: int = 1, status: int = 500, path_prefix: str | None = None, body: str | None = None,
+                  method: str | None = None) -> None:
+        """The next ``n`` matching requests (``method``: only that HTTP method, e.g. the
+        ``PUT /v1/jobs`` of a registration but not the ``GET`` list) get ``status``."""
         text = body if body is not None else ("Too Many Requests" if status == 429 else "rpc error: injected fault")
         with self._lock:
-            self._failures.append([n, status, path_prefix, text])
+            self._failures.append([n, status, path_prefix, text, method])
 
     def drop_connections(self, n: int = 1) -> None:
         """The next ``n`` requests have their connection closed without any response."""
@@ -82,7 +84,7 @@ class Faults:
         if self._broker is not None:
             self._broker.set_stalled(False)
 
-    def decide(self, path: str) -> Decision:
+    def decide(self, path: str, method: str = "GET") -> Decision:
         with self._lock:
             latency = sum(s for s, p in self._latency if p is None or path.startswith(p))
             if self._drops > 0:
@@ -91,8 +93,8 @@ class Faults:
             if not self._leader:
                 return Decision(latency_s=latency, fail=FailResponse(500, "No cluster leader"))
             for entry in self._failures:
-                remaining, status, prefix, body = entry
-                if remaining > 0 and (prefix is None or path.startswith(prefix)):
+                remaining, status, prefix, body, only = entry
+                if remaining > 0 and (prefix is None or path.startswith(prefix)) and only in (None, method):
                     entry[0] -= 1
                     return Decision(latency_s=latency, fail=FailResponse(status, body))
             self._failures = [e for e in self._failures if e[0] > 0]

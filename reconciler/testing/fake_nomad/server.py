@@ -74,7 +74,7 @@ class _Handler(BaseHTTPRequestHandler):
 
         self.log_status = log
         try:
-            decision = fake.faults.decide(path)
+            decision = fake.faults.decide(path, method)
             if decision.latency_s:
                 fake._stopping.wait(decision.latency_s)
             if decision.drop:
