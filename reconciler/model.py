@@ -80,6 +80,8 @@ class Revision:
     commit: str
     dirty: bool = False
     ref: str | None = None
+    # git holds .git/index.lock: a checkout, pull or merge is changing the files now.
+    busy: bool = False
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,14 @@ into jobs: a commit hash in Meta would make every commit a new job version.
 One ``git status --porcelain=v2 --branch`` call answers all three questions
 (``# branch.oid``, ``# branch.head``, and any entry line means dirty).  A
 directory that is not a git checkout (or git missing) yields ``None``.
+``busy`` says git holds ``index.lock`` (a checkout, pull or merge in
+progress): pruning never trusts such a snapshot (``reconciler.core.prune``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 
 from reconciler.model import Revision
@@ -45,16 +48,16 @@ def _git_env() -> dict[str, str]:
     return env
 
 
-async def read_revision(path: str) -> Revision | None:
-    """The checkout's revision, or None when ``path`` is not in a git work tree."""
+async def _git(path: str, *args: str) -> str | None:
+    """``git -C path ARGS`` stdout, or None (not a checkout, git missing, timeout)."""
     try:
         proc = await asyncio.create_subprocess_exec(
-            "git", "-C", path, "status", "--porcelain=v2", "--branch", "--untracked-files=normal",
+            "git", "-C", path, *args,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.DEVNULL,
             env=_git_env(),
-        )
+        )  # fmt: skip
     except OSError:  # git not installed
         return None
     try:
@@ -63,6 +66,27 @@ async def read_revision(path: str) -> Revision | None:
         proc.kill()
         await proc.wait()
         return None
-    if proc.returncode != 0:
-        return None
-    return parse_status_v2(stdout.decode("utf-8", "replace"))
+    return stdout.decode("utf-8", "replace") if proc.returncode == 0 else None
+
+
+async def checkout_busy(path: str) -> bool:
+    """Is git changing the checkout now?  It holds ``index.lock`` in the git directory
+    (of this work tree) for the whole of a checkout, pull, merge or reset."""
+    git_dir = await _git(path, "rev-parse", "--absolute-git-dir")
+    return bool(git_dir and os.path.exists(os.path.join(git_dir.strip(), "index.lock")))
+
+
+async def read_revision(path: str) -> Revision | None:
+    """The checkout's revision, or None when ``path`` is not in a git work tree.
+
+    ``busy`` is set when git holds ``index.lock`` after the status was read.
+    """
+    revision = await _read_status(path)
+    if revision is not None and await checkout_busy(path):
+        revision = dataclasses.replace(revision, busy=True)
+    return revision
+
+
+async def _read_status(path: str) -> Revision | None:
+    output = await _git(path, "status", "--porcelain=v2", "--branch", "--untracked-files=normal")
+    return None if output is None else parse_status_v2(output)

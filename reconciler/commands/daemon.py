@@ -89,6 +89,15 @@ def register(subparsers: Any) -> None:
                    help="stop owned jobs whose files were removed (default off)")
     p.add_argument("--purge", action=argparse.BooleanOptionalAction, default=None,
                    help="purge instead of stop when pruning")
+    p.add_argument("--max-prune", metavar="FRACTION",
+                   help="prune at most this fraction of the owned jobs within --prune-window "
+                        "(default 0.5); more is held (reason guard) until confirmed")
+    p.add_argument("--prune-window", metavar="DURATION",
+                   help="the time --max-prune counts prunes over (default 10m), so deleting "
+                        "files one at a time cannot get around it")
+    p.add_argument("--prune-grace", metavar="DURATION",
+                   help="prune a job only once its file has been gone this long (default "
+                        "30s); never while git is changing the checkout (.git/index.lock)")
     p.add_argument("--var", dest="variables", action="append", metavar="KEY=VALUE",
                    help="HCL2 variable (repeatable); also NOMAD_VAR_* in the environment")
     p.add_argument("--var-file", dest="var_files", action="append", metavar="FILE",

@@ -8,8 +8,10 @@ the sync layer reads the cluster beforehand and applies the plan afterwards.
 
 Safety rules enforced here:
 - prune only when asked, only owned jobs, never when any file failed to load
-  or when the checkout declares no job at all, never beyond ``max_prune`` of the
-  owned jobs; a pruned job is stopped unless ``purge``;
+  or when the checkout declares no job at all, never from a checkout git is
+  changing, never beyond ``max_prune`` of the owned jobs (within
+  ``prune_window``), only after ``prune_grace`` (``reconciler.core.prune``);
+  a pruned job is stopped unless ``purge``;
 - a job whose file failed to load is an error, never an orphan;
 - a job with an active deployment is held unless the policy lets a new spec
   supersede it; a spec whose rollout failed (and was auto-reverted) is held
@@ -26,6 +28,7 @@ from typing import Any
 
 from reconciler.core.diff import DriftState, JobDrift, compute_job_drift
 from reconciler.core.ownership import DEFAULT_PREFIX, parse_wave, read_ownership, wants_auto_promote
+from reconciler.core.prune import PruneHistory, decide_prune_guards
 from reconciler.model import ApiJob, DesiredJob, Diagnostic, JobKey, Snapshot
 
 ACTIVE_DEPLOYMENT_STATUSES = frozenset(
@@ -104,7 +107,9 @@ class SyncPolicy:
 
     prune: bool = False
     purge: bool = False
-    max_prune: float = 0.5  # fraction of owned jobs one pass may prune
+    max_prune: float = 0.5  # fraction of owned jobs one pass (or window) may prune
+    prune_grace: float = 0.0  # seconds an orphan must stay undeclared (needs a PruneHistory)
+    prune_window: float = 0.0  # max_prune counts the prunes of this many seconds; 0: per pass
     preserve_counts: bool = False
     supersede_active: bool = False  # register over a running deployment
     retry_failed: bool = False  # re-submit a spec whose rollout failed
@@ -187,12 +192,15 @@ def compute_plan(
     *,
     now: float,
     only: set[JobKey] | None = None,
+    prune_history: PruneHistory | None = None,
 ) -> Plan:
     """Decide one action per job.  Pure: same inputs, same plan.
 
     ``only`` restricts the plan to those jobs (a targeted pass); the safety
     guards still look at the whole snapshot (load errors, an empty checkout,
     the prune fraction measured against every declared job).
+    ``prune_history`` (a long-running caller's memory, on the clock of ``now``)
+    enables the prune grace period and window (``reconciler.core.prune``).
     """
     prefix = policy.owner_prefix
     errors = list(snapshot.errors)
@@ -253,7 +261,9 @@ def compute_plan(
     # The fraction is of everything the reconciler manages: on a targeted pass the
     # cluster read is partial, so the declared jobs stand in for the owned ones.
     managed = max(owned_total, declared_in_scope + len(orphans))
-    actions.extend(_decide_prunes(orphans, managed, snapshot, policy, refusals))
+    actions.extend(
+        _decide_prunes(orphans, managed, snapshot, policy, refusals, prune_history, now)
+    )
     actions = _cap_deployments(actions, cluster, policy)
     actions.sort(key=lambda a: (_ORDER[a.kind], a.wave, a.key))
     return Plan(
@@ -399,6 +409,8 @@ def _decide_prunes(
     snapshot: Snapshot,
     policy: SyncPolicy,
     refusals: list[str],
+    history: PruneHistory | None = None,
+    now: float = 0.0,
 ) -> list[JobAction]:
     if not orphans:
         return []
@@ -415,15 +427,24 @@ def _decide_prunes(
         refusal = f"prune refused: {bad} file(s) failed to load; fix them first"
     elif not snapshot.jobs:
         refusal = "prune refused: the checkout declares no job at all (empty or wrong directory?)"
-    elif owned_total and len(candidates) / owned_total > policy.max_prune:
-        refusal = (
-            f"prune refused: {len(candidates)} of {owned_total} owned jobs would be removed, more "
-            f"than --max-prune {policy.max_prune:g}; raise --max-prune to confirm"
-        )
     if refusal is not None:
         if candidates:
             refusals.append(refusal)
         return out + [_with(o, ActionKind.HOLD, refusal, HoldReason.GUARD) for o in candidates]
+    guards = decide_prune_guards(
+        [o.key for o in candidates], owned_total=owned_total, snapshot=snapshot,
+        max_prune=policy.max_prune, grace=policy.prune_grace, window=policy.prune_window,
+        history=history, now=now,
+    )  # fmt: skip
+    if guards.refusal is not None:
+        refusals.append(guards.refusal)
+    allowed = set(guards.allowed)
+    for o in candidates:
+        if o.key in guards.waiting:
+            out.append(_with(o, ActionKind.HOLD, guards.waiting[o.key], HoldReason.GUARD))
+        elif o.key not in allowed:
+            out.append(_with(o, ActionKind.HOLD, guards.refusal or "", HoldReason.GUARD))
+    candidates = [o for o in candidates if o.key in allowed]
     return out + [
         JobAction(
             o.key,

@@ -46,6 +46,7 @@ from typing import Any
 from reconciler.core.diff import DriftState
 from reconciler.core.ownership import parse_wave, read_ownership
 from reconciler.core.plan import ActionKind, HoldReason, SyncPolicy
+from reconciler.core.prune import PruneHistory
 from reconciler.daemon.api_tap import SCOPE, TappedApi
 from reconciler.daemon.debounce import Debouncer, ParseErrorGate
 from reconciler.daemon.logging import SecretFilter, configure_logging
@@ -69,7 +70,7 @@ from reconciler.nomad.config import NomadConfig, parse_http_auth
 from reconciler.nomad.retry import RetryPolicy
 from reconciler.observability.metrics import ReconcilerMetrics
 from reconciler.observability.server import Heartbeat, ObservabilityServer, parse_listen_address
-from reconciler.revision import read_revision
+from reconciler.revision import checkout_busy, read_revision
 from reconciler.sync.api import ClientApi
 from reconciler.sync.engine import Reconciler
 from reconciler.sync.outcome import JobOutcome
@@ -138,7 +139,8 @@ def sync_policy(settings: DaemonSettings) -> SyncPolicy:
     """
     return SyncPolicy(
         prune=settings.prune, purge=settings.purge, promote=False, wait=False,
-        supersede_active=True,
+        supersede_active=True, max_prune=settings.max_prune,
+        prune_grace=settings.prune_grace, prune_window=settings.prune_window,
     )  # fmt: skip
 
 
@@ -195,6 +197,9 @@ class Daemon:
         self._known_index: dict[JobKey, int] = {}  # JobModifyIndex last seen in sync / ours
         self._tracking: dict[JobKey, _Tracking] = {}
         self._rejected: dict[JobKey, _Rejection] = {}  # specs Nomad refused for the file's sake
+        self._absent_since: dict[JobKey, float] = {}  # wall time an orphan was first held
+        self._pruned_at: list[float] = []  # wall times of recent prunes (--prune-window)
+        self._prune_recheck: asyncio.TimerHandle | None = None
         self._deployment_events: dict[JobKey, dict[str, Any]] = {}  # latest payload per job
         self._stream_connected = False
         self._recovery_resync_at = -RECOVERY_RESYNC_MIN_S
@@ -295,6 +300,8 @@ class Daemon:
             timer.cancel()
         if self._recheck is not None:
             self._recheck.cancel()
+        if self._prune_recheck is not None:
+            self._prune_recheck.cancel()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -398,8 +405,12 @@ class Daemon:
             cli=self.settings.variables, files=self.settings.var_files, env=var_env
         )
         root = self.watcher.target if hasattr(self, "watcher") else self.settings.jobs_dir
+        # Git busy before or after the load: the files may be half checked out.
+        busy_before = await checkout_busy(root)
         snapshot = await asyncio.to_thread(load_directory, root, inputs=inputs, cache=self._cache)
         revision = await read_revision(root)
+        if revision is not None and busy_before:
+            revision = dataclasses.replace(revision, busy=True)
         return dataclasses.replace(snapshot, revision=revision)
 
     async def _rescan(self, *, initial: bool = False) -> None:
@@ -414,6 +425,8 @@ class Daemon:
             previous = self.snapshot
             self.snapshot = snapshot
             self._declared = snapshot.by_key()
+            for key in [k for k in self._absent_since if k in self._declared]:
+                del self._absent_since[key]  # its file came back: never prune it for that
         self._observe_revision(snapshot.revision)
         self._report_load_errors(snapshot)
         if initial or previous is None:
@@ -747,11 +760,15 @@ class Daemon:
         token = SCOPE.set(frozenset(only) if only is not None else None)
         try:
             if heal:
-                result = await self.engine.reconcile(snapshot, only=only)
+                result = await self.engine.reconcile(
+                    snapshot, only=only, prune_history=self._prune_history()
+                )
                 found = {o.key: o for o in result.outcomes}
                 unmanaged = result.plan.unmanaged_keys
             else:
-                dry = await self.engine.reconcile(snapshot, only=only, dry_run=True)
+                dry = await self.engine.reconcile(
+                    snapshot, only=only, dry_run=True, prune_history=self._prune_history()
+                )
                 found = {o.key: o for o in dry.outcomes}
                 unmanaged = dry.plan.unmanaged_keys
                 from_git = {
@@ -763,7 +780,9 @@ class Daemon:
                     )
                 }  # fmt: skip
                 if from_git:
-                    applied = await self.engine.reconcile(snapshot, only=from_git)
+                    applied = await self.engine.reconcile(
+                        snapshot, only=from_git, prune_history=self._prune_history()
+                    )
                     found.update({o.key: o for o in applied.outcomes})
         except NomadError as exc:
             self._set_nomad_error(exc)
@@ -887,6 +906,7 @@ class Daemon:
         """Log, count and remember what the engine did; map it to queue results."""
         now = time.monotonic()
         results: dict[JobKey, Result] = {}
+        prune_held = False
         for out in outcomes:
             key = out.key
             state = self._state_of(out)
@@ -915,6 +935,8 @@ class Daemon:
                 self.metrics.observe_sync_operation(op, "success")
                 log.info("pruned", extra=_fields(key, operation=op))
                 self._pending_files.discard(key)
+                self._pruned_at.append(time.time())  # counts against --max-prune for a window
+                self._absent_since.pop(key, None)
             elif out.result is SyncResult.FAILED:
                 results[key] = self._failed(key, out)
             elif out.result is SyncResult.PLANNED:
@@ -924,6 +946,10 @@ class Daemon:
             elif out.result is SyncResult.HELD:
                 # Still pending: a hold ends (deployment cap, wave) and the change goes on.
                 log.info("held", extra=_fields(key, reason=out.message or out.action.reason))
+                if out.action.desired is None and out.action.hold_reason is HoldReason.GUARD:
+                    # An orphan a prune guard holds: its grace period runs from now.
+                    self._absent_since.setdefault(key, time.time())
+                    prune_held = True
             else:  # unchanged (the engine's promotions are gated off: also unchanged)
                 live = out.action.live
                 if out.action.drift.state is DriftState.IN_SYNC and live is not None:
@@ -935,7 +961,45 @@ class Daemon:
                     live is not None and live.active_deployment is not None
                 ):
                     self._submit([key], Reason.ROLLOUT)
+        if prune_held:
+            self._schedule_prune_recheck(snapshot)
         return results
+
+    def _prune_history(self) -> PruneHistory:
+        """The memory the prune guards decide from (``reconciler.core.prune``)."""
+        cutoff = time.time() - self.settings.prune_window
+        self._pruned_at = [at for at in self._pruned_at if at > cutoff]
+        return PruneHistory(absent_since=dict(self._absent_since), pruned_at=tuple(self._pruned_at))
+
+    def _schedule_prune_recheck(self, snapshot: Snapshot) -> None:
+        """Look again when a prune guard may let go: the checkout settled (re-read it
+        each second), a grace period ends, or a prune leaves the window."""
+        now = time.time()
+        s = self.settings
+        due = [at + s.prune_grace - now for at in self._absent_since.values()]
+        due += [at + s.prune_window - now for at in self._pruned_at]
+        if snapshot.revision is not None and snapshot.revision.busy:
+            due.append(1.0)
+        due = [d for d in due if d > 0]
+        if not due:
+            return
+        delay = max(min(due), 0.2)
+        if self._prune_recheck is not None:
+            self._prune_recheck.cancel()
+
+        def recheck() -> None:
+            self._prune_recheck = None
+            self._spawn(self._recheck_prunes(), "prune-recheck")
+
+        self._prune_recheck = asyncio.get_running_loop().call_later(delay, recheck)
+
+    async def _recheck_prunes(self) -> None:
+        await self._rescan()  # a fresh snapshot: never prune from the one that was held
+        snapshot = self.snapshot
+        if snapshot is not None and snapshot.revision is not None and snapshot.revision.busy:
+            self._schedule_prune_recheck(snapshot)  # git is still at it: look again later
+            return
+        self._submit([ALL], Reason.RESYNC)
 
     def _is_current(self, out: JobOutcome) -> bool:
         """Did this outcome concern the job's current spec (not one replaced meanwhile)?"""

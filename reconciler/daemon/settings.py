@@ -26,6 +26,7 @@ Config file example (every key optional, same names as the flags)::
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import re
@@ -102,6 +103,9 @@ class DaemonSettings:
     event_stream: bool = True  # False: blocking queries only
     prune: bool = False
     purge: bool = False
+    max_prune: float = 0.5  # fraction of the owned jobs pruned within prune_window at most
+    prune_grace: float = 30.0  # an orphan is pruned once undeclared this long
+    prune_window: float = 600.0
     variables: tuple[str, ...] = ()  # -var k=v
     var_files: tuple[str, ...] = ()
     nomad: NomadSettings = NomadSettings()
@@ -133,6 +137,9 @@ RELOADABLE = frozenset(
         "shutdown_timeout",
         "prune",
         "purge",
+        "max_prune",
+        "prune_grace",
+        "prune_window",
         "max_concurrent_deployments",
     }
 )
@@ -193,8 +200,16 @@ def _coerce(key: str, value: object, *, source: str) -> Any:
     """Validate one top-level setting's value; ``source`` names where it came from."""
     name = f"{source}: {key}"
     if key in ("resync_interval", "debounce", "debounce_max", "settle", "jitter",
-               "rollout_poll", "shutdown_timeout"):
+               "rollout_poll", "shutdown_timeout", "prune_grace", "prune_window"):
         return parse_duration(value, name=name)
+    if key == "max_prune":
+        fraction = math.nan
+        if isinstance(value, int | float | str) and not isinstance(value, bool):
+            with contextlib.suppress(ValueError):
+                fraction = float(value)
+        if not 0.0 <= fraction <= 1.0:
+            raise ConfigError(f"{name}: expected a fraction between 0 and 1, got {value!r}")
+        return fraction
     if key == "promote_after":
         return None if value in (None, "", "off") else parse_duration(value, name=name)
     if key in ("self_heal", "event_stream", "prune", "purge"):

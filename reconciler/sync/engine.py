@@ -17,6 +17,7 @@ from typing import Any
 
 from reconciler.core.ownership import wants_auto_promote
 from reconciler.core.plan import ActionKind, ClusterState, JobAction, Plan, SyncPolicy, compute_plan
+from reconciler.core.prune import PruneHistory
 from reconciler.errors import NomadError
 from reconciler.model import DesiredJob, JobKey, Snapshot
 from reconciler.nomad.client import NomadClient
@@ -80,11 +81,18 @@ class Reconciler:
         return compute_plan(snapshot, cluster, self.policy, now=self._clock(), only=only)
 
     async def reconcile(
-        self, snapshot: Snapshot, *, only: set[JobKey] | None = None, dry_run: bool = False
+        self, snapshot: Snapshot, *, only: set[JobKey] | None = None, dry_run: bool = False,
+        prune_history: PruneHistory | None = None,
     ) -> PassResult:
-        """One pass.  With ``dry_run`` nothing is written (Nomad's plan is still asked)."""
+        """One pass.  With ``dry_run`` nothing is written (Nomad's plan is still asked).
+
+        ``prune_history`` is a long-running caller's memory of orphans and prunes
+        (times on this engine's clock), for the prune grace period and window."""
         cluster = await self.read_cluster(snapshot, only=only)
-        plan = compute_plan(snapshot, cluster, self.policy, now=self._clock(), only=only)
+        plan = compute_plan(
+            snapshot, cluster, self.policy, now=self._clock(), only=only,
+            prune_history=prune_history,
+        )  # fmt: skip
         features = await self.api.features()
         applier = Applier(
             self.api, self.policy, memory=self.memory,

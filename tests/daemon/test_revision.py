@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from reconciler.revision import parse_status_v2, read_revision
+from reconciler.revision import checkout_busy, parse_status_v2, read_revision
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
@@ -59,3 +59,20 @@ async def test_read_revision_follows_commits_checkouts_and_dirt(tmp_path: Path) 
 async def test_not_a_checkout(tmp_path: Path) -> None:
     assert await read_revision(str(tmp_path)) is None
     assert await read_revision(str(tmp_path / "missing")) is None
+
+
+async def test_a_checkout_git_is_changing_is_busy(tmp_path: Path) -> None:
+    repo = tmp_path / "jobs"
+    (repo / "team").mkdir(parents=True)
+    git(repo, "init", "-q", "-b", "main")
+    (repo / "team" / "web.nomad").write_text('job "web" {}\n')
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "one")
+    assert (await read_revision(str(repo / "team"))).busy is False  # type: ignore[union-attr]
+    assert await checkout_busy(str(repo / "team")) is False
+    # git holds index.lock for the whole of a checkout, pull or merge.
+    (repo / ".git" / "index.lock").write_text("")
+    rev = await read_revision(str(repo / "team"))
+    assert rev is not None and rev.busy is True
+    assert await checkout_busy(str(repo / "team")) is True
+    assert await checkout_busy(str(tmp_path)) is False  # not a checkout
