@@ -112,6 +112,19 @@ def test_held_reason_only_while_held(metrics: ReconcilerMetrics) -> None:
     assert value(metrics, P + "job_held", job(WEB, reason="unspecified")) == 1
 
 
+def test_error_cause_only_while_in_error(metrics: ReconcilerMetrics) -> None:
+    metrics.set_job_state(WEB, "error", error_cause="cluster")
+    assert value(metrics, P + "job_error", job(WEB, cause="cluster")) == 1
+    metrics.observe_pass(0.1, {WEB: "error", DB: "error"}, error_causes={WEB: "file"})
+    assert value(metrics, P + "job_error", job(WEB, cause="file")) == 1
+    assert value(metrics, P + "job_error", job(WEB, cause="cluster")) is None
+    assert value(metrics, P + "job_error", job(DB, cause="file")) is None  # cause unknown
+    metrics.set_job_state(WEB, "in_sync", error_cause="file")
+    assert value(metrics, P + "job_error", job(WEB, cause="file")) is None
+    with pytest.raises(ValueError):
+        metrics.set_job_state(WEB, "error", error_cause="weather")
+
+
 def test_unknown_state_is_a_programming_error(metrics: ReconcilerMetrics) -> None:
     with pytest.raises(ValueError):
         metrics.set_job_state(WEB, "drifting")
