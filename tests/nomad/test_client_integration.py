@@ -251,6 +251,38 @@ async def test_event_stream_delivers_job_events(client: NomadClient) -> None:
     assert states == [True, False]
 
 
+async def test_an_index_beyond_nomads_own_is_followed_as_a_reset(client: NomadClient) -> None:
+    # As after Nomad restarted without its state: the cursor is far ahead of the server.
+    # Real Nomad 1.0.18 then sends its new frames, with lower indexes: they must come
+    # through (not be dropped as old) and the caller must hear of the reset.
+    job_id = unique_id("rewound")
+    ahead = (await client.list_jobs(prefix=job_id)).index + 100_000
+    settings = StreamSettings(idle_timeout=15.0, reconnect_initial=0.05, reconnect_max=0.2)
+    resets: list[tuple[int, int]] = []
+    received: list[Event] = []
+    subscribed = asyncio.Event()  # the answer's headers come once Nomad has subscribed
+
+    async def consume() -> None:
+        stream = client.events(
+            topics={"Job": ["*"]}, index=ahead, settings=settings,
+            on_connection=lambda up: subscribed.set() if up else None,
+            on_reset=lambda old, new: resets.append((old, new)),
+        )  # fmt: skip
+        async with aclosing(stream) as events:
+            async for event in events:
+                received.append(event)
+                if event.key == job_id:
+                    return
+
+    consumer = asyncio.create_task(consume())
+    await asyncio.wait_for(subscribed.wait(), timeout=WAIT_S)
+    await client.register_job(sleeper_job(job_id))
+    await asyncio.wait_for(consumer, timeout=WAIT_S)
+    await client.deregister_job(job_id, purge=True)
+    assert received[-1].key == job_id and received[-1].index < ahead
+    assert len(resets) == 1 and resets[0][0] >= ahead - 1 and resets[0][1] < ahead
+
+
 async def test_newer_fake_lists_meta_natively() -> None:
     with FakeNomad(version="1.6.0") as fake:
         async with NomadClient(NomadConfig(address=fake.address)) as client:
