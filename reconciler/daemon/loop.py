@@ -857,7 +857,7 @@ class Daemon:
         self._pending_files.discard(key)
         self._drop_rejection(key)
         for table in (self._changed_at, self._drift_at, self._known_index, self._tracking,
-                      self._deployment_events, self._deferred):
+                      self._deployment_events, self._deferred, self._absent_since):
             table.pop(key, None)
         self._cancel_rollout_check(key)
         self.tracker.forget(key)
