@@ -7,13 +7,18 @@ Measures, with the requests each step sends (by endpoint):
    with the directory re-scan timed separately;
 3. a fresh one-shot no-op sync (new process state) against a server that lists
    Meta (fake version 1.6.0) and one that does not (1.0.18);
-4. a one-job change in the same process.
+4. a one-job change in the same process;
+5. a `nomad-reconciler plan` process over the in-sync jobs (what CI runs), and
+   the same over jobs adopted from `nomad job run` (no ownership stamp: each is
+   read and diffed locally; Nomad's plan, the arbiter, must not be asked).
 
 Jobs are JSON job specifications derived from the golden corpus so the
 benchmark does not depend on the HCL converter's speed (bench_load.py covers
 loading).  Targets (issue 4): no-op re-sync in the same process ≤ 2 requests
 and ≤ 0.5 s beyond the re-scan; fresh one-shot no-op ≤ 1 list request where
-the server lists Meta; one-job change ≤ 3 requests for that job.
+the server lists Meta; one-job change ≤ 3 requests for that job; a no-op
+`plan` of 1,000 in-sync jobs ≤ 2 requests (issue 9), with no Nomad plan
+request on any version the fake models.
 
     .venv/bin/python bench/bench_sync.py [--jobs 1000]
 """
@@ -150,6 +155,20 @@ async def run(count: int, version: str) -> list[dict[str, Any]]:
                 "by_endpoint": by_endpoint(log),
             })  # fmt: skip
 
+            fake.clear_request_log()
+            t = time.perf_counter()
+            done = subprocess.run(
+                [sys.executable, "-m", "reconciler", "plan", str(root), "--address", fake.address],
+                capture_output=True, text=True, timeout=600, env={**os.environ, "NO_COLOR": "1"},
+            )  # fmt: skip
+            assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+            log = fake.request_log
+            rows.append({
+                "step": f"[{version}] `nomad-reconciler plan` process, in sync (incl. cold load)",
+                "wall_s": round(time.perf_counter() - t, 3), "requests": len(log),
+                "by_endpoint": by_endpoint(log),
+            })  # fmt: skip
+
             target = root / "team-3" / "svc-0003.json"
             doc = json.loads(target.read_text())
             doc["Job"]["TaskGroups"][0]["Count"] = 2
@@ -173,6 +192,35 @@ async def run(count: int, version: str) -> list[dict[str, Any]]:
     return rows
 
 
+async def adopted(count: int, version: str) -> list[dict[str, Any]]:
+    """Jobs registered by hand (no stamp): a fresh `plan` reads and diffs each locally."""
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        FakeNomad(version=version, health=HealthModel(time_scale=0.001)) as fake,
+    ):
+        root = Path(tmp)
+        write_jobs(root, count)
+        async with connect(NomadConfig(address=fake.address, timeout=60)) as api:
+            for path in sorted(root.rglob("*.json")):
+                job = json.loads(path.read_text())["Job"]
+                await api.register_job(
+                    job, enforce_index=None, preserve_counts=False, submission=None
+                )
+        fake.clear_request_log()
+        t = time.perf_counter()
+        done = subprocess.run(
+            [sys.executable, "-m", "reconciler", "plan", str(root), "--address", fake.address],
+            capture_output=True, text=True, timeout=600, env={**os.environ, "NO_COLOR": "1"},
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+        log = fake.request_log
+        return [{
+            "step": f"[{version}] `plan` process over {count} adopted (unstamped) jobs",
+            "wall_s": round(time.perf_counter() - t, 3), "requests": len(log),
+            "by_endpoint": by_endpoint(log),
+        }]  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -183,9 +231,9 @@ def main() -> None:
         f"# machine: {platform.machine()} {platform.processor() or ''} {platform.system()} "
         f"python {platform.python_version()}"
     )
-    for version in ("1.6.0", "1.0.18"):
-        for row in asyncio.run(run(args.jobs, version)):
-            print(json.dumps(row))
+    for version in ("2.0.5", "1.6.0", "1.0.18"):
+        for row in asyncio.run(run(args.jobs, version)) + asyncio.run(adopted(args.jobs, version)):
+            print(json.dumps(row), flush=True)
 
 
 if __name__ == "__main__":
