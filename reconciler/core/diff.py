@@ -26,6 +26,7 @@ from typing import Any
 
 from reconciler.core.ownership import DEFAULT_PREFIX, read_ownership, strip_stamp
 from reconciler.core.redact import is_sensitive_path
+from reconciler.jobspec.canonical_versions import Version, canonicalize_for_version
 from reconciler.model import ApiJob, DesiredJob, JobKey
 
 
@@ -129,11 +130,14 @@ def compute_job_drift(
     *,
     preserve_counts: bool = False,
     owner_prefix: str = DEFAULT_PREFIX,
+    server_version: Version | None = None,
 ) -> JobDrift:
     """Compare a declared job with the live one.  At least one must be given.
 
     ``actual`` must be the full live job (``GET /v1/job/:id``), preferably after
-    ``strip_server_fields``.
+    ``strip_server_fields``.  ``server_version`` is the connected Nomad's: the
+    desired job is then filled with that release's read-back defaults
+    (``canonicalize_for_version``); without it, Nomad 1.0's.
     """
     if desired is None and actual is None:
         raise ValueError("compute_job_drift needs a desired or a live job")
@@ -156,7 +160,12 @@ def compute_job_drift(
         )
         return JobDrift(desired.key, DriftState.MISSING, changes=changes, path=desired.path)
 
-    new = _comparable(desired.canonical, owner_prefix)
+    canonical = (
+        canonicalize_for_version(desired.canonical, server_version)
+        if server_version is not None
+        else desired.canonical
+    )
+    new = _comparable(canonical, owner_prefix)
     old = _comparable(actual, owner_prefix)
     notes: list[str] = []
     _keep_live_counts(new, old, preserve_counts=preserve_counts, notes=notes)

@@ -198,6 +198,7 @@ class Applier:
             strip_server_fields(raw),
             preserve_counts=self._policy.preserve_counts,
             owner_prefix=self._policy.owner_prefix,
+            server_version=(await self._api.features()).version,
         )
         if not drift.changed:
             return None

@@ -111,6 +111,7 @@ class ClusterReader:
         self._client = client
         self.memory = memory or ClusterMemory()
         self.on_mismatch = on_mismatch
+        self._server_version: tuple[int, int, int] | None = None
 
     async def read(
         self,
@@ -122,6 +123,8 @@ class ClusterReader:
         with_deployments: bool = False,
     ) -> ClusterState:
         features = await self._client.features()
+        # The local diff fills in the defaults of the connected server's release.
+        self._server_version = features.version
         # One list for every namespace; with a namespace filter, one list per
         # namespace, so a token scoped to those namespaces suffices.
         stubs: list[dict[str, Any]] = []
@@ -242,6 +245,7 @@ class ClusterReader:
                 job,
                 preserve_counts=policy.preserve_counts,
                 owner_prefix=policy.owner_prefix,
+                server_version=self._server_version,
             )
             drifted = drift.changed
             if drifted and not stop:

@@ -230,3 +230,50 @@ def test_server_parser_agrees_with_the_local_one_and_names_files_it_cannot_do(
     doc = json.loads(capsys.readouterr().out)
     assert {j["path"] for j in doc["jobs"] if j["state"] != "in_sync"} == with_vars
     assert {j["state"] for j in doc["jobs"] if j["path"] in with_vars} == {"missing"}
+
+
+def plan_requests(fake: FakeNomad) -> list[str]:
+    return [path for method, path, *_ in fake.request_log if path.endswith("/plan")]
+
+
+@pytest.mark.parametrize("version", FAKE_VERSIONS)
+def test_the_local_model_knows_each_versions_defaults_so_nomad_is_not_asked(
+    version: str, repo: GitRepo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Adopted jobs (no stamp) are read and diffed locally; with the version's defaults
+    filled in, none is flagged, so a no-op plan asks Nomad's plan nothing."""
+    copy_corpus(repo, "json")
+    with FakeNomad(version=version, health=HealthModel(time_scale=0.01)) as fake:
+        for path in sorted(repo.root.glob("*.json")):
+            httpx.put(f"{fake.address}/v1/jobs", json=json.loads(path.read_text()),
+                      timeout=10).raise_for_status()  # fmt: skip
+        fake.clear_request_log()
+        code, doc = run(capsys, "plan", str(repo.root), "--address", fake.address)
+        assert code == 0 and {j["state"] for j in doc["jobs"]} == {"in_sync"}
+        assert plan_requests(fake) == []
+
+
+def test_defaults_unknown_to_the_local_model_are_overruled_by_nomad_never_written(
+    repo: GitRepo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A Nomad newer than the local model stores fields it does not know: Nomad's plan
+    says nothing changes, so nothing is written, on the first sync and the next."""
+    copy_corpus(repo, "json")
+    unknown = {"FutureJobField": "x"}
+    with FakeNomad(
+        version=FAKE_VERSIONS[-1], health=HealthModel(time_scale=0.01),
+        extra_readback=unknown, extra_task_readback={"FutureTaskField": True},
+    ) as fake:  # fmt: skip
+        for path in sorted(repo.root.glob("*.json")):
+            httpx.put(f"{fake.address}/v1/jobs", json=json.loads(path.read_text()),
+                      timeout=10).raise_for_status()  # fmt: skip
+        backend = Nomad("fake", fake.address, fake)
+        before = backend.modify_indexes()
+        fake.clear_request_log()
+        code, doc = run(capsys, "sync", str(repo.root), "--address", fake.address)
+        assert code == 0 and {j["result"] for j in doc["jobs"]} == {"unchanged"}
+        assert len(plan_requests(fake)) == len(corpus()), "each flagged job asked once"
+        assert backend.modify_indexes() == before
+        code, doc = run(capsys, "plan", str(repo.root), "--address", fake.address)
+        assert code == 0 and {j["state"] for j in doc["jobs"]} == {"in_sync"}
+        backend.http.close()

@@ -1,0 +1,49 @@
+"""The daemon on a Nomad newer than its local model: Nomad's plan overrules, nothing is written.
+
+The fake stores fields the project does not know (as a future Nomad would);
+jobs already run by hand match their files.  The daemon must adopt them
+without a write, export the disagreement as
+``nomad_reconciler_canonical_mismatch_total{field}``, and report them in sync.
+Runs at the oldest and the newest Nomad version the fake models.
+"""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from reconciler.jobspec.loader import load_directory
+from reconciler.jobspec.variables import VariableInputs
+from reconciler.testing.fake_nomad import FakeNomad
+from tests.daemon.harness import job_hcl
+from tests.nomad_backends import FAKE_VERSIONS
+
+
+@pytest.mark.parametrize("version", FAKE_VERSIONS)
+def test_daemon_adopts_jobs_nomad_filled_with_unknown_fields_without_a_write(
+    version: str, repo, start_daemon  # type: ignore[no-untyped-def]
+) -> None:
+    for job_id in ("api", "web"):
+        repo.write(f"{job_id}.nomad", job_hcl(job_id, count=2))
+    repo.commit("two jobs")
+    snapshot = load_directory(repo.root, inputs=VariableInputs())
+    assert not snapshot.errors
+    with FakeNomad(version=version, extra_readback={"FutureJobField": "x"}) as fake:
+        for desired in snapshot.jobs:  # as `nomad job run` would: no ownership stamp
+            httpx.put(f"{fake.address}/v1/jobs", json={"Job": desired.job},
+                      timeout=10).raise_for_status()  # fmt: skip
+        before = {j: fake.read_job(j)["JobModifyIndex"] for j in ("api", "web")}  # type: ignore[index]
+        daemon = start_daemon(repo.root, fake.address)
+        daemon.wait_ready()
+        daemon.wait_metric(
+            "nomad_reconciler_canonical_mismatch_total", lambda v: v == 2, field="FutureJobField"
+        )
+        for job_id in ("api", "web"):
+            daemon.wait_metric(
+                "nomad_reconciler_job_sync_state", lambda v: v == 1,
+                nomad_namespace="default", nomad_job=job_id, state="in_sync",
+            )  # fmt: skip
+        after = {j: fake.read_job(j)["JobModifyIndex"] for j in ("api", "web")}  # type: ignore[index]
+        assert after == before, "adoption must not write"
+        assert not daemon.logs("registered")
+        daemon.stop()
