@@ -99,6 +99,8 @@ class ClusterState:
     jobs: Mapping[JobKey, LiveJob]
     server_version: str = ""
     namespaces: frozenset[str] | None = None
+    # (major, minor, patch) of the server: the diff fills in that release's defaults.
+    version: tuple[int, int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -225,7 +227,7 @@ def compute_plan(
                 JobAction(desired.key, ActionKind.NONE, drift, str(exc), desired=desired)
             )
             continue
-        drift = _drift_of(desired, live, policy)
+        drift = _drift_of(desired, live, policy, cluster.version)
         actions.append(_decide(desired, live, drift, wave, policy))
 
     refusals: list[str] = []
@@ -289,7 +291,12 @@ def _orphan_view(live: LiveJob) -> ApiJob:
     return {"ID": live.key[1], "Namespace": live.key[0], "Meta": dict(live.meta or {})}
 
 
-def _drift_of(desired: DesiredJob, live: LiveJob | None, policy: SyncPolicy) -> JobDrift:
+def _drift_of(
+    desired: DesiredJob,
+    live: LiveJob | None,
+    policy: SyncPolicy,
+    version: tuple[int, int, int] | None,
+) -> JobDrift:
     if live is None:
         return compute_job_drift(desired, None, owner_prefix=policy.owner_prefix)
     if live.read_error is not None:
@@ -308,8 +315,9 @@ def _drift_of(desired: DesiredJob, live: LiveJob | None, policy: SyncPolicy) -> 
         reason = "live job was not read (internal error)"
         return JobDrift(desired.key, DriftState.ERROR, path=desired.path, reason=reason)
     return compute_job_drift(
-        desired, live.job, preserve_counts=policy.preserve_counts, owner_prefix=policy.owner_prefix
-    )
+        desired, live.job, preserve_counts=policy.preserve_counts,
+        owner_prefix=policy.owner_prefix, server_version=version,
+    )  # fmt: skip
 
 
 def _decide(

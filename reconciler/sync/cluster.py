@@ -155,6 +155,7 @@ class ClusterReader:
             jobs={k: v for k, v in jobs.items() if v is not None},
             server_version=".".join(str(p) for p in features.version),
             namespaces=policy.namespaces,
+            version=features.version,
         )
 
     async def _live_job(
