@@ -8,7 +8,8 @@ calls (``try``/``can`` evaluate their arguments lazily).
 
 Nomad's rule for references to names it does not know (``attr``, ``node``,
 ``meta``, ``NOMAD_*``, ``PATH``...): they are runtime interpolations and stay
-literal, ``"${attr.kernel.name}"``.  Only ``var`` and ``local`` are checked.
+literal, ``"${attr.kernel.name}"``, copied from the file the way Nomad copies
+them (``hcl_syntax.runtime_reference_text``).  Only ``var`` and ``local`` are checked.
 
 Pure: no I/O except through the functions the caller passes in.
 """
@@ -85,7 +86,7 @@ class Evaluator:
             return scope[e.name]
         if e.name in _CHECKED_ROOTS:
             raise self.error(f'Variables not allowed; The "{e.name}" object is not available here.', e)
-        return "${" + e.name + "}"
+        return e.runtime_text if e.runtime_text is not None else "${" + e.name + "}"
 
     def _static_traversal(self, e: ast.Expr) -> str | None:
         """Source text of a traversal ``a.b[0]`` rooted at an unknown name, else None."""
@@ -117,7 +118,7 @@ class Evaluator:
         if self._root_is_unknown(e, scope):
             text = self._static_traversal(e)
             if text is not None:
-                return "${" + text + "}"
+                return e.runtime_text if e.runtime_text is not None else "${" + text + "}"
         obj = self.eval(e.obj, scope)
         return self.get_attr(obj, e.name, e)
 
@@ -139,7 +140,7 @@ class Evaluator:
         if self._root_is_unknown(e, scope):
             text = self._static_traversal(e)
             if text is not None:
-                return "${" + text + "}"
+                return e.runtime_text if e.runtime_text is not None else "${" + text + "}"
         obj = self.eval(e.obj, scope)
         key = self.eval(e.key, scope)
         return self.index(obj, key, e)

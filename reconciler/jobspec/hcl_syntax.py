@@ -60,6 +60,7 @@ class Literal(Expr):
 @dataclass(frozen=True)
 class Variable(Expr):
     name: str
+    runtime_text: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ class GetAttr(Expr):
     obj: Expr
     name: str
     step: Pos | None = None
+    runtime_text: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,7 @@ class Index(Expr):
     obj: Expr
     key: Expr
     step: Pos | None = None
+    runtime_text: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -212,22 +215,76 @@ class Body:
 # ------------------------------------------------------------------------- parsing
 
 
+@dataclass(frozen=True)
+class SourceText:
+    """A whole file's text, to find what surrounds an expression parsed from a piece of it."""
+
+    text: str
+    line_starts: tuple[int, ...]
+
+    @classmethod
+    def of(cls, text: str) -> SourceText:
+        starts = [0]
+        starts.extend(i + 1 for i, ch in enumerate(text) if ch == "\n")
+        return cls(text, tuple(starts))
+
+    def offset(self, line: int, column: int) -> int | None:
+        if not 1 <= line <= len(self.line_starts):
+            return None
+        return self.line_starts[line - 1] + column - 1
+
+
+def runtime_reference_text(text: str, start: int, end: int) -> str:
+    """What Nomad makes of a reference to a name it does not know (``attr.x``, ``NOMAD_*``...).
+
+    Nomad 1.0.18's jobspec2 (``types.config.go``, ``EvalContext.UndefinedVariable``)
+    keeps such a reference as text copied from the file: the traversal's source
+    ``text[start:end]``, widened back over spaces to an enclosing ``${``, and
+    forward over spaces to the ``}`` that follows; or wrapped in ``${...}`` when
+    no ``${`` directly encloses it.  Its forward scan starts one character past
+    the traversal and only collects spaces, so ``${ x }`` stays as written,
+    ``${x ~}`` loses its marker and ``${x~}`` keeps it.  Reproduced as is.
+    """
+    value = text[start:end]
+    i = start - 1
+    while i >= 1:
+        if text[i] == "{" and text[i - 1] == "$":
+            value = text[i - 1 : start] + value
+            break
+        if text[i] != " ":
+            return "${" + value + "}"
+        i -= 1
+    else:
+        return "${" + value + "}"
+    for j in range(end + 1, len(text)):
+        if text[j] == "}":
+            value += text[end:j]
+        elif text[j] != " ":
+            value += "}"
+            break
+    return value
+
+
 def parse_body(text: str, *, path: str = "input.hcl") -> Body:
     """Parse a whole HCL2 file into a ``Body``; syntax errors raise ``JobSyntaxError``."""
     if not text.endswith("\n"):
         text += "\n"  # the grammar wants a newline after the last item
     tree = _parse_lark(text, path=path, line=1, column=1)
-    return _Builder(path, text).body(tree.children[0])
+    return _Builder(path, text, source=SourceText.of(text)).body(tree.children[0])
 
 
-def parse_expression(text: str, *, path: str = "input.hcl", line: int = 1, column: int = 1) -> Expr:
-    """Parse one expression (a ``-var`` value, a template's ``${...}`` content)."""
+def parse_expression(
+    text: str, *, path: str = "input.hcl", line: int = 1, column: int = 1, source: SourceText | None = None
+) -> Expr:
+    """Parse one expression (a ``-var`` value, a template's ``${...}`` content).
+
+    ``source`` is the file the expression sits in at ``line``/``column``, when it does.
+    """
     prefix = "__x = ("
     src = f"{prefix}{text}\n)\n"
     tree = _parse_lark(src, path=path, line=line, column=column - len(prefix))
-    body = _Builder(path, src, line_offset=line - 1, column_offset=column - 1 - len(prefix)).body(
-        tree.children[0]
-    )
+    builder = _Builder(path, src, line_offset=line - 1, column_offset=column - 1 - len(prefix), source=source)
+    body = builder.body(tree.children[0])
     if len(body.attributes) != 1 or body.blocks:
         raise JobSyntaxError("Invalid expression; Expected the start of an expression.", path=path, line=line, column=column)
     expr = body.attributes[0].expr
@@ -330,9 +387,12 @@ def decode_escapes(raw: str) -> str:
 class _Builder:
     """Walks lark's tree; offsets map positions of a wrapped snippet back to the file."""
 
-    def __init__(self, path: str, text: str, *, line_offset: int = 0, column_offset: int = 0) -> None:
+    def __init__(
+        self, path: str, text: str, *, line_offset: int = 0, column_offset: int = 0, source: SourceText | None = None
+    ) -> None:
         self.path = path
         self.text = text
+        self.source = source
         self.line_offset = line_offset
         self.column_offset = column_offset
 
@@ -348,6 +408,17 @@ class _Builder:
         if line == 1:
             col += self.column_offset
         return Pos(line + self.line_offset, col)
+
+    def runtime_text(self, start: Pos, node: Tree[Any]) -> str | None:
+        """Nomad's text for the traversal from ``start`` to the end of ``node``, if its root is unknown."""
+        if self.source is None:
+            return None
+        end = self._shift(node.meta.end_line, node.meta.end_column)
+        begin = self.source.offset(start.line, start.column)
+        finish = self.source.offset(end.line, end.column)
+        if begin is None or finish is None:
+            return None
+        return runtime_reference_text(self.source.text, begin, finish)
 
     def error(self, reason: str, node: Tree[Any] | Token) -> JobSyntaxError:
         p = self.pos(node)
@@ -453,7 +524,8 @@ class _Builder:
         return Literal(self.pos(tree), {"true": True, "false": False, "null": None}[word])
 
     def x_identifier(self, tree: Tree[Any]) -> Expr:
-        return Variable(self.pos(tree), str(tree.children[0]))
+        p = self.pos(tree)
+        return Variable(p, str(tree.children[0]), self.runtime_text(p, tree))
 
     def x_keyword(self, tree: Tree[Any]) -> Expr:
         return Variable(self.pos(tree), str(tree.children[0]))
@@ -511,7 +583,9 @@ class _Builder:
         # The token ends with the closing marker's line (and its newline): drop that line.
         body = content[: content.rstrip("\r\n").rfind("\n") + 1]
         start = self.pos(tok)
-        flat = scan_template(body, path=self.path, line=start.line + 1, column=1, split_lines=True)
+        flat = scan_template(
+            body, path=self.path, line=start.line + 1, column=1, split_lines=True, source=self.source
+        )
         return Template(start, assemble_template(flat, self.path, flush=trim))
 
     def x_tuple(self, tree: Tree[Any]) -> Expr:
@@ -556,14 +630,15 @@ class _Builder:
     def _traversal_step(self, base: Expr, step: Tree[Any]) -> Expr:
         p = self.pos(step)
         start = base.pos
+        text = self.runtime_text(start, step)
         if step.data == "get_attr":
             name_node = self._trees(step)[0]
-            return GetAttr(start, base, str(name_node.children[0]), p)
+            return GetAttr(start, base, str(name_node.children[0]), p, text)
         if step.data == "braces_index":
-            return Index(start, base, self.expr(self._trees(step)[0]), p)
+            return Index(start, base, self.expr(self._trees(step)[0]), p, text)
         if step.data == "short_index":
             tok = next(c for c in step.children if isinstance(c, Token) and c.type == "INT_LITERAL")
-            return Index(start, base, Literal(p, int(str(tok))), p)
+            return Index(start, base, Literal(p, int(str(tok))), p, text)
         raise self.error(f"Invalid expression; Unsupported traversal {step.data!r}.", step)
 
     def x_get_attr_expr_term(self, tree: Tree[Any]) -> Expr:
@@ -675,7 +750,9 @@ def _find_close(text: str, i: int) -> int:
 _FOR_RE = re.compile(r"\s*for\s+([A-Za-z_][\w-]*)\s*(?:,\s*([A-Za-z_][\w-]*)\s*)?in\s", re.S)
 
 
-def scan_template(text: str, *, path: str, line: int, column: int, split_lines: bool = False) -> list[Any]:
+def scan_template(
+    text: str, *, path: str, line: int, column: int, split_lines: bool = False, source: SourceText | None = None
+) -> list[Any]:
     """Split template text into literal strings and directive tuples.
 
     With ``split_lines`` (heredoc bodies) a literal never spans a line end: each
@@ -718,19 +795,19 @@ def scan_template(text: str, *, path: str, line: int, column: int, split_lines: 
             p = Pos(ln, col)
             strip = (strip_l, strip_r)
             if text[i] == "$":
-                flat.append(("interp", parse_expression(inner_body, path=path, line=ln_in, column=col_in), p, strip))
+                flat.append(("interp", parse_expression(inner_body, path=path, line=ln_in, column=col_in, source=source), p, strip))
             else:
                 word = inner_body.strip()
                 m = _FOR_RE.match(inner_body)
                 if m:
                     names = [m.group(1)] + ([m.group(2)] if m.group(2) else [])
                     ln_e, col_e = where(i + 2 + (1 if strip_l else 0) + m.end())
-                    coll = parse_expression(inner_body[m.end() :], path=path, line=ln_e, column=col_e)
+                    coll = parse_expression(inner_body[m.end() :], path=path, line=ln_e, column=col_e, source=source)
                     flat.append(("for", (names, coll), p, strip))
                 elif word.startswith("if ") or word.startswith("if("):
                     off = inner_body.index("if") + 2
                     ln_e, col_e = where(i + 2 + (1 if strip_l else 0) + off)
-                    flat.append(("if", parse_expression(inner_body[off:], path=path, line=ln_e, column=col_e), p, strip))
+                    flat.append(("if", parse_expression(inner_body[off:], path=path, line=ln_e, column=col_e, source=source), p, strip))
                 elif word in ("else", "endif", "endfor"):
                     flat.append((word, None, p, strip))
                 else:

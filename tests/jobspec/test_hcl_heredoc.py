@@ -13,6 +13,10 @@ common indentation only from literals that start a line, so a line after a
 a line's indentation away makes the common indentation zero; a strip marker
 trims only the literal on its own line (plus, at column 0, the newline before).
 The ``render`` command and the directory loader must both print those bytes.
+
+``05-runtime-interpolations`` adds names Nomad leaves for run time (``attr``,
+``node``, ``NOMAD_*``): Nomad copies them from the file with its own scan
+around the reference, so spacing inside ``${ }`` and some ``~`` survive.
 """
 
 from __future__ import annotations
@@ -127,3 +131,38 @@ def test_interpolation_alone_stays_typed_unless_trimming_left_an_empty_literal()
     assert isinstance(quoted, ast.Template) and quoted.single_interp is not None
     trimmed = ast.parse_expression('"${1 ~} "')
     assert isinstance(trimmed, ast.Template) and trimmed.single_interp is None
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ('"${attr.kernel.name}"', "${attr.kernel.name}"),
+        # spaces inside ${ } are copied from the file
+        ('"${ attr.kernel.name }"', "${ attr.kernel.name }"),
+        ('"${  PATH   }"', "${  PATH   }"),
+        # Nomad's forward scan starts one past the name: ~} right after it is kept ...
+        ('"${NOMAD_ALLOC_INDEX~}-end"', "${NOMAD_ALLOC_INDEX~}-end"),
+        # ... while a space before ~ ends the copy (and ~ then trims the next literal)
+        ('"${node.unique.name ~} x"', "${node.unique.name}x"),
+        # a ~ before the name: no ${ directly before it, so the name is wrapped anew
+        ('"x ${~ NOMAD_ALLOC_ID}"', "x${NOMAD_ALLOC_ID}"),
+        ('"${meta["rack"]}"', '${meta["rack"]}'),
+        # inside a call the reference is not enclosed by ${ itself
+        ('"${upper(attr.kernel.name)}"', "${ATTR.KERNEL.NAME}"),
+        # a bare reference, no template at all
+        ("attr.kernel.name", "${attr.kernel.name}"),
+    ],
+)
+def test_names_nomad_leaves_for_run_time_are_copied_as_nomad_copies_them(source: str, expected: str) -> None:
+    text = f'job "j" {{\n  datacenters = ["dc1"]\n  meta {{\n    k = {source}\n  }}\n}}\n'
+    job = convert_hcl(text, path="j.nomad", base_dir=".")
+    assert job["Meta"] == {"k": expected}
+
+
+def test_runtime_reference_text_in_a_heredoc_points_into_the_file() -> None:
+    text = (
+        'job "j" {\n  datacenters = ["dc1"]\n  meta {\n    k = <<-EOT\n'
+        "      a ${ NOMAD_ALLOC_ID }\n      %{ if true }${attr.x~}%{ endif }\n    EOT\n  }\n}\n"
+    )
+    job = convert_hcl(text, path="j.nomad", base_dir=".")
+    assert job["Meta"] == {"k": "a ${ NOMAD_ALLOC_ID }\n${attr.x~}\n"}  # as nomad job run -output
