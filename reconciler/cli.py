@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 from reconciler import __version__
 from reconciler.errors import ReconcilerError
+from reconciler.secrets import scrub
 
 # Order here is the order in `--help`.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -56,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except ReconcilerError as exc:
-        print(f"Error: {exc}", file=sys.stderr)
+        print(f"Error: {scrub(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -39,6 +39,8 @@ from __future__ import annotations
 
 import enum
 
+from reconciler.secrets import scrub
+
 
 class ErrorCause(enum.StrEnum):
     """What has to change for a failing job to go through."""
@@ -59,7 +61,13 @@ class ReconcilerError(Exception):
 
 
 class ConfigError(ReconcilerError):
-    """Settings that cannot be used (flag, environment variable or config file)."""
+    """Settings that cannot be used (flag, environment variable or config file).
+
+    Its text never shows a secret the process holds (``reconciler.secrets``).
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(scrub(message))
 
 
 class JobSpecError(ReconcilerError):
@@ -117,11 +125,12 @@ class JobValidationError(JobSpecError):
 
 
 class NomadError(ReconcilerError):
-    """Talking to Nomad failed.  Never carries the ACL token in its text."""
+    """Talking to Nomad failed.  Never carries a secret (token, credentials) in its text."""
 
     cause = ErrorCause.CLUSTER
 
     def __init__(self, message: str, *, endpoint: str | None = None) -> None:
+        message = scrub(message)
         self.message = message
         self.endpoint = endpoint
         super().__init__(message if endpoint is None else f"{endpoint}: {message}")

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -100,4 +101,5 @@ def purge_all_jobs(address: str) -> None:
     """Empty a Nomad this test session started itself (never anything else)."""
     with httpx.Client(base_url=address, trust_env=False, timeout=10.0) as http:
         for stub in http.get("/v1/jobs", params={"namespace": "*"}).json():
-            http.delete(f"/v1/job/{stub['ID']}", params={"namespace": stub["Namespace"], "purge": "true"})
+            job_id = quote(stub["ID"], safe="")  # one escaped path segment, as Nomad's client
+            http.delete(f"/v1/job/{job_id}", params={"namespace": stub["Namespace"], "purge": "true"})

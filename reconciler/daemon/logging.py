@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import threading
 import time
 from collections.abc import Iterable
 from typing import Any, TextIO
 
-REDACTED = "<redacted>"
+from reconciler.secrets import REGISTRY
+
 _ROOT = "reconciler"
 
 
@@ -35,14 +37,10 @@ class SecretFilter(logging.Filter):
             self._secrets = frozenset(s for s in secrets if s and len(s) >= 6)
 
     def scrub(self, text: str) -> str:
-        for secret in self._secrets:
-            if secret in text:
-                text = text.replace(secret, REDACTED)
-        return text
+        # Its own secrets plus every secret the process registered (token files, addresses...).
+        return REGISTRY.scrub(text, extra=self._secrets)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not self._secrets:
-            return True
         record.msg = self.scrub(record.getMessage())
         record.args = None
         fields = getattr(record, "fields", None)
@@ -84,20 +82,43 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, default=str, ensure_ascii=False)
 
 
+# C0 controls, DEL, C1 controls and the Unicode line/paragraph separators.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def quote_controls(text: str) -> str:
+    """``text`` with every control character escaped (``\\n``, ``\\x1b``...).
+
+    A value from outside (a job ID Nomad holds, an error text) can then never
+    start a new line that looks like a log record of its own.
+    """
+    if _CONTROL.search(text) is None:
+        return text
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+
+
 class TextFormatter(logging.Formatter):
-    """``HH:MM:SS level  message  key=value ...`` for people at a terminal."""
+    """``HH:MM:SS level  message  key=value ...`` for people at a terminal.
+
+    One record is one line: control characters in the message and in field
+    values are escaped; a traceback follows on lines indented by two spaces.
+    """
 
     def format(self, record: logging.LogRecord) -> str:
         stamp = time.strftime("%H:%M:%S", time.localtime(record.created))
-        parts = [f"{stamp} {record.levelname.lower():<7} {record.getMessage()}"]
+        message = quote_controls(record.getMessage())
+        parts = [f"{stamp} {record.levelname.lower():<7} {message}"]
         for key, value in _fields(record).items():
             text = value if isinstance(value, str) else json.dumps(value, default=str)
-            if isinstance(value, str) and (" " in text or text == ""):
-                text = json.dumps(text)
-            parts.append(f"{key}={text}")
+            if isinstance(value, str) and (" " in text or text == "" or _CONTROL.search(text)):
+                text = json.dumps(text)  # escapes controls (ensure_ascii: U+2028 too)
+            parts.append(f"{quote_controls(key)}={text}")
         line = "  ".join(parts)
         exc = record.exc_text or (self.formatException(record.exc_info) if record.exc_info else None)
-        return f"{line}\n{exc}" if exc else line
+        if not exc:
+            return line
+        body = "\n".join("  " + quote_controls(row) for row in exc.splitlines())
+        return f"{line}\n{body}"
 
 
 def configure_logging(

@@ -66,7 +66,7 @@ from reconciler.errors import (
 )
 from reconciler.model import JobKey, Revision, Snapshot
 from reconciler.nomad.client import NomadClient
-from reconciler.nomad.config import NomadConfig, parse_http_auth
+from reconciler.nomad.config import NomadConfig, TokenSource, parse_http_auth
 from reconciler.nomad.retry import RetryPolicy
 from reconciler.observability.metrics import ReconcilerMetrics
 from reconciler.observability.server import Heartbeat, ObservabilityServer, parse_listen_address
@@ -242,6 +242,9 @@ class Daemon:
         s = self.settings
         if not os.path.isdir(s.jobs_dir):
             raise ConfigError(f"{s.jobs_dir}: jobs directory not found (or not a directory)")
+        if s.nomad.token_file:
+            # A missing or malformed token file is a start-up error, not a retry loop.
+            TokenSource(token_file=s.nomad.token_file).current()
         self.client = NomadClient(
             nomad_config(s),
             retry=RetryPolicy(attempts=2, initial_backoff=0.1, max_backoff=1.0, max_total=5.0),
@@ -269,7 +272,7 @@ class Daemon:
         log.info(
             "daemon started",
             extra={"fields": {"jobs_dir": os.path.abspath(s.jobs_dir),
-                              "nomad": nomad_config(s).address, "self_heal": s.self_heal,
+                              "nomad": nomad_config(s).display_address, "self_heal": s.self_heal,
                               "listen": server.url if server else None}},
         )
         try:

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.errors import ConfigError
+from reconciler.secrets import redact_url
 
 CONFIG_ENV = "NOMAD_RECONCILER_CONFIG"
 
@@ -117,6 +118,8 @@ class DaemonSettings:
         for secret in ("token", "http_auth"):
             if data["nomad"].get(secret):
                 data["nomad"][secret] = "<redacted>"
+        if data["nomad"].get("address"):
+            data["nomad"]["address"] = redact_url(data["nomad"]["address"])
         return data
 
 

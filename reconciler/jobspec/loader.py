@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from reconciler.errors import JobSpecError, JobSyntaxError
+from reconciler.errors import JobSpecError, JobSyntaxError, JobValidationError
 from reconciler.jobspec.digest import digest
 from reconciler.jobspec.discovery import JobFile, SourceFormat, discover_job_files
 from reconciler.model import ApiJob, DesiredJob, Diagnostic, JobKey, Snapshot
@@ -353,6 +353,7 @@ def parse_one(work: ParseWork, *, parser: JobParser) -> Outcome:
         )
         if not isinstance(job, dict) or not job.get("ID"):
             raise JobSyntaxError("the file does not declare a job with an ID", path=work.path)
+        _check_job_id(job["ID"], work)
         canonical = canonicalize(job)
         return ParsedJob(job=job, canonical=canonical, digest=digest(canonical))
     except JobSpecError as exc:
@@ -371,6 +372,25 @@ def parse_one(work: ParseWork, *, parser: JobParser) -> Outcome:
             f"internal error while loading this file: {type(exc).__name__}: {exc}",
             error_class=type(exc).__name__,
         )
+
+
+def _check_job_id(job_id: object, work: ParseWork) -> None:
+    """Refuse an ID Nomad refuses or no URL can address (see ``identifiers``)."""
+    from reconciler.jobspec.identifiers import job_id_problem
+    from reconciler.jobspec.positions import Step, locate
+
+    if not isinstance(job_id, str):
+        raise JobSyntaxError(f"the job ID must be a string, not {type(job_id).__name__}", path=work.path)
+    problem = job_id_problem(job_id)
+    if problem is None:
+        return
+    if work.source_format is SourceFormat.JSON:
+        line = locate(work.text, [Step("job", job_id)], source_format="json") or locate(
+            work.text, [Step("attr", "ID")], source_format="json"
+        )
+    else:
+        line = locate(work.text, [Step("job")])
+    raise JobValidationError(problem, path=work.path, line=line)
 
 
 def _with_companions(inputs: VariableInputs, base: Path, job_file: JobFile) -> VariableInputs:

@@ -35,6 +35,7 @@ from reconciler.errors import (
     NomadPermissionDeniedError,
     NomadUnavailableError,
 )
+from reconciler.jobspec.identifiers import url_path_problem
 from reconciler.nomad.config import NomadConfig, TokenSource
 from reconciler.nomad.events import Event, StreamSettings, follow_events, topic_params
 from reconciler.nomad.failures import TRANSPORT_ERRORS, map_response_error, map_transport_error
@@ -55,12 +56,12 @@ from reconciler.nomad.versions import (
     format_version,
     version_from_agent_self,
 )
+from reconciler.secrets import scrub
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 JSON = Any
-REDACTED = "<redacted>"
 
 # Nomad adds up to wait/16 of jitter to a blocking query (API-NOTES §3.1).
 _BLOCKING_JITTER = 1 / 16
@@ -87,9 +88,20 @@ class ClientState(enum.Enum):
     CLOSED = "closed"
 
 
-def _path_id(value: str) -> str:
-    # Nomad decodes the path before routing, so child IDs with '/' may stay raw.
-    return quote(value, safe="/")
+def _path_id(value: str, *, endpoint: str) -> str:
+    """``value`` as one escaped URL path segment, as Nomad's Go client does (``url.PathEscape``).
+
+    Every reserved character is escaped, '/' included, so httpx never sees a
+    dot segment to normalise.  An ID that Nomad's router would still send
+    elsewhere after decoding (``identifiers.url_path_problem``) is refused
+    before any request: no escaping can make it safe.
+    """
+    problem = url_path_problem(value)
+    if problem is not None:
+        raise NomadBadRequestError(
+            f"refusing to address {value!r} in a URL: {problem}", status=400, endpoint=endpoint
+        )
+    return quote(value, safe="")
 
 
 class NomadClient:
@@ -127,7 +139,7 @@ class NomadClient:
         self._state = ClientState.OPEN
 
     def __repr__(self) -> str:
-        return f"NomadClient(address={self.config.address!r}, state={self._state.value})"
+        return f"NomadClient(address={self.config.display_address!r}, state={self._state.value})"
 
     async def __aenter__(self) -> Self:
         return self
@@ -157,10 +169,8 @@ class NomadClient:
         return {"X-Nomad-Token": token} if token else {}
 
     def _redact(self, text: str) -> str:
-        for secret in (self.config.token, self._tokens.last):
-            if secret:
-                text = text.replace(secret, REDACTED)
-        return text
+        # Every token read (env, flag, file, rotated file) is registered: scrub them all.
+        return scrub(text)
 
     def _params(
         self,
@@ -445,6 +455,8 @@ class NomadClient:
         gate = asyncio.Semaphore(_META_FILL_CONCURRENCY)
 
         async def fill(stub: dict[str, Any]) -> dict[str, Any] | None:
+            if url_path_problem(str(stub["ID"])) is not None:
+                return {**stub, "Meta": None}  # no URL reads it safely: ownership unknown
             async with gate:
                 try:
                     job = await self.read_job(
@@ -475,7 +487,7 @@ class NomadClient:
     ) -> QueryResult[dict[str, Any]]:
         """``GET /v1/job/:id`` with query metadata; blocks when ``index`` is given."""
         return await self._get(
-            f"/v1/job/{_path_id(job_id)}",
+            f"/v1/job/{_path_id(job_id, endpoint='/v1/job/:id')}",
             endpoint="/v1/job/:id",
             params={"namespace": self._default_namespace(namespace)},
             index=index,
@@ -491,7 +503,7 @@ class NomadClient:
     ) -> dict[str, Any]:
         """``GET /v1/job/:id/versions``: ``{"Versions": [...newest first], "Diffs": [...]}``."""
         result = await self._get(
-            f"/v1/job/{_path_id(job_id)}/versions",
+            f"/v1/job/{_path_id(job_id, endpoint='/v1/job/:id/versions')}/versions",
             endpoint="/v1/job/:id/versions",
             params={"namespace": self._default_namespace(namespace), "diffs": diffs},
         )
@@ -509,7 +521,7 @@ class NomadClient:
             return None
         try:
             result = await self._get(
-                f"/v1/job/{_path_id(job_id)}/submission",
+                f"/v1/job/{_path_id(job_id, endpoint='/v1/job/:id/submission')}/submission",
                 endpoint="/v1/job/:id/submission",
                 params={"namespace": self._default_namespace(namespace), "version": version},
             )
@@ -519,7 +531,7 @@ class NomadClient:
 
     async def job_summary(self, job_id: str, *, namespace: str | None = None) -> dict[str, Any]:
         result = await self._get(
-            f"/v1/job/{_path_id(job_id)}/summary",
+            f"/v1/job/{_path_id(job_id, endpoint='/v1/job/:id/summary')}/summary",
             endpoint="/v1/job/:id/summary",
             params={"namespace": self._default_namespace(namespace)},
         )
@@ -529,7 +541,7 @@ class NomadClient:
         self, job_id: str, *, namespace: str | None = None, all: bool = False
     ) -> list[dict[str, Any]]:
         result = await self._get(
-            f"/v1/job/{_path_id(job_id)}/allocations",
+            f"/v1/job/{_path_id(job_id, endpoint='/v1/job/:id/allocations')}/allocations",
             endpoint="/v1/job/:id/allocations",
             params={"namespace": self._default_namespace(namespace), "all": all},
         )
@@ -538,7 +550,7 @@ class NomadClient:
     async def scale_status(self, job_id: str, *, namespace: str | None = None) -> dict[str, Any]:
         """``GET /v1/job/:id/scale``: desired/placed/running per group."""
         result = await self._get(
-            f"/v1/job/{_path_id(job_id)}/scale",
+            f"/v1/job/{_path_id(job_id, endpoint='/v1/job/:id/scale')}/scale",
             endpoint="/v1/job/:id/scale",
             params={"namespace": self._default_namespace(namespace)},
         )
@@ -612,7 +624,7 @@ class NomadClient:
         return dict(
             await self._write(
                 "PUT",
-                f"/v1/job/{_path_id(job_id)}/plan",
+                f"/v1/job/{_path_id(job_id, endpoint='/v1/job/:id/plan')}/plan",
                 endpoint="/v1/job/:id/plan",
                 params={"namespace": self._job_namespace(job)},
                 body={"Job": self._wire_job(job), "Diff": diff},
@@ -647,7 +659,7 @@ class NomadClient:
         return dict(
             await self._write(
                 "DELETE",
-                f"/v1/job/{_path_id(job_id)}",
+                f"/v1/job/{_path_id(job_id, endpoint='/v1/job/:id')}",
                 endpoint="/v1/job/:id",
                 params={"namespace": self._default_namespace(namespace), "purge": purge},
             )
@@ -675,7 +687,7 @@ class NomadClient:
         return dict(
             await self._write(
                 "POST",
-                f"/v1/job/{_path_id(job_id)}/scale",
+                f"/v1/job/{_path_id(job_id, endpoint='/v1/job/:id/scale')}/scale",
                 endpoint="/v1/job/:id/scale",
                 params={"namespace": self._default_namespace(namespace)},
                 body=body,
@@ -730,7 +742,7 @@ class NomadClient:
         wait: float | None = None,
     ) -> QueryResult[dict[str, Any]]:
         return await self._get(
-            f"/v1/deployment/{_path_id(deployment_id)}",
+            f"/v1/deployment/{_path_id(deployment_id, endpoint='/v1/deployment/:id')}",
             endpoint="/v1/deployment/:id",
             params={"namespace": self._default_namespace(namespace)},
             index=index,
@@ -752,7 +764,7 @@ class NomadClient:
     ) -> QueryResult[dict[str, Any] | None]:
         """``GET /v1/job/:id/deployment``: the latest deployment, ``None`` if there is none."""
         return await self._get(
-            f"/v1/job/{_path_id(job_id)}/deployment",
+            f"/v1/job/{_path_id(job_id, endpoint='/v1/job/:id/deployment')}/deployment",
             endpoint="/v1/job/:id/deployment",
             params={"namespace": self._default_namespace(namespace)},
             index=index,
@@ -776,7 +788,7 @@ class NomadClient:
     ) -> QueryResult[list[dict[str, Any]]]:
         """``GET /v1/job/:id/deployments`` (not reliably newest-first: sort by CreateIndex)."""
         result = await self._get(
-            f"/v1/job/{_path_id(job_id)}/deployments",
+            f"/v1/job/{_path_id(job_id, endpoint='/v1/job/:id/deployments')}/deployments",
             endpoint="/v1/job/:id/deployments",
             params={"namespace": self._default_namespace(namespace), "all": all},
             index=index,
@@ -795,7 +807,7 @@ class NomadClient:
         self, deployment_id: str, *, namespace: str | None = None
     ) -> list[dict[str, Any]]:
         result = await self._get(
-            f"/v1/deployment/allocations/{_path_id(deployment_id)}",
+            f"/v1/deployment/allocations/{_path_id(deployment_id, endpoint='/v1/deployment/allocations/:id')}",
             endpoint="/v1/deployment/allocations/:id",
             params={"namespace": self._default_namespace(namespace)},
         )
@@ -827,7 +839,7 @@ class NomadClient:
         return dict(
             await self._write(
                 "PUT",
-                f"/v1/deployment/promote/{_path_id(deployment_id)}",
+                f"/v1/deployment/promote/{_path_id(deployment_id, endpoint='/v1/deployment/promote/:id')}",
                 endpoint="/v1/deployment/promote/:id",
                 params={"namespace": self._default_namespace(namespace)},
                 body=body,
@@ -841,7 +853,7 @@ class NomadClient:
         return dict(
             await self._write(
                 "PUT",
-                f"/v1/deployment/fail/{_path_id(deployment_id)}",
+                f"/v1/deployment/fail/{_path_id(deployment_id, endpoint='/v1/deployment/fail/:id')}",
                 endpoint="/v1/deployment/fail/:id",
                 params={"namespace": self._default_namespace(namespace)},
                 body={"DeploymentID": deployment_id},

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
 from reconciler.errors import ConfigError
+from reconciler.secrets import address_credentials, redact_url, register_secrets
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +67,12 @@ class NomadConfig:
             )
         if self.timeout <= 0:
             raise ConfigError(f"Nomad timeout must be positive, got {self.timeout}")
+        # Every secret this config holds, whatever its source, is hidden from logs and errors.
+        register_secrets(
+            self.token,
+            *(self.http_auth[1:] if self.http_auth else ()),
+            *address_credentials(self.address),
+        )
         # Validates the address early, with the variable's name in the message.
         self.endpoint  # noqa: B018
 
@@ -109,6 +117,11 @@ class NomadConfig:
     def endpoint(self) -> Endpoint:
         return parse_address(self.address)
 
+    @property
+    def display_address(self) -> str:
+        """The address for logs and messages: credentials in it replaced by a marker."""
+        return redact_url(self.address)
+
 
 @dataclass(frozen=True)
 class Endpoint:
@@ -127,7 +140,7 @@ def parse_address(address: str) -> Endpoint:
     if address.startswith("unix://"):
         path = address[len("unix://") :]
         if not path:
-            raise ConfigError(f"NOMAD_ADDR {address!r}: unix socket address has no path")
+            raise ConfigError(f"NOMAD_ADDR {redact_url(address)!r}: unix socket address has no path")
         return Endpoint(base_url="http://localhost", unix_socket=path)
     if "://" not in address:
         # The Nomad CLI accepts "127.0.0.1:4646" and assumes http.
@@ -135,12 +148,13 @@ def parse_address(address: str) -> Endpoint:
     parts = urlsplit(address)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(
-            f"NOMAD_ADDR {address!r}: expected http://host:port, https://host:port or unix:///path"
+            f"NOMAD_ADDR {redact_url(address)!r}: expected http://host:port, https://host:port "
+            "or unix:///path"
         )
     try:
         parts.port  # noqa: B018 - raises on a non-numeric port
     except ValueError as exc:
-        raise ConfigError(f"NOMAD_ADDR {address!r}: invalid port") from exc
+        raise ConfigError(f"NOMAD_ADDR {redact_url(address)!r}: invalid port") from exc
     return Endpoint(base_url=f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}")
 
 
@@ -150,6 +164,34 @@ def parse_http_auth(value: str) -> tuple[str, str]:
     if not user:
         raise ConfigError("NOMAD_HTTP_AUTH: expected user:password (user is empty)")
     return user, password
+
+
+_TOKEN_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def parse_token_file(text: str, *, path: str) -> str | None:
+    """A token file's token: one line, surrounding whitespace trimmed; ``None`` when empty.
+
+    Anything else (two lines, control characters) is a ``ConfigError`` that
+    names the file and the problem but never shows the content: it is a secret.
+    """
+    register_secrets(*text.split())  # whatever the file holds, it never reaches a log
+    token = text.strip()
+    if not token:
+        return None
+    lines = token.splitlines()
+    if len(lines) > 1:
+        raise ConfigError(
+            f"Nomad token file {path}: holds {len(lines)} lines, expected one line "
+            "(the token); content not shown"
+        )
+    if _TOKEN_CONTROL.search(token) or any(c.isspace() for c in token):
+        raise ConfigError(
+            f"Nomad token file {path}: the token contains whitespace or control "
+            "characters; content not shown"
+        )
+    register_secrets(token)
+    return token
 
 
 class TokenSource:
@@ -172,15 +214,17 @@ class TokenSource:
             stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
             if stamp != self._stamp:
                 with open(self._file, encoding="utf-8") as handle:
-                    text = handle.read().strip()
-                self._token, self._stamp = text or None, stamp
-        except (OSError, UnicodeDecodeError) as exc:
+                    text = handle.read()
+                token = parse_token_file(text, path=self._file)
+                self._token, self._stamp = token, stamp
+        except (OSError, UnicodeDecodeError, ConfigError) as exc:
+            reason = exc if isinstance(exc, ConfigError) else f"cannot read it ({exc})"
             if self._stamp is None:
-                raise ConfigError(f"Nomad token file {self._file}: cannot read it ({exc})") from exc
-            # Mid-rotation (deleted before re-created): keep the token we had.
-            log.warning(
-                "Nomad token file %s unreadable (%s); using the last token read", self._file, exc
-            )
+                if isinstance(exc, ConfigError):
+                    raise
+                raise ConfigError(f"Nomad token file {self._file}: {reason}") from exc
+            # Mid-rotation (deleted before re-created, half written): keep the token we had.
+            log.warning("%s; using the last token read", reason)
         return self._token
 
     @property

@@ -34,14 +34,14 @@ from reconciler.sync.sources import job_inputs
 def explain_nomad_error(exc: NomadError, config: NomadConfig) -> str:
     """A one-line, actionable message for a failure that stops the whole command."""
     if isinstance(exc, NomadUnavailableError):
-        return f"cannot reach Nomad at {config.address}: {exc.message}"
+        return f"cannot reach Nomad at {config.display_address}: {exc.message}"
     if isinstance(exc, NomadPermissionDeniedError):
         return (
-            f"Nomad at {config.address} rejected the token ({exc.message}) for {exc.endpoint or 'a request'}; "
+            f"Nomad at {config.display_address} rejected the token ({exc.message}) for {exc.endpoint or 'a request'}; "
             "the reconciler needs list-jobs and read-job (plan, sync: also submit-job; "
             "--parser server: parse-job) in the namespaces it manages"
         )
-    return f"Nomad at {config.address}: {exc}"
+    return f"Nomad at {config.display_address}: {exc}"
 
 
 @asynccontextmanager

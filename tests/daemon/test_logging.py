@@ -74,3 +74,22 @@ def test_reconfigure_replaces_the_handler() -> None:
     logging.getLogger("reconciler").info("once")
     assert first.getvalue() == ""
     assert json.loads(second.getvalue())["msg"] == "once"
+
+
+def test_text_lines_cannot_be_forged_by_control_characters() -> None:
+    forged = "evil\n12:00:00 info    job registered  nomad_job=svc-02\x1b[2K\u2028x"
+    out = io.StringIO()
+    configure_logging(fmt="text", level="info", stream=out)
+    log = logging.getLogger("reconciler.daemon.loop")
+    log.info("job %s refused", forged, extra={"fields": {"nomad_job": forged}})
+    try:
+        raise ValueError(f"cannot load {forged}")
+    except ValueError:
+        log.exception("pass failed for %s", forged)
+    lines = out.getvalue().splitlines()
+    records = [line for line in lines if not line.startswith("  ")]
+    assert len(records) == 2, lines
+    assert "\x1b" not in out.getvalue() and "\u2028" not in out.getvalue()
+    assert "evil\\n12:00:00 info" in records[0]
+    assert 'nomad_job="evil\\n12:00:00' in records[0]
+    assert any(line.startswith("  12:00:00 info") for line in lines)  # inside the traceback

@@ -306,9 +306,12 @@ async def test_job_ids_are_escaped_in_paths() -> None:
         async with client_for(address) as client:
             await client.job_summary("batch/periodic-1700000000", namespace="ops")
             await client.job_summary("a b?c")
+            await client.job_summary("x/..y/.z%2F")
         paths = [r.path for r in recorder.requests]
-        assert "/v1/job/batch/periodic-1700000000/summary" in paths
+        # One segment, every reserved character escaped, as Go's url.PathEscape in Nomad's api/jobs.go.
+        assert "/v1/job/batch%2Fperiodic-1700000000/summary" in paths
         assert "/v1/job/a%20b%3Fc/summary" in paths
+        assert "/v1/job/x%2F..y%2F.z%252F/summary" in paths  # no dot segment for httpx to fold
 
 
 def test_run_sync_runs_a_coroutine() -> None:

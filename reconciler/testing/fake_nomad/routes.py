@@ -43,9 +43,13 @@ def parse_go_duration(text: str) -> float:
 class Reply(Exception):
     """Raised by handlers to answer immediately."""
 
-    def __init__(self, status: int, body: Any, *, text: bool = False, index: int | None = None, query: bool = False) -> None:
+    def __init__(
+        self, status: int, body: Any, *, text: bool = False, index: int | None = None, query: bool = False,
+        headers: tuple[tuple[str, str], ...] = (),
+    ) -> None:
         super().__init__(status)
         self.status, self.body, self.text, self.index, self.query = status, body, text, index, query
+        self.headers = headers
 
 
 class Route:

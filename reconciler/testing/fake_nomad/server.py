@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from reconciler.testing.fake_nomad.acl import Policy, parse_rules
 from reconciler.testing.fake_nomad.events import EventBroker, Subscription
@@ -32,6 +32,25 @@ from reconciler.testing.fake_nomad.routes import TEXT, Reply, Route
 from reconciler.testing.fake_nomad.scheduler import rfc3339
 from reconciler.testing.fake_nomad.state import AVAILABLE_DRIVERS, HEALTH_MODES, HealthModel, State
 from reconciler.testing.fake_nomad.versions import Extras, parse_version
+
+
+def go_clean_path(path: str) -> str:
+    """Go's ``net/http.cleanPath``: ``path.Clean`` of a rooted path, keeping a trailing '/'."""
+    if not path.startswith("/"):
+        path = "/" + path
+    out: list[str] = []
+    for segment in path.split("/"):
+        if segment in ("", "."):
+            continue
+        if segment == "..":
+            if out:
+                out.pop()
+            continue
+        out.append(segment)
+    cleaned = "/" + "/".join(out)
+    if path.endswith("/") and cleaned != "/":
+        cleaned += "/"
+    return cleaned
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -85,6 +104,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             if decision.fail is not None:
                 raise Reply(decision.fail.status, decision.fail.body, text=True)
+            self._redirect_unclean(path, parts.path, parts.query)
             Route(fake, self, method, path, query, raw).run()
         except Reply as reply:
             log(200 if reply.status == 0 else reply.status)  # 0: an event stream that has ended
@@ -97,17 +117,38 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             log(-1)
 
+    def _redirect_unclean(self, path: str, raw_path: str, query: str) -> None:
+        """Go's ``http.ServeMux``: a path with empty, '.' or '..' segments is redirected (301).
+
+        Up to Go 1.21 (Nomad < 1.8, ``.go-version``) the mux cleans the *decoded*
+        path, so ``/v1/job/zz%2F..%2Fsvc-02`` is sent to ``/v1/job/svc-02``;
+        from Go 1.22 on it cleans the escaped path and an escaped '/' stays put.
+        """
+        decoded_mux = not self.fake.version_at_least(1, 8, 0)
+        seen = path if decoded_mux else raw_path
+        cleaned = go_clean_path(seen)
+        if cleaned == seen:
+            return
+        location = quote(cleaned, safe="/") if decoded_mux else cleaned
+        if query:
+            location += "?" + query
+        if self.command in ("GET", "HEAD"):  # Go's http.Redirect writes a body only for these
+            html = f'<a href="{location}">Moved Permanently</a>.\n\n'
+            headers = (("Content-Type", "text/html; charset=utf-8"), ("Location", location))
+            raise Reply(301, html, text=True, headers=headers)
+        raise Reply(301, None, text=True, headers=(("Location", location),))
+
     def _send(self, reply: Reply) -> None:
         if reply.status == 0:
             return  # streamed already
-        headers: list[tuple[str, str]] = []
+        headers: list[tuple[str, str]] = list(reply.headers)
         if reply.index is not None:
             headers.append(("X-Nomad-Index", str(reply.index)))
         if reply.query:
             headers += [("X-Nomad-KnownLeader", "true"), ("X-Nomad-LastContact", "0")]
         if reply.text:
-            body = str(reply.body).encode()
-            if reply.body is not None:
+            body = b"" if reply.body is None else str(reply.body).encode()
+            if reply.body is not None and not any(h[0] == "Content-Type" for h in headers):
                 headers.append(("Content-Type", TEXT))
         else:
             body = json.dumps(reply.body, sort_keys=True).encode()
