@@ -856,15 +856,20 @@ def build_functions(
         return _format_rfc3339(t + timedelta(microseconds=ns / 1000))
 
     # ---- filesystem (Nomad's CLI allows them; its parse API does not)
+    def inside_root(target: str) -> bool:
+        # After symlink resolution: a link inside the tree to /etc is outside it.
+        if fs_root is None:
+            return True
+        root = os.path.realpath(fs_root)
+        return os.path.commonpath([root, os.path.realpath(target)]) == root
+
     def fs_path(p: str) -> str:
         if not allow_fs:
             raise FunctionError("filesystem function disabled")
         p = os.path.expanduser(p)
         target = p if os.path.isabs(p) else os.path.join(base_dir or ".", p)
-        if fs_root is not None:
-            root = os.path.realpath(fs_root)
-            if os.path.commonpath([root, os.path.realpath(target)]) != root:
-                raise FunctionError(f"{p} is outside the jobs directory; filesystem functions may only read files in it")
+        if not inside_root(target):
+            raise FunctionError(f"{p} is outside the jobs directory; filesystem functions may only read files in it")
         return target
 
     @f(reg, "file", ("path",))
@@ -887,7 +892,15 @@ def build_functions(
     def _fileset(p: Any, pattern: Any) -> Any:
         root = fs_path(_str(p, 0))
         matches = glob.glob(os.path.join(root, _str(pattern, 1)), recursive=True)
-        return sorted(os.path.relpath(m, root) for m in matches if os.path.isfile(m))
+        files = [m for m in matches if os.path.isfile(m)]
+        # The pattern can climb too ("../../etc/*"): every match must stay inside.
+        outside = next((m for m in files if not inside_root(m)), None)
+        if outside is not None:
+            raise FunctionError(
+                f"pattern {_str(pattern, 1)} matches files outside the jobs directory; "
+                "filesystem functions may only read files in it"
+            )
+        return sorted(os.path.relpath(m, root) for m in files)
 
     @f(reg, "abspath", ("path",))
     def _abspath(p: Any) -> Any:

@@ -378,6 +378,49 @@ def test_filesystem_functions_read_only_inside_the_jobs_directory(tmp_path: Path
     assert all("s3cr3t" not in e.message for e in snap.errors)
 
 
+def test_every_filesystem_function_is_confined_to_the_jobs_directory(tmp_path: Path) -> None:
+    root = tmp_path / "jobs"
+    write(tmp_path, "outside/secret-name.txt", "s3cr3t")
+    write(root, "conf/a.txt", "a")
+    os.symlink(tmp_path / "outside", root / "linked-dir")
+    job = (
+        'job "{id}" {{\n  datacenters = ["dc1"]\n  meta {{\n    v = {expr}\n  }}\n'
+        '  group "g" {{\n    task "t" {{\n      driver = "exec"\n'
+        '      config {{\n        command = "/bin/true"\n      }}\n    }}\n  }}\n}}\n'
+    )
+    depth = "../" * (len(tmp_path.parts) + 2)
+    climbing = {
+        "fileset-climbs": f'jsonencode(fileset(".", "{depth}etc/*"))',
+        "fileset-sibling": 'jsonencode(fileset(".", "../outside/*"))',
+        "fileset-recursive": 'jsonencode(fileset(".", "**/*.txt"))',  # follows linked-dir/
+        "fileset-symlink-dir": 'jsonencode(fileset("linked-dir", "*"))',
+        "fileexists-outside": 'fileexists("../outside/secret-name.txt")',
+        "abspath-outside": 'abspath("../outside")',
+        "file-via-dir-link": 'file("linked-dir/secret-name.txt")',
+    }
+    for name, expr in climbing.items():
+        write(root, f"{name}.nomad", job.format(id=name, expr=expr))
+    inside = {
+        "fileset-inside": ('jsonencode(fileset("conf", "*.txt"))', '["a.txt"]'),
+        "fileexists-inside": ('fileexists("conf/a.txt")', "true"),
+        "abspath-inside": ('abspath("conf")', str(root / "conf")),
+    }
+    for name, (expr, _) in inside.items():
+        write(root, f"{name}.nomad", job.format(id=name, expr=expr))
+
+    snap = load_directory(root, inputs=NO_INPUTS)
+    assert {j.job_id: j.job["Meta"]["v"] for j in snap.jobs} == {
+        name: want for name, (_, want) in inside.items()
+    }
+    errors = {e.path: e for e in snap.errors if e.path != "linked-dir"}  # discovery's own
+    assert set(errors) == {f"{name}.nomad" for name in climbing}
+    for err in errors.values():
+        assert "outside the jobs directory" in err.message and err.line == 4, err
+        assert "s3cr3t" not in err.message
+        if err.path.startswith("fileset"):  # names found outside are never shown
+            assert "secret-name" not in err.message and "passwd" not in err.message
+
+
 def test_error_in_a_companion_var_file_names_that_file_and_its_line(tmp_path: Path) -> None:
     write(tmp_path, "web.nomad", 'variable "n" {\n  type = number\n}\n' + (
         'job "web" {\n  datacenters = ["dc1"]\n  group "g" {\n    count = var.n\n'
