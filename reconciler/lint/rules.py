@@ -223,6 +223,23 @@ def check_auto_promote_without_canary(job: ApiJob) -> Iterator[Finding]:
             )
 
 
+#: Above this, a group's count is almost surely a typo: Nomad would try to place
+#: every one of them (a billion allocations stall its scheduler).  An error, so
+#: CI stops it; a deliberate huge fleet is split over groups or jobs.
+MAX_GROUP_COUNT = 10_000
+
+
+def check_group_count(job: ApiJob) -> Iterator[Finding]:
+    for group, where in _groups(job):
+        count = _number(group.get("Count"))
+        if count > MAX_GROUP_COUNT:
+            yield Finding(
+                f'group "{group.get("Name")}": count = {count:.0f} is more than '
+                f"{MAX_GROUP_COUNT} allocations; Nomad would try to place every one",
+                (*where, Step("attr", "count")),
+            )
+
+
 #: Nomad validation texts a dedicated rule above explains better; the runner
 #: drops Nomad's own line for them so a problem is reported once.
 COVERED_VALIDATION_TEXTS: Mapping[str, str] = {
@@ -260,6 +277,12 @@ RULES: tuple[Rule, ...] = (
         Severity.WARNING,
         "update.canary greater than the group's count",
         check_canary_count,
+    ),
+    Rule(
+        "count-bound",
+        Severity.ERROR,
+        f"a group count above {MAX_GROUP_COUNT}",
+        check_group_count,
     ),
     Rule(
         "auto-promote-without-canary",

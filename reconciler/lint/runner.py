@@ -29,7 +29,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import PurePosixPath
 from typing import Any
 
+from reconciler.errors import JobSpecError
 from reconciler.jobspec.canonical import canonicalize
+from reconciler.jobspec.jsonspec import ignored_json_keys
 from reconciler.jobspec.positions import Step, locate
 from reconciler.jobspec.validate import error_leaves, validate_job
 from reconciler.lint.rules import COVERED_VALIDATION_TEXTS, RULES, Rule
@@ -62,6 +64,7 @@ def lint_snapshot(
             source_format=desired.source_format,
             rules=rules,
         )
+    diagnostics += _unknown_json_fields(snapshot.jobs, sources=sources)
     diagnostics += _duplicate_ids(snapshot.jobs, sources=sources)
     diagnostics += _id_vs_file_name(snapshot.jobs, sources=sources)
     return sorted(diagnostics, key=_order)
@@ -166,6 +169,40 @@ def _step_of(leaf: str) -> tuple[Step, ...]:
 
 def _unquote(text: str) -> str:
     return text[1:-1] if len(text) >= 2 and text[0] == text[-1] == '"' else text
+
+
+UNKNOWN_FIELD_RULE = "unknown-field"
+
+
+def _unknown_json_fields(
+    jobs: Iterable[DesiredJob], *, sources: Mapping[str, str] | None
+) -> list[Diagnostic]:
+    """Keys of JSON jobs that are no field of Nomad's job: Nomad drops them without a word.
+
+    An error: it is almost always a typo (``Constriants``) that silently drops
+    configuration, as an unknown HCL argument would be refused outright.
+    """
+    out: list[Diagnostic] = []
+    for desired in jobs:
+        if desired.source_format != "json":
+            continue
+        source = (sources or {}).get(desired.path, desired.source)
+        try:
+            ignored = ignored_json_keys(source, path=desired.path)
+        except JobSpecError:
+            continue  # the loader already reported why this is not a job
+        out += [
+            Diagnostic(
+                path=desired.path,
+                message=key.describe(),
+                severity=Severity.ERROR,
+                line=key.line,
+                column=key.column,
+                rule=UNKNOWN_FIELD_RULE,
+            )
+            for key in ignored
+        ]
+    return out
 
 
 def _duplicate_ids(

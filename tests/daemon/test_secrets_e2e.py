@@ -17,7 +17,14 @@ from pathlib import Path
 import pytest
 
 from reconciler.testing.fake_nomad import FakeNomad
-from tests.daemon.harness import REPO_ROOT, DaemonProcess, GitCheckout, free_port, job_hcl, wait_until
+from tests.daemon.harness import (
+    REPO_ROOT,
+    DaemonProcess,
+    GitCheckout,
+    free_port,
+    job_hcl,
+    wait_until,
+)
 
 USER = "nomad-basic-user"
 PASSWORD = "basic-pass-7f3a9c"

@@ -177,3 +177,36 @@ def test_validate_is_an_alias(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     (tmp_path / "batch.nomad").write_text(NO_DATACENTERS)
     assert main(["validate", str(tmp_path)]) == 1
     assert "Missing job datacenters [nomad-validate]" in capsys.readouterr().out
+
+
+def test_unknown_json_fields_and_absurd_counts_are_lint_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Nomad ignores unknown JSON fields silently (tests/golden/api/10-invalid-registrations
+    .jsonl) and places whatever count it is given: lint must say so, with file:line."""
+    job = {
+        "ID": "typo", "Name": "typo", "Type": "service", "Datacenterz": ["dc1"],
+        "Datacenters": ["dc1"],
+        "TaskGroups": [{"Name": "g", "Count": 1, "Taks": [], "Tasks": [
+            {"Name": "t", "Driver": "exec", "Config": {"command": "/bin/true"}},
+        ]}],
+    }  # fmt: skip
+    (tmp_path / "typo.json").write_text(json.dumps({"Job": job}, indent=2) + "\n")
+    huge = GOOD.replace('job "web"', 'job "huge"').replace('group "g" {', 'group "g" {\n    count = 1000000000')
+    (tmp_path / "huge.nomad").write_text(huge)
+    at_bound = GOOD.replace('job "web"', 'job "ok"').replace('group "g" {', 'group "g" {\n    count = 10000')
+    (tmp_path / "ok.nomad").write_text(at_bound)
+
+    assert main(["lint", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert (
+        'typo.json:6,20: error: Job.Datacenterz: no such field in a Nomad job, Nomad ignores it; '
+        'did you mean "Datacenters"? [unknown-field]'
+    ) in out
+    assert 'typo.json:16,17: error: Job.TaskGroups[0].Taks: no such field' in out
+    assert 'did you mean "Tasks"?' in out
+    assert (
+        'huge.nomad:4: error: group "g": count = 1000000000 is more than 10000 allocations; '
+        "Nomad would try to place every one [count-bound]"
+    ) in out
+    assert "ok.nomad" not in out  # 10000 itself is fine

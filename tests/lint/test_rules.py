@@ -52,6 +52,7 @@ def test_rule_names_are_unique_and_stable() -> None:
         "raw-exec",
         "canary-count",
         "auto-promote-without-canary",
+        "count-bound",
     } == set(names)
 
 
