@@ -204,6 +204,7 @@ class Daemon:
         self._stream_connected = False
         self._recovery_resync_at = -RECOVERY_RESYNC_MIN_S
         self._writes_waited_since = 0.0  # monotonic; 0: not waiting for a writer
+        self._event_at: dict[str, float] = {}  # path -> monotonic time of its first event
         self._deferred: dict[JobKey, Deferral] = {}  # file changes waiting (wave, cap)
         self._timers: dict[JobKey, asyncio.TimerHandle] = {}
         self._revision_seen: dict[str, float] = {}  # commit → wall time first seen
@@ -266,7 +267,7 @@ class Daemon:
             self._on_files_settled, quiet=s.debounce, max_delay=s.debounce_max
         )
         self.watcher = JobsDirWatcher(
-            s.jobs_dir, on_paths=self.debouncer.add, on_switch=self._on_checkout_switched
+            s.jobs_dir, on_paths=self._on_file_events, on_switch=self._on_checkout_switched
         )
         self.watcher.start()
         log.info(
@@ -375,6 +376,23 @@ class Daemon:
 
     # -- triggers: files -------------------------------------------------------------
 
+    def _on_file_events(self, paths: set[str]) -> None:
+        """Loop thread: remember when each path first changed (the latency's start), debounce."""
+        now = time.monotonic()
+        for path in paths:
+            self._event_at.setdefault(path, now)
+        self.debouncer.add(paths)
+
+    def _first_event_at(self, path: str, *, default: float) -> float:
+        """When the file at ``path`` (or a directory above it) first changed, for the latency."""
+        candidates = [self._event_at.get(path)]
+        parent = os.path.dirname(path)
+        while parent:
+            candidates.append(self._event_at.get(parent))
+            parent = os.path.dirname(parent)
+        seen = [t for t in candidates if t is not None]
+        return min(seen) if seen else default
+
     def _on_files_settled(self, paths: frozenset[str]) -> None:
         writing = self.watcher.writing
         now = time.monotonic()
@@ -388,6 +406,8 @@ class Daemon:
                 return
             log.warning("files still open for writing; loading them anyway",
                         extra={"fields": {"paths": sorted(writing)[:20]}})
+            # Given up on: a later change must not wait for these again.
+            self.watcher.forget_writes(writing)
         self._writes_waited_since = 0.0
         log.debug("files changed", extra={"fields": {"paths": sorted(paths)[:20],
                                                       "count": len(paths)}})
@@ -419,6 +439,8 @@ class Daemon:
     async def _rescan(self, *, initial: bool = False) -> None:
         """Re-load the jobs directory; mark jobs whose spec changed as due."""
         started = time.monotonic()
+        # Events up to now are covered by this load; later ones belong to the next.
+        covered = {p: t for p, t in self._event_at.items() if t <= started}
         async with self._load_lock:
             try:
                 snapshot = await self._load()
@@ -442,7 +464,12 @@ class Daemon:
         due = changed | removed
         for key in due:
             self._pending_files.add(key)
-            self._changed_at.setdefault(key, started)
+            job = new.get(key) or old[key]
+            # Latency counts from the first file event, not from this (debounced) pass.
+            self._changed_at.setdefault(key, self._first_event_at(job.path, default=started))
+        for path, at in covered.items():
+            if self._event_at.get(path) == at:
+                del self._event_at[path]
         if due:
             log.info("job files changed", extra={"fields": {
                 "jobs": sorted(f"{ns}/{job}" for ns, job in due)[:20], "count": len(due),

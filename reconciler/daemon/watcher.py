@@ -21,7 +21,8 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable
 from pathlib import Path, PurePosixPath
 
 import pathspec
@@ -60,19 +61,37 @@ WATCHED_EVENTS: list[type[FileSystemEvent]] = [
 
 RawEvent = tuple[str, bool, str]
 """(absolute path, is_directory, kind) as reported by watchdog; kind is watchdog's
-``event_type`` for the source path and ``"moved_to"`` for a move's destination."""
+``event_type`` for the source path, ``"moved_to"`` for a move's destination and
+``"synthetic"`` for an event watchdog made up (the contents of a directory it
+started watching), which no close event ever follows."""
+
+#: A file with no write activity for this long is no longer "being written",
+#: close event or not: never wait on a close event that may not come.  A file
+#: caught half written then fails to load and is held back by the settle gate.
+WRITE_STALE_S = 2.0
 
 
-def track_write(writing: set[str], rel_path: str, kind: str) -> None:
+def track_write(writing: dict[str, float], rel_path: str, kind: str, *, now: float) -> None:
     """Pure bookkeeping of files open for writing (inotify: modified ... closed).
 
-    A created or modified file is being written until its close-after-write
-    event; a deleted file, or one that arrived by rename, is complete.
+    ``writing`` maps a file to its last write activity.  A modified file is
+    being written until its close-after-write event.  "created" alone does not
+    count: watchdog also reports every file of a newly created directory as
+    created (it lists the directory once its watch exists), and no close event
+    follows those; a real writer's first write reports "modified" anyway.  A
+    deleted file, or one that arrived by rename, is complete.
     """
-    if kind in ("created", "modified"):
-        writing.add(rel_path)
-    else:
-        writing.discard(rel_path)
+    if kind == "modified":
+        writing[rel_path] = now
+    elif kind != "created":
+        writing.pop(rel_path, None)
+
+
+def fresh_writes(writing: dict[str, float], *, now: float, stale_after: float) -> frozenset[str]:
+    """Pure: the files still being written; entries idle ``stale_after`` seconds are dropped."""
+    for path in [p for p, at in writing.items() if now - at >= stale_after]:
+        del writing[path]
+    return frozenset(writing)
 
 
 def read_ignore_spec(root: str) -> pathspec.GitIgnoreSpec | None:
@@ -113,7 +132,8 @@ class _Forwarder(FileSystemEventHandler):
         self._deliver = deliver
 
     def on_any_event(self, event: FileSystemEvent) -> None:
-        raw: list[RawEvent] = [(os.fsdecode(event.src_path), event.is_directory, event.event_type)]
+        kind = "synthetic" if getattr(event, "is_synthetic", False) else event.event_type
+        raw: list[RawEvent] = [(os.fsdecode(event.src_path), event.is_directory, kind)]
         if event.dest_path:
             raw.append((os.fsdecode(event.dest_path), event.is_directory, "moved_to"))
         with contextlib.suppress(RuntimeError):  # loop closed during shutdown
@@ -136,6 +156,8 @@ class JobsDirWatcher:
         on_switch: Callable[[], None],
         loop: asyncio.AbstractEventLoop | None = None,
         observer_factory: Callable[[], BaseObserver] = Observer,
+        stale_after: float = WRITE_STALE_S,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.root = os.path.abspath(root)
         self._on_paths = on_paths
@@ -148,12 +170,19 @@ class JobsDirWatcher:
         self._ignore: pathspec.GitIgnoreSpec | None = None
         # Only inotify reports close-after-write; elsewhere a file would look open forever.
         self.tracks_writes = "inotify" in type(self._observer).__name__.lower()
-        self._writing: set[str] = set()
+        self._writing: dict[str, float] = {}
+        self._stale_after = stale_after
+        self._clock = clock
 
     @property
     def writing(self) -> frozenset[str]:
-        """Job files modified and not yet closed by their writer (inotify only)."""
-        return frozenset(self._writing)
+        """Job files written to in the last ``stale_after`` seconds and not yet closed (inotify only)."""
+        return fresh_writes(self._writing, now=self._clock(), stale_after=self._stale_after)
+
+    def forget_writes(self, paths: Iterable[str]) -> None:
+        """Stop waiting for ``paths`` (the caller gave up on their close events)."""
+        for path in paths:
+            self._writing.pop(path, None)
 
     @property
     def target(self) -> str:
@@ -195,7 +224,7 @@ class JobsDirWatcher:
             if is_trigger(rel, is_dir=is_dir, ignore=self._ignore):
                 relevant.add(rel)
                 if self.tracks_writes and not is_dir:
-                    track_write(self._writing, rel, kind)
+                    track_write(self._writing, rel, kind, now=self._clock())
         if switched:
             self._on_switch()
         elif relevant:

@@ -187,12 +187,74 @@ async def test_files_open_for_writing_are_known_until_closed(watched) -> None:
         ([("a", "modified"), ("a", "deleted")], set()),
         ([("a", "modified"), ("b", "modified"), ("b", "closed")], {"a"}),
         ([("a", "moved_to")], set()),
+        ([("a", "created")], set()),  # also how watchdog lists a new directory: no close follows
+        ([("a", "modified"), ("a", "created")], {"a"}),
+        ([("a", "synthetic")], set()),
     ],
 )
 def test_track_write(events: list[tuple[str, str]], writing: set[str]) -> None:
     from reconciler.daemon.watcher import track_write
 
-    state: set[str] = set()
+    state: dict[str, float] = {}
     for path, kind in events:
-        track_write(state, path, kind)
-    assert state == writing
+        track_write(state, path, kind, now=0.0)
+    assert set(state) == writing
+
+
+def test_writes_without_activity_go_stale() -> None:
+    from reconciler.daemon.watcher import fresh_writes, track_write
+
+    state: dict[str, float] = {}
+    track_write(state, "a", "modified", now=0.0)
+    track_write(state, "b", "modified", now=0.0)
+    track_write(state, "b", "modified", now=1.5)
+    assert fresh_writes(state, now=1.9, stale_after=2.0) == {"a", "b"}
+    assert fresh_writes(state, now=2.0, stale_after=2.0) == {"b"}
+    assert fresh_writes(state, now=3.5, stale_after=2.0) == frozenset()
+    assert state == {}
+
+
+async def test_files_in_new_directories_are_never_left_open(tmp_path: Path) -> None:
+    """watchdog reports the contents of a directory it starts watching as created, and no
+    close ever follows: such files must not count as being written (30 of them used to
+    make every later change wait 10 s)."""
+    root = tmp_path / "jobs"
+    root.mkdir()
+    staging = tmp_path / "staging"
+    rec = Recorder()
+    now = [0.0]  # the stale timeout never fires: only the events decide
+    watcher = JobsDirWatcher(
+        str(root), on_paths=rec.batches.put_nowait, on_switch=lambda: None,
+        stale_after=3600.0, clock=lambda: now[0],
+    )  # fmt: skip
+    watcher.start()
+    try:
+        expected: set[str] = set()
+        for i in range(15):  # created in place: a race between the new watch and the write
+            (root / f"team{i}").mkdir()
+            (root / f"team{i}" / "job.nomad").write_text(f'job "t{i}" {{}}\n')
+            expected.add(f"team{i}/job.nomad")
+        for i in range(15):  # moved in whole, as a checkout may: always discovered, never closed
+            (staging / f"moved{i}").mkdir(parents=True)
+            (staging / f"moved{i}" / "job.nomad").write_text(f'job "m{i}" {{}}\n')
+            os.rename(staging / f"moved{i}", root / f"moved{i}")
+            expected.add(f"moved{i}/job.nomad")
+        seen = await rec.paths_until(expected, timeout=10)
+        seen |= await rec.drain_with_marker(root, "marker.nomad")
+        assert expected <= seen
+        assert watcher.writing == frozenset()
+        # A file genuinely held open is still known as being written...
+        handle = open(root / "team0" / "live.nomad", "w")  # noqa: SIM115
+        try:
+            handle.write('job "live" {')
+            handle.flush()
+            await rec.paths_until({"team0/live.nomad"})
+            await rec.drain_with_marker(root, "marker2.nomad")
+            assert watcher.writing == {"team0/live.nomad"}
+            # ...until its writer has been silent for stale_after, close event or not.
+            now[0] += 3600.0
+            assert watcher.writing == frozenset()
+        finally:
+            handle.close()
+    finally:
+        watcher.stop()
