@@ -98,6 +98,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--prune-grace", metavar="DURATION",
                    help="prune a job only once its file has been gone this long (default "
                         "30s); never while git is changing the checkout (.git/index.lock)")
+    p.add_argument("--max-file-size", metavar="SIZE",
+                   help="largest job file loaded (default 256KiB); a larger one is an error of that file, never parsed")  # fmt: skip
     p.add_argument("--var", dest="variables", action="append", metavar="KEY=VALUE",
                    help="HCL2 variable (repeatable); also NOMAD_VAR_* in the environment")
     p.add_argument("--var-file", dest="var_files", action="append", metavar="FILE",

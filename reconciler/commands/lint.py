@@ -66,19 +66,22 @@ def register(subparsers: Any) -> None:
         help="an HCL2 variables file for every job (repeatable)",
     )
     parser.add_argument("--warnings-as-errors", action="store_true", help="exit 1 on warnings too")
+    parser.add_argument("--max-file-size", default="256KiB", metavar="SIZE", help="largest job file loaded (default 256KiB; e.g. 64KiB, 1MiB); a larger one is an error of that file, never parsed")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     # Lazy imports: the HCL machinery loads only when the command runs.
     from reconciler.commands.options import build_inputs
-    from reconciler.jobspec.loader import load_directory
+    from reconciler.jobspec.loader import load_directory, parse_size
     from reconciler.lint.runner import count_errors, lint_snapshot, render_json, render_text
 
     root = Path(args.dir)
     if not root.is_dir():
         raise ConfigError(f"jobs directory {args.dir!r} does not exist or is not a directory")
-    snapshot = load_directory(root, inputs=build_inputs(args, os.environ))
+    snapshot = load_directory(
+        root, inputs=build_inputs(args, os.environ), max_file_size=parse_size(args.max_file_size)
+    )
     diagnostics = lint_snapshot(snapshot)
     failing = len(diagnostics) if args.warnings_as_errors else count_errors(diagnostics)
     exit_code = 1 if failing else 0

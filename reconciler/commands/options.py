@@ -17,7 +17,7 @@ from typing import Any
 from reconciler.core.ownership import DEFAULT_PREFIX
 from reconciler.core.plan import SyncPolicy
 from reconciler.errors import ConfigError
-from reconciler.jobspec.loader import load_directory
+from reconciler.jobspec.loader import DEFAULT_MAX_FILE_SIZE, load_directory, parse_size
 from reconciler.jobspec.variables import VariableInputs
 from reconciler.model import Snapshot
 from reconciler.nomad.config import NomadConfig
@@ -30,6 +30,8 @@ def add_source_options(parser: argparse.ArgumentParser) -> None:
                         help="an HCL2 variable for every job (repeatable; beats --var-file)")  # fmt: skip
     parser.add_argument("--var-file", action="append", default=[], metavar="FILE",
                         help="an HCL2 variables file for every job (repeatable)")  # fmt: skip
+    parser.add_argument("--max-file-size", default="256KiB", metavar="SIZE",
+                        help="largest job file loaded (default 256KiB; e.g. 64KiB, 1MiB); a larger one is an error of that file, never parsed")  # fmt: skip
     parser.add_argument("--parser", choices=("local", "server"), default="local",
                         help="convert HCL locally (default) or with Nomad's /v1/jobs/parse")  # fmt: skip
 
@@ -146,4 +148,5 @@ def load_snapshot(args: argparse.Namespace, inputs: VariableInputs) -> Snapshot:
     root = Path(args.dir)
     if not root.is_dir():
         raise ConfigError(f"jobs directory {args.dir!r} does not exist or is not a directory")
-    return load_directory(root, inputs=inputs)
+    limit = parse_size(getattr(args, "max_file_size", None) or DEFAULT_MAX_FILE_SIZE)
+    return load_directory(root, inputs=inputs, max_file_size=limit)

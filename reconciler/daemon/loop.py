@@ -430,7 +430,10 @@ class Daemon:
         root = self.watcher.target if hasattr(self, "watcher") else self.settings.jobs_dir
         # Git busy before or after the load: the files may be half checked out.
         busy_before = await checkout_busy(root)
-        snapshot = await asyncio.to_thread(load_directory, root, inputs=inputs, cache=self._cache)
+        snapshot = await asyncio.to_thread(
+            load_directory, root, inputs=inputs, cache=self._cache,
+            max_file_size=self.settings.max_file_size,
+        )  # fmt: skip
         revision = await read_revision(root)
         if revision is not None and busy_before:
             revision = dataclasses.replace(revision, busy=True)

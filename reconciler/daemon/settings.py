@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.errors import ConfigError
+from reconciler.jobspec.loader import DEFAULT_MAX_FILE_SIZE, parse_size
 from reconciler.secrets import redact_url
 
 CONFIG_ENV = "NOMAD_RECONCILER_CONFIG"
@@ -102,6 +103,7 @@ class DaemonSettings:
     rollout_poll: float = 2.0  # re-check interval of an active deployment (events also wake it)
     shutdown_timeout: float = 20.0
     event_stream: bool = True  # False: blocking queries only
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE  # bytes; a larger job file is never parsed
     prune: bool = False
     purge: bool = False
     max_prune: float = 0.5  # fraction of the owned jobs pruned within prune_window at most
@@ -144,6 +146,7 @@ RELOADABLE = frozenset(
         "prune_grace",
         "prune_window",
         "max_concurrent_deployments",
+        "max_file_size",
     }
 )
 
@@ -230,6 +233,8 @@ def _coerce(key: str, value: object, *, source: str) -> Any:
         if not isinstance(value, list | tuple) or not value:
             raise ConfigError(f"{name}: expected a non-empty list of durations, got {value!r}")
         return tuple(parse_duration(v, name=name) for v in value)
+    if key == "max_file_size":
+        return parse_size(value, name=name)
     if key in ("variables", "var_files"):
         if isinstance(value, str):
             return (value,)

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from reconciler.errors import JobSpecError, JobSyntaxError, JobValidationError
+from reconciler.errors import ConfigError, JobSpecError, JobSyntaxError, JobValidationError
 from reconciler.jobspec.digest import digest
 from reconciler.jobspec.discovery import JobFile, SourceFormat, discover_job_files
 from reconciler.model import ApiJob, DesiredJob, Diagnostic, JobKey, Snapshot
@@ -51,6 +51,38 @@ POOL_CHUNK = 16
 #: Each process holds its own parser (~70 MB): a big machine gets no more than this.
 POOL_MAX_PROCESSES = 4
 
+#: Largest job (or variables) file loaded, in bytes: far above any real job
+#: (the example jobs are 1-3 KB, big real ones tens of KB), small enough that
+#: one file's parse stays around 2 CPU seconds and 80 MB (BENCHMARKS.md: 1 MiB
+#: costs 10 s and 210 MB).  A larger file is an error of that file, never parsed.
+DEFAULT_MAX_FILE_SIZE = 256 * 1024
+
+_SIZE = re.compile(r"(?i)\s*(\d+)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?\s*")
+_SIZE_UNITS = {
+    None: 1, "b": 1, "k": 1024, "kb": 1000, "kib": 1024,
+    "m": 1024**2, "mb": 1000**2, "mib": 1024**2, "g": 1024**3, "gb": 1000**3, "gib": 1024**3,
+}  # fmt: skip
+
+
+def parse_size(value: object, *, name: str = "--max-file-size") -> int:
+    """``1048576``, ``512KiB``, ``1MiB``, ``2MB`` (decimal), ``1m`` (binary) → bytes (> 0)."""
+    match = _SIZE.fullmatch(str(value)) if isinstance(value, int | str) else None
+    if match is None or isinstance(value, bool):
+        raise ConfigError(f"{name}: expected a size such as 1MiB, 512KiB or 1048576, got {value!r}")
+    size = int(match.group(1)) * _SIZE_UNITS[match.group(2) and match.group(2).lower()]
+    if size <= 0:
+        raise ConfigError(f"{name}: the size must be positive, got {value!r}")
+    return size
+
+
+class FileTooLarge(Exception):
+    """A file over the size limit (never read whole)."""
+
+    def __init__(self, path: str, size: int) -> None:
+        super().__init__(path, size)
+        self.path, self.size = path, size
+
+
 _FS_FUNCTION_CALL = re.compile(r"\b(?:file|filebase64|fileexists|fileset)\s*\(")
 
 
@@ -59,9 +91,20 @@ def _uses_fs_functions(source: str) -> bool:
     return "file" in source and _FS_FUNCTION_CALL.search(source) is not None
 
 
-def _read_bytes(base: str, rel: str) -> bytes:
+def _read_bytes(base: str, rel: str, *, limit: int) -> bytes:
+    """The file's bytes; ``FileTooLarge`` past ``limit`` (reads at most ``limit + 1`` bytes)."""
     with open(os.path.join(base, rel), "rb") as fh:
-        return fh.read()
+        data = fh.read(limit + 1)
+        if len(data) > limit:
+            raise FileTooLarge(rel, max(os.fstat(fh.fileno()).st_size, len(data)))
+        return data
+
+
+def _too_large(rel: str, size: int, limit: int) -> str:
+    return (
+        f"{rel} is {size} bytes, more than the {limit}-byte limit for a job file "
+        "(--max-file-size); not parsed"
+    )
 
 
 def parse_job_source(
@@ -160,6 +203,7 @@ def load_directory(
     cache: LoadCache | None = None,
     parser: JobParser = parse_job_source,
     workers: int | None = None,
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE,
 ) -> Snapshot:
     """Load every job file under ``root`` (see ``discovery`` for which files).
 
@@ -168,7 +212,9 @@ def load_directory(
     before the ``-var-file`` files, so explicit flags win.  ``workers`` is the
     number of processes that parse, this one included (default
     ``default_workers()``); a pool is only used with the default parser and at
-    least ``POOL_MIN_FILES`` files to parse.
+    least ``POOL_MIN_FILES`` files to parse.  A job or companion variables
+    file larger than ``max_file_size`` bytes is an error of that job, never
+    read whole nor parsed.
     """
     base = Path(root)
     base_str = os.fspath(base)
@@ -188,8 +234,14 @@ def load_directory(
             diagnostics.append(Diagnostic(path=job_file.path, message=job_file.problem))
             continue
         try:
-            text = _read_bytes(base_str, job_file.path)
-            var_texts = [_read_bytes(base_str, v) for v in job_file.var_files]
+            text = _read_bytes(base_str, job_file.path, limit=max_file_size)
+            var_texts = [
+                _read_bytes(base_str, v, limit=max_file_size) for v in job_file.var_files
+            ]
+        except FileTooLarge as exc:
+            message = _too_large(exc.path, exc.size, max_file_size)
+            diagnostics.append(Diagnostic(path=job_file.path, message=message))
+            continue
         except OSError as exc:
             diagnostics.append(
                 Diagnostic(path=job_file.path, message=f"cannot read: {exc.strerror or exc}")
@@ -288,8 +340,14 @@ def _collect_jobs(
 def _parse_all(work: Sequence[ParseWork], *, parser: JobParser, workers: int | None) -> list[Outcome]:
     count = workers if workers is not None else default_workers()
     if parser is parse_job_source and count > 1 and len(work) >= POOL_MIN_FILES:
+        # Largest first: a big file starts at once instead of finishing last, alone.
+        order = sorted(range(len(work)), key=lambda i: len(work[i].text), reverse=True)
         try:
-            return _parse_in_pool(work, processes=count)
+            parsed = _parse_in_pool([work[i] for i in order], processes=count)
+            results: list[Outcome] = [FailedJob("not parsed")] * len(work)
+            for position, index in enumerate(order):
+                results[index] = parsed[position]
+            return results
         except (concurrent.futures.process.BrokenProcessPool, OSError, pickle.PicklingError):
             pass  # no usable pool here (no __main__ file, fd or process limits): parse serially
     return [parse_one(w, parser=parser) for w in work]

@@ -432,3 +432,48 @@ def test_error_in_a_companion_var_file_names_that_file_and_its_line(tmp_path: Pa
     assert err.path == "web.nomad"
     assert err.message.startswith("in web.vars.hcl:3: "), err.message
     assert err.line is None  # line 3 of the var file is not a line of web.nomad
+
+
+def test_files_over_the_size_cap_are_errors_and_never_parsed(tmp_path: Path) -> None:
+    small = 'job "{id}" {{\n  datacenters = ["dc1"]\n  group "g" {{\n    task "t" {{\n      driver = "exec"\n      config {{\n        command = "/bin/true"\n      }}\n    }}\n  }}\n}}\n'  # noqa: E501
+    write(tmp_path, "ok.nomad", small.format(id="ok"))
+    write(tmp_path, "big.nomad", small.format(id="big") + "# padding\n" * 200)
+    write(tmp_path, "withvars.nomad", small.format(id="withvars"))
+    write(tmp_path, "withvars.vars.hcl", 'x = "' + "y" * 3000 + '"\n')
+    parsed: list[str] = []
+
+    def recording_parser(text: str, **kwargs: Any) -> Any:
+        parsed.append(kwargs["path"])
+        return parse_job_source(text, **kwargs)
+
+    snap = load_directory(
+        tmp_path, inputs=NO_INPUTS, parser=recording_parser, max_file_size=1024
+    )
+    assert [j.job_id for j in snap.jobs] == ["ok"]
+    assert parsed == ["ok.nomad"]
+    errors = {e.path: e.message for e in snap.errors}
+    assert errors == {
+        "big.nomad": f"big.nomad is {(tmp_path / 'big.nomad').stat().st_size} bytes, more than "
+        "the 1024-byte limit for a job file (--max-file-size); not parsed",
+        "withvars.nomad": "withvars.vars.hcl is 3007 bytes, more than the 1024-byte limit for "
+        "a job file (--max-file-size); not parsed",
+    }
+    # The default leaves room for any real job.
+    assert "big" in {j.job_id for j in load_directory(tmp_path, inputs=NO_INPUTS).jobs}
+
+
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [("1048576", 1048576), ("256KiB", 262144), ("1MiB", 1048576), ("1m", 1048576),
+     ("2MB", 2_000_000), ("512 kib", 524288), ("1GiB", 1 << 30)],
+)  # fmt: skip
+def test_parse_size(text: str, size: int) -> None:
+    assert loader_module.parse_size(text) == size
+
+
+@pytest.mark.parametrize("text", ["", "0", "-1", "1.5MiB", "1 TB", "lots", "True"])
+def test_parse_size_refuses_nonsense(text: str) -> None:
+    from reconciler.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="--max-file-size"):
+        loader_module.parse_size(text)

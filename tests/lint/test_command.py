@@ -210,3 +210,12 @@ def test_unknown_json_fields_and_absurd_counts_are_lint_errors(
         "Nomad would try to place every one [count-bound]"
     ) in out
     assert "ok.nomad" not in out  # 10000 itself is fine
+
+
+def test_max_file_size_flag(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "web.nomad").write_text(GOOD)
+    assert main(["lint", str(tmp_path), "--max-file-size", "100"]) == 1
+    assert "web.nomad: error: web.nomad is" in capsys.readouterr().out
+    assert main(["lint", str(tmp_path), "--max-file-size", "1KiB"]) == 0
+    assert main(["lint", str(tmp_path), "--max-file-size", "huge"]) == 1
+    assert "--max-file-size: expected a size" in capsys.readouterr().err

@@ -1,0 +1,30 @@
+"""A giant job file is refused unread and never holds back the other jobs (daemon subprocess)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from reconciler.testing.fake_nomad import FakeNomad
+from tests.daemon.harness import DaemonProcess, GitCheckout, count_of, job_hcl, wait_until
+
+
+def test_giant_file_in_the_same_commit_as_a_small_change(
+    fake: FakeNomad, repo: GitCheckout, start_daemon: Callable[..., DaemonProcess]
+) -> None:
+    repo.write("web.nomad", job_hcl("web"))
+    repo.commit("web")
+    daemon = start_daemon(repo.root, fake.address, "--max-file-size", "64KiB")
+    wait_until(lambda: count_of(fake, "web") == 1, what="web created")
+    daemon.wait_ready()
+
+    padding = "# " + "x" * 97 + "\n"
+    repo.write("giant.nomad", job_hcl("giant") + padding * 50_000)  # 5 MB
+    repo.write("web.nomad", job_hcl("web", count=2))
+    repo.commit("web: 2, and a giant file")
+    wait_until(lambda: count_of(fake, "web") == 2, what="web updated")
+    failed = daemon.wait_log("job file failed to load", file="giant.nomad")
+    assert "more than the 65536-byte limit for a job file (--max-file-size); not parsed" in (
+        failed["error"]
+    )
+    assert fake.read_job("giant") is None
+    assert daemon.stop() == 0
