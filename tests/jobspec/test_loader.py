@@ -435,7 +435,7 @@ def test_error_in_a_companion_var_file_names_that_file_and_its_line(tmp_path: Pa
 
 
 def test_files_over_the_size_cap_are_errors_and_never_parsed(tmp_path: Path) -> None:
-    small = 'job "{id}" {{\n  datacenters = ["dc1"]\n  group "g" {{\n    task "t" {{\n      driver = "exec"\n      config {{\n        command = "/bin/true"\n      }}\n    }}\n  }}\n}}\n'  # noqa: E501
+    small = 'job "{id}" {{\n  datacenters = ["dc1"]\n  group "g" {{\n    task "t" {{\n      driver = "exec"\n      config {{\n        command = "/bin/true"\n      }}\n    }}\n  }}\n}}\n'
     write(tmp_path, "ok.nomad", small.format(id="ok"))
     write(tmp_path, "big.nomad", small.format(id="big") + "# padding\n" * 200)
     write(tmp_path, "withvars.nomad", small.format(id="withvars"))
