@@ -713,6 +713,7 @@ class Daemon:
                               for r in results.values()),
         )
         self.passes += 1
+        log.debug("full pass done", extra={"fields": {"pass": self.passes}})
         self._release_deferred_after(outcomes.values())
         # Canary rollouts the daemon may promote but is not following (it restarted, or
         # the event stream dropped meanwhile): look at them once.
@@ -1029,7 +1030,9 @@ class Daemon:
     async def _recheck_prunes(self) -> None:
         await self._rescan()  # a fresh snapshot: never prune from the one that was held
         snapshot = self.snapshot
-        if snapshot is not None and snapshot.revision is not None and snapshot.revision.busy:
+        busy = bool(snapshot and snapshot.revision and snapshot.revision.busy)
+        log.debug("prune guards re-check", extra={"fields": {"checkout_busy": busy}})
+        if busy and snapshot is not None:
             self._schedule_prune_recheck(snapshot)  # git is still at it: look again later
             return
         self._submit([ALL], Reason.RESYNC)

@@ -11,9 +11,6 @@ from tests.daemon.harness import DaemonProcess, GitCheckout, job_hcl, wait_until
 
 pytestmark = pytest.mark.slow
 
-PASSES = "nomad_reconciler_reconcile_pass_duration_seconds_count"
-
-
 def running(fake: FakeNomad, job_id: str) -> bool:
     job = fake.read_job(job_id)
     return job is not None and not job["Stop"]
@@ -48,11 +45,12 @@ def test_a_file_moved_while_git_holds_the_index_lock_never_stops_its_job(
     daemon.wait_log("held", nomad_job="web")
     assert held_logs(daemon, "web", "checkout is being changed")
     assert running(fake, "web")
-    passes = daemon.metrics().get(PASSES) or 0
     (repo.root / "web.nomad").write_text(text)
     lock.unlink()
     # The guard re-reads the checkout until git is done; then a full pass looks again.
-    daemon.wait_metric(PASSES, lambda v: (v or 0) >= passes + 2)
+    settled = daemon.wait_log("prune guards re-check", checkout_busy=False)
+    wait_until(lambda: [r for r in daemon.logs("full pass done") if r["ts"] >= settled["ts"]],
+               what="a full pass after the checkout settled")
     assert running(fake, "web") and stops(fake) == []
     assert not daemon.logs("pruned")
 
