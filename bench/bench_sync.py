@@ -2,7 +2,8 @@
 
 Measures, with the requests each step sends (by endpoint):
 
-1. first sync into an empty cluster;
+1. first sync into an empty cluster, then the pass that reads back once
+   what this process wrote (to catch a job Nomad keeps reporting changed);
 2. a no-op re-sync in the same process (the daemon's case: per-process memory),
    with the directory re-scan timed separately;
 3. a fresh one-shot no-op sync (new process state) against a server that lists
@@ -127,6 +128,12 @@ async def run(count: int, version: str) -> list[dict[str, Any]]:
             rows.append(
                 {"step": f"[{version}] directory re-scan (cached)", "wall_s": round(rescan, 3)}
             )
+            # The pass after a write reads back what this process wrote, once.
+            result, row = await measure(
+                fake, f"[{version}] read-back pass after the writes", engine.reconcile(snap)
+            )
+            assert not result.failed and "PUT /v1/job/:id/plan" not in row["by_endpoint"]
+            rows.append(row)
             result, row = await measure(
                 fake, f"[{version}] no-op re-sync, same process", engine.reconcile(snap)
             )

@@ -56,6 +56,7 @@ class _Seen:
     job: ApiJob | None  # stripped live job at that index, when known
     meta: Mapping[str, Any] | None
     version: int | None = None
+    verify: bool = False  # written by this process at this index, not yet read back
 
 
 @dataclass(frozen=True)
@@ -90,12 +91,14 @@ class ClusterMemory:
         self.verdicts.pop(key, None)
 
     def remember_synced(self, key: JobKey, job_modify_index: int, digest: str, job: ApiJob) -> None:
-        """After our own register: at that index the job is the spec we sent.
+        """After our own register: trust, but verify once.
 
-        Relies on the canonical form matching Nomad's read-back (the "no spurious
-        drift" property); any later change moves the index and forces a read.
+        The next pass that looks at this job reads it back (one request) and
+        judges it like any other; in sync, it is vouched for until its index
+        moves.  That read-back is what finds a job Nomad keeps reporting as
+        changed right after our own write (``not_converging``).
         """
-        self.jobs[key] = _Seen(job_modify_index, digest, job, job.get("Meta"))
+        self.jobs[key] = _Seen(job_modify_index, None, None, job.get("Meta"), verify=True)
 
 
 class ClusterReader:
@@ -211,7 +214,8 @@ class ClusterReader:
         version: int | None = None
         if not refresh and seen is not None and seen.job_modify_index == jmi:
             known, job, version = seen.digest, seen.job, seen.version
-        if not refresh and known is None and list_meta and desired is not None:
+        unverified = seen is not None and seen.verify and seen.job_modify_index == jmi
+        if not refresh and known is None and list_meta and desired is not None and not unverified:
             own = read_ownership(meta, policy.owner_prefix)
             if (
                 own is not None

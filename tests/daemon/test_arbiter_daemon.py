@@ -47,3 +47,30 @@ def test_daemon_adopts_jobs_nomad_filled_with_unknown_fields_without_a_write(
         assert after == before, "adoption must not write"
         assert not daemon.logs("registered")
         daemon.stop()
+
+
+@pytest.mark.parametrize("version", FAKE_VERSIONS)
+def test_a_job_nomad_never_converges_is_registered_once_then_held(
+    version: str, repo, start_daemon  # type: ignore[no-untyped-def]
+) -> None:
+    repo.write("churn.nomad", job_hcl("churn"))
+    repo.write("calm.nomad", job_hcl("calm"))
+    repo.commit("two jobs")
+    # Nomad alters every submission of churn (as a mutating admission step would).
+    with FakeNomad(version=version, admission_nonce={("default", "churn")}) as fake:
+        daemon = start_daemon(repo.root, fake.address, "--resync-interval", "1s")
+        daemon.wait_ready()
+        daemon.wait_metric(
+            "nomad_reconciler_job_held", lambda v: v == 1,
+            nomad_namespace="default", nomad_job="churn", reason="not_converging",
+        )  # fmt: skip
+        held = daemon.wait_log("held", nomad_job="churn")
+        assert "Nomad still reports changes in Meta[admission-nonce]" in held["reason"]
+        # Several full passes later, still the one create: never re-sent in a loop.
+        name = "nomad_reconciler_reconcile_pass_duration_seconds_count"
+        passes = daemon.metrics().get(name) or 0
+        daemon.wait_metric(name, lambda v: (v or 0) >= passes + 3)
+        churn = [p for m, p, *_ in fake.request_log if m == "PUT" and p == "/v1/jobs"]
+        assert fake.read_job("churn")["Version"] == 0  # type: ignore[index]
+        assert len(churn) == 2  # the two creates, nothing more
+        daemon.stop()

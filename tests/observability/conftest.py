@@ -72,11 +72,13 @@ def populate(metrics: ReconcilerMetrics, clock: FakeClock) -> None:
             ("default", "legacy"): "unmanaged",
             ("prod", "old"): "orphaned",
             ("default", "broken"): "error",
+            ("default", "churn"): "held",
         },
-        held_reasons={db: "failed_rollout"},
+        held_reasons={db: "failed_rollout", ("default", "churn"): "not_converging"},
         succeeded=False,
     )
     metrics.observe_pass(0.05, {web: "in_sync"}, complete=False)
+    metrics.observe_canonical_mismatch(["NodePool", "TaskGroups.Tasks.Identity"])
     metrics.set_deployment(web, "successful", deployment_id="d-web-1")
     metrics.set_deployment(db, "failed", deployment_id="d-db-1")
     metrics.observe_deployment(

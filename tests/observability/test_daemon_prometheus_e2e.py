@@ -98,6 +98,9 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]
     (repo / "flaky.nomad").write_text(service("flaky", update=ROLLING))
     (repo / "rejected.nomad").write_text(service("rejected", extra=REJECTED_EXTRA))
     (repo / "broken.nomad").write_text('job "broken" {\n  group "g" {\n')
+    # Nomad alters every submission of this one (a mutating admission step): held
+    # not_converging after one read-back, never re-sent in a loop.
+    (repo / "churn.nomad").write_text(service("churn"))
     git(repo, "init", "-q")
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "jobs")
@@ -105,7 +108,9 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]
     env = {k: v for k, v in os.environ.items() if not k.startswith("NOMAD_")}
     log_path = repo.parent / "daemon.log"
     # Nomad's own timings run 4x faster: min_healthy_time 2s becomes 0.5s.
-    with FakeNomad(health=HealthModel(time_scale=0.25)) as fake, log_path.open("w") as log:
+    with FakeNomad(
+        health=HealthModel(time_scale=0.25), admission_nonce={("default", "churn")}
+    ) as fake, log_path.open("w") as log:
         # A job nobody declared, already running: counted as unmanaged, never touched.
         fake.run_job_out_of_band({
             "ID": "adhoc", "Name": "adhoc", "Type": "batch", "Datacenters": ["dc1"],
@@ -180,13 +185,14 @@ def test_the_daemon_reports_what_happened(prometheus: Prometheus) -> None:
         rows = prometheus.query("nomad_reconciler_job_sync_state == 1")
         found = {r["metric"]["nomad_job"]: r["metric"]["state"] for r in rows}
         # web's file matches what Nomad runs: in sync, its rollout awaiting promotion.
-        want = {"hello": "modified", "web": "in_sync", "flaky": "held", "rejected": "error"}
+        want = {"hello": "modified", "web": "in_sync", "flaky": "held", "rejected": "error",
+                "churn": "held"}
         return found if all(found.get(k) == v for k, v in want.items()) else None
 
     wait_for("every job in its expected state", states, deadline_s=90)
     held = {r["metric"]["nomad_job"]: r["metric"]["reason"]
             for r in prometheus.query("nomad_reconciler_job_held == 1")}
-    assert held == {"flaky": "failed_rollout"}
+    assert held == {"flaky": "failed_rollout", "churn": "not_converging"}
     (unmanaged,) = prometheus.query('nomad_reconciler_jobs{state="unmanaged"}')
     assert unmanaged["value"][1] == "1"
     (awaiting,) = prometheus.query("nomad_reconciler_job_awaiting_promotion == 1")

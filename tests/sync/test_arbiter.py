@@ -84,7 +84,7 @@ async def test_a_real_change_nomad_confirms_is_written_once_with_its_annotations
 async def test_a_job_that_never_converges_is_written_at_most_once_more_then_held() -> None:
     nomad = MemoryNomad(unstable={"web"})
     job = make_job("web")
-    engine = Reconciler(nomad, SyncPolicy(), refresh=True)
+    engine = Reconciler(nomad, SyncPolicy())
     first = await engine.reconcile(snapshot(job))
     assert results(first) == {"web": "created"}
     for _ in range(3):

@@ -26,6 +26,12 @@ async def test_first_sync_creates_everything_then_a_noop_costs_one_list() -> Non
     assert nomad.count("register") == 5
     stored = nomad.jobs[("default", "j0")]["Meta"]
     assert stored == {"gitops.source": "j0.nomad", "gitops.digest": jobs[0].digest}
+    # The next pass reads back each job this process wrote, once (trust, but verify) ...
+    nomad.calls.clear()
+    verified = await engine.reconcile(snapshot(*jobs))
+    assert set(results(verified).values()) == {"unchanged"}
+    assert nomad.count("read") == 5 and nomad.count("plan") == 0 and not nomad.writes()
+    # ... and from then on a no-op pass is one list.
     nomad.calls.clear()
     again = await engine.reconcile(snapshot(*jobs))
     assert set(results(again).values()) == {"unchanged"}
@@ -49,6 +55,7 @@ async def test_one_changed_job_is_the_only_one_written_with_few_requests() -> No
     jobs = [make_job(f"j{i}") for i in range(4)]
     engine = Reconciler(nomad, SyncPolicy())
     await engine.reconcile(snapshot(*jobs))
+    await engine.reconcile(snapshot(*jobs))  # the read-back of our own writes
     nomad.calls.clear()
     jobs[2] = make_job("j2", count=3)
     result = await engine.reconcile(snapshot(*jobs))

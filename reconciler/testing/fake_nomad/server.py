@@ -186,6 +186,9 @@ class FakeNomad:
     ``extra_group_readback`` and ``extra_task_readback`` are fields the fake stores on
     every job, group or task that does not set them: a Nomad that fills defaults no
     model knows.  Its plan fills them too, so resubmitting a job still plans as no change.
+    ``admission_nonce`` names jobs (``(namespace, id)``) whose every submission the
+    fake alters (a new ``Meta`` value, as a mutating admission step would): such a
+    job never converges, and its plan always reports a change.
 
     ``drivers`` are the task drivers its one client node has: by default those
     healthy on the recording agent (``raw_exec``, ``exec``, ``mock_driver``), so
@@ -213,6 +216,7 @@ class FakeNomad:
         extra_readback: Mapping[str, Any] | None = None,
         extra_group_readback: Mapping[str, Any] | None = None,
         extra_task_readback: Mapping[str, Any] | None = None,
+        admission_nonce: Iterable[tuple[str, str]] = (),
     ) -> None:
         self.version = version
         self.acl_enabled = acl
@@ -234,6 +238,7 @@ class FakeNomad:
         self.state.readback_extras = Extras(
             job=dict(extra_readback or {}), group=dict(extra_group_readback or {}), task=dict(extra_task_readback or {})
         )
+        self.state.admission_nonce = set(admission_nonce)
         self.state.purge_job_event = self.version_at_least(1, 7, 5)
         self.state.purge_deleted_flag = self.version_at_least(1, 11, 3)
         self._log_lock = threading.Lock()

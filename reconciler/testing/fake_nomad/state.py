@@ -141,6 +141,7 @@ class State:
         # What the stored job looks like: the configured release's read-back, plus test extras.
         self.nomad_version: versions.V = (1, 0, 18)
         self.readback_extras = versions.Extras()
+        self.admission_nonce: set[Key] = set()  # jobs whose every submission is altered
 
     # --- bookkeeping -------------------------------------------------------------
     def bump(self, *tables: str) -> int:
@@ -286,6 +287,10 @@ class State:
         struct = jobspec.to_struct_job(api_job, namespace=namespace, region=self.region)
         versions.store_for_version(struct, self.nomad_version)
         self.readback_extras.apply(struct)
+        if (namespace, api_job["ID"]) in self.admission_nonce:
+            # A mutating admission step (as a policy engine in front of Nomad might
+            # add): every submission gets a new Meta value, so it never converges.
+            struct["Meta"] = {**(struct.get("Meta") or {}), "admission-nonce": str(self.index + 1)}
         return struct
 
     def _store_version(self, rec: JobRecord | None, struct: Job, index: int) -> JobRecord:
