@@ -215,6 +215,7 @@ class Daemon:
         self._load_lock = asyncio.Lock()
         self._pass_lock = PassLock()
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._fatal: BaseException | None = None  # why a root task died: the process exits
         self._first_pass_done = False
         self._nomad_ok: bool | None = None
         self._nomad_error = ""
@@ -243,9 +244,7 @@ class Daemon:
         s = self.settings
         if not os.path.isdir(s.jobs_dir):
             raise ConfigError(f"{s.jobs_dir}: jobs directory not found (or not a directory)")
-        if s.nomad.token_file:
-            # A missing or malformed token file is a start-up error, not a retry loop.
-            TokenSource(token_file=s.nomad.token_file).current()
+        check_startup_config(s)
         self.client = NomadClient(
             nomad_config(s),
             retry=RetryPolicy(attempts=2, initial_backoff=0.1, max_backoff=1.0, max_total=5.0),
@@ -279,10 +278,10 @@ class Daemon:
         try:
             await self._rescan(initial=True)
             self._submit([ALL], Reason.RESYNC)
-            self._spawn(self._tick(), "tick")
-            self._spawn(self._resync_timer(), "resync")
+            self._spawn(self._tick(), "tick", root=True)
+            self._spawn(self._resync_timer(), "resync", root=True)
             watch = NomadWatch(self.client, self, event_stream=s.event_stream)
-            self._spawn(watch.run(), "nomad-watch")
+            self._spawn(watch.run(), "nomad-watch", root=True)
             while not self._stop.is_set():
                 reload_wait = asyncio.ensure_future(self._reload.wait())
                 stop_wait = asyncio.ensure_future(self._stop.wait())
@@ -294,6 +293,10 @@ class Daemon:
                     self._apply_reload()
         finally:
             await self._shutdown(server)
+        if self._fatal is not None:
+            if isinstance(self._fatal, ReconcilerError):
+                raise self._fatal  # the CLI prints the reason and exits 1
+            return 1
         return 0
 
     async def _shutdown(self, server: ObservabilityServer | None) -> None:
@@ -358,10 +361,38 @@ class Daemon:
             "applied": sorted(applied), "needs_restart": sorted(restart)}})
         self._submit([ALL], Reason.RESYNC)
 
-    def _spawn(self, coro: Any, name: str) -> None:
+    def _spawn(self, coro: Any, name: str, *, root: bool = False) -> None:
+        """Run ``coro`` as a supervised task.
+
+        Root tasks (heartbeat, resync timer, Nomad watch) run for the life of the
+        process: if one ends or raises, the daemon logs why and stops with a
+        non-zero status, so that a supervisor (Nomad's ``restart`` block, systemd)
+        restarts it.  A half-dead process that still answers ``/healthz`` would
+        never be restarted.  Other tasks are short-lived; their errors are logged.
+        """
         task = asyncio.get_running_loop().create_task(coro, name=name)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(lambda t: self._on_task_done(t, root=root))
+
+    def _on_task_done(self, task: asyncio.Task[Any], *, root: bool) -> None:
+        self._tasks.discard(task)
+        if task.cancelled():
+            return
+        exc = task.exception()  # retrieved here, so asyncio never reports it unseen
+        if exc is None and (not root or self._stop.is_set()):
+            return
+        if not root:
+            log.error("internal task %s failed", task.get_name(), exc_info=exc)
+            return
+        if self._fatal is not None:
+            return
+        self._fatal = exc or RuntimeError(f"internal task {task.get_name()} ended")
+        if isinstance(exc, ReconcilerError):
+            log.error("stopping: %s", exc, extra={"fields": {"task": task.get_name()}})
+        else:
+            log.critical("stopping: internal task %s died", task.get_name(),
+                         exc_info=exc if exc is not None else None)
+        self.request_stop()
 
     async def _tick(self) -> None:
         while True:
@@ -1186,6 +1217,23 @@ class Daemon:
         if update.recheck_in is not None:
             delay = min(delay, update.recheck_in)
         self._schedule_rollout_check(key, delay)
+
+
+def check_startup_config(settings: DaemonSettings) -> None:
+    """Fail fast on configuration that can only be wrong: raise ``ConfigError``.
+
+    The token file and the ``--var-file`` files must be readable at start.  Later,
+    a token file briefly missing mid-rotation keeps the last token (``TokenSource``),
+    and Nomad being unreachable is retried: those are not configuration errors.
+    """
+    cfg = nomad_config(settings)
+    TokenSource(token=cfg.token, token_file=cfg.token_file).current()
+    for var_file in settings.var_files:
+        try:
+            with open(var_file, "rb"):
+                pass
+        except OSError as exc:
+            raise ConfigError(f"variables file {var_file}: cannot read it ({exc.strerror})") from exc
 
 
 def run_daemon(settings: DaemonSettings, *, env: Mapping[str, str],
