@@ -29,7 +29,7 @@ def _exit_code(daemon: DaemonProcess) -> int:
     try:
         return daemon.proc.wait(timeout=EXIT_TIMEOUT_S)
     except subprocess.TimeoutExpired:
-        raise AssertionError(f"daemon still running after {EXIT_TIMEOUT_S}s:\n{daemon.dump()}")
+        raise AssertionError(f"daemon still running after {EXIT_TIMEOUT_S}s:\n{daemon.dump()}") from None
 
 
 @pytest.mark.parametrize(
