@@ -100,9 +100,12 @@ def register(subparsers: Any) -> None:
                         "30s); never while git is changing the checkout (.git/index.lock)")
     p.add_argument("--max-file-size", metavar="SIZE",
                    help="largest job file loaded (default 256KiB); a larger one is an error of that file, never parsed")  # fmt: skip
-    p.add_argument("--var", dest="variables", action="append", metavar="KEY=VALUE",
+    p.add_argument("--apply-uncommitted", action=argparse.BooleanOptionalAction, default=None,
+                   help="apply uncommitted edits of a git checkout too (a local development "
+                        "loop); default: only what is committed (HEAD) is applied")
+    p.add_argument("--var", "-var", dest="variables", action="append", metavar="KEY=VALUE",
                    help="HCL2 variable (repeatable); also NOMAD_VAR_* in the environment")
-    p.add_argument("--var-file", dest="var_files", action="append", metavar="FILE",
+    p.add_argument("--var-file", "-var-file", dest="var_files", action="append", metavar="FILE",
                    help="HCL2 variable file (repeatable)")
     nomad = p.add_argument_group("Nomad connection (Nomad CLI environment variables also apply)")
     for name, help_text in _NOMAD_FLAGS.items():

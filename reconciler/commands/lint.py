@@ -52,14 +52,14 @@ def register(subparsers: Any) -> None:
         "--format", choices=("text", "json"), default="text", help="output format (default: text)"
     )
     parser.add_argument(
-        "--var",
+        "--var", "-var",
         action="append",
         default=[],
         metavar="KEY=VALUE",
         help="an HCL2 variable for every job (repeatable; beats --var-file)",
     )
     parser.add_argument(
-        "--var-file",
+        "--var-file", "-var-file",
         action="append",
         default=[],
         metavar="FILE",

@@ -10,6 +10,9 @@ read ``os.environ``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import sys
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -21,17 +24,21 @@ from reconciler.jobspec.loader import DEFAULT_MAX_FILE_SIZE, load_directory, par
 from reconciler.jobspec.variables import VariableInputs
 from reconciler.model import Snapshot
 from reconciler.nomad.config import NomadConfig
+from reconciler.revision import SourceKind, resolve_jobs_source
 
 
 def add_source_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("dir", nargs="?", default=".", metavar="DIR",
                         help="the jobs directory (default: the current directory)")  # fmt: skip
-    parser.add_argument("--var", action="append", default=[], metavar="KEY=VALUE",
+    parser.add_argument("--var", "-var", action="append", default=[], metavar="KEY=VALUE",
                         help="an HCL2 variable for every job (repeatable; beats --var-file)")  # fmt: skip
-    parser.add_argument("--var-file", action="append", default=[], metavar="FILE",
+    parser.add_argument("--var-file", "-var-file", action="append", default=[], metavar="FILE",
                         help="an HCL2 variables file for every job (repeatable)")  # fmt: skip
     parser.add_argument("--max-file-size", default="256KiB", metavar="SIZE",
                         help="largest job file loaded (default 256KiB; e.g. 64KiB, 1MiB); a larger one is an error of that file, never parsed")  # fmt: skip
+    parser.add_argument("--apply-uncommitted", action="store_true",
+                        help="in a git checkout, use uncommitted edits too (default: only "
+                             "what is committed, as the daemon applies)")  # fmt: skip
     parser.add_argument("--parser", choices=("local", "server"), default="local",
                         help="convert HCL locally (default) or with Nomad's /v1/jobs/parse")  # fmt: skip
 
@@ -149,4 +156,14 @@ def load_snapshot(args: argparse.Namespace, inputs: VariableInputs) -> Snapshot:
     if not root.is_dir():
         raise ConfigError(f"jobs directory {args.dir!r} does not exist or is not a directory")
     limit = parse_size(getattr(args, "max_file_size", None) or DEFAULT_MAX_FILE_SIZE)
-    return load_directory(root, inputs=inputs, max_file_size=limit)
+    with tempfile.TemporaryDirectory(prefix="nomad-reconciler-committed-") as cache:
+        source = resolve_jobs_source(
+            str(root), cache_dir=cache, uncommitted=getattr(args, "apply_uncommitted", False)
+        )
+        if source.kind is SourceKind.COMMITTED:
+            shown = ", ".join(source.uncommitted[:5])
+            more = f" and {len(source.uncommitted) - 5} more" if len(source.uncommitted) > 5 else ""
+            print(f"note: uncommitted changes in {args.dir} are not used ({shown}{more}); "
+                  "commit them, or pass --apply-uncommitted", file=sys.stderr)  # fmt: skip
+        snapshot = load_directory(source.root, inputs=inputs, max_file_size=limit)
+    return dataclasses.replace(snapshot, root=str(root))

@@ -128,11 +128,11 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("file", metavar="FILE", help="the job file to render")
     parser.add_argument(
-        "--var", action="append", default=[], metavar="KEY=VALUE",
+        "--var", "-var", action="append", default=[], metavar="KEY=VALUE",
         help="set an input variable (repeatable); lists and maps use HCL syntax, e.g. 'regions=[\"dc1\"]'",
     )
     parser.add_argument(
-        "--var-file", action="append", default=[], metavar="FILE",
+        "--var-file", "-var-file", action="append", default=[], metavar="FILE",
         help="read input variables from an HCL or JSON (.json) file (repeatable, later files win)",
     )
     parser.set_defaults(func=_run)

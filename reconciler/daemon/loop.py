@@ -38,7 +38,9 @@ import dataclasses
 import enum
 import logging
 import os
+import shutil
 import signal
+import tempfile
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -70,7 +72,14 @@ from reconciler.nomad.config import NomadConfig, TokenSource, parse_http_auth
 from reconciler.nomad.retry import RetryPolicy
 from reconciler.observability.metrics import ReconcilerMetrics
 from reconciler.observability.server import Heartbeat, ObservabilityServer, parse_listen_address
-from reconciler.revision import checkout_busy, read_revision
+from reconciler.revision import (
+    JobsSource,
+    SourceKind,
+    checkout_busy,
+    read_git_dirs,
+    read_revision,
+    resolve_jobs_source,
+)
 from reconciler.sync.api import ClientApi
 from reconciler.sync.engine import Reconciler
 from reconciler.sync.outcome import JobOutcome
@@ -217,6 +226,8 @@ class Daemon:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._fatal: BaseException | None = None  # why a root task died: the process exits
         self._first_pass_done = False
+        self._source: JobsSource | None = None  # what the latest load read (committed or not)
+        self._committed_dir: str | None = None  # copies of committed trees (dirty checkouts)
         self._nomad_ok: bool | None = None
         self._nomad_error = ""
         self.heartbeat = Heartbeat(LIVENESS_MAX_AGE_S)
@@ -265,9 +276,11 @@ class Daemon:
         self.debouncer = Debouncer(
             self._on_files_settled, quiet=s.debounce, max_delay=s.debounce_max
         )
+        self._committed_dir = tempfile.mkdtemp(prefix="nomad-reconciler-committed-")
         self.watcher = JobsDirWatcher(
-            s.jobs_dir, on_paths=self._on_file_events, on_switch=self._on_checkout_switched
-        )
+            s.jobs_dir, on_paths=self._on_file_events, on_switch=self._on_checkout_switched,
+            git_dirs=await asyncio.to_thread(read_git_dirs, s.jobs_dir),
+        )  # fmt: skip
         self.watcher.start()
         log.info(
             "daemon started",
@@ -318,6 +331,8 @@ class Daemon:
         await self.client.aclose()
         if server is not None:
             server.stop()
+        if self._committed_dir is not None:
+            shutil.rmtree(self._committed_dir, ignore_errors=True)
         log.info("stopped", extra={"fields": {"clean": finished}})
 
     def _install_signals(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -346,6 +361,8 @@ class Daemon:
                       extra={"fields": {"error": str(exc)}})
             return
         applied, restart = reload_changes(self.settings, new)
+        if "apply_uncommitted" in applied:
+            self._spawn(self._rescan(), "rescan")  # what may be applied changed
         keep = {f: getattr(self.settings, f) for f in restart}
         self.settings = dataclasses.replace(new, **keep)
         self.engine.policy = sync_policy(self.settings)
@@ -459,16 +476,46 @@ class Daemon:
             cli=self.settings.variables, files=self.settings.var_files, env=var_env
         )
         root = self.watcher.target if hasattr(self, "watcher") else self.settings.jobs_dir
+        if self._committed_dir is None:
+            self._committed_dir = tempfile.mkdtemp(prefix="nomad-reconciler-committed-")
         # Git busy before or after the load: the files may be half checked out.
         busy_before = await checkout_busy(root)
+        source = await asyncio.to_thread(
+            resolve_jobs_source, root, cache_dir=self._committed_dir,
+            uncommitted=self.settings.apply_uncommitted,
+        )  # fmt: skip
+        self._report_source(source)
         snapshot = await asyncio.to_thread(
-            load_directory, root, inputs=inputs, cache=self._cache,
+            load_directory, source.root, inputs=inputs, cache=self._cache,
             max_file_size=self.settings.max_file_size,
         )  # fmt: skip
         revision = await read_revision(root)
         if revision is not None and busy_before:
             revision = dataclasses.replace(revision, busy=True)
-        return dataclasses.replace(snapshot, revision=revision)
+        return dataclasses.replace(snapshot, root=root, revision=revision)
+
+    def _report_source(self, source: JobsSource) -> None:
+        """Say once per change what is (not) applied: committed state, or the files."""
+        previous, self._source = self._source, source
+        if previous is not None and (previous.kind, previous.uncommitted) == (
+            source.kind, source.uncommitted
+        ):  # fmt: skip
+            return
+        paths = list(source.uncommitted[:20])
+        if source.kind is SourceKind.NOT_GIT:
+            log.warning("the jobs directory is not in a git checkout: applying its files as "
+                        "they are")  # fmt: skip
+        elif source.kind is SourceKind.COMMITTED:
+            log.warning(
+                "uncommitted changes are not applied (commit them, or run with "
+                "--apply-uncommitted)", extra={"fields": {"paths": paths,
+                                                          "count": len(source.uncommitted)}},
+            )  # fmt: skip
+        elif source.kind is SourceKind.WORKING_TREE:
+            log.info("applying uncommitted changes (--apply-uncommitted)",
+                     extra={"fields": {"paths": paths, "count": len(source.uncommitted)}})
+        elif previous is not None:
+            log.info("the jobs directory is clean again: applying its commit")
 
     async def _rescan(self, *, initial: bool = False) -> None:
         """Re-load the jobs directory; mark jobs whose spec changed as due."""

@@ -109,6 +109,7 @@ class DaemonSettings:
     max_prune: float = 0.5  # fraction of the owned jobs pruned within prune_window at most
     prune_grace: float = 30.0  # an orphan is pruned once undeclared this long
     prune_window: float = 600.0
+    apply_uncommitted: bool = False  # apply uncommitted edits of a git checkout (development)
     variables: tuple[str, ...] = ()  # -var k=v
     var_files: tuple[str, ...] = ()
     nomad: NomadSettings = NomadSettings()
@@ -145,6 +146,7 @@ RELOADABLE = frozenset(
         "max_prune",
         "prune_grace",
         "prune_window",
+        "apply_uncommitted",
         "max_concurrent_deployments",
         "max_file_size",
     }
@@ -218,7 +220,7 @@ def _coerce(key: str, value: object, *, source: str) -> Any:
         return fraction
     if key == "promote_after":
         return None if value in (None, "", "off") else parse_duration(value, name=name)
-    if key in ("self_heal", "event_stream", "prune", "purge"):
+    if key in ("self_heal", "event_stream", "prune", "purge", "apply_uncommitted"):
         return parse_bool(value, name=name)
     if key in ("workers", "max_concurrent_deployments"):
         minimum = 1 if key == "workers" else 0

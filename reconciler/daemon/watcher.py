@@ -7,6 +7,10 @@ loop filters them (``is_trigger``), debounces them and re-scans.  Because the
 re-scan rebuilds the whole picture, a lost or duplicated event cannot cause
 drift: events only say *when* to look.
 
+A commit is a trigger too: HEAD and refs/ in the checkout's git directories
+are watched (the daemon applies committed state, and committing changes no
+file under the jobs directory).
+
 Handled: created/modified/closed-after-write/deleted/moved files and
 directories (atomic renames and moves arrive as moves), ``.git/`` and hidden
 paths and files matching ``.reconcilerignore`` are not triggers, and a jobs
@@ -103,6 +107,18 @@ def read_ignore_spec(root: str) -> pathspec.GitIgnoreSpec | None:
     return pathspec.GitIgnoreSpec.from_lines(text.splitlines())
 
 
+def is_ref_change(rel_path: str) -> bool:
+    """Pure: does a change at ``rel_path`` (relative to a git directory) move a commit?
+
+    HEAD, packed-refs and refs/ (not their ``.lock`` files, written before the rename
+    that publishes them): a commit, a checkout, a reset or a fetch + merge.
+    """
+    rel = rel_path.replace(os.sep, "/")
+    if rel.endswith(".lock"):
+        return False
+    return rel in ("HEAD", "packed-refs") or rel.startswith("refs/")
+
+
 def is_trigger(rel_path: str, *, is_dir: bool, ignore: pathspec.GitIgnoreSpec | None) -> bool:
     """Pure: does a change at ``rel_path`` (relative to the jobs dir) warrant a re-scan?"""
     parts = PurePosixPath(rel_path.replace(os.sep, "/")).parts
@@ -158,8 +174,12 @@ class JobsDirWatcher:
         observer_factory: Callable[[], BaseObserver] = Observer,
         stale_after: float = WRITE_STALE_S,
         clock: Callable[[], float] = time.monotonic,
+        git_dirs: tuple[str, ...] = (),
     ) -> None:
         self.root = os.path.abspath(root)
+        # A commit changes no file under the jobs directory (the edit came before it):
+        # its git directories are watched for HEAD and ref changes too.
+        self._git_dirs = tuple(os.path.realpath(d) for d in git_dirs)
         self._on_paths = on_paths
         self._on_switch = on_switch
         self._loop = loop or asyncio.get_running_loop()
@@ -195,6 +215,10 @@ class JobsDirWatcher:
         self._watch = self._observer.schedule(
             handler, self._target, recursive=True, event_filter=WATCHED_EVENTS
         )
+        for git_dir in self._git_dirs:
+            if os.path.isdir(git_dir):
+                self._observer.schedule(handler, git_dir, recursive=True,
+                                        event_filter=WATCHED_EVENTS)  # fmt: skip
         if os.path.islink(self.root):
             # A git-sync switch replaces the link itself: only the parent sees that.
             self._link_watch = self._observer.schedule(
@@ -215,6 +239,11 @@ class JobsDirWatcher:
         for path, is_dir, kind in raw:
             if path == self.root:
                 switched = self._follow_switch() or switched
+                continue
+            git_dir = next((d for d in self._git_dirs if path.startswith(d + os.sep)), None)
+            if git_dir is not None:
+                if not is_dir and is_ref_change(os.path.relpath(path, git_dir)):
+                    relevant.add(os.path.relpath(path, self._target))
                 continue
             if not path.startswith(self._target + os.sep):
                 continue  # a sibling of the link, or the previous checkout going away
