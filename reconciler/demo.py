@@ -207,25 +207,40 @@ def run_demo(options: DemoOptions, *, out: TextIO = sys.stdout) -> int:
     for diag in snapshot.errors:
         narrator.say(f"skipped: {diag.describe()}")
 
+    # A scratch directory of our own is removed when the demo ends, however it ends
+    # (Ctrl-C, SIGTERM, an error); a --workdir the user chose is theirs to keep.
+    owned = options.workdir is None
     workdir = options.workdir or Path(tempfile.mkdtemp(prefix="nomad-reconciler-demo-"))
-    workspace = prepare_workspace(jobs_dir, workdir)
-    narrator.say(f"working copy (a git repository; your {options.jobs_dir} is not touched): {workspace}")
-
-    with nomad_endpoint(options, narrator, snapshot) as address:
-        token = os.environ.get("NOMAD_TOKEN") if options.nomad_addr else None
-        view = NomadView(address, token)
-        daemon = _start_daemon(options, workspace, address)
-        try:
-            _walkthrough(options, narrator, view, snapshot, workspace, address, daemon)
-            if options.exit_after_walkthrough:
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        workspace = prepare_workspace(jobs_dir, workdir)
+        removed = " (removed when the demo stops)" if owned else ""
+        narrator.say(f"working copy (a git repository; your {options.jobs_dir} is not touched): "
+                     f"{workspace}{removed}")  # fmt: skip
+        with nomad_endpoint(options, narrator, snapshot) as address:
+            token = os.environ.get("NOMAD_TOKEN") if options.nomad_addr else None
+            view = NomadView(address, token)
+            daemon = _start_daemon(options, workspace, address)
+            try:
+                _walkthrough(options, narrator, view, snapshot, workspace, address, daemon)
+                if options.exit_after_walkthrough:
+                    return 0
+                narrator.step("The daemon keeps running; press Ctrl-C to stop the demo.")
+                with contextlib.suppress(KeyboardInterrupt):
+                    daemon.wait()
                 return 0
-            narrator.step("The daemon keeps running; press Ctrl-C to stop the demo.")
-            with contextlib.suppress(KeyboardInterrupt):
-                daemon.wait()
-            return 0
-        finally:
-            view.close()
-            _stop_daemon(daemon)
+            finally:
+                view.close()
+                _stop_daemon(daemon)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if owned:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM stops the demo like Ctrl-C does: through every cleanup on the way out."""
+    raise KeyboardInterrupt
 
 
 def _start_daemon(options: DemoOptions, workspace: Path, address: str) -> subprocess.Popen[bytes]:
@@ -290,6 +305,8 @@ def _walkthrough(
     narrator.say(f"metrics:   {metrics_url}/metrics   (health: {metrics_url}/healthz, {metrics_url}/readyz)")
     narrator.say(f"Nomad API: {address}/v1/jobs?namespace=*")
     narrator.say(f"status:    nomad-reconciler status {workspace} --address {address}")
+    if options.exit_after_walkthrough:
+        return  # nothing is left running to try things on
     narrator.step("What to try next")
     narrator.say(f"edit a job in {workspace} and commit it: the daemon registers it within a second")
     narrator.say("break a canary: set a task's command to /bin/false, commit, and watch the rollout "

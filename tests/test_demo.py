@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -46,12 +48,49 @@ def test_demo_walks_through_a_canary_rollout_without_touching_jobs(tmp_path: Pat
     assert "requires manual promotion" in out  # the canary waited for the policy
     assert "Rollout of web successful" in out
     assert f"http://127.0.0.1:{port}/metrics" in out
+    assert "What to try next" not in out  # nothing is left running to try it on
+    assert (tmp_path / "repo").is_dir()  # a --workdir the user chose is kept
     # The daemon did the promotion, and the change went through git in the scratch copy.
     assert "promoted canaries" in result.stderr
     log = subprocess.run(["git", "-C", str(tmp_path / "repo"), "log", "--format=%s"],
                          capture_output=True, text=True, check=True).stdout.splitlines()
     assert log == [f"web: change Meta {CHANGE_KEY}", "Jobs as declared"]
     assert _tree_digest(ROOT / "jobs") == before
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_demo_removes_its_scratch_repository_when_stopped(
+    tmp_path: Path, stop: signal.Signals
+) -> None:
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = {**os.environ, "TMPDIR": str(scratch)}  # where tempfile makes the scratch copy
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "reconciler", "demo", str(ROOT / "jobs"),
+         "--listen", f"127.0.0.1:{_free_port()}", "--promote-after", "1s"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env, cwd=tmp_path,
+    )  # fmt: skip
+    try:
+        assert demo.stdout is not None
+        lines: list[str] = []
+        for line in demo.stdout:  # bounded by the test timeout; ends if the demo exits
+            lines.append(line)
+            if "press Ctrl-C to stop the demo" in line:
+                break
+        assert any("What to try next" in ln for ln in lines), "".join(lines)
+        (made,) = list(scratch.glob("nomad-reconciler-demo-*"))
+        assert (made / "repo/.git").is_dir()
+        demo.send_signal(stop)
+        demo.stdout.read()
+        demo.wait(timeout=60)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait()
+        if demo.stdout is not None:
+            demo.stdout.close()
+    assert list(scratch.glob("nomad-reconciler-demo-*")) == []
 
 
 def test_demo_refuses_a_missing_directory(tmp_path: Path) -> None:

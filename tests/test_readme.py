@@ -79,6 +79,8 @@ def test_tutorial_runs_against_the_fake(tmp_path: Path) -> None:
                 line = line.replace("/tmp/nomad-jobs", str(jobs)).replace("127.0.0.1:9464", f"127.0.0.1:{port}")
                 if line == "nomad agent -dev" or line.startswith("export NOMAD_ADDR="):
                     continue  # the fake is the agent; env carries its address
+                if line == ". .venv/bin/activate":
+                    continue  # this test runs the reconciler with its own interpreter
                 if line.startswith("nomad namespace apply "):
                     name = line.split()[-1]
                     httpx.put(f"{fake.address}/v1/namespace", json={"Name": name}).raise_for_status()
@@ -108,6 +110,24 @@ def test_tutorial_runs_against_the_fake(tmp_path: Path) -> None:
                 assert daemon.returncode == 0, out
     assert {"nomad-reconciler lint", "nomad-reconciler plan", "nomad-reconciler sync",
             "nomad-reconciler status", "nomad-reconciler render", "git -C"} <= set(ran)
+
+
+def test_tutorial_puts_the_reconciler_on_path_before_using_it() -> None:
+    """The install (command 1) leaves nomad-reconciler in .venv/bin, not on PATH."""
+    lines = _tutorial_lines()
+    first_use = next(i for i, ln in enumerate(lines) if ln.startswith("nomad-reconciler "))
+    assert ". .venv/bin/activate" in lines[:first_use]
+
+
+def test_tutorial_web_job_needs_no_consul() -> None:
+    """The job the tutorial changes must get healthy on a bare dev agent (no Consul)."""
+    from reconciler.jobspec.hcl_convert import convert_hcl
+
+    path = ROOT / "jobs/default/web/web.nomad"
+    job = convert_hcl(path.read_text(), path=str(path))
+    assert job["Update"]["HealthCheck"] == "task_states"
+    assert all(not g.get("Services") for g in job["TaskGroups"])  # 1.4+ would need Consul
+    assert all(not t.get("Services") for g in job["TaskGroups"] for t in g["Tasks"])
 
 
 def _ready(port: int) -> bool:

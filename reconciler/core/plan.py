@@ -114,6 +114,11 @@ class SyncPolicy:
     prune_window: float = 0.0  # max_prune counts the prunes of this many seconds; 0: per pass
     preserve_counts: bool = False
     supersede_active: bool = False  # register over a running deployment
+    # With supersede_active, a set limits superseding to new specs: these jobs (their
+    # files changed) and jobs whose live stamp names another digest (the file moved on
+    # since it was applied).  Other differences were made out of band: healing them
+    # waits for the running deployment to finish.  None: every job may supersede.
+    supersede_only: frozenset[JobKey] | None = None
     retry_failed: bool = False  # re-submit a spec whose rollout failed
     promote: bool = False  # promote canaries of every job (else per job Meta)
     wait: bool = False
@@ -349,9 +354,10 @@ def _decide(
         )
         return _hold(key, drift, reason, base, HoldReason.NOT_CONVERGING)
     active = live.active_deployment
-    if active is not None and not policy.supersede_active:
+    if active is not None and not may_supersede(desired, drift, policy):
+        what = "" if not policy.supersede_active else "changed out of band while "
         reason = (
-            f"deployment {str(active.get('ID', ''))[:8]} is {active.get('Status')}"
+            f"{what}deployment {str(active.get('ID', ''))[:8]} is {active.get('Status')}"
             f" ({active.get('StatusDescription', '')}); held until it finishes"
         )
         return _hold(key, drift, reason, base, HoldReason.ACTIVE_DEPLOYMENT)
@@ -359,6 +365,20 @@ def _decide(
         key, ActionKind.REGISTER, drift, drift.summary(),
         enforce_index=live.job_modify_index, **base,
     )  # fmt: skip
+
+
+def may_supersede(desired: DesiredJob, drift: JobDrift, policy: SyncPolicy) -> bool:
+    """May a register of ``desired`` replace the job's running deployment?
+
+    A new spec may (git is the source of truth; Nomad cancels the old deployment
+    "due to newer version"); healing an out-of-band difference may not: it waits
+    for the deployment, which may well be someone's deliberate rollout, to end.
+    """
+    if not policy.supersede_active:
+        return False
+    if policy.supersede_only is None or desired.key in policy.supersede_only:
+        return True
+    return drift.live_digest is not None and drift.live_digest != desired.digest
 
 
 def _hold(

@@ -140,6 +140,8 @@ def sync_policy(settings: DaemonSettings) -> SyncPolicy:
     supersedes a running deployment: git is the source of truth, and a canary left
     awaiting promotion must not block the next commit forever (Nomad cancels the old
     deployment "due to newer version" and rolls out through the job's update strategy).
+    Healing an out-of-band change waits for a running deployment to finish: each
+    pass limits superseding to the jobs whose files changed (``supersede_only``).
 
     Failed rollouts are held by both: the daemon holds a spec when it saw that
     spec's own deployment fail (``RolloutTracker``); the engine finds the ones
@@ -216,6 +218,7 @@ class Daemon:
         self._event_at: dict[str, float] = {}  # path -> monotonic time of its first event
         self._deferred: dict[JobKey, Deferral] = {}  # file changes waiting (wave, cap)
         self._timers: dict[JobKey, asyncio.TimerHandle] = {}
+        self._heal_timers: dict[JobKey, asyncio.TimerHandle] = {}  # healing after a deployment
         self._revision_seen: dict[str, float] = {}  # commit → wall time first seen
         self._reported_errors: frozenset[tuple[str, str]] = frozenset()
         self._recheck: asyncio.TimerHandle | None = None
@@ -316,7 +319,7 @@ class Daemon:
         log.info("shutting down", extra={"fields": {"timeout_s": self.settings.shutdown_timeout}})
         self.watcher.stop()
         self.debouncer.cancel()
-        for timer in self._timers.values():
+        for timer in (*self._timers.values(), *self._heal_timers.values()):
             timer.cancel()
         if self._recheck is not None:
             self._recheck.cancel()
@@ -610,6 +613,24 @@ class Daemon:
         # The payload is the whole deployment: the rollout check uses it, no request.
         self._deployment_events[change.key] = dict(change.deployment)
         self._submit([change.key], Reason.ROLLOUT)
+        if change.key in self._heal_timers:
+            self._submit([change.key], Reason.NOMAD)  # healing waits for this deployment
+
+    def _heal_after_deployment(self, key: JobKey) -> None:
+        """Re-check a job whose healing waits for a running deployment, until it ends.
+
+        Deployment events wake it at once; the timer covers blocking-query mode.
+        """
+        old = self._heal_timers.pop(key, None)
+        if old is not None:
+            old.cancel()
+
+        def fire() -> None:
+            self._heal_timers.pop(key, None)
+            self._submit([key], Reason.NOMAD)
+
+        delay = max(self.settings.rollout_poll, 1.0)
+        self._heal_timers[key] = asyncio.get_running_loop().call_later(delay, fire)
 
     def on_connection(self, connected: bool, *, reconnect: bool) -> None:
         self._stream_connected = connected
@@ -869,11 +890,15 @@ class Daemon:
             snapshot = dataclasses.replace(
                 snapshot, jobs=tuple(j for j in snapshot.jobs if j.key in only)
             )
+        # New specs supersede a running deployment; healing out-of-band drift waits for it.
+        policy = dataclasses.replace(
+            self.engine.policy, supersede_only=frozenset(self._pending_files)
+        )
         token = SCOPE.set(frozenset(only) if only is not None else None)
         try:
             if heal:
                 result = await self.engine.reconcile(
-                    snapshot, only=only, prune_history=self._prune_history()
+                    snapshot, only=only, prune_history=self._prune_history(), policy=policy
                 )
                 found = {o.key: o for o in result.outcomes}
                 unmanaged = result.plan.unmanaged_keys
@@ -893,8 +918,9 @@ class Daemon:
                 }  # fmt: skip
                 if from_git:
                     applied = await self.engine.reconcile(
-                        snapshot, only=from_git, prune_history=self._prune_history()
-                    )
+                        snapshot, only=from_git, prune_history=self._prune_history(),
+                        policy=policy,
+                    )  # fmt: skip
                     found.update({o.key: o for o in applied.outcomes})
         except NomadError as exc:
             self._set_nomad_error(exc)
@@ -972,6 +998,9 @@ class Daemon:
                       self._deployment_events, self._deferred, self._absent_since):
             table.pop(key, None)
         self._cancel_rollout_check(key)
+        heal_timer = self._heal_timers.pop(key, None)
+        if heal_timer is not None:
+            heal_timer.cancel()
         self.tracker.forget(key)
         self.metrics.forget_job(key)
 
@@ -1062,6 +1091,8 @@ class Daemon:
                     # An orphan a prune guard holds: its grace period runs from now.
                     self._absent_since.setdefault(key, time.time())
                     prune_held = True
+                elif out.action.hold_reason is HoldReason.ACTIVE_DEPLOYMENT:
+                    self._heal_after_deployment(key)
             else:  # unchanged (the engine's promotions are gated off: also unchanged)
                 live = out.action.live
                 if out.action.drift.state is DriftState.IN_SYNC and live is not None:

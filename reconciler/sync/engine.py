@@ -83,19 +83,25 @@ class Reconciler:
     async def reconcile(
         self, snapshot: Snapshot, *, only: set[JobKey] | None = None, dry_run: bool = False,
         prune_history: PruneHistory | None = None,
+        policy: SyncPolicy | None = None,
     ) -> PassResult:
         """One pass.  With ``dry_run`` nothing is written (Nomad's plan is still asked).
 
         ``prune_history`` is a long-running caller's memory of orphans and prunes
-        (times on this engine's clock), for the prune grace period and window."""
-        cluster = await self.read_cluster(snapshot, only=only)
+        (times on this engine's clock), for the prune grace period and window.
+        ``policy`` replaces the engine's for this pass only (concurrent passes each
+        bring their own)."""
+        policy = policy or self.policy
+        cluster = await self.reader.read(
+            snapshot, policy, only=only, refresh=self._refresh, with_deployments=False
+        )
         plan = compute_plan(
-            snapshot, cluster, self.policy, now=self._clock(), only=only,
+            snapshot, cluster, policy, now=self._clock(), only=only,
             prune_history=prune_history,
         )  # fmt: skip
         features = await self.api.features()
         applier = Applier(
-            self.api, self.policy, memory=self.memory,
+            self.api, policy, memory=self.memory,
             submission=self._submission_builder(snapshot) if features.register_submission else None,
             annotate=self._annotate,
         )  # fmt: skip

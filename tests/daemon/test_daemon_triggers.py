@@ -27,7 +27,8 @@ def test_half_written_file_is_not_reported_and_a_broken_file_does_not_stop_other
     repo.write("web.nomad", job_hcl("web", count=1))
     repo.write("api.nomad", job_hcl("api", count=1))
     repo.commit()
-    daemon = start_daemon(repo.root, fake.address, "--settle", "1s")
+    # Uncommitted writes in a development loop: what a writer's progress looks like.
+    daemon = start_daemon(repo.root, fake.address, "--settle", "1s", "--apply-uncommitted")
     wait_until(lambda: count_of(fake, "web") == 1 and count_of(fake, "api") == 1)
     daemon.wait_ready()
 
@@ -222,7 +223,7 @@ def test_periodic_resync_heals_drift_the_event_stream_missed(fake, repo, start_d
 def test_a_file_still_open_for_writing_is_not_acted_on(fake, repo, start_daemon) -> None:
     repo.write("web.nomad", job_hcl("web", count=1))
     repo.commit()
-    daemon = start_daemon(repo.root, fake.address)
+    daemon = start_daemon(repo.root, fake.address, "--apply-uncommitted")  # a local edit
     wait_until(lambda: count_of(fake, "web") == 1, what="created")
     daemon.wait_ready()
     with open(repo.root / "web.nomad", "w") as fh:
@@ -296,6 +297,9 @@ def test_deployment_cap_limits_rollouts_started_by_file_changes(fake, repo, star
     wait_until(lambda: all(
         (fake.read_job(j) or {}).get("TaskGroups", [{}])[0].get("Tasks", [{}])[0]
         .get("Config", {}).get("args") == ["2"] for j in ids), what="all updated", timeout=30)
+    # A registration reaches Nomad a moment before the daemon logs it.
+    wait_until(lambda: len(daemon.logs("registered", operation="update")) == 3,
+               what="three registrations logged")  # fmt: skip
     capped = daemon.logs("change deferred", reason="deployment_cap")
     assert {r["nomad_job"] for r in capped} == {"b", "c"}
     # Never two of our rollouts at once: each registration after the previous success.

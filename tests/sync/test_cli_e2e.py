@@ -107,6 +107,7 @@ def test_empty_or_broken_checkout_never_prunes(
     repo.git("checkout", "-q", "main")
     (repo.root / "b.json").write_text('{"Job": {"ID": "b", ')  # a half-edited file
     (repo.root / "c.json").unlink()  # c really is gone, but the checkout is broken
+    repo.commit("a broken commit")
     ledger.mark()
     assert cli(fake, "sync", str(repo.root), "--prune", "--max-prune", "1") == 1
     out = capsys.readouterr().out
@@ -204,6 +205,7 @@ def test_json_output_is_stable(
     # a changed secret is drift, shown redacted unless --show-secrets
     job["TaskGroups"][0]["Tasks"][0]["Env"] = {"DB_PASSWORD": "swordfish"}
     repo.write_job(job)
+    repo.commit("rotate")
     code, doc = plan_json(fake, repo, capsys)
     assert code == 2 and "swordfish" not in json.dumps(doc) and "hunter2" not in json.dumps(doc)
     code, doc = plan_json(fake, repo, capsys, "--show-secrets")
@@ -298,6 +300,7 @@ def test_a_matching_unowned_job_is_adopted_without_a_write(
     [entry] = doc["jobs"]
     assert code == 0 and entry["state"] == "in_sync" and entry["owned"] is False
     repo.write_job(service_job("legacy", Priority=55))  # its next real change stamps it
+    repo.commit("legacy: priority")
     assert cli(fake, "sync", str(repo.root), "--supersede") == 0
     assert http(fake, "GET", "/v1/job/legacy")["Meta"]["gitops.source"] == "legacy.json"
 

@@ -22,6 +22,7 @@ def test_status_lists_state_version_deployment_and_drift(
     )
     repo.write_job(service_job("web", Priority=70))
     repo.write_job(service_job("new"))
+    repo.commit("web: priority, new")
     capsys.readouterr()
     assert main(["status", str(repo.root), "--address", fake.address, "--no-color"]) == 0
     lines = capsys.readouterr().out.splitlines()

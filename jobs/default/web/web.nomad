@@ -9,15 +9,18 @@ job "web" {
     owner = "web@example.com"
   }
 
+  # Healthy means "running for min_healthy_time": no Consul needed, so the tutorial works
+  # on a bare `nomad agent -dev` of any version.  With Consul, add a service with an
+  # HTTP check to the group and set health_check = "checks".
   update {
     max_parallel      = 1
     canary            = 1
     auto_promote      = false
     auto_revert       = true
-    health_check      = "checks"
+    health_check      = "task_states"
     min_healthy_time  = "5s"
-    healthy_deadline  = "1m"
-    progress_deadline = "5m"
+    healthy_deadline  = "2m"
+    progress_deadline = "10m"
   }
 
   group "frontend" {
@@ -25,21 +28,6 @@ job "web" {
 
     network {
       port "http" {}
-    }
-
-    service {
-      name = "web"
-      port = "http"
-      tags = ["frontend", "http"]
-      canary_tags = ["canary"]
-
-      check {
-        name     = "web-alive"
-        type     = "http"
-        path     = "/"
-        interval = "10s"
-        timeout  = "2s"
-      }
     }
 
     restart {
