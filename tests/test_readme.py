@@ -98,11 +98,11 @@ def test_tutorial_runs_against_the_fake(tmp_path: Path) -> None:
                     subprocess.run(["bash", "-c", line], cwd=ROOT, env=env, check=True, timeout=60)
                 ran.append(line.split()[0] + " " + line.split()[1])
             assert daemon is not None, "the tutorial starts a daemon"
-            # The commit after the daemon started (count 3 -> 4) reached Nomad.
-            def web_count() -> bool:
+            # The commit after the daemon started (release 1 -> 2) reached Nomad.
+            def web_release() -> bool:
                 job = httpx.get(f"{fake.address}/v1/job/web").json()
-                return bool(job["TaskGroups"][0]["Count"] == 4)
-            _wait(web_count, "the committed change registered by the daemon")
+                return bool((job.get("Meta") or {}).get("release") == "2")
+            _wait(web_release, "the committed change registered by the daemon")
         finally:
             if daemon is not None:
                 daemon.send_signal(signal.SIGTERM)

@@ -5,13 +5,15 @@ job "web" {
   type        = "service"
 
   meta {
-    team  = "storefront"
-    owner = "web@example.com"
+    team    = "storefront"
+    owner   = "web@example.com"
+    release = "1" # a Meta change replaces every allocation: the canary goes first
   }
 
   # Healthy means "running for min_healthy_time": no Consul needed, so the tutorial works
   # on a bare `nomad agent -dev` of any version.  With Consul, add a service with an
-  # HTTP check to the group and set health_check = "checks".
+  # HTTP check to the group and set health_check = "checks".  The healthy deadline leaves
+  # time for the exec driver to build each allocation's chroot on a busy client.
   update {
     max_parallel      = 1
     canary            = 1
@@ -19,7 +21,7 @@ job "web" {
     auto_revert       = true
     health_check      = "task_states"
     min_healthy_time  = "5s"
-    healthy_deadline  = "2m"
+    healthy_deadline  = "5m"
     progress_deadline = "10m"
   }
 
