@@ -55,7 +55,7 @@ def test_uncommitted_edits_wait_for_their_commit(fake: FakeNomad, tmp_path: Path
     repo.write("jobs/a.nomad", job_hcl("a"))
     repo.write("jobs/gone.nomad", job_hcl("gone"))
     repo.commit("initial")
-    daemon = start_daemon(repo.root / "jobs", fake.address, "--prune")
+    daemon = start_daemon(repo.root / "jobs", fake.address, "--prune", "--prune-grace", "0")
     wait_until(lambda: count_of(fake, "a") == 1 and count_of(fake, "gone") == 1, what="initial sync")
 
     repo.write("jobs/a.nomad", job_hcl("a", count=2))  # edited,

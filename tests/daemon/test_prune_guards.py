@@ -33,7 +33,10 @@ def test_a_file_moved_while_git_holds_the_index_lock_never_stops_its_job(
     repo.write("api.nomad", job_hcl("api"))
     repo.commit()
     # No grace period: only the checkout-in-progress guard stands between the gap and a stop.
-    daemon = start_daemon(repo.root, fake.address, "--prune", "--prune-grace", "0")
+    # The working tree is what is applied (--apply-uncommitted): by default the daemon
+    # reads HEAD's tree, which a checkout in progress does not change until it is done.
+    daemon = start_daemon(repo.root, fake.address, "--prune", "--prune-grace", "0",
+                          "--apply-uncommitted")  # fmt: skip
     wait_until(lambda: running(fake, "web") and running(fake, "api"), what="both created")
     daemon.wait_ready()
 
