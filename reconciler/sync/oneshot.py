@@ -257,6 +257,11 @@ def run_status(
     for action in plan.actions:
         counts[action.drift.state.value] = counts.get(action.drift.state.value, 0) + 1
     summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+    rev = snapshot.revision
+    if rev is not None:  # the commit the states above are judged against
+        on = f" on {rev.ref}" if rev.ref else ""
+        dirty = " (the checkout also has uncommitted changes)" if rev.dirty else ""
+        _print(stdout, [f"Commit: {rev.commit[:12]}{on}{dirty}."])
     _print(
         stdout, [f"Status: {summary or 'no jobs'}; {plan.unmanaged} unmanaged; Nomad {version}."]
     )

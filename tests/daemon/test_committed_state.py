@@ -127,3 +127,8 @@ def test_sync_applies_the_commit_unless_asked_for_uncommitted_edits(
     done = _cli("sync", str(repo.root), "--address", fake.address, "--apply-uncommitted")
     assert done.returncode == 0, done.stderr
     assert count_of(fake, "a") == 2
+    status = _cli("status", str(repo.root), "--address", fake.address)
+    assert status.returncode == 0, status.stderr
+    commit_line = f"Commit: {repo.head()[:12]} on main (the checkout also has uncommitted changes)."
+    assert commit_line in status.stdout.splitlines()
+    assert "uncommitted changes" in status.stderr  # and they are not what status compares
