@@ -58,7 +58,11 @@ def test_a_new_commit_supersedes_a_deployment_awaiting_promotion(
     repo.write("web.nomad", job_hcl("web", canary=1, arg="3"))
     repo.commit("the next commit does not wait for the canary")
     wait_until(lambda: _args(fake, "web") == ["3"], what="the new commit registered")
-    assert (fake.latest_deployment("web") or {})["ID"] != waiting
+    # Nomad creates the new deployment a moment after the registration, and cancels the old.
+    wait_until(lambda: (fake.latest_deployment("web") or {}).get("ID") not in (None, waiting),
+               what="the new commit's deployment")  # fmt: skip
+    old = httpx.get(f"{fake.address}/v1/deployment/{waiting}", timeout=5).json()
+    assert old["Status"] == "cancelled", old["StatusDescription"]
 
 
 def test_healing_waits_for_an_out_of_band_deployment_to_finish(
