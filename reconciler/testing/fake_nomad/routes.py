@@ -9,8 +9,10 @@ delegated to ``State``.  The HTTP plumbing lives in ``server``.
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
+import tempfile
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -333,13 +335,25 @@ class Route:
         except ImportError as exc:
             raise Reply(500, "HCL parsing is not available in this build of the fake", text=True) from exc
         try:
-            job = convert_hcl(text, path="input.hcl", allow_fs=False)
+            job = self._convert_with_variables(convert_hcl, text, data.get("Variables") or "")
         except Exception as exc:
             # JobSpecError & co.: Nomad answers 400 with the diagnostics as plain text.
             raise Reply(400, str(exc), text=True) from exc
         if data.get("Canonicalize"):
             job = jobspec.to_api_view(job, jobspec._api_canonicalize(job))
         raise Reply(200, job)
+
+    def _convert_with_variables(self, convert_hcl: Any, text: str, variables: str) -> dict[str, Any]:
+        """The parse API takes var-file text in ``Variables`` from 1.6.0; 1.0.18 ignores it."""
+        if not variables or not self.fake.version_at_least(1, 6, 0):
+            return dict(convert_hcl(text, path="input.hcl", allow_fs=False))
+        from reconciler.jobspec.variables import VariableInputs
+
+        with tempfile.TemporaryDirectory(prefix="fake-nomad-parse-") as tmp:
+            var_file = os.path.join(tmp, "variables.hcl")
+            with open(var_file, "w", encoding="utf-8") as out:
+                out.write(variables)
+            return dict(convert_hcl(text, path="input.hcl", allow_fs=False, inputs=VariableInputs(files=(var_file,))))
 
     def job(self, *, write: bool, job_id: str) -> None:
         if write:
