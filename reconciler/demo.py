@@ -47,6 +47,7 @@ DEMO_DRIVERS = ("exec", "raw_exec", "docker", "podman", "java", "qemu", "contain
 class DemoOptions:
     jobs_dir: Path
     nomad_addr: str | None  # None: start the embedded fake
+    nomad_version: str = "1.0.18"  # the release the embedded fake imitates
     listen: str = "127.0.0.1:9464"
     workdir: Path | None = None
     promote_after: str = "5s"
@@ -186,8 +187,10 @@ def nomad_endpoint(options: DemoOptions, narrator: Narrator, snapshot: Snapshot)
         return
     from reconciler.testing.fake_nomad import FakeNomad
 
-    with FakeNomad(drivers=DEMO_DRIVERS) as fake:
-        narrator.step(f"Started the embedded Nomad fake (behaves like Nomad 1.0.18) at {fake.address}")
+    with FakeNomad(drivers=DEMO_DRIVERS, version=options.nomad_version) as fake:
+        narrator.step(
+            f"Started the embedded Nomad fake (behaves like Nomad {options.nomad_version}) at {fake.address}"
+        )
         narrator.say(f"its one client node has the drivers {', '.join(DEMO_DRIVERS)}")
         namespaces = sorted({j.namespace for j in snapshot.jobs} - {"default"})
         for name in namespaces:

@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+import pytest
 
 from reconciler.testing.fake_nomad import FakeNomad
 
@@ -29,6 +30,12 @@ AGENT_START_TIMEOUT_S = 60.0
 
 # The oldest and the newest Nomad the fake models: tests that matter run at both.
 FAKE_VERSIONS = ("1.0.18", "2.0.5")
+
+
+def fake_backend_params() -> list[Any]:
+    """``pytest.param`` per modelled version (ids ``fake-1.0.18`` ...): a fixture with these
+    params gets the version as ``request.param`` and starts ``FakeNomad(version=...)``."""
+    return [pytest.param(version, id=f"fake-{version}") for version in FAKE_VERSIONS]
 
 
 @dataclass

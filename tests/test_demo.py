@@ -15,6 +15,7 @@ import pytest
 from reconciler.demo import CHANGE_KEY, compute_changed_source
 from reconciler.jobspec.hcl_convert import convert_hcl
 from reconciler.jobspec.jsonspec import parse_json_job
+from tests.nomad_backends import FAKE_VERSIONS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -33,17 +34,19 @@ def _free_port() -> int:
 
 
 @pytest.mark.slow
-def test_demo_walks_through_a_canary_rollout_without_touching_jobs(tmp_path: Path) -> None:
+@pytest.mark.parametrize("nomad_version", FAKE_VERSIONS)
+def test_demo_walks_through_a_canary_rollout_without_touching_jobs(tmp_path: Path, nomad_version: str) -> None:
     before = _tree_digest(ROOT / "jobs")
     port = _free_port()
     result = subprocess.run(
         [sys.executable, "-m", "reconciler", "demo", str(ROOT / "jobs"), "--exit-after-walkthrough",
-         "--listen", f"127.0.0.1:{port}", "--workdir", str(tmp_path), "--promote-after", "1s"],
+         "--listen", f"127.0.0.1:{port}", "--workdir", str(tmp_path), "--promote-after", "1s",
+         "--nomad-version", nomad_version],
         capture_output=True, text=True, timeout=300, cwd=tmp_path,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
-    assert "Started the embedded Nomad fake" in out
+    assert f"Started the embedded Nomad fake (behaves like Nomad {nomad_version})" in out
     assert "First pass done: 11 of 11 declared jobs are registered in Nomad" in out
     assert "requires manual promotion" in out  # the canary waited for the policy
     assert "Rollout of web successful" in out

@@ -25,6 +25,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--nomad-addr", metavar="URL",
                    help="use this Nomad instead of the embedded fake (also: NOMAD_ADDR, "
                         "NOMAD_TOKEN); namespaces the jobs use must exist there")
+    p.add_argument("--nomad-version", default="1.0.18", metavar="X.Y.Z",
+                   help="the Nomad release the embedded fake imitates (default %(default)s; "
+                        "modelled: 1.0.18 to 2.0.5)")
     p.add_argument("--listen", default="127.0.0.1:9464", metavar="HOST:PORT",
                    help="where the daemon serves /metrics, /healthz, /readyz (default %(default)s)")
     p.add_argument("--workdir", type=Path, metavar="DIR",
@@ -45,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
     options = DemoOptions(
         jobs_dir=Path(args.jobs_dir),
         nomad_addr=args.nomad_addr or os.environ.get("NOMAD_ADDR") or None,
+        nomad_version=args.nomad_version,
         listen=args.listen,
         workdir=args.workdir,
         promote_after=args.promote_after,

@@ -112,8 +112,8 @@ async def test_rejected_job_keeps_nomads_text_and_is_sent_once(backend: Backend)
         config, retry=RetryPolicy.immediate(5), on_request=records.append
     ) as client:
         job = sleeper_job(unique_id("bad"))
-        job["Datacenters"] = []
-        with pytest.raises(NomadJobRejectedError, match="Missing job datacenters") as info:
+        job["Type"] = "nonsense"  # refused by every release (no datacenters: only before 1.5)
+        with pytest.raises(NomadJobRejectedError, match='Invalid job type: "nonsense"') as info:
             await client.register_job(job)
     assert info.value.status == 500
     assert [(r.endpoint, r.status) for r in records] == [("/v1/jobs", 500)]
@@ -122,9 +122,9 @@ async def test_rejected_job_keeps_nomads_text_and_is_sent_once(backend: Backend)
 async def test_validate_and_parse(client: NomadClient) -> None:
     job = sleeper_job(unique_id("val"))
     assert (await client.validate_job(job))["Error"] == ""
-    job["Datacenters"] = []
+    job["Type"] = "nonsense"
     result = await client.validate_job(job)
-    assert "Missing job datacenters" in result["Error"]
+    assert 'Invalid job type: "nonsense"' in result["Error"]
     assert result["ValidationErrors"]
 
     hcl = (

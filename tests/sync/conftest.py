@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from reconciler.testing.fake_nomad import FakeNomad, HealthModel
+from tests.nomad_backends import fake_backend_params
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "jobspec"
 
@@ -93,10 +94,11 @@ def repo(tmp_path: Path) -> GitRepo:
     return GitRepo(tmp_path / "jobs")
 
 
-@pytest.fixture
-def fake() -> Iterator[FakeNomad]:
-    # Nomad's own timings (min_healthy_time 10s...) scaled down so rollouts finish fast.
-    with FakeNomad(health=HealthModel(time_scale=0.01)) as nomad:
+@pytest.fixture(params=fake_backend_params())
+def fake(request: pytest.FixtureRequest) -> Iterator[FakeNomad]:
+    """The fake at the oldest and at the newest Nomad it models: every sync test runs at both.
+    Nomad's own timings (min_healthy_time 10s...) scaled down so rollouts finish fast."""
+    with FakeNomad(version=request.param, health=HealthModel(time_scale=0.01)) as nomad:
         yield nomad
 
 

@@ -33,7 +33,7 @@ def test_status_lists_state_version_deployment_and_drift(
     assert " ".join(rows["web"][5:]) == "1 field differ"
     assert rows["new"][:4] == ["new", "default", "missing", "-"]
     assert lines[-1].startswith(
-        "Status: 1 in_sync, 1 missing, 1 modified; 0 unmanaged; Nomad 1.0.18"
+        f"Status: 1 in_sync, 1 missing, 1 modified; 0 unmanaged; Nomad {fake.version}"
     )
     assert main(["status", str(repo.root), "--address", fake.address, "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
