@@ -219,6 +219,10 @@ class Deployment:
     status: str = "running"
     description: str = DESC_RUNNING
     success_at: float | None = None
+    # [healthy, placed, unhealthy] per group, counted as Nomad's state store does: on each
+    # placement into the deployment and each health report, never recomputed from the
+    # allocations later (nomad/state/state_store.go updateDeploymentWithAlloc, v1.0.18).
+    counters: dict[str, list[int]] = field(default_factory=dict)
 
     @property
     def active(self) -> bool:
@@ -233,18 +237,24 @@ class Deployment:
             return DESC_RUNNING
         return DESC_AUTO if all(g.auto_promote for g in waiting) else DESC_MANUAL
 
+    def count_placed(self, group: str) -> None:
+        self.counters.setdefault(group, [0, 0, 0])[1] += 1
+
+    def count_health(self, group: str, healthy: bool) -> None:
+        self.counters.setdefault(group, [0, 0, 0])[0 if healthy else 2] += 1
+
     def to_json(self, allocs: list[Alloc]) -> dict[str, Any]:
         groups = {}
         for name, g in self.groups.items():
-            mine = [a for a in allocs if a.deployment_id == self.id and a.group == name]
+            healthy, placed, unhealthy = self.counters.get(name, [0, 0, 0])
             groups[name] = {
                 "AutoPromote": g.auto_promote, "AutoRevert": g.auto_revert,
                 "DesiredCanaries": g.desired_canaries, "DesiredTotal": g.desired_total,
-                "HealthyAllocs": sum(1 for a in mine if a.healthy is True),
-                "PlacedAllocs": len(mine), "PlacedCanaries": list(g.placed_canaries) or None,
+                "HealthyAllocs": healthy,
+                "PlacedAllocs": placed, "PlacedCanaries": list(g.placed_canaries) or None,
                 "ProgressDeadline": g.progress_deadline, "Promoted": g.promoted,
                 "RequireProgressBy": rfc3339(g.require_progress_by) if g.require_progress_by else None,
-                "UnhealthyAllocs": sum(1 for a in mine if a.healthy is False),
+                "UnhealthyAllocs": unhealthy,
             }
         return {
             "CreateIndex": self.create_index, "ID": self.id, "IsMultiregion": False,
@@ -292,6 +302,7 @@ def plan_group(
     allocs: list[Alloc],
     *,
     deployment: Deployment | None,
+    halted: bool = False,
 ) -> GroupPlan:
     """Decide the changes for one group of ``job`` given its live allocations (pure).
 
@@ -299,7 +310,10 @@ def plan_group(
     Version the allocations will be moved to.  Destructive replacements are
     limited by ``max_parallel`` minus the new placements and the allocations
     of this deployment that are not healthy yet; with canaries, the old
-    allocations are left alone until the deployment is promoted.
+    allocations are left alone until the deployment is promoted.  As in
+    Nomad's ``computeLimit`` (scheduler/reconcile.go, v1.0.18), nothing is
+    replaced while an allocation of the deployment is unhealthy, nor when this
+    version's deployment failed or is paused (``halted``).
     """
     plan = GroupPlan()
     group = group_of(job, group_name)
@@ -339,6 +353,8 @@ def plan_group(
     max_parallel = int(update.get("MaxParallel") or 0)
     if max_parallel <= 0:
         plan.destructive = destructive
+    elif halted or any(deployment is not None and a.deployment_id == deployment.id and a.healthy is False for a in current):
+        plan.destructive = []
     else:
         unhealthy_in_flight = sum(
             1 for a in current if deployment is not None and a.deployment_id == deployment.id and a.healthy is None

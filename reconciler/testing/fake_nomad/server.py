@@ -190,6 +190,9 @@ class FakeNomad:
     fake alters (a new ``Meta`` value, as a mutating admission step would): such a
     job never converges, and its plan always reports a change.
 
+    ``heartbeat_s`` is the event stream's heartbeat period: Nomad's fixed 30 s tick
+    (tests that want to see heartbeats shorten it).
+
     ``drivers`` are the task drivers its one client node has: by default those
     healthy on the recording agent (``raw_exec``, ``exec``, ``mock_driver``), so
     a ``docker`` job stays queued there as it did on the real one.  A task whose
@@ -207,7 +210,7 @@ class FakeNomad:
         datacenters: tuple[str, ...] | list[str] = ("dc1",),
         health: HealthModel | None = None,
         clock: Callable[[], float] = time.monotonic,
-        heartbeat_s: float = 10.0,
+        heartbeat_s: float = 30.0,
         tick_s: float = 0.02,
         blocking_jitter: bool = True,
         host: str = "127.0.0.1",
@@ -480,21 +483,24 @@ class FakeNomad:
         self._track_long_request()
         self.broker.subscribe(sub)
         try:
+            # Nomad writes a heartbeat at once, then one per tick of a fixed ticker that
+            # events never restart (nomad/stream/ndjson.go, 30 s in nomad/event_endpoint.go, v1.0.18).
             write(b"{}\n")
-            last = time.monotonic()
+            next_beat = time.monotonic() + self.heartbeat_s
             while not self._stopping.is_set():
-                frames = self.broker.next_frames(sub, timeout=min(0.25, self.heartbeat_s))
+                wait = max(0.0, min(0.25, next_beat - time.monotonic()))
+                frames = self.broker.next_frames(sub, timeout=wait)
                 for frame in frames:
                     # Go writes struct fields in declaration order: so does the fake on the stream.
                     events = [{**event, "Payload": go_ordered(event["Payload"])} for event in frame.events]
                     payload = {"Index": frame.index, "Events": events}
                     write(json.dumps(payload, separators=(",", ":")).encode() + b"\n")
-                    last = time.monotonic()
-                if self.broker.stalled:
-                    continue
-                if time.monotonic() - last >= self.heartbeat_s:
-                    write(b"{}\n")
-                    last = time.monotonic()
+                now = time.monotonic()
+                if now >= next_beat:
+                    if not self.broker.stalled:
+                        write(b"{}\n")
+                    # A fixed tick: a late beat does not shift the ones after it.
+                    next_beat += self.heartbeat_s * max(1, int((now - next_beat) // self.heartbeat_s) + 1)
             with contextlib.suppress(OSError):
                 handler.wfile.write(b"0\r\n\r\n")
         except (BrokenPipeError, ConnectionResetError, OSError):

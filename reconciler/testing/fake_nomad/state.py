@@ -430,7 +430,8 @@ class State:
             return
         latest = self.latest_deployment(job["Namespace"], job["ID"])
         deployment = latest if latest and latest.job_version == job["Version"] and latest.active else None
-        plans = {g["Name"]: plan_group(job, g["Name"], self._job_allocs(job, g["Name"]), deployment=deployment)
+        halted = latest is not None and latest.job_version == job["Version"] and latest.status in ("failed", "paused")
+        plans = {g["Name"]: plan_group(job, g["Name"], self._job_allocs(job, g["Name"]), deployment=deployment, halted=halted)
                  for g in job.get("TaskGroups") or []}
         for alloc in self._job_allocs(job):
             if group_of(job, alloc.group) is None:
@@ -510,11 +511,20 @@ class State:
             }
         if deployment is not None:
             deployment.modify_index = index
+            if (deployment.active and not deployment.requires_promotion()
+                    and any(g.desired_canaries for g in deployment.groups.values())
+                    and all(self._group_complete(deployment, job, name) for name in deployment.groups)):
+                # Promoted canaries that are all there and healthy: this plan (the one that
+                # stops the old allocations) completes the deployment at once.
+                deployment.status, deployment.description = "successful", DESC_SUCCESS
+                self.tables["jobs"] = index
+                self._mark_stable(rec, deployment.job_version, index)
             events.append(self._deployment_event("PlanResult", deployment))
         events.insert(0, self._eval_event("PlanResult", evaluation))
         events.extend(self._alloc_event("PlanResult", a) for a in placed if a.id in self.allocs)
-        self._refresh_status(rec, index)
-        events.append(self._job_event("PlanResult", rec.row))
+        # The plan writes the job (and so emits a Job event) only when its status changes.
+        if self._refresh_status(rec, index):
+            events.append(self._job_event("PlanResult", rec.row))
         self.publish(index, events)
         self._eval_updated(evaluation)
 
@@ -541,6 +551,8 @@ class State:
         return alloc
 
     def _attach(self, alloc: Alloc, deployment: Deployment, job: Job, group: dict[str, Any]) -> None:
+        if alloc.deployment_id != deployment.id:
+            deployment.count_placed(alloc.group)
         alloc.deployment_id = deployment.id
         alloc.healthy = None
         mode, after = self._timing(job, group)
@@ -585,6 +597,11 @@ class State:
         job = rec.row
         group = group_of(job, alloc.group)
         if group is None:
+            return None
+        latest = self.latest_deployment(alloc.namespace, alloc.job_id)
+        if latest is not None and latest.status == "failed" and latest.id == alloc.deployment_id:
+            # Nomad does not reschedule the failed allocations of a failed deployment into
+            # it (scheduler/reconcile.go computePlacements, v1.0.18): the slot stays failed.
             return None
         index = self.bump("allocs", "evals", "job_summary")
         evaluation = self.evals.get(alloc.followup_eval_id) or self._new_eval(job, index, "alloc-failure")
@@ -680,6 +697,8 @@ class State:
                     alloc.health_time = self.now_ns()
                     alloc.modify_index = index
                     dep = self.deployments.get(alloc.deployment_id or "")
+                    if dep is not None:
+                        dep.count_health(alloc.group, bool(alloc.healthy))
                     if dep is not None and dep.active:
                         dep.modify_index = index
                         gstate = dep.groups.get(alloc.group)
@@ -734,9 +753,12 @@ class State:
         )
         evaluation_needed = any(d.destructive or d.place for d in decisions)
         if evaluation_needed:
+            # The watcher's evaluation is scheduled like any other: until it runs, the
+            # batch is healthy and the next one not yet placed.
             index = self.bump("evals")
-            evaluation = self._new_eval(job, index, "deployment-watcher")
-            self._schedule(rec, evaluation)
+            evaluation = self._watcher_eval(job, dep, index)
+            self.publish(index, [self._eval_event("AllocationUpdateDesiredStatus", evaluation)])
+            self._enqueue(rec, evaluation)
             return
         if all(self._group_complete(dep, job, name) for name in dep.groups) and not dep.requires_promotion():
             if dep.success_at is None:
@@ -745,8 +767,7 @@ class State:
                 # As in Nomad: the watcher's evaluation, then the plan that completes the
                 # deployment and marks the version stable, then the evaluation's update.
                 index = self.bump("evals")
-                evaluation = self._new_eval(job, index, "deployment-watcher")
-                evaluation["DeploymentID"] = dep.id
+                evaluation = self._watcher_eval(job, dep, index)
                 self.publish(index, [self._eval_event("AllocationUpdateDesiredStatus", evaluation)])
                 index = self.bump("deployment", "jobs", "evals")
                 dep.status, dep.description, dep.modify_index = "successful", DESC_SUCCESS, index
@@ -757,6 +778,13 @@ class State:
                     self._eval_event("PlanResult", evaluation),
                 ])
                 self._eval_updated(evaluation)
+
+    def _watcher_eval(self, job: Job, dep: Deployment, index: int) -> dict[str, Any]:
+        """An evaluation of the deployment watcher: it names the deployment and, unlike
+        the job's own, carries no JobModifyIndex (nomad/deploymentwatcher getEval, v1.0.18)."""
+        evaluation = self._new_eval(job, index, "deployment-watcher")
+        evaluation.update(DeploymentID=dep.id, JobModifyIndex=0)
+        return evaluation
 
     def _group_complete(self, dep: Deployment, job: Job, name: str) -> bool:
         group = group_of(job, name)
@@ -783,8 +811,10 @@ class State:
         evaluation["ModifyIndex"] = index
         self.publish(index, [self._eval_event("EvaluationUpdated", evaluation)])
 
-    def _fail(self, dep: Deployment, rec: JobRecord, reason: str) -> int | None:
-        index = self.bump("deployment")
+    def _fail(self, dep: Deployment, rec: JobRecord, reason: str) -> tuple[int | None, dict[str, Any]]:
+        """Fail ``dep`` (reverting when a group asks for it); returns the reverted version
+        and the evaluation Nomad writes with every failure (deploymentwatcher, v1.0.18)."""
+        index = self.bump("deployment", "evals")
         description = reason
         reverted: int | None = None
         if any(g.auto_revert for g in dep.groups.values()):
@@ -808,9 +838,14 @@ class State:
             rec.versions[-1].update(Stable=True, Status="pending")
             self.tables["jobs"] = index
             evaluation = self._new_eval(rec.row, index, "deployment-watcher")
+            evaluation["DeploymentID"] = dep.id
             self.publish(index, [self._job_event("DeploymentStatusUpdate", rec.row)])
             self._schedule(rec, evaluation)
-        return reverted
+            return reverted, evaluation
+        evaluation = self._watcher_eval(rec.row, dep, index)
+        self.publish(index, [self._eval_event("DeploymentStatusUpdate", evaluation)])
+        self._enqueue(rec, evaluation)
+        return reverted, evaluation
 
     def promote(self, deployment_id: str, *, all_groups: bool, groups: list[str] | None) -> dict[str, Any]:
         with self.lock:
@@ -831,12 +866,18 @@ class State:
                     errors.append(f'Task group "{name}" has {healthy}/{gstate.desired_canaries} healthy allocations')
             if errors:
                 raise APIError(500, jobspec.multierror(errors))
-            index = self.bump("deployment", "evals")
+            index = self.bump("deployment", "evals", "allocs")
             for name in selected:
                 gstate = dep.groups[name]
                 if gstate.desired_canaries > 0:
                     gstate.promoted = True
                     self._extend_deadline(gstate)
+                    # A promoted canary is no longer one (state_store UpdateDeploymentPromotion, v1.0.18).
+                    for alloc_id in gstate.placed_canaries:
+                        alloc = self.allocs.get(alloc_id)
+                        if alloc is not None and alloc.canary and not alloc.terminal:
+                            alloc.canary = False
+                            alloc.health_index = alloc.modify_index = index
             dep.description = dep.running_description()
             dep.modify_index = index
             rec = self.jobs.get((dep.namespace, dep.job_id))
@@ -879,9 +920,12 @@ class State:
             if not dep.active:
                 raise APIError(500, "can't fail terminal deployment")
             rec = self.jobs.get((dep.namespace, dep.job_id))
-            reverted = self._fail(dep, rec, DESC_BY_USER) if rec else None
-            return {"DeploymentModifyIndex": dep.modify_index, "EvalCreateIndex": self.index, "EvalID": "",
-                    "Index": self.index, "RevertedJobVersion": reverted}
+            if rec is None:
+                return {"DeploymentModifyIndex": dep.modify_index, "EvalCreateIndex": self.index, "EvalID": "",
+                        "Index": self.index, "RevertedJobVersion": None}
+            reverted, evaluation = self._fail(dep, rec, DESC_BY_USER)
+            return {"DeploymentModifyIndex": dep.modify_index, "EvalCreateIndex": evaluation["CreateIndex"],
+                    "EvalID": evaluation["ID"], "Index": dep.modify_index, "RevertedJobVersion": reverted}
 
     # --- revert and stable ---------------------------------------------------------------
     def revert(self, namespace: str, job_id: str, *, version: int, enforce_prior: int | None) -> dict[str, Any]:

@@ -1,0 +1,187 @@
+"""The fake's rollouts where they go wrong or pause, as Nomad 1.0.18 runs them
+(scheduler/reconcile.go ``computeLimit``, nomad/deploymentwatcher, the state
+store's deployment counters): a failing batch holds the rolling update, the
+state between two batches is observable, promotion completes at once, and a
+failed deployment writes an evaluation and keeps its counters."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from reconciler.testing.fake_nomad import FakeNomad, HealthModel, ManualClock
+
+S = 1_000_000_000
+
+
+def _job(*, args: str = "1", count: int = 3, **update: Any) -> dict[str, Any]:
+    strategy = {"MaxParallel": 1, "MinHealthyTime": 1 * S, "HealthyDeadline": 5 * S, "ProgressDeadline": 10 * S, **update}
+    return {"Job": {
+        "ID": "web", "Name": "web", "Type": "service", "Datacenters": ["dc1"], "Update": strategy,
+        "TaskGroups": [{"Name": "app", "Count": count, "Tasks": [
+            {"Name": "t", "Driver": "raw_exec", "Config": {"command": "/bin/sleep", "args": [args]}},
+        ]}],
+    }}
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def fake(clock: ManualClock) -> Iterator[FakeNomad]:
+    # The background worker never runs an evaluation on its own (a long schedule delay):
+    # each ``tick()`` runs what is pending, so the states between evaluations can be seen.
+    with FakeNomad(clock=clock, health=HealthModel(start_delay_s=0.1, success_delay_s=0.5, schedule_delay_s=3600)) as f:
+        yield f
+
+
+@pytest.fixture
+def client(fake: FakeNomad) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=fake.address, timeout=10) as c:
+        yield c
+
+
+def _run(fake: FakeNomad, clock: ManualClock, seconds: float, step: float = 0.1) -> None:
+    for _ in range(round(seconds / step)):
+        clock.advance(step)
+        fake.tick()
+
+
+def _deployment(client: httpx.Client) -> dict[str, Any]:
+    body: dict[str, Any] | None = client.get("/v1/job/web/deployment").json()
+    assert body is not None
+    return body
+
+
+def _counts(dep: dict[str, Any]) -> tuple[int, int, int]:
+    group = dep["TaskGroups"]["app"]
+    return group["PlacedAllocs"], group["HealthyAllocs"], group["UnhealthyAllocs"]
+
+
+def _allocs(client: httpx.Client) -> list[dict[str, Any]]:
+    return list(client.get("/v1/job/web/allocations").json())
+
+
+def _deploy_v0(fake: FakeNomad, clock: ManualClock, client: httpx.Client, **kw: Any) -> None:
+    assert client.put("/v1/jobs", json=_job(**kw)).status_code == 200
+    _run(fake, clock, 5)
+    assert _deployment(client)["Status"] == "successful"
+
+
+def test_a_failing_batch_holds_the_rolling_update_until_the_progress_deadline(
+    fake: FakeNomad, clock: ManualClock, client: httpx.Client
+) -> None:
+    _deploy_v0(fake, clock, client)
+    fake.set_health("web", mode="unhealthy", version=1)
+    assert client.put("/v1/jobs", json=_job(args="2")).status_code == 200
+    _run(fake, clock, 5)
+    dep = _deployment(client)
+    assert dep["JobVersion"] == 1 and dep["Status"] == "running"
+    assert _counts(dep) == (1, 0, 1), "the next batch is not placed while this one holds an unhealthy allocation"
+    live = [a for a in _allocs(client) if a["DesiredStatus"] == "run"]
+    assert sorted((a["JobVersion"], a["ClientStatus"]) for a in live) == [(0, "running"), (0, "running"), (1, "failed")]
+    job = client.get("/v1/job/web").json()
+    assert job["Status"] == "running"
+    summary = client.get("/v1/job/web/summary").json()["Summary"]["app"]
+    assert (summary["Running"], summary["Failed"], summary["Complete"]) == (2, 1, 1)
+
+    _run(fake, clock, 6)
+    dep = _deployment(client)
+    assert (dep["Status"], dep["StatusDescription"]) == ("failed", "Failed due to progress deadline")
+    assert _counts(dep) == (1, 0, 1)
+    # Long past the reschedule policy's delay: the failed allocation of the failed
+    # deployment is not rescheduled into it, and the old version keeps running.
+    _run(fake, clock, 120, step=1.0)
+    allocs = _allocs(client)
+    assert len(allocs) == 4
+    failed = next(a for a in allocs if a["JobVersion"] == 1)
+    assert client.get(f"/v1/allocation/{failed['ID']}").json()["NextAllocation"] == ""
+    assert sorted((a["JobVersion"], a["ClientStatus"]) for a in allocs if a["DesiredStatus"] == "run") == [
+        (0, "running"), (0, "running"), (1, "failed"),
+    ]
+    assert client.get("/v1/job/web").json()["Status"] == "running"
+    failing = [e for e in client.get("/v1/job/web/evaluations").json()
+               if e["TriggeredBy"] == "deployment-watcher" and e.get("DeploymentID") == dep["ID"]]
+    assert failing, "the watcher's failure writes an evaluation for the deployment"
+    assert all(not e.get("JobModifyIndex") for e in failing)
+
+
+def test_between_two_batches_the_healthy_batch_is_seen_before_the_next_is_placed(
+    fake: FakeNomad, clock: ManualClock, client: httpx.Client
+) -> None:
+    _deploy_v0(fake, clock, client, count=2)
+    assert client.put("/v1/jobs", json=_job(args="2", count=2)).status_code == 200
+    fake.tick()
+    for _ in range(50):
+        clock.advance(0.1)
+        fake.tick()
+        if _counts(_deployment(client))[1] == 1:
+            break
+    dep = _deployment(client)
+    assert _counts(dep) == (1, 1, 0)
+    old = [a for a in _allocs(client) if a["JobVersion"] == 0 and a["DesiredStatus"] == "run"]
+    assert len(old) == 1, "the next batch waits for the watcher's evaluation"
+    pending = [e for e in client.get("/v1/job/web/evaluations").json() if e["Status"] == "pending"]
+    assert [(e["TriggeredBy"], e["DeploymentID"]) for e in pending] == [("deployment-watcher", dep["ID"])]
+    fake.tick()
+    assert _counts(_deployment(client)) == (2, 1, 0)
+    assert not [a for a in _allocs(client) if a["JobVersion"] == 0 and a["DesiredStatus"] == "run"]
+
+
+def test_promotion_clears_the_canary_flag_and_completes_the_deployment_at_once(
+    fake: FakeNomad, clock: ManualClock, client: httpx.Client
+) -> None:
+    _deploy_v0(fake, clock, client, count=2)
+    assert client.put("/v1/jobs", json=_job(args="2", count=2, Canary=2)).status_code == 200
+    _run(fake, clock, 3)
+    dep = _deployment(client)
+    assert dep["Status"] == "running" and dep["TaskGroups"]["app"]["HealthyAllocs"] == 2
+    canaries = dep["TaskGroups"]["app"]["PlacedCanaries"]
+    assert all(client.get(f"/v1/allocation/{a}").json()["DeploymentStatus"]["Canary"] for a in canaries)
+    assert client.post(f"/v1/deployment/promote/{dep['ID']}", json={"DeploymentID": dep["ID"], "All": True}).status_code == 200
+    fake.tick()  # the promotion's evaluation; the clock does not move
+    dep = _deployment(client)
+    assert (dep["Status"], dep["StatusDescription"]) == ("successful", "Deployment completed successfully")
+    assert dep["TaskGroups"]["app"]["PlacedCanaries"] == canaries
+    for alloc_id in canaries:
+        status = client.get(f"/v1/allocation/{alloc_id}").json()["DeploymentStatus"]
+        assert status["Canary"] is False and status["Healthy"] is True
+    assert client.get("/v1/job/web").json()["Stable"] is True
+
+
+def test_failing_a_deployment_writes_an_evaluation(fake: FakeNomad, clock: ManualClock, client: httpx.Client) -> None:
+    _deploy_v0(fake, clock, client, count=2)
+    fake.set_health("web", mode="never", version=1)
+    assert client.put("/v1/jobs", json=_job(args="2", count=2)).status_code == 200
+    _run(fake, clock, 1)
+    dep = _deployment(client)
+    reply = client.post(f"/v1/deployment/fail/{dep['ID']}", json={"DeploymentID": dep["ID"]}).json()
+    assert reply["EvalID"] and reply["RevertedJobVersion"] is None
+    evaluation = client.get(f"/v1/evaluation/{reply['EvalID']}").json()
+    assert (evaluation["TriggeredBy"], evaluation["DeploymentID"], evaluation["JobID"]) == ("deployment-watcher", dep["ID"], "web")
+    assert evaluation["CreateIndex"] == reply["EvalCreateIndex"]
+    dep = _deployment(client)
+    assert (dep["Status"], dep["StatusDescription"]) == ("failed", "Deployment marked as failed")
+    _run(fake, clock, 3)
+    live = sorted((a["JobVersion"], a["ClientStatus"]) for a in _allocs(client) if a["DesiredStatus"] == "run")
+    assert live == [(0, "running"), (1, "running")], "a failed deployment replaces nothing more"
+
+
+def test_a_finished_deployment_keeps_its_counters_when_its_allocations_move_on(
+    fake: FakeNomad, clock: ManualClock, client: httpx.Client
+) -> None:
+    _deploy_v0(fake, clock, client, count=1)
+    first = _deployment(client)
+    assert _counts(first) == (1, 1, 0)
+    # A count change updates the allocation in place: it joins the new deployment.
+    assert client.put("/v1/jobs", json=_job(count=2)).status_code == 200
+    _run(fake, clock, 5)
+    second = _deployment(client)
+    assert second["ID"] != first["ID"] and second["Status"] == "successful"
+    assert _counts(second) == (2, 2, 0)
+    assert _counts(client.get(f"/v1/deployment/{first['ID']}").json()) == (1, 1, 0)

@@ -1,0 +1,61 @@
+"""A rolling update whose first new allocation fails, without auto-revert, end to
+end against the Nomad fake: Nomad holds the update at one unhealthy allocation
+until the progress deadline fails the deployment, the old version keeps serving,
+and the reconciler reports exactly that and does not resubmit."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+from reconciler.cli import main
+from reconciler.testing.fake_nomad import FakeNomad
+from tests.sync.conftest import GitRepo, WriteLedger, service_job
+
+SECOND = 1_000_000_000
+
+
+def rolling_job(job_id: str, **changes: Any) -> dict[str, Any]:
+    job = service_job(job_id, count=3, **changes)
+    job["TaskGroups"][0]["Update"] = {
+        "Canary": 0, "MaxParallel": 1, "AutoRevert": False, "AutoPromote": False,
+        "HealthCheck": "task_states", "MinHealthyTime": 1 * SECOND,
+        "HealthyDeadline": 5 * SECOND, "ProgressDeadline": 10 * SECOND,
+    }  # fmt: skip
+    return job
+
+
+def test_a_failed_rolling_update_is_reported_failed_with_the_old_version_still_serving(
+    fake: FakeNomad, repo: GitRepo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo.write_job(rolling_job("web"))
+    repo.commit("web v0")
+    assert main(["sync", str(repo.root), "--address", fake.address, "--wait", "--timeout", "30"]) == 0
+
+    fake.set_health("web", mode="unhealthy", version=1)  # the new task exits at once
+    repo.write_job(rolling_job("web", Priority=60))
+    repo.commit("web v1: broken")
+    capsys.readouterr()
+    code = main(["sync", str(repo.root), "--address", fake.address, "--wait", "--timeout", "30"])
+    out = capsys.readouterr().out
+    assert code == 1, out
+    assert "web.json: deployment failed: Failed due to progress deadline" in out
+    # Nomad placed one allocation of the new version and stopped there.
+    assert "failed (app: 0/3 healthy, 1 placed, 1 unhealthy)" in out, out
+
+    allocs = httpx.get(f"{fake.address}/v1/job/web/allocations").json()
+    serving = sorted((a["JobVersion"], a["ClientStatus"]) for a in allocs if a["DesiredStatus"] == "run")
+    assert serving == [(0, "running"), (0, "running"), (1, "failed")]
+
+    assert main(["status", str(repo.root), "--address", fake.address, "--json"]) == 0
+    [entry] = json.loads(capsys.readouterr().out)["jobs"]
+    assert (entry["version"], entry["status"]) == (1, "running"), "the job still serves (from version 0)"
+    assert (entry["deployment"]["status"], entry["deployment"]["description"]) == ("failed", "Failed due to progress deadline")
+
+    ledger = WriteLedger(fake)
+    ledger.mark()
+    assert main(["sync", str(repo.root), "--address", fake.address]) == 0
+    assert ledger.new() == [], "the failed version is not resubmitted"
