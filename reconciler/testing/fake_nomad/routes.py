@@ -8,6 +8,8 @@ delegated to ``State``.  The HTTP plumbing lives in ``server``.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import os
 import random
@@ -162,6 +164,8 @@ class Route:
             (r"/v1/status/peers", self.peers), (r"/v1/regions", self.regions),
             (r"/v1/namespaces", self.namespaces), (r"/v1/namespace/?(?P<name>[^/]*)", self.namespace_one),
             (r"/v1/jobs/parse", self.parse), (r"/v1/jobs", self.jobs), (r"/v1/validate/job", self.validate),
+            (r"/v1/job/(?P<job_id>.+)/periodic/force", self.periodic_force),
+            (r"/v1/job/(?P<job_id>.+)/dispatch", self.dispatch),
             (r"/v1/job/(?P<job_id>.+)/(?P<sub>plan|versions|summary|allocations|deployments|deployment|scale|evaluations|submission|revert|stable)", self.job_sub),
             (r"/v1/job/(?P<job_id>.+)", self.job),
             (r"/v1/evaluations", self.evaluations), (r"/v1/evaluation/(?P<eval_id>[^/]+)", self.evaluation),
@@ -209,7 +213,6 @@ class Route:
     # --- namespaces ----------------------------------------------------------------------
     @staticmethod
     def _ns_json(ns: dict[str, Any]) -> dict[str, Any]:
-        import base64
         import hashlib
 
         digest = hashlib.sha256(f"{ns['Name']}{ns['Description']}".encode()).digest()
@@ -371,6 +374,34 @@ class Route:
             if rec is None:
                 self.not_found("job not found", self.state.table_index("jobs"))
             self.ok(rec.row, rec.row["ModifyIndex"])  # type: ignore[union-attr]
+
+    def periodic_force(self, *, write: bool, job_id: str) -> None:
+        if not write:
+            raise Reply(405, "Invalid method", text=True)
+        self.require_any("dispatch-job", "submit-job")
+        try:
+            reply = self.state.periodic_force(self.namespace, job_id)
+        except APIError as exc:
+            raise Reply(exc.status, exc.text, text=True) from exc
+        raise Reply(200, reply, index=reply["Index"])
+
+    def dispatch(self, *, write: bool, job_id: str) -> None:
+        """``POST /v1/job/:id/dispatch`` (command/agent/job_endpoint.go jobDispatchRequest, v1.0.18)."""
+        if not write:
+            raise Reply(405, "Invalid method", text=True)
+        data = self.body()
+        if not isinstance(data, dict):
+            raise Reply(400, "json: cannot unmarshal into Go value of type structs.JobDispatchRequest", text=True)
+        if data.get("JobID") and data["JobID"] != job_id:
+            raise Reply(400, "Job ID does not match", text=True)
+        payload = _go_base64(data.get("Payload"))
+        meta = data.get("Meta") or {}
+        self.require("dispatch-job")
+        try:
+            reply = self.state.dispatch(self.namespace, job_id, meta={str(k): str(v) for k, v in meta.items()}, payload=payload)
+        except APIError as exc:
+            raise Reply(exc.status, exc.text, text=True) from exc
+        raise Reply(200, reply, index=reply["Index"])
 
     def _row_index(self, ns: str, job_id: str) -> int:
         rec = self.state.get_record(ns, job_id)
@@ -648,6 +679,23 @@ class Route:
             raise Reply(400, f"Unable to parse index: {exc}", text=True) from exc
         self.fake._stream(self.handler, Subscription(topics=topics, namespace=self.namespace, start_index=start))
         raise Reply(0, None)
+
+
+def _go_base64(value: Any) -> bytes:
+    """A JSON ``[]byte`` as Go decodes it (standard base64), with Go's error text."""
+    if value is None or value == "":
+        return b""
+    if not isinstance(value, str):
+        raise Reply(400, "json: cannot unmarshal into Go struct field JobDispatchRequest.Payload of type []uint8", text=True)
+    alphabet = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
+    bad = next((i for i, ch in enumerate(value) if ch not in alphabet), None)
+    try:
+        if bad is not None:
+            raise ValueError(bad)
+        return base64.b64decode(value, validate=True)
+    except (ValueError, binascii.Error) as exc:
+        position = bad if bad is not None else max(0, len(value) - len(value) % 4)
+        raise Reply(400, f"illegal base64 data at input byte {position}", text=True) from exc
 
 
 def _format_warnings(warnings: list[str]) -> str:

@@ -30,7 +30,13 @@ from reconciler.testing.fake_nomad.faults import Faults
 from reconciler.testing.fake_nomad.goorder import go_ordered
 from reconciler.testing.fake_nomad.routes import TEXT, Reply, Route
 from reconciler.testing.fake_nomad.scheduler import rfc3339
-from reconciler.testing.fake_nomad.state import AVAILABLE_DRIVERS, HEALTH_MODES, HealthModel, State
+from reconciler.testing.fake_nomad.state import (
+    AVAILABLE_DRIVERS,
+    HEALTH_MODES,
+    HealthModel,
+    State,
+    is_parent,
+)
 from reconciler.testing.fake_nomad.versions import Extras, parse_version
 
 
@@ -442,7 +448,13 @@ class FakeNomad:
                 "Queued": queued.get(group["Name"], 0), "Running": mine.count("running"),
                 "Starting": mine.count("pending"),
             }
-        return {"Children": {"Dead": 0, "Pending": 0, "Running": 0}, "CreateIndex": job["CreateIndex"],
+        children = {"Dead": 0, "Pending": 0, "Running": 0}
+        if is_parent(job):
+            # A parent's summary counts its child jobs by status (nomad/state/state_store.go).
+            for (ns, _), child in self.state.jobs.items():
+                if ns == job["Namespace"] and child.row.get("ParentID") == job["ID"]:
+                    children[str(child.row["Status"]).capitalize()] = children.get(str(child.row["Status"]).capitalize(), 0) + 1
+        return {"Children": children, "CreateIndex": job["CreateIndex"],
                 "JobID": job["ID"], "ModifyIndex": self.state.table_index("job_summary"),
                 "Namespace": job["Namespace"], "Summary": summary}
 
@@ -452,7 +464,7 @@ class FakeNomad:
             "CreateIndex": job["CreateIndex"], "Datacenters": job["Datacenters"], "ID": job["ID"],
             "JobModifyIndex": job["JobModifyIndex"], "JobSummary": self._summary(rec, views),
             "ModifyIndex": job["ModifyIndex"], "Multiregion": job.get("Multiregion"), "Name": job["Name"],
-            "ParameterizedJob": job.get("ParameterizedJob") is not None,
+            "ParameterizedJob": job.get("ParameterizedJob") is not None and not job.get("Dispatched"),
             "ParentID": job.get("ParentID", ""), "Periodic": job.get("Periodic") is not None,
             "Priority": job["Priority"], "Status": job["Status"], "StatusDescription": job["StatusDescription"],
             "Stop": job["Stop"], "SubmitTime": job["SubmitTime"], "Type": job["Type"],

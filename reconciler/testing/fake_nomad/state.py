@@ -10,7 +10,9 @@ placements come from ``scheduler``; job shaping and validation from ``jobs``.
 
 from __future__ import annotations
 
+import base64
 import copy
+import re
 import threading
 import time
 import uuid
@@ -32,6 +34,7 @@ from reconciler.testing.fake_nomad.scheduler import (
     DESC_STOPPED_JOB,
     DESC_SUCCESS,
     NODE_ID,
+    NODE_NAME,
     Alloc,
     Deployment,
     group_of,
@@ -80,6 +83,76 @@ class HealthModel:
     stop_delay_s: float = 0.1
     success_delay_s: float = 0.05
     time_scale: float = 1.0
+
+
+def is_parent(job: Job) -> bool:
+    """A periodic or parameterized job that is a template for child jobs (a dispatched
+    child keeps its parent's ParameterizedJob but is not one: structs.Job.IsParameterized)."""
+    return bool(job.get("Periodic")) or (bool(job.get("ParameterizedJob")) and not job.get("Dispatched"))
+
+
+DISPATCH_PAYLOAD_LIMIT = 16 * 1024  # nomad/job_endpoint.go DispatchPayloadSizeLimit (v1.0.18)
+
+
+def _go_list(items: list[str]) -> str:
+    return "[" + " ".join(items) + "]"
+
+
+def snappy_literal(data: bytes) -> bytes:
+    """``data`` as a valid snappy block of literals only (Nomad stores a dispatch payload
+    snappy-compressed; this encoding decodes to the same bytes)."""
+    out = bytearray()
+    n = len(data)
+    while True:  # the uncompressed length as a varint
+        byte = n & 0x7F
+        n >>= 7
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            break
+    for start in range(0, len(data), 60):
+        chunk = data[start:start + 60]
+        out.append((len(chunk) - 1) << 2)
+        out += chunk
+    return bytes(out)
+
+
+def _node_value(target: str, datacenter: str) -> str | None:
+    """A constraint target as the fake's one client node resolves it (None: not set)."""
+    if not (target.startswith("${") and target.endswith("}")):
+        return target  # a literal
+    name = target[2:-1]
+    known = {
+        "attr.kernel.name": "linux", "attr.cpu.arch": "amd64", "node.datacenter": datacenter,
+        "node.unique.name": NODE_NAME, "node.unique.id": NODE_ID, "node.class": "", "node.region": "global",
+        "attr.nomad.version": "1.0.18", "attr.driver.raw_exec": "1", "attr.driver.exec": "1",
+    }
+    return known.get(name)
+
+
+def unmet_constraint(constraints: list[dict[str, Any]], datacenter: str) -> str | None:
+    """The first constraint the fake's node does not satisfy, as Nomad names it in
+    ``ConstraintFiltered`` ("LTarget Operand RTarget"); operators per scheduler/feasible.go
+    checkConstraint (v1.0.18), the ones the fake cannot judge count as satisfied."""
+    for c in constraints:
+        ltarget, operand, rtarget = c.get("LTarget") or "", c.get("Operand") or "=", c.get("RTarget") or ""
+        left, right = _node_value(ltarget, datacenter), _node_value(rtarget, datacenter)
+        if operand in ("=", "==", "is"):
+            ok = left is not None and right is not None and left == right
+        elif operand in ("!=", "not"):
+            ok = left != right
+        elif operand == "regexp":
+            ok = left is not None and right is not None and re.search(right, left) is not None
+        elif operand == "is_set":
+            ok = left is not None
+        elif operand == "is_not_set":
+            ok = left is None
+        elif operand in ("set_contains", "set_contains_all"):
+            ok = left is not None and set(x.strip() for x in (right or "").split(",")) <= set(x.strip() for x in left.split(","))
+        else:
+            ok = True
+        if not ok:
+            return f"{ltarget} {operand} {rtarget}"
+    return None
 
 
 def _runs_false(group: dict[str, Any]) -> bool:
@@ -194,7 +267,7 @@ class State:
         return self.jobs.get((namespace, job_id))
 
     def _job_status(self, rec: JobRecord) -> str:
-        if rec.row.get("Periodic") or rec.row.get("ParameterizedJob"):
+        if is_parent(rec.row):
             return "dead" if rec.row.get("Stop") else "running"  # Nomad's rule for parent jobs
         key = (rec.row["Namespace"], rec.row["ID"])
         allocs = [a for a in self.allocs.values() if (a.namespace, a.job_id) == key]
@@ -252,9 +325,7 @@ class State:
                     live = group_of(rec.row, group["Name"])
                     if live is not None:
                         group["Count"] = live["Count"]
-            if rec is not None and not jobspec.spec_changed(rec.row, struct) and (
-                rec.row.get("Periodic") or rec.row.get("ParameterizedJob")
-            ):
+            if rec is not None and not jobspec.spec_changed(rec.row, struct) and is_parent(rec.row):
                 return self._register_reply(None, self.index, rec.row["JobModifyIndex"])
             if rec is not None and not jobspec.spec_changed(rec.row, struct):
                 # Unchanged spec: no new version, but Nomad still creates an evaluation.
@@ -272,7 +343,7 @@ class State:
                     "VariableFlags": submission.get("VariableFlags"), "Variables": submission.get("Variables") or "",
                     "Version": rec.row["Version"],
                 }
-            if rec.row.get("Periodic") or rec.row.get("ParameterizedJob"):
+            if is_parent(rec.row):
                 # A periodic or parameterized parent is only a template: no evaluation, no placements.
                 self._refresh_status(rec, index)
                 self.publish(index, [self._job_event("JobRegistered", rec.row)])
@@ -338,14 +409,23 @@ class State:
                 evaluation = self._new_eval(stub, index, "job-deregister")
                 evaluation["Status"] = "complete"
                 return self._deregister_reply(evaluation, index)
+            parent = is_parent(rec.row)
             if purge:
-                del self.jobs[(namespace, job_id)]
+                del self.jobs[(namespace, job_id)]  # its children live on (Nomad does not cascade)
                 row = rec.row
             else:
                 stopped = copy.deepcopy(rec.row)
                 stopped["Stop"] = True
                 rec = self._store_version(rec, stopped, index)
                 row = rec.row
+            if parent:
+                # No evaluation for a periodic or parameterized parent (nomad/job_endpoint.go
+                # Deregister, v1.0.18): the reply's EvalID is empty.
+                job_events = [self._job_event("JobDeregistered", row)] if not purge or self.purge_job_event else []
+                self.publish(index, job_events)
+                if not purge:
+                    self._refresh_status(rec, index)
+                return {**self._deregister_reply({"CreateIndex": 0, "ID": ""}, index)}
             evaluation = self._new_eval({**row, "JobModifyIndex": index}, index, "job-deregister")
             events = [self._eval_event("JobDeregistered", evaluation)]
             if not purge or self.purge_job_event:
@@ -358,6 +438,81 @@ class State:
             if not purge:
                 self._refresh_status(rec, index)
             return self._deregister_reply(evaluation, index)
+
+    # --- child jobs --------------------------------------------------------------------
+    def _launch_child(self, parent: Job, child_id: str, **fields: Any) -> tuple[JobRecord, int]:
+        """Register a child of ``parent`` as Nomad's dispatcher does (a copy with a derived ID)."""
+        struct = copy.deepcopy(parent)
+        struct.update(ID=child_id, Name=child_id, ParentID=parent["ID"], Status="", StatusDescription="", **fields)
+        index = self.bump("jobs", "job_summary")
+        rec = self._store_version(self.jobs.get((parent["Namespace"], child_id)), struct, index)
+        rec.row["Stable"] = rec.versions[-1]["Stable"] = False
+        self.publish(index, [self._job_event("JobRegistered", rec.row)])
+        return rec, index
+
+    def periodic_force(self, namespace: str, job_id: str) -> dict[str, Any]:
+        """Launch a periodic job's child now (nomad/periodic_endpoint.go Force, v1.0.18)."""
+        with self.lock:
+            rec = self.jobs.get((namespace, job_id))
+            if rec is None:
+                raise APIError(500, "job not found")
+            if not rec.row.get("Periodic"):
+                raise APIError(500, "can't force launch non-periodic job")
+            if rec.row.get("Stop"):
+                # A stopped periodic job is no longer tracked by the dispatcher.
+                raise APIError(500, f'force launch for job "{job_id}" failed: can\'t force run non-tracked job "{job_id}" ({namespace})')
+            child_id = f"{job_id}/periodic-{int(time.time())}"
+            child, _ = self._launch_child(rec.row, child_id, Periodic=None)
+            index = self.bump("evals")
+            evaluation = self._new_eval(child.row, index, "periodic-job")
+            self.publish(index, [self._eval_event("JobRegistered", evaluation)])
+            self._enqueue(child, evaluation)
+            return {"EvalCreateIndex": index, "EvalID": evaluation["ID"], "Index": index}
+
+    def dispatch(self, namespace: str, job_id: str, *, meta: dict[str, str], payload: bytes) -> dict[str, Any]:
+        """Dispatch a parameterized job (nomad/job_endpoint.go Dispatch and
+        validateDispatchRequest, v1.0.18: the same checks, in the same order, same texts)."""
+        with self.lock:
+            if not job_id:
+                raise APIError(500, "missing parameterized job ID")
+            rec = self.jobs.get((namespace, job_id))
+            if rec is None:
+                raise APIError(500, "parameterized job not found")
+            parent = rec.row
+            config = parent.get("ParameterizedJob")
+            if not config or parent.get("Dispatched"):
+                raise APIError(500, f'Specified job "{job_id}" is not a parameterized job')
+            if parent.get("Stop"):
+                raise APIError(500, f'Specified job "{job_id}" is stopped')
+            mode = config.get("Payload") or "optional"
+            if mode == "required" and not payload:
+                raise APIError(500, "Payload is not provided but required by parameterized job")
+            if mode == "forbidden" and payload:
+                raise APIError(500, "Payload provided but forbidden by parameterized job")
+            if len(payload) > DISPATCH_PAYLOAD_LIMIT:
+                raise APIError(500, f"Payload exceeds maximum size; {len(payload)} > {DISPATCH_PAYLOAD_LIMIT}")
+            required = list(config.get("MetaRequired") or [])
+            allowed = set(required) | set(config.get("MetaOptional") or [])
+            unpermitted = [k for k in meta if k not in allowed]
+            if unpermitted:
+                raise APIError(500, f"Dispatch request included unpermitted metadata keys: {_go_list(unpermitted)}")
+            missing = [k for k in required if k not in meta]
+            if missing:
+                raise APIError(500, f"Dispatch did not provide required meta keys: {_go_list(missing)}")
+            child_id = f"{job_id}/dispatch-{int(time.time())}-{uuid.uuid4().hex[:8]}"
+            merged = {**(parent.get("Meta") or {}), **meta} if (parent.get("Meta") or meta) else parent.get("Meta")
+            encoded = base64.b64encode(snappy_literal(payload)).decode() if payload else None
+            child, create_index = self._launch_child(parent, child_id, Dispatched=True, Meta=merged, Payload=encoded)
+            reply: dict[str, Any] = {"DispatchedJobID": child_id, "EvalCreateIndex": 0, "EvalID": "",
+                                     "Index": create_index, "JobCreateIndex": create_index}
+            if not child.row.get("Periodic"):
+                index = self.bump("evals")
+                evaluation = self._new_eval(child.row, index, "job-register")
+                evaluation["JobModifyIndex"] = create_index
+                self.publish(index, [self._eval_event("JobRegistered", evaluation)])
+                self._enqueue(child, evaluation)
+                reply.update(EvalCreateIndex=index, EvalID=evaluation["ID"], Index=index)
+            return reply
 
     @staticmethod
     def _deregister_reply(evaluation: dict[str, Any], index: int) -> dict[str, Any]:
@@ -494,15 +649,9 @@ class State:
         blocked = [a for a in placed if a.client_status == "blocked"]
         evaluation.update(Status="complete", ModifyIndex=index, QueuedAllocations=queued)
         if blocked:
+            reasons = {a.group: a.client_description for a in blocked}
             evaluation["FailedTGAllocs"] = {
-                name: {
-                    "AllocationTime": 10000, "ClassExhausted": None, "ClassFiltered": None, "CoalescedFailures": n - 1,
-                    "ConstraintFiltered": {"missing drivers": len(self.datacenters)},
-                    "DimensionExhausted": None, "NodesAvailable": {dc: 1 for dc in self.datacenters},
-                    "NodesEvaluated": len(self.datacenters), "NodesExhausted": 0,
-                    "NodesFiltered": len(self.datacenters), "QuotaExhausted": None, "ScoreMetaData": None, "Scores": None,
-                }
-                for name, n in queued.items() if n
+                name: self._failed_tg_metrics(reasons.get(name) or "", n) for name, n in queued.items() if n
             }
             evaluation["BlockedEval"] = str(uuid.uuid4())
             self.evals[evaluation["BlockedEval"]] = {
@@ -536,9 +685,10 @@ class State:
             job=copy.deepcopy(job), eval_id=evaluation["ID"], deployment_id=None, create_index=index,
             create_time=now_ns, modify_index=index, modify_time=now_ns, canary=canary,
         )
-        drivers = {t.get("Driver") for t in group.get("Tasks") or []}
-        if not drivers <= self.drivers or not set(job.get("Datacenters") or []) & set(self.datacenters):
+        reason = self._placement_blocker(job, group)
+        if reason is not None:
             alloc.client_status = "blocked"  # cannot be placed: becomes a queued allocation
+            alloc.client_description = reason
             return alloc
         self.allocs[alloc.id] = alloc
         mode, after = self._timing(job, group)
@@ -549,6 +699,33 @@ class State:
         if deployment is not None and group["Name"] in deployment.groups:
             self._attach(alloc, deployment, job, group)
         return alloc
+
+    def _placement_blocker(self, job: Job, group: dict[str, Any]) -> str | None:
+        """Why no node can take an allocation of ``group`` (Nomad's ConstraintFiltered key;
+        "" when no datacenter matches), or None.  Checked in Nomad's order (scheduler/stack.go,
+        v1.0.18): job constraints, drivers, then the group's and its tasks' constraints."""
+        datacenters = [dc for dc in job.get("Datacenters") or [] if dc in self.datacenters]
+        if not datacenters:
+            return ""
+        dc = datacenters[0]
+        group_constraints = [*(group.get("Constraints") or [])]
+        for task in group.get("Tasks") or []:
+            group_constraints.extend(task.get("Constraints") or [])
+        reason = unmet_constraint(job.get("Constraints") or [], dc)
+        if reason is None and not {t.get("Driver") for t in group.get("Tasks") or []} <= self.drivers:
+            reason = "missing drivers"
+        if reason is None:
+            reason = unmet_constraint(group_constraints, dc)
+        return reason
+
+    def _failed_tg_metrics(self, reason: str, n: int) -> dict[str, Any]:
+        return {
+            "AllocationTime": 10000, "ClassExhausted": None, "ClassFiltered": None, "CoalescedFailures": n - 1,
+            "ConstraintFiltered": {reason or "missing drivers": len(self.datacenters)},
+            "DimensionExhausted": None, "NodesAvailable": {dc: 1 for dc in self.datacenters},
+            "NodesEvaluated": len(self.datacenters), "NodesExhausted": 0,
+            "NodesFiltered": len(self.datacenters), "QuotaExhausted": None, "ScoreMetaData": None, "Scores": None,
+        }
 
     def _attach(self, alloc: Alloc, deployment: Deployment, job: Job, group: dict[str, Any]) -> None:
         if alloc.deployment_id != deployment.id:
@@ -1061,6 +1238,16 @@ class State:
                 existing, struct, deployment=dep, diff=diff,
                 allocs_of=lambda group: self._job_allocs(existing, group) if existing else [],
             )
+            # Groups with placements no node can take: Nomad's plan reports them as it would fail them.
+            failed = {}
+            for name, counts in ((reply.get("Annotations") or {}).get("DesiredTGUpdates") or {}).items():
+                wanted = counts.get("Place", 0) + counts.get("Canary", 0) + counts.get("DestructiveUpdate", 0)
+                group = group_of(struct, name)
+                reason = self._placement_blocker(struct, group) if group is not None and wanted else None
+                if reason is not None:
+                    failed[name] = self._failed_tg_metrics(reason, wanted)
+            if failed:
+                reply["FailedTGAllocs"] = failed
             return reply, reply["Index"]
 
     # --- event payloads -------------------------------------------------------------
