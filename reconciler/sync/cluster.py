@@ -56,7 +56,6 @@ class _Seen:
     job: ApiJob | None  # stripped live job at that index, when known
     meta: Mapping[str, Any] | None
     version: int | None = None
-    verify: bool = False  # written by this process at this index, not yet read back
 
 
 @dataclass(frozen=True)
@@ -98,7 +97,7 @@ class ClusterMemory:
         moves.  That read-back is what finds a job Nomad keeps reporting as
         changed right after our own write (``not_converging``).
         """
-        self.jobs[key] = _Seen(job_modify_index, None, None, job.get("Meta"), verify=True)
+        self.jobs[key] = _Seen(job_modify_index, None, None, job.get("Meta"))
 
 
 class ClusterReader:
@@ -214,8 +213,11 @@ class ClusterReader:
         version: int | None = None
         if not refresh and seen is not None and seen.job_modify_index == jmi:
             known, job, version = seen.digest, seen.job, seen.version
-        unverified = seen is not None and seen.verify and seen.job_modify_index == jmi
-        if not refresh and known is None and list_meta and desired is not None and not unverified:
+        # The stamp vouches only for a job this process knows nothing of (a fresh
+        # one-shot run).  Where it saw another index, the job changed since: a hand
+        # `job scale` or `job run` keeps the stamp, and the list's allocation summary
+        # may not show the new count yet.  Read it; one request per changed job.
+        if not refresh and known is None and list_meta and desired is not None and seen is None:
             own = read_ownership(meta, policy.owner_prefix)
             if (
                 own is not None

@@ -12,6 +12,7 @@ import pytest
 
 from reconciler.testing.fake_nomad import FakeNomad
 from tests.daemon.harness import DaemonProcess, GitCheckout
+from tests.nomad_backends import FAKE_VERSIONS
 
 
 @pytest.fixture(autouse=True)
@@ -27,9 +28,10 @@ def _no_leaked_threads() -> Iterator[None]:
     assert not leaked, f"threads left running: {[t.name for t in leaked]}"
 
 
-@pytest.fixture
-def fake() -> Iterator[FakeNomad]:
-    with FakeNomad() as server:
+@pytest.fixture(params=FAKE_VERSIONS)
+def fake(request: pytest.FixtureRequest) -> Iterator[FakeNomad]:
+    """The Nomad fake at the oldest and at the newest version it models."""
+    with FakeNomad(version=request.param) as server:
         yield server
 
 
