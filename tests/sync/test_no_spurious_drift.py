@@ -91,7 +91,8 @@ class Nomad:
 
 @pytest.fixture(
     params=[
-        *(pytest.param(("fake", v), id=f"fake-{v}") for v in FAKE_VERSIONS),
+        # 1.6 too: the release that added NodePool, submissions and more defaults.
+        *(pytest.param(("fake", v), id=f"fake-{v}") for v in sorted({*FAKE_VERSIONS, "1.6.0"})),
         pytest.param(("real", ""), id="real", marks=pytest.mark.real_nomad),
     ]
 )
@@ -238,7 +239,7 @@ def plan_requests(fake: FakeNomad) -> list[str]:
     return [path for method, path, *_ in fake.request_log if path.endswith("/plan")]
 
 
-@pytest.mark.parametrize("version", FAKE_VERSIONS)
+@pytest.mark.parametrize("version", sorted({*FAKE_VERSIONS, "1.6.0", "1.8.0", "1.10.0"}))
 def test_the_local_model_knows_each_versions_defaults_so_nomad_is_not_asked(
     version: str, repo: GitRepo, capsys: pytest.CaptureFixture[str]
 ) -> None:
