@@ -104,6 +104,7 @@ def nomad(request: pytest.FixtureRequest) -> Iterator[Nomad]:
         backend = Nomad("real", address)
         yield backend
         backend.http.close()
+        purge_all_jobs(address)  # the agent is shared by the session's real-Nomad tests
         return
     with FakeNomad(version=version, health=HealthModel(time_scale=0.01)) as fake:
         backend = Nomad("fake", fake.address, fake)
