@@ -44,7 +44,11 @@ RETRY_MAX_S = 30.0
 @dataclass(frozen=True)
 class JobChange:
     key: JobKey
-    changed_at: float  # Unix time of the change (the job's SubmitTime when Nomad says)
+    # Unix time Nomad told us of the change.  Not the job's SubmitTime: Nomad sets that
+    # only on registration, so a ``job scale``, a stop or a revert keeps the time of an
+    # older registration (tests/golden/api/13-scale-drift.jsonl) and the drift would
+    # look as old as that.
+    changed_at: float
     deleted: bool = False
 
 
@@ -78,9 +82,7 @@ def job_change_of(
     known = known_index(key)
     if not deleted and index and known is not None and index <= known:
         return None
-    submitted = job.get("SubmitTime")
-    at = submitted / 1e9 if isinstance(submitted, int) and submitted > 0 else now
-    return JobChange(key, at, deleted)
+    return JobChange(key, now, deleted)
 
 
 def deregistration_of(event: Event, *, relevant: Relevant, now: float) -> JobChange | None:
@@ -98,7 +100,7 @@ def deregistration_of(event: Event, *, relevant: Relevant, now: float) -> JobCha
     key: JobKey = (str(ev.get("Namespace") or event.namespace or "default"), job_id)
     if not job_id or not relevant(key, None):
         return None
-    created = ev.get("CreateTime")
+    created = ev.get("CreateTime")  # the evaluation is created by the stop itself
     at = created / 1e9 if isinstance(created, int) and created > 0 else now
     return JobChange(key, at, deleted=True)
 

@@ -43,21 +43,22 @@ def job_event(
 @pytest.mark.parametrize(
     ("event", "known", "expected"),
     [
-        # an out-of-band registration of a declared job: news, timed by SubmitTime
-        (job_event(index=12), 10, JobChange(("default", "web"), 1_700_000_000.0)),
+        # an out-of-band change of a declared job: news, timed when heard of, not by
+        # SubmitTime (a `job scale` keeps the SubmitTime of an older registration)
+        (job_event(index=12), 10, JobChange(("default", "web"), 99.0)),
         # our own write (index already known in sync) or an older frame: not news
         (job_event(index=10), 10, None),
         (job_event(index=9), 10, None),
         # a stop/purge is always news
         (job_event(index=10, type_="JobDeregistered"), 10,
-         JobChange(("default", "web"), 1_700_000_000.0, deleted=True)),
-        # unknown index: news; no SubmitTime: timed now
+         JobChange(("default", "web"), 99.0, deleted=True)),
+        # unknown index: news
         (job_event(index=3, submit_ns=None), None, JobChange(("default", "web"), 99.0)),
         # a job nobody declared and we do not own: never touched
         (job_event("adhoc", index=50), None, None),
         # an owned job (stamped) that is no longer declared: news (it may be pruned)
         (job_event("old", index=50, meta={"gitops.source": "old.nomad"}), None,
-         JobChange(("default", "old"), 1_700_000_000.0)),
+         JobChange(("default", "old"), 99.0)),
     ],
 )
 def test_job_change_of(event: Event, known: int | None, expected: JobChange | None) -> None:

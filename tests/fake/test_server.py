@@ -162,9 +162,13 @@ def test_stop_cancels_the_deployment(fake: FakeNomad, clock: ManualClock, client
 def test_scale_helper_and_out_of_band_run(fake: FakeNomad, clock: ManualClock, client: httpx.Client) -> None:
     fake.run_job_out_of_band(_job()["Job"])
     _run(fake, clock, 3)
+    submitted = client.get("/v1/job/web").json()["SubmitTime"]
     fake.scale("web", "app", 5)
     fake.tick()  # the scale's evaluation runs on the next tick
-    assert client.get("/v1/job/web").json()["TaskGroups"][0]["Count"] == 5
+    scaled = client.get("/v1/job/web").json()
+    assert scaled["TaskGroups"][0]["Count"] == 5
+    # A new version, but Nomad sets SubmitTime on registration only (13-scale-drift.jsonl).
+    assert (scaled["Version"], scaled["SubmitTime"]) == (1, submitted)
     plan = client.post("/v1/job/web/plan", json={**_job(), "Diff": True}).json()
     assert plan["Annotations"]["DesiredTGUpdates"]["app"]["Stop"] == 3
 

@@ -1187,10 +1187,12 @@ class State:
                 if stored_group is not None:
                     stored_group["Count"] = count
             index = self.bump("jobs", "job_summary")
-            stable = rec.row["Stable"]
+            stable, submitted = rec.row["Stable"], rec.row["SubmitTime"]
             rec = self._store_version(rec, struct, index)
-            # Scaling copies the live row, Stable flag included (only registration resets it).
+            # Scaling copies the live row, Stable flag included (only registration resets it),
+            # and SubmitTime: Nomad sets it on registration only (13-scale-drift.jsonl).
             rec.row["Stable"] = rec.versions[-1]["Stable"] = stable
+            rec.row["SubmitTime"] = rec.versions[-1]["SubmitTime"] = submitted
             eval_index = self.bump("evals")
             evaluation = self._new_eval(rec.row, eval_index, "job-scaling")
             self.publish(index, [self._job_event("JobRegistered", rec.row)])

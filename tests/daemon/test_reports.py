@@ -1,0 +1,42 @@
+"""What the daemon says is true: its logs and metrics against what Nomad did.
+
+The daemon runs as a real subprocess against the Nomad fake over HTTP, on a
+real git checkout; every wait is a bounded poll.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from reconciler.testing.fake_nomad import FakeNomad
+from tests.daemon.harness import count_of, job_hcl, wait_until
+
+pytestmark = pytest.mark.slow
+
+DRIFT = "nomad_reconciler_drift_detection_seconds"
+
+
+def _age_submit_time(fake: FakeNomad, job_id: str, seconds: float) -> None:
+    """As if the job had been registered ``seconds`` ago."""
+    with fake.state.lock:
+        row = fake.state.get_record("default", job_id).row
+        row["SubmitTime"] -= int(seconds * 1e9)
+
+
+def test_drift_detection_times_a_scale_from_the_scale_not_the_registration(
+    fake, repo, start_daemon
+) -> None:
+    repo.write("web.nomad", job_hcl("web", count=2))
+    repo.commit()
+    daemon = start_daemon(repo.root, fake.address)
+    wait_until(lambda: (fake.latest_deployment("web") or {}).get("Status") == "successful",
+               what="web deployed")
+    daemon.wait_ready()
+    _age_submit_time(fake, "web", 3600)  # registered an hour ago
+
+    # `nomad job scale`: a new job version, but Nomad keeps the old SubmitTime.
+    fake.scale("web", "app", 5)
+    wait_until(lambda: count_of(fake, "web") == 2, what="scale healed")
+    daemon.wait_metric(DRIFT + "_count", lambda v: v == 1)
+    # Healed within the test's bounded waits, never an hour after it began.
+    assert (daemon.metrics().get(DRIFT + "_sum") or 0) < 600
