@@ -637,12 +637,18 @@ class Daemon:
         self.metrics.set_event_stream_connected(connected)
         if not connected:
             self._deployment_events.clear()  # may miss updates from now on
+            if self._stop.is_set():
+                return  # we closed it ourselves: shutting down is not an outage
             self._set_nomad_error(NomadUnavailableError("event stream disconnected"))
             return
         self._set_nomad_ok()
         if reconnect:  # events may have been missed while disconnected
             log.info("event stream reconnected; full resync")
-            self._submit([ALL], Reason.RESYNC)
+        # On the first connection too: the stream starts at the index Nomad had just
+        # before subscribing (not with its replay of older events), so a pass now covers
+        # a change between the start-up pass and the subscription (cheap: unchanged
+        # jobs cost one list request).
+        self._submit([ALL], Reason.RESYNC)
 
     def on_index_reset(self) -> None:
         # Nomad restarted without its state: the JobModifyIndexes we know are from a
@@ -1226,12 +1232,15 @@ class Daemon:
         now_mono = time.monotonic()
         dep: dict[str, Any] | None
         cached = self._deployment_events.pop(key, None)
-        if cached is not None and (
-            tracking is None
-            or int(cached.get("JobSpecModifyIndex") or 0) == tracking.job_modify_index
+        if (
+            cached is not None
+            and tracking is not None
+            and int(cached.get("JobSpecModifyIndex") or 0) == tracking.job_modify_index
         ):
-            dep = cached  # fresh from the event stream
+            dep = cached  # fresh from the event stream, about our own registration
         elif tracking is None:
+            # Not a deployment of ours (it began before this process, or elsewhere): what
+            # Nomad says now, never an event payload that may predate a later change.
             dep = await self.client.job_latest_deployment(key[1], namespace=key[0])
         else:
             # The deployment of *our* registration, not merely the latest: after an

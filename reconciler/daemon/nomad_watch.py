@@ -170,9 +170,11 @@ class NomadWatch:
                 first = False
 
         lst = self.listener
+        start = await self._current_index()
         try:
             async for event in self.client.events(
                 topics=TOPICS,
+                index=start + 1,
                 namespace="*",
                 on_connection=on_connection,
                 on_reset=lambda _old, _new: lst.on_index_reset(),
@@ -189,6 +191,24 @@ class NomadWatch:
                     lst.on_deployment(deployment)
         finally:
             lst.on_connection(False, reconnect=False)
+
+    async def _current_index(self) -> int:
+        """Where the stream starts: the cluster's index now (jobs and deployments).
+
+        Without an index Nomad replays every frame its buffer still holds
+        (nomad/stream/event_broker.go, v1.0.18): deployments that ended long
+        ago would be reported as news.  The listener re-reads the cluster once
+        connected, so a change between this read and the subscription is not
+        lost.
+        """
+        delay = 1.0
+        while True:
+            try:
+                return await self.client.current_index()
+            except NomadUnavailableError as exc:
+                self.listener.on_unavailable(exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX_S)
 
     async def _poll_job_list(self) -> None:
         index = 0

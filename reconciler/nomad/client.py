@@ -803,6 +803,24 @@ class NomadClient:
     ) -> list[dict[str, Any]]:
         return (await self.job_deployments_query(job_id, namespace=namespace, all=all)).value
 
+    async def current_index(self) -> int:
+        """The newest index of the jobs and deployments tables: "now" for the event stream.
+
+        Two list requests whose prefixes match nothing (a job ID cannot contain
+        a space; no deployment has the nil UUID), so the cost does not grow with
+        the cluster: Nomad answers a list with its table's index whatever the
+        filter.
+        """
+        jobs = await self._get(
+            "/v1/jobs", endpoint="/v1/jobs", params={"namespace": "*", "prefix": " "}
+        )
+        deployments = await self._get(
+            "/v1/deployments",
+            endpoint="/v1/deployments",
+            params={"prefix": "00000000-0000-0000-0000-000000000000"},
+        )
+        return max(jobs.index, deployments.index)
+
     async def deployment_allocations(
         self, deployment_id: str, *, namespace: str | None = None
     ) -> list[dict[str, Any]]:

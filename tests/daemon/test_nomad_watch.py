@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,10 @@ from reconciler.daemon.nomad_watch import (
     deregistration_of,
     job_change_of,
 )
+from reconciler.nomad.client import NomadClient
+from reconciler.nomad.config import NomadConfig
 from reconciler.nomad.events import Event, decode_frame
+from reconciler.testing.fake_nomad import FakeNomad
 
 DECLARED = {("default", "web")}
 
@@ -128,7 +132,10 @@ class ReplayClient:
         self.events_ = events
         self.topics: Mapping[str, Sequence[str]] = {}
 
-    def events(self, *, topics: Mapping[str, Sequence[str]], namespace: str,
+    async def current_index(self) -> int:
+        return 0  # a stream from the start of the recording
+
+    def events(self, *, topics: Mapping[str, Sequence[str]], index: int, namespace: str,
                on_connection: Any, on_reset: Any = None) -> AsyncIterator[Event]:
         self.topics = topics
 
@@ -179,3 +186,63 @@ async def test_a_purge_wakes_the_job_on_real_nomads_stream(fake_job_event: bool)
     assert "Evaluation" in client.topics
     assert listener.changes, "the purge was not noticed"
     assert {(c.key, c.deleted) for c in listener.changes} == {(RECORDED, True)}
+
+
+class Watching(Recorder):
+    def __init__(self) -> None:
+        super().__init__()
+        self.deployments: list[DeploymentChange] = []
+        self.connected = asyncio.Event()
+
+    def is_relevant(self, key: Any, job: Any) -> bool:
+        return True
+
+    def known_index(self, key: Any) -> int | None:
+        return None
+
+    def on_deployment(self, change: DeploymentChange) -> None:
+        self.deployments.append(change)
+
+    def on_connection(self, connected: bool, *, reconnect: bool) -> None:
+        if connected:
+            self.connected.set()
+
+
+def _minimal_job(job_id: str) -> dict[str, Any]:
+    task = {
+        "Name": "app",
+        "Driver": "raw_exec",
+        "Config": {"command": "/bin/sleep", "args": ["100"]},
+    }
+    return {
+        "ID": job_id,
+        "Name": job_id,
+        "Type": "service",
+        "Datacenters": ["dc1"],
+        "TaskGroups": [
+            {"Name": "app", "Count": 1, "Tasks": [task], "Update": {"MinHealthyTime": 100_000_000}}
+        ],
+    }
+
+
+async def test_the_stream_starts_now_not_with_nomads_replay_of_its_buffer() -> None:
+    """Subscribed without an index, Nomad sends every frame it still buffers: old
+    deployments would be reported as news at every start-up."""
+    with FakeNomad() as fake:
+        fake.run_job_out_of_band(_minimal_job("old"))
+        fake.wait_for(lambda: (fake.latest_deployment("old") or {}).get("Status") == "successful")
+        listener = Watching()
+        async with NomadClient(NomadConfig(address=fake.address)) as client:
+            watch = asyncio.ensure_future(NomadWatch(client, listener)._follow_stream())
+            try:
+                await asyncio.wait_for(listener.connected.wait(), 10)
+                await asyncio.to_thread(fake.run_job_out_of_band, _minimal_job("new"))
+                deadline = asyncio.get_running_loop().time() + 10
+                while not any(c.key == ("default", "new") for c in listener.changes):
+                    assert asyncio.get_running_loop().time() < deadline, "new change not seen"
+                    await asyncio.sleep(0.02)
+            finally:
+                watch.cancel()
+                await asyncio.gather(watch, return_exceptions=True)
+    heard = {c.key for c in listener.changes} | {d.key for d in listener.deployments}
+    assert ("default", "old") not in heard

@@ -40,3 +40,14 @@ def test_drift_detection_times_a_scale_from_the_scale_not_the_registration(
     daemon.wait_metric(DRIFT + "_count", lambda v: v == 1)
     # Healed within the test's bounded waits, never an hour after it began.
     assert (daemon.metrics().get(DRIFT + "_sum") or 0) < 600
+
+
+def test_a_clean_shutdown_reports_no_outage(fake, repo, start_daemon) -> None:
+    repo.write("web.nomad", job_hcl("web"))
+    repo.commit()
+    daemon = start_daemon(repo.root, fake.address)
+    daemon.wait_ready()
+    daemon.wait_metric("nomad_reconciler_event_stream_connected", lambda v: v == 1)
+    assert daemon.stop() == 0
+    assert daemon.logs("stopped", clean=True)
+    assert not [r for r in daemon.logs() if r.get("level") in ("warning", "error")], daemon.dump()

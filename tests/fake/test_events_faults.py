@@ -22,6 +22,8 @@ def test_resume_starts_at_the_closest_earlier_frame() -> None:
     assert _indexes(broker, Subscription({"Job": {"*"}}, "default", start_index=13)) == [12, 15]
     assert _indexes(broker, Subscription({"Job": {"*"}}, "default", start_index=12)) == [12, 15]
     assert _indexes(broker, Subscription({"Job": {"*"}}, "default", start_index=1)) == [10, 12, 15]
+    # No index: Nomad replays what its buffer still holds (its broker starts at the head).
+    assert _indexes(broker, Subscription({"Job": {"*"}}, "default", start_index=0)) == [10, 12, 15]
 
 
 def test_every_event_carries_its_frame_index() -> None:

@@ -3,7 +3,7 @@
 Responsible for buffering event frames (like Nomad's ring of
 ``event_buffer_size`` frames), matching subscriptions by topic, filter key
 and namespace, and the ``index`` resume rule (start at the frame with that
-index or the closest one before it).  It never touches job state: the store
+index or the closest one before it; index 0: the oldest frame buffered).  It never touches job state: the store
 publishes frames here while holding its own lock.
 """
 
@@ -90,8 +90,9 @@ class EventBroker:
                     start = seq
                 else:
                     break
-            if sub.start_index == 0:
-                start = self._seq
+            # Index 0 starts at the oldest frame still buffered, as Nomad's broker does
+            # (``eventBuf.Head()`` in nomad/stream/event_broker.go, v1.0.18): a new
+            # subscriber without an index is sent up to a buffer's worth of history.
             sub._pos = start
             return sub
 
