@@ -221,6 +221,7 @@ class Daemon:
         self._heal_timers: dict[JobKey, asyncio.TimerHandle] = {}  # healing after a deployment
         self._revision_seen: dict[str, float] = {}  # commit → wall time first seen
         self._reported_errors: frozenset[tuple[str, str]] = frozenset()
+        self._reported_orphans: set[JobKey] = set()  # told once that it keeps running
         self._recheck: asyncio.TimerHandle | None = None
         self._stop = asyncio.Event()
         self._reload = asyncio.Event()
@@ -1003,6 +1004,7 @@ class Daemon:
         for table in (self._changed_at, self._drift_at, self._known_index, self._tracking,
                       self._deployment_events, self._deferred, self._absent_since):
             table.pop(key, None)
+        self._reported_orphans.discard(key)
         self._cancel_rollout_check(key)
         heal_timer = self._heal_timers.pop(key, None)
         if heal_timer is not None:
@@ -1101,6 +1103,7 @@ class Daemon:
                     self._heal_after_deployment(key)
             else:  # unchanged (the engine's promotions are gated off: also unchanged)
                 live = out.action.live
+                self._report_orphan(out)
                 if out.action.drift.state is DriftState.IN_SYNC and live is not None:
                     self._known_index[key] = live.job_modify_index
                     if self._is_current(out):
@@ -1151,6 +1154,26 @@ class Daemon:
             self._schedule_prune_recheck(snapshot)  # git is still at it: look again later
             return
         self._submit([ALL], Reason.RESYNC)
+
+    def _report_orphan(self, out: JobOutcome) -> None:
+        """Say once, per job, that a job whose file is gone keeps running, and how to stop it."""
+        key, live = out.key, out.action.live
+        orphan = (
+            out.action.drift.state is DriftState.ORPHANED and live is not None and not live.stop
+        )
+        if not orphan:
+            self._reported_orphans.discard(key)
+            return
+        if key in self._reported_orphans:
+            return
+        self._reported_orphans.add(key)
+        ownership = read_ownership(live.meta if live else None)
+        source = ownership.source if ownership else "?"
+        log.warning(
+            f"job {key[1]} is no longer declared (its file {source} was removed); it keeps "
+            "running; run with --prune to stop it",
+            extra=_fields(key, file=source, state="orphaned"),
+        )
 
     def _is_current(self, out: JobOutcome) -> bool:
         """Did this outcome concern the job's current spec (not one replaced meanwhile)?"""

@@ -6,6 +6,8 @@ real git checkout; every wait is a bounded poll.
 
 from __future__ import annotations
 
+import signal
+
 import pytest
 
 from reconciler.testing.fake_nomad import FakeNomad
@@ -51,3 +53,30 @@ def test_a_clean_shutdown_reports_no_outage(fake, repo, start_daemon) -> None:
     assert daemon.stop() == 0
     assert daemon.logs("stopped", clean=True)
     assert not [r for r in daemon.logs() if r.get("level") in ("warning", "error")], daemon.dump()
+
+
+def test_a_removed_file_leaves_a_running_orphan_and_says_so_once(fake, repo, start_daemon) -> None:
+    repo.write("web.nomad", job_hcl("web"))
+    repo.write("api.nomad", job_hcl("api"))
+    repo.commit()
+    daemon = start_daemon(repo.root, fake.address)
+    wait_until(lambda: count_of(fake, "web") == 1 and count_of(fake, "api") == 1, what="created")
+    daemon.wait_ready()
+
+    repo.git("rm", "-q", "web.nomad")
+    repo.commit("remove web")
+    said = daemon.wait_log(
+        "job web is no longer declared (its file web.nomad was removed); it keeps running; "
+        "run with --prune to stop it"
+    )
+    assert (said["level"], said["nomad_job"], said["file"]) == ("warning", "web", "web.nomad")
+    daemon.wait_metric("nomad_reconciler_job_sync_state", lambda v: v == 1,
+                       nomad_namespace="default", nomad_job="web", state="orphaned")
+    assert not (fake.read_job("web") or {}).get("Stop")  # not pruned: prune is off
+
+    # Later passes do not repeat it.
+    passes = daemon.metrics().get("nomad_reconciler_reconcile_pass_duration_seconds_count") or 0
+    daemon.signal(signal.SIGHUP)
+    daemon.wait_metric("nomad_reconciler_reconcile_pass_duration_seconds_count",
+                       lambda v: (v or 0) > passes)
+    assert len([r for r in daemon.logs() if r.get("state") == "orphaned"]) == 1
