@@ -76,6 +76,7 @@ class LiveJob:
     deployment: Mapping[str, Any] | None = None
     known_digest: str | None = None
     failed_digest: str | None = None
+    failed_deployment: Mapping[str, Any] | None = None  # the deployment of failed_digest
     read_error: str | None = None  # reading it failed: its state is unknown this pass
     # Registered from this very digest by this process, nobody wrote since, and
     # Nomad's plan still reports these fields changed: re-sending cannot help.
@@ -339,7 +340,9 @@ def _decide(
         return _maybe_promote(desired, live, drift, policy, base)
 
     if live.failed_digest == desired.digest and not policy.retry_failed:
-        dep = live.deployment or {}
+        # The failed deployment's words ("Failed due to progress deadline ..."), not the
+        # latest deployment's: after an auto-revert that is the rollback's.
+        dep = live.failed_deployment or live.deployment or {}
         reason = (
             f"the rollout of this spec failed ({dep.get('StatusDescription') or 'deployment failed'});"
             " held until the file changes"

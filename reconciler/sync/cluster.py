@@ -270,7 +270,8 @@ class ClusterReader:
         self.memory.jobs[key] = _Seen(jmi, known, job, meta, version)
 
         deployment = None
-        failed_digest = None
+        failed_digest: str | None = None
+        failed_deployment: Mapping[str, Any] | None = None
         promotable = desired is not None and (
             policy.promote or wants_auto_promote(desired.canonical.get("Meta"), policy.owner_prefix)
         )
@@ -281,12 +282,15 @@ class ClusterReader:
             # rollback can have happened since: a plain new commit, no history needed.
             plain_update = seen is not None and seen.job_modify_index == jmi and bool(seen.digest)
             if drifted and not plain_update:
-                failed_digest = await self._failed_digest(key, deployment, semaphore, policy)
+                failed_digest, failed_deployment = await self._failed_digest(
+                    key, deployment, semaphore, policy
+                )
         return LiveJob(
             key=key, job_modify_index=jmi, stop=stop, status=str(stub.get("Status", "")), meta=meta,
             # a vouched-for job needs no diff: the planner takes known_digest instead
             job=None if vouched and not refresh else job, known_digest=known,
             deployment=deployment, failed_digest=failed_digest,
+            failed_deployment=failed_deployment,
             version=version, not_converging=not_converging, nomad_plan=nomad_plan,
         )  # fmt: skip
 
@@ -345,8 +349,9 @@ class ClusterReader:
         deployment: Mapping[str, Any] | None,
         semaphore: asyncio.Semaphore,
         policy: SyncPolicy,
-    ) -> str | None:
-        """The digest of a version whose deployment failed and that Nomad replaced.
+    ) -> tuple[str | None, Mapping[str, Any] | None]:
+        """The digest of a version whose deployment failed and that Nomad replaced, and
+        that failed deployment (not the rollback's, which may have succeeded since).
 
         Any status of the *latest* deployment counts: the rollback's own
         deployment may still be running, or may already have succeeded, when
@@ -355,27 +360,27 @@ class ClusterReader:
         became stable (someone may have changed the job during our rollout).
         """
         if not deployment:
-            return None  # no deployment, no auto-revert
+            return None, None  # no deployment, no auto-revert
         submitted = self.memory.submitted.get(key)
         if (
             submitted is not None
             and deployment.get("Status") == "failed"
             and deployment.get("JobSpecModifyIndex") == submitted[1]
         ):
-            return submitted[0]
+            return submitted[0], deployment
         async with semaphore:
             try:
                 versions = await self._client.job_versions(key[1], namespace=key[0])
             except NomadNotFoundError:
-                return None
+                return None, None
         if not replaced_unstable_versions(versions):
-            return None  # nothing replaced since the last stable version: no request more
+            return None, None  # nothing replaced since the last stable version: no request more
         async with semaphore:
             try:
                 deployments = await self._client.job_deployments(key[1], namespace=key[0])
             except NomadNotFoundError:
-                return None
-        return failed_version_digest(versions, deployments, prefix=policy.owner_prefix)
+                return None, None
+        return failed_rollout(versions, deployments, prefix=policy.owner_prefix)
 
 
 def with_namespace(stub: Mapping[str, Any], namespace: str) -> dict[str, Any]:
@@ -438,7 +443,18 @@ def failed_version_digest(
     *,
     prefix: str,
 ) -> str | None:
-    """The stamped digest of the newest replaced version whose own deployment failed.
+    """The digest of ``failed_rollout``."""
+    return failed_rollout(versions, deployments, prefix=prefix)[0]
+
+
+def failed_rollout(
+    versions: Sequence[Mapping[str, Any]],
+    deployments: Sequence[Mapping[str, Any]],
+    *,
+    prefix: str,
+) -> tuple[str | None, Mapping[str, Any] | None]:
+    """The stamped digest of the newest replaced version whose own deployment failed, and
+    that deployment.
 
     After an auto-revert the live version is a copy of an older one, and the
     version it replaced is the spec whose rollout failed: its deployment says
@@ -448,14 +464,14 @@ def failed_version_digest(
     stop self-healing.
     """
     failed = {
-        int(d.get("JobVersion") or 0)
-        for d in deployments
+        int(d.get("JobVersion") or 0): d
+        for d in sorted(deployments, key=lambda d: int(d.get("CreateIndex") or 0))
         if d.get("Status") == "failed" and d.get("JobVersion") is not None
     }
     candidates = [v for v in replaced_unstable_versions(versions)
                   if int(v.get("Version") or 0) in failed]  # fmt: skip
     if not candidates:
-        return None
+        return None, None
     newest = max(candidates, key=lambda v: int(v.get("Version") or 0))
     own = read_ownership(newest.get("Meta"), prefix)
-    return own.digest if own else None
+    return (own.digest if own else None), failed[int(newest.get("Version") or 0)]

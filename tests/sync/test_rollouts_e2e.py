@@ -7,6 +7,7 @@ import json
 import urllib.request
 from typing import Any
 
+import httpx
 import pytest
 
 from reconciler.cli import main
@@ -52,6 +53,10 @@ def test_failing_canary_fails_the_sync_then_is_held_not_retried(
     assert code == 1, out
     assert "web.json: deployment failed" in out or "web.json: deployment superseded" in out
 
+    # Nomad rolled back: the latest deployment is now the rollback's, not the failed one.
+    assert fake.wait_for(lambda: (fake.latest_deployment("web") or {}).get("JobVersion") == 2)
+    failed = next(d for d in httpx.get(f"{fake.address}/v1/job/web/deployments").json()
+                  if d["JobVersion"] == 1)  # fmt: skip
     ledger = WriteLedger(fake)
     ledger.mark()
     capsys.readouterr()
@@ -59,6 +64,9 @@ def test_failing_canary_fails_the_sync_then_is_held_not_retried(
     doc = json.loads(capsys.readouterr().out)
     [entry] = doc["jobs"]
     assert entry["action"] == "hold" and "held until the file changes" in entry["reason"]
+    # The hold quotes the failed deployment, not the rollback's.
+    assert failed["StatusDescription"].startswith("Failed due to")
+    assert f"failed ({failed['StatusDescription']})" in entry["reason"]
     assert main(["sync", str(repo.root), "--address", fake.address]) == 0
     assert ledger.new() == [], "a failed spec must not be re-submitted"
 
