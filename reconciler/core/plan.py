@@ -345,7 +345,8 @@ def _decide(
         dep = live.failed_deployment or live.deployment or {}
         reason = (
             f"the rollout of this spec failed ({dep.get('StatusDescription') or 'deployment failed'});"
-            " held until the file changes"
+            " held until the file changes (changes made in Nomad meanwhile, such as a"
+            " job scale, are not healed while it is held)"
         )
         return _hold(key, drift, reason, base, HoldReason.FAILED_ROLLOUT)
     if live.not_converging:

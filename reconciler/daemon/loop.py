@@ -855,8 +855,20 @@ class Daemon:
                     held_reason=HoldReason.FAILED_ROLLOUT.value if state == "held" else None,
                     error_cause=ErrorCause.FILE.value if state == "error" else None,
                 )
-                log.info("not resubmitted until its file changes", extra=_fields(
-                    key, state=state, reason=reason, file=desired.path if desired else None))
+                file = desired.path if desired else None
+                self._drift_at.pop(key, None)  # not healed: no detection to time
+                if key in drift_keys and state == "held":
+                    # Nomad says the job changed (a `job scale`, a `job run` by hand):
+                    # say why the daemon leaves it, or the drift looks ignored.
+                    log.warning(
+                        "held: the rollout of this spec failed; the change made out of band "
+                        "is not healed while the spec is held (commit a change to the file "
+                        "to release it)",
+                        extra=_fields(key, state=state, reason=reason, file=file),
+                    )
+                else:
+                    log.info("not resubmitted until its file changes", extra=_fields(
+                        key, state=state, reason=reason, file=file))
                 self._pending_files.discard(key)
                 continue
             keep.add(key)

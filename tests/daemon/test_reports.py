@@ -80,3 +80,33 @@ def test_a_removed_file_leaves_a_running_orphan_and_says_so_once(fake, repo, sta
     daemon.wait_metric("nomad_reconciler_reconcile_pass_duration_seconds_count",
                        lambda v: (v or 0) > passes)
     assert len([r for r in daemon.logs() if r.get("state") == "orphaned"]) == 1
+
+
+def test_a_hand_scale_of_a_held_job_is_left_and_the_log_says_why(
+    fake, repo, start_daemon
+) -> None:
+    def spec(arg: str) -> str:
+        return job_hcl("web", count=1, arg=arg, auto_revert=True,
+                       healthy_deadline="1s", progress_deadline="2s")
+
+    repo.write("web.nomad", spec("good"))
+    repo.commit()
+    daemon = start_daemon(repo.root, fake.address)
+    wait_until(lambda: (fake.latest_deployment("web") or {}).get("Status") == "successful",
+               what="first deployment")
+    fake.set_health("web", mode="unhealthy", version=1)  # Nomad's rollback (v2) is healthy
+    repo.write("web.nomad", spec("bad"))
+    repo.commit("bad")
+    daemon.wait_log("rollout failed", nomad_job="web", timeout=30)
+    wait_until(lambda: (fake.latest_deployment("web") or {}).get("JobVersion") == 2
+               and fake.latest_deployment("web")["Status"] == "successful",  # type: ignore[index]
+               what="rollback deployed", timeout=30)
+    daemon.wait_metric("nomad_reconciler_job_sync_state", lambda v: v == 1, timeout=30,
+                       nomad_namespace="default", nomad_job="web", state="held")
+
+    fake.scale("web", "app", 3)  # `nomad job scale` while the spec is held
+    said = daemon.wait_log(
+        "held: the rollout of this spec failed; the change made out of band is not healed "
+        "while the spec is held (commit a change to the file to release it)", nomad_job="web")
+    assert said["level"] == "warning" and said["reason"].startswith("Failed due to")
+    assert count_of(fake, "web") == 3  # left as the hand made it

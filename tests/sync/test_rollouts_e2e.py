@@ -67,6 +67,8 @@ def test_failing_canary_fails_the_sync_then_is_held_not_retried(
     # The hold quotes the failed deployment, not the rollback's.
     assert failed["StatusDescription"].startswith("Failed due to")
     assert f"failed ({failed['StatusDescription']})" in entry["reason"]
+    # and says that a hand change (a job scale) is not healed while it is held.
+    assert "job scale, are not healed while it is held" in entry["reason"]
     assert main(["sync", str(repo.root), "--address", fake.address]) == 0
     assert ledger.new() == [], "a failed spec must not be re-submitted"
 
