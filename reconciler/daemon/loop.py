@@ -70,6 +70,7 @@ from reconciler.model import JobKey, Revision, Snapshot
 from reconciler.nomad.client import NomadClient
 from reconciler.nomad.config import NomadConfig, TokenSource, parse_http_auth
 from reconciler.nomad.retry import RetryPolicy
+from reconciler.observability.labels import OperationResult
 from reconciler.observability.metrics import ReconcilerMetrics
 from reconciler.observability.server import Heartbeat, ObservabilityServer, parse_listen_address
 from reconciler.revision import (
@@ -1070,6 +1071,7 @@ class Daemon:
         prune_held = False
         for out in outcomes:
             key = out.key
+            self._count_refused_attempt(out)
             state = self._state_of(out)
             if state != "unmanaged":
                 self.metrics.set_job_state(
@@ -1195,6 +1197,19 @@ class Daemon:
             return desired is None and current is None
         return bool(desired.digest == current.digest)
 
+    def _count_refused_attempt(self, out: JobOutcome) -> None:
+        """A register Nomad refused with an index conflict before the engine re-planned.
+
+        The refused write is counted as such, whatever came of the re-plan (a write
+        with the job's current index, or nothing because the job now matches).
+        """
+        if not out.conflict_retried or out.result is SyncResult.FAILED:
+            return  # a failed outcome is counted once, with its own error
+        op = "create" if out.action.create else "update"
+        self.metrics.observe_sync_operation(op, OperationResult.CONFLICT.value)
+        log.warning("Nomad refused the write: the job changed in Nomad meanwhile; re-planned",
+                    extra=_fields(out.key, operation=op, result=out.result.value))
+
     def _registered(self, key: JobKey, out: JobOutcome, now: float) -> Result:
         op = "create" if out.result is SyncResult.CREATED else "update"
         self.metrics.observe_sync_operation(op, "success")
@@ -1225,11 +1240,11 @@ class Daemon:
 
     def _failed(self, key: JobKey, out: JobOutcome) -> Result:
         error = out.error
-        op = {ActionKind.DEREGISTER: "stop", ActionKind.PROMOTE: "promote"}.get(
-            out.action.kind, "create" if out.action.create else "update")
+        op = {
+            ActionKind.DEREGISTER: "purge" if out.action.purge else "stop",
+            ActionKind.PROMOTE: "promote",
+        }.get(out.action.kind, "create" if out.action.create else "update")
         if error is not None:
-            from reconciler.observability.labels import OperationResult
-
             self.metrics.observe_sync_operation(op, OperationResult.from_error(error).value)
             self.metrics.observe_reconcile_error(error)
             if error.cause is ErrorCause.CLUSTER:
@@ -1314,7 +1329,16 @@ class Daemon:
                 key, deployment=update.deployment_id[:8], description=update.description,
                 reason=update.reason or None))
         if update.promote:
-            await self.client.promote_deployment(update.deployment_id, namespace=key[0])
+            try:
+                await self.client.promote_deployment(update.deployment_id, namespace=key[0])
+            except NomadError as exc:
+                # Counted and said as what it is; the check is retried with backoff.
+                self.metrics.observe_sync_operation(
+                    "promote", OperationResult.from_error(exc).value)
+                self.metrics.observe_reconcile_error(exc)
+                log.warning("promoting canaries failed; will retry", extra=_fields(
+                    key, deployment=update.deployment_id[:8], error=str(exc)))
+                raise
             self.metrics.observe_sync_operation("promote", "success")
             log.info("promoted canaries", extra=_fields(
                 key, deployment=update.deployment_id[:8], reason=update.reason))

@@ -179,8 +179,11 @@ class Applier:
             self._memory.remember_synced(action.key, jmi, desired.digest, synced)
         else:
             self._memory.forget(action.key)
+        # What the accepted write did: after a conflict a create may have become an
+        # update of the job someone else created (never report the refused create).
+        created = index == 0 if retried else action.create
         return JobOutcome(
-            action.key, action, Result.CREATED if action.create else Result.UPDATED,
+            action.key, action, Result.CREATED if created else Result.UPDATED,
             action.reason, annotations, str(resp.get("Warnings") or warnings),
             eval_id=str(resp.get("EvalID") or "") or None, job_modify_index=jmi,
             conflict_retried=retried,

@@ -121,6 +121,22 @@ async def test_concurrent_change_replans_once_over_http(
         assert "changed in Nomad while syncing" in outcome.message
 
 
+async def test_a_create_refused_because_the_job_appeared_is_reported_as_the_update_it_became(
+    fake: FakeNomad, repo: GitRepo
+) -> None:
+    """Nomad refuses the create (``Enforcing job modify index 0: job already exists``): the
+    re-planned write is an update with the job's index, and is reported as one."""
+    repo.write_job(service_job("web", count=2))
+    async with connect(NomadConfig(address=fake.address)) as api:
+        snap = load_directory(repo.root, inputs=VariableInputs())
+        meddling = MeddlingApi(api, fake, service_job("web"), 1)  # created by hand meanwhile
+        result = await Reconciler(meddling, SyncPolicy()).reconcile(snap)  # type: ignore[arg-type]
+    [outcome] = result.outcomes
+    assert outcome.action.create and outcome.conflict_retried
+    assert outcome.result is Result.UPDATED
+    assert (fake.read_job("web") or {}).get("TaskGroups", [{}])[0].get("Count") == 2
+
+
 def test_a_wave_that_fails_to_become_healthy_stops_later_waves(
     fake: FakeNomad, repo: GitRepo, capsys: pytest.CaptureFixture[str]
 ) -> None:
