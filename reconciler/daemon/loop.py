@@ -84,6 +84,7 @@ from reconciler.revision import (
 from reconciler.sync.api import ClientApi
 from reconciler.sync.engine import Reconciler
 from reconciler.sync.outcome import JobOutcome
+from reconciler.sync.session import require_namespaces
 from reconciler.sync.outcome import Result as SyncResult
 from reconciler.sync.rollout import expects_deployment
 
@@ -266,6 +267,7 @@ class Daemon:
             retry=RetryPolicy(attempts=2, initial_backoff=0.1, max_backoff=1.0, max_total=5.0),
             on_request=self.metrics.observe_nomad_request,
         )
+        await self._require_namespace()
         self.api = TappedApi(ClientApi(self.client), gate=lambda ns, dep: False, client=self.client)
         self.engine = Reconciler(
             self.api, sync_policy(s), annotate=False,
@@ -316,6 +318,26 @@ class Daemon:
                 raise self._fatal  # the CLI prints the reason and exits 1
             return 1
         return 0
+
+    async def _require_namespace(self) -> None:
+        """The configured namespace exists: a mistyped one is a configuration error.
+
+        Nomad unreachable at start cannot tell; then the jobs' own registrations
+        will say it (``job ... is in nonexistent namespace``).
+        """
+        namespace = self.settings.nomad.namespace
+        if not namespace:
+            return
+        try:
+            await require_namespaces(
+                self.client, [namespace], flag="--namespace (or NOMAD_NAMESPACE)"
+            )
+        except NomadError as exc:
+            log.warning("could not check that the namespace exists",
+                        extra={"fields": {"namespace": namespace, "error": str(exc)}})
+        except ConfigError:
+            await self.client.aclose()
+            raise
 
     async def _shutdown(self, server: ObservabilityServer | None) -> None:
         log.info("shutting down", extra={"fields": {"timeout_s": self.settings.shutdown_timeout}})

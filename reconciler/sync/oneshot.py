@@ -135,7 +135,7 @@ def _run(
     async def go() -> PassResult:
         nonlocal snapshot
         snapshot = await with_revision(snapshot)
-        async with connect(config) as api:
+        async with connect(config, namespaces=wanted_namespaces(config, policy)) as api:
             snap = await reparse_with_server(api, snapshot, inputs) if server_parser else snapshot
             engine = Reconciler(
                 api, policy, timeout_s=timeout_s, refresh=refresh,
@@ -166,6 +166,11 @@ def _run(
         _print(stdout, [style.paint("!", f"refused: {r}") for r in result.plan.refusals])
         _print(stdout, [pass_summary(result)])
     return code
+
+
+def wanted_namespaces(config: NomadConfig, policy: SyncPolicy) -> set[str]:
+    """The namespaces the user named (``--namespace``, ``NOMAD_NAMESPACE``): they must exist."""
+    return set(policy.namespaces or ()) | ({config.namespace} if config.namespace else set())
 
 
 def _nomad_failed(
@@ -218,7 +223,7 @@ def run_status(
     async def go() -> tuple[Any, str]:
         nonlocal snapshot
         snapshot = await with_revision(snapshot)
-        async with connect(config) as api:
+        async with connect(config, namespaces=wanted_namespaces(config, policy)) as api:
             engine = Reconciler(api, policy, refresh=True)
             cluster = await engine.read_cluster(snapshot, deployments=True)
             return compute_plan(snapshot, cluster, policy, now=0.0), cluster.server_version

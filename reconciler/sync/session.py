@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from reconciler.errors import (
+    ConfigError,
     NomadAPIError,
     NomadError,
+    NomadNotFoundError,
     NomadPermissionDeniedError,
     NomadUnavailableError,
 )
@@ -44,15 +46,42 @@ def explain_nomad_error(exc: NomadError, config: NomadConfig) -> str:
     return f"Nomad at {config.display_address}: {exc}"
 
 
+async def require_namespaces(client: NomadClient, wanted: Iterable[str], *, flag: str) -> None:
+    """Every namespace asked for exists in Nomad, else ``ConfigError`` saying which do.
+
+    Nomad answers a list in a namespace that does not exist with an empty list
+    (tests/golden/api/11-namespaces.jsonl), so a mistyped namespace would look
+    like one without jobs.  A token that may not list namespaces (403) or a
+    server without namespaces (404) cannot tell: then nothing is checked.
+    """
+    names = sorted({n for n in wanted if n and n != "*"})
+    if not names:
+        return
+    try:
+        listed = await client.list_namespaces()
+    except (NomadPermissionDeniedError, NomadNotFoundError):
+        return
+    known = sorted(str(ns.get("Name") or "") for ns in listed)
+    missing = [n for n in names if n not in known]
+    if missing:
+        raise ConfigError(
+            f"{flag} {', '.join(missing)}: no such namespace in Nomad at {client.config.address} "
+            f"(namespaces the token can see: {', '.join(known) or 'none'})"
+        )
+
+
 @asynccontextmanager
 async def connect(
     config: NomadConfig,
     *,
     on_request: RequestHook | None = None,
     retry: RetryPolicy | None = None,
+    namespaces: Iterable[str] = (),
 ) -> AsyncIterator[NomadApi]:
-    """An open ``NomadApi`` over a fresh client, closed on exit."""
+    """An open ``NomadApi`` over a fresh client, closed on exit; ``namespaces`` (the ones
+    ``--namespace`` asked for) must exist."""
     async with NomadClient(config, retry=retry, on_request=on_request) as client:
+        await require_namespaces(client, namespaces, flag="--namespace (or NOMAD_NAMESPACE)")
         yield ClientApi(client)
 
 

@@ -6,7 +6,10 @@ real git checkout; every wait is a bounded poll.
 
 from __future__ import annotations
 
+import os
 import signal
+import subprocess
+import sys
 
 import pytest
 
@@ -110,3 +113,19 @@ def test_a_hand_scale_of_a_held_job_is_left_and_the_log_says_why(
         "while the spec is held (commit a change to the file to release it)", nomad_job="web")
     assert said["level"] == "warning" and said["reason"].startswith("Failed due to")
     assert count_of(fake, "web") == 3  # left as the hand made it
+
+
+def test_a_mistyped_namespace_stops_the_daemon_with_the_namespaces_that_exist(
+    fake, tmp_path
+) -> None:
+    (tmp_path / "jobs").mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NOMAD_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "reconciler", "daemon", str(tmp_path / "jobs"), "--listen", "",
+         "--address", fake.address, "--namespace", "nosuchns"],
+        capture_output=True, text=True, timeout=60, env=env,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert "--namespace (or NOMAD_NAMESPACE) nosuchns: no such namespace" in done.stderr
+    assert "(namespaces the token can see: default)" in done.stderr
+    assert "Traceback" not in done.stderr
