@@ -84,9 +84,9 @@ from reconciler.revision import (
 from reconciler.sync.api import ClientApi
 from reconciler.sync.engine import Reconciler
 from reconciler.sync.outcome import JobOutcome
-from reconciler.sync.session import require_namespaces
 from reconciler.sync.outcome import Result as SyncResult
 from reconciler.sync.rollout import expects_deployment
+from reconciler.sync.session import require_namespaces
 
 log = logging.getLogger("reconciler.daemon")
 
