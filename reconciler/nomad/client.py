@@ -803,6 +803,17 @@ class NomadClient:
     ) -> list[dict[str, Any]]:
         return (await self.job_deployments_query(job_id, namespace=namespace, all=all)).value
 
+    async def read_evaluation(
+        self, eval_id: str, *, namespace: str | None = None
+    ) -> dict[str, Any]:
+        """``GET /v1/evaluation/:id``: its ``Status``, ``FailedTGAllocs``, ``BlockedEval``."""
+        result = await self._get(
+            f"/v1/evaluation/{_path_id(eval_id)}",
+            endpoint="/v1/evaluation/:id",
+            params={"namespace": self._default_namespace(namespace)},
+        )
+        return dict(result.value or {})
+
     async def current_index(self) -> int:
         """The newest index of the jobs and deployments tables: "now" for the event stream.
 

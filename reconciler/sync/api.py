@@ -59,6 +59,13 @@ class DeploymentWatcher(Protocol):
     ) -> tuple[dict[str, Any] | None, int]: ...
 
 
+@runtime_checkable
+class EvaluationReader(Protocol):
+    """Optional: read an evaluation (why Nomad could not place a job)."""
+
+    async def read_evaluation(self, eval_id: str, *, namespace: str) -> dict[str, Any]: ...
+
+
 class ClientApi:
     """``NomadApi`` over the project's ``NomadClient``."""
 
@@ -93,6 +100,9 @@ class ClientApi:
         )
         value = result.value
         return (dict(value) if value else None), result.index
+
+    async def read_evaluation(self, eval_id: str, *, namespace: str) -> dict[str, Any]:
+        return await self.client.read_evaluation(eval_id, namespace=namespace)
 
     async def plan_job(self, job: ApiJob) -> dict[str, Any]:
         return await self.client.plan_job(job, diff=True)

@@ -215,6 +215,7 @@ class Reconciler:
             rollout = await follow_deployment(
                 self.api, outcome.key, job_modify_index=outcome.job_modify_index or 0,
                 timeout_s=self._timeout_s, promote=promote, on_progress=self._on_progress,
+                eval_id=outcome.eval_id,
             )  # fmt: skip
         except NomadError as exc:
             return replace(

@@ -15,7 +15,7 @@ from typing import Any
 
 from reconciler.core.plan import canaries_healthy, requires_promotion
 from reconciler.model import ApiJob, JobKey
-from reconciler.sync.api import DeploymentWatcher, NomadApi
+from reconciler.sync.api import DeploymentWatcher, EvaluationReader, NomadApi
 from reconciler.sync.outcome import GroupProgress, Rollout
 
 ProgressHook = Callable[[JobKey, Rollout], None]
@@ -33,6 +33,50 @@ def expects_deployment(job: ApiJob) -> bool:
         if int(update.get("MaxParallel") or 0) > 0:
             return True
     return False
+
+
+# Evaluation states after which its FailedTGAllocs are final (nomad/structs/structs.go).
+EVAL_DONE = frozenset({"complete", "failed", "canceled", "blocked"})
+
+
+def describe_placement_failure(evaluation: Mapping[str, Any]) -> str | None:
+    """Why Nomad could not place a job, from its evaluation; None when everything was placed.
+
+    The wording follows ``nomad job run``'s monitor (command/monitor.go,
+    ``formatAllocMetrics``, v1.0.18): per group, the filters and exhaustions
+    that ruled the nodes out.
+    """
+    failed = evaluation.get("FailedTGAllocs") or {}
+    if not failed:
+        return None
+    parts = []
+    for group, metrics in sorted(failed.items()):
+        count = int(metrics.get("CoalescedFailures") or 0) + 1
+        reasons: list[str] = []
+        if not metrics.get("NodesEvaluated"):
+            reasons.append("No nodes were eligible for evaluation")
+        for dc, available in sorted((metrics.get("NodesAvailable") or {}).items()):
+            if not available:
+                reasons.append(f'No nodes are available in datacenter "{dc}"')
+        for cls, n in sorted((metrics.get("ClassFiltered") or {}).items()):
+            reasons.append(f'Class "{cls}": {n} nodes excluded by filter')
+        for constraint, n in sorted((metrics.get("ConstraintFiltered") or {}).items()):
+            reasons.append(f'Constraint "{constraint}": {n} nodes excluded by filter')
+        if int(metrics.get("NodesExhausted") or 0) > 0:
+            reasons.append(f"Resources exhausted on {metrics['NodesExhausted']} nodes")
+        for cls, n in sorted((metrics.get("ClassExhausted") or {}).items()):
+            reasons.append(f'Class "{cls}" exhausted on {n} nodes')
+        for dim, n in sorted((metrics.get("DimensionExhausted") or {}).items()):
+            reasons.append(f'Dimension "{dim}" exhausted on {n} nodes')
+        for dim in metrics.get("QuotaExhausted") or ():
+            reasons.append(f'Quota limit hit "{dim}"')
+        noun = "allocation" if count == 1 else "allocations"
+        parts.append(f'task group "{group}" failed to place {count} {noun}: '
+                     + ("; ".join(reasons) or "no reason given"))  # fmt: skip
+    text = "Nomad cannot place the job: " + "; ".join(parts)
+    if evaluation.get("BlockedEval"):
+        text += " (its evaluation is blocked until capacity appears)"
+    return text
 
 
 def rollout_of(deployment: Mapping[str, Any], *, promoted: bool = False) -> Rollout:
@@ -58,15 +102,23 @@ async def follow_deployment(
     promote: bool,
     poll_s: float = 0.25,
     on_progress: ProgressHook | None = None,
+    eval_id: str | None = None,
 ) -> Rollout:
     """Follow the job's latest deployment until it ends or ``timeout_s`` passes.
 
     With an API that offers blocking queries (``DeploymentWatcher``) each
     request waits in Nomad until the deployment changes; otherwise it polls
-    every ``poll_s``.  Returns a ``timeout`` rollout when time runs out.
+    every ``poll_s``.  Returns a ``timeout`` rollout when time runs out, and a
+    ``blocked`` one as soon as the registration's evaluation (``eval_id``) says
+    Nomad cannot place the job: its deployment would wait out its progress
+    deadline (10 minutes by default) for a node that may never come.
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
+    if eval_id and isinstance(api, EvaluationReader):
+        blocked = await _placement_failure(api, key, eval_id, deadline=deadline, poll_s=poll_s)
+        if blocked is not None:
+            return Rollout(None, "blocked", blocked)
     last: Rollout | None = None
     promoted = False
     watcher = api if isinstance(api, DeploymentWatcher) else None
@@ -112,3 +164,18 @@ async def follow_deployment(
             )  # fmt: skip
         if watcher is None:
             await asyncio.sleep(min(poll_s, remaining))
+
+
+async def _placement_failure(
+    api: EvaluationReader, key: JobKey, eval_id: str, *, deadline: float, poll_s: float
+) -> str | None:
+    """Wait (bounded) for the registration's evaluation; why it could not place the job, if so."""
+    loop = asyncio.get_running_loop()
+    while True:
+        evaluation = await api.read_evaluation(eval_id, namespace=key[0])
+        if str(evaluation.get("Status") or "") in EVAL_DONE:
+            return describe_placement_failure(evaluation)
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            return None
+        await asyncio.sleep(min(poll_s, remaining))

@@ -187,3 +187,24 @@ def test_deployment_cap_runs_rollouts_one_after_another(fake: FakeNomad, repo: G
     spans.sort()
     # each deployment was finished (its last change) before the next one was created
     assert all(done < spans[i + 1][0] for i, (_, done) in enumerate(spans[:-1])), spans
+
+
+def test_sync_wait_reports_a_job_nomad_cannot_place_as_soon_as_nomad_knows(
+    fake: FakeNomad, repo: GitRepo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The node has no docker driver: Nomad's evaluation fails to place the group and blocks;
+    the sync says why and fails instead of waiting for the deployment's deadline."""
+    job = service_job("web")
+    job["TaskGroups"][0]["Tasks"][0]["Driver"] = "docker"
+    job["TaskGroups"][0]["Tasks"][0]["Config"] = {"image": "busybox:1"}
+    repo.write_job(job)
+    repo.commit("web on docker")
+    capsys.readouterr()
+    code = main(["sync", str(repo.root), "--address", fake.address, "--wait", "--timeout", "20"])
+    out = capsys.readouterr().out
+    assert code == 1, out
+    assert (
+        'deployment blocked: Nomad cannot place the job: task group "app" failed to place '
+        '1 allocation: Constraint "missing drivers": 1 nodes excluded by filter '
+        "(its evaluation is blocked until capacity appears)"
+    ) in out
