@@ -18,7 +18,7 @@ column and reason.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from reconciler.errors import JobEvaluationError, JobSyntaxError
@@ -78,13 +78,13 @@ def _convert(
     )
     for attr in body.attributes:
         raise JobSyntaxError(
-            f'Unsupported argument; An argument named "{attr.name}" is not expected here.',
+            unsupported_argument(attr.name, (), _TOP_LEVEL),
             path=path, line=attr.pos.line, column=attr.pos.column,
         )
     jobs: list[ast.Block] = []
     for block in body.blocks:
         if block.type not in _TOP_LEVEL:
-            raise _syntax_error(path, block.pos, f'Unsupported block type; Blocks of type "{block.type}" are not expected here.')
+            raise _syntax_error(path, block.pos, unsupported_block(block.type, _TOP_LEVEL, ()))
         if block.type == "job":
             if jobs:
                 raise _syntax_error(path, block.pos, f'Duplicate job block; Only one block of type "job" is allowed. Previous definition was at {path}:{jobs[0].pos.line},{jobs[0].pos.column}.')
@@ -97,6 +97,46 @@ def _convert(
     local_values = _evaluate_locals(body, ev, var_values)
     scope: dict[str, Any] = {"var": var_values, "local": local_values}
     return _Decoder(ev).job(jobs[0], scope)
+
+
+def levenshtein(a: str, b: str) -> int:
+    """Edit distance (insert, delete, substitute: 1 each), over characters."""
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1]
+
+
+def name_suggestion(given: str, candidates: Sequence[str]) -> str:
+    """HCL's "Did you mean" pick: the first candidate within edit distance 2, else "".
+
+    (hcl/v2 didyoumean.go ``nameSuggestion``, as vendored by Nomad v1.0.18.)
+    """
+    return next((c for c in candidates if levenshtein(given, c) < 3), "")
+
+
+def unsupported_argument(name: str, attributes: Sequence[str], blocks: Sequence[str]) -> str:
+    """HCL's diagnostic for an unknown argument, with its hint (hclsyntax ``Body.Content``)."""
+    hint = name_suggestion(name, attributes)
+    if hint:
+        hint = f' Did you mean "{hint}"?'
+    elif name in blocks:
+        hint = f' Did you mean to define a block of type "{name}"?'
+    return f'Unsupported argument; An argument named "{name}" is not expected here.{hint}'
+
+
+def unsupported_block(kind: str, blocks: Sequence[str], attributes: Sequence[str]) -> str:
+    """HCL's diagnostic for an unknown block type, with its hint (hclsyntax ``Body.Content``)."""
+    hint = name_suggestion(kind, blocks)
+    if hint:
+        hint = f' Did you mean "{hint}"?'
+    elif kind in attributes:
+        hint = (f' Did you mean to define argument "{kind}"? If so, use the equals sign to '
+                "assign it a value.")  # fmt: skip
+    return f'Unsupported block type; Blocks of type "{kind}" are not expected here.{hint}'
 
 
 def _syntax_error(path: str, pos: ast.Pos, reason: str) -> JobSyntaxError:
@@ -275,14 +315,18 @@ class _Decoder:
             yield ast.Block(target, labels, contents[0].body, block.pos), inner
 
     def attributes(
-        self, body: ast.Body, allowed: tuple[str, ...] | None, *, blocks_only: tuple[str, ...] = ()
+        self, body: ast.Body, allowed: tuple[str, ...] | None, *, blocks_only: tuple[str, ...] = (),
+        block_types: tuple[str, ...] = (),
     ) -> dict[str, ast.Attribute]:
         found: dict[str, ast.Attribute] = {}
+        present = {a.name for a in body.attributes}
         for attr in body.attributes:
             if attr.name in blocks_only:
-                raise self.syntax(attr.pos, f'Unsupported argument; An argument named "{attr.name}" is not expected here. Did you mean to define a block of type "{attr.name}"?')
+                raise self.syntax(attr.pos, unsupported_argument(attr.name, (), (attr.name,)))
             if allowed is not None and attr.name not in allowed:
-                raise self.syntax(attr.pos, f'Unsupported argument; An argument named "{attr.name}" is not expected here.')
+                # HCL suggests only arguments the body does not set already.
+                unset = tuple(a for a in allowed if a not in present)
+                raise self.syntax(attr.pos, unsupported_argument(attr.name, unset, block_types))
             if attr.name in found:
                 prev = found[attr.name].pos
                 raise self.syntax(attr.pos, f'Attribute redefined; The argument "{attr.name}" was already set at {self.path}:{prev.line},{prev.column}. Each argument may be set only once.')
@@ -297,11 +341,15 @@ class _Decoder:
         # Free-form maps are blocks; only job/group/task meta and task env may also be
         # written as an attribute (`meta = {...}`), as in Nomad.
         blocks_only = tuple(n for n in map_names if n is not None and n not in struct.attr_maps)
-        attrs = self.attributes(body, tuple(attr_specs) + struct.extra_attrs, blocks_only=blocks_only)
+        attr_names = tuple(n for n in tuple(attr_specs) + struct.extra_attrs if n not in blocks_only)
+        block_types = tuple(dict.fromkeys(
+            [*block_specs, *(n for n in map_names if n is not None), *struct.extra_blocks]))
+        attrs = self.attributes(body, tuple(attr_specs) + struct.extra_attrs, blocks_only=blocks_only,
+                                block_types=block_types)  # fmt: skip
         blocks: dict[str, list[tuple[ast.Block, Scope]]] = {}
         for block, bscope in self.expand(body, scope):
             if block.type not in block_specs and block.type not in map_names and block.type not in struct.extra_blocks:
-                raise self.syntax(block.pos, f'Unsupported block type; Blocks of type "{block.type}" are not expected here.')
+                raise self.syntax(block.pos, unsupported_block(block.type, block_types, attr_names))
             blocks.setdefault(block.type, []).append((block, bscope))
 
         out: dict[str, Any] = {}

@@ -226,6 +226,13 @@ def test_values_are_converted_to_field_types() -> None:
         ('job "j" {\n  group "g" {\n    task "t" {\n      config = { a = 1 }\n    }\n  }\n}', JobSyntaxError, 'An argument named "config" is not expected here. Did you mean to define a block of type "config"?', 4),
         ('job "j" {\n  group "g" {\n    env = { A = "1" }\n  }\n}', JobSyntaxError, 'An argument named "env" is not expected here.', 3),
         ('locals {\n  a = 1\n}\nlocals {\n  a = 2\n}\njob "j" {}', JobSyntaxError, "Duplicate value in locals; Duplicate a definition found", 5),
+        # HCL's "Did you mean" hints, as `nomad job validate` (v1.0.18) prints them.
+        ('job "j" {\n  group "g" {\n    task "t" {\n      resources {\n        memry = 50\n      }\n    }\n  }\n}', JobSyntaxError, 'Unsupported argument; An argument named "memry" is not expected here. Did you mean "memory"?', 5),
+        ('job "j" {\n  group "g" {\n    task "t" {\n      restrat {}\n    }\n  }\n}', JobSyntaxError, 'Unsupported block type; Blocks of type "restrat" are not expected here. Did you mean "restart"?', 4),
+        ('job "j" {\n  group "g" {\n    count {}\n  }\n}', JobSyntaxError, 'Unsupported block type; Blocks of type "count" are not expected here. Did you mean to define argument "count"? If so, use the equals sign to assign it a value.', 3),
+        ('jbo "j" {\n}', JobSyntaxError, 'Unsupported block type; Blocks of type "jbo" are not expected here. Did you mean "job"?', 1),
+        # Arguments already set are not suggested (HCL skips them).
+        ('job "j" {\n  group "g" {\n    count = 1\n    coun = 2\n  }\n}', JobSyntaxError, 'An argument named "coun" is not expected here.', 4),
     ],
 )
 def test_structural_errors(text: str, error: type[JobSpecError], message: str, line: int) -> None:
@@ -233,6 +240,20 @@ def test_structural_errors(text: str, error: type[JobSpecError], message: str, l
         convert_hcl(text, path="b.nomad", allow_fs=False)
     assert message in info.value.reason
     assert (info.value.path, info.value.line) == ("b.nomad", line)
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ('count = 1\n    coun = 2', 'Unsupported argument; An argument named "coun" is not expected here.'),
+        ('task "t" {\n      resources {\n        memry = 50\n      }\n    }', 'Unsupported argument; An argument named "memry" is not expected here. Did you mean "memory"?'),
+    ],
+)
+def test_did_you_mean_hints_are_exactly_nomads(body: str, reason: str) -> None:
+    """Texts from `nomad job validate` (v1.0.18): a hint only when a name is close."""
+    with pytest.raises(JobSyntaxError) as info:
+        convert_hcl(f'job "j" {{\n  group "g" {{\n    {body}\n  }}\n}}', path="b.nomad", allow_fs=False)
+    assert info.value.reason == reason
 
 
 def test_an_error_in_one_file_does_not_leak_state_into_the_next() -> None:
