@@ -14,8 +14,7 @@ tasks, constraints, affinities, spreads, restart/reschedule/update/migrate
 policies, ephemeral disk, log config, services and checks, templates,
 artifacts, vault, lifecycle, periodic incl. cron syntax, parameterized) and
 ``Job.Warnings``.  Not covered (needs a server or is rare): namespace and
-driver existence, Connect/CSI/device details, network port collisions,
-resource minimums.  Nomad ≥1.1 adds checks (e.g. ``sysbatch``, reschedule on
+driver existence, Connect/CSI/device details, network port collisions.  Nomad ≥1.1 adds checks (e.g. ``sysbatch``, reschedule on
 system jobs as an error in 1.11) not modelled here.
 """
 
@@ -36,6 +35,8 @@ RESCHEDULE_MIN_INTERVAL = 15 * SECOND
 DELAY_FUNCTIONS = ("constant", "exponential", "fibonacci")
 MIN_CHECK_INTERVAL = SECOND
 MIN_CHECK_TIMEOUT = SECOND
+MIN_CPU = 1  # structs.MinResources
+MIN_MEMORY_MB = 10
 
 
 @dataclass(frozen=True)
@@ -885,14 +886,19 @@ def _validate_task(
         errs.append("KillTimeout must be a positive value")
     if task.get("ShutdownDelay", 0) < 0:
         errs.append("ShutdownDelay must be a positive value")
+    # Resources.Validate: its MeetsMinResources multierror is one item of its own
+    # multierror (nomad/structs/structs.go v1.0.18).  No "Task can't ask for disk
+    # resources": the HTTP API drops a task's DiskMB before validating
+    # (ApiResourcesToStructs in command/agent/job_endpoint.go), so Nomad never says it.
     resources = task.get("Resources") or {}
-    if resources.get("DiskMB", 0) > 0:
-        _nested(
-            errs,
-            [
-                "Task can't ask for disk resources, they have to be specified at the task group level."
-            ],
-        )
+    minimum = []
+    cpu, memory = int(resources.get("CPU") or 0), int(resources.get("MemoryMB") or 0)
+    if cpu < MIN_CPU:
+        minimum.append(f"minimum CPU value is {MIN_CPU}; got {cpu}")
+    if memory < MIN_MEMORY_MB:
+        minimum.append(f"minimum MemoryMB value is {MIN_MEMORY_MB}; got {memory}")
+    if minimum:
+        _nested(errs, [format_validation_errors(minimum)])
     log_config = task.get("LogConfig") or {}
     log_errs = []
     if log_config.get("MaxFiles", 0) < 1:

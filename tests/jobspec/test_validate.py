@@ -366,3 +366,16 @@ def test_scaling_policy_bounds() -> None:
     )
     job["TaskGroups"][0].update(Count=5, Scaling={"Min": 1, "Max": 10})
     assert validate_job(job).errors == ()
+
+
+RESOURCE_CASES = json.loads((GOLDEN / "validate" / "resources.json").read_text())["cases"]
+
+
+@pytest.mark.parametrize("case", RESOURCE_CASES, ids=lambda c: c["name"])
+def test_resource_checks_match_a_real_nomad(case: dict[str, Any]) -> None:
+    """Minimums (``minimum MemoryMB value is 10; got 5``) nested as Nomad nests them; a
+    task-level disk is no error (the API drops it before validating)."""
+    body = case["validate_response"]
+    result = validate_job(case["job"]["Job"])
+    assert list(result.errors) == (body["ValidationErrors"] or [])
+    assert format_validation_errors(result.errors) == body["Error"]
