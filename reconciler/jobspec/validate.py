@@ -37,6 +37,7 @@ MIN_CHECK_INTERVAL = SECOND
 MIN_CHECK_TIMEOUT = SECOND
 MIN_CPU = 1  # structs.MinResources
 MIN_MEMORY_MB = 10
+MIN_DISK_MB = 10  # EphemeralDisk.Validate
 
 
 @dataclass(frozen=True)
@@ -429,8 +430,9 @@ def _validate_group(group: dict[str, Any], job: dict[str, Any]) -> list[str]:
     elif reschedule:
         # no policy at all (unknown job type) is not an error: 10-invalid-registrations
         _nested(errs, _validate_reschedule(reschedule))
-    if (group.get("EphemeralDisk") or {}).get("SizeMB", 0) < 0:
-        _nested(errs, ["Minimum DiskMB value is 0"])
+    disk_mb = int((group.get("EphemeralDisk") or {}).get("SizeMB") or 0)
+    if disk_mb < MIN_DISK_MB:  # EphemeralDisk.Validate: a plain error, not nested
+        errs.append(f"minimum DiskMB value is {MIN_DISK_MB}; got {disk_mb}")
 
     update = group.get("Update")
     if update:
