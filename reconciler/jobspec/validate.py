@@ -277,20 +277,33 @@ def _validate_constraint(constraint: Mapping[str, Any]) -> list[str]:
     return errs
 
 
+AFFINITY_SET_OPERATORS = ("set_contains_all", "set_contains_any", "set_contains")
+AFFINITY_COMPARISONS = ("=", "==", "is", "!=", "not", "<", "<=", ">", ">=")
+
+
 def _validate_affinity(affinity: Mapping[str, Any]) -> list[str]:
+    """Affinity.Validate (nomad/structs/structs.go v1.0.18).  Not modelled: whether a
+    ``regexp``, ``version`` or ``semver`` target compiles (Go's own parsers and texts)."""
     errs: list[str] = []
     operand = affinity.get("Operand", "")
+    rtarget = affinity.get("RTarget", "")
     if operand == "":
         errs.append("Missing affinity operand")
-    if operand in ("distinct_hosts", "distinct_property"):
-        errs.append(f"Affinity operand {operand} not supported")
+    if operand in AFFINITY_SET_OPERATORS:
+        if not rtarget:
+            errs.append("Set contains operators require an RTarget")
+    elif operand in AFFINITY_COMPARISONS:
+        if not rtarget:
+            errs.append(f'Operator "{operand}" requires an RTarget')
+    elif operand not in ("regexp", "version", "semver"):
+        errs.append(f'Unknown affinity operator "{operand}"')
     if not affinity.get("LTarget"):
         errs.append("No LTarget provided but is required")
     weight = affinity.get("Weight", 0)
-    if weight > 100 or weight < -100:
-        errs.append("Affinity weight must be within the range [-100,100]")
     if weight == 0:
         errs.append("Affinity weight cannot be zero")
+    if weight > 100 or weight < -100:
+        errs.append("Affinity weight must be within the range [-100,100]")
     return errs
 
 

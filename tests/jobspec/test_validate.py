@@ -368,13 +368,17 @@ def test_scaling_policy_bounds() -> None:
     assert validate_job(job).errors == ()
 
 
-RESOURCE_CASES = json.loads((GOLDEN / "validate" / "resources.json").read_text())["cases"]
+RESOURCE_CASES = [
+    case
+    for name in ("resources.json", "affinities.json")
+    for case in json.loads((GOLDEN / "validate" / name).read_text())["cases"]
+]
 
 
 @pytest.mark.parametrize("case", RESOURCE_CASES, ids=lambda c: c["name"])
-def test_resource_checks_match_a_real_nomad(case: dict[str, Any]) -> None:
+def test_struct_checks_match_a_real_nomad(case: dict[str, Any]) -> None:
     """Minimums (``minimum MemoryMB value is 10; got 5``) nested as Nomad nests them; a
-    task-level disk is no error (the API drops it before validating)."""
+    task-level disk is no error (the API drops it before validating); affinity operators."""
     body = case["validate_response"]
     result = validate_job(case["job"]["Job"])
     assert list(result.errors) == (body["ValidationErrors"] or [])
