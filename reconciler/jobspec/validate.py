@@ -352,11 +352,15 @@ def _validate_parameterized(parameterized: Mapping[str, Any]) -> list[str]:
     payload = parameterized.get("Payload", "")
     if payload not in ("optional", "required", "forbidden"):
         errs.append(f"Unknown payload requirement: {_go_quote(payload)}")
-    both = sorted(
-        set(parameterized.get("MetaOptional") or []) & set(parameterized.get("MetaRequired") or [])
-    )
+    required = set(parameterized.get("MetaRequired") or [])
+    # helper.SliceSetDisjoint: Nomad lists the keys from a Go map (random order when
+    # several); here in the order meta_optional gives them.
+    both = list(dict.fromkeys(k for k in parameterized.get("MetaOptional") or [] if k in required))
     if both:
-        errs.append(f"Meta keys [{' '.join(both)}] are both required and optional")
+        errs.append(
+            "Required and optional meta keys should be disjoint. Following keys exist in both: "
+            f"[{' '.join(both)}]"
+        )
     return errs
 
 

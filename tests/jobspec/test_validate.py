@@ -370,7 +370,7 @@ def test_scaling_policy_bounds() -> None:
 
 RESOURCE_CASES = [
     case
-    for name in ("resources.json", "affinities.json")
+    for name in ("resources.json", "structs.json")
     for case in json.loads((GOLDEN / "validate" / name).read_text())["cases"]
 ]
 
