@@ -29,7 +29,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from reconciler.errors import NomadError, NomadUnavailableError
+from reconciler.errors import NomadAPIError, NomadError, NomadUnavailableError
 from reconciler.model import JobKey
 from reconciler.nomad.client import NomadClient
 from reconciler.nomad.events import Event
@@ -205,6 +205,11 @@ class NomadWatch:
         while True:
             try:
                 return await self.client.current_index()
+            except NomadAPIError as exc:
+                # A token that may read the stream but not list: start where Nomad starts.
+                log.debug("cannot read the cluster's index; the stream starts at Nomad's",
+                          extra={"fields": {"error": str(exc)}})
+                return 0
             except NomadUnavailableError as exc:
                 self.listener.on_unavailable(exc)
                 await asyncio.sleep(delay)

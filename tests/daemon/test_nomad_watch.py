@@ -246,3 +246,18 @@ async def test_the_stream_starts_now_not_with_nomads_replay_of_its_buffer() -> N
                 await asyncio.gather(watch, return_exceptions=True)
     heard = {c.key for c in listener.changes} | {d.key for d in listener.deployments}
     assert ("default", "old") not in heard
+
+
+class NoListClient(ReplayClient):
+    """A token that may read the event stream but not list jobs or deployments."""
+
+    async def current_index(self) -> int:
+        from reconciler.errors import NomadPermissionDeniedError
+
+        raise NomadPermissionDeniedError("Permission denied", status=403, endpoint="/v1/jobs")
+
+
+async def test_a_token_that_cannot_list_still_follows_the_stream() -> None:
+    client, listener = NoListClient(recorded_events()), Recorder()
+    await NomadWatch(client, listener)._follow_stream()  # type: ignore[arg-type]
+    assert "Job" in client.topics and listener.changes
