@@ -808,7 +808,7 @@ class NomadClient:
     ) -> dict[str, Any]:
         """``GET /v1/evaluation/:id``: its ``Status``, ``FailedTGAllocs``, ``BlockedEval``."""
         result = await self._get(
-            f"/v1/evaluation/{_path_id(eval_id)}",
+            f"/v1/evaluation/{_path_id(eval_id, endpoint='/v1/evaluation/:id')}",
             endpoint="/v1/evaluation/:id",
             params={"namespace": self._default_namespace(namespace)},
         )
