@@ -668,11 +668,7 @@ class Daemon:
         self._set_nomad_ok()
         if reconnect:  # events may have been missed while disconnected
             log.info("event stream reconnected; full resync")
-        # On the first connection too: the stream starts at the index Nomad had just
-        # before subscribing (not with its replay of older events), so a pass now covers
-        # a change between the start-up pass and the subscription (cheap: unchanged
-        # jobs cost one list request).
-        self._submit([ALL], Reason.RESYNC)
+            self._submit([ALL], Reason.RESYNC)
 
     def on_index_reset(self) -> None:
         # Nomad restarted without its state: the JobModifyIndexes we know are from a

@@ -197,9 +197,8 @@ class NomadWatch:
 
         Without an index Nomad replays every frame its buffer still holds
         (nomad/stream/event_broker.go, v1.0.18): deployments that ended long
-        ago would be reported as news.  The listener re-reads the cluster once
-        connected, so a change between this read and the subscription is not
-        lost.
+        ago would be reported as news.  A change between the daemon's start-up
+        pass and this read waits for the periodic full pass.
         """
         delay = 1.0
         while True:
