@@ -77,8 +77,7 @@ def test_dispatch_launches_a_child_with_meta_and_payload(client: httpx.Client) -
     child = client.get(f"/v1/job/{child_id}").json()
     assert (child["ParentID"], child["Dispatched"], child["Name"]) == ("render", True, child_id)
     assert child["Meta"] == {"owner": "ops", "team": "web"}
-    stored = base64.b64decode(child["Payload"])
-    assert stored.endswith(payload) and stored[0] == len(payload), "snappy-framed payload"
+    assert base64.b64decode(child["Payload"]) == payload, "read back as sent (real Nomad 1.0.18)"
     stubs = {j["ID"]: j for j in client.get("/v1/jobs").json()}
     assert stubs["render"]["ParameterizedJob"] is True and stubs[child_id]["ParameterizedJob"] is False
     assert client.get("/v1/job/render").json()["Version"] == 0, "the parent is not re-registered"

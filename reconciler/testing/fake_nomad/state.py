@@ -98,24 +98,6 @@ def _go_list(items: list[str]) -> str:
     return "[" + " ".join(items) + "]"
 
 
-def snappy_literal(data: bytes) -> bytes:
-    """``data`` as a valid snappy block of literals only (Nomad stores a dispatch payload
-    snappy-compressed; this encoding decodes to the same bytes)."""
-    out = bytearray()
-    n = len(data)
-    while True:  # the uncompressed length as a varint
-        byte = n & 0x7F
-        n >>= 7
-        out.append(byte | (0x80 if n else 0))
-        if not n:
-            break
-    for start in range(0, len(data), 60):
-        chunk = data[start:start + 60]
-        out.append((len(chunk) - 1) << 2)
-        out += chunk
-    return bytes(out)
-
-
 def _node_value(target: str, datacenter: str) -> str | None:
     """A constraint target as the fake's one client node resolves it (None: not set)."""
     if not (target.startswith("${") and target.endswith("}")):
@@ -501,7 +483,8 @@ class State:
                 raise APIError(500, f"Dispatch did not provide required meta keys: {_go_list(missing)}")
             child_id = f"{job_id}/dispatch-{int(time.time())}-{uuid.uuid4().hex[:8]}"
             merged = {**(parent.get("Meta") or {}), **meta} if (parent.get("Meta") or meta) else parent.get("Meta")
-            encoded = base64.b64encode(snappy_literal(payload)).decode() if payload else None
+            # Nomad keeps the payload snappy-compressed but reads it back as sent (checked on 1.0.18).
+            encoded = base64.b64encode(payload).decode() if payload else None
             child, create_index = self._launch_child(parent, child_id, Dispatched=True, Meta=merged, Payload=encoded)
             reply: dict[str, Any] = {"DispatchedJobID": child_id, "EvalCreateIndex": 0, "EvalID": "",
                                      "Index": create_index, "JobCreateIndex": create_index}
