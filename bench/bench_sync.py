@@ -99,6 +99,22 @@ async def measure(fake: FakeNomad, label: str, coro: Any) -> tuple[Any, dict[str
     }
 
 
+def cli_process_row(fake: FakeNomad, command: str, root: Path, step: str) -> dict[str, Any]:
+    """Run ``nomad-reconciler COMMAND ROOT`` as a new process (cold load included); its requests."""
+    fake.clear_request_log()
+    t = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "reconciler", command, str(root), "--address", fake.address],
+        capture_output=True, text=True, timeout=600, env={**os.environ, "NO_COLOR": "1"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    log = fake.request_log
+    return {
+        "step": step, "wall_s": round(time.perf_counter() - t, 3), "requests": len(log),
+        "by_endpoint": by_endpoint(log),
+    }  # fmt: skip
+
+
 async def run(count: int, version: str) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     with (
@@ -147,34 +163,12 @@ async def run(count: int, version: str) -> list[dict[str, Any]]:
             assert all(o.result.value == "unchanged" for o in result.outcomes)
             rows.append(row)
 
-            # A real one-shot process, as CI runs it: load + version + list.
-            fake.clear_request_log()
-            t = time.perf_counter()
-            done = subprocess.run(
-                [sys.executable, "-m", "reconciler", "sync", str(root), "--address", fake.address],
-                capture_output=True, text=True, timeout=600, env={**os.environ, "NO_COLOR": "1"},
-            )  # fmt: skip
-            assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-            log = fake.request_log
-            rows.append({
-                "step": f"[{version}] `nomad-reconciler sync` process, no-op (incl. cold load)",
-                "wall_s": round(time.perf_counter() - t, 3), "requests": len(log),
-                "by_endpoint": by_endpoint(log),
-            })  # fmt: skip
+            # Real one-shot processes, as CI runs them: load + version + list.
+            rows.append(cli_process_row(
+                fake, "sync", root, f"[{version}] `nomad-reconciler sync` process, no-op"))
 
-            fake.clear_request_log()
-            t = time.perf_counter()
-            done = subprocess.run(
-                [sys.executable, "-m", "reconciler", "plan", str(root), "--address", fake.address],
-                capture_output=True, text=True, timeout=600, env={**os.environ, "NO_COLOR": "1"},
-            )  # fmt: skip
-            assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-            log = fake.request_log
-            rows.append({
-                "step": f"[{version}] `nomad-reconciler plan` process, in sync (incl. cold load)",
-                "wall_s": round(time.perf_counter() - t, 3), "requests": len(log),
-                "by_endpoint": by_endpoint(log),
-            })  # fmt: skip
+            rows.append(cli_process_row(
+                fake, "plan", root, f"[{version}] `nomad-reconciler plan` process, in sync"))
 
             target = root / "team-3" / "svc-0003.json"
             doc = json.loads(target.read_text())
@@ -213,19 +207,8 @@ async def adopted(count: int, version: str) -> list[dict[str, Any]]:
                 await api.register_job(
                     job, enforce_index=None, preserve_counts=False, submission=None
                 )
-        fake.clear_request_log()
-        t = time.perf_counter()
-        done = subprocess.run(
-            [sys.executable, "-m", "reconciler", "plan", str(root), "--address", fake.address],
-            capture_output=True, text=True, timeout=600, env={**os.environ, "NO_COLOR": "1"},
-        )  # fmt: skip
-        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-        log = fake.request_log
-        return [{
-            "step": f"[{version}] `plan` process over {count} adopted (unstamped) jobs",
-            "wall_s": round(time.perf_counter() - t, 3), "requests": len(log),
-            "by_endpoint": by_endpoint(log),
-        }]  # fmt: skip
+        return [cli_process_row(
+            fake, "plan", root, f"[{version}] `plan` process over {count} adopted (unstamped) jobs")]
 
 
 def main() -> None:
