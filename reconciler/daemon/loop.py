@@ -743,8 +743,7 @@ class Daemon:
     async def _handle_batch(self, batch: frozenset[JobKey]) -> Mapping[JobKey, Result]:
         reasons = {key: self._reasons.pop(key, set()) for key in batch}
         self._running_reasons.update(reasons)
-        snapshot = self.snapshot
-        if snapshot is None:
+        if self.snapshot is None:
             raise NomadUnavailableError("jobs directory not loaded yet")
         results: dict[JobKey, Result] = {}
         rest = batch - {ALL}
@@ -765,9 +764,12 @@ class Daemon:
                     results[key] = exc
 
         await asyncio.gather(*(check_one(k) for k in sorted(check)))
+        # The checkout is read only once the lock is held: a batch that took it earlier
+        # (before the rollout checks above, or while waiting) could otherwise write a
+        # spec older than one a concurrent batch already wrote.
         if ALL in batch:
             async with self._pass_lock.exclusive():
-                results.update(await self._full_pass(snapshot))
+                results.update(await self._full_pass(self._loaded()))
             # Jobs the full pass could not finish get their own retry with backoff.
             retry = [k for k, r in results.items()
                      if k not in batch and isinstance(r, BaseException)]
@@ -779,8 +781,15 @@ class Daemon:
                 drift_keys = {k for k in sync_keys
                               if Reason.NOMAD in reasons.get(k, set())
                               and k not in self._pending_files}
-                results.update(await self._sync(snapshot, sync_keys, drift_keys=drift_keys))
+                results.update(
+                    await self._sync(self._loaded(), sync_keys, drift_keys=drift_keys)
+                )
         return results
+
+    def _loaded(self) -> Snapshot:
+        """The checkout as last loaded (a snapshot is never unloaded once there)."""
+        assert self.snapshot is not None
+        return self.snapshot
 
     def _parked(self, snapshot: Snapshot) -> dict[JobKey, tuple[str, str]]:
         """Jobs not to submit again until their file changes: (state, reason) by key.
