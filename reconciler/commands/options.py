@@ -20,7 +20,8 @@ from typing import Any
 from reconciler.core.ownership import DEFAULT_PREFIX
 from reconciler.core.plan import SyncPolicy
 from reconciler.errors import ConfigError
-from reconciler.jobspec.loader import DEFAULT_MAX_FILE_SIZE, load_directory, parse_size
+from reconciler.jobspec.limits import DEFAULT_MAX_FILE_SIZE
+from reconciler.jobspec.loader import load_directory, parse_size
 from reconciler.jobspec.variables import VariableInputs
 from reconciler.model import Snapshot
 from reconciler.nomad.config import NomadConfig

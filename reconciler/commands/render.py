@@ -17,6 +17,8 @@ from decimal import Decimal
 from typing import Any
 
 from reconciler.errors import ConfigError, JobSpecError
+from reconciler.jobspec.limits import DEFAULT_MAX_FILE_SIZE
+from reconciler.jobspec.loader import parse_size
 
 _GO_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
 
@@ -85,12 +87,27 @@ def _go_float(number: float) -> str:
 
 
 def render_file(
-    path: str, *, variables: tuple[str, ...] = (), var_files: tuple[str, ...] = (), env: dict[str, str] | None = None
+    path: str,
+    *,
+    variables: tuple[str, ...] = (),
+    var_files: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE,
 ) -> dict[str, Any]:
-    """The API job for the file at ``path`` (HCL2, or JSON when it ends in ``.json``)."""
+    """The API job for the file at ``path`` (HCL2, or JSON when it ends in ``.json``).
+
+    The file, and each file it reads with ``file()``, may be at most ``max_file_size`` bytes.
+    """
     try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
+        with open(path, "rb") as fh:
+            data = fh.read(max_file_size + 1)
+            if len(data) > max_file_size:
+                size = max(os.fstat(fh.fileno()).st_size, len(data))
+                raise JobSpecError(
+                    f"The file is {size} bytes, more than the {max_file_size}-byte limit for a "
+                    "job file (--max-file-size); not parsed.", path=path,
+                )  # fmt: skip
+        text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else "file is not valid UTF-8"
         raise JobSpecError(f"Failed to read job file; {reason}.", path=path) from exc
@@ -104,12 +121,18 @@ def render_file(
     from reconciler.jobspec.variables import VariableInputs
 
     inputs = VariableInputs(cli=variables, files=var_files, env=dict(env or {}))
-    return convert_hcl(text, path=path, inputs=inputs, allow_fs=True, base_dir=os.path.dirname(path) or ".")
+    return convert_hcl(
+        text, path=path, inputs=inputs, allow_fs=True, base_dir=os.path.dirname(path) or ".",
+        read_limit=max_file_size,
+    )  # fmt: skip
 
 
 def _run(args: argparse.Namespace) -> int:
     env = {k: v for k, v in os.environ.items() if k.startswith("NOMAD_VAR_")}
-    job = render_file(args.file, variables=tuple(args.var), var_files=tuple(args.var_file), env=env)
+    job = render_file(
+        args.file, variables=tuple(args.var), var_files=tuple(args.var_file), env=env,
+        max_file_size=parse_size(args.max_file_size),
+    )  # fmt: skip
     sys.stdout.write(format_api_json(job) + "\n")
     return 0
 
@@ -134,5 +157,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--var-file", "-var-file", action="append", default=[], metavar="FILE",
         help="read input variables from an HCL or JSON (.json) file (repeatable, later files win)",
+    )
+    parser.add_argument(
+        "--max-file-size", default="256KiB", metavar="SIZE",
+        help="largest job file, and largest file it reads with file(), in bytes or with a "
+        "unit (default 256KiB; e.g. 64KiB, 1MiB); a larger one is an error, never parsed",
     )
     parser.set_defaults(func=_run)

@@ -37,7 +37,8 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.errors import ConfigError
-from reconciler.jobspec.loader import DEFAULT_MAX_FILE_SIZE, parse_size
+from reconciler.jobspec.limits import DEFAULT_MAX_FILE_SIZE
+from reconciler.jobspec.loader import parse_size
 from reconciler.secrets import redact_url
 
 CONFIG_ENV = "NOMAD_RECONCILER_CONFIG"

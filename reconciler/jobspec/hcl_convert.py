@@ -28,6 +28,7 @@ from reconciler.jobspec.hcl_eval import Evaluator
 from reconciler.jobspec.hcl_functions import build_evaluator
 from reconciler.jobspec.hcl_schema import STRUCTS, Attr, Fixed, Nested, Struct
 from reconciler.jobspec.hcl_types import ConversionError, to_bool, to_number, to_string
+from reconciler.jobspec.limits import DEFAULT_MAX_FILE_SIZE
 from reconciler.jobspec.variables import (
     VariableInputs,
     parse_declarations,
@@ -47,20 +48,26 @@ def convert_hcl(
     allow_fs: bool = True,
     base_dir: str | None = None,
     fs_root: str | None = None,
+    read_limit: int = DEFAULT_MAX_FILE_SIZE,
 ) -> dict[str, Any]:
     """The API job (the object inside ``{"Job": ...}``) an HCL2 job file describes.
 
-    ``fs_root``, when given, confines filesystem functions (``file()``...) to that tree.
+    ``fs_root``, when given, confines filesystem functions (``file()``...) to that tree;
+    ``read_limit`` bounds the size of each file they read.
     """
     try:
-        return _convert(text, path=path, inputs=inputs, allow_fs=allow_fs, base_dir=base_dir, fs_root=fs_root)
+        return _convert(
+            text, path=path, inputs=inputs, allow_fs=allow_fs, base_dir=base_dir,
+            fs_root=fs_root, read_limit=read_limit,
+        )  # fmt: skip
     except RecursionError:
         # Only pathological nesting gets here; it is still this file's error, not a crash.
         raise JobSyntaxError("Nesting too deep; The file nests expressions or blocks too deeply to process.", path=path) from None
 
 
 def _convert(
-    text: str, *, path: str, inputs: VariableInputs, allow_fs: bool, base_dir: str | None, fs_root: str | None
+    text: str, *, path: str, inputs: VariableInputs, allow_fs: bool, base_dir: str | None,
+    fs_root: str | None, read_limit: int,
 ) -> dict[str, Any]:
     if text.lstrip(" ").startswith("{"):
         # Nomad would read this as HCL's JSON syntax; this converter reads native syntax only.
@@ -75,6 +82,7 @@ def _convert(
         base_dir=base_dir if base_dir is not None else os.path.dirname(path) or ".",
         allow_fs=allow_fs,
         fs_root=fs_root,
+        read_limit=read_limit,
     )
     for attr in body.attributes:
         raise JobSyntaxError(

@@ -52,6 +52,7 @@ from reconciler.jobspec.hcl_types import (
     to_number,
     to_string,
 )
+from reconciler.jobspec.limits import DEFAULT_MAX_FILE_SIZE
 
 _Registry = dict[str, Function]
 
@@ -406,13 +407,18 @@ def _cidrhost(prefix: str, hostnum: int) -> str:
 
 
 def build_functions(
-    *, base_dir: str | None = None, allow_fs: bool = True, fs_root: str | None = None
+    *,
+    base_dir: str | None = None,
+    allow_fs: bool = True,
+    fs_root: str | None = None,
+    read_limit: int = DEFAULT_MAX_FILE_SIZE,
 ) -> dict[str, Function]:
     """Nomad 1.0's function table; filesystem functions honour ``allow_fs``/``base_dir``.
 
     ``fs_root`` confines them to one directory tree (symlinks resolved): the
     daemon reads job files from a repository that others write to, and a
     ``file("/run/secrets/...")`` must not copy the reconciler's own secrets into a job.
+    ``read_limit`` bounds each file they read (never read whole when larger).
     """
     reg: _Registry = {}
     f = _fn
@@ -876,8 +882,15 @@ def build_functions(
     def _file(p: Any) -> Any:
         target = fs_path(_str(p))
         try:
-            with open(target, encoding="utf-8") as fh:
-                return fh.read()
+            with open(target, "rb") as fh:
+                data = fh.read(read_limit + 1)
+                if len(data) > read_limit:
+                    size = max(os.fstat(fh.fileno()).st_size, len(data))
+                    raise FunctionError(
+                        f"{_str(p)} is {size} bytes, more than the {read_limit}-byte limit for a "
+                        "file a job reads (--max-file-size); not read"
+                    )
+            return data.decode("utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise FunctionError(f"failed to read {_str(p)}: {exc.strerror if isinstance(exc, OSError) else 'contents are not valid UTF-8'}") from None
 
@@ -970,12 +983,19 @@ LAZY_FUNCTIONS = {"try": _lazy_try, "can": _lazy_can, "convert": _lazy_convert}
 
 
 def build_evaluator(
-    *, path: str, base_dir: str | None = None, allow_fs: bool = True, fs_root: str | None = None
+    *,
+    path: str,
+    base_dir: str | None = None,
+    allow_fs: bool = True,
+    fs_root: str | None = None,
+    read_limit: int = DEFAULT_MAX_FILE_SIZE,
 ) -> Evaluator:
     """An evaluator with Nomad 1.0's functions, for one file."""
     return Evaluator(
         path=path,
-        functions=build_functions(base_dir=base_dir, allow_fs=allow_fs, fs_root=fs_root),
+        functions=build_functions(
+            base_dir=base_dir, allow_fs=allow_fs, fs_root=fs_root, read_limit=read_limit
+        ),
         lazy_functions=LAZY_FUNCTIONS,
     )
 

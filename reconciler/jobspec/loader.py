@@ -36,13 +36,15 @@ from typing import TYPE_CHECKING
 from reconciler.errors import ConfigError, JobSpecError, JobSyntaxError, JobValidationError
 from reconciler.jobspec.digest import digest
 from reconciler.jobspec.discovery import JobFile, SourceFormat, discover_job_files
+from reconciler.jobspec.limits import DEFAULT_MAX_FILE_SIZE
 from reconciler.model import ApiJob, DesiredJob, Diagnostic, JobKey, Snapshot
 
 if TYPE_CHECKING:
     from reconciler.jobspec.variables import VariableInputs
 
 JobParser = Callable[..., ApiJob]
-"""``parser(text, *, path, source_format, inputs, base_dir, fs_root) -> job``; raises ``JobSpecError``."""
+"""``parser(text, *, path, source_format, inputs, base_dir, fs_root, read_limit) -> job``;
+raises ``JobSpecError``."""
 
 #: Below this many files to parse, a process pool costs more than it saves.
 POOL_MIN_FILES = 64
@@ -50,12 +52,6 @@ POOL_MIN_FILES = 64
 POOL_CHUNK = 16
 #: Each process holds its own parser (~70 MB): a big machine gets no more than this.
 POOL_MAX_PROCESSES = 4
-
-#: Largest job (or variables) file loaded, in bytes: far above any real job
-#: (the example jobs are 1-3 KB, big real ones tens of KB), small enough that
-#: one file's parse stays around 2 CPU seconds and 80 MB (BENCHMARKS.md: 1 MiB
-#: costs 10 s and 210 MB).  A larger file is an error of that file, never parsed.
-DEFAULT_MAX_FILE_SIZE = 256 * 1024
 
 _SIZE = re.compile(r"(?i)\s*(\d+)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?\s*")
 _SIZE_UNITS = {
@@ -115,10 +111,12 @@ def parse_job_source(
     inputs: VariableInputs,
     base_dir: str,
     fs_root: str | None = None,
+    read_limit: int = DEFAULT_MAX_FILE_SIZE,
 ) -> ApiJob:
     """The default parser: one job file's text → the Job object.
 
-    Its only I/O is what the file asks for with filesystem functions, confined to ``fs_root``.
+    Its only I/O is what the file asks for with filesystem functions, confined to ``fs_root``,
+    each file read at most ``read_limit`` bytes.
     """
     if source_format is SourceFormat.JSON:
         from reconciler.jobspec.jsonspec import parse_json_job
@@ -126,7 +124,10 @@ def parse_job_source(
         return parse_json_job(text, path=path)
     from reconciler.jobspec.hcl_convert import convert_hcl
 
-    job: ApiJob = convert_hcl(text, path=path, inputs=inputs, allow_fs=True, base_dir=base_dir, fs_root=fs_root)
+    job: ApiJob = convert_hcl(
+        text, path=path, inputs=inputs, allow_fs=True, base_dir=base_dir, fs_root=fs_root,
+        read_limit=read_limit,
+    )  # fmt: skip
     return job
 
 
@@ -194,6 +195,7 @@ class ParseWork:
     inputs: VariableInputs
     base_dir: str
     fs_root: str | None = None  # filesystem functions may read only below it
+    read_limit: int = DEFAULT_MAX_FILE_SIZE  # ... and files of at most this many bytes
 
 
 def load_directory(
@@ -270,6 +272,7 @@ def load_directory(
             inputs=_with_companions(inputs, base, job_file),
             base_dir=str((base / job_file.path).parent),
             fs_root=base_str,
+            read_limit=max_file_size,
         )
         pending.append((work, fingerprint))
 
@@ -408,6 +411,7 @@ def parse_one(work: ParseWork, *, parser: JobParser) -> Outcome:
             inputs=work.inputs,
             base_dir=work.base_dir,
             fs_root=work.fs_root,
+            read_limit=work.read_limit,
         )
         if not isinstance(job, dict) or not job.get("ID"):
             raise JobSyntaxError("the file does not declare a job with an ID", path=work.path)

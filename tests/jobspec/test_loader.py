@@ -477,3 +477,25 @@ def test_parse_size_refuses_nonsense(text: str) -> None:
 
     with pytest.raises(ConfigError, match="--max-file-size"):
         loader_module.parse_size(text)
+
+
+def test_a_file_read_with_file_obeys_the_size_cap(tmp_path: Path) -> None:
+    job = (
+        'job "{id}" {{\n  datacenters = ["dc1"]\n  meta {{\n    blob = file("{name}")\n  }}\n'
+        '  group "g" {{\n    task "t" {{\n      driver = "exec"\n      config {{\n'
+        '        command = "/bin/true"\n      }}\n    }}\n  }}\n}}\n'
+    )
+    write(tmp_path, "small.txt", "s" * 1000)
+    write(tmp_path, "big.txt", "b" * 5000)
+    write(tmp_path, "reads-small.nomad", job.format(id="reads-small", name="small.txt"))
+    write(tmp_path, "reads-big.nomad", job.format(id="reads-big", name="big.txt"))
+
+    snap = load_directory(tmp_path, inputs=NO_INPUTS, max_file_size=1024)
+    assert [j.job_id for j in snap.jobs] == ["reads-small"]
+    (err,) = snap.errors
+    assert err.path == "reads-big.nomad" and err.line == 4, err
+    assert "big.txt is 5000 bytes, more than the 1024-byte limit for a file a job reads " \
+        "(--max-file-size); not read" in err.message
+    # The same file under the default limit is read.
+    loaded = load_directory(tmp_path, inputs=NO_INPUTS)
+    assert {j.job_id for j in loaded.jobs} == {"reads-small", "reads-big"}

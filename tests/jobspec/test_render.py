@@ -179,3 +179,25 @@ def test_strings_and_empty_containers_are_printed_like_go() -> None:
         '{\n    "Job": {\n        "s": "\\u003ca\\u0026b\\u003e café",\n        "l": [],\n'
         '        "m": {},\n        "n": null,\n        "b": true\n    }\n}'
     )
+
+
+def test_render_caps_the_job_file_and_the_files_it_reads(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    job = 'job "web" {\n  datacenters = ["dc1"]\n  meta {\n    blob = file("blob.txt")\n  }\n' \
+        '  group "g" {\n    task "t" {\n      driver = "exec"\n      config {\n' \
+        '        command = "/bin/true"\n      }\n    }\n  }\n}\n'
+    (tmp_path / "web.nomad").write_text(job)
+    (tmp_path / "blob.txt").write_text("x" * 2000)
+    path = str(tmp_path / "web.nomad")
+
+    assert main(["render", path, "--max-file-size", "1KiB"]) == 1
+    err = capsys.readouterr().err
+    assert "web.nomad:4" in err and "blob.txt is 2000 bytes, more than the 1024-byte limit" in err
+
+    assert main(["render", path, "--max-file-size", "100"]) == 1
+    err = capsys.readouterr().err
+    assert f"{path}: The file is {len(job)} bytes, more than the 100-byte limit" in err, err
+
+    assert main(["render", path]) == 0  # the default leaves room for real jobs
+    assert json.loads(capsys.readouterr().out)["Job"]["Meta"]["blob"] == "x" * 2000
