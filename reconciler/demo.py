@@ -32,10 +32,12 @@ from typing import Any, TextIO
 
 import httpx
 
+from reconciler.deployment import Deployment
 from reconciler.errors import ConfigError, ReconcilerError
 from reconciler.jobspec.loader import load_directory
 from reconciler.jobspec.variables import VariableInputs
 from reconciler.model import DesiredJob, Snapshot
+from reconciler.nomad.objects import parse_deployment
 
 CHANGE_KEY = "demo_revision"
 # The demo's simulated client node runs every driver the examples use (the
@@ -160,22 +162,26 @@ class NomadView:
     def job(self, job: DesiredJob) -> dict[str, Any] | None:
         return self.get(f"/v1/job/{job.job_id}", namespace=job.namespace)  # type: ignore[no-any-return]
 
-    def latest_deployment(self, job: DesiredJob) -> dict[str, Any] | None:
-        return self.get(f"/v1/job/{job.job_id}/deployment", namespace=job.namespace)  # type: ignore[no-any-return]
+    def latest_deployment(self, job: DesiredJob) -> Deployment | None:
+        body = self.get(f"/v1/job/{job.job_id}/deployment", namespace=job.namespace)
+        return parse_deployment(body) if body else None
+
+    def deployment(self, deployment_id: str) -> Deployment | None:
+        body = self.get(f"/v1/deployment/{deployment_id}")
+        return parse_deployment(body) if body else None
 
 
-def describe_deployment(deployment: dict[str, Any]) -> str:
+def describe_deployment(deployment: Deployment) -> str:
     parts = []
-    for name, group in sorted((deployment.get("TaskGroups") or {}).items()):
-        canaries = group.get("DesiredCanaries") or 0
-        text = f"{name}: {group.get('HealthyAllocs', 0)}/{group.get('DesiredTotal', 0)} healthy"
-        if canaries:
-            text += (f", canaries {len(group.get('PlacedCanaries') or [])}/{canaries} placed"
-                     f"{', promoted' if group.get('Promoted') else ''}")
-        if group.get("UnhealthyAllocs"):
-            text += f", {group['UnhealthyAllocs']} unhealthy"
+    for group in deployment.groups:
+        text = f"{group.name}: {group.healthy_allocs}/{group.desired_total} healthy"
+        if group.has_canaries:
+            text += (f", canaries {len(group.placed_canaries)}/{group.desired_canaries} placed"
+                     f"{', promoted' if group.promoted else ''}")
+        if group.unhealthy_allocs:
+            text += f", {group.unhealthy_allocs} unhealthy"
         parts.append(text)
-    return f"{deployment.get('Status')}: {deployment.get('StatusDescription')} ({'; '.join(parts)})"
+    return f"{deployment.status_text}: {deployment.description} ({'; '.join(parts)})"
 
 
 @contextlib.contextmanager
@@ -336,7 +342,7 @@ def _canary_walkthrough(
     def first_deployment_over() -> bool:
         daemon_alive()
         dep = view.latest_deployment(job)
-        return dep is None or dep.get("Status") not in ("running", "pending", "paused")
+        return dep is None or not dep.active
 
     _wait_until(first_deployment_over, timeout_s=options.timeout_s, what=f"{job.job_id}'s first deployment")
 
@@ -348,32 +354,32 @@ def _canary_walkthrough(
     narrator.step(f"Committed {commit}: a Meta change to {job.namespace}/{job.job_id} ({job.path}), "
                   "which its update block rolls out with a canary")
 
-    def new_deployment() -> dict[str, Any] | None:
+    def new_deployment() -> Deployment | None:
         daemon_alive()
         dep = view.latest_deployment(job)
-        if dep and int(dep.get("JobVersion", -1)) > version_before:
+        if dep and (dep.job_version if dep.job_version is not None else -1) > version_before:
             return dep
         return None
 
-    deployment = _wait_until(new_deployment, timeout_s=options.timeout_s, what="the new deployment")
-    narrator.say(f"deployment {deployment['ID'][:8]} for job version {deployment['JobVersion']}")
+    deployment: Deployment = _wait_until(new_deployment, timeout_s=options.timeout_s, what="the new deployment")
+    narrator.say(f"deployment {deployment.id[:8]} for job version {deployment.job_version}")
     last = ""
     deadline = time.monotonic() + options.timeout_s
     while True:
         daemon_alive()
-        deployment = view.get(f"/v1/deployment/{deployment['ID']}") or deployment
+        deployment = view.deployment(deployment.id) or deployment
         text = describe_deployment(deployment)
         if text != last:
             narrator.say(text)
             last = text
-        if deployment.get("Status") not in ("running", "pending", "paused"):
+        if not deployment.active:
             break
         if time.monotonic() > deadline:
             raise ReconcilerError(f"demo: the rollout of {job.job_id} did not finish in {options.timeout_s:.0f}s")
         time.sleep(0.25)
-    if deployment.get("Status") == "successful":
+    if deployment.successful:
         narrator.step(f"Rollout of {job.job_id} successful: the daemon promoted the canary once it had "
                       f"been healthy for {options.promote_after}")
     else:
-        raise ReconcilerError(f"demo: the rollout of {job.job_id} ended {deployment.get('Status')}: "
-                              f"{deployment.get('StatusDescription')}")
+        raise ReconcilerError(f"demo: the rollout of {job.job_id} ended {deployment.status_text}: "
+                              f"{deployment.description}")

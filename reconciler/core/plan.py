@@ -29,11 +29,8 @@ from typing import Any
 from reconciler.core.diff import DriftState, JobDrift, compute_job_drift
 from reconciler.core.ownership import DEFAULT_PREFIX, parse_wave, read_ownership, wants_auto_promote
 from reconciler.core.prune import PruneHistory, decide_prune_guards
+from reconciler.deployment import Deployment
 from reconciler.model import ApiJob, DesiredJob, Diagnostic, JobKey, Snapshot
-
-ACTIVE_DEPLOYMENT_STATUSES = frozenset(
-    {"running", "paused", "blocked", "unblocking", "initializing", "pending"}
-)
 
 
 class ActionKind(enum.StrEnum):
@@ -73,10 +70,10 @@ class LiveJob:
     meta: Mapping[str, Any] | None = None
     job: ApiJob | None = None
     version: int | None = None
-    deployment: Mapping[str, Any] | None = None
+    deployment: Deployment | None = None
     known_digest: str | None = None
     failed_digest: str | None = None
-    failed_deployment: Mapping[str, Any] | None = None  # the deployment of failed_digest
+    failed_deployment: Deployment | None = None  # the deployment of failed_digest
     read_error: str | None = None  # reading it failed: its state is unknown this pass
     # Registered from this very digest by this process, nobody wrote since, and
     # Nomad's plan still reports these fields changed: re-sending cannot help.
@@ -86,11 +83,9 @@ class LiveJob:
     nomad_plan: Mapping[str, Any] | None = None
 
     @property
-    def active_deployment(self) -> Mapping[str, Any] | None:
+    def active_deployment(self) -> Deployment | None:
         dep = self.deployment
-        if dep is not None and dep.get("Status") in ACTIVE_DEPLOYMENT_STATUSES:
-            return dep
-        return None
+        return dep if dep is not None and dep.active else None
 
 
 @dataclass(frozen=True)
@@ -342,9 +337,10 @@ def _decide(
     if live.failed_digest == desired.digest and not policy.retry_failed:
         # The failed deployment's words ("Failed due to progress deadline ..."), not the
         # latest deployment's: after an auto-revert that is the rollback's.
-        dep = live.failed_deployment or live.deployment or {}
+        dep = live.failed_deployment or live.deployment
+        said = dep.description if dep is not None else ""
         reason = (
-            f"the rollout of this spec failed ({dep.get('StatusDescription') or 'deployment failed'});"
+            f"the rollout of this spec failed ({said or 'deployment failed'});"
             " held until the file changes (changes made in Nomad meanwhile, such as a"
             " job scale, are not healed while it is held)"
         )
@@ -361,8 +357,8 @@ def _decide(
     if active is not None and not may_supersede(desired, drift, policy):
         what = "" if not policy.supersede_active else "changed out of band while "
         reason = (
-            f"{what}deployment {str(active.get('ID', ''))[:8]} is {active.get('Status')}"
-            f" ({active.get('StatusDescription', '')}); held until it finishes"
+            f"{what}deployment {active.id[:8]} is {active.status_text}"
+            f" ({active.description}); held until it finishes"
         )
         return _hold(key, drift, reason, base, HoldReason.ACTIVE_DEPLOYMENT)
     return JobAction(
@@ -399,40 +395,21 @@ def _maybe_promote(
     desired: DesiredJob, live: LiveJob, drift: JobDrift, policy: SyncPolicy, base: dict[str, Any]
 ) -> JobAction:
     dep = live.active_deployment
-    if dep is None or not requires_promotion(dep):
+    if dep is None or not dep.awaiting_promotion:
         return JobAction(desired.key, ActionKind.NONE, drift, "", **base)
     allowed = policy.promote or wants_auto_promote(
         desired.canonical.get("Meta"), policy.owner_prefix
     )
-    dep_id = str(dep.get("ID", ""))
+    dep_id = dep.id
     if not allowed:
         reason = "awaiting promotion (not allowed by policy: --promote or Meta auto-promote)"
         return JobAction(desired.key, ActionKind.NONE, drift, reason, deployment_id=dep_id, **base)
-    if not canaries_healthy(dep):
+    if not dep.canaries_healthy:
         reason = "awaiting promotion: canaries not yet healthy"
         return JobAction(desired.key, ActionKind.NONE, drift, reason, deployment_id=dep_id, **base)
     return JobAction(
         desired.key, ActionKind.PROMOTE, drift, "canaries healthy", deployment_id=dep_id, **base
     )
-
-
-def requires_promotion(deployment: Mapping[str, Any]) -> bool:
-    """Nomad's ``Deployment.RequiresPromotion``: running and a canary group not yet promoted."""
-    if deployment.get("Status") != "running":
-        return False
-    groups = deployment.get("TaskGroups") or {}
-    return any(
-        (g.get("DesiredCanaries") or 0) > 0 and not g.get("Promoted") for g in groups.values()
-    )
-
-
-def canaries_healthy(deployment: Mapping[str, Any]) -> bool:
-    """Every group with canaries has as many healthy allocations as desired canaries."""
-    for g in (deployment.get("TaskGroups") or {}).values():
-        want = g.get("DesiredCanaries") or 0
-        if want > 0 and not g.get("Promoted") and (g.get("HealthyAllocs") or 0) < want:
-            return False
-    return True
 
 
 def _decide_prunes(

@@ -7,9 +7,11 @@ retry only where a retry can help (``retry.py``), report each HTTP attempt
 to an optional hook (metrics), and smooth over API differences between Nomad
 1.0 and 2.x using the server version from ``/v1/agent/self``.
 
-It does not decide anything about jobs: no diffing, no policy.  Payloads are
-Nomad's JSON (``dict``); results of blocking-capable reads come wrapped in
-``QueryResult`` with Nomad's index headers.
+It does not decide anything about jobs: no diffing, no policy.  Jobs are
+Nomad's JSON (``dict``); deployments arrive parsed (``objects.parse_deployment``
+into ``reconciler.deployment.Deployment``), evaluations and allocation stubs as
+the ``TypedDict``s of ``objects.py``.  Results of blocking-capable reads come
+wrapped in ``QueryResult`` with Nomad's index headers.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from urllib.parse import quote
 
 import httpx
 
+from reconciler.deployment import Deployment
 from reconciler.errors import (
     NomadBadRequestError,
     NomadError,
@@ -46,6 +49,7 @@ from reconciler.nomad.hooks import (
     ResetHook,
     call_hook_safely,
 )
+from reconciler.nomad.objects import AllocationStub, Evaluation, parse_deployment
 from reconciler.nomad.retry import RetryPolicy, build_retrying
 from reconciler.nomad.transport import build_http_client, sni_extensions
 from reconciler.nomad.versions import (
@@ -61,6 +65,7 @@ from reconciler.secrets import scrub
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+U = TypeVar("U")
 JSON = Any
 
 # Nomad adds up to wait/16 of jitter to a blocking query (API-NOTES §3.1).
@@ -81,6 +86,10 @@ class QueryResult(Generic[T]):
     index: int
     known_leader: bool
     last_contact: float
+
+    def with_value(self, value: U) -> QueryResult[U]:
+        """The same query metadata around another value (the typed form of this one)."""
+        return QueryResult(value, self.index, self.known_leader, self.last_contact)
 
 
 class ClientState(enum.Enum):
@@ -733,6 +742,14 @@ class NomadClient:
 
     # ---------------------------------------------------------------- deployments
 
+    @staticmethod
+    def _deployment(value: JSON, *, endpoint: str) -> Deployment:
+        try:
+            return parse_deployment(value)
+        except ValueError as exc:
+            raise NomadError(f"Nomad answered with an unreadable deployment: {exc}",
+                             endpoint=endpoint) from exc
+
     async def read_deployment_query(
         self,
         deployment_id: str,
@@ -740,19 +757,67 @@ class NomadClient:
         namespace: str | None = None,
         index: int | None = None,
         wait: float | None = None,
-    ) -> QueryResult[dict[str, Any]]:
-        return await self._get(
-            f"/v1/deployment/{_path_id(deployment_id, endpoint='/v1/deployment/:id')}",
-            endpoint="/v1/deployment/:id",
+    ) -> QueryResult[Deployment]:
+        """``GET /v1/deployment/:id``; blocks when ``index`` is given."""
+        endpoint = "/v1/deployment/:id"
+        result = await self._get(
+            f"/v1/deployment/{_path_id(deployment_id, endpoint=endpoint)}",
+            endpoint=endpoint,
             params={"namespace": self._default_namespace(namespace)},
             index=index,
             wait=wait,
         )
+        return result.with_value(self._deployment(result.value, endpoint=endpoint))
 
     async def read_deployment(
         self, deployment_id: str, *, namespace: str | None = None
-    ) -> dict[str, Any]:
-        return dict((await self.read_deployment_query(deployment_id, namespace=namespace)).value)
+    ) -> Deployment:
+        return (await self.read_deployment_query(deployment_id, namespace=namespace)).value
+
+    async def read_latest_deployment_query(
+        self,
+        job_id: str,
+        *,
+        namespace: str | None = None,
+        index: int | None = None,
+        wait: float | None = None,
+    ) -> QueryResult[Deployment | None]:
+        """``GET /v1/job/:id/deployment``: the latest deployment, ``None`` if there is none."""
+        result = await self.job_latest_deployment_query(
+            job_id, namespace=namespace, index=index, wait=wait
+        )
+        endpoint = "/v1/job/:id/deployment"
+        value = self._deployment(result.value, endpoint=endpoint) if result.value else None
+        return result.with_value(value)
+
+    async def read_latest_deployment(
+        self, job_id: str, *, namespace: str | None = None
+    ) -> Deployment | None:
+        return (await self.read_latest_deployment_query(job_id, namespace=namespace)).value
+
+    async def list_job_deployments_query(
+        self,
+        job_id: str,
+        *,
+        namespace: str | None = None,
+        all: bool = False,
+        index: int | None = None,
+        wait: float | None = None,
+    ) -> QueryResult[list[Deployment]]:
+        """``GET /v1/job/:id/deployments`` (not reliably newest-first: sort by ``create_index``)."""
+        result = await self.job_deployments_query(
+            job_id, namespace=namespace, all=all, index=index, wait=wait
+        )
+        endpoint = "/v1/job/:id/deployments"
+        return result.with_value([self._deployment(d, endpoint=endpoint) for d in result.value])
+
+    async def list_job_deployments(
+        self, job_id: str, *, namespace: str | None = None, all: bool = False
+    ) -> list[Deployment]:
+        return (await self.list_job_deployments_query(job_id, namespace=namespace, all=all)).value
+
+    # Raw JSON twins of the two reads above, kept only for ``reconciler/daemon``
+    # until it takes ``Deployment`` values; nothing else may use them.
 
     async def job_latest_deployment_query(
         self,
@@ -762,7 +827,7 @@ class NomadClient:
         index: int | None = None,
         wait: float | None = None,
     ) -> QueryResult[dict[str, Any] | None]:
-        """``GET /v1/job/:id/deployment``: the latest deployment, ``None`` if there is none."""
+        """Raw twin of ``read_latest_deployment_query`` (for the daemon, to be removed)."""
         return await self._get(
             f"/v1/job/{_path_id(job_id, endpoint='/v1/job/:id/deployment')}/deployment",
             endpoint="/v1/job/:id/deployment",
@@ -774,6 +839,7 @@ class NomadClient:
     async def job_latest_deployment(
         self, job_id: str, *, namespace: str | None = None
     ) -> dict[str, Any] | None:
+        """Raw twin of ``read_latest_deployment`` (for the daemon, to be removed)."""
         value = (await self.job_latest_deployment_query(job_id, namespace=namespace)).value
         return dict(value) if value else None
 
@@ -786,7 +852,7 @@ class NomadClient:
         index: int | None = None,
         wait: float | None = None,
     ) -> QueryResult[list[dict[str, Any]]]:
-        """``GET /v1/job/:id/deployments`` (not reliably newest-first: sort by CreateIndex)."""
+        """Raw twin of ``list_job_deployments_query`` (for the daemon, to be removed)."""
         result = await self._get(
             f"/v1/job/{_path_id(job_id, endpoint='/v1/job/:id/deployments')}/deployments",
             endpoint="/v1/job/:id/deployments",
@@ -794,25 +860,25 @@ class NomadClient:
             index=index,
             wait=wait,
         )
-        return QueryResult(
-            list(result.value or []), result.index, result.known_leader, result.last_contact
-        )
+        return result.with_value(list(result.value or []))
 
     async def job_deployments(
         self, job_id: str, *, namespace: str | None = None, all: bool = False
     ) -> list[dict[str, Any]]:
+        """Raw twin of ``list_job_deployments`` (for the daemon, to be removed)."""
         return (await self.job_deployments_query(job_id, namespace=namespace, all=all)).value
 
     async def read_evaluation(
         self, eval_id: str, *, namespace: str | None = None
-    ) -> dict[str, Any]:
+    ) -> Evaluation:
         """``GET /v1/evaluation/:id``: its ``Status``, ``FailedTGAllocs``, ``BlockedEval``."""
         result = await self._get(
             f"/v1/evaluation/{_path_id(eval_id, endpoint='/v1/evaluation/:id')}",
             endpoint="/v1/evaluation/:id",
             params={"namespace": self._default_namespace(namespace)},
         )
-        return dict(result.value or {})
+        evaluation: Evaluation = result.value or {}
+        return evaluation
 
     async def current_index(self) -> int:
         """The newest index of the jobs and deployments tables: "now" for the event stream.
@@ -834,7 +900,7 @@ class NomadClient:
 
     async def deployment_allocations(
         self, deployment_id: str, *, namespace: str | None = None
-    ) -> list[dict[str, Any]]:
+    ) -> list[AllocationStub]:
         result = await self._get(
             f"/v1/deployment/allocations/{_path_id(deployment_id, endpoint='/v1/deployment/allocations/:id')}",
             endpoint="/v1/deployment/allocations/:id",

@@ -35,8 +35,10 @@ from contextlib import AbstractAsyncContextManager, aclosing
 from dataclasses import dataclass
 from typing import Any
 
+from reconciler.deployment import Deployment
 from reconciler.errors import NomadError, NomadUnavailableError
 from reconciler.nomad.hooks import ConnectionHook, ResetHook, call_hook_safely
+from reconciler.nomad.objects import parse_deployment
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +56,8 @@ class Event:
     index: int
     payload: Mapping[str, Any]
     filter_keys: tuple[str, ...] = ()
+    # A Deployment-topic event's deployment, parsed with the frame (``objects.py``).
+    deployment: Deployment | None = None
 
 
 @dataclass(frozen=True)
@@ -102,19 +106,24 @@ def decode_frame(line: bytes) -> EventFrame | None:
     if "Error" in data and "Index" not in data:
         raise ValueError(f"event stream error: {data['Error']}")
     index = int(data["Index"])
-    events = tuple(
-        Event(
-            topic=str(raw.get("Topic", "")),
-            type=str(raw.get("Type", "")),
-            key=str(raw.get("Key", "")),
-            namespace=str(raw.get("Namespace") or ""),
-            index=int(raw.get("Index", index)),
-            payload=raw.get("Payload") or {},
-            filter_keys=tuple(raw.get("FilterKeys") or ()),
-        )
-        for raw in data.get("Events") or ()
-    )
+    events = tuple(_decode_event(raw, index) for raw in data.get("Events") or ())
     return EventFrame(index=index, events=events)
+
+
+def _decode_event(raw: Mapping[str, Any], index: int) -> Event:
+    topic = str(raw.get("Topic", ""))
+    payload = raw.get("Payload") or {}
+    body = payload.get("Deployment") if topic == "Deployment" else None
+    return Event(
+        topic=topic,
+        type=str(raw.get("Type", "")),
+        key=str(raw.get("Key", "")),
+        namespace=str(raw.get("Namespace") or ""),
+        index=int(raw.get("Index", index)),
+        payload=payload,
+        filter_keys=tuple(raw.get("FilterKeys") or ()),
+        deployment=parse_deployment(body) if isinstance(body, Mapping) else None,
+    )
 
 
 @dataclass(frozen=True)

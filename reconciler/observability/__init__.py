@@ -5,9 +5,9 @@ serves ``/metrics``, ``/healthz`` and ``/readyz``, ``labels`` fixes the label
 values, ``deployments`` summarizes Nomad deployments for the metrics.
 """
 
+from reconciler.deployment import DeploymentStatus
 from reconciler.observability.deployments import DeploymentView, summarize_deployment
 from reconciler.observability.labels import (
-    DeploymentStatus,
     ErrorKind,
     OperationResult,
     SyncOperation,

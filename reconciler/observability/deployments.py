@@ -1,18 +1,16 @@
-"""What the metrics show of one Nomad deployment: a pure summary of its API JSON.
+"""What the metrics show of one Nomad deployment: a pure summary of a ``Deployment``.
 
-Responsibility: turn a ``Deployment`` object as Nomad returns it
-(``GET /v1/deployment/:id``, ``GET /v1/job/:id/deployment``) into the few
-numbers the per-job deployment series carry.  Pure: no clock, no I/O; it does
-not decide anything about promotion (that is the daemon's rollout policy).
+Responsibility: turn a deployment (``reconciler.deployment.Deployment``, as
+the client parsed it) into the few numbers the per-job deployment series
+carry.  Pure: no clock, no I/O; it decides nothing (awaiting promotion is the
+deployment's own rule).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
-from reconciler.observability.labels import DeploymentStatus
+from reconciler.deployment import Deployment, DeploymentStatus
 
 
 @dataclass(frozen=True)
@@ -28,39 +26,27 @@ class DeploymentView:
     awaiting_promotion: bool = False
 
 
-def summarize_deployment(deployment: Mapping[str, Any]) -> DeploymentView:
-    """Summarize Nomad's deployment JSON.
+def summarize_deployment(deployment: Deployment) -> DeploymentView:
+    """Summarize a deployment for the per-job series.
 
     Canary health: before promotion every allocation of a canary group in the
-    deployment is a canary, so ``HealthyAllocs``/``UnhealthyAllocs`` count
-    canaries; after promotion they also count the replaced allocations, so
-    they are capped at the number of placed canaries.  A deployment awaits
-    promotion while it runs and a group with canaries is not yet promoted,
-    whether promotion is manual or automatic (auto-promotion waits for health
-    and can stall just the same).
+    deployment is a canary, so its healthy/unhealthy counts count canaries;
+    after promotion they also count the replaced allocations, so they are
+    capped at the number of placed canaries.
     """
-    status = DeploymentStatus.parse(str(deployment.get("Status") or ""))
     desired = placed = healthy = unhealthy = 0
-    awaiting = False
-    groups = deployment.get("TaskGroups") or {}
-    for group in groups.values():
-        group_desired = int(group.get("DesiredCanaries") or 0)
-        if group_desired <= 0:
-            continue
-        group_placed = len(group.get("PlacedCanaries") or ())
-        desired += group_desired
+    for group in deployment.canary_groups:
+        group_placed = len(group.placed_canaries)
+        desired += group.desired_canaries
         placed += group_placed
-        healthy += min(int(group.get("HealthyAllocs") or 0), group_placed)
-        unhealthy += min(int(group.get("UnhealthyAllocs") or 0), group_placed)
-        if not group.get("Promoted"):
-            awaiting = True
-    deployment_id = deployment.get("ID")
+        healthy += min(group.healthy_allocs, group_placed)
+        unhealthy += min(group.unhealthy_allocs, group_placed)
     return DeploymentView(
-        deployment_id=str(deployment_id) if deployment_id else None,
-        status=status,
+        deployment_id=deployment.id or None,
+        status=deployment.status,
         canaries_desired=desired,
         canaries_placed=placed,
         canaries_healthy=healthy,
         canaries_unhealthy=unhealthy,
-        awaiting_promotion=awaiting and status is DeploymentStatus.RUNNING,
+        awaiting_promotion=deployment.awaiting_promotion,
     )

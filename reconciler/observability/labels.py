@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 
 from reconciler.core.diff import DriftState
+from reconciler.deployment import TERMINAL_STATUSES, DeploymentStatus
 from reconciler.errors import (
     JobSpecError,
     NomadAPIError,
@@ -35,37 +36,8 @@ DRIFTED_STATES: frozenset[SyncState] = frozenset(
 )
 
 
-class DeploymentStatus(enum.StrEnum):
-    """Nomad's ``Deployment.Status`` values (structs.go, 1.0 → 2.0), plus ``unknown``.
-
-    ``unknown`` absorbs a status a newer Nomad may add, so a server upgrade
-    never crashes the daemon nor grows the label set.
-    """
-
-    RUNNING = "running"
-    PAUSED = "paused"
-    FAILED = "failed"
-    SUCCESSFUL = "successful"
-    CANCELLED = "cancelled"
-    INITIALIZING = "initializing"
-    PENDING = "pending"
-    BLOCKED = "blocked"
-    UNBLOCKING = "unblocking"
-    UNKNOWN = "unknown"
-
-    @classmethod
-    def parse(cls, value: str) -> DeploymentStatus:
-        try:
-            return cls(value)
-        except ValueError:
-            return cls.UNKNOWN
-
-
-TERMINAL_DEPLOYMENT_STATUSES: tuple[DeploymentStatus, ...] = (
-    DeploymentStatus.SUCCESSFUL,
-    DeploymentStatus.FAILED,
-    DeploymentStatus.CANCELLED,
-)
+TERMINAL_DEPLOYMENT_STATUSES: tuple[DeploymentStatus, ...] = TERMINAL_STATUSES
+"""The statuses counted in ``deployments_finished_total``: the deployment's own terminal set."""
 
 
 class SyncOperation(enum.StrEnum):

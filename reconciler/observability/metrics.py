@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Protocol
+from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -31,13 +31,14 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
 from reconciler import __version__
+from reconciler.deployment import Deployment, DeploymentStatus
 from reconciler.errors import ErrorCause
 from reconciler.model import Diagnostic, JobKey, Severity, Snapshot
+from reconciler.nomad.objects import parse_deployment
 from reconciler.observability.deployments import DeploymentView, summarize_deployment
 from reconciler.observability.labels import (
     PER_JOB_STATES,
     TERMINAL_DEPLOYMENT_STATUSES,
-    DeploymentStatus,
     ErrorKind,
     OperationResult,
     SyncOperation,
@@ -446,9 +447,15 @@ class ReconcilerMetrics:
         )
 
     def observe_deployment(
-        self, key: JobKey, deployment: Mapping[str, object], *, now: float | None = None
+        self, key: JobKey, deployment: Deployment | Mapping[str, Any], *, now: float | None = None
     ) -> None:
-        """Set the job's latest deployment from Nomad's deployment JSON."""
+        """Set the job's latest deployment.
+
+        A mapping is Nomad's raw JSON, still accepted from the daemon until it
+        passes ``Deployment`` values; it is parsed with the client's parser.
+        """
+        if not isinstance(deployment, Deployment):
+            deployment = parse_deployment(deployment)
         self.observe_deployment_view(key, summarize_deployment(deployment), now=now)
 
     def observe_deployment_view(

@@ -3,6 +3,14 @@
 ``NomadApi`` is what the sync layer calls; ``ClientApi`` implements it over
 ``reconciler.nomad.client.NomadClient`` (the only place that knows the
 client's call shapes), so the engine depends on a few verbs, not on a transport.
+Deployments arrive typed (``reconciler.deployment.Deployment``), parsed by the
+client.
+
+Compatibility, until the daemon takes typed deployments: ``NomadApi`` also
+lists the raw-JSON ``job_latest_deployment``/``job_deployments`` (the daemon's
+wrapper forwards them), and an API that offers only those
+(``LegacyNomadApi``) is adapted by ``typed_api``, which parses them with the
+client's parser.  Both go when the daemon passes a typed API.
 """
 
 from __future__ import annotations
@@ -10,12 +18,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
 
+from reconciler.deployment import Deployment
 from reconciler.model import ApiJob
 from reconciler.nomad.client import NomadClient
+from reconciler.nomad.objects import Evaluation, parse_deployment
 from reconciler.nomad.versions import Features
 
 
-class NomadApi(Protocol):
+class LegacyNomadApi(Protocol):
+    """``NomadApi`` before deployments were typed: what the daemon's wrapper still offers."""
+
     async def features(self) -> Features: ...
 
     async def list_jobs(self, *, namespace: str, meta: bool) -> list[dict[str, Any]]: ...
@@ -51,19 +63,28 @@ class NomadApi(Protocol):
 
 
 @runtime_checkable
+class NomadApi(LegacyNomadApi, Protocol):
+    """The verbs the sync engine calls; deployments come parsed."""
+
+    async def read_latest_deployment(self, job_id: str, *, namespace: str) -> Deployment | None: ...
+
+    async def list_job_deployments(self, job_id: str, *, namespace: str) -> list[Deployment]: ...
+
+
+@runtime_checkable
 class DeploymentWatcher(Protocol):
     """Optional: blocking queries on a job's latest deployment (follow without polling)."""
 
     async def watch_latest_deployment(
         self, job_id: str, *, namespace: str, index: int, wait_s: float
-    ) -> tuple[dict[str, Any] | None, int]: ...
+    ) -> tuple[Deployment | None, int]: ...
 
 
 @runtime_checkable
 class EvaluationReader(Protocol):
     """Optional: read an evaluation (why Nomad could not place a job)."""
 
-    async def read_evaluation(self, eval_id: str, *, namespace: str) -> dict[str, Any]: ...
+    async def read_evaluation(self, eval_id: str, *, namespace: str) -> Evaluation: ...
 
 
 class ClientApi:
@@ -85,23 +106,30 @@ class ClientApi:
         body = await self.client.job_versions(job_id, namespace=namespace)
         return list(body.get("Versions") or [])
 
+    async def read_latest_deployment(self, job_id: str, *, namespace: str) -> Deployment | None:
+        return await self.client.read_latest_deployment(job_id, namespace=namespace)
+
+    async def list_job_deployments(self, job_id: str, *, namespace: str) -> list[Deployment]:
+        return await self.client.list_job_deployments(job_id, namespace=namespace)
+
     async def job_latest_deployment(self, job_id: str, *, namespace: str) -> dict[str, Any] | None:
+        """Raw twin (compatibility, see the module docstring)."""
         return await self.client.job_latest_deployment(job_id, namespace=namespace)
 
     async def job_deployments(self, job_id: str, *, namespace: str) -> list[dict[str, Any]]:
+        """Raw twin (compatibility, see the module docstring)."""
         return list(await self.client.job_deployments(job_id, namespace=namespace))
 
     async def watch_latest_deployment(
         self, job_id: str, *, namespace: str, index: int, wait_s: float
-    ) -> tuple[dict[str, Any] | None, int]:
+    ) -> tuple[Deployment | None, int]:
         """The latest deployment once its index passes ``index`` (or after ``wait_s``)."""
-        result = await self.client.job_latest_deployment_query(
+        result = await self.client.read_latest_deployment_query(
             job_id, namespace=namespace, index=index or None, wait=wait_s if index else None
         )
-        value = result.value
-        return (dict(value) if value else None), result.index
+        return result.value, result.index
 
-    async def read_evaluation(self, eval_id: str, *, namespace: str) -> dict[str, Any]:
+    async def read_evaluation(self, eval_id: str, *, namespace: str) -> Evaluation:
         return await self.client.read_evaluation(eval_id, namespace=namespace)
 
     async def plan_job(self, job: ApiJob) -> dict[str, Any]:
@@ -127,3 +155,69 @@ class ClientApi:
 
     async def parse_hcl(self, source: str, *, variables: str | None) -> ApiJob:
         return await self.client.parse_hcl(source, canonicalize=False, variables=variables)
+
+
+def typed_api(api: LegacyNomadApi | NomadClient) -> NomadApi:
+    """The engine's ``NomadApi`` for what a caller hands over (compatibility, see above)."""
+    if isinstance(api, NomadClient):
+        return ClientApi(api)
+    if isinstance(api, NomadApi):
+        return api
+    return _ParsedApi(api)
+
+
+class _ParsedApi:
+    """A ``LegacyNomadApi`` whose raw deployments are parsed here, with the client's parser."""
+
+    def __init__(self, inner: LegacyNomadApi) -> None:
+        self.inner = inner
+
+    async def read_latest_deployment(self, job_id: str, *, namespace: str) -> Deployment | None:
+        raw = await self.inner.job_latest_deployment(job_id, namespace=namespace)
+        return parse_deployment(raw) if raw else None
+
+    async def list_job_deployments(self, job_id: str, *, namespace: str) -> list[Deployment]:
+        return [parse_deployment(d)
+                for d in await self.inner.job_deployments(job_id, namespace=namespace)]  # fmt: skip
+
+    async def features(self) -> Features:
+        return await self.inner.features()
+
+    async def list_jobs(self, *, namespace: str, meta: bool) -> list[dict[str, Any]]:
+        return await self.inner.list_jobs(namespace=namespace, meta=meta)
+
+    async def read_job(self, job_id: str, *, namespace: str) -> ApiJob:
+        return await self.inner.read_job(job_id, namespace=namespace)
+
+    async def job_versions(self, job_id: str, *, namespace: str) -> list[ApiJob]:
+        return await self.inner.job_versions(job_id, namespace=namespace)
+
+    async def job_latest_deployment(self, job_id: str, *, namespace: str) -> dict[str, Any] | None:
+        return await self.inner.job_latest_deployment(job_id, namespace=namespace)
+
+    async def job_deployments(self, job_id: str, *, namespace: str) -> list[dict[str, Any]]:
+        return await self.inner.job_deployments(job_id, namespace=namespace)
+
+    async def plan_job(self, job: ApiJob) -> dict[str, Any]:
+        return await self.inner.plan_job(job)
+
+    async def register_job(
+        self,
+        job: ApiJob,
+        *,
+        enforce_index: int | None,
+        preserve_counts: bool,
+        submission: Mapping[str, Any] | None,
+    ) -> dict[str, Any]:
+        return await self.inner.register_job(
+            job, enforce_index=enforce_index, preserve_counts=preserve_counts, submission=submission
+        )
+
+    async def deregister_job(self, job_id: str, *, namespace: str, purge: bool) -> dict[str, Any]:
+        return await self.inner.deregister_job(job_id, namespace=namespace, purge=purge)
+
+    async def promote_deployment(self, deployment_id: str, *, namespace: str) -> dict[str, Any]:
+        return await self.inner.promote_deployment(deployment_id, namespace=namespace)
+
+    async def parse_hcl(self, source: str, *, variables: str | None) -> ApiJob:
+        return await self.inner.parse_hcl(source, variables=variables)

@@ -38,6 +38,7 @@ from reconciler.core.arbiter import (
 from reconciler.core.diff import JobDrift, compute_job_drift
 from reconciler.core.ownership import read_ownership, submitted_job, wants_auto_promote
 from reconciler.core.plan import ClusterState, LiveJob, SyncPolicy
+from reconciler.deployment import Deployment
 from reconciler.errors import NomadError, NomadNotFoundError, NomadPermissionDeniedError
 from reconciler.jobspec.canonical import strip_server_fields
 from reconciler.model import ApiJob, DesiredJob, JobKey, Snapshot
@@ -271,13 +272,13 @@ class ClusterReader:
 
         deployment = None
         failed_digest: str | None = None
-        failed_deployment: Mapping[str, Any] | None = None
+        failed_deployment: Deployment | None = None
         promotable = desired is not None and (
             policy.promote or wants_auto_promote(desired.canonical.get("Meta"), policy.owner_prefix)
         )
         if with_deployment or drifted or (promotable and not stop):
             async with semaphore:
-                deployment = await self._client.job_latest_deployment(key[1], namespace=key[0])
+                deployment = await self._client.read_latest_deployment(key[1], namespace=key[0])
             # At an index this process already saw in sync with an earlier file, no
             # rollback can have happened since: a plain new commit, no history needed.
             plain_update = seen is not None and seen.job_modify_index == jmi and bool(seen.digest)
@@ -346,10 +347,10 @@ class ClusterReader:
     async def _failed_digest(
         self,
         key: JobKey,
-        deployment: Mapping[str, Any] | None,
+        deployment: Deployment | None,
         semaphore: asyncio.Semaphore,
         policy: SyncPolicy,
-    ) -> tuple[str | None, Mapping[str, Any] | None]:
+    ) -> tuple[str | None, Deployment | None]:
         """The digest of a version whose deployment failed and that Nomad replaced, and
         that failed deployment (not the rollback's, which may have succeeded since).
 
@@ -359,13 +360,13 @@ class ClusterReader:
         deployment's status, never merely that it was replaced before it
         became stable (someone may have changed the job during our rollout).
         """
-        if not deployment:
+        if deployment is None:
             return None, None  # no deployment, no auto-revert
         submitted = self.memory.submitted.get(key)
         if (
             submitted is not None
-            and deployment.get("Status") == "failed"
-            and deployment.get("JobSpecModifyIndex") == submitted[1]
+            and deployment.failed
+            and deployment.job_spec_modify_index == submitted[1]
         ):
             return submitted[0], deployment
         async with semaphore:
@@ -377,7 +378,7 @@ class ClusterReader:
             return None, None  # nothing replaced since the last stable version: no request more
         async with semaphore:
             try:
-                deployments = await self._client.job_deployments(key[1], namespace=key[0])
+                deployments = await self._client.list_job_deployments(key[1], namespace=key[0])
             except NomadNotFoundError:
                 return None, None
         return failed_rollout(versions, deployments, prefix=policy.owner_prefix)
@@ -439,7 +440,7 @@ def replaced_unstable_versions(
 
 def failed_version_digest(
     versions: Sequence[Mapping[str, Any]],
-    deployments: Sequence[Mapping[str, Any]],
+    deployments: Sequence[Deployment],
     *,
     prefix: str,
 ) -> str | None:
@@ -449,10 +450,10 @@ def failed_version_digest(
 
 def failed_rollout(
     versions: Sequence[Mapping[str, Any]],
-    deployments: Sequence[Mapping[str, Any]],
+    deployments: Sequence[Deployment],
     *,
     prefix: str,
-) -> tuple[str | None, Mapping[str, Any] | None]:
+) -> tuple[str | None, Deployment | None]:
     """The stamped digest of the newest replaced version whose own deployment failed, and
     that deployment.
 
@@ -464,9 +465,9 @@ def failed_rollout(
     stop self-healing.
     """
     failed = {
-        int(d.get("JobVersion") or 0): d
-        for d in sorted(deployments, key=lambda d: int(d.get("CreateIndex") or 0))
-        if d.get("Status") == "failed" and d.get("JobVersion") is not None
+        d.job_version: d
+        for d in sorted(deployments, key=lambda d: d.create_index)
+        if d.failed and d.job_version is not None
     }
     candidates = [v for v in replaced_unstable_versions(versions)
                   if int(v.get("Version") or 0) in failed]  # fmt: skip

@@ -21,7 +21,7 @@ from reconciler.core.prune import PruneHistory
 from reconciler.errors import NomadError
 from reconciler.model import DesiredJob, JobKey, Snapshot
 from reconciler.nomad.client import NomadClient
-from reconciler.sync.api import ClientApi, NomadApi
+from reconciler.sync.api import LegacyNomadApi, NomadApi, typed_api
 from reconciler.sync.apply import (
     Applier,
     OutcomeHook,
@@ -41,7 +41,7 @@ class Reconciler:
 
     def __init__(
         self,
-        api: NomadApi | NomadClient,
+        api: LegacyNomadApi | NomadClient,
         policy: SyncPolicy,
         *,
         clock: Callable[[], float] = time.time,
@@ -57,7 +57,7 @@ class Reconciler:
         Nomad ≥ 1.6 carry the job's variables in ``Submission`` too.
         ``on_mismatch`` hears of every job the local diff flagged and Nomad's
         plan found unchanged (with the fields the local diff named)."""
-        self.api: NomadApi = ClientApi(api) if isinstance(api, NomadClient) else api
+        self.api: NomadApi = typed_api(api)
         self.policy = policy
         self.memory = ClusterMemory()
         self.reader = ClusterReader(self.api, memory=self.memory, on_mismatch=on_mismatch)

@@ -244,14 +244,14 @@ def run_status(
     rows = [("JOB", "NAMESPACE", "STATE", "VERSION", "DEPLOYMENT", "DRIFT")]
     for action in sorted(plan.actions, key=lambda a: a.key):
         live = action.live
-        dep = (live.deployment or {}) if live else {}
+        dep = live.deployment if live else None
         state = action.drift.state.value
         if action.drift.state is DriftState.IN_SYNC and action.reason.startswith("awaiting"):
             state = "in_sync (awaiting promotion)"
         rows.append((
             action.key[1], action.key[0], state,
             str(live.version) if live and live.version is not None else "-",
-            str(dep.get("Status") or "-"),
+            dep.status_text if dep is not None else "-",
             action.drift.summary() if action.drift.state is not DriftState.IN_SYNC else "-",
         ))  # fmt: skip
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from reconciler.core.plan import JobAction, Plan
+from reconciler.deployment import DeploymentGroup
 from reconciler.errors import ReconcilerError
 from reconciler.model import JobKey
 
@@ -37,16 +37,16 @@ class GroupProgress:
     promoted: bool
 
     @classmethod
-    def from_state(cls, name: str, state: Mapping[str, Any]) -> GroupProgress:
+    def of(cls, group: DeploymentGroup) -> GroupProgress:
         return cls(
-            name=name,
-            desired=int(state.get("DesiredTotal") or 0),
-            placed=int(state.get("PlacedAllocs") or 0),
-            healthy=int(state.get("HealthyAllocs") or 0),
-            unhealthy=int(state.get("UnhealthyAllocs") or 0),
-            desired_canaries=int(state.get("DesiredCanaries") or 0),
-            placed_canaries=len(state.get("PlacedCanaries") or ()),
-            promoted=bool(state.get("Promoted")),
+            name=group.name,
+            desired=group.desired_total,
+            placed=group.placed_allocs,
+            healthy=group.healthy_allocs,
+            unhealthy=group.unhealthy_allocs,
+            desired_canaries=group.desired_canaries,
+            placed_canaries=len(group.placed_canaries),
+            promoted=group.promoted,
         )
 
 

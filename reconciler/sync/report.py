@@ -94,11 +94,11 @@ def job_json(
         "status": live.status if live else None,
         "deployment": (
             {
-                "id": deployment.get("ID"),
-                "status": deployment.get("Status"),
-                "description": deployment.get("StatusDescription"),
+                "id": deployment.id,
+                "status": deployment.status_text,
+                "description": deployment.description,
             }
-            if deployment
+            if deployment is not None
             else None
         ),
         "notes": list(action.drift.notes),

@@ -10,16 +10,15 @@ Canaries are promoted only when the caller's policy allows it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable
 
-from reconciler.core.plan import canaries_healthy, requires_promotion
+from reconciler.deployment import Deployment
 from reconciler.model import ApiJob, JobKey
+from reconciler.nomad.objects import EVALUATION_SETTLED, Evaluation
 from reconciler.sync.api import DeploymentWatcher, EvaluationReader, NomadApi
 from reconciler.sync.outcome import GroupProgress, Rollout
 
 ProgressHook = Callable[[JobKey, Rollout], None]
-TERMINAL = frozenset({"successful", "failed", "cancelled"})
 # Longest single blocking query; the overall --timeout still bounds the follow.
 BLOCKING_WAIT_S = 5.0
 
@@ -35,11 +34,7 @@ def expects_deployment(job: ApiJob) -> bool:
     return False
 
 
-# Evaluation states after which its FailedTGAllocs are final (nomad/structs/structs.go).
-EVAL_DONE = frozenset({"complete", "failed", "canceled", "blocked"})
-
-
-def describe_placement_failure(evaluation: Mapping[str, Any]) -> str | None:
+def describe_placement_failure(evaluation: Evaluation) -> str | None:
     """Why Nomad could not place a job, from its evaluation; None when everything was placed.
 
     The wording follows ``nomad job run``'s monitor (command/monitor.go,
@@ -79,16 +74,12 @@ def describe_placement_failure(evaluation: Mapping[str, Any]) -> str | None:
     return text
 
 
-def rollout_of(deployment: Mapping[str, Any], *, promoted: bool = False) -> Rollout:
-    groups = tuple(
-        GroupProgress.from_state(name, state)
-        for name, state in sorted((deployment.get("TaskGroups") or {}).items())
-    )
+def rollout_of(deployment: Deployment, *, promoted: bool = False) -> Rollout:
     return Rollout(
-        deployment_id=str(deployment.get("ID") or "") or None,
-        status=str(deployment.get("Status") or ""),
-        description=str(deployment.get("StatusDescription") or ""),
-        groups=groups,
+        deployment_id=deployment.id or None,
+        status=deployment.status_text,
+        description=deployment.description,
+        groups=tuple(GroupProgress.of(g) for g in deployment.groups),
         promoted=promoted,
     )
 
@@ -131,19 +122,19 @@ async def follow_deployment(
                 key[1], namespace=key[0], index=index, wait_s=wait_s
             )
         else:
-            dep = await api.job_latest_deployment(key[1], namespace=key[0])
-        spec_index = int(dep.get("JobSpecModifyIndex") or 0) if dep is not None else 0
+            dep = await api.read_latest_deployment(key[1], namespace=key[0])
+        spec_index = dep.job_spec_modify_index if dep is not None else 0
         if dep is not None and spec_index > job_modify_index and last is not None:
             # Ours is over and a newer version has its own deployment: Nomad rolled
             # ours back (auto_revert) or someone else registered meanwhile.
             return Rollout(
                 last.deployment_id, "superseded",
                 "a newer job version replaced it (auto-revert or another writer): "
-                f"{dep.get('StatusDescription', '')}", last.groups, promoted,
+                f"{dep.description}", last.groups, promoted,
             )  # fmt: skip
         if dep is not None and spec_index >= job_modify_index:
-            if promote and requires_promotion(dep) and canaries_healthy(dep) and not promoted:
-                await api.promote_deployment(str(dep["ID"]), namespace=key[0])
+            if promote and dep.awaiting_promotion and dep.canaries_healthy and not promoted:
+                await api.promote_deployment(dep.id, namespace=key[0])
                 promoted = True
                 index = 0  # read the promoted state at once
                 continue
@@ -151,7 +142,7 @@ async def follow_deployment(
             if on_progress is not None and current != last:
                 on_progress(key, current)
             last = current
-            if current.status in TERMINAL:
+            if dep.terminal:
                 return current
         remaining = deadline - loop.time()
         if remaining <= 0:
@@ -173,7 +164,7 @@ async def _placement_failure(
     loop = asyncio.get_running_loop()
     while True:
         evaluation = await api.read_evaluation(eval_id, namespace=key[0])
-        if str(evaluation.get("Status") or "") in EVAL_DONE:
+        if str(evaluation.get("Status") or "") in EVALUATION_SETTLED:
             return describe_placement_failure(evaluation)
         remaining = deadline - loop.time()
         if remaining <= 0:

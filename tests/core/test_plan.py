@@ -17,6 +17,7 @@ from reconciler.core.plan import (
     compute_plan,
 )
 from reconciler.model import DesiredJob, Diagnostic, Snapshot
+from reconciler.nomad.objects import parse_deployment
 from tests.core.jobs import corpus_job, desired, live_from
 
 
@@ -43,7 +44,8 @@ def live(
     return LiveJob(
         key=d.key, job_modify_index=full["JobModifyIndex"], stop=bool(full.get("Stop")),
         status=full["Status"], meta=full.get("Meta"), job=full, version=full["Version"],
-        deployment=deployment, failed_digest=failed_digest,
+        deployment=parse_deployment(deployment) if deployment is not None else None,
+        failed_digest=failed_digest,
     )  # fmt: skip
 
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
-from typing import Any
 
 import httpx
 import pytest
 
+from reconciler.deployment import Deployment
 from reconciler.errors import (
     NomadIndexConflictError,
     NomadJobRejectedError,
@@ -39,14 +39,14 @@ async def client(backend: Backend) -> AsyncIterator[NomadClient]:
 
 
 async def wait_for_deployment(
-    client: NomadClient, job_id: str, done: Callable[[dict[str, Any]], bool]
-) -> dict[str, Any]:
+    client: NomadClient, job_id: str, done: Callable[[Deployment], bool]
+) -> Deployment:
     """Follow the job's latest deployment with blocking queries until ``done`` (bounded)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + WAIT_S
     index: int | None = None
     while True:
-        result = await client.job_latest_deployment_query(job_id, index=index, wait=1.0)
+        result = await client.read_latest_deployment_query(job_id, index=index, wait=1.0)
         if result.value and done(result.value):
             return result.value
         if loop.time() > deadline:
@@ -150,7 +150,7 @@ async def test_scale_shows_as_drift_in_plan(client: NomadClient) -> None:
     job_id = unique_id("scale")
     job = sleeper_job(job_id, count=1, update=canary_update(canary=0))
     await client.register_job(job)
-    await wait_for_deployment(client, job_id, lambda d: d["Status"] == "successful")
+    await wait_for_deployment(client, job_id, lambda d: d.status_text == "successful")
     await client.scale_job(job_id, "app", 3, message="by hand")
     assert (await client.read_job(job_id))["TaskGroups"][0]["Count"] == 3
     assert (await client.scale_status(job_id))["TaskGroups"]["app"]["Desired"] == 3
@@ -162,29 +162,29 @@ async def test_scale_shows_as_drift_in_plan(client: NomadClient) -> None:
 async def test_canary_deployment_promotion(client: NomadClient) -> None:
     job_id = unique_id("canary")
     await client.register_job(sleeper_job(job_id, count=2, update=canary_update()))
-    first = await wait_for_deployment(client, job_id, lambda d: d["Status"] == "successful")
+    first = await wait_for_deployment(client, job_id, lambda d: d.status_text == "successful")
 
     await client.register_job(sleeper_job(job_id, count=2, args="7200", update=canary_update()))
     waiting = await wait_for_deployment(
         client,
         job_id,
         lambda d: (
-            d["ID"] != first["ID"]
-            and d["TaskGroups"]["app"]["HealthyAllocs"] >= 1
-            and d["StatusDescription"] == "Deployment is running but requires manual promotion"
+            d.id != first.id
+            and d.group("app").healthy_allocs >= 1  # type: ignore[union-attr]
+            and d.description == "Deployment is running but requires manual promotion"
         ),
     )
-    assert (await client.read_deployment(waiting["ID"]))["ID"] == waiting["ID"]
-    assert await client.deployment_allocations(waiting["ID"])
+    assert (await client.read_deployment(waiting.id)).id == waiting.id
+    assert await client.deployment_allocations(waiting.id)
     allocations = await client.job_allocations(job_id)
     assert len(allocations) >= 3  # two from the first version, the canary
     assert {a["JobID"] for a in allocations} == {job_id}
-    assert waiting["ID"] in {d["ID"] for d in await client.job_deployments(job_id)}
+    assert waiting.id in {d.id for d in await client.list_job_deployments(job_id)}
 
-    promoted = await client.promote_deployment(waiting["ID"])
+    promoted = await client.promote_deployment(waiting.id)
     assert promoted["DeploymentModifyIndex"] > 0
-    done = await wait_for_deployment(client, job_id, lambda d: d["Status"] == "successful")
-    assert done["ID"] == waiting["ID"]
+    done = await wait_for_deployment(client, job_id, lambda d: d.status_text == "successful")
+    assert done.id == waiting.id
     with pytest.raises(NomadNotFoundError, match="deployment not found"):
         await client.promote_deployment("00000000-0000-0000-0000-000000000000")
     await client.deregister_job(job_id, purge=True)
@@ -193,15 +193,15 @@ async def test_canary_deployment_promotion(client: NomadClient) -> None:
 async def test_fail_deployment(client: NomadClient) -> None:
     job_id = unique_id("fail")
     await client.register_job(sleeper_job(job_id, count=1, update=canary_update()))
-    await wait_for_deployment(client, job_id, lambda d: d["Status"] == "successful")
+    await wait_for_deployment(client, job_id, lambda d: d.status_text == "successful")
     await client.register_job(sleeper_job(job_id, count=1, args="99", update=canary_update()))
     running = await wait_for_deployment(
-        client, job_id, lambda d: d["Status"] == "running" and d["JobVersion"] == 1
+        client, job_id, lambda d: d.status_text == "running" and d.job_version == 1
     )
-    await client.fail_deployment(running["ID"])
-    failed = await client.read_deployment(running["ID"])
-    assert failed["Status"] == "failed"
-    assert failed["StatusDescription"] == "Deployment marked as failed"
+    await client.fail_deployment(running.id)
+    failed = await client.read_deployment(running.id)
+    assert failed.status_text == "failed"
+    assert failed.description == "Deployment marked as failed"
     await client.deregister_job(job_id, purge=True)
 
 

@@ -80,7 +80,7 @@ async def test_ids_no_url_can_carry_are_refused_before_any_request(
         client.read_job(hostile),
         client.deregister_job(hostile),
         client.job_summary(hostile),
-        client.job_latest_deployment(hostile),
+        client.read_latest_deployment(hostile),
         client.scale_job(hostile, "app", 3),
     ]
     for call in calls:

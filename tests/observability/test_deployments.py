@@ -1,5 +1,5 @@
 """summarize_deployment on the deployment JSON a real Nomad 1.0.18 returned
-(tests/golden/api/04-canary-manual-promote.jsonl and friends)."""
+(tests/golden/api/04-canary-manual-promote.jsonl and friends), parsed as the client parses it."""
 
 from __future__ import annotations
 
@@ -7,7 +7,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from reconciler.observability import DeploymentStatus, summarize_deployment
+from reconciler.nomad.objects import parse_deployment
+from reconciler.observability import DeploymentStatus, DeploymentView, summarize_deployment
+
+
+def summarize(body: dict[str, Any]) -> DeploymentView:
+    return summarize_deployment(parse_deployment(body))
 
 
 def recorded_deployments(golden: Path, name: str) -> list[dict[str, Any]]:
@@ -26,7 +31,7 @@ def recorded_deployments(golden: Path, name: str) -> list[dict[str, Any]]:
 
 def test_manual_canary_rollout_as_recorded(golden: Path) -> None:
     views = [
-        summarize_deployment(d)
+        summarize(d)
         for d in recorded_deployments(golden, "04-canary-manual-promote.jsonl")
     ]
     needs_promotion = [
@@ -50,7 +55,7 @@ def test_manual_canary_rollout_as_recorded(golden: Path) -> None:
 
 def test_failed_deployment_as_recorded(golden: Path) -> None:
     views = [
-        summarize_deployment(d)
+        summarize(d)
         for d in recorded_deployments(golden, "06-failed-deployment-auto-revert.jsonl")
     ]
     assert DeploymentStatus.FAILED in {v.status for v in views}
@@ -59,7 +64,7 @@ def test_failed_deployment_as_recorded(golden: Path) -> None:
 
 def test_auto_promote_waits_count_as_awaiting_promotion(golden: Path) -> None:
     pending = [
-        summarize_deployment(d)
+        summarize(d)
         for d in recorded_deployments(golden, "05-canary-auto-promote.jsonl")
         if d["StatusDescription"] == "Deployment is running pending automatic promotion"
     ]
@@ -67,7 +72,7 @@ def test_auto_promote_waits_count_as_awaiting_promotion(golden: Path) -> None:
 
 
 def test_multi_group_sums_and_partial_promotion() -> None:
-    view = summarize_deployment(
+    view = summarize(
         {
             "ID": "d",
             "Status": "running",
@@ -85,7 +90,7 @@ def test_multi_group_sums_and_partial_promotion() -> None:
 
 
 def test_terminal_deployment_never_awaits_promotion() -> None:
-    view = summarize_deployment(
+    view = summarize(
         {"ID": "d", "Status": "failed",
          "TaskGroups": {"a": {"DesiredCanaries": 1, "PlacedCanaries": ["1"], "Promoted": False}}}
     )  # fmt: skip
@@ -93,5 +98,5 @@ def test_terminal_deployment_never_awaits_promotion() -> None:
 
 
 def test_empty_or_odd_json_does_not_raise() -> None:
-    view = summarize_deployment({})
+    view = summarize({})
     assert view.status is DeploymentStatus.UNKNOWN and view.deployment_id is None

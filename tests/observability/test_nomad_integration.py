@@ -7,11 +7,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import pytest
 from prometheus_client import CollectorRegistry
 
+from reconciler.deployment import Deployment
 from reconciler.errors import NomadNotFoundError
 from reconciler.nomad.client import NomadClient
 from reconciler.nomad.config import NomadConfig
@@ -86,9 +87,9 @@ async def test_canary_rollout_read_through_observe_deployment(fake: FakeNomad) -
     ) as client:
         first = await client.register_job(sleeper_job("web", count=2, update=canary_update()))
 
-        async def deployment_of(index: int, status: str) -> dict[str, Any] | None:
-            dep = await client.job_latest_deployment("web", namespace="default")
-            if dep and dep["JobSpecModifyIndex"] >= index and dep["Status"] == status:
+        async def deployment_of(index: int, status: str) -> Deployment | None:
+            dep = await client.read_latest_deployment("web", namespace="default")
+            if dep and dep.job_spec_modify_index >= index and dep.status_text == status:
                 return dep
             return None
 
@@ -98,10 +99,10 @@ async def test_canary_rollout_read_through_observe_deployment(fake: FakeNomad) -
             sleeper_job("web", count=2, args="3601", update=canary_update())
         )
 
-        async def healthy_canary() -> dict[str, Any] | None:
+        async def healthy_canary() -> Deployment | None:
             dep = await deployment_of(second["JobModifyIndex"], "running")
-            group = dep["TaskGroups"]["app"] if dep else None
-            return dep if group and group["HealthyAllocs"] >= 1 else None
+            group = dep.group("app") if dep else None
+            return dep if group and group.healthy_allocs >= 1 else None
 
         waiting = await eventually("a healthy canary awaiting promotion", healthy_canary)
         metrics.observe_deployment(KEY, waiting)
@@ -118,7 +119,7 @@ async def test_canary_rollout_read_through_observe_deployment(fake: FakeNomad) -
             value(metrics, "job_canaries_healthy", nomad_namespace="default", nomad_job="web") == 1
         )
 
-        await client.promote_deployment(waiting["ID"], namespace="default")
+        await client.promote_deployment(waiting.id, namespace="default")
         done = await eventually("the promoted deployment to succeed", lambda: deployment_of(
             second["JobModifyIndex"], "successful"))  # fmt: skip
         metrics.observe_deployment(KEY, done)

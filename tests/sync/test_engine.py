@@ -237,14 +237,16 @@ async def test_promotion_under_policy() -> None:
 
 
 def test_failed_version_digest_from_history() -> None:
+    from reconciler.deployment import Deployment
+    from reconciler.nomad.objects import parse_deployment
     from reconciler.sync.cluster import failed_version_digest
 
     def v(n: int, stable: bool, digest: str | None) -> dict[str, object]:
         meta = {"gitops.source": "w.nomad", "gitops.digest": digest} if digest else None
         return {"Version": n, "Stable": stable, "Meta": meta}
 
-    def dep(version: int, status: str) -> dict[str, object]:
-        return {"JobVersion": version, "Status": status}
+    def dep(version: int, status: str) -> Deployment:
+        return parse_deployment({"JobVersion": version, "Status": status})
 
     failed_1 = [dep(2, "successful"), dep(1, "failed"), dep(0, "successful")]
     reverted = [v(2, False, "good"), v(1, False, "bad"), v(0, True, "good")]

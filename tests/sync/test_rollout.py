@@ -4,23 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
+from reconciler.deployment import Deployment
+from reconciler.nomad.objects import parse_deployment
 from reconciler.sync.rollout import expects_deployment, follow_deployment
 from tests.sync.jobs import make_job
 
 
 class Script:
-    """Answers ``job_latest_deployment`` from a list, repeating the last; records promotions."""
+    """Answers ``read_latest_deployment`` from a list, repeating the last; records promotions."""
 
     def __init__(self, *deployments: dict[str, Any] | None) -> None:
         self.deployments = list(deployments)
         self.promoted: list[str] = []
         self.reads = 0
 
-    async def job_latest_deployment(self, job_id: str, *, namespace: str) -> dict[str, Any] | None:
+    async def read_latest_deployment(self, job_id: str, *, namespace: str) -> Deployment | None:
         self.reads += 1
-        if len(self.deployments) > 1:
-            return self.deployments.pop(0)
-        return self.deployments[0]
+        body = self.deployments.pop(0) if len(self.deployments) > 1 else self.deployments[0]
+        return parse_deployment(body) if body is not None else None
 
     async def promote_deployment(self, deployment_id: str, *, namespace: str) -> dict[str, Any]:
         self.promoted.append(deployment_id)
