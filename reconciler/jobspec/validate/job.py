@@ -1,0 +1,132 @@
+"""Job.Validate: the job's own fields, then each group; parameterized jobs.
+
+Pure.  ``validate_job`` is the package's entry point (see ``__init__``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from reconciler.jobspec.canonical import canonicalize
+from reconciler.jobspec.validate.group import validate_group
+from reconciler.jobspec.validate.periodic import validate_periodic
+from reconciler.jobspec.validate.placement import placement_errors
+from reconciler.jobspec.validate.texts import ValidationResult, format_validation_errors, go_quote
+from reconciler.jobspec.validate.warnings import job_warnings
+
+JOB_TYPES = ("service", "batch", "system", "_core")
+
+
+def validate_job(job: Mapping[str, Any]) -> ValidationResult:
+    """Nomad's verdict on ``job`` (API JSON, as ``nomad job run -output`` prints it)."""
+    try:
+        canonical = canonicalize(job)
+        errors = job_errors(canonical)
+        warnings = job_warnings(canonical)
+    except (TypeError, ValueError, AttributeError, KeyError) as exc:
+        # Wrong JSON types: Nomad would refuse to decode the body at all.
+        return ValidationResult(errors=(f"job does not match Nomad's job structure: {exc}",))
+    return ValidationResult(errors=tuple(errors), warnings=tuple(warnings))
+
+
+
+
+def job_errors(job: dict[str, Any]) -> list[str]:
+    errs: list[str] = []
+    job_type = job.get("Type", "")
+    job_id = str(job.get("ID", ""))
+    if not job.get("Region") and not job.get("Multiregion"):
+        errs.append("Missing job region")
+    if not job_id:
+        errs.append("Missing job ID")
+    elif " " in job_id:
+        errs.append("Job ID contains a space")
+    elif "\0" in job_id:
+        errs.append("Job ID contains a null character")
+    name = str(job.get("Name", ""))
+    if not name:
+        errs.append("Missing job name")
+    elif "\0" in name:
+        errs.append("Job Name contains a null character")
+    if not job.get("Namespace"):
+        errs.append("Job must be in a namespace")
+    if job_type == "":
+        errs.append("Missing job type")
+    elif job_type not in JOB_TYPES:
+        errs.append(f"Invalid job type: {go_quote(job_type)}")
+    priority = job.get("Priority", 0)
+    if not 1 <= priority <= 100:
+        errs.append("Job priority must be between [1, 100]")
+    datacenters = job.get("Datacenters") or []
+    if not datacenters and not job.get("Multiregion"):
+        errs.append("Missing job datacenters")
+    else:
+        errs += ["Job datacenter must be non-empty string" for dc in datacenters if dc == ""]
+    groups: list[dict[str, Any]] = job.get("TaskGroups") or []
+    if not groups:
+        errs.append("Missing job task groups")
+    errs += placement_errors(job, job_type)
+
+    seen: dict[str, int] = {}
+    for index, group in enumerate(groups):
+        group_name = group.get("Name", "")
+        if not group_name:
+            errs.append(f"Job task group {index + 1} missing name")
+        elif group_name in seen:
+            errs.append(
+                f"Job task group {index + 1} redefines '{group_name}' from group {seen[group_name] + 1}"
+            )
+        else:
+            seen[group_name] = index
+        if (group.get("ShutdownDelay") or 0) < 0:
+            errs.append("ShutdownDelay must be a positive value")
+        stop_after = group.get("StopAfterClientDisconnect") or 0
+        if stop_after > 0 and job_type not in ("batch", "service"):
+            errs.append("stop_after_client_disconnect can only be set in batch and service jobs")
+        elif stop_after < 0:
+            errs.append("stop_after_client_disconnect must be a positive value")
+        if job_type == "system" and group.get("Count", 0) > 1:
+            errs.append(
+                f"Job task group {group_name} has count {group['Count']}. "
+                "Count cannot exceed 1 with system scheduler"
+            )
+    for group in groups:
+        group_errs = validate_group(group, job)
+        if group_errs:
+            errs.append(
+                f"Task group {group.get('Name', '')} validation failed: "
+                + format_validation_errors(group_errs)
+            )
+
+    periodic = job.get("Periodic")
+    if periodic and periodic.get("Enabled"):
+        if job_type != "batch":
+            errs.append('Periodic can only be used with "batch" scheduler')
+        periodic_errs = validate_periodic(periodic)
+        if periodic_errs:
+            errs.append(format_validation_errors(periodic_errs))
+    parameterized = job.get("ParameterizedJob")
+    if parameterized is not None:
+        if job_type != "batch":
+            errs.append('Parameterized job can only be used with "batch" scheduler')
+        parameterized_errs = validate_parameterized(parameterized)
+        if parameterized_errs:
+            errs.append(format_validation_errors(parameterized_errs))
+    return errs
+
+def validate_parameterized(parameterized: Mapping[str, Any]) -> list[str]:
+    errs: list[str] = []
+    payload = parameterized.get("Payload", "")
+    if payload not in ("optional", "required", "forbidden"):
+        errs.append(f"Unknown payload requirement: {go_quote(payload)}")
+    required = set(parameterized.get("MetaRequired") or [])
+    # helper.SliceSetDisjoint: Nomad lists the keys from a Go map (random order when
+    # several); here in the order meta_optional gives them.
+    both = list(dict.fromkeys(k for k in parameterized.get("MetaOptional") or [] if k in required))
+    if both:
+        errs.append(
+            "Required and optional meta keys should be disjoint. Following keys exist in both: "
+            f"[{' '.join(both)}]"
+        )
+    return errs

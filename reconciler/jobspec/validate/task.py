@@ -1,0 +1,212 @@
+"""Task.Validate: resources, logs, placement, artifacts, vault, templates, lifecycle.
+
+Pure.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from reconciler.jobspec.validate.placement import placement_errors, validate_constraint
+from reconciler.jobspec.validate.services import validate_task_services
+from reconciler.jobspec.validate.texts import format_validation_errors, go_quote, nest
+
+MIN_CPU = 1  # structs.MinResources
+MIN_MEMORY_MB = 10
+
+
+
+
+def validate_task(
+    task: Mapping[str, Any], *, group: Mapping[str, Any], job_type: str
+) -> list[str]:
+    errs: list[str] = []
+    name = str(task.get("Name", ""))
+    if not name:
+        errs.append("Missing task name")
+    if "/" in name or "\\" in name:
+        errs.append("Task name cannot include slashes")
+    elif "\0" in name:
+        errs.append("Task name cannot include null characters")
+    if not task.get("Driver"):
+        errs.append("Missing task driver")
+    if task.get("KillTimeout", 0) < 0:
+        errs.append("KillTimeout must be a positive value")
+    if task.get("ShutdownDelay", 0) < 0:
+        errs.append("ShutdownDelay must be a positive value")
+    # Resources.Validate: its MeetsMinResources multierror is one item of its own
+    # multierror (nomad/structs/structs.go v1.0.18).  No "Task can't ask for disk
+    # resources": the HTTP API drops a task's DiskMB before validating
+    # (ApiResourcesToStructs in command/agent/job_endpoint.go), so Nomad never says it.
+    resources = task.get("Resources") or {}
+    minimum = []
+    cpu, memory = int(resources.get("CPU") or 0), int(resources.get("MemoryMB") or 0)
+    if cpu < MIN_CPU:
+        minimum.append(f"minimum CPU value is {MIN_CPU}; got {cpu}")
+    if memory < MIN_MEMORY_MB:
+        minimum.append(f"minimum MemoryMB value is {MIN_MEMORY_MB}; got {memory}")
+    if minimum:
+        nest(errs, [format_validation_errors(minimum)])
+    log_config = task.get("LogConfig") or {}
+    log_errs = []
+    if log_config.get("MaxFiles", 0) < 1:
+        log_errs.append(f"minimum number of files is 1; got {log_config.get('MaxFiles', 0)}")
+    if log_config.get("MaxFileSizeMB", 0) < 1:
+        log_errs.append(f"minimum file size is 1MB; got {log_config.get('MaxFileSizeMB', 0)}")
+    nest(errs, log_errs)
+
+    for index, constraint in enumerate(task.get("Constraints") or []):
+        constraint_errs = validate_constraint(constraint)
+        if constraint_errs:
+            errs.append(
+                f"Constraint {index + 1} validation failed: "
+                + format_validation_errors(constraint_errs)
+            )
+        if constraint.get("Operand") in ("distinct_hosts", "distinct_property"):
+            errs.append(
+                f"Constraint {index + 1} has disallowed Operand at task level: {constraint['Operand']}"
+            )
+    errs += placement_errors({"Affinities": task.get("Affinities")}, job_type)
+    nest(errs, validate_task_services(task))
+
+    disk = (group.get("EphemeralDisk") or {}).get("SizeMB", 0)
+    log_usage = log_config.get("MaxFiles", 0) * log_config.get("MaxFileSizeMB", 0)
+    if disk <= log_usage:
+        errs.append(
+            f"log storage ({log_usage} MB) must be less than requested disk capacity ({disk} MB)"
+        )
+    for index, artifact in enumerate(task.get("Artifacts") or []):
+        artifact_errs = validate_artifact(artifact)
+        if artifact_errs:
+            errs.append(
+                f"Artifact {index + 1} validation failed: "
+                + format_validation_errors(artifact_errs)
+            )
+    vault = task.get("Vault")
+    if vault:
+        vault_errs = validate_vault(vault)
+        if vault_errs:
+            errs.append("Vault validation failed: " + format_validation_errors(vault_errs))
+    destinations: dict[str, int] = {}
+    for index, template in enumerate(task.get("Templates") or []):
+        template_errs = validate_template(template)
+        if template_errs:
+            errs.append(
+                f"Template {index + 1} validation failed: "
+                + format_validation_errors(template_errs)
+            )
+        destination = template.get("DestPath", "")
+        if destination in destinations:
+            errs.append(f"Template {index + 1} has same destination as {destinations[destination]}")
+        else:
+            destinations[destination] = index + 1
+    payload = task.get("DispatchPayload")
+    if payload and path_escapes_alloc_dir("", payload.get("File", "")):
+        errs.append(
+            "Dispatch Payload validation failed: "
+            + format_validation_errors(["dispatch payload escapes allocation directory"])
+        )
+    lifecycle = task.get("Lifecycle")
+    if lifecycle:
+        hook = lifecycle.get("Hook", "")
+        if hook == "":
+            errs.append("Lifecycle validation failed: no lifecycle hook provided")
+        elif hook not in ("prestart", "poststart", "poststop"):
+            errs.append(f"Lifecycle validation failed: invalid hook: {hook}")
+    for index, mount in enumerate(task.get("VolumeMounts") or []):
+        mode = mount.get("PropagationMode", "")
+        if mode not in ("", "private", "host-to-task", "bidirectional"):
+            errs.append(f'Volume Mount ({index}) has an invalid propagation mode: "{mode}"')
+    return errs
+
+def validate_artifact(artifact: Mapping[str, Any]) -> list[str]:
+    errs: list[str] = []
+    if not artifact.get("GetterSource"):
+        errs.append("source must be specified")
+    mode = artifact.get("GetterMode", "")
+    if mode not in ("", "any", "file", "dir"):
+        errs.append(f"invalid artifact mode {go_quote(mode)}; must be one of: any, file, dir")
+    if path_escapes_alloc_dir("task", artifact.get("RelativeDest", "")):
+        errs.append("destination escapes allocation directory")
+    checksum = (artifact.get("GetterOptions") or {}).get("checksum")
+    if checksum:
+        problem = checksum_problem(str(checksum))
+        if problem:
+            errs.append(problem)
+    return errs
+
+
+_CHECKSUM_HEX_LENGTHS = {"md5": 32, "sha1": 40, "sha256": 64, "sha512": 128}
+
+
+def checksum_problem(checksum: str) -> str | None:
+    """Artifact ``checksum`` option in go-getter's ``type:value`` form, as Nomad checks it."""
+    kind, sep, value = checksum.partition(":")
+    if not sep or not value:
+        return f"checksum must be given as 'type:value'; got {go_quote(checksum)}"
+    if "${" in value:
+        return None  # interpolated at run time
+    expected = _CHECKSUM_HEX_LENGTHS.get(kind)
+    if expected is None:
+        return f"unsupported checksum type: {kind}"
+    if not re.fullmatch(r"[0-9a-fA-F]*", value):
+        return f"invalid {kind} checksum: encoding/hex: invalid byte"
+    if len(value) != expected:
+        return f"invalid {kind} checksum: {value} length != {expected}"
+    return None
+
+
+def validate_vault(vault: Mapping[str, Any]) -> list[str]:
+    errs: list[str] = []
+    policies = vault.get("Policies") or []
+    if not policies:
+        errs.append("Policy list cannot be empty")
+    if "root" in policies:
+        errs.append('Can not specify "root" policy')
+    mode = vault.get("ChangeMode", "")
+    if mode == "signal":
+        if not vault.get("ChangeSignal"):
+            errs.append(f'Signal must be specified when using change mode "{mode}"')
+    elif mode not in ("noop", "restart"):
+        errs.append(f"Unknown change mode {go_quote(mode)}")
+    return errs
+
+
+def validate_template(template: Mapping[str, Any]) -> list[str]:
+    errs: list[str] = []
+    if not template.get("SourcePath") and not template.get("EmbeddedTmpl"):
+        errs.append("Must specify a source path or have an embedded template")
+    destination = template.get("DestPath", "")
+    if not destination:
+        errs.append("Must specify a destination for the template")
+    if path_escapes_alloc_dir("task", destination):
+        errs.append("destination escapes allocation directory")
+    mode = template.get("ChangeMode", "")
+    if mode == "signal":
+        if not template.get("ChangeSignal"):
+            errs.append("Must specify signal value when change mode is signal")
+        if template.get("Envvars"):
+            errs.append("cannot use signals with env var templates")
+    elif mode not in ("noop", "restart"):
+        errs.append("Invalid change mode. Must be one of the following: noop, signal, restart")
+    if template.get("Splay", 0) < 0:
+        errs.append("Must specify positive splay value")
+    perms = template.get("Perms", "")
+    if perms and not re.fullmatch(r"[0-7]{1,4}", str(perms)):
+        errs.append(
+            f'Failed to parse "{perms}" as octal: strconv.ParseUint: parsing "{perms}": invalid syntax'
+        )
+    return errs
+
+
+def path_escapes_alloc_dir(prefix: str, path: str) -> bool:
+    """Nomad's ``PathEscapesAllocDir``: does ``path`` (relative to the task dir) leave the alloc dir?"""
+    if not path:
+        return False
+    # Go's filepath.Join does not restart at an absolute path: "/etc" stays inside.
+    root = "/alloc-root"
+    joined = posixpath.normpath(f"{root}/{prefix}/{path}")
+    return joined != root and not joined.startswith(root + "/")
