@@ -3,8 +3,10 @@
 Loads the directory like every other command (so load errors are findings
 too), applies Nomad's own validation and the lint rules, and prints one line
 per finding (``file:line: severity: message [rule]``) or, with ``--format
-json``, the document described in ``reconciler.lint.runner``.  Never talks to
-Nomad.
+json``, the document described in ``reconciler.lint.runner``.  Nomad's rules
+are those of ``--nomad-version`` (``auto``: the version the Nomad at
+``--address``/``NOMAD_ADDR`` reports in ``/v1/agent/self``, lint's only
+request to Nomad); without it, those of every supported release.
 
 Exit status: 1 if any finding is an error (or any finding at all with
 ``--warnings-as-errors``), else 0.
@@ -65,6 +67,14 @@ def register(subparsers: Any) -> None:
         metavar="FILE",
         help="an HCL2 variables file for every job (repeatable)",
     )
+    parser.add_argument(
+        "--nomad-version",
+        metavar="VERSION",
+        help="validate as this Nomad release does (e.g. 1.6.2), or 'auto': ask the Nomad at "
+        "--address/NOMAD_ADDR (GET /v1/agent/self); default: as every supported release "
+        "(1.0.18 to 2.x) does, naming the releases of a rule that only some apply",
+    )
+    parser.add_argument("--address", metavar="URL", help="with --nomad-version auto: Nomad's address (NOMAD_ADDR)")
     parser.add_argument("--warnings-as-errors", action="store_true", help="exit 1 on warnings too")
     parser.add_argument("--max-file-size", default="256KiB", metavar="SIZE", help="largest job file loaded (default 256KiB; e.g. 64KiB, 1MiB); a larger one is an error of that file, never parsed")
     parser.set_defaults(func=run)
@@ -82,7 +92,9 @@ def run(args: argparse.Namespace) -> int:
     snapshot = load_directory(
         root, inputs=build_inputs(args, os.environ), max_file_size=parse_size(args.max_file_size)
     )
-    diagnostics = lint_snapshot(snapshot)
+    diagnostics = lint_snapshot(
+        snapshot, nomad_version=_target_version(args), time_zones=_known_time_zones()
+    )
     failing = len(diagnostics) if args.warnings_as_errors else count_errors(diagnostics)
     exit_code = 1 if failing else 0
     if args.format == "json":
@@ -90,3 +102,54 @@ def run(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(render_text(diagnostics))
     return exit_code
+
+
+def _target_version(args: argparse.Namespace) -> tuple[int, int, int] | None:
+    """``--nomad-version``: a release, the connected agent's (``auto``), or ``None`` (all)."""
+    from reconciler.nomad.versions import parse_version
+
+    text = args.nomad_version
+    if text is None:
+        return None
+    if text != "auto":
+        try:
+            return parse_version(text)
+        except ValueError as exc:
+            raise ConfigError(f"--nomad-version {text!r}: {exc}") from None
+    return _agent_version(args)
+
+
+def _agent_version(args: argparse.Namespace) -> tuple[int, int, int]:
+    import asyncio
+
+    from reconciler.commands.options import build_config
+    from reconciler.errors import NomadError
+    from reconciler.nomad.client import NomadClient
+    from reconciler.nomad.versions import version_from_agent_self
+    from reconciler.sync.session import explain_nomad_error
+
+    config = build_config(args, os.environ)
+
+    async def ask() -> tuple[int, int, int]:
+        async with NomadClient(config) as client:
+            return version_from_agent_self(await client.agent_self())
+
+    try:
+        return asyncio.run(ask())
+    except NomadError as exc:
+        raise ConfigError(
+            f"--nomad-version auto: {explain_nomad_error(exc, config)}; "
+            "pass the version instead (--nomad-version 1.6.2)"
+        ) from None
+    except ValueError as exc:
+        raise ConfigError(f"--nomad-version auto: {exc}") from None
+
+
+def _known_time_zones() -> frozenset[str]:
+    """The IANA zone names this host knows: what a periodic ``time_zone`` may name.
+
+    Empty when the host has no zone database (then names are not checked).
+    """
+    import zoneinfo
+
+    return frozenset(zoneinfo.available_timezones())

@@ -3,7 +3,12 @@
 Pure: ``lint_snapshot`` takes a ``Snapshot`` (and optionally the file texts)
 and returns ``Diagnostic``s; it reads no files and never raises for a bad job.
 Order of checks per job: Nomad's own validation (``jobspec.validate``, one
-diagnostic per problem, in Nomad's words), then the ``rules``.  Snapshot-wide:
+diagnostic per problem, in Nomad's words), then the ``rules``.  Nomad's rules
+differ between releases: with ``nomad_version`` the rules of that release
+apply; without it, the job is validated as every supported release would
+(one version per span of identical rules, ``validate.target``), so what passes
+lint passes on every release.  A finding that only some releases make names
+them: ``Missing job datacenters (rule of Nomad < 1.5.0)``.  Snapshot-wide:
 the loader's per-file errors are passed through, then duplicate job IDs and
 job ID vs file name.
 
@@ -25,7 +30,7 @@ jobs directory, ``line``/``column`` 1-based or ``null``, ``severity``
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -34,6 +39,11 @@ from reconciler.jobspec.canonical import canonicalize
 from reconciler.jobspec.jsonspec import ignored_json_keys
 from reconciler.jobspec.positions import Step, locate
 from reconciler.jobspec.validate import error_leaves, validate_job
+from reconciler.jobspec.validate.target import (
+    Version,
+    describe_versions,
+    representative_versions,
+)
 from reconciler.lint.rules import COVERED_VALIDATION_TEXTS, RULES, Rule
 from reconciler.model import ApiJob, DesiredJob, Diagnostic, Severity, Snapshot
 
@@ -48,11 +58,15 @@ def lint_snapshot(
     *,
     sources: Mapping[str, str] | None = None,
     rules: Sequence[Rule] = RULES,
+    nomad_version: Version | None = None,
+    time_zones: Collection[str] | None = None,
 ) -> list[Diagnostic]:
     """Every finding for the directory, sorted by file, line and rule.
 
     ``sources`` maps a job's path to its text, for line numbers; by default the
-    text the loader kept in ``DesiredJob.source`` is used.
+    text the loader kept in ``DesiredJob.source`` is used.  ``nomad_version``:
+    the target release (``None``: every supported one); ``time_zones``: the
+    IANA zone names a periodic ``time_zone`` may use (``None``: not checked).
     """
     diagnostics: list[Diagnostic] = list(snapshot.errors)
     for desired in snapshot.jobs:
@@ -63,6 +77,8 @@ def lint_snapshot(
             source=source,
             source_format=desired.source_format,
             rules=rules,
+            nomad_version=nomad_version,
+            time_zones=time_zones,
         )
     diagnostics += _unknown_json_fields(snapshot.jobs, sources=sources)
     diagnostics += _duplicate_ids(snapshot.jobs, sources=sources)
@@ -77,8 +93,10 @@ def lint_job(
     source: str = "",
     source_format: str = "hcl2",
     rules: Sequence[Rule] = RULES,
+    nomad_version: Version | None = None,
+    time_zones: Collection[str] | None = None,
 ) -> list[Diagnostic]:
-    """Findings for one job (API JSON as the loader produced it)."""
+    """Findings for one job (API JSON as the loader produced it); see ``lint_snapshot``."""
     job_id = str(job.get("ID", ""))
     job_step = Step("job", job_id)
 
@@ -87,20 +105,27 @@ def lint_job(
 
     out: list[Diagnostic] = []
     enabled = {rule.name for rule in rules}
-    result = validate_job(job)
-    for error in result.errors:
-        for prefixes, leaf in error_leaves(error):
-            if COVERED_VALIDATION_TEXTS.get(leaf) in enabled:
-                continue
-            out.append(
-                Diagnostic(
-                    path=path,
-                    message=" ".join((*prefixes, leaf)),
-                    severity=Severity.ERROR,
-                    line=line_of((job_step, *_steps_from_prefixes(prefixes), *_step_of(leaf))),
-                    rule=VALIDATION_RULE,
-                )
+    findings_by_version = {
+        version: validate_job(job, version=version, time_zones=time_zones)
+        for version in representative_versions()
+    }
+    target = nomad_version if nomad_version is not None else min(findings_by_version)
+    result = validate_job(job, version=target, time_zones=time_zones)
+    for (prefixes, leaf), versions in _validation_leaves(findings_by_version, nomad_version):
+        if COVERED_VALIDATION_TEXTS.get(leaf) in enabled:
+            continue
+        message = " ".join((*prefixes, leaf))
+        if len(versions) < len(findings_by_version):
+            message += f" (rule of {describe_versions(versions)})"
+        out.append(
+            Diagnostic(
+                path=path,
+                message=message,
+                severity=Severity.ERROR,
+                line=line_of((job_step, *_steps_from_prefixes(prefixes), *_step_of(leaf))),
+                rule=VALIDATION_RULE,
             )
+        )
     for warning in result.warnings:
         for prefixes, leaf in error_leaves(warning):
             out.append(
@@ -134,6 +159,31 @@ def lint_job(
     return out
 
 
+Leaf = tuple[tuple[str, ...], str]
+
+
+def _validation_leaves(
+    by_version: Mapping[Version, Any], nomad_version: Version | None
+) -> list[tuple[Leaf, list[Version]]]:
+    """Each problem (``(prefixes, leaf)``) with the rule spans that report it.
+
+    With ``nomad_version``, only the problems that release reports (its own
+    span's representative is validated separately so the span is exact); without
+    it, every problem any span reports, oldest span first.
+    """
+    spans: dict[Leaf, list[Version]] = {}
+    for version, result in sorted(by_version.items()):
+        for error in result.errors:
+            for leaf in error_leaves(error):
+                spans.setdefault(leaf, [])
+                if version not in spans[leaf]:
+                    spans[leaf].append(version)
+    if nomad_version is None:
+        return list(spans.items())
+    span = max((v for v in by_version if v <= nomad_version), default=min(by_version))
+    return [(leaf, versions) for leaf, versions in spans.items() if span in versions]
+
+
 def _steps_from_prefixes(prefixes: Iterable[str]) -> list[Step]:
     """Where a Nomad validation message points: its "Task group X ..." prefixes."""
     steps: list[Step] = []
@@ -155,6 +205,7 @@ _LEAF_BLOCKS = (
     ("Invalid cron spec", "periodic"),
     ("Periodic can only", "periodic"),
     ("Must specify a spec", "periodic"),
+    ("Invalid time zone", "periodic"),
     ("Parameterized job", "parameterized"),
     ("Unknown payload requirement", "parameterized"),
 )

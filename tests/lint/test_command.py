@@ -73,7 +73,7 @@ def test_errors_exit_one_and_name_file_line_rule(
     (tmp_path / "batch.nomad").write_text(NO_DATACENTERS)
     code, out = run(tmp_path, capsys)
     assert code == 1
-    assert "batch.nomad:1: error: Missing job datacenters [nomad-validate]" in out
+    assert "batch.nomad:1: error: Missing job datacenters (rule of Nomad < 1.5.0) [nomad-validate]" in out
     assert (
         'web.nomad:8: error: task "t": unknown docker config key "port_map2"; did you mean "port_map"? [driver-config]'
         in out
@@ -176,7 +176,7 @@ def test_json_job_files_get_lines_too(tmp_path: Path, capsys: pytest.CaptureFixt
 def test_validate_is_an_alias(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "batch.nomad").write_text(NO_DATACENTERS)
     assert main(["validate", str(tmp_path)]) == 1
-    assert "Missing job datacenters [nomad-validate]" in capsys.readouterr().out
+    assert "Missing job datacenters (rule of Nomad < 1.5.0) [nomad-validate]" in capsys.readouterr().out
 
 
 def test_unknown_json_fields_and_absurd_counts_are_lint_errors(

@@ -9,19 +9,24 @@ the register/plan endpoints' HTTP 500 body (go-multierror's list format), and
 ``format_validation_warnings`` the ``Warnings`` string; the Nomad fake reuses both.
 
 One module per part of Nomad's ``Job.Validate`` tree: ``job`` (the job,
-parameterized), ``group``, ``task``, ``placement`` (constraints, affinities,
-spreads), ``policies`` (restart, reschedule, update, migrate), ``services``,
-``periodic`` (incl. cron syntax), ``warnings`` (``Job.Warnings``) and ``texts``
-(go-multierror, Go durations and quoting).
+parameterized), ``group``, ``task`` (incl. devices), ``placement`` (constraints,
+affinities, spreads), ``policies`` (restart, reschedule, update, migrate),
+``services``, ``periodic`` (cron syntax, time zones), ``warnings``
+(``Job.Warnings``) and ``texts`` (go-multierror, Go durations and quoting);
+``go_regexp`` and ``go_version`` parse constraint targets as Go and go-version
+do; ``target`` says which release (and time zone database) is imitated.
 
-Covered: the checks of ``Job.Validate``/``TaskGroup.Validate``/``Task.Validate``
-that a declared job can hit (identity, type, priority, datacenters, groups,
-tasks, constraints, affinities, spreads, restart/reschedule/update/migrate
-policies, ephemeral disk, log config, services and checks, templates,
-artifacts, vault, lifecycle, periodic incl. cron syntax, parameterized) and
-``Job.Warnings``.  Not covered (needs a server or is rare): namespace and
-driver existence, Connect/CSI/device details, network port collisions.  Nomad ≥1.1 adds checks (e.g. ``sysbatch``, reschedule on
-system jobs as an error in 1.11) not modelled here.
+Per release: ``validate_job(job, version=...)`` applies that release's rules
+where they differ (``target.RULE_CHANGES``: sysbatch from 1.2.0; datacenters
+defaulted, the priority checked by the admission hook and "block" for
+"stanza" from 1.5.0); the default is the oldest supported release, 1.0.18,
+whose texts the recordings in tests/golden prove.
+
+Not covered (needs a server, or not modelled): namespace, node pool and
+driver existence, Vault/Consul checks of the admission hooks, Connect
+sidecars, the volume request rules of 1.1+ (``VolumeRequest.Validate``),
+multiregion, network port collisions, and checks later releases added to
+blocks 1.0 lacks (``disconnect``, ``ui``, ``identity`` ...).
 """
 
 from reconciler.jobspec.validate.job import validate_job

@@ -16,13 +16,14 @@ from reconciler.jobspec.validate.policies import (
     validate_update,
 )
 from reconciler.jobspec.validate.services import validate_group_services
+from reconciler.jobspec.validate.target import Target
 from reconciler.jobspec.validate.task import validate_task
 from reconciler.jobspec.validate.texts import format_validation_errors, go_quote, nest
 
 MIN_DISK_MB = 10  # EphemeralDisk.Validate
 
 
-def validate_group(group: dict[str, Any], job: dict[str, Any]) -> list[str]:
+def validate_group(group: dict[str, Any], job: dict[str, Any], target: Target) -> list[str]:
     errs: list[str] = []
     job_type = job.get("Type", "")
     name = group.get("Name", "")
@@ -35,10 +36,10 @@ def validate_group(group: dict[str, Any], job: dict[str, Any]) -> list[str]:
     tasks: list[dict[str, Any]] = group.get("Tasks") or []
     if not tasks:
         errs.append("Missing tasks for task group")
-    errs += placement_errors(group, job_type)
+    errs += placement_errors(group, job_type, target)
 
     nest(errs, validate_restart(group.get("RestartPolicy")))
-    errs += spread_errors(group, job_type)
+    errs += spread_errors(group, job_type, target)
     reschedule = group.get("ReschedulePolicy")
     if job_type == "system":
         if reschedule:
@@ -108,7 +109,7 @@ def validate_group(group: dict[str, Any], job: dict[str, Any]) -> list[str]:
                 errs.append(
                     f"Task {task_name} has a volume mount ({index}) referencing undefined volume {volume}"
                 )
-        task_errs = validate_task(task, group=group, job_type=job_type)
+        task_errs = validate_task(task, group=group, job_type=job_type, target=target)
         if task_errs:
             errs.append(
                 f"Task {task_name} validation failed: " + format_validation_errors(task_errs)

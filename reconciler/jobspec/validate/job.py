@@ -1,28 +1,45 @@
 """Job.Validate: the job's own fields, then each group; parameterized jobs.
 
-Pure.  ``validate_job`` is the package's entry point (see ``__init__``).
+Pure.  ``validate_job`` is the package's entry point (see ``__init__``).  Rules
+that differ between releases name the tag of nomad/structs/structs.go (or the
+admission hook, nomad/job_endpoint_hooks.go) where they changed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from reconciler.jobspec.canonical import canonicalize
 from reconciler.jobspec.validate.group import validate_group
 from reconciler.jobspec.validate.periodic import validate_periodic
 from reconciler.jobspec.validate.placement import placement_errors
+from reconciler.jobspec.validate.target import OLDEST, Target, Version
 from reconciler.jobspec.validate.texts import ValidationResult, format_validation_errors, go_quote
 from reconciler.jobspec.validate.warnings import job_warnings
 
 JOB_TYPES = ("service", "batch", "system", "_core")
+SYSBATCH = "sysbatch"  # a job type from 1.2.0 (structs.go v1.2.0)
 
 
-def validate_job(job: Mapping[str, Any]) -> ValidationResult:
-    """Nomad's verdict on ``job`` (API JSON, as ``nomad job run -output`` prints it)."""
+def validate_job(
+    job: Mapping[str, Any],
+    *,
+    version: Version = OLDEST,
+    time_zones: Collection[str] | None = None,
+) -> ValidationResult:
+    """Nomad's verdict on ``job`` (API JSON, as ``nomad job run -output`` prints it).
+
+    ``version``: the Nomad release whose rules apply; ``time_zones``: the IANA
+    zone names the server's host knows (``None``: a periodic ``time_zone`` is
+    only checked for its form).
+    """
+    target = Target(version=version, time_zones=time_zones)
     try:
         canonical = canonicalize(job)
-        errors = job_errors(canonical)
+        if target.at_least(1, 5, 0) and not canonical.get("Datacenters"):
+            canonical["Datacenters"] = ["*"]  # Job.Canonicalize, structs.go v1.5.0
+        errors = job_errors(canonical, target)
         warnings = job_warnings(canonical)
     except (TypeError, ValueError, AttributeError, KeyError) as exc:
         # Wrong JSON types: Nomad would refuse to decode the body at all.
@@ -32,7 +49,7 @@ def validate_job(job: Mapping[str, Any]) -> ValidationResult:
 
 
 
-def job_errors(job: dict[str, Any]) -> list[str]:
+def job_errors(job: dict[str, Any], target: Target) -> list[str]:
     errs: list[str] = []
     job_type = job.get("Type", "")
     job_id = str(job.get("ID", ""))
@@ -53,10 +70,11 @@ def job_errors(job: dict[str, Any]) -> list[str]:
         errs.append("Job must be in a namespace")
     if job_type == "":
         errs.append("Missing job type")
-    elif job_type not in JOB_TYPES:
+    elif job_type not in JOB_TYPES and not (job_type == SYSBATCH and target.at_least(1, 2, 0)):
         errs.append(f"Invalid job type: {go_quote(job_type)}")
     priority = job.get("Priority", 0)
-    if not 1 <= priority <= 100:
+    # From 1.5.0 the admission hook checks the priority, after Job.Validate (below).
+    if not 1 <= priority <= 100 and not target.at_least(1, 5, 0):
         errs.append("Job priority must be between [1, 100]")
     datacenters = job.get("Datacenters") or []
     if not datacenters and not job.get("Multiregion"):
@@ -66,7 +84,7 @@ def job_errors(job: dict[str, Any]) -> list[str]:
     groups: list[dict[str, Any]] = job.get("TaskGroups") or []
     if not groups:
         errs.append("Missing job task groups")
-    errs += placement_errors(job, job_type)
+    errs += placement_errors(job, job_type, target)
 
     seen: dict[str, int] = {}
     for index, group in enumerate(groups):
@@ -92,27 +110,37 @@ def job_errors(job: dict[str, Any]) -> list[str]:
                 "Count cannot exceed 1 with system scheduler"
             )
     for group in groups:
-        group_errs = validate_group(group, job)
+        group_errs = validate_group(group, job, target)
         if group_errs:
             errs.append(
                 f"Task group {group.get('Name', '')} validation failed: "
                 + format_validation_errors(group_errs)
             )
 
+    # From 1.2.0 sysbatch jobs may be periodic or parameterized too (structs.go v1.2.0).
+    batch_types = ("batch", SYSBATCH) if target.at_least(1, 2, 0) else ("batch",)
+    batch_only = " or ".join(f'"{name}"' for name in batch_types)
     periodic = job.get("Periodic")
     if periodic and periodic.get("Enabled"):
-        if job_type != "batch":
-            errs.append('Periodic can only be used with "batch" scheduler')
-        periodic_errs = validate_periodic(periodic)
+        if job_type not in batch_types:
+            errs.append(f"Periodic can only be used with {batch_only} scheduler")
+        periodic_errs = validate_periodic(periodic, target)
         if periodic_errs:
             errs.append(format_validation_errors(periodic_errs))
     parameterized = job.get("ParameterizedJob")
     if parameterized is not None:
-        if job_type != "batch":
-            errs.append('Parameterized job can only be used with "batch" scheduler')
+        if job_type not in batch_types:
+            errs.append(f"Parameterized job can only be used with {batch_only} scheduler")
         parameterized_errs = validate_parameterized(parameterized)
         if parameterized_errs:
             errs.append(format_validation_errors(parameterized_errs))
+    if target.at_least(1, 5, 0):
+        # jobValidate.Validate (nomad/job_endpoint_hooks.go v1.5.0), after Job.Validate;
+        # the maximum is the server's job_max_priority, 100 unless configured.
+        if job_type == "_core":
+            errs.append("job type cannot be core")
+        if not 1 <= priority <= 100:
+            errs.append("job priority must be between [1, 100]")
     return errs
 
 def validate_parameterized(parameterized: Mapping[str, Any]) -> list[str]:

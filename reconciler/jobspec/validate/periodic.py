@@ -1,22 +1,30 @@
 """PeriodicConfig.Validate, with the cron syntax of the cronexpr library Nomad uses.
 
-Pure.
+Pure.  A ``time_zone`` must load with Go's ``time.LoadLocation`` on the server
+(structs.go v1.0.18 to v2.0.x): ``UTC``, ``Local`` or a name of the host's
+IANA database.  Which names that database holds is given by the caller
+(``Target.time_zones``); without it only the forms Go refuses outright are flagged.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
+from reconciler.jobspec.validate.target import Target
 from reconciler.jobspec.validate.texts import go_quote
 
 
-def validate_periodic(periodic: Mapping[str, Any]) -> list[str]:
+def validate_periodic(periodic: Mapping[str, Any], target: Target) -> list[str]:
     errs: list[str] = []
     spec = str(periodic.get("Spec", ""))
     if not spec:
         errs.append("Must specify a spec")
+    zone = str(periodic.get("TimeZone") or "")
+    problem = time_zone_error(zone, target.time_zones)
+    if problem is not None:
+        errs.append(f"Invalid time zone {go_quote(zone)}: {problem}")
     spec_type = periodic.get("SpecType", "")
     if spec_type == "cron":
         problem = cron_spec_error(spec)
@@ -25,6 +33,17 @@ def validate_periodic(periodic: Mapping[str, Any]) -> list[str]:
     elif spec_type != "_internal_test":
         errs.append(f"Unknown periodic specification type {go_quote(spec_type)}")
     return errs
+
+def time_zone_error(zone: str, known: Collection[str] | None) -> str | None:
+    """Go's ``time.LoadLocation`` error for ``zone``, or ``None`` (also when unsure)."""
+    if zone in ("", "UTC", "Local"):
+        return None
+    if ".." in zone or zone[0] in "/\\":
+        return "time: invalid location name"
+    if known and zone not in known:
+        return f"unknown time zone {zone}"
+    return None
+
 
 # --- cron (github.com/gorhill/cronexpr, as Nomad 1.0 uses it) ----------------
 

@@ -1,19 +1,29 @@
 """Constraint, Affinity and Spread validation (job, group and task level).
 
 Pure.  Source: ``Constraint.Validate``, ``Affinity.Validate``, ``Spread.Validate``
-in nomad/structs/structs.go.
+in nomad/structs/structs.go (the same at v1.0.18 and v2.0.0 but for the word
+"stanza", "block" from v1.5.0).  A ``regexp`` target must compile with Go's
+RE2 (``go_regexp``), a ``version``/``semver`` one parse as go-version does
+(``go_version``).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
+from reconciler.jobspec.validate.go_regexp import go_regexp_error
+from reconciler.jobspec.validate.go_version import version_constraint_error
+from reconciler.jobspec.validate.target import Target
 from reconciler.jobspec.validate.texts import format_validation_errors, go_quote
 
 
-def placement_errors(obj: Mapping[str, Any], job_type: str) -> list[str]:
+def block_word(target: Target) -> str:
+    """Nomad's messages say "stanza" before 1.5.0 and "block" from then on (structs.go v1.5.0)."""
+    return "block" if target.at_least(1, 5, 0) else "stanza"
+
+
+def placement_errors(obj: Mapping[str, Any], job_type: str, target: Target) -> list[str]:
     errs: list[str] = []
     for index, constraint in enumerate(obj.get("Constraints") or []):
         constraint_errs = validate_constraint(constraint)
@@ -24,7 +34,7 @@ def placement_errors(obj: Mapping[str, Any], job_type: str) -> list[str]:
             )
     if job_type == "system":
         if obj.get("Affinities"):
-            errs.append("System jobs may not have an affinity stanza")
+            errs.append(f"System jobs may not have an affinity {block_word(target)}")
     else:
         for index, affinity in enumerate(obj.get("Affinities") or []):
             affinity_errs = validate_affinity(affinity)
@@ -36,9 +46,10 @@ def placement_errors(obj: Mapping[str, Any], job_type: str) -> list[str]:
     return errs
 
 
-def spread_errors(obj: Mapping[str, Any], job_type: str) -> list[str]:
+def spread_errors(obj: Mapping[str, Any], job_type: str, target: Target) -> list[str]:
     if job_type == "system":
-        return ["System jobs may not have a spread stanza"] if obj.get("Spreads") else []
+        word = block_word(target)
+        return [f"System jobs may not have a spread {word}"] if obj.get("Spreads") else []
     errs: list[str] = []
     for index, spread in enumerate(obj.get("Spreads") or []):
         spread_errs = validate_spread(spread)
@@ -61,11 +72,8 @@ def validate_constraint(constraint: Mapping[str, Any]) -> list[str]:
     elif operand in ("set_contains_all", "set_contains_any", "set_contains"):
         if not rtarget:
             errs.append("Set contains constraint requires an RTarget")
-    elif operand == "regexp":
-        try:
-            re.compile(rtarget)
-        except re.error as exc:
-            errs.append(f"Regular expression failed to compile: {exc}")
+    elif operand == "regexp" or operand in ("version", "semver"):
+        errs += _target_errors(operand, rtarget, "constraint")
     elif operand == "distinct_property":
         if rtarget:
             if not rtarget.isdigit():
@@ -83,7 +91,7 @@ def validate_constraint(constraint: Mapping[str, Any]) -> list[str]:
     elif operand in ("=", "==", "is", "!=", "not", "<", "<=", ">", ">="):
         if not rtarget:
             errs.append(f"Operator {go_quote(operand)} requires an RTarget")
-    elif operand not in ("version", "semver", ""):
+    elif operand != "":
         errs.append(f"Unknown constraint type {go_quote(operand)}")
     if require_ltarget and not constraint.get("LTarget"):
         errs.append("No LTarget provided but is required by constraint")
@@ -94,12 +102,23 @@ AFFINITY_SET_OPERATORS = ("set_contains_all", "set_contains_any", "set_contains"
 AFFINITY_COMPARISONS = ("=", "==", "is", "!=", "not", "<", "<=", ">", ">=")
 
 
+def _target_errors(operand: str, rtarget: str, kind: str) -> list[str]:
+    """A ``regexp``/``version``/``semver`` target Nomad cannot parse, in its words."""
+    if operand == "regexp":
+        problem = go_regexp_error(rtarget)
+        return [] if problem is None else [f"Regular expression failed to compile: {problem}"]
+    problem = version_constraint_error(rtarget, semver=operand == "semver")
+    if problem is None:
+        return []
+    label = "Semver" if operand == "semver" else "Version"
+    return [f"{label} {kind} is invalid: {problem}"]
+
+
 def validate_affinity(affinity: Mapping[str, Any]) -> list[str]:
-    """Affinity.Validate (nomad/structs/structs.go v1.0.18).  Not modelled: whether a
-    ``regexp``, ``version`` or ``semver`` target compiles (Go's own parsers and texts)."""
+    """Affinity.Validate (nomad/structs/structs.go v1.0.18 to v2.0.x)."""
     errs: list[str] = []
     operand = affinity.get("Operand", "")
-    rtarget = affinity.get("RTarget", "")
+    rtarget = str(affinity.get("RTarget", ""))
     if operand == "":
         errs.append("Missing affinity operand")
     if operand in AFFINITY_SET_OPERATORS:
@@ -108,7 +127,9 @@ def validate_affinity(affinity: Mapping[str, Any]) -> list[str]:
     elif operand in AFFINITY_COMPARISONS:
         if not rtarget:
             errs.append(f'Operator "{operand}" requires an RTarget')
-    elif operand not in ("regexp", "version", "semver"):
+    elif operand in ("regexp", "version", "semver"):
+        errs += _target_errors(operand, rtarget, "affinity")
+    else:
         errs.append(f'Unknown affinity operator "{operand}"')
     if not affinity.get("LTarget"):
         errs.append("No LTarget provided but is required")

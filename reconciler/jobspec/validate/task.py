@@ -10,8 +10,13 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from reconciler.jobspec.validate.placement import placement_errors, validate_constraint
+from reconciler.jobspec.validate.placement import (
+    placement_errors,
+    validate_affinity,
+    validate_constraint,
+)
 from reconciler.jobspec.validate.services import validate_task_services
+from reconciler.jobspec.validate.target import Target
 from reconciler.jobspec.validate.texts import format_validation_errors, go_quote, nest
 
 MIN_CPU = 1  # structs.MinResources
@@ -21,7 +26,7 @@ MIN_MEMORY_MB = 10
 
 
 def validate_task(
-    task: Mapping[str, Any], *, group: Mapping[str, Any], job_type: str
+    task: Mapping[str, Any], *, group: Mapping[str, Any], job_type: str, target: Target
 ) -> list[str]:
     errs: list[str] = []
     name = str(task.get("Name", ""))
@@ -48,8 +53,14 @@ def validate_task(
         minimum.append(f"minimum CPU value is {MIN_CPU}; got {cpu}")
     if memory < MIN_MEMORY_MB:
         minimum.append(f"minimum MemoryMB value is {MIN_MEMORY_MB}; got {memory}")
-    if minimum:
-        nest(errs, [format_validation_errors(minimum)])
+    resource_errs = [format_validation_errors(minimum)] if minimum else []
+    for index, device in enumerate(resources.get("Devices") or []):
+        device_errs = validate_device(device)
+        if device_errs:
+            resource_errs.append(
+                f"device {index + 1} failed validation: " + format_validation_errors(device_errs)
+            )
+    nest(errs, resource_errs)
     log_config = task.get("LogConfig") or {}
     log_errs = []
     if log_config.get("MaxFiles", 0) < 1:
@@ -69,7 +80,7 @@ def validate_task(
             errs.append(
                 f"Constraint {index + 1} has disallowed Operand at task level: {constraint['Operand']}"
             )
-    errs += placement_errors({"Affinities": task.get("Affinities")}, job_type)
+    errs += placement_errors({"Affinities": task.get("Affinities")}, job_type, target)
     nest(errs, validate_task_services(task))
 
     disk = (group.get("EphemeralDisk") or {}).get("SizeMB", 0)
@@ -121,6 +132,39 @@ def validate_task(
         if mode not in ("", "private", "host-to-task", "bidirectional"):
             errs.append(f'Volume Mount ({index}) has an invalid propagation mode: "{mode}"')
     return errs
+
+def validate_device(device: Mapping[str, Any]) -> list[str]:
+    """RequestedDevice.Validate (structs.go v1.0.18 to v2.0.x): a name, and its own
+    constraints (no ``distinct_*``) and affinities.  The name's ``vendor/type/name``
+    pieces are only read when placing, never validated."""
+    errs: list[str] = []
+    if not device.get("Name"):
+        errs.append(
+            "device name must be given as one of the following: type, vendor/type, "
+            "or vendor/type/name"
+        )
+    for index, constraint in enumerate(device.get("Constraints") or []):
+        operand = constraint.get("Operand", "")
+        if operand in ("distinct_hosts", "distinct_property"):
+            errs.append(
+                f"Constraint {index + 1} validation failed: using unsupported operand "
+                f"{go_quote(operand)}"
+            )
+            continue
+        constraint_errs = validate_constraint(constraint)
+        if constraint_errs:
+            errs.append(
+                f"Constraint {index + 1} validation failed: "
+                + format_validation_errors(constraint_errs)
+            )
+    for index, affinity in enumerate(device.get("Affinities") or []):
+        affinity_errs = validate_affinity(affinity)
+        if affinity_errs:
+            errs.append(
+                f"Affinity {index + 1} validation failed: " + format_validation_errors(affinity_errs)
+            )
+    return errs
+
 
 def validate_artifact(artifact: Mapping[str, Any]) -> list[str]:
     errs: list[str] = []

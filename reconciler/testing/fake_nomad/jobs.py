@@ -483,13 +483,16 @@ def multierror(errors: list[str]) -> str:
     return head + "".join(f"\n\t* {e}" for e in errors) + "\n\n"
 
 
-def validate(api_job: Job) -> tuple[list[str], list[str]]:
-    """(errors, warnings) of Nomad's job validation, using the project's validator when present."""
+def validate(api_job: Job, version: tuple[int, int, int] = (1, 0, 18)) -> tuple[list[str], list[str]]:
+    """(errors, warnings) of Nomad ``version``'s job validation, using the project's validator
+    when present (time zones: this host's IANA database, as a server reads its own)."""
     try:
         from reconciler.jobspec.validate import validate_job
     except ImportError:
         return _fallback_validate(api_job), []
-    result = validate_job(api_job)
+    import zoneinfo
+
+    result = validate_job(api_job, version=version, time_zones=zoneinfo.available_timezones())
     return list(result.errors), list(result.warnings)
 
 

@@ -291,7 +291,7 @@ class Route:
         req, job = self._job_request(path_id)
         namespace = self._job_namespace(req, job)
         self.require("submit-job", namespace)
-        errors, warnings = jobspec.validate({**job, "Namespace": namespace})
+        errors, warnings = jobspec.validate({**job, "Namespace": namespace}, self.fake.state.nomad_version)
         if errors:
             raise Reply(500, jobspec.format_errors(errors), text=True)
         # Nomad records the submitting token's AccessorID on the job (empty without ACLs).
@@ -316,7 +316,7 @@ class Route:
             raise Reply(400, "Job must be specified", text=True)
         job = self._before_validation(req["Job"])
         self.require("read-job", job.get("Namespace") or "default")
-        errors, warnings = jobspec.validate(job)
+        errors, warnings = jobspec.validate(job, self.fake.state.nomad_version)
         if job.get("Namespace") and job["Namespace"] not in self.state.namespaces:
             errors.append(f'job "{job.get("ID")}" is in nonexistent namespace "{job["Namespace"]}"')
         body = {
@@ -424,7 +424,7 @@ class Route:
             job = self._before_validation(job)
             namespace = self._job_namespace(req, job)
             self.require("submit-job", namespace)
-            errors, warnings = jobspec.validate({**job, "Namespace": namespace})
+            errors, warnings = jobspec.validate({**job, "Namespace": namespace}, self.fake.state.nomad_version)
             if errors:
                 raise Reply(500, jobspec.format_errors(errors), text=True)
             try:
