@@ -1,12 +1,13 @@
 """Canonical form of a Nomad job: the shape Nomad reads back after registering it.
 
-Pure: dicts in, new dicts out; never mutates its input, no I/O.
+Pure: dicts in, new dicts out; never mutates its input, no I/O.  The values
+filled in are data in ``canonical_defaults``.
 
 ``canonicalize(job)`` takes a job in Nomad's API JSON (``nomad job run -output``
 output, a ``/v1/jobs/parse`` result, or a bare JSON job written by hand with keys
 missing) and fills every default Nomad 1.0.18 fills, so that comparing it with
 ``strip_server_fields(<GET /v1/job/:id>)`` shows only real drift.  Both
-functions return the same *normal form*:
+functions return the same *normal form* (``normal_form``):
 
 * keys whose value is ``null`` are dropped, and so are empty lists/maps in the
   job's structure (Nomad nils empty ``Meta``, ``Constraints``, ``Args`` ...);
@@ -51,146 +52,29 @@ import copy
 from collections.abc import Callable, Mapping
 from typing import Any
 
-SECOND = 1_000_000_000
-MINUTE = 60 * SECOND
-HOUR = 60 * MINUTE
-
-#: Fields Nomad manages itself; never part of a declared job.  ``Stop`` is kept:
-#: a job someone stopped by hand is drift, not bookkeeping.
-SERVER_FIELDS: frozenset[str] = frozenset(
-    {
-        "Status",
-        "StatusDescription",
-        "Stable",
-        "Version",
-        "SubmitTime",
-        "CreateIndex",
-        "ModifyIndex",
-        "JobModifyIndex",
-        "NomadTokenID",
-        "VersionTag",
-        "ParentID",
-        "Dispatched",
-        "DispatchIdempotencyToken",
-        "Payload",
-        # secrets: the server never returns them, so they cannot be compared
-        "ConsulToken",
-        "VaultToken",
-    }
+from reconciler.jobspec.canonical_defaults import (
+    BATCH_RESCHEDULE,
+    BATCH_RESTART,
+    DEFAULT_EPHEMERAL_DISK,
+    DEFAULT_HOST_NETWORK,
+    DEFAULT_LOG_CONFIG,
+    DEFAULT_MIGRATE,
+    DEFAULT_UPDATE,
+    SECOND,
+    SERVICE_RESCHEDULE,
+    SERVICE_RESTART,
+    VAULT_CONSTRAINT,
+    ZERO_CHECK,
+    ZERO_CHECK_RESTART,
+    ZERO_CONSTRAINT,
+    ZERO_NETWORK,
+    ZERO_PORT,
+    ZERO_SERVICE,
+    ZERO_TASK,
+    ZERO_UPDATE,
+    ZERO_VOLUME,
 )
-
-#: Scaling-policy fields the server assigns on register.
-SCALING_SERVER_FIELDS: frozenset[str] = frozenset(
-    {"ID", "Namespace", "Target", "CreateIndex", "ModifyIndex"}
-)
-
-#: Maps that belong to the user (driver config, metadata ...): kept verbatim.
-OPAQUE_KEYS: frozenset[str] = frozenset(
-    {"Config", "Meta", "Env", "Policy", "GetterOptions", "GetterHeaders", "Header", "CanaryMeta"}
-)
-
-# Non-pointer fields of Nomad's api structs: a JSON job that omits them still
-# reads back with their zero value.
-ZERO_TASK: Mapping[str, Any] = {
-    "User": "",
-    "Leader": False,
-    "ShutdownDelay": 0,
-    "KillSignal": "",
-    "Kind": "",
-}
-# MBits: a pointer in the api (left nil for group networks), an int in the struct.
-ZERO_NETWORK: Mapping[str, Any] = {"Mode": "", "Device": "", "CIDR": "", "IP": "", "MBits": 0}
-ZERO_PORT: Mapping[str, Any] = {"Label": "", "Value": 0, "To": 0, "HostNetwork": ""}
-DEFAULT_HOST_NETWORK = "default"
-ZERO_SERVICE: Mapping[str, Any] = {"EnableTagOverride": False, "TaskName": "", "PortLabel": ""}
-ZERO_CHECK: Mapping[str, Any] = {
-    "Type": "",
-    "Command": "",
-    "Path": "",
-    "Protocol": "",
-    "PortLabel": "",
-    "Expose": False,
-    "AddressMode": "",
-    "Interval": 0,
-    "Timeout": 0,
-    "InitialStatus": "",
-    "TLSSkipVerify": False,
-    "Method": "",
-    "GRPCService": "",
-    "GRPCUseTLS": False,
-    "TaskName": "",
-    "SuccessBeforePassing": 0,
-    "FailuresBeforeCritical": 0,
-}
-ZERO_CHECK_RESTART: Mapping[str, Any] = {"Limit": 0, "IgnoreWarnings": False}
-ZERO_CONSTRAINT: Mapping[str, Any] = {"LTarget": "", "RTarget": "", "Operand": ""}
-ZERO_VOLUME: Mapping[str, Any] = {"Name": "", "Type": "", "Source": "", "ReadOnly": False}
-
-DEFAULT_UPDATE: Mapping[str, Any] = {
-    "Stagger": 30 * SECOND,
-    "MaxParallel": 1,
-    "HealthCheck": "checks",
-    "MinHealthyTime": 10 * SECOND,
-    "HealthyDeadline": 5 * MINUTE,
-    "ProgressDeadline": 10 * MINUTE,
-    "AutoRevert": False,
-    "AutoPromote": False,
-    "Canary": 0,
-}
-# What the server keeps at job level when the update has no MaxParallel > 0.
-ZERO_UPDATE: Mapping[str, Any] = {
-    "Stagger": 0,
-    "MaxParallel": 0,
-    "HealthCheck": "",
-    "MinHealthyTime": 0,
-    "HealthyDeadline": 0,
-    "ProgressDeadline": 0,
-    "AutoRevert": False,
-    "AutoPromote": False,
-    "Canary": 0,
-}
-SERVICE_RESTART: Mapping[str, Any] = {
-    "Attempts": 2,
-    "Interval": 30 * MINUTE,
-    "Delay": 15 * SECOND,
-    "Mode": "fail",
-}
-BATCH_RESTART: Mapping[str, Any] = {
-    "Attempts": 3,
-    "Interval": 24 * HOUR,
-    "Delay": 15 * SECOND,
-    "Mode": "fail",
-}
-SERVICE_RESCHEDULE: Mapping[str, Any] = {
-    "Attempts": 0,
-    "Interval": 0,
-    "Delay": 30 * SECOND,
-    "DelayFunction": "exponential",
-    "MaxDelay": HOUR,
-    "Unlimited": True,
-}
-BATCH_RESCHEDULE: Mapping[str, Any] = {
-    "Attempts": 1,
-    "Interval": 24 * HOUR,
-    "Delay": 5 * SECOND,
-    "DelayFunction": "constant",
-    "MaxDelay": 0,
-    "Unlimited": False,
-}
-DEFAULT_MIGRATE: Mapping[str, Any] = {
-    "MaxParallel": 1,
-    "HealthCheck": "checks",
-    "MinHealthyTime": 10 * SECOND,
-    "HealthyDeadline": 5 * MINUTE,
-}
-# Added by the server to groups with a vault block (nomad/job_endpoint_hooks.go).
-VAULT_CONSTRAINT: Mapping[str, Any] = {
-    "LTarget": "${attr.vault.version}",
-    "RTarget": ">= 0.6.1",
-    "Operand": "semver",
-}
-DEFAULT_EPHEMERAL_DISK: Mapping[str, Any] = {"Sticky": False, "Migrate": False, "SizeMB": 300}
-DEFAULT_LOG_CONFIG: Mapping[str, Any] = {"MaxFiles": 10, "MaxFileSizeMB": 10}
+from reconciler.jobspec.normal_form import remove_server_fields, to_normal_form
 
 
 def canonicalize(job: Mapping[str, Any]) -> dict[str, Any]:
@@ -200,7 +84,7 @@ def canonicalize(job: Mapping[str, Any]) -> dict[str, Any]:
     """
     out: dict[str, Any] = copy.deepcopy(dict(job))
     _canonicalize_job(out)
-    normal: dict[str, Any] = _to_normal_form(_strip(out))
+    normal: dict[str, Any] = to_normal_form(remove_server_fields(out))
     return normal
 
 
@@ -211,42 +95,8 @@ def strip_server_fields(job: Mapping[str, Any]) -> dict[str, Any]:
     group scaling policies; nothing else is changed, so real drift (including a
     hand-set ``Stop: true`` or a scaled ``Count``) stays visible.
     """
-    normal: dict[str, Any] = _to_normal_form(_strip(copy.deepcopy(dict(job))))
+    normal: dict[str, Any] = to_normal_form(remove_server_fields(copy.deepcopy(dict(job))))
     return normal
-
-
-def _strip(job: dict[str, Any]) -> dict[str, Any]:
-    for key in SERVER_FIELDS:
-        job.pop(key, None)
-    for group in job.get("TaskGroups") or ():
-        scaling = group.get("Scaling")
-        if isinstance(scaling, dict):
-            for key in SCALING_SERVER_FIELDS:
-                scaling.pop(key, None)
-    return job
-
-
-def to_normal_form(value: Any) -> Any:
-    """Drop ``None`` values and empty containers, except inside opaque user maps."""
-    return _to_normal_form(value)
-
-
-def _to_normal_form(value: Any) -> Any:
-    if isinstance(value, dict):
-        out: dict[str, Any] = {}
-        for key, item in value.items():
-            if key in OPAQUE_KEYS and isinstance(item, dict):  # Vault.Env is a bool
-                if item:
-                    out[key] = item
-                continue
-            normal = _to_normal_form(item)
-            if normal is None or normal == {} or normal == []:
-                continue
-            out[key] = normal
-        return out
-    if isinstance(value, list):
-        return [_to_normal_form(item) for item in value]
-    return value
 
 
 # --- defaults -------------------------------------------------------------------

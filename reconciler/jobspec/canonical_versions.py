@@ -33,7 +33,8 @@ import copy
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from reconciler.jobspec.canonical import SECOND, to_normal_form
+from reconciler.jobspec.canonical_defaults import SECOND
+from reconciler.jobspec.normal_form import to_normal_form
 
 Version = tuple[int, int, int]
 

@@ -14,12 +14,9 @@ from typing import Any
 
 import pytest
 
-from reconciler.jobspec.canonical import (
-    SECOND,
-    SERVER_FIELDS,
-    canonicalize,
-    strip_server_fields,
-)
+from reconciler.jobspec.canonical import canonicalize, strip_server_fields
+from reconciler.jobspec.canonical_defaults import SECOND
+from reconciler.jobspec.normal_form import SERVER_FIELDS
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 JOBSPEC = GOLDEN / "jobspec"

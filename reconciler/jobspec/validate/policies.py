@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from reconciler.jobspec.canonical import SECOND
+from reconciler.jobspec.canonical_defaults import SECOND
 from reconciler.jobspec.validate.texts import format_go_duration, go_quote
 
 RESTART_MIN_INTERVAL = 5 * SECOND

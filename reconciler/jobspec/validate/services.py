@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from reconciler.jobspec.canonical import SECOND
+from reconciler.jobspec.canonical_defaults import SECOND
 from reconciler.jobspec.validate.texts import format_go_duration, format_validation_errors, go_quote
 
 MIN_CHECK_INTERVAL = SECOND

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.jobspec.canonical import SECOND
+from reconciler.jobspec.canonical_defaults import SECOND
 
 
 @dataclass(frozen=True)
