@@ -16,7 +16,8 @@ string (``"30s"``) is rejected with the nanosecond value to write instead.
 
 Pure: no I/O, no defaults beyond Go zero values (``canonical`` fills Nomad's
 defaults).  ``Connect`` blocks are kept as written (opaque): their nested
-structs are not modelled here.
+structs are not modelled here.  The field table is ``json_fields``; error
+positions come from ``json_positions``.
 """
 
 from __future__ import annotations
@@ -24,154 +25,14 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from reconciler.errors import JobSyntaxError, JobValidationError
+from reconciler.jobspec.json_fields import SCALAR_NAMES, STRUCTS, ZERO
+from reconciler.jobspec.json_positions import JsonPath, locate_json_value
 from reconciler.model import ApiJob
-
-# Field types, Nomad 1.0.18 ``api`` package, fields in Go declaration order.
-#   s i b d      string, integer, bool, duration (int ns) — Go value fields (zero when unset)
-#   s? i? b? d?  the same as Go pointers (null when unset)
-#   [s]          list of strings; {s} map of strings; {[s]} map of string lists
-#   {*} / *      opaque map / any JSON value, kept as written
-#   bytes        base64 string ([]byte)
-#   Name? [Name] {Name}   pointer to / list of / map of struct Name
-#   Name~        pointer with `json:",omitempty"`: the key is absent unless set
-_STRUCTS: dict[str, tuple[tuple[str, str], ...]] = {
-    "Job": (
-        ("Region", "s?"), ("Namespace", "s?"), ("ID", "s?"), ("Name", "s?"), ("Type", "s?"),
-        ("Priority", "i?"), ("AllAtOnce", "b?"), ("Datacenters", "[s]"),
-        ("Constraints", "[Constraint]"), ("Affinities", "[Affinity]"),
-        ("TaskGroups", "[TaskGroup]"), ("Update", "UpdateStrategy?"),
-        ("Multiregion", "Multiregion?"), ("Spreads", "[Spread]"),
-        ("Periodic", "PeriodicConfig?"), ("ParameterizedJob", "ParameterizedJobConfig?"),
-        ("Reschedule", "ReschedulePolicy?"), ("Migrate", "MigrateStrategy?"),
-        ("Meta", "{s}"), ("ConsulToken", "s?"), ("VaultToken", "s?"), ("Stop", "b?"),
-        ("ParentID", "s?"), ("Dispatched", "b"), ("Payload", "bytes"),
-        ("VaultNamespace", "s?"), ("NomadTokenID", "s?"), ("Status", "s?"),
-        ("StatusDescription", "s?"), ("Stable", "b?"), ("Version", "i?"),
-        ("SubmitTime", "i?"), ("CreateIndex", "i?"), ("ModifyIndex", "i?"),
-        ("JobModifyIndex", "i?"),
-    ),
-    "Constraint": (("LTarget", "s"), ("RTarget", "s"), ("Operand", "s")),
-    "Affinity": (("LTarget", "s"), ("RTarget", "s"), ("Operand", "s"), ("Weight", "i?")),
-    "Spread": (("Attribute", "s"), ("Weight", "i?"), ("SpreadTarget", "[SpreadTarget]")),
-    "SpreadTarget": (("Value", "s"), ("Percent", "i")),
-    "UpdateStrategy": (
-        ("Stagger", "d?"), ("MaxParallel", "i?"), ("HealthCheck", "s?"),
-        ("MinHealthyTime", "d?"), ("HealthyDeadline", "d?"), ("ProgressDeadline", "d?"),
-        ("Canary", "i?"), ("AutoRevert", "b?"), ("AutoPromote", "b?"),
-    ),
-    "Multiregion": (("Strategy", "MultiregionStrategy?"), ("Regions", "[MultiregionRegion]")),
-    "MultiregionStrategy": (("MaxParallel", "i?"), ("OnFailure", "s?")),
-    "MultiregionRegion": (
-        ("Name", "s"), ("Count", "i?"), ("Datacenters", "[s]"), ("Meta", "{s}"),
-    ),
-    "PeriodicConfig": (
-        ("Enabled", "b?"), ("Spec", "s?"), ("SpecType", "s?"), ("ProhibitOverlap", "b?"),
-        ("TimeZone", "s?"),
-    ),
-    "ParameterizedJobConfig": (
-        ("Payload", "s"), ("MetaRequired", "[s]"), ("MetaOptional", "[s]"),
-    ),
-    "ReschedulePolicy": (
-        ("Attempts", "i?"), ("Interval", "d?"), ("Delay", "d?"), ("DelayFunction", "s?"),
-        ("MaxDelay", "d?"), ("Unlimited", "b?"),
-    ),
-    "MigrateStrategy": (
-        ("MaxParallel", "i?"), ("HealthCheck", "s?"), ("MinHealthyTime", "d?"),
-        ("HealthyDeadline", "d?"),
-    ),
-    "TaskGroup": (
-        ("Name", "s?"), ("Count", "i?"), ("Constraints", "[Constraint]"),
-        ("Affinities", "[Affinity]"), ("Tasks", "[Task]"), ("Spreads", "[Spread]"),
-        ("Volumes", "{VolumeRequest}"), ("RestartPolicy", "RestartPolicy?"),
-        ("ReschedulePolicy", "ReschedulePolicy?"), ("EphemeralDisk", "EphemeralDisk?"),
-        ("Update", "UpdateStrategy?"), ("Migrate", "MigrateStrategy?"),
-        ("Networks", "[NetworkResource]"), ("Meta", "{s}"), ("Services", "[Service]"),
-        ("ShutdownDelay", "d?"), ("StopAfterClientDisconnect", "d?"),
-        ("Scaling", "ScalingPolicy?"),
-    ),
-    "VolumeRequest": (
-        ("Name", "s"), ("Type", "s"), ("Source", "s"), ("ReadOnly", "b"),
-        ("MountOptions", "CSIMountOptions?"),
-    ),
-    "CSIMountOptions": (("FSType", "s"), ("MountFlags", "[s]")),
-    "RestartPolicy": (("Interval", "d?"), ("Attempts", "i?"), ("Delay", "d?"), ("Mode", "s?")),
-    "EphemeralDisk": (("Sticky", "b?"), ("Migrate", "b?"), ("SizeMB", "i?")),
-    "NetworkResource": (
-        ("Mode", "s"), ("Device", "s"), ("CIDR", "s"), ("IP", "s"), ("DNS", "DNSConfig?"),
-        ("ReservedPorts", "[Port]"), ("DynamicPorts", "[Port]"), ("MBits", "i?"),
-    ),
-    "DNSConfig": (("Servers", "[s]"), ("Searches", "[s]"), ("Options", "[s]")),
-    "Port": (("Label", "s"), ("Value", "i"), ("To", "i"), ("HostNetwork", "s")),
-    "Service": (
-        ("Id", "s"), ("Name", "s"), ("Tags", "[s]"), ("CanaryTags", "[s]"),
-        ("EnableTagOverride", "b"), ("PortLabel", "s"), ("AddressMode", "s"),
-        ("Checks", "[ServiceCheck]"), ("CheckRestart", "CheckRestart?"), ("Connect", "*"),
-        ("Meta", "{s}"), ("CanaryMeta", "{s}"), ("TaskName", "s"),
-    ),
-    "ServiceCheck": (
-        ("Id", "s"), ("Name", "s"), ("Type", "s"), ("Command", "s"), ("Args", "[s]"),
-        ("Path", "s"), ("Protocol", "s"), ("PortLabel", "s"), ("Expose", "b"),
-        ("AddressMode", "s"), ("Interval", "d"), ("Timeout", "d"), ("InitialStatus", "s"),
-        ("TLSSkipVerify", "b"), ("Header", "{[s]}"), ("Method", "s"),
-        ("CheckRestart", "CheckRestart?"), ("GRPCService", "s"), ("GRPCUseTLS", "b"),
-        ("TaskName", "s"), ("SuccessBeforePassing", "i"), ("FailuresBeforeCritical", "i"),
-    ),
-    "CheckRestart": (("Limit", "i"), ("Grace", "d?"), ("IgnoreWarnings", "b")),
-    "ScalingPolicy": (
-        ("Min", "i?"), ("Max", "i?"), ("Policy", "{*}"), ("Enabled", "b?"), ("Type", "s"),
-        ("ID", "s"), ("Namespace", "s"), ("Target", "{s}"), ("CreateIndex", "i"),
-        ("ModifyIndex", "i"),
-    ),
-    "Task": (
-        ("Name", "s"), ("Driver", "s"), ("User", "s"), ("Lifecycle", "TaskLifecycle?"),
-        ("Config", "{*}"), ("Constraints", "[Constraint]"), ("Affinities", "[Affinity]"),
-        ("Env", "{s}"), ("Services", "[Service]"), ("Resources", "Resources?"),
-        ("RestartPolicy", "RestartPolicy?"), ("Meta", "{s}"), ("KillTimeout", "d?"),
-        ("LogConfig", "LogConfig?"), ("Artifacts", "[TaskArtifact]"), ("Vault", "Vault?"),
-        ("Templates", "[Template]"), ("DispatchPayload", "DispatchPayloadConfig?"),
-        ("VolumeMounts", "[VolumeMount]"), ("CSIPluginConfig", "TaskCSIPluginConfig~"),
-        ("Leader", "b"), ("ShutdownDelay", "d"),
-        ("KillSignal", "s"), ("Kind", "s"), ("ScalingPolicies", "[ScalingPolicy]"),
-    ),
-    "TaskLifecycle": (("Hook", "s"), ("Sidecar", "b")),
-    "TaskCSIPluginConfig": (("ID", "s"), ("Type", "s"), ("MountDir", "s")),
-    "Resources": (
-        ("CPU", "i?"), ("MemoryMB", "i?"), ("DiskMB", "i?"), ("Networks", "[NetworkResource]"),
-        ("Devices", "[RequestedDevice]"), ("IOPS", "i?"),
-    ),
-    "RequestedDevice": (
-        ("Name", "s"), ("Count", "i?"), ("Constraints", "[Constraint]"),
-        ("Affinities", "[Affinity]"),
-    ),
-    "LogConfig": (("MaxFiles", "i?"), ("MaxFileSizeMB", "i?")),
-    "TaskArtifact": (
-        ("GetterSource", "s?"), ("GetterOptions", "{s}"), ("GetterHeaders", "{s}"),
-        ("GetterMode", "s?"), ("RelativeDest", "s?"),
-    ),
-    "Vault": (
-        ("Policies", "[s]"), ("Namespace", "s?"), ("Env", "b?"), ("ChangeMode", "s?"),
-        ("ChangeSignal", "s?"),
-    ),
-    "Template": (
-        ("SourcePath", "s?"), ("DestPath", "s?"), ("EmbeddedTmpl", "s?"), ("ChangeMode", "s?"),
-        ("ChangeSignal", "s?"), ("Splay", "d?"), ("Perms", "s?"), ("LeftDelim", "s?"),
-        ("RightDelim", "s?"), ("Envvars", "b?"), ("VaultGrace", "d?"),
-    ),
-    "DispatchPayloadConfig": (("File", "s"),),
-    "VolumeMount": (
-        ("Volume", "s?"), ("Destination", "s?"), ("ReadOnly", "b?"), ("PropagationMode", "s?"),
-    ),
-}
-
-_ZERO: dict[str, Any] = {"s": "", "i": 0, "b": False, "d": 0}
-_SCALAR_NAMES = {"s": "a string", "i": "an integer", "b": "a boolean", "d": "a duration"}
-
-Path = tuple[str | int, ...]
 
 
 def parse_json_job(text: str, *, path: str) -> ApiJob:
@@ -193,7 +54,7 @@ def parse_json_job(text: str, *, path: str) -> ApiJob:
             'expected an object like {"Job": {"ID": ..., "TaskGroups": [...]}}',
             path=path, line=1, column=1,
         )
-    prefix: Path = ()
+    prefix: JsonPath = ()
     body: dict[str, Any] = document
     wrapper = _match_key(document, "Job")
     if wrapper is not None and isinstance(document[wrapper], dict):
@@ -229,25 +90,25 @@ def ignored_json_keys(text: str, *, path: str) -> list[IgnoredKey]:
     """
     parse_json_job(text, path=path)
     document = json.loads(text)
-    prefix: Path = ()
+    prefix: JsonPath = ()
     body = document
     wrapper = _match_key(document, "Job")
     if wrapper is not None and isinstance(document[wrapper], dict):
         prefix, body = (wrapper,), document[wrapper]
-    found: list[tuple[Path, str]] = []
+    found: list[tuple[JsonPath, str]] = []
     _collect_unknown("Job", body, prefix, found)
     out = []
     for where, struct in found:
         line, column = locate_json_value(text, where)
-        names = [field for field, _ in _STRUCTS[struct]]
+        names = [field for field, _ in STRUCTS[struct]]
         close = difflib.get_close_matches(str(where[-1]), names, n=1, cutoff=0.75)
         out.append(IgnoredKey(_dotted(where), line, column, close[0] if close else None))
     return sorted(out, key=lambda k: (k.line, k.column))
 
 
-def _collect_unknown(kind: str, value: Any, where: Path, out: list[tuple[Path, str]]) -> None:
+def _collect_unknown(kind: str, value: Any, where: JsonPath, out: list[tuple[JsonPath, str]]) -> None:
     base = kind.rstrip("?~")
-    if value is None or base in _SCALAR_NAMES or base in ("*", "bytes"):
+    if value is None or base in SCALAR_NAMES or base in ("*", "bytes"):
         return
     if base.startswith("["):
         for i, item in enumerate(value):
@@ -256,7 +117,7 @@ def _collect_unknown(kind: str, value: Any, where: Path, out: list[tuple[Path, s
         for key, item in value.items():
             _collect_unknown(base[1:-1], item, (*where, key), out)
     else:
-        by_lower = {field.lower(): sub for field, sub in _STRUCTS[base]}
+        by_lower = {field.lower(): sub for field, sub in STRUCTS[base]}
         for key, item in value.items():
             sub = by_lower.get(key.lower())
             if sub is None:
@@ -265,8 +126,8 @@ def _collect_unknown(kind: str, value: Any, where: Path, out: list[tuple[Path, s
                 _collect_unknown(sub, item, (*where, key), out)
 
 
-def _check_is_job(body: dict[str, Any], *, text: str, path: str, prefix: Path) -> None:
-    known = {name.lower() for name, _ in _STRUCTS["Job"]}
+def _check_is_job(body: dict[str, Any], *, text: str, path: str, prefix: JsonPath) -> None:
+    known = {name.lower() for name, _ in STRUCTS["Job"]}
     if not any(key.lower() in known for key in body):
         hint = ""
         if "job" in body or (prefix and prefix[0] == "job"):
@@ -295,7 +156,7 @@ def _check_is_job(body: dict[str, Any], *, text: str, path: str, prefix: Path) -
 
 
 class _DecodeError(Exception):
-    def __init__(self, where: Path, reason: str) -> None:
+    def __init__(self, where: JsonPath, reason: str) -> None:
         super().__init__(reason)
         self.where = where
         self.reason = reason
@@ -310,10 +171,10 @@ def _match_key(obj: Mapping[str, Any], field: str) -> str | None:
     return found
 
 
-def _decode_struct(name: str, obj: Any, where: Path) -> dict[str, Any]:
+def _decode_struct(name: str, obj: Any, where: JsonPath) -> dict[str, Any]:
     if not isinstance(obj, dict):
         raise _DecodeError(where, f"expected an object ({name}), got {_json_kind(obj)}")
-    fields = _STRUCTS[name]
+    fields = STRUCTS[name]
     by_lower = {field.lower(): (field, kind) for field, kind in fields}
     out: dict[str, Any] = {field: _zero(kind) for field, kind in fields if kind[-1] != "~"}
     omitted_set = False
@@ -340,12 +201,12 @@ def _decode_struct(name: str, obj: Any, where: Path) -> dict[str, Any]:
 
 
 def _zero(kind: str) -> Any:
-    return _ZERO.get(kind)
+    return ZERO.get(kind)
 
 
-def _decode_value(kind: str, value: Any, where: Path) -> Any:
+def _decode_value(kind: str, value: Any, where: JsonPath) -> Any:
     base = kind.rstrip("?~")
-    if base in _SCALAR_NAMES:
+    if base in SCALAR_NAMES:
         return _decode_scalar(base, value, where)
     if base == "*":
         return _normalize_opaque(value)
@@ -372,14 +233,14 @@ def _decode_value(kind: str, value: Any, where: Path) -> Any:
     return _decode_struct(base, value, where)
 
 
-def _decode_scalar(kind: str, value: Any, where: Path) -> Any:
+def _decode_scalar(kind: str, value: Any, where: JsonPath) -> Any:
     if kind == "s" and isinstance(value, str):
         return value
     if kind == "b" and isinstance(value, bool):
         return value
     if kind in ("i", "d") and isinstance(value, int) and not isinstance(value, bool):
         return value
-    reason = f"expected {_SCALAR_NAMES[kind]}, got {_json_kind(value)} {json.dumps(value)}"
+    reason = f"expected {SCALAR_NAMES[kind]}, got {_json_kind(value)} {json.dumps(value)}"
     if kind == "d":
         reason = (
             "durations in a JSON job specification are integer nanoseconds, got "
@@ -438,84 +299,8 @@ def _json_kind(value: Any) -> str:
     return "object"
 
 
-def _dotted(where: Path) -> str:
+def _dotted(where: JsonPath) -> str:
     out = ""
     for part in where:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
     return out or "<document>"
-
-
-# --- locating a value in the text, for error positions ------------------------------------
-
-_SCALAR = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?|true|false|null")
-
-
-def locate_json_value(text: str, where: Path) -> tuple[int, int]:
-    """1-based (line, column) of the value at ``where`` in valid JSON ``text``.
-
-    Falls back to the deepest enclosing value found (at worst 1,1): a position
-    is a courtesy in an error message, never a reason to fail differently.
-    """
-    best = 0
-    for found_path, offset in _walk(text):
-        if found_path == where[: len(found_path)]:
-            best = offset
-            if found_path == where:
-                break
-    line = text.count("\n", 0, best) + 1
-    column = best - (text.rfind("\n", 0, best) + 1) + 1
-    return line, column
-
-
-def _skip_ws(text: str, pos: int) -> int:
-    while pos < len(text) and text[pos] in " \t\n\r":
-        pos += 1
-    return pos
-
-
-def _walk(text: str) -> Iterator[tuple[Path, int]]:
-    """Yield (path, offset) for every value of a JSON document, in document order."""
-    start = _skip_ws(text, 0)
-    yield (), start
-    yield from _skip_value(text, start, (), [start])
-
-
-def _skip_value(text: str, pos: int, path: Path, end: list[int]) -> Iterator[tuple[Path, int]]:
-    """Walk the value at ``pos``; leave the offset just after it in ``end[0]``."""
-    ch = text[pos] if pos < len(text) else ""
-    if ch == "{":
-        pos = _skip_ws(text, pos + 1)
-        if text[pos] == "}":
-            end[0] = pos + 1
-            return
-        while True:
-            key, pos = json.decoder.scanstring(text, pos + 1)  # type: ignore[attr-defined]
-            pos = _skip_ws(text, pos)
-            pos = _skip_ws(text, pos + 1)  # after ':'
-            yield (*path, key), pos
-            yield from _skip_value(text, pos, (*path, key), end)
-            pos = _skip_ws(text, end[0])
-            if text[pos] == "}":
-                end[0] = pos + 1
-                return
-            pos = _skip_ws(text, pos + 1)  # after ','
-    elif ch == "[":
-        pos = _skip_ws(text, pos + 1)
-        if text[pos] == "]":
-            end[0] = pos + 1
-            return
-        index = 0
-        while True:
-            yield (*path, index), pos
-            yield from _skip_value(text, pos, (*path, index), end)
-            pos = _skip_ws(text, end[0])
-            if text[pos] == "]":
-                end[0] = pos + 1
-                return
-            pos = _skip_ws(text, pos + 1)
-            index += 1
-    elif ch == '"':
-        _, end[0] = json.decoder.scanstring(text, pos + 1)  # type: ignore[attr-defined]
-    else:
-        m = _SCALAR.match(text, pos)
-        end[0] = m.end() if m else pos + 1

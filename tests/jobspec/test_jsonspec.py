@@ -9,12 +9,8 @@ from typing import Any
 import pytest
 
 from reconciler.errors import JobSyntaxError, JobValidationError
-from reconciler.jobspec.jsonspec import (
-    ignored_json_keys,
-    locate_json_value,
-    parse_go_duration,
-    parse_json_job,
-)
+from reconciler.jobspec.json_positions import locate_json_value
+from reconciler.jobspec.jsonspec import ignored_json_keys, parse_go_duration, parse_json_job
 
 GOLDEN = Path(__file__).parent.parent / "golden" / "jobspec"
 OUTPUTS = sorted(GOLDEN.glob("*.output.json"))

@@ -1,0 +1,151 @@
+"""The fields of Nomad 1.0.18's ``api.Job`` and its nested structs, with their JSON types.
+
+Pure data for ``jsonspec``: which keys a JSON job specification may hold, in
+Go declaration order, and how each value decodes (Go ``encoding/json`` into
+the ``api`` package's structs).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# Field types, Nomad 1.0.18 ``api`` package, fields in Go declaration order.
+#   s i b d      string, integer, bool, duration (int ns) — Go value fields (zero when unset)
+#   s? i? b? d?  the same as Go pointers (null when unset)
+#   [s]          list of strings; {s} map of strings; {[s]} map of string lists
+#   {*} / *      opaque map / any JSON value, kept as written
+#   bytes        base64 string ([]byte)
+#   Name? [Name] {Name}   pointer to / list of / map of struct Name
+#   Name~        pointer with `json:",omitempty"`: the key is absent unless set
+#: struct name → ((field, type), ...); the type notation is above.
+STRUCTS: dict[str, tuple[tuple[str, str], ...]] = {
+    "Job": (
+        ("Region", "s?"), ("Namespace", "s?"), ("ID", "s?"), ("Name", "s?"), ("Type", "s?"),
+        ("Priority", "i?"), ("AllAtOnce", "b?"), ("Datacenters", "[s]"),
+        ("Constraints", "[Constraint]"), ("Affinities", "[Affinity]"),
+        ("TaskGroups", "[TaskGroup]"), ("Update", "UpdateStrategy?"),
+        ("Multiregion", "Multiregion?"), ("Spreads", "[Spread]"),
+        ("Periodic", "PeriodicConfig?"), ("ParameterizedJob", "ParameterizedJobConfig?"),
+        ("Reschedule", "ReschedulePolicy?"), ("Migrate", "MigrateStrategy?"),
+        ("Meta", "{s}"), ("ConsulToken", "s?"), ("VaultToken", "s?"), ("Stop", "b?"),
+        ("ParentID", "s?"), ("Dispatched", "b"), ("Payload", "bytes"),
+        ("VaultNamespace", "s?"), ("NomadTokenID", "s?"), ("Status", "s?"),
+        ("StatusDescription", "s?"), ("Stable", "b?"), ("Version", "i?"),
+        ("SubmitTime", "i?"), ("CreateIndex", "i?"), ("ModifyIndex", "i?"),
+        ("JobModifyIndex", "i?"),
+    ),
+    "Constraint": (("LTarget", "s"), ("RTarget", "s"), ("Operand", "s")),
+    "Affinity": (("LTarget", "s"), ("RTarget", "s"), ("Operand", "s"), ("Weight", "i?")),
+    "Spread": (("Attribute", "s"), ("Weight", "i?"), ("SpreadTarget", "[SpreadTarget]")),
+    "SpreadTarget": (("Value", "s"), ("Percent", "i")),
+    "UpdateStrategy": (
+        ("Stagger", "d?"), ("MaxParallel", "i?"), ("HealthCheck", "s?"),
+        ("MinHealthyTime", "d?"), ("HealthyDeadline", "d?"), ("ProgressDeadline", "d?"),
+        ("Canary", "i?"), ("AutoRevert", "b?"), ("AutoPromote", "b?"),
+    ),
+    "Multiregion": (("Strategy", "MultiregionStrategy?"), ("Regions", "[MultiregionRegion]")),
+    "MultiregionStrategy": (("MaxParallel", "i?"), ("OnFailure", "s?")),
+    "MultiregionRegion": (
+        ("Name", "s"), ("Count", "i?"), ("Datacenters", "[s]"), ("Meta", "{s}"),
+    ),
+    "PeriodicConfig": (
+        ("Enabled", "b?"), ("Spec", "s?"), ("SpecType", "s?"), ("ProhibitOverlap", "b?"),
+        ("TimeZone", "s?"),
+    ),
+    "ParameterizedJobConfig": (
+        ("Payload", "s"), ("MetaRequired", "[s]"), ("MetaOptional", "[s]"),
+    ),
+    "ReschedulePolicy": (
+        ("Attempts", "i?"), ("Interval", "d?"), ("Delay", "d?"), ("DelayFunction", "s?"),
+        ("MaxDelay", "d?"), ("Unlimited", "b?"),
+    ),
+    "MigrateStrategy": (
+        ("MaxParallel", "i?"), ("HealthCheck", "s?"), ("MinHealthyTime", "d?"),
+        ("HealthyDeadline", "d?"),
+    ),
+    "TaskGroup": (
+        ("Name", "s?"), ("Count", "i?"), ("Constraints", "[Constraint]"),
+        ("Affinities", "[Affinity]"), ("Tasks", "[Task]"), ("Spreads", "[Spread]"),
+        ("Volumes", "{VolumeRequest}"), ("RestartPolicy", "RestartPolicy?"),
+        ("ReschedulePolicy", "ReschedulePolicy?"), ("EphemeralDisk", "EphemeralDisk?"),
+        ("Update", "UpdateStrategy?"), ("Migrate", "MigrateStrategy?"),
+        ("Networks", "[NetworkResource]"), ("Meta", "{s}"), ("Services", "[Service]"),
+        ("ShutdownDelay", "d?"), ("StopAfterClientDisconnect", "d?"),
+        ("Scaling", "ScalingPolicy?"),
+    ),
+    "VolumeRequest": (
+        ("Name", "s"), ("Type", "s"), ("Source", "s"), ("ReadOnly", "b"),
+        ("MountOptions", "CSIMountOptions?"),
+    ),
+    "CSIMountOptions": (("FSType", "s"), ("MountFlags", "[s]")),
+    "RestartPolicy": (("Interval", "d?"), ("Attempts", "i?"), ("Delay", "d?"), ("Mode", "s?")),
+    "EphemeralDisk": (("Sticky", "b?"), ("Migrate", "b?"), ("SizeMB", "i?")),
+    "NetworkResource": (
+        ("Mode", "s"), ("Device", "s"), ("CIDR", "s"), ("IP", "s"), ("DNS", "DNSConfig?"),
+        ("ReservedPorts", "[Port]"), ("DynamicPorts", "[Port]"), ("MBits", "i?"),
+    ),
+    "DNSConfig": (("Servers", "[s]"), ("Searches", "[s]"), ("Options", "[s]")),
+    "Port": (("Label", "s"), ("Value", "i"), ("To", "i"), ("HostNetwork", "s")),
+    "Service": (
+        ("Id", "s"), ("Name", "s"), ("Tags", "[s]"), ("CanaryTags", "[s]"),
+        ("EnableTagOverride", "b"), ("PortLabel", "s"), ("AddressMode", "s"),
+        ("Checks", "[ServiceCheck]"), ("CheckRestart", "CheckRestart?"), ("Connect", "*"),
+        ("Meta", "{s}"), ("CanaryMeta", "{s}"), ("TaskName", "s"),
+    ),
+    "ServiceCheck": (
+        ("Id", "s"), ("Name", "s"), ("Type", "s"), ("Command", "s"), ("Args", "[s]"),
+        ("Path", "s"), ("Protocol", "s"), ("PortLabel", "s"), ("Expose", "b"),
+        ("AddressMode", "s"), ("Interval", "d"), ("Timeout", "d"), ("InitialStatus", "s"),
+        ("TLSSkipVerify", "b"), ("Header", "{[s]}"), ("Method", "s"),
+        ("CheckRestart", "CheckRestart?"), ("GRPCService", "s"), ("GRPCUseTLS", "b"),
+        ("TaskName", "s"), ("SuccessBeforePassing", "i"), ("FailuresBeforeCritical", "i"),
+    ),
+    "CheckRestart": (("Limit", "i"), ("Grace", "d?"), ("IgnoreWarnings", "b")),
+    "ScalingPolicy": (
+        ("Min", "i?"), ("Max", "i?"), ("Policy", "{*}"), ("Enabled", "b?"), ("Type", "s"),
+        ("ID", "s"), ("Namespace", "s"), ("Target", "{s}"), ("CreateIndex", "i"),
+        ("ModifyIndex", "i"),
+    ),
+    "Task": (
+        ("Name", "s"), ("Driver", "s"), ("User", "s"), ("Lifecycle", "TaskLifecycle?"),
+        ("Config", "{*}"), ("Constraints", "[Constraint]"), ("Affinities", "[Affinity]"),
+        ("Env", "{s}"), ("Services", "[Service]"), ("Resources", "Resources?"),
+        ("RestartPolicy", "RestartPolicy?"), ("Meta", "{s}"), ("KillTimeout", "d?"),
+        ("LogConfig", "LogConfig?"), ("Artifacts", "[TaskArtifact]"), ("Vault", "Vault?"),
+        ("Templates", "[Template]"), ("DispatchPayload", "DispatchPayloadConfig?"),
+        ("VolumeMounts", "[VolumeMount]"), ("CSIPluginConfig", "TaskCSIPluginConfig~"),
+        ("Leader", "b"), ("ShutdownDelay", "d"),
+        ("KillSignal", "s"), ("Kind", "s"), ("ScalingPolicies", "[ScalingPolicy]"),
+    ),
+    "TaskLifecycle": (("Hook", "s"), ("Sidecar", "b")),
+    "TaskCSIPluginConfig": (("ID", "s"), ("Type", "s"), ("MountDir", "s")),
+    "Resources": (
+        ("CPU", "i?"), ("MemoryMB", "i?"), ("DiskMB", "i?"), ("Networks", "[NetworkResource]"),
+        ("Devices", "[RequestedDevice]"), ("IOPS", "i?"),
+    ),
+    "RequestedDevice": (
+        ("Name", "s"), ("Count", "i?"), ("Constraints", "[Constraint]"),
+        ("Affinities", "[Affinity]"),
+    ),
+    "LogConfig": (("MaxFiles", "i?"), ("MaxFileSizeMB", "i?")),
+    "TaskArtifact": (
+        ("GetterSource", "s?"), ("GetterOptions", "{s}"), ("GetterHeaders", "{s}"),
+        ("GetterMode", "s?"), ("RelativeDest", "s?"),
+    ),
+    "Vault": (
+        ("Policies", "[s]"), ("Namespace", "s?"), ("Env", "b?"), ("ChangeMode", "s?"),
+        ("ChangeSignal", "s?"),
+    ),
+    "Template": (
+        ("SourcePath", "s?"), ("DestPath", "s?"), ("EmbeddedTmpl", "s?"), ("ChangeMode", "s?"),
+        ("ChangeSignal", "s?"), ("Splay", "d?"), ("Perms", "s?"), ("LeftDelim", "s?"),
+        ("RightDelim", "s?"), ("Envvars", "b?"), ("VaultGrace", "d?"),
+    ),
+    "DispatchPayloadConfig": (("File", "s"),),
+    "VolumeMount": (
+        ("Volume", "s?"), ("Destination", "s?"), ("ReadOnly", "b?"), ("PropagationMode", "s?"),
+    ),
+}
+
+ZERO: dict[str, Any] = {"s": "", "i": 0, "b": False, "d": 0}
+SCALAR_NAMES = {"s": "a string", "i": "an integer", "b": "a boolean", "d": "a duration"}
