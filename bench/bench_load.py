@@ -41,7 +41,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from generate_jobs import generate
 
-from reconciler.jobspec.loader import LoadCache, default_workers, load_directory
+from reconciler.jobspec.loader import LoadCache, load_directory
+from reconciler.jobspec.parse_pool import default_workers
 from reconciler.jobspec.variables import VariableInputs
 
 

@@ -1,9 +1,7 @@
 """Loading a jobs directory into a ``Snapshot`` (the file edge of the reconciler).
 
 Responsibility: find the job files (``discovery``), read them, turn each into
-a ``DesiredJob`` (HCL2 through ``hcl_convert.convert_hcl``, JSON through
-``jsonspec.parse_json_job``, then ``canonical.canonicalize`` and
-``digest.digest``) or into an error ``Diagnostic`` naming the file, line and
+a ``DesiredJob`` (parsed, canonicalized and digested by ``file_parser``) or into an error ``Diagnostic`` naming the file, line and
 reason.  One bad file never stops the others; two files declaring the same
 (namespace, job ID) are an error of both, and neither job is loaded.
 
@@ -11,7 +9,7 @@ Speed: a ``LoadCache`` remembers, per file, a content fingerprint (SHA-256 of
 the job text, its variable files' texts and the variable inputs) and the
 outcome.  A re-scan still reads and hashes every file but re-parses only those
 whose fingerprint changed.  A cold load of many files parses in a process
-pool.  Jobs that call filesystem functions (``file(...)``, ``fileset(...)``...)
+pool (``parse_pool``).  Jobs that call filesystem functions (``file(...)``, ``fileset(...)``...)
 depend on files the fingerprint does not cover, so they are re-parsed on
 every load.
 
@@ -20,38 +18,30 @@ It must not talk to Nomad or know about git; it reads only inside the root.
 
 from __future__ import annotations
 
-import concurrent.futures
-import concurrent.futures.process
 import dataclasses
 import hashlib
-import multiprocessing
 import os
-import pickle
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from reconciler.errors import ConfigError, JobSpecError, JobSyntaxError, JobValidationError
-from reconciler.jobspec.digest import digest
-from reconciler.jobspec.discovery import JobFile, SourceFormat, discover_job_files
+from reconciler.errors import ConfigError
+from reconciler.jobspec.discovery import JobFile, discover_job_files
+from reconciler.jobspec.file_parser import (
+    FailedJob,
+    JobParser,
+    Outcome,
+    ParseWork,
+    parse_job_source,
+)
 from reconciler.jobspec.limits import DEFAULT_MAX_FILE_SIZE
-from reconciler.model import ApiJob, DesiredJob, Diagnostic, JobKey, Snapshot
+from reconciler.jobspec.parse_pool import parse_all
+from reconciler.model import DesiredJob, Diagnostic, JobKey, Snapshot
 
 if TYPE_CHECKING:
     from reconciler.jobspec.variables import VariableInputs
-
-JobParser = Callable[..., ApiJob]
-"""``parser(text, *, path, source_format, inputs, base_dir, fs_root, read_limit) -> job``;
-raises ``JobSpecError``."""
-
-#: Below this many files to parse, a process pool costs more than it saves.
-POOL_MIN_FILES = 64
-#: Files per pool task: big enough to amortize pickling, small enough to balance.
-POOL_CHUNK = 16
-#: Each process holds its own parser (~70 MB): a big machine gets no more than this.
-POOL_MAX_PROCESSES = 4
 
 _SIZE = re.compile(r"(?i)\s*(\d+)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?\s*")
 _SIZE_UNITS = {
@@ -103,56 +93,6 @@ def _too_large(rel: str, size: int, limit: int) -> str:
     )
 
 
-def parse_job_source(
-    text: str,
-    *,
-    path: str,
-    source_format: SourceFormat,
-    inputs: VariableInputs,
-    base_dir: str,
-    fs_root: str | None = None,
-    read_limit: int = DEFAULT_MAX_FILE_SIZE,
-) -> ApiJob:
-    """The default parser: one job file's text → the Job object.
-
-    Its only I/O is what the file asks for with filesystem functions, confined to ``fs_root``,
-    each file read at most ``read_limit`` bytes.
-    """
-    if source_format is SourceFormat.JSON:
-        from reconciler.jobspec.jsonspec import parse_json_job
-
-        return parse_json_job(text, path=path)
-    from reconciler.jobspec.hcl_convert import convert_hcl
-
-    job: ApiJob = convert_hcl(
-        text, path=path, inputs=inputs, allow_fs=True, base_dir=base_dir, fs_root=fs_root,
-        read_limit=read_limit,
-    )  # fmt: skip
-    return job
-
-
-@dataclass(frozen=True)
-class ParsedJob:
-    """A file that became a job (picklable: crosses the process pool)."""
-
-    job: ApiJob
-    canonical: ApiJob
-    digest: str
-
-
-@dataclass(frozen=True)
-class FailedJob:
-    """A file that did not become a job: its ``JobSpecError`` as plain data."""
-
-    reason: str
-    line: int | None = None
-    column: int | None = None
-    error_class: str = "JobSpecError"
-
-
-Outcome = ParsedJob | FailedJob
-
-
 @dataclass
 class LoadCache:
     """Per-file outcomes of earlier loads, keyed by content fingerprint.
@@ -185,19 +125,6 @@ class LoadCache:
             del self.entries[path]
 
 
-@dataclass(frozen=True)
-class ParseWork:
-    """One file to parse (picklable: crosses the process pool)."""
-
-    path: str
-    text: str
-    source_format: SourceFormat
-    inputs: VariableInputs
-    base_dir: str
-    fs_root: str | None = None  # filesystem functions may read only below it
-    read_limit: int = DEFAULT_MAX_FILE_SIZE  # ... and files of at most this many bytes
-
-
 def load_directory(
     root: str | os.PathLike[str],
     *,
@@ -213,8 +140,8 @@ def load_directory(
     ``-var-file``, ``NOMAD_VAR_*``); a job's companion ``X.vars.hcl`` is applied
     before the ``-var-file`` files, so explicit flags win.  ``workers`` is the
     number of processes that parse, this one included (default
-    ``default_workers()``); a pool is only used with the default parser and at
-    least ``POOL_MIN_FILES`` files to parse.  A job or companion variables
+    ``parse_pool.default_workers()``); a pool is only used with the default parser and at
+    least ``parse_pool.POOL_MIN_FILES`` files to parse.  A job or companion variables
     file larger than ``max_file_size`` bytes is an error of that job, never
     read whole nor parsed.
     """
@@ -276,7 +203,7 @@ def load_directory(
         )
         pending.append((work, fingerprint))
 
-    results = _parse_all([w for w, _ in pending], parser=parser, workers=workers)
+    results = parse_all([w for w, _ in pending], parser=parser, workers=workers)
     for (work, fingerprint), outcome in zip(pending, results, strict=True):
         outcomes[work.path] = outcome
         # A job reading other files (file(), fileset()...) is never cached: the
@@ -338,121 +265,6 @@ def _collect_jobs(
             ))
     jobs.sort(key=lambda j: j.path)
     return jobs
-
-
-def _parse_all(work: Sequence[ParseWork], *, parser: JobParser, workers: int | None) -> list[Outcome]:
-    count = workers if workers is not None else default_workers()
-    if parser is parse_job_source and count > 1 and len(work) >= POOL_MIN_FILES:
-        # Largest first: a big file starts at once instead of finishing last, alone.
-        order = sorted(range(len(work)), key=lambda i: len(work[i].text), reverse=True)
-        try:
-            parsed = _parse_in_pool([work[i] for i in order], processes=count)
-            results: list[Outcome] = [FailedJob("not parsed")] * len(work)
-            for position, index in enumerate(order):
-                results[index] = parsed[position]
-            return results
-        except (concurrent.futures.process.BrokenProcessPool, OSError, pickle.PicklingError):
-            pass  # no usable pool here (no __main__ file, fd or process limits): parse serially
-    return [parse_one(w, parser=parser) for w in work]
-
-
-def default_workers() -> int:
-    """CPUs this process may use (affinity-aware), at most ``POOL_MAX_PROCESSES``."""
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        usable = os.cpu_count() or 1
-    return max(1, min(usable, POOL_MAX_PROCESSES))
-
-
-def _parse_in_pool(work: Sequence[ParseWork], *, processes: int) -> list[Outcome]:
-    """Parse with ``processes - 1`` pool workers plus this process.
-
-    This process takes chunks too: one process fewer to start and to hold in
-    memory, and its converter is warm for the single-file re-parses that follow.
-    Chunks are handed out as workers free up, so a slow worker start-up does
-    not leave this process idle.
-    """
-    # forkserver/spawn, never fork: the daemon has threads (watcher, event loop).
-    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-    context = multiprocessing.get_context(method)
-    chunks = [work[i : i + POOL_CHUNK] for i in range(0, len(work), POOL_CHUNK)]
-    results: list[list[Outcome]] = [[] for _ in chunks]
-    in_flight: dict[concurrent.futures.Future[list[Outcome]], int] = {}
-    next_chunk = 0
-    with concurrent.futures.ProcessPoolExecutor(processes - 1, mp_context=context) as pool:
-        while next_chunk < len(chunks):
-            while next_chunk < len(chunks) and len(in_flight) < 2 * (processes - 1):
-                in_flight[pool.submit(_parse_chunk, chunks[next_chunk])] = next_chunk
-                next_chunk += 1
-            for future in [f for f in in_flight if f.done()]:
-                results[in_flight.pop(future)] = future.result()
-            if next_chunk < len(chunks):
-                results[next_chunk] = _parse_chunk(chunks[next_chunk])
-                next_chunk += 1
-        for future, index in in_flight.items():
-            results[index] = future.result()
-    return [outcome for chunk in results for outcome in chunk]
-
-
-def _parse_chunk(work: Sequence[ParseWork]) -> list[Outcome]:
-    return [parse_one(w, parser=parse_job_source) for w in work]
-
-
-def parse_one(work: ParseWork, *, parser: JobParser) -> Outcome:
-    """Parse, canonicalize and digest one file; every failure becomes a ``FailedJob``."""
-    from reconciler.jobspec.canonical import canonicalize
-
-    try:
-        job = parser(
-            work.text,
-            path=work.path,
-            source_format=work.source_format,
-            inputs=work.inputs,
-            base_dir=work.base_dir,
-            fs_root=work.fs_root,
-            read_limit=work.read_limit,
-        )
-        if not isinstance(job, dict) or not job.get("ID"):
-            raise JobSyntaxError("the file does not declare a job with an ID", path=work.path)
-        _check_job_id(job["ID"], work)
-        canonical = canonicalize(job)
-        return ParsedJob(job=job, canonical=canonical, digest=digest(canonical))
-    except JobSpecError as exc:
-        if exc.path and os.path.basename(exc.path) != os.path.basename(work.path):
-            # The error is in a variables file: name it, since its line is not the job file's.
-            where = exc.path
-            if work.fs_root and os.path.isabs(where):
-                where = os.path.relpath(where, work.fs_root)
-            located = where + (f":{exc.line}" if exc.line is not None else "")
-            return FailedJob(f"in {located}: {exc.reason}", error_class=type(exc).__name__)
-        return FailedJob(exc.reason, exc.line, exc.column, type(exc).__name__)
-    except RecursionError:
-        return FailedJob("the job is nested too deeply to load", error_class="JobSpecError")
-    except Exception as exc:  # a bug in a parser must not stop the other files
-        return FailedJob(
-            f"internal error while loading this file: {type(exc).__name__}: {exc}",
-            error_class=type(exc).__name__,
-        )
-
-
-def _check_job_id(job_id: object, work: ParseWork) -> None:
-    """Refuse an ID Nomad refuses or no URL can address (see ``identifiers``)."""
-    from reconciler.jobspec.identifiers import job_id_problem
-    from reconciler.jobspec.positions import Step, locate
-
-    if not isinstance(job_id, str):
-        raise JobSyntaxError(f"the job ID must be a string, not {type(job_id).__name__}", path=work.path)
-    problem = job_id_problem(job_id)
-    if problem is None:
-        return
-    if work.source_format is SourceFormat.JSON:
-        line = locate(work.text, [Step("job", job_id)], source_format="json") or locate(
-            work.text, [Step("attr", "ID")], source_format="json"
-        )
-    else:
-        line = locate(work.text, [Step("job")])
-    raise JobValidationError(problem, path=work.path, line=line)
 
 
 def _with_companions(inputs: VariableInputs, base: Path, job_file: JobFile) -> VariableInputs:

@@ -11,10 +11,12 @@ import pytest
 
 from reconciler.errors import JobEvaluationError
 from reconciler.jobspec import loader as loader_module
+from reconciler.jobspec import parse_pool
 from reconciler.jobspec.canonical import canonicalize
 from reconciler.jobspec.digest import digest
 from reconciler.jobspec.discovery import SourceFormat
-from reconciler.jobspec.loader import LoadCache, load_directory, parse_job_source
+from reconciler.jobspec.file_parser import parse_job_source
+from reconciler.jobspec.loader import LoadCache, load_directory
 from reconciler.jobspec.variables import VariableInputs
 from reconciler.model import Severity
 
@@ -239,8 +241,8 @@ def test_companion_var_file_comes_before_global_var_files(tmp_path: Path) -> Non
 
 
 def test_process_pool_gives_the_same_snapshot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(loader_module, "POOL_MIN_FILES", 4)
-    monkeypatch.setattr(loader_module, "POOL_CHUNK", 2)  # so the worker gets chunks too
+    monkeypatch.setattr(parse_pool, "POOL_MIN_FILES", 4)
+    monkeypatch.setattr(parse_pool, "POOL_CHUNK", 2)  # so the worker gets chunks too
     for i in range(10):
         write(tmp_path, f"jobs/job{i:02d}.json", json_job(f"job{i}"))
     write(tmp_path, "jobs/broken.json", '{"Job": {')
@@ -280,7 +282,7 @@ def test_unusable_process_pool_falls_back_to_serial(
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             raise concurrent.futures.process.BrokenProcessPool("no pool here")
 
-    monkeypatch.setattr(loader_module, "POOL_MIN_FILES", 2)
+    monkeypatch.setattr(parse_pool, "POOL_MIN_FILES", 2)
     monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", BrokenPool)
     for i in range(3):
         write(tmp_path, f"job{i}.json", json_job(f"job{i}"))
@@ -322,8 +324,8 @@ def test_benchmark_repository_loads_cleanly_in_a_pool(
     spec.loader.exec_module(generator)
     generator.generate(tmp_path, count=20, seed=7)
 
-    monkeypatch.setattr(loader_module, "POOL_MIN_FILES", 4)
-    monkeypatch.setattr(loader_module, "POOL_CHUNK", 3)
+    monkeypatch.setattr(parse_pool, "POOL_MIN_FILES", 4)
+    monkeypatch.setattr(parse_pool, "POOL_CHUNK", 3)
     pooled = load_directory(tmp_path, inputs=NO_INPUTS, workers=2)
     serial = load_directory(tmp_path, inputs=NO_INPUTS, workers=1)
     assert [d.describe() for d in pooled.errors] == []
@@ -338,8 +340,8 @@ def test_environment_inputs_reach_pool_workers_and_only_nomad_vars_count(
 ) -> None:
     # os.environ itself cannot be pickled to a pool worker; unrelated variables
     # must not invalidate the cache.
-    monkeypatch.setattr(loader_module, "POOL_MIN_FILES", 2)
-    monkeypatch.setattr(loader_module, "POOL_CHUNK", 1)
+    monkeypatch.setattr(parse_pool, "POOL_MIN_FILES", 2)
+    monkeypatch.setattr(parse_pool, "POOL_CHUNK", 1)
     for i in range(3):
         write(tmp_path, f"job{i}.json", json_job(f"job{i}"))
     monkeypatch.setenv("UNRELATED", "1")
