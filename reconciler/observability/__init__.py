@@ -1,6 +1,7 @@
 """Observability: the Prometheus series the reconciler exports and the HTTP endpoint serving them.
 
-``metrics`` defines the series and the methods that set them, ``server``
+``metrics`` defines the series and the methods that set them, ``job_series``
+holds the per-job table rendered at scrape time, ``server``
 serves ``/metrics``, ``/healthz`` and ``/readyz``, ``labels`` fixes the label
 values, ``deployments`` summarizes Nomad deployments for the metrics.
 """

@@ -8,9 +8,9 @@ touches prometheus_client's global default registry: each instance owns its
 
 Per-job series carry ``nomad_namespace`` and ``nomad_job``, never ``job``,
 which Prometheus attaches to every scraped series itself.  Per-job series
-are produced at scrape time from one table guarded by a lock, so the per-job
-states and the per-state counts always agree, and ``forget_job`` makes all of
-a job's series disappear at once.  Methods are safe to call from any thread
+are produced at scrape time from one table guarded by a lock
+(``job_series.JobTable``), so the per-job states and the per-state counts
+always agree, and ``forget_job`` makes all of a job's series disappear at once.  Methods are safe to call from any thread
 (the HTTP server scrapes from its own thread).
 
 ``docs/metrics.md`` documents every series; keep the two in step.
@@ -22,31 +22,22 @@ import platform
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-from prometheus_client.metrics_core import Metric
-from prometheus_client.registry import Collector
 
 from reconciler import __version__
 from reconciler.deployment import Deployment, DeploymentStatus
-from reconciler.errors import ErrorCause
 from reconciler.model import Diagnostic, JobKey, Severity, Snapshot
 from reconciler.nomad.objects import parse_deployment
 from reconciler.observability.deployments import DeploymentView, summarize_deployment
+from reconciler.observability.job_series import PREFIX, JobTable, PerJobCollector
 from reconciler.observability.labels import (
-    PER_JOB_STATES,
-    TERMINAL_DEPLOYMENT_STATUSES,
     ErrorKind,
     OperationResult,
     SyncOperation,
     SyncState,
 )
-
-PREFIX = "nomad_reconciler_"
-JOB_LABELS = ("nomad_namespace", "nomad_job")
 
 # Buckets in seconds, chosen around each latency's target or typical range.
 PASS_DURATION_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
@@ -78,126 +69,6 @@ class RequestRecord(Protocol):
     def duration_s(self) -> float: ...
 
 
-@dataclass
-class _Deployment:
-    view: DeploymentView
-    awaiting_since: float | None = None
-
-
-@dataclass
-class _JobRecord:
-    state: SyncState | None = None
-    held_reason: str | None = None
-    error_cause: str | None = None  # "file" or "cluster" while the state is error
-    last_sync: float | None = None
-    deployment: _Deployment | None = None
-    finished: dict[DeploymentStatus, int] = field(default_factory=dict)
-    last_finished_id: str | None = None
-
-
-_Family = GaugeMetricFamily | CounterMetricFamily
-
-
-class _PerJobCollector(Collector):
-    """Renders the per-job table at scrape time (and the per-state job counts)."""
-
-    def __init__(self, owner: ReconcilerMetrics) -> None:
-        self._owner = owner
-
-    def describe(self) -> Iterable[Metric]:
-        return list(self._families())
-
-    def collect(self) -> Iterable[Metric]:
-        families = self._families()
-        now, records = self._owner._job_records()
-        by_name = {f.name: f for f in families}
-        counts = dict.fromkeys(SyncState, 0)
-        for (namespace, job_id), rec in records:
-            ident = [namespace, job_id]
-            if rec.state is not None:
-                counts[rec.state] += 1
-            if rec.state is not None and rec.state is not SyncState.UNMANAGED:
-                for state in PER_JOB_STATES:
-                    by_name[PREFIX + "job_sync_state"].add_metric(
-                        [*ident, state.value], 1.0 if state is rec.state else 0.0
-                    )
-                if rec.state is SyncState.HELD:
-                    by_name[PREFIX + "job_held"].add_metric(
-                        [*ident, rec.held_reason or "unspecified"], 1.0
-                    )
-                if rec.state is SyncState.ERROR and rec.error_cause is not None:
-                    by_name[PREFIX + "job_error"].add_metric([*ident, rec.error_cause], 1.0)
-            if rec.last_sync is not None:
-                by_name[PREFIX + "job_last_sync_timestamp_seconds"].add_metric(ident, rec.last_sync)
-            if rec.deployment is not None:
-                self._add_deployment(by_name, ident, rec.deployment, now)
-            for status, count in rec.finished.items():
-                by_name[PREFIX + "deployments_finished"].add_metric(
-                    [*ident, status.value], float(count)
-                )
-        for state, count in counts.items():
-            by_name[PREFIX + "jobs"].add_metric([state.value], float(count))
-        return families
-
-    @staticmethod
-    def _add_deployment(
-        by_name: Mapping[str, _Family], ident: list[str], dep: _Deployment, now: float
-    ) -> None:
-        view = dep.view
-        for status in DeploymentStatus:
-            by_name[PREFIX + "job_deployment_status"].add_metric(
-                [*ident, status.value], 1.0 if status is view.status else 0.0
-            )
-        if view.canaries_desired <= 0 and dep.awaiting_since is None:
-            return  # no canaries: four zero series per job would only cost scrape time
-        for name, value in (
-            ("job_canaries_desired", view.canaries_desired),
-            ("job_canaries_placed", view.canaries_placed),
-            ("job_canaries_healthy", view.canaries_healthy),
-            ("job_canaries_unhealthy", view.canaries_unhealthy),
-            ("job_awaiting_promotion", 1 if dep.awaiting_since is not None else 0),
-        ):
-            by_name[PREFIX + name].add_metric(ident, float(value))
-        if dep.awaiting_since is not None:
-            by_name[PREFIX + "job_awaiting_promotion_seconds"].add_metric(
-                ident, max(0.0, now - dep.awaiting_since)
-            )
-
-    @staticmethod
-    def _families() -> list[_Family]:
-        def gauge(name: str, doc: str, *extra: str) -> GaugeMetricFamily:
-            return GaugeMetricFamily(PREFIX + name, doc, labels=[*JOB_LABELS, *extra])
-
-        return [
-            GaugeMetricFamily(
-                PREFIX + "jobs", "Jobs per sync state (unmanaged: live, not declared).",
-                labels=["state"],
-            ),
-            gauge("job_sync_state", "Sync state of a managed job: 1 for its current state.",
-                  "state"),
-            gauge("job_held", "1 while a job is held on purpose, with the reason.", "reason"),
-            gauge("job_error", "1 while a job is in error, with who must act: file or cluster.",
-                  "cause"),
-            gauge("job_last_sync_timestamp_seconds",
-                  "Unix time the job was last seen in sync with its file."),
-            gauge("job_deployment_status",
-                  "Status of the job's latest deployment: 1 for the current status.", "status"),
-            gauge("job_canaries_desired", "Canaries the latest deployment wants."),
-            gauge("job_canaries_placed", "Canaries the latest deployment has placed."),
-            gauge("job_canaries_healthy", "Placed canaries that are healthy."),
-            gauge("job_canaries_unhealthy", "Placed canaries that are unhealthy."),
-            gauge("job_awaiting_promotion",
-                  "1 while the latest deployment waits for its canaries to be promoted."),
-            gauge("job_awaiting_promotion_seconds",
-                  "Seconds the latest deployment has been waiting for promotion."),
-            CounterMetricFamily(
-                PREFIX + "deployments_finished",
-                "Deployments seen ending, by terminal status.",
-                labels=[*JOB_LABELS, "status"],
-            ),
-        ]  # fmt: skip
-
-
 class ReconcilerMetrics:
     """The reconciler's metrics, registered on ``registry`` (a new one when omitted).
 
@@ -216,7 +87,7 @@ class ReconcilerMetrics:
         self.registry = registry if registry is not None else CollectorRegistry()
         self._clock = clock
         self._lock = threading.Lock()
-        self._jobs: dict[JobKey, _JobRecord] = {}
+        self._jobs = JobTable(clock)
         self._failing_loads: frozenset[tuple[str, str]] = frozenset()
         self._revision_labels: tuple[str, str] | None = None
         r = self.registry
@@ -317,7 +188,7 @@ class ReconcilerMetrics:
         for kind in ErrorKind:
             self.reconcile_errors.labels(kind.value)
         self.event_stream_connected.set(0)
-        self.registry.register(_PerJobCollector(self))
+        self.registry.register(PerJobCollector(self._jobs))
         if process_metrics:
             # process_start_time_seconds lets "no successful sync" alerts cover a
             # daemon that never completed a pass since it started.
@@ -349,12 +220,9 @@ class ReconcilerMetrics:
         reasons = held_reasons or {}
         causes = error_causes or {}
         self.reconcile_pass_duration.observe(duration_s)
-        with self._lock:
-            for key, state in parsed.items():
-                self._set_state_locked(key, state, reasons.get(key), at, causes.get(key))
-            if complete:
-                for key in [k for k in self._jobs if k not in parsed]:
-                    del self._jobs[key]
+        self._jobs.set_states(
+            parsed, held_reasons=reasons, error_causes=causes, at=at, complete=complete
+        )
         if succeeded:
             self.last_successful_sync.set(at)
 
@@ -377,27 +245,7 @@ class ReconcilerMetrics:
         """
         parsed = SyncState(state)
         at = self._clock() if now is None else now
-        with self._lock:
-            self._set_state_locked(key, parsed, held_reason, at, error_cause)
-
-    def _set_state_locked(
-        self,
-        key: JobKey,
-        state: SyncState,
-        held_reason: str | None,
-        at: float,
-        error_cause: str | None = None,
-    ) -> None:
-        rec = self._jobs.setdefault(key, _JobRecord())
-        rec.state = state
-        rec.held_reason = held_reason if state is SyncState.HELD else None
-        rec.error_cause = (
-            ErrorCause(error_cause).value
-            if (error_cause is not None and state is SyncState.ERROR)
-            else None
-        )
-        if state is SyncState.IN_SYNC:
-            rec.last_sync = at
+        self._jobs.set_state(key, parsed, held_reason=held_reason, error_cause=error_cause, at=at)
 
     def mark_sync_succeeded(self, *, now: float | None = None) -> None:
         """Move the last-successful-sync time without a pass (e.g. per-job workers all idle)."""
@@ -405,16 +253,7 @@ class ReconcilerMetrics:
 
     def forget_job(self, key: JobKey) -> None:
         """Drop every per-job series of ``key`` (the job was removed everywhere)."""
-        with self._lock:
-            self._jobs.pop(key, None)
-
-    def _job_records(self) -> tuple[float, list[tuple[JobKey, _JobRecord]]]:
-        """The time and a consistent copy of the per-job table, for one scrape."""
-        with self._lock:
-            copied = [
-                (key, replace(rec, finished=dict(rec.finished))) for key, rec in self._jobs.items()
-            ]
-        return self._clock(), copied
+        self._jobs.forget(key)
 
     # -- deployments -----------------------------------------------------------
 
@@ -462,35 +301,11 @@ class ReconcilerMetrics:
         self, key: JobKey, view: DeploymentView, *, now: float | None = None
     ) -> None:
         """Set the job's latest deployment; counts it once when it reaches a terminal status."""
-        at = self._clock() if now is None else now
-        with self._lock:
-            rec = self._jobs.setdefault(key, _JobRecord())
-            if not rec.finished:
-                # Zero series first, so increase() sees the first failure.
-                rec.finished = dict.fromkeys(TERMINAL_DEPLOYMENT_STATUSES, 0)
-            previous = rec.deployment
-            same = previous is not None and previous.view.deployment_id == view.deployment_id
-            since: float | None = None
-            if view.awaiting_promotion:
-                kept = previous.awaiting_since if (same and previous is not None) else None
-                since = kept if kept is not None else at
-            rec.deployment = _Deployment(view=view, awaiting_since=since)
-            if view.status in TERMINAL_DEPLOYMENT_STATUSES:
-                already = (
-                    rec.last_finished_id == view.deployment_id
-                    if view.deployment_id is not None
-                    else same and previous is not None and previous.view.status is view.status
-                )
-                if not already:
-                    rec.finished[view.status] += 1
-                    rec.last_finished_id = view.deployment_id
+        self._jobs.observe_deployment(key, view, at=self._clock() if now is None else now)
 
     def clear_deployment(self, key: JobKey) -> None:
         """The job has no deployment to show (e.g. a batch job, or the job was stopped)."""
-        with self._lock:
-            rec = self._jobs.get(key)
-            if rec is not None:
-                rec.deployment = None
+        self._jobs.clear_deployment(key)
 
     def observe_commit_to_healthy(self, latency_s: float) -> None:
         """A revision first seen ``latency_s`` ago has had its deployment succeed."""
