@@ -1,8 +1,9 @@
 """The README's development checks hold: ruff is clean, mypy --strict passes on the package,
-and the layering declared in .importlinter is kept."""
+and the layering declared in .importlinter is kept and covers every package."""
 
 from __future__ import annotations
 
+import configparser
 import subprocess
 import sys
 from pathlib import Path
@@ -31,3 +32,52 @@ def test_layering_contracts_are_kept() -> None:
     result = subprocess.run([BIN / "lint-imports", "--no-cache"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0 broken" in result.stdout
+
+
+def contract_sources(config_text: str) -> dict[str, set[str]]:
+    """Contract name → the reconciler modules it constrains (sources, or every layer)."""
+    parser = configparser.ConfigParser()
+    parser.read_string(config_text)
+    out: dict[str, set[str]] = {}
+    for section in parser.sections():
+        if not section.startswith("importlinter:contract:"):
+            continue
+        contract = parser[section]
+        listed = contract.get("source_modules", "") + "\n" + contract.get("layers", "")
+        out[contract["name"]] = {line.strip() for line in listed.splitlines() if line.strip()}
+    return out
+
+
+def uncovered_modules(package: Path, constrained: set[str]) -> list[str]:
+    """Sub-packages and top-level modules of ``package`` no contract constrains.
+
+    ``cli`` (the entry point, nothing may import it) and ``__main__`` need none.
+    """
+    names = [p.name for p in package.iterdir() if p.is_dir() and (p / "__init__.py").exists()]
+    names += [p.stem for p in package.glob("*.py") if p.stem not in ("__init__", "__main__", "cli")]
+    return sorted(f"{package.name}.{name}" for name in names if f"{package.name}.{name}" not in constrained)
+
+
+def test_every_package_has_a_contract() -> None:
+    """A new package must say what it may import (ARCHITECTURE.md, "Layers")."""
+    contracts = contract_sources((ROOT / ".importlinter").read_text())
+    constrained = set().union(*contracts.values())
+    assert uncovered_modules(ROOT / "reconciler", constrained) == []
+
+
+def test_a_package_without_a_contract_is_found(tmp_path: Path) -> None:
+    package = tmp_path / "reconciler"
+    (package / "core").mkdir(parents=True)
+    (package / "core" / "__init__.py").write_text("")
+    (package / "newpkg").mkdir()
+    (package / "newpkg" / "__init__.py").write_text("")
+    (package / "cli.py").write_text("")
+    (package / "errors.py").write_text("")
+    contracts = contract_sources(
+        "[importlinter]\nroot_package = reconciler\n\n"
+        "[importlinter:contract:x]\nname = x\ntype = forbidden\n"
+        "source_modules =\n    reconciler.core\nforbidden_modules =\n    httpx\n"
+    )
+    assert uncovered_modules(package, set().union(*contracts.values())) == [
+        "reconciler.errors", "reconciler.newpkg",
+    ]

@@ -28,7 +28,7 @@ def register(subparsers: Any) -> None:
     rules = "\n".join(f"  {r.name:<28} {r.severity.value:<8} {r.summary}" for r in RULES)
     parser = subparsers.add_parser(
         "lint",
-        aliases=["validate"],  # DESIGN: `lint`/`validate` are the offline checks
+        aliases=["validate"],  # both names are the offline checks (README, "Commands")
         help="check the jobs directory offline (Nomad's validation + lint rules)",
         description=(
             "Check every job file under DIR without talking to Nomad: files that do not load, "
