@@ -37,7 +37,10 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from reconciler.testing.fake_nomad import FakeNomad
-from tests.daemon.harness import DaemonProcess, GitCheckout, job_hcl, wait_until
+from tests.support.daemon import DaemonProcess
+from tests.support.git import GitCheckout
+from tests.support.jobs import job_hcl
+from tests.support.waiting import wait_until
 
 
 def percentile(values: list[float], q: float) -> float:

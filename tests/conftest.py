@@ -31,7 +31,7 @@ def nomad_agent() -> Iterator[str]:
 
     Skipped when no ``nomad`` binary is on PATH.  Never ``NOMAD_ADDR``.
     """
-    from tests.nomad_backends import running_nomad_agent
+    from tests.support.nomad_backends import running_nomad_agent
 
     binary = shutil.which("nomad")
     if binary is None:

@@ -3,6 +3,7 @@ and the layering declared in .importlinter is kept and covers every package."""
 
 from __future__ import annotations
 
+import ast
 import configparser
 import subprocess
 import sys
@@ -80,4 +81,48 @@ def test_a_package_without_a_contract_is_found(tmp_path: Path) -> None:
     )
     assert uncovered_modules(package, set().union(*contracts.values())) == [
         "reconciler.errors", "reconciler.newpkg",
+    ]
+
+
+def imports_of_test_modules(tests_root: Path) -> list[str]:
+    """``file:line module`` for every import of a test module (anything under ``tests`` but
+    ``tests.support``, or a relative import): tests share helpers through ``tests/support``
+    and fixtures through ``conftest.py``, never by importing each other."""
+    found: list[str] = []
+    for path in sorted(tests_root.rglob("*.py")):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                names = [("." * node.level) + (node.module or "")]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                continue
+            for name in names:
+                inside = name.startswith(".") or name == "tests" or name.startswith("tests.")
+                if inside and not (name == "tests.support" or name.startswith("tests.support.")):
+                    found.append(f"{path.relative_to(tests_root.parent)}:{node.lineno} {name}")
+    return found
+
+
+def test_no_test_module_imports_another() -> None:
+    assert imports_of_test_modules(ROOT / "tests") == []
+
+
+def test_an_import_of_a_test_module_is_found(tmp_path: Path) -> None:
+    tests = tmp_path / "tests"
+    (tests / "sync").mkdir(parents=True)
+    (tests / "support").mkdir()
+    (tests / "support" / "jobs.py").write_text("import json\n")
+    (tests / "sync" / "test_a.py").write_text(
+        "from tests.support.jobs import make_job\nimport tests.support.git\n"
+    )
+    (tests / "sync" / "test_b.py").write_text(
+        "from tests.sync.test_a import make_job\nfrom .conftest import repo\n"
+        "def f():\n    import tests.daemon.harness\n"
+    )
+    assert imports_of_test_modules(tests) == [
+        "tests/sync/test_b.py:1 tests.sync.test_a",
+        "tests/sync/test_b.py:2 .conftest",
+        "tests/sync/test_b.py:4 tests.daemon.harness",
     ]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +14,8 @@ import pytest
 from reconciler.demo import CHANGE_KEY, compute_changed_source
 from reconciler.jobspec.hcl_convert import convert_hcl
 from reconciler.jobspec.jsonspec import parse_json_job
-from tests.nomad_backends import FAKE_VERSIONS
+from tests.support.network import free_port
+from tests.support.nomad_backends import FAKE_VERSIONS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -27,17 +27,11 @@ def _tree_digest(path: Path) -> str:
     return h.hexdigest()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("nomad_version", FAKE_VERSIONS)
 def test_demo_walks_through_a_canary_rollout_without_touching_jobs(tmp_path: Path, nomad_version: str) -> None:
     before = _tree_digest(ROOT / "jobs")
-    port = _free_port()
+    port = free_port()
     result = subprocess.run(
         [sys.executable, "-m", "reconciler", "demo", str(ROOT / "jobs"), "--exit-after-walkthrough",
          "--listen", f"127.0.0.1:{port}", "--workdir", str(tmp_path), "--promote-after", "1s",
@@ -71,7 +65,7 @@ def test_demo_removes_its_scratch_repository_when_stopped(
     env = {**os.environ, "TMPDIR": str(scratch)}  # where tempfile makes the scratch copy
     demo = subprocess.Popen(
         [sys.executable, "-m", "reconciler", "demo", str(ROOT / "jobs"),
-         "--listen", f"127.0.0.1:{_free_port()}", "--promote-after", "1s"],
+         "--listen", f"127.0.0.1:{free_port()}", "--promote-after", "1s"],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env, cwd=tmp_path,
     )  # fmt: skip
     try:

@@ -21,7 +21,7 @@ from reconciler.model import Snapshot
 from reconciler.nomad.events import decode_frame
 from reconciler.nomad.objects import parse_deployment
 from reconciler.sync.rollout import follow_deployment
-from tests.sync.jobs import make_job
+from tests.support.jobs import make_job
 
 
 def canary_deployment(**group: Any) -> dict[str, Any]:

@@ -8,7 +8,6 @@ import os
 import re
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ import pytest
 
 from reconciler.cli import build_parser
 from reconciler.testing.fake_nomad import FakeNomad
+from tests.support.network import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -52,12 +52,6 @@ def test_every_documented_command_parses(line: str) -> None:
     assert callable(args.func)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _tutorial_lines() -> list[str]:
     start = README.index("## Tutorial")
     end = README.index("## Commands")
@@ -69,7 +63,7 @@ def _tutorial_lines() -> list[str]:
 @pytest.mark.timeout(400)
 def test_tutorial_runs_against_the_fake(tmp_path: Path) -> None:
     jobs = tmp_path / "nomad-jobs"
-    port = _free_port()
+    port = free_port()
     with FakeNomad() as fake:
         env = {**os.environ, "NOMAD_ADDR": fake.address}
         daemon: subprocess.Popen[str] | None = None

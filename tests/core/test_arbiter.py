@@ -15,7 +15,7 @@ from reconciler.core.arbiter import (
     plan_changes_job,
 )
 from reconciler.core.diff import compute_job_drift
-from tests.sync.jobs import make_job
+from tests.support.jobs import make_job
 
 API = Path(__file__).resolve().parents[1] / "golden" / "api"
 

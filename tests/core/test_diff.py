@@ -8,7 +8,7 @@ import pytest
 
 from reconciler.core.diff import ChangeKind, DriftState, compute_job_drift
 from reconciler.core.ownership import stamp_job
-from tests.core.jobs import corpus_job, corpus_names, desired, live_from
+from tests.support.jobs import corpus_job, corpus_names, desired, live_from
 
 
 @pytest.mark.parametrize("name", corpus_names())

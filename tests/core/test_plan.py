@@ -18,7 +18,7 @@ from reconciler.core.plan import (
 )
 from reconciler.model import DesiredJob, Diagnostic, Snapshot
 from reconciler.nomad.objects import parse_deployment
-from tests.core.jobs import corpus_job, desired, live_from
+from tests.support.jobs import corpus_job, desired, live_from
 
 
 def job(job_id: str, *, wave: int | None = None, count: int = 1, **meta: str) -> DesiredJob:

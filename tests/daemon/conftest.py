@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from reconciler.testing.fake_nomad import FakeNomad
-from tests.daemon.harness import DaemonProcess, GitCheckout
-from tests.nomad_backends import FAKE_VERSIONS
+from tests.support.daemon import DaemonProcess
+from tests.support.git import GitCheckout
+from tests.support.nomad_backends import FAKE_VERSIONS
 
 
 @pytest.fixture(autouse=True)

@@ -15,8 +15,8 @@ import pytest
 from reconciler.jobspec.loader import load_directory
 from reconciler.jobspec.variables import VariableInputs
 from reconciler.testing.fake_nomad import FakeNomad
-from tests.daemon.harness import job_hcl
-from tests.nomad_backends import FAKE_VERSIONS
+from tests.support.jobs import job_hcl
+from tests.support.nomad_backends import FAKE_VERSIONS
 
 
 @pytest.mark.parametrize("version", FAKE_VERSIONS)

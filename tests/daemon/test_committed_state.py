@@ -15,7 +15,11 @@ from pathlib import Path
 
 from reconciler.revision import SourceKind, parse_porcelain_z, resolve_jobs_source
 from reconciler.testing.fake_nomad import FakeNomad
-from tests.daemon.harness import GIT_ENV, REPO_ROOT, GitCheckout, count_of, job_hcl, wait_until
+from tests.support.daemon import REPO_ROOT
+from tests.support.fake_state import count_of
+from tests.support.git import GIT_ENV, GitCheckout
+from tests.support.jobs import job_hcl
+from tests.support.waiting import wait_until
 
 
 def test_parse_porcelain_z_gives_paths_relative_to_the_jobs_dir() -> None:

@@ -12,12 +12,9 @@ import httpx
 import pytest
 
 from reconciler.testing.fake_nomad import FakeNomad
-from tests.daemon.harness import (
-    count_of,
-    job_hcl,
-    registers,
-    wait_until,
-)
+from tests.support.fake_state import count_of, registers
+from tests.support.jobs import job_hcl
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -280,7 +277,7 @@ def test_sigterm_during_a_sync_exits_cleanly_after_the_write(fake, repo, start_d
 
 
 def test_started_before_nomad_converges_once_nomad_is_up(repo, start_daemon) -> None:
-    from tests.daemon.harness import free_port
+    from tests.support.network import free_port
 
     repo.write("a.nomad", job_hcl("a", count=2))
     repo.commit()

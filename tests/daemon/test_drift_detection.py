@@ -10,8 +10,8 @@ from reconciler.daemon.loop import Daemon, sync_policy
 from reconciler.daemon.settings import load_settings
 from reconciler.observability.metrics import ReconcilerMetrics
 from reconciler.sync.engine import Reconciler
-from tests.sync.jobs import make_job, snapshot
-from tests.sync.memory_api import MemoryNomad
+from tests.support.jobs import make_job, snapshot
+from tests.support.memory_nomad import MemoryNomad
 
 DETECTED = "nomad_reconciler_drift_detection_seconds_count"
 KEY = ("default", "web")

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.daemon.harness import count_of, job_hcl, registers, wait_until
+from tests.support.fake_state import count_of, registers
+from tests.support.jobs import job_hcl
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 

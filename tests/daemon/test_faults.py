@@ -17,8 +17,10 @@ import httpx
 import pytest
 
 from reconciler.testing.fake_nomad import FakeNomad
-from tests.daemon.fault_proxy import FaultProxy
-from tests.daemon.harness import GitCheckout, job_hcl, wait_until
+from tests.support.fault_proxy import FaultProxy
+from tests.support.git import GitCheckout
+from tests.support.jobs import job_hcl
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 

@@ -5,7 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from reconciler.testing.fake_nomad import FakeNomad
-from tests.daemon.harness import DaemonProcess, GitCheckout, count_of, job_hcl, wait_until
+from tests.support.daemon import DaemonProcess
+from tests.support.fake_state import count_of
+from tests.support.git import GitCheckout
+from tests.support.jobs import job_hcl
+from tests.support.waiting import wait_until
 
 
 def test_giant_file_in_the_same_commit_as_a_small_change(

@@ -12,7 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from reconciler.testing.fake_nomad import FakeNomad
-from tests.daemon.harness import DaemonProcess, GitCheckout, count_of, job_hcl, wait_until
+from tests.support.daemon import DaemonProcess
+from tests.support.fake_state import count_of
+from tests.support.git import GitCheckout
+from tests.support.jobs import job_hcl
+from tests.support.waiting import wait_until
 
 LATENCY = "nomad_reconciler_change_to_registered_seconds"
 QUIET_S = 1.0  # --debounce: a pass comes at least this long after a file's first event

@@ -22,6 +22,7 @@ from reconciler.nomad.client import NomadClient
 from reconciler.nomad.config import NomadConfig
 from reconciler.nomad.events import Event, decode_frame
 from reconciler.testing.fake_nomad import FakeNomad
+from tests.support.jobs import minimal_job
 
 DECLARED = {("default", "web")}
 
@@ -208,35 +209,18 @@ class Watching(Recorder):
             self.connected.set()
 
 
-def _minimal_job(job_id: str) -> dict[str, Any]:
-    task = {
-        "Name": "app",
-        "Driver": "raw_exec",
-        "Config": {"command": "/bin/sleep", "args": ["100"]},
-    }
-    return {
-        "ID": job_id,
-        "Name": job_id,
-        "Type": "service",
-        "Datacenters": ["dc1"],
-        "TaskGroups": [
-            {"Name": "app", "Count": 1, "Tasks": [task], "Update": {"MinHealthyTime": 100_000_000}}
-        ],
-    }
-
-
 async def test_the_stream_starts_now_not_with_nomads_replay_of_its_buffer() -> None:
     """Subscribed without an index, Nomad sends every frame it still buffers: old
     deployments would be reported as news at every start-up."""
     with FakeNomad() as fake:
-        fake.run_job_out_of_band(_minimal_job("old"))
+        fake.run_job_out_of_band(minimal_job("old"))
         fake.wait_for(lambda: (fake.latest_deployment("old") or {}).get("Status") == "successful")
         listener = Watching()
         async with NomadClient(NomadConfig(address=fake.address)) as client:
             watch = asyncio.ensure_future(NomadWatch(client, listener)._follow_stream())
             try:
                 await asyncio.wait_for(listener.connected.wait(), 10)
-                await asyncio.to_thread(fake.run_job_out_of_band, _minimal_job("new"))
+                await asyncio.to_thread(fake.run_job_out_of_band, minimal_job("new"))
                 deadline = asyncio.get_running_loop().time() + 10
                 while not any(c.key == ("default", "new") for c in listener.changes):
                     assert asyncio.get_running_loop().time() < deadline, "new change not seen"

@@ -7,7 +7,10 @@ from __future__ import annotations
 import pytest
 
 from reconciler.testing.fake_nomad import FakeNomad
-from tests.daemon.harness import DaemonProcess, GitCheckout, job_hcl, wait_until
+from tests.support.daemon import DaemonProcess
+from tests.support.git import GitCheckout
+from tests.support.jobs import job_hcl
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 

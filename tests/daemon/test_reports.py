@@ -14,7 +14,9 @@ import sys
 import pytest
 
 from reconciler.testing.fake_nomad import FakeNomad
-from tests.daemon.harness import count_of, job_hcl, wait_until
+from tests.support.fake_state import count_of
+from tests.support.jobs import job_hcl
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 

@@ -16,8 +16,10 @@ import httpx
 from reconciler.core.diff import DriftState, JobDrift
 from reconciler.core.plan import HoldReason, SyncPolicy, may_supersede
 from reconciler.testing.fake_nomad import FakeNomad
-from tests.daemon.harness import GitCheckout, count_of, job_hcl, wait_until
-from tests.sync.jobs import make_job
+from tests.support.fake_state import count_of
+from tests.support.git import GitCheckout
+from tests.support.jobs import job_hcl, make_job
+from tests.support.waiting import wait_until
 
 
 def _args(fake: FakeNomad, job_id: str) -> list[str]:

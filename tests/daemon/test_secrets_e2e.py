@@ -17,14 +17,11 @@ from pathlib import Path
 import pytest
 
 from reconciler.testing.fake_nomad import FakeNomad
-from tests.daemon.harness import (
-    REPO_ROOT,
-    DaemonProcess,
-    GitCheckout,
-    free_port,
-    job_hcl,
-    wait_until,
-)
+from tests.support.daemon import REPO_ROOT, DaemonProcess
+from tests.support.git import GitCheckout
+from tests.support.jobs import job_hcl
+from tests.support.network import free_port
+from tests.support.waiting import wait_until
 
 USER = "nomad-basic-user"
 PASSWORD = "basic-pass-7f3a9c"

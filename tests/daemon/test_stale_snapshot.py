@@ -16,7 +16,10 @@ import httpx
 import pytest
 
 from reconciler.testing.fake_nomad import FakeNomad
-from tests.daemon.harness import GitCheckout, count_of, job_hcl, wait_until
+from tests.support.fake_state import count_of
+from tests.support.git import GitCheckout
+from tests.support.jobs import job_hcl
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 

@@ -20,7 +20,9 @@ from reconciler.daemon.loop import Daemon
 from reconciler.daemon.settings import load_settings
 from reconciler.errors import ConfigError
 from reconciler.testing.fake_nomad import FakeNomad
-from tests.daemon.harness import DaemonProcess, GitCheckout, job_hcl
+from tests.support.daemon import DaemonProcess
+from tests.support.git import GitCheckout
+from tests.support.jobs import job_hcl
 
 EXIT_TIMEOUT_S = 30.0  # bound on how long a doomed daemon may take to exit
 

@@ -18,14 +18,14 @@ from reconciler.nomad.client import NomadClient
 from reconciler.nomad.config import NomadConfig
 from reconciler.observability.metrics import ReconcilerMetrics
 from reconciler.testing.fake_nomad import FakeNomad
-from tests.daemon.test_nomad_watch import _minimal_job
+from tests.support.jobs import minimal_job
 
 
 async def test_an_old_deployment_event_is_not_reported_as_the_current_state(
     tmp_path, caplog: pytest.LogCaptureFixture
 ) -> None:
     with FakeNomad() as fake:
-        fake.run_job_out_of_band(_minimal_job("web"))
+        fake.run_job_out_of_band(minimal_job("web"))
         fake.wait_for(lambda: (fake.latest_deployment("web") or {}).get("Status") == "successful")
         current = fake.latest_deployment("web") or {}
         settings = load_settings({"jobs_dir": str(tmp_path)}, {})

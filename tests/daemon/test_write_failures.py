@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.daemon.harness import DaemonProcess, count_of, job_hcl, wait_until
+from tests.support.daemon import DaemonProcess
+from tests.support.fake_state import count_of
+from tests.support.jobs import job_hcl
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 

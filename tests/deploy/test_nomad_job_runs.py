@@ -25,7 +25,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import threading
@@ -37,8 +36,11 @@ import httpx
 import pytest
 
 from reconciler.testing.fake_nomad import FakeNomad
-from tests.daemon.harness import GitCheckout, free_port, job_hcl, wait_until
-from tests.nomad_backends import running_nomad_agent
+from tests.support.git import GitCheckout
+from tests.support.jobs import job_hcl
+from tests.support.network import free_port
+from tests.support.nomad_backends import running_nomad_agent
+from tests.support.waiting import stop_process, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 JOB_FILE = ROOT / "deploy/nomad/nomad-reconciler.nomad.hcl"
@@ -119,13 +121,7 @@ class LocalAlloc:
 
     def stop(self) -> None:
         for proc in self.procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
+            stop_process(proc, timeout=15)
 
 
 def _install_artifact_shim(task_dir: Path) -> None:

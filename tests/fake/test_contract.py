@@ -3,7 +3,7 @@
 
 Status codes, content types, Nomad headers, error texts, response shapes
 and every deterministic value must match; IDs, indexes and times are
-compared by shape and by their relations (see ``replay.py``).  The fake
+compared by shape and by their relations (see ``tests/support/replay.py``).  The fake
 runs on a driven clock set to each exchange's recorded time; reads that
 do not match yet advance the clock in small steps (bounded) until the fake
 reaches the recorded state, so the recorded sequence of deployment states
@@ -25,7 +25,7 @@ import pytest
 
 from reconciler.testing.fake_nomad import FakeNomad, HealthModel
 from reconciler.testing.fake_nomad.clock import ManualClock
-from tests.fake.replay import Exchange, Replayer, StreamReader, load
+from tests.support.replay import Exchange, Replayer, StreamReader, load
 
 GOLDEN_API = Path(__file__).parent.parent / "golden" / "api"
 POLL_STEP_S = 0.05  # simulated seconds per retry of a read

@@ -13,18 +13,7 @@ import httpx
 import pytest
 
 from reconciler.testing.fake_nomad import FakeNomad, HealthModel, ManualClock
-
-S = 1_000_000_000
-
-
-def _job(*, args: str = "1", count: int = 3, **update: Any) -> dict[str, Any]:
-    strategy = {"MaxParallel": 1, "MinHealthyTime": 1 * S, "HealthyDeadline": 5 * S, "ProgressDeadline": 10 * S, **update}
-    return {"Job": {
-        "ID": "web", "Name": "web", "Type": "service", "Datacenters": ["dc1"], "Update": strategy,
-        "TaskGroups": [{"Name": "app", "Count": count, "Tasks": [
-            {"Name": "t", "Driver": "raw_exec", "Config": {"command": "/bin/sleep", "args": [args]}},
-        ]}],
-    }}
+from tests.support.jobs import raw_exec_job
 
 
 @pytest.fixture
@@ -67,8 +56,8 @@ def _allocs(client: httpx.Client) -> list[dict[str, Any]]:
     return list(client.get("/v1/job/web/allocations").json())
 
 
-def _deploy_v0(fake: FakeNomad, clock: ManualClock, client: httpx.Client, **kw: Any) -> None:
-    assert client.put("/v1/jobs", json=_job(**kw)).status_code == 200
+def _deploy_v0(fake: FakeNomad, clock: ManualClock, client: httpx.Client, count: int = 3) -> None:
+    assert client.put("/v1/jobs", json=raw_exec_job(count=count)).status_code == 200
     _run(fake, clock, 5)
     assert _deployment(client)["Status"] == "successful"
 
@@ -78,7 +67,7 @@ def test_a_failing_batch_holds_the_rolling_update_until_the_progress_deadline(
 ) -> None:
     _deploy_v0(fake, clock, client)
     fake.set_health("web", mode="unhealthy", version=1)
-    assert client.put("/v1/jobs", json=_job(args="2")).status_code == 200
+    assert client.put("/v1/jobs", json=raw_exec_job(args="2", count=3)).status_code == 200
     _run(fake, clock, 5)
     dep = _deployment(client)
     assert dep["JobVersion"] == 1 and dep["Status"] == "running"
@@ -115,7 +104,7 @@ def test_between_two_batches_the_healthy_batch_is_seen_before_the_next_is_placed
     fake: FakeNomad, clock: ManualClock, client: httpx.Client
 ) -> None:
     _deploy_v0(fake, clock, client, count=2)
-    assert client.put("/v1/jobs", json=_job(args="2", count=2)).status_code == 200
+    assert client.put("/v1/jobs", json=raw_exec_job(args="2", count=2)).status_code == 200
     fake.tick()
     for _ in range(50):
         clock.advance(0.1)
@@ -137,7 +126,7 @@ def test_promotion_clears_the_canary_flag_and_completes_the_deployment_at_once(
     fake: FakeNomad, clock: ManualClock, client: httpx.Client
 ) -> None:
     _deploy_v0(fake, clock, client, count=2)
-    assert client.put("/v1/jobs", json=_job(args="2", count=2, Canary=2)).status_code == 200
+    assert client.put("/v1/jobs", json=raw_exec_job(args="2", count=2, Canary=2)).status_code == 200
     _run(fake, clock, 3)
     dep = _deployment(client)
     assert dep["Status"] == "running" and dep["TaskGroups"]["app"]["HealthyAllocs"] == 2
@@ -157,7 +146,7 @@ def test_promotion_clears_the_canary_flag_and_completes_the_deployment_at_once(
 def test_failing_a_deployment_writes_an_evaluation(fake: FakeNomad, clock: ManualClock, client: httpx.Client) -> None:
     _deploy_v0(fake, clock, client, count=2)
     fake.set_health("web", mode="never", version=1)
-    assert client.put("/v1/jobs", json=_job(args="2", count=2)).status_code == 200
+    assert client.put("/v1/jobs", json=raw_exec_job(args="2", count=2)).status_code == 200
     _run(fake, clock, 1)
     dep = _deployment(client)
     reply = client.post(f"/v1/deployment/fail/{dep['ID']}", json={"DeploymentID": dep["ID"]}).json()
@@ -179,7 +168,7 @@ def test_a_finished_deployment_keeps_its_counters_when_its_allocations_move_on(
     first = _deployment(client)
     assert _counts(first) == (1, 1, 0)
     # A count change updates the allocation in place: it joins the new deployment.
-    assert client.put("/v1/jobs", json=_job(count=2)).status_code == 200
+    assert client.put("/v1/jobs", json=raw_exec_job(count=2)).status_code == 200
     _run(fake, clock, 5)
     second = _deployment(client)
     assert second["ID"] != first["ID"] and second["Status"] == "successful"

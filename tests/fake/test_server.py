@@ -15,18 +15,9 @@ import pytest
 
 from reconciler.testing.fake_nomad import FakeNomad, HealthModel, ManualClock
 from reconciler.testing.fake_nomad.events import Subscription
+from tests.support.jobs import raw_exec_job
 
 S = 1_000_000_000
-
-
-def _job(job_id: str = "web", *, args: str = "1", count: int = 2, **update: Any) -> dict[str, Any]:
-    strategy = {"MaxParallel": 1, "MinHealthyTime": 1 * S, "HealthyDeadline": 5 * S, "ProgressDeadline": 10 * S, **update}
-    return {"Job": {
-        "ID": job_id, "Name": job_id, "Type": "service", "Datacenters": ["dc1"], "Update": strategy,
-        "TaskGroups": [{"Name": "app", "Count": count, "Tasks": [
-            {"Name": "t", "Driver": "raw_exec", "Config": {"command": "/bin/sleep", "args": [args]}},
-        ]}],
-    }}
 
 
 @pytest.fixture
@@ -60,7 +51,7 @@ def _deployment(client: httpx.Client, job_id: str = "web") -> dict[str, Any]:
 
 
 def test_healthy_rollout_completes_and_marks_the_version_stable(fake: FakeNomad, clock: ManualClock, client: httpx.Client) -> None:
-    assert client.put("/v1/jobs", json=_job()).status_code == 200
+    assert client.put("/v1/jobs", json=raw_exec_job()).status_code == 200
     _run(fake, clock, 0.5)
     assert _deployment(client)["TaskGroups"]["app"]["HealthyAllocs"] == 0
     _run(fake, clock, 2.0)
@@ -70,9 +61,9 @@ def test_healthy_rollout_completes_and_marks_the_version_stable(fake: FakeNomad,
 
 
 def test_rolling_update_respects_max_parallel(fake: FakeNomad, clock: ManualClock, client: httpx.Client) -> None:
-    client.put("/v1/jobs", json=_job(count=3))
+    client.put("/v1/jobs", json=raw_exec_job(count=3))
     _run(fake, clock, 3)
-    client.put("/v1/jobs", json=_job(count=3, args="2"))
+    client.put("/v1/jobs", json=raw_exec_job(count=3, args="2"))
     _run(fake, clock, 0.2)
     allocs = client.get("/v1/job/web/allocations").json()
     new = [a for a in allocs if a["JobVersion"] == 1]
@@ -84,10 +75,10 @@ def test_rolling_update_respects_max_parallel(fake: FakeNomad, clock: ManualCloc
 
 
 def test_unhealthy_version_fails_at_progress_deadline_and_auto_reverts(fake: FakeNomad, clock: ManualClock, client: httpx.Client) -> None:
-    client.put("/v1/jobs", json=_job(count=1, AutoRevert=True))
+    client.put("/v1/jobs", json=raw_exec_job(count=1, AutoRevert=True))
     _run(fake, clock, 3)
     fake.set_health("web", mode="unhealthy", version=1)
-    client.put("/v1/jobs", json=_job(count=1, args="bad", AutoRevert=True))
+    client.put("/v1/jobs", json=raw_exec_job(count=1, args="bad", AutoRevert=True))
     _run(fake, clock, 11)
     deps = client.get("/v1/job/web/deployments").json()
     failed = next(d for d in deps if d["JobVersion"] == 1)
@@ -100,7 +91,7 @@ def test_unhealthy_version_fails_at_progress_deadline_and_auto_reverts(fake: Fak
 
 def test_never_healthy_without_auto_revert_says_so(fake: FakeNomad, clock: ManualClock, client: httpx.Client) -> None:
     fake.set_health("web", mode="never")
-    client.put("/v1/jobs", json=_job(count=1))
+    client.put("/v1/jobs", json=raw_exec_job(count=1))
     _run(fake, clock, 11)
     dep = _deployment(client)
     assert (dep["Status"], dep["StatusDescription"]) == ("failed", "Failed due to progress deadline")
@@ -108,15 +99,15 @@ def test_never_healthy_without_auto_revert_says_so(fake: FakeNomad, clock: Manua
 
 def test_unhealthy_without_progress_deadline_fails_on_the_allocation(fake: FakeNomad, clock: ManualClock, client: httpx.Client) -> None:
     fake.set_health("web", mode="unhealthy")
-    client.put("/v1/jobs", json=_job(count=1, ProgressDeadline=0))
+    client.put("/v1/jobs", json=raw_exec_job(count=1, ProgressDeadline=0))
     _run(fake, clock, 1)
     assert _deployment(client)["StatusDescription"] == "Failed due to unhealthy allocations"
 
 
 def test_manual_canary_promotion(fake: FakeNomad, clock: ManualClock, client: httpx.Client) -> None:
-    client.put("/v1/jobs", json=_job(Canary=1))
+    client.put("/v1/jobs", json=raw_exec_job(Canary=1))
     _run(fake, clock, 3)
-    client.put("/v1/jobs", json=_job(args="2", Canary=1))
+    client.put("/v1/jobs", json=raw_exec_job(args="2", Canary=1))
     _run(fake, clock, 0.2)
     dep = _deployment(client)
     assert dep["StatusDescription"] == "Deployment is running but requires manual promotion"
@@ -131,9 +122,9 @@ def test_manual_canary_promotion(fake: FakeNomad, clock: ManualClock, client: ht
 
 
 def test_auto_promote(fake: FakeNomad, clock: ManualClock, client: httpx.Client) -> None:
-    client.put("/v1/jobs", json=_job(Canary=1, AutoPromote=True))
+    client.put("/v1/jobs", json=raw_exec_job(Canary=1, AutoPromote=True))
     _run(fake, clock, 3)
-    client.put("/v1/jobs", json=_job(args="2", Canary=1, AutoPromote=True))
+    client.put("/v1/jobs", json=raw_exec_job(args="2", Canary=1, AutoPromote=True))
     _run(fake, clock, 0.2)
     assert _deployment(client)["StatusDescription"] == "Deployment is running pending automatic promotion"
     _run(fake, clock, 6)
@@ -142,16 +133,16 @@ def test_auto_promote(fake: FakeNomad, clock: ManualClock, client: httpx.Client)
 
 
 def test_newer_registration_cancels_the_running_deployment(fake: FakeNomad, clock: ManualClock, client: httpx.Client) -> None:
-    client.put("/v1/jobs", json=_job())
+    client.put("/v1/jobs", json=raw_exec_job())
     _run(fake, clock, 0.3)
-    client.put("/v1/jobs", json=_job(args="2"))
+    client.put("/v1/jobs", json=raw_exec_job(args="2"))
     _run(fake, clock, 0.3)
     first = next(d for d in client.get("/v1/job/web/deployments").json() if d["JobVersion"] == 0)
     assert (first["Status"], first["StatusDescription"]) == ("cancelled", "Cancelled due to newer version of job")
 
 
 def test_stop_cancels_the_deployment(fake: FakeNomad, clock: ManualClock, client: httpx.Client) -> None:
-    client.put("/v1/jobs", json=_job())
+    client.put("/v1/jobs", json=raw_exec_job())
     _run(fake, clock, 0.3)
     client.delete("/v1/job/web")
     _run(fake, clock, 0.5)
@@ -160,7 +151,7 @@ def test_stop_cancels_the_deployment(fake: FakeNomad, clock: ManualClock, client
 
 
 def test_scale_helper_and_out_of_band_run(fake: FakeNomad, clock: ManualClock, client: httpx.Client) -> None:
-    fake.run_job_out_of_band(_job()["Job"])
+    fake.run_job_out_of_band(raw_exec_job()["Job"])
     _run(fake, clock, 3)
     submitted = client.get("/v1/job/web").json()["SubmitTime"]
     fake.scale("web", "app", 5)
@@ -169,7 +160,7 @@ def test_scale_helper_and_out_of_band_run(fake: FakeNomad, clock: ManualClock, c
     assert scaled["TaskGroups"][0]["Count"] == 5
     # A new version, but Nomad sets SubmitTime on registration only (13-scale-drift.jsonl).
     assert (scaled["Version"], scaled["SubmitTime"]) == (1, submitted)
-    plan = client.post("/v1/job/web/plan", json={**_job(), "Diff": True}).json()
+    plan = client.post("/v1/job/web/plan", json={**raw_exec_job(), "Diff": True}).json()
     assert plan["Annotations"]["DesiredTGUpdates"]["app"]["Stop"] == 3
 
 
@@ -181,7 +172,7 @@ def test_blocking_query_is_released_by_a_write(fake: FakeNomad, client: httpx.Cl
         result: dict[str, httpx.Response] = {}
         waiter = threading.Thread(target=lambda: result.update(r=other.get("/v1/jobs", params={"index": index, "wait": "20s"})))
         waiter.start()
-        client.put("/v1/jobs", json=_job())
+        client.put("/v1/jobs", json=raw_exec_job())
         waiter.join(timeout=15)
         assert not waiter.is_alive()
     assert int(result["r"].headers["X-Nomad-Index"]) > index
@@ -200,8 +191,8 @@ def test_event_stream_filters_by_topic_key(fake: FakeNomad, clock: ManualClock, 
         assert resp.headers["content-type"] == "application/json"
         it = resp.iter_lines()
         assert next(it) == "{}"
-        client.put("/v1/jobs", json=_job("web"))
-        client.put("/v1/jobs", json=_job("other"))
+        client.put("/v1/jobs", json=raw_exec_job("web"))
+        client.put("/v1/jobs", json=raw_exec_job("other"))
         for line in it:
             frame = json.loads(line)
             if frame:
@@ -220,21 +211,21 @@ def test_agent_self_reports_the_configured_version() -> None:
 def test_meta_in_job_list_only_from_1_4_3() -> None:
     for version, expected in (("1.0.18", False), ("1.4.3", True)):
         with FakeNomad(version=version) as fake:
-            fake.run_job_out_of_band({**_job()["Job"], "Meta": {"gitops.source": "web.nomad"}})
+            fake.run_job_out_of_band({**raw_exec_job()["Job"], "Meta": {"gitops.source": "web.nomad"}})
             stub = httpx.get(f"{fake.address}/v1/jobs", params={"meta": "true"}).json()[0]
         assert ("Meta" in stub) is expected
 
 
 def test_acl_helpers() -> None:
     with FakeNomad(acl=True) as fake:
-        fake.run_job_out_of_band(_job()["Job"])
+        fake.run_job_out_of_band(raw_exec_job()["Job"])
         management = fake.bootstrap_acl()
         reader = fake.create_token({"default": ["read-job"]})
         url = fake.address
         assert httpx.get(f"{url}/v1/jobs").text == "Permission denied"
         assert httpx.get(f"{url}/v1/jobs", headers={"X-Nomad-Token": management}).status_code == 200
         assert httpx.get(f"{url}/v1/job/web", headers={"X-Nomad-Token": reader}).status_code == 200
-        denied = httpx.put(f"{url}/v1/jobs", json=_job(), headers={"X-Nomad-Token": reader})
+        denied = httpx.put(f"{url}/v1/jobs", json=raw_exec_job(), headers={"X-Nomad-Token": reader})
         assert (denied.status_code, denied.text) == (403, "Permission denied")
         unknown = httpx.get(f"{url}/v1/jobs", headers={"X-Nomad-Token": "2d4c8a5e-4f4e-4c6b-9d7a-111111111111"})
         assert (unknown.status_code, unknown.text) == (403, "ACL token not found")
@@ -308,20 +299,20 @@ def test_bearer_token_is_honoured_only_from_1_3_2() -> None:
 def test_submission_is_stored_per_version_from_1_6() -> None:
     submission = {"Source": 'job "web" {}', "Format": "hcl2", "VariableFlags": {"n": "1"}, "Variables": ""}
     with FakeNomad(version="1.6.0") as fake, httpx.Client(base_url=fake.address) as c:
-        c.put("/v1/jobs", json={**_job(), "Submission": submission})
-        c.put("/v1/jobs", json={**_job(), "Submission": {**submission, "Source": "changed"}})  # same spec
+        c.put("/v1/jobs", json={**raw_exec_job(), "Submission": submission})
+        c.put("/v1/jobs", json={**raw_exec_job(), "Submission": {**submission, "Source": "changed"}})  # same spec
         stored = c.get("/v1/job/web/submission", params={"version": 0}).json()
         assert (stored["Source"], stored["Format"], stored["Version"]) == ('job "web" {}', "hcl2", 0)
         missing = c.get("/v1/job/web/submission", params={"version": 1})
         assert (missing.status_code, missing.text) == (404, "job source not found")
     with FakeNomad() as old, httpx.Client(base_url=old.address) as c:
-        c.put("/v1/jobs", json={**_job(), "Submission": submission})
+        c.put("/v1/jobs", json={**raw_exec_job(), "Submission": submission})
         assert c.get("/v1/job/web/submission", params={"version": 0}).status_code == 404
 
 
 def test_failed_allocation_is_rescheduled_after_the_policy_delay(fake: FakeNomad, clock: ManualClock, client: httpx.Client) -> None:
     fake.set_health("web", mode="unhealthy")
-    body = _job(count=1)
+    body = raw_exec_job(count=1)
     body["Job"]["TaskGroups"][0]["ReschedulePolicy"] = {"Delay": 5 * S, "DelayFunction": "constant", "Unlimited": True}
     client.put("/v1/jobs", json=body)
     _run(fake, clock, 1)
@@ -346,7 +337,7 @@ def test_wrong_method_is_405(client: httpx.Client) -> None:
 def test_purge_emits_a_job_event_only_from_1_7_5() -> None:
     for version, expected in (("1.0.18", []), ("1.7.5", [None]), ("1.11.3", [True])):
         with FakeNomad(version=version) as fake, httpx.Client(base_url=fake.address) as c:
-            fake.run_job_out_of_band(_job()["Job"])
+            fake.run_job_out_of_band(raw_exec_job()["Job"])
             index = int(c.get("/v1/jobs").headers["X-Nomad-Index"])
             c.delete("/v1/job/web", params={"purge": "true"})
             sub = fake.broker.subscribe(Subscription({"Job": {"*"}}, "default", start_index=index + 1))
@@ -387,15 +378,15 @@ def test_stop_ends_open_streams_and_blocking_queries() -> None:
 
 
 def test_register_and_plan_carry_validation_warnings(client: httpx.Client) -> None:
-    body = _job(count=1, MaxParallel=3)
+    body = raw_exec_job(count=1, MaxParallel=3)
     warned = client.put("/v1/jobs", json=body).json()["Warnings"]
     assert warned.startswith("1 warning(s):") and "max parallel count is greater than task group count" in warned
     assert client.post("/v1/job/web/plan", json={**body, "Diff": True}).json()["Warnings"] == warned
-    assert client.put("/v1/jobs", json=_job(count=3)).json()["Warnings"] == ""
+    assert client.put("/v1/jobs", json=raw_exec_job(count=3)).json()["Warnings"] == ""
 
 
 def test_periodic_parent_gets_no_evaluation_or_allocations(fake: FakeNomad, clock: ManualClock, client: httpx.Client) -> None:
-    body = _job(count=1)
+    body = raw_exec_job(count=1)
     body["Job"].update(Type="batch", Periodic={"Enabled": True, "Spec": "*/5 * * * *", "SpecType": "cron"})
     del body["Job"]["Update"]
     reply = client.put("/v1/jobs", json=body).json()
@@ -406,9 +397,9 @@ def test_periodic_parent_gets_no_evaluation_or_allocations(fake: FakeNomad, cloc
 
 
 def test_paused_deployment_holds_the_rollout_until_resumed(fake: FakeNomad, clock: ManualClock, client: httpx.Client) -> None:
-    client.put("/v1/jobs", json=_job(count=2))
+    client.put("/v1/jobs", json=raw_exec_job(count=2))
     _run(fake, clock, 3)
-    client.put("/v1/jobs", json=_job(count=2, args="2"))
+    client.put("/v1/jobs", json=raw_exec_job(count=2, args="2"))
     _run(fake, clock, 0.2)
     dep = _deployment(client)
     paused = client.post(f"/v1/deployment/pause/{dep['ID']}", json={"DeploymentID": dep["ID"], "Pause": True})
@@ -428,8 +419,8 @@ def test_paused_deployment_holds_the_rollout_until_resumed(fake: FakeNomad, cloc
 
 
 def test_revert_and_stable(fake: FakeNomad, clock: ManualClock, client: httpx.Client) -> None:
-    client.put("/v1/jobs", json=_job())
-    client.put("/v1/jobs", json=_job(args="2"))
+    client.put("/v1/jobs", json=raw_exec_job())
+    client.put("/v1/jobs", json=raw_exec_job(args="2"))
     _run(fake, clock, 0.2)
     current = client.post("/v1/job/web/revert", json={"JobID": "web", "JobVersion": 1})
     assert (current.status_code, current.text) == (500, "can't revert to current version")
@@ -446,7 +437,7 @@ def test_revert_and_stable(fake: FakeNomad, clock: ManualClock, client: httpx.Cl
 
 
 def test_allocation_by_id_carries_its_job(fake: FakeNomad, clock: ManualClock, client: httpx.Client) -> None:
-    client.put("/v1/jobs", json=_job(count=1))
+    client.put("/v1/jobs", json=raw_exec_job(count=1))
     _run(fake, clock, 0.5)
     (stub,) = client.get("/v1/job/web/allocations").json()
     alloc = client.get(f"/v1/allocation/{stub['ID']}").json()
@@ -458,7 +449,7 @@ def test_allocation_by_id_carries_its_job(fake: FakeNomad, clock: ManualClock, c
 
 def test_batch_work_completes_and_is_not_placed_again(fake: FakeNomad, clock: ManualClock, client: httpx.Client) -> None:
     fake.set_health("report", mode="complete", after_s=2)
-    body = _job("report", count=2)
+    body = raw_exec_job("report", count=2)
     body["Job"]["Type"] = "batch"
     del body["Job"]["Update"]
     client.put("/v1/jobs", json=body)

@@ -1,21 +1,16 @@
-"""Fixtures of the client's integration tests; the machinery is in ``tests/nomad_backends.py``."""
+"""Fixtures of the client's integration tests; the machinery is in ``tests/support/nomad_backends.py``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
+from reconciler.nomad.client import NomadClient
+from reconciler.nomad.config import NomadConfig
+from reconciler.nomad.retry import RetryPolicy
 from reconciler.testing.fake_nomad import FakeNomad
-from tests.nomad_backends import (
-    FAKE_VERSIONS,
-    Backend,
-    fake_backend_params,
-    free_port,
-    running_nomad_agent,
-)
-
-__all__ = ["FAKE_VERSIONS", "Backend", "free_port", "running_nomad_agent"]
+from tests.support.nomad_backends import Backend, fake_backend_params
 
 
 @pytest.fixture
@@ -32,3 +27,12 @@ def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
         return
     with FakeNomad(version=request.param, heartbeat_s=0.2) as fake:
         yield Backend(kind="fake", address=fake.address, fake=fake)
+
+
+@pytest.fixture
+async def client(backend: Backend) -> AsyncIterator[NomadClient]:
+    """A client of ``backend`` that never waits between retries."""
+    async with NomadClient(
+        NomadConfig(address=backend.address), retry=RetryPolicy.immediate()
+    ) as nomad:
+        yield nomad

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .conftest import running_nomad_agent
+from tests.support.nomad_backends import running_nomad_agent
 
 STAND_IN = """#!{python}
 import os, re, sys

@@ -18,8 +18,7 @@ from reconciler.nomad.client import NomadClient
 from reconciler.nomad.config import NomadConfig
 from reconciler.nomad.retry import RetryPolicy
 from reconciler.testing.fake_nomad import FakeNomad
-
-from .jobs import sleeper_job
+from tests.support.jobs import sleeper_job
 
 
 @pytest.fixture

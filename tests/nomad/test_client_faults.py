@@ -18,9 +18,8 @@ from reconciler.nomad.events import Event, StreamSettings
 from reconciler.nomad.hooks import RequestRecord
 from reconciler.nomad.retry import RetryPolicy
 from reconciler.testing.fake_nomad import FakeNomad
-
-from .conftest import free_port
-from .jobs import sleeper_job, unique_id
+from tests.support.jobs import sleeper_job, unique_id
+from tests.support.network import free_port
 
 WAIT_S = 20.0
 

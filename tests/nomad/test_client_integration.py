@@ -4,7 +4,7 @@ real ``nomad agent -dev`` when one is on PATH (``backend`` fixture)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from contextlib import aclosing
 
 import httpx
@@ -23,19 +23,10 @@ from reconciler.nomad.hooks import RequestRecord
 from reconciler.nomad.retry import RetryPolicy
 from reconciler.nomad.versions import parse_version
 from reconciler.testing.fake_nomad import FakeNomad
-
-from .conftest import Backend
-from .jobs import canary_update, sleeper_job, unique_id
+from tests.support.jobs import canary_update, sleeper_job, unique_id
+from tests.support.nomad_backends import Backend
 
 WAIT_S = 30.0
-
-
-@pytest.fixture
-async def client(backend: Backend) -> AsyncIterator[NomadClient]:
-    async with NomadClient(
-        NomadConfig(address=backend.address), retry=RetryPolicy.immediate()
-    ) as nomad:
-        yield nomad
 
 
 async def wait_for_deployment(

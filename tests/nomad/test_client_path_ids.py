@@ -8,7 +8,6 @@ last test replays it against the fake's router.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -16,22 +15,11 @@ import pytest
 
 from reconciler.errors import NomadBadRequestError
 from reconciler.nomad.client import NomadClient
-from reconciler.nomad.config import NomadConfig
-from reconciler.nomad.retry import RetryPolicy
 from reconciler.testing.fake_nomad import FakeNomad
-
-from .conftest import Backend
-from .jobs import sleeper_job, unique_id
+from tests.support.jobs import sleeper_job, unique_id
+from tests.support.nomad_backends import Backend
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "path-routing.json"
-
-
-@pytest.fixture
-async def client(backend: Backend) -> AsyncIterator[NomadClient]:
-    async with NomadClient(
-        NomadConfig(address=backend.address), retry=RetryPolicy.immediate()
-    ) as nomad:
-        yield nomad
 
 
 async def test_ids_needing_escapes_address_exactly_their_job(

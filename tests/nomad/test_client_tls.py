@@ -19,8 +19,7 @@ from reconciler.errors import ConfigError, NomadUnavailableError
 from reconciler.nomad.client import NomadClient
 from reconciler.nomad.config import NomadConfig
 from reconciler.nomad.retry import RetryPolicy
-
-from .recorder import recording_server
+from tests.support.recorder import recording_server
 
 SERVER_NAME = "server.global.nomad"
 

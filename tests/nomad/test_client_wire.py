@@ -20,9 +20,8 @@ from reconciler.nomad.client import NomadClient, QueryResult, run_sync
 from reconciler.nomad.config import NomadConfig
 from reconciler.nomad.hooks import RequestRecord
 from reconciler.nomad.retry import RetryPolicy
-
-from .conftest import free_port
-from .recorder import Recorded, Reply, recording_server
+from tests.support.network import free_port
+from tests.support.recorder import Recorded, Reply, recording_server
 
 SECRET = "7d1c6c55-1b8e-4b8e-9c51-0e8f3c2b9a11"
 JOB = {"ID": "web", "Name": "web", "Type": "service", "Version": 3, "TaskGroups": []}

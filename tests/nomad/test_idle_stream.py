@@ -12,8 +12,7 @@ from reconciler.nomad.config import NomadConfig
 from reconciler.nomad.events import Event, StreamSettings
 from reconciler.nomad.retry import RetryPolicy
 from reconciler.testing.fake_nomad import FakeNomad
-
-from .jobs import sleeper_job
+from tests.support.jobs import sleeper_job
 
 NOMAD_HEARTBEAT_S = 30.0
 MARGIN_S = 10.0

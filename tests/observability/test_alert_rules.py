@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from tests.observability.promql import problems
+from tests.support.monitoring import ALERTS, PROMETHEUS_DIR, load
+from tests.support.promql import problems
 
-PROMETHEUS_DIR = Path(__file__).resolve().parents[2] / "deploy" / "prometheus"
 PROMTOOL = shutil.which("promtool")
 needs_promtool = pytest.mark.skipif(
     PROMTOOL is None,
@@ -22,15 +20,6 @@ needs_promtool = pytest.mark.skipif(
 )
 
 
-def load(name: str) -> Any:
-    return yaml.safe_load((PROMETHEUS_DIR / name).read_text())
-
-
-def alert_rules() -> list[dict[str, Any]]:
-    return [r for g in load("alerts.yml")["groups"] for r in g["rules"] if "alert" in r]
-
-
-ALERTS = alert_rules()
 
 
 def test_the_required_alerts_exist() -> None:

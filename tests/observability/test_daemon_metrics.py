@@ -8,31 +8,24 @@ must appear in its ``/metrics`` (families without samples yet count: their
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from reconciler.testing.fake_nomad import FakeNomad
-from tests.observability.prometheus_harness import (
-    PROMETHEUS,
-    free_port,
-    running_prometheus,
-    wait_for,
-)
-from tests.observability.promql import PROMETHEUS_SERIES, selectors, substitute_grafana_variables
-from tests.observability.test_alert_rules import ALERTS
-from tests.observability.test_dashboard import TARGETS
+from tests.support.git import run_git
+from tests.support.monitoring import ALERTS, TARGETS
+from tests.support.network import free_port
+from tests.support.observability import exported_names, get
+from tests.support.prometheus import PROMETHEUS, running_prometheus
+from tests.support.promql import PROMETHEUS_SERIES, selectors, substitute_grafana_variables
+from tests.support.waiting import stop_process, wait_for
 
 DEADLINE_S = 60.0
-# prometheus_client's text format names counters with their _total already.
-SUFFIXES = {"histogram": ("_bucket", "_count", "_sum"), "summary": ("_count", "_sum")}
 
 JOB = """\
 job "hello" {
@@ -51,40 +44,15 @@ job "hello" {
 """
 
 
-def git(repo: Path, *args: str) -> None:
-    subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
-        cwd=repo, check=True, capture_output=True, timeout=30,
-    )  # fmt: skip
-
-
-def get(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as err:
-        return err.code, err.read().decode()
-
-
-def exported_names(text: str) -> set[str]:
-    """Sample names the exposition declares, from its ``# TYPE`` lines."""
-    names: set[str] = set()
-    for line in text.splitlines():
-        if line.startswith("# TYPE "):
-            _, _, family, kind = line.split(" ", 3)
-            names.update(family + s for s in SUFFIXES.get(kind, ("",)))
-    return names
-
-
 @pytest.fixture(scope="module")
 def daemon_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``http://127.0.0.1:PORT`` of a ready daemon on a checkout with one good and one broken job."""
     repo = tmp_path_factory.mktemp("checkout")
     (repo / "hello.nomad").write_text(JOB)
     (repo / "broken.nomad").write_text('job "broken" {\n  group "g" {\n')
-    git(repo, "init", "-q")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "jobs")
+    run_git(repo, "init", "-q")
+    run_git(repo, "add", "-A")
+    run_git(repo, "commit", "-qm", "jobs")
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("NOMAD_")}
     log_path = repo.parent / "daemon.log"
@@ -111,13 +79,7 @@ def daemon_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             )
             yield f"http://127.0.0.1:{port}"
         finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=30)
-            assert process.returncode == 0, log_path.read_text()[-3000:]
+            assert stop_process(process) == 0, log_path.read_text()[-3000:]
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,6 @@ Skipped only when no ``prometheus`` binary is installed (Debian package
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -23,18 +22,13 @@ import promql_parser
 import pytest
 
 from reconciler.testing.fake_nomad import FakeNomad, HealthModel
-from tests.observability.prometheus_harness import (
-    PROMETHEUS,
-    Prometheus,
-    free_port,
-    running_prometheus,
-    wait_for,
-)
-from tests.observability.promql import substitute_grafana_variables
-from tests.observability.test_alert_rules import ALERTS
-from tests.observability.test_daemon_metrics import get, git
-from tests.observability.test_dashboard import TARGETS
-from tests.observability.test_prometheus_e2e import data_queries
+from tests.support.git import run_git
+from tests.support.monitoring import ALERTS, TARGETS, data_queries
+from tests.support.network import free_port
+from tests.support.observability import get
+from tests.support.prometheus import PROMETHEUS, Prometheus, running_prometheus
+from tests.support.promql import substitute_grafana_variables
+from tests.support.waiting import stop_process, wait_for
 
 pytestmark = [
     pytest.mark.slow,
@@ -101,9 +95,9 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]
     # Nomad alters every submission of this one (a mutating admission step): held
     # not_converging after one read-back, never re-sent in a loop.
     (repo / "churn.nomad").write_text(service("churn"))
-    git(repo, "init", "-q")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "jobs")
+    run_git(repo, "init", "-q")
+    run_git(repo, "add", "-A")
+    run_git(repo, "commit", "-qm", "jobs")
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("NOMAD_")}
     log_path = repo.parent / "daemon.log"
@@ -137,7 +131,7 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]
             # flaky's new version runs `false`, fails, and Nomad reverts it.
             (repo / "web.nomad").write_text(service("web", update=CANARY, meta='\n    rev2 = "2"'))
             (repo / "flaky.nomad").write_text(service("flaky", update=ROLLING, command="/bin/false"))
-            git(repo, "commit", "-qam", "web: new build; flaky: broken build")
+            run_git(repo, "commit", "-qam", "web: new build; flaky: broken build")
             wait_for("web's canary", lambda: "requires manual promotion" in str(
                 _deployment(fake, "web").get("StatusDescription")) or None)
             wait_for("flaky reverted", lambda: (fake.read_job("flaky") or {}).get("Version") == 2 or None)
@@ -150,13 +144,7 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]
             with running_prometheus(f"127.0.0.1:{port}", tmp_path_factory.mktemp("prometheus")) as prom:
                 yield prom
         finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=30)
-            assert process.returncode == 0, log_path.read_text()[-3000:]
+            assert stop_process(process) == 0, log_path.read_text()[-3000:]
 
 
 def _returns_data(prometheus: Prometheus, expr: str, what: str) -> None:

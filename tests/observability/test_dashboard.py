@@ -3,32 +3,15 @@ query uses only series (and labels) the reconciler's /metrics exposes."""
 
 from __future__ import annotations
 
-import json
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.observability.promql import problems, selectors, substitute_grafana_variables
+from tests.support.monitoring import DASHBOARD, PANELS, TARGETS
+from tests.support.promql import problems, selectors, substitute_grafana_variables
 
-DASHBOARD_PATH = Path(__file__).resolve().parents[2] / "grafana" / "nomad-reconciler.json"
 DS_REF = {"type": "prometheus", "uid": "${DS_PROMETHEUS}"}
-
-
-def load_dashboard() -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(DASHBOARD_PATH.read_text())
-    return data
-
-
-DASHBOARD = load_dashboard()
-PANELS = [p for p in DASHBOARD["panels"] if p["type"] != "row"]
-TARGETS = [(p["title"], t) for p in PANELS for t in p["targets"]]
-
-
-def dashboard_queries() -> list[str]:
-    """Every PromQL expression of the dashboard, variables substituted (for the e2e test too)."""
-    return [substitute_grafana_variables(t["expr"]) for _, t in TARGETS]
 
 
 def test_importable_shape() -> None:

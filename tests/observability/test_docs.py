@@ -24,7 +24,7 @@ def test_every_exported_series_is_documented_and_nothing_else(
 
 
 def test_every_alert_is_documented() -> None:
-    from tests.observability.test_alert_rules import ALERTS
+    from tests.support.monitoring import ALERTS
 
     documented = set(re.findall(r"^\| `(NomadReconciler\w+)`", DOC.read_text(), re.MULTILINE))
     assert documented == {r["alert"] for r in ALERTS}

@@ -21,7 +21,7 @@ from reconciler.observability import (
     ReconcilerMetrics,
     SyncState,
 )
-from tests.observability.conftest import FakeClock, Record
+from tests.support.observability import FakeClock, Record
 
 P = "nomad_reconciler_"
 WEB = ("default", "web")

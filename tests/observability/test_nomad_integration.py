@@ -19,7 +19,7 @@ from reconciler.nomad.config import NomadConfig
 from reconciler.nomad.retry import RetryPolicy
 from reconciler.observability import ReconcilerMetrics
 from reconciler.testing.fake_nomad import FakeNomad
-from tests.nomad.jobs import canary_update, sleeper_job
+from tests.support.jobs import canary_update, sleeper_job
 
 P = "nomad_reconciler_"
 KEY = ("default", "web")

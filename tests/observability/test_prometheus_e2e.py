@@ -16,17 +16,12 @@ import promql_parser
 import pytest
 from prometheus_client import CollectorRegistry
 
-from reconciler.observability import ObservabilityServer, ReconcilerMetrics
-from tests.observability.conftest import FakeClock, populate
-from tests.observability.prometheus_harness import (
-    PROMETHEUS,
-    Prometheus,
-    running_prometheus,
-    wait_for,
-)
-from tests.observability.promql import substitute_grafana_variables
-from tests.observability.test_alert_rules import ALERTS
-from tests.observability.test_dashboard import TARGETS
+from reconciler.observability import ReconcilerMetrics
+from tests.support.monitoring import ALERTS, TARGETS, data_queries
+from tests.support.observability import FakeClock, populate, serve
+from tests.support.prometheus import PROMETHEUS, Prometheus, running_prometheus
+from tests.support.promql import substitute_grafana_variables
+from tests.support.waiting import wait_for
 
 pytestmark = [
     pytest.mark.slow,
@@ -35,7 +30,6 @@ pytestmark = [
         reason="prometheus not on PATH (Debian package 'prometheus'; .ci/run installs it)",
     ),
 ]
-COMPARISONS = {"==", "!=", ">", "<", ">=", "<="}
 
 
 @pytest.fixture(scope="module")
@@ -43,11 +37,7 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]
     clock = FakeClock(start=time.time())
     metrics = ReconcilerMetrics(CollectorRegistry(), clock=clock)
     populate(metrics, clock)
-    server = ObservabilityServer(
-        metrics, host="127.0.0.1", port=0,
-        liveness=lambda: (True, "alive"), readiness=lambda: (True, "ready"),
-    )  # fmt: skip
-    with server:
+    with serve(metrics) as server:
         host, port = server.address
         with running_prometheus(f"{host}:{port}", tmp_path_factory.mktemp("prometheus")) as prom:
             yield prom
@@ -66,25 +56,6 @@ def test_dashboard_query_returns_data(
 ) -> None:
     expr = substitute_grafana_variables(target["expr"])
     assert prometheus.query(expr), f"{title}: no data for {expr}"
-
-
-def data_queries(node: promql_parser.Expr) -> list[str]:
-    """The parts of an alert expression that must return data when the series exist.
-
-    A threshold filters series away when the alert is quiet, and absent()
-    returns nothing while its argument exists, so both are looked through.
-    """
-    if isinstance(node, promql_parser.ParenExpr):
-        return data_queries(node.expr)
-    if isinstance(node, promql_parser.BinaryExpr):
-        op = str(node.op)
-        if op in COMPARISONS and isinstance(node.rhs, promql_parser.NumberLiteral):
-            return data_queries(node.lhs)
-        if op in {"or", "and"}:
-            return data_queries(node.lhs) + data_queries(node.rhs)
-    if isinstance(node, promql_parser.Call) and node.func.name == "absent":
-        return [str(arg) for arg in node.args]
-    return [str(node)]
 
 
 @pytest.mark.parametrize("rule", ALERTS, ids=[r["alert"] for r in ALERTS])

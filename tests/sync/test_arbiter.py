@@ -15,8 +15,8 @@ from reconciler.core.plan import ActionKind, HoldReason, SyncPolicy
 from reconciler.errors import NomadPermissionDeniedError, NomadUnavailableError
 from reconciler.sync.engine import Reconciler
 from reconciler.sync.outcome import Result
-from tests.sync.jobs import make_job, snapshot
-from tests.sync.memory_api import MemoryNomad
+from tests.support.jobs import make_job, snapshot
+from tests.support.memory_nomad import MemoryNomad
 
 
 def results(result) -> dict[str, str]:  # type: ignore[no-untyped-def]

@@ -13,7 +13,8 @@ import pytest
 
 from reconciler.cli import main
 from reconciler.testing.fake_nomad import FakeNomad
-from tests.sync.conftest import GitRepo, WriteLedger
+from tests.support.fake_state import WriteLedger
+from tests.support.git import GitCheckout
 
 
 def _batch(job_id: str, **extra: Any) -> dict[str, Any]:
@@ -26,7 +27,7 @@ def _batch(job_id: str, **extra: Any) -> dict[str, Any]:
 
 
 def test_declared_parents_sync_and_their_children_are_left_alone(
-    fake: FakeNomad, repo: GitRepo, capsys: pytest.CaptureFixture[str]
+    fake: FakeNomad, repo: GitCheckout, capsys: pytest.CaptureFixture[str]
 ) -> None:
     repo.write_job(_batch("nightly", Periodic={"Enabled": True, "Spec": "0 3 * * *", "SpecType": "cron"}))
     repo.write_job(_batch("render", ParameterizedJob={"Payload": "optional", "MetaRequired": ["team"]}))

@@ -15,7 +15,9 @@ import pytest
 
 from reconciler.cli import main
 from reconciler.testing.fake_nomad import FakeNomad
-from tests.sync.conftest import GitRepo, WriteLedger, service_job
+from tests.support.fake_state import WriteLedger
+from tests.support.git import GitCheckout
+from tests.support.jobs import service_job
 
 
 def cli(fake: FakeNomad, *args: str) -> int:
@@ -34,7 +36,7 @@ def http(fake: FakeNomad, method: str, path: str, body: Any = None) -> Any:
 
 
 def plan_json(
-    fake: FakeNomad, repo: GitRepo, capsys: pytest.CaptureFixture[str], *extra: str
+    fake: FakeNomad, repo: GitCheckout, capsys: pytest.CaptureFixture[str], *extra: str
 ) -> tuple[int, dict[str, Any]]:
     capsys.readouterr()
     code = cli(fake, "plan", str(repo.root), "--json", *extra)
@@ -46,7 +48,7 @@ def states(doc: dict[str, Any]) -> dict[str, str]:
 
 
 def test_git_history_drives_creates_updates_noops_and_prunes(
-    fake: FakeNomad, repo: GitRepo, capsys: pytest.CaptureFixture[str]
+    fake: FakeNomad, repo: GitCheckout, capsys: pytest.CaptureFixture[str]
 ) -> None:
     for name in ("api", "web", "worker"):
         repo.write_job(service_job(name))
@@ -89,7 +91,7 @@ def test_git_history_drives_creates_updates_noops_and_prunes(
 
 
 def test_empty_or_broken_checkout_never_prunes(
-    fake: FakeNomad, repo: GitRepo, capsys: pytest.CaptureFixture[str]
+    fake: FakeNomad, repo: GitCheckout, capsys: pytest.CaptureFixture[str]
 ) -> None:
     for name in ("a", "b", "c"):
         repo.write_job(service_job(name))
@@ -120,7 +122,7 @@ def test_empty_or_broken_checkout_never_prunes(
 
 
 def test_out_of_band_changes_show_as_drift(
-    fake: FakeNomad, repo: GitRepo, capsys: pytest.CaptureFixture[str]
+    fake: FakeNomad, repo: GitCheckout, capsys: pytest.CaptureFixture[str]
 ) -> None:
     for name in ("scaled", "edited", "stopped", "deleted", "calm"):
         repo.write_job(service_job(name))
@@ -155,7 +157,7 @@ def test_out_of_band_changes_show_as_drift(
     assert code == 0, doc
 
 
-def test_waves_are_registered_in_order(fake: FakeNomad, repo: GitRepo) -> None:
+def test_waves_are_registered_in_order(fake: FakeNomad, repo: GitCheckout) -> None:
     repo.write_job(service_job("web", Meta={"gitops.wave": "2"}))
     repo.write_job(service_job("db", Meta={"gitops.wave": "-1"}))
     repo.write_job(service_job("api"))
@@ -166,7 +168,7 @@ def test_waves_are_registered_in_order(fake: FakeNomad, repo: GitRepo) -> None:
 
 
 def test_json_output_is_stable(
-    fake: FakeNomad, repo: GitRepo, capsys: pytest.CaptureFixture[str]
+    fake: FakeNomad, repo: GitCheckout, capsys: pytest.CaptureFixture[str]
 ) -> None:
     job = service_job("web")
     job["TaskGroups"][0]["Tasks"][0]["Env"] = {"DB_PASSWORD": "hunter2"}
@@ -217,7 +219,7 @@ def test_json_output_is_stable(
 
 
 def test_nomad_unreachable_is_an_actionable_error(
-    repo: GitRepo, capsys: pytest.CaptureFixture[str]
+    repo: GitCheckout, capsys: pytest.CaptureFixture[str]
 ) -> None:
     repo.write_job(service_job("web"))
     code = main(["plan", str(repo.root), "--address", "http://127.0.0.1:9"])
@@ -232,7 +234,7 @@ def test_nomad_unreachable_is_an_actionable_error(
 
 
 def test_a_job_nomad_refuses_fails_alone(
-    fake: FakeNomad, repo: GitRepo, capsys: pytest.CaptureFixture[str]
+    fake: FakeNomad, repo: GitCheckout, capsys: pytest.CaptureFixture[str]
 ) -> None:
     bad = service_job("bad")
     bad["TaskGroups"][0]["Tasks"][0]["Driver"] = ""
@@ -251,7 +253,7 @@ def test_a_job_nomad_refuses_fails_alone(
 
 
 def test_a_job_the_cluster_refuses_says_the_cluster_not_the_file(
-    fake: FakeNomad, repo: GitRepo, capsys: pytest.CaptureFixture[str]
+    fake: FakeNomad, repo: GitCheckout, capsys: pytest.CaptureFixture[str]
 ) -> None:
     repo.write_job({**service_job("api"), "Namespace": "team2"})  # no such namespace (yet)
     repo.write_job(service_job("good"))
@@ -271,7 +273,7 @@ def test_a_job_the_cluster_refuses_says_the_cluster_not_the_file(
     assert cli(fake, "sync", str(repo.root)) == 0  # the same file, once the cluster changed
 
 
-def test_subprocess_plan_exit_codes(fake: FakeNomad, repo: GitRepo) -> None:
+def test_subprocess_plan_exit_codes(fake: FakeNomad, repo: GitCheckout) -> None:
     repo.write_job(service_job("web"))
     repo.commit("web")
     env = {k: v for k, v in os.environ.items() if not k.startswith("NOMAD_")}
@@ -287,7 +289,7 @@ def test_subprocess_plan_exit_codes(fake: FakeNomad, repo: GitRepo) -> None:
 
 
 def test_a_matching_unowned_job_is_adopted_without_a_write(
-    fake: FakeNomad, repo: GitRepo, capsys: pytest.CaptureFixture[str]
+    fake: FakeNomad, repo: GitCheckout, capsys: pytest.CaptureFixture[str]
 ) -> None:
     fake.run_job_out_of_band(service_job("legacy"))  # deployed by hand before GitOps
     repo.write_job(service_job("legacy"))
@@ -306,7 +308,7 @@ def test_a_matching_unowned_job_is_adopted_without_a_write(
 
 
 def test_fresh_plan_on_a_server_listing_meta_still_sees_a_scale(
-    repo: GitRepo, capsys: pytest.CaptureFixture[str]
+    repo: GitCheckout, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from reconciler.testing.fake_nomad import HealthModel
 

@@ -6,37 +6,26 @@ and the reconciler reports exactly that and does not resubmit."""
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import httpx
 import pytest
 
 from reconciler.cli import main
 from reconciler.testing.fake_nomad import FakeNomad
-from tests.sync.conftest import GitRepo, WriteLedger, service_job
-
-SECOND = 1_000_000_000
-
-
-def rolling_job(job_id: str, **changes: Any) -> dict[str, Any]:
-    job = service_job(job_id, count=3, **changes)
-    job["TaskGroups"][0]["Update"] = {
-        "Canary": 0, "MaxParallel": 1, "AutoRevert": False, "AutoPromote": False,
-        "HealthCheck": "task_states", "MinHealthyTime": 1 * SECOND,
-        "HealthyDeadline": 5 * SECOND, "ProgressDeadline": 10 * SECOND,
-    }  # fmt: skip
-    return job
+from tests.support.fake_state import WriteLedger
+from tests.support.git import GitCheckout
+from tests.support.jobs import updating_job
 
 
 def test_a_failed_rolling_update_is_reported_failed_with_the_old_version_still_serving(
-    fake: FakeNomad, repo: GitRepo, capsys: pytest.CaptureFixture[str]
+    fake: FakeNomad, repo: GitCheckout, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    repo.write_job(rolling_job("web"))
+    repo.write_job(updating_job("web", canary=0, auto_revert=False, count=3))
     repo.commit("web v0")
     assert main(["sync", str(repo.root), "--address", fake.address, "--wait", "--timeout", "30"]) == 0
 
     fake.set_health("web", mode="unhealthy", version=1)  # the new task exits at once
-    repo.write_job(rolling_job("web", Priority=60))
+    repo.write_job(updating_job("web", canary=0, auto_revert=False, count=3, Priority=60))
     repo.commit("web v1: broken")
     capsys.readouterr()
     code = main(["sync", str(repo.root), "--address", fake.address, "--wait", "--timeout", "30"])

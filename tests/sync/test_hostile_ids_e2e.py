@@ -17,7 +17,9 @@ import pytest
 
 from reconciler.cli import main
 from reconciler.testing.fake_nomad import FakeNomad, HealthModel
-from tests.sync.conftest import GitRepo, WriteLedger, service_job
+from tests.support.fake_state import WriteLedger
+from tests.support.git import GitCheckout
+from tests.support.jobs import service_job
 
 HOSTILE_FILES = {
     # file -> (text, line of the job ID, the reason's key words)
@@ -54,7 +56,7 @@ def job_row(fake: FakeNomad, job_id: str) -> dict[str, Any]:
         return dict(record.row)
 
 
-def write_hostile(repo: GitRepo) -> None:
+def write_hostile(repo: GitCheckout) -> None:
     for name, (text, _, _) in HOSTILE_FILES.items():
         if text is None:
             job = service_job(JSON_IDS[name])
@@ -65,7 +67,7 @@ def write_hostile(repo: GitRepo) -> None:
 
 
 def test_hostile_ids_are_refused_with_file_and_line_and_other_jobs_sync(
-    fake: FakeNomad, repo: GitRepo, capsys: pytest.CaptureFixture[str]
+    fake: FakeNomad, repo: GitCheckout, capsys: pytest.CaptureFixture[str]
 ) -> None:
     repo.write_job(service_job("svc-01"))
     repo.write_job(service_job("svc-02"))
@@ -91,7 +93,7 @@ def test_hostile_ids_are_refused_with_file_and_line_and_other_jobs_sync(
 
 @pytest.mark.parametrize("version", ["1.0.18", "1.6.0"])
 def test_prune_of_an_owned_hostile_job_never_reaches_another_job(
-    version: str, repo: GitRepo, capsys: pytest.CaptureFixture[str]
+    version: str, repo: GitCheckout, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """1.0.18 lists no Meta: reading ``zz/../svc-02`` used to read ``svc-02`` (owned) and
     prune then stopped ``svc-02``.  1.6.0 lists Meta: prune addressed the path directly."""

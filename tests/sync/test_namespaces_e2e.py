@@ -9,7 +9,8 @@ import pytest
 
 from reconciler.cli import main
 from reconciler.testing.fake_nomad import FakeNomad
-from tests.sync.conftest import GitRepo, service_job
+from tests.support.git import GitCheckout
+from tests.support.jobs import service_job
 
 
 def _create_namespace(fake: FakeNomad, name: str) -> None:
@@ -20,7 +21,7 @@ def _create_namespace(fake: FakeNomad, name: str) -> None:
 
 @pytest.mark.parametrize("command", ["plan", "sync", "status"])
 def test_an_unknown_namespace_is_an_error_naming_those_that_exist(
-    fake: FakeNomad, repo: GitRepo, capsys: pytest.CaptureFixture[str], command: str
+    fake: FakeNomad, repo: GitCheckout, capsys: pytest.CaptureFixture[str], command: str
 ) -> None:
     _create_namespace(fake, "platform")
     repo.write_job(service_job("web"))
@@ -36,7 +37,7 @@ def test_an_unknown_namespace_is_an_error_naming_those_that_exist(
 
 
 def test_an_existing_namespace_is_accepted(
-    fake: FakeNomad, repo: GitRepo, capsys: pytest.CaptureFixture[str]
+    fake: FakeNomad, repo: GitCheckout, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _create_namespace(fake, "platform")
     repo.write_job(service_job("web"))

@@ -27,8 +27,9 @@ import pytest
 
 from reconciler.cli import main
 from reconciler.testing.fake_nomad import FakeNomad, HealthModel
-from tests.nomad_backends import FAKE_VERSIONS, purge_all_jobs
-from tests.sync.conftest import GOLDEN, GitRepo
+from tests.support.git import GitCheckout
+from tests.support.jobs import GOLDEN
+from tests.support.nomad_backends import FAKE_VERSIONS, purge_all_jobs
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "jobs"
 
@@ -41,7 +42,7 @@ def corpus() -> list[str]:
     return [entry["file"].removesuffix(".nomad") for entry in manifest["valid"]]
 
 
-def copy_corpus(repo: GitRepo, form: str) -> None:
+def copy_corpus(repo: GitCheckout, form: str) -> None:
     for name in corpus():
         if form == "hcl":
             shutil.copy(GOLDEN / f"{name}.nomad", repo.root / f"{name}.nomad")
@@ -118,7 +119,7 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, 
     return code, json.loads(capsys.readouterr().out)
 
 
-def set_aside_refused(nomad: Nomad, repo: GitRepo, doc: dict[str, Any], suffix: str) -> None:
+def set_aside_refused(nomad: Nomad, repo: GitCheckout, doc: dict[str, Any], suffix: str) -> None:
     """Check that exactly the jobs a bare agent cannot take failed, for Nomad's reason; drop them."""
     failed = {j["path"]: j["message"] for j in doc["jobs"] if j["result"] == "failed"}
     expected = (
@@ -136,7 +137,7 @@ def set_aside_refused(nomad: Nomad, repo: GitRepo, doc: dict[str, Any], suffix: 
 
 @pytest.mark.parametrize("form", ["hcl", "json"])
 def test_sync_then_plan_is_in_sync_and_a_second_sync_writes_nothing(
-    nomad: Nomad, repo: GitRepo, capsys: pytest.CaptureFixture[str], form: str
+    nomad: Nomad, repo: GitCheckout, capsys: pytest.CaptureFixture[str], form: str
 ) -> None:
     copy_corpus(repo, form)
     code, doc = run(capsys, "sync", str(repo.root), "--address", nomad.address)
@@ -159,7 +160,7 @@ def test_sync_then_plan_is_in_sync_and_a_second_sync_writes_nothing(
 
 
 def test_example_jobs_in_two_namespaces_are_in_sync_after_their_sync(
-    nomad: Nomad, repo: GitRepo, capsys: pytest.CaptureFixture[str]
+    nomad: Nomad, repo: GitCheckout, capsys: pytest.CaptureFixture[str]
 ) -> None:
     shutil.copytree(EXAMPLES, repo.root, dirs_exist_ok=True)
     repo.commit("examples")
@@ -176,7 +177,7 @@ def test_example_jobs_in_two_namespaces_are_in_sync_after_their_sync(
 
 
 def test_jobs_run_by_hand_are_adopted_without_a_write_and_a_hand_scale_is_still_drift(
-    nomad: Nomad, repo: GitRepo, capsys: pytest.CaptureFixture[str]
+    nomad: Nomad, repo: GitCheckout, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # As `nomad job run` would: the files' own JSON, registered directly, no ownership stamp.
     names = ["01-minimal-service", "14-networking", "15-services-checks", "16-template-blocks"]
@@ -216,7 +217,7 @@ def test_jobs_run_by_hand_are_adopted_without_a_write_and_a_hand_scale_is_still_
 
 
 def test_server_parser_agrees_with_the_local_one_and_names_files_it_cannot_do(
-    fake: FakeNomad, repo: GitRepo, capsys: pytest.CaptureFixture[str]
+    fake: FakeNomad, repo: GitCheckout, capsys: pytest.CaptureFixture[str]
 ) -> None:
     copy_corpus(repo, "hcl")
     with_vars = {p.name.split(".")[0] + ".nomad" for p in repo.root.glob("*.vars.*")}
@@ -242,7 +243,7 @@ def plan_requests(fake: FakeNomad) -> list[str]:
 
 @pytest.mark.parametrize("version", sorted({*FAKE_VERSIONS, "1.6.0", "1.8.0", "1.10.0"}))
 def test_the_local_model_knows_each_versions_defaults_so_nomad_is_not_asked(
-    version: str, repo: GitRepo, capsys: pytest.CaptureFixture[str]
+    version: str, repo: GitCheckout, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Adopted jobs (no stamp) are read and diffed locally; with the version's defaults
     filled in, none is flagged, so a no-op plan asks Nomad's plan nothing."""
@@ -258,7 +259,7 @@ def test_the_local_model_knows_each_versions_defaults_so_nomad_is_not_asked(
 
 
 def test_defaults_unknown_to_the_local_model_are_overruled_by_nomad_never_written(
-    repo: GitRepo, capsys: pytest.CaptureFixture[str]
+    repo: GitCheckout, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A Nomad newer than the local model stores fields it does not know: Nomad's plan
     says nothing changes, so nothing is written, on the first sync and the next."""

@@ -17,7 +17,7 @@ from reconciler.core.diff import compute_job_drift
 from reconciler.core.plan import ClusterState, SyncPolicy, compute_plan
 from reconciler.errors import ConfigError
 from reconciler.sync.render import Style, plan_summary, render_object, render_plan, use_colour
-from tests.sync.jobs import make_job, snapshot
+from tests.support.jobs import make_job, snapshot
 
 
 class Tty(io.StringIO):

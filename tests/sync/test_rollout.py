@@ -7,7 +7,7 @@ from typing import Any
 from reconciler.deployment import Deployment
 from reconciler.nomad.objects import parse_deployment
 from reconciler.sync.rollout import expects_deployment, follow_deployment
-from tests.sync.jobs import make_job
+from tests.support.jobs import make_job
 
 
 class Script:

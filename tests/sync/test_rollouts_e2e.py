@@ -19,32 +19,22 @@ from reconciler.sync.engine import Reconciler
 from reconciler.sync.outcome import Result
 from reconciler.sync.session import connect
 from reconciler.testing.fake_nomad import FakeNomad
-from tests.sync.conftest import GitRepo, WriteLedger, service_job
-
-SECOND = 1_000_000_000
-
-
-def canary_job(job_id: str, **changes: Any) -> dict[str, Any]:
-    job = service_job(job_id, **changes)
-    job["TaskGroups"][0]["Update"] = {
-        "Canary": 1, "MaxParallel": 1, "AutoRevert": True, "AutoPromote": False,
-        "HealthCheck": "task_states", "MinHealthyTime": 1 * SECOND,
-        "HealthyDeadline": 5 * SECOND, "ProgressDeadline": 10 * SECOND,
-    }  # fmt: skip
-    return job
+from tests.support.fake_state import WriteLedger
+from tests.support.git import GitCheckout
+from tests.support.jobs import service_job, updating_job
 
 
 def test_failing_canary_fails_the_sync_then_is_held_not_retried(
-    fake: FakeNomad, repo: GitRepo, capsys: pytest.CaptureFixture[str]
+    fake: FakeNomad, repo: GitCheckout, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    repo.write_job(canary_job("web"))
+    repo.write_job(updating_job("web", canary=1, auto_revert=True))
     repo.commit("web v0")
     assert (
         main(["sync", str(repo.root), "--address", fake.address, "--wait", "--timeout", "30"]) == 0
     )
 
     fake.set_health("web", mode="unhealthy")
-    repo.write_job(canary_job("web", Priority=60))
+    repo.write_job(updating_job("web", canary=1, auto_revert=True, Priority=60))
     repo.commit("web v1: broken")
     capsys.readouterr()
     code = main(["sync", str(repo.root), "--address", fake.address, "--wait", "--timeout", "30",
@@ -73,7 +63,7 @@ def test_failing_canary_fails_the_sync_then_is_held_not_retried(
     assert ledger.new() == [], "a failed spec must not be re-submitted"
 
     fake.set_health("web", mode="healthy")
-    repo.write_job(canary_job("web", Priority=61))
+    repo.write_job(updating_job("web", canary=1, auto_revert=True, Priority=61))
     repo.commit("web v2: fixed")
     assert main(["sync", str(repo.root), "--address", fake.address, "--wait", "--timeout", "30",
                  "--promote"]) == 0  # fmt: skip
@@ -103,7 +93,7 @@ class MeddlingApi:
 
 @pytest.mark.parametrize(("meddles", "expected"), [(1, Result.UPDATED), (2, Result.FAILED)])
 async def test_concurrent_change_replans_once_over_http(
-    fake: FakeNomad, repo: GitRepo, meddles: int, expected: Result
+    fake: FakeNomad, repo: GitCheckout, meddles: int, expected: Result
 ) -> None:
     repo.write_job(service_job("web"))
     config = NomadConfig(address=fake.address)
@@ -122,7 +112,7 @@ async def test_concurrent_change_replans_once_over_http(
 
 
 async def test_a_create_refused_because_the_job_appeared_is_reported_as_the_update_it_became(
-    fake: FakeNomad, repo: GitRepo
+    fake: FakeNomad, repo: GitCheckout
 ) -> None:
     """Nomad refuses the create (``Enforcing job modify index 0: job already exists``): the
     re-planned write is an update with the job's index, and is reported as one."""
@@ -138,9 +128,9 @@ async def test_a_create_refused_because_the_job_appeared_is_reported_as_the_upda
 
 
 def test_a_wave_that_fails_to_become_healthy_stops_later_waves(
-    fake: FakeNomad, repo: GitRepo, capsys: pytest.CaptureFixture[str]
+    fake: FakeNomad, repo: GitCheckout, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    db = canary_job("db", Meta={"gitops.wave": "-1"})
+    db = updating_job("db", canary=1, auto_revert=True, Meta={"gitops.wave": "-1"})
     db["TaskGroups"][0]["Update"].update(Canary=0, AutoRevert=False)
     repo.write_job(db)
     repo.write_job(service_job("web"))
@@ -156,7 +146,7 @@ def test_a_wave_that_fails_to_become_healthy_stops_later_waves(
     assert ledger.new() == [("register", "db")], "web (wave 0) must not be submitted"
 
 
-async def test_engine_takes_a_nomad_client_directly(fake: FakeNomad, repo: GitRepo) -> None:
+async def test_engine_takes_a_nomad_client_directly(fake: FakeNomad, repo: GitCheckout) -> None:
     from reconciler.nomad.client import NomadClient
 
     repo.write_job(service_job("web"))
@@ -171,7 +161,7 @@ async def test_engine_takes_a_nomad_client_directly(fake: FakeNomad, repo: GitRe
         assert [o.result for o in again.outcomes] == [Result.UNCHANGED]
 
 
-def test_deployment_cap_runs_rollouts_one_after_another(fake: FakeNomad, repo: GitRepo) -> None:
+def test_deployment_cap_runs_rollouts_one_after_another(fake: FakeNomad, repo: GitCheckout) -> None:
     for name in ("a", "b", "c"):
         repo.write_job(service_job(name))
     repo.commit("three")
@@ -190,7 +180,7 @@ def test_deployment_cap_runs_rollouts_one_after_another(fake: FakeNomad, repo: G
 
 
 def test_sync_wait_reports_a_job_nomad_cannot_place_as_soon_as_nomad_knows(
-    fake: FakeNomad, repo: GitRepo, capsys: pytest.CaptureFixture[str]
+    fake: FakeNomad, repo: GitCheckout, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The node has no docker driver: Nomad's evaluation fails to place the group and blocks;
     the sync says why and fails instead of waiting for the deployment's deadline."""

@@ -9,8 +9,8 @@ from reconciler.core.plan import SyncPolicy
 from reconciler.jobspec.variables import VariableInputs
 from reconciler.sync.engine import Reconciler
 from reconciler.sync.sources import JobInputs, job_inputs
-from tests.sync.jobs import make_job, snapshot
-from tests.sync.memory_api import MemoryNomad
+from tests.support.jobs import make_job, snapshot
+from tests.support.memory_nomad import MemoryNomad
 
 
 def test_merged_var_text_env_then_files_then_flags() -> None:

@@ -8,11 +8,12 @@ import pytest
 
 from reconciler.cli import main
 from reconciler.testing.fake_nomad import FakeNomad, HealthModel
-from tests.sync.conftest import GitRepo, service_job
+from tests.support.git import GitCheckout
+from tests.support.jobs import service_job
 
 
 def test_status_lists_state_version_deployment_and_drift(
-    fake: FakeNomad, repo: GitRepo, capsys: pytest.CaptureFixture[str]
+    fake: FakeNomad, repo: GitCheckout, capsys: pytest.CaptureFixture[str]
 ) -> None:
     for name in ("api", "web"):
         repo.write_job(service_job(name))
@@ -50,7 +51,7 @@ def acl_fake() -> FakeNomad:
 
 
 def test_token_without_the_capability_is_named(
-    acl_fake: FakeNomad, repo: GitRepo, capsys: pytest.CaptureFixture[str]
+    acl_fake: FakeNomad, repo: GitCheckout, capsys: pytest.CaptureFixture[str]
 ) -> None:
     management = acl_fake.bootstrap_acl()
     repo.write_job(service_job("web"))

@@ -12,47 +12,23 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import yaml
+
+from tests.support.network import free_port
+from tests.support.waiting import stop_process, wait_for
 
 PROMETHEUS = shutil.which("prometheus")
 ALERTS_FILE = Path(__file__).resolve().parents[2] / "deploy" / "prometheus" / "alerts.yml"
 JOB_NAME = "nomad-reconciler"  # the name alerts.yml expects
-DEADLINE_S = 60.0
-T = TypeVar("T")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_for(what: str, probe: Callable[[], T | None], *, deadline_s: float = DEADLINE_S) -> T:
-    """Poll ``probe`` until it returns a value, within a deadline; the sleep only paces polls."""
-    end = time.monotonic() + deadline_s
-    last_error: Exception | None = None
-    while time.monotonic() < end:
-        try:
-            value = probe()
-        except (OSError, urllib.error.URLError) as exc:
-            last_error, value = exc, None
-        if value is not None:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(
-        f"timed out after {deadline_s}s waiting for {what} (last error: {last_error})"
-    )
 
 
 class Prometheus:
@@ -112,9 +88,4 @@ def running_prometheus(target: str, workdir: Path, *, min_scrapes: int = 3) -> I
             wait_for(f"{min_scrapes} scrapes of {target}", scraped_enough)
             yield prom
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=30)
+            stop_process(process, timeout=30)

@@ -10,7 +10,6 @@ here reads ``NOMAD_ADDR``: it may point at production.
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -25,6 +24,8 @@ import httpx
 import pytest
 
 from reconciler.testing.fake_nomad import FakeNomad
+from tests.support.network import free_port
+from tests.support.waiting import stop_process
 
 AGENT_START_TIMEOUT_S = 60.0
 
@@ -46,12 +47,6 @@ class Backend:
     address: str
     fake: FakeNomad | None = None
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _wait_for_leader(address: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
@@ -95,12 +90,7 @@ def running_nomad_agent(binary: str) -> Iterator[str]:
         _wait_for_leader(address, process, log_path)
         yield address
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop_process(process, timeout=20)
         shutil.rmtree(workdir, ignore_errors=True)
 
 

@@ -1,7 +1,7 @@
-"""Test harness: a real git checkout, the daemon as a real subprocess, its /metrics.
+"""The daemon as a real subprocess (``python -m reconciler daemon``), its JSON logs and /metrics.
 
 Every wait is bounded (a deadline) and polls an observable condition: the
-fake's state, the daemon's JSON log lines, or its /metrics values.
+daemon's JSON log lines or its /metrics values.
 """
 
 from __future__ import annotations
@@ -10,114 +10,20 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from reconciler.testing.fake_nomad import FakeNomad
+from tests.support.network import free_port
+from tests.support.waiting import wait_until
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@example.com",
-    "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@example.com",
-    "GIT_CONFIG_NOSYSTEM": "1", "HOME": "/nonexistent",
-}
-
-
-def wait_until(predicate: Callable[[], Any], *, timeout: float = 15.0, what: str = "") -> Any:
-    """Poll ``predicate`` until it returns something truthy; fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
-        time.sleep(0.02)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def job_hcl(
-    job_id: str,
-    *,
-    count: int = 1,
-    arg: str = "1000",
-    canary: int = 0,
-    meta: dict[str, str] | None = None,
-    auto_revert: bool = False,
-    min_healthy: str = "100ms",
-    healthy_deadline: str = "5s",
-    progress_deadline: str = "10s",
-) -> str:
-    meta_block = ""
-    if meta:
-        lines = "\n".join(f'    "{k}" = "{v}"' for k, v in meta.items())
-        meta_block = f"  meta = {{\n{lines}\n  }}\n"  # a map: keys with dots need quotes
-    return f"""job "{job_id}" {{
-  datacenters = ["dc1"]
-{meta_block}  group "app" {{
-    count = {count}
-    update {{
-      max_parallel      = 1
-      canary            = {canary}
-      auto_revert       = {str(auto_revert).lower()}
-      min_healthy_time  = "{min_healthy}"
-      healthy_deadline  = "{healthy_deadline}"
-      progress_deadline = "{progress_deadline}"
-    }}
-    task "app" {{
-      driver = "raw_exec"
-      config {{
-        command = "/bin/sleep"
-        args    = ["{arg}"]
-      }}
-    }}
-  }}
-}}
-"""
-
-
-class GitCheckout:
-    """A jobs repository made and changed with the git CLI."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        root.mkdir(parents=True, exist_ok=True)
-        self.git("init", "-q", "-b", "main")
-
-    def git(self, *args: str) -> str:
-        return subprocess.run(
-            ["git", "-C", str(self.root), *args], check=True, capture_output=True, text=True,
-            env={**os.environ, **GIT_ENV},
-        ).stdout.strip()
-
-    def write(self, rel: str, text: str) -> None:
-        path = self.root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-
-    def commit(self, message: str = "change") -> str:
-        self.git("add", "-A")
-        self.git("commit", "-q", "-m", message)
-        return self.head()
-
-    def head(self) -> str:
-        return self.git("rev-parse", "HEAD")
-
 
 class Metrics:
     """One scrape of /metrics, queried by name and labels."""
@@ -242,13 +148,3 @@ class DaemonProcess:
                 line for line in self.raw
                 if not ('"reconciler.observability.server"' in line and '"debug"' in line)
             )
-
-
-def registers(log: Iterable[tuple[str, str, str, int]]) -> int:
-    """Job registrations in a fake's request log (``PUT /v1/jobs``)."""
-    return sum(1 for method, path, _q, _s in log if method in ("PUT", "POST") and path == "/v1/jobs")
-
-
-def count_of(fake: FakeNomad, job_id: str) -> int | None:
-    job = fake.read_job(job_id)
-    return None if job is None else int(job["TaskGroups"][0]["Count"])
