@@ -7,7 +7,6 @@ must appear in its ``/metrics`` (families without samples yet count: their
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -17,11 +16,12 @@ from pathlib import Path
 import pytest
 
 from reconciler.testing.fake_nomad import FakeNomad
-from tests.support.git import run_git
+from tests.support.daemon import daemon_env
+from tests.support.git import GitCheckout
 from tests.support.monitoring import ALERTS, TARGETS
 from tests.support.network import free_port
 from tests.support.observability import exported_names, get
-from tests.support.prometheus import PROMETHEUS, running_prometheus
+from tests.support.prometheus import needs_prometheus, running_prometheus
 from tests.support.promql import PROMETHEUS_SERIES, selectors, substitute_grafana_variables
 from tests.support.waiting import stop_process, wait_for
 
@@ -50,11 +50,9 @@ def daemon_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     repo = tmp_path_factory.mktemp("checkout")
     (repo / "hello.nomad").write_text(JOB)
     (repo / "broken.nomad").write_text('job "broken" {\n  group "g" {\n')
-    run_git(repo, "init", "-q")
-    run_git(repo, "add", "-A")
-    run_git(repo, "commit", "-qm", "jobs")
+    GitCheckout(repo).commit("jobs")
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NOMAD_")}
+    env = daemon_env()
     log_path = repo.parent / "daemon.log"
     with FakeNomad() as fake, log_path.open("w") as log:
         # output to a file: a pipe nobody reads would fill and stall the daemon
@@ -134,10 +132,7 @@ def test_no_per_job_series_uses_the_job_label(daemon_metrics: str) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(
-    PROMETHEUS is None,
-    reason="prometheus not on PATH (Debian package 'prometheus'; .ci/run installs it)",
-)
+@needs_prometheus
 def test_real_prometheus_scrapes_the_daemon_and_evaluates_the_rules(
     daemon_url: str, tmp_path: Path
 ) -> None:

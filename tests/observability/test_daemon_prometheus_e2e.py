@@ -12,7 +12,6 @@ Skipped only when no ``prometheus`` binary is installed (Debian package
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -22,21 +21,16 @@ import promql_parser
 import pytest
 
 from reconciler.testing.fake_nomad import FakeNomad, HealthModel
-from tests.support.git import run_git
+from tests.support.daemon import daemon_env
+from tests.support.git import GitCheckout, run_git
 from tests.support.monitoring import ALERTS, TARGETS, data_queries
 from tests.support.network import free_port
 from tests.support.observability import get
-from tests.support.prometheus import PROMETHEUS, Prometheus, running_prometheus
+from tests.support.prometheus import Prometheus, needs_prometheus, running_prometheus
 from tests.support.promql import substitute_grafana_variables
 from tests.support.waiting import stop_process, wait_for
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        PROMETHEUS is None,
-        reason="prometheus not on PATH (Debian package 'prometheus'; .ci/run installs it)",
-    ),
-]
+pytestmark = [pytest.mark.slow, needs_prometheus]
 
 UPDATE = """
   update {
@@ -95,11 +89,9 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]
     # Nomad alters every submission of this one (a mutating admission step): held
     # not_converging after one read-back, never re-sent in a loop.
     (repo / "churn.nomad").write_text(service("churn"))
-    run_git(repo, "init", "-q")
-    run_git(repo, "add", "-A")
-    run_git(repo, "commit", "-qm", "jobs")
+    GitCheckout(repo).commit("jobs")
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NOMAD_")}
+    env = daemon_env()
     log_path = repo.parent / "daemon.log"
     # Nomad's own timings run 4x faster: min_healthy_time 2s becomes 0.5s.
     with FakeNomad(

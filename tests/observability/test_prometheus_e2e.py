@@ -19,17 +19,11 @@ from prometheus_client import CollectorRegistry
 from reconciler.observability import ReconcilerMetrics
 from tests.support.monitoring import ALERTS, TARGETS, data_queries
 from tests.support.observability import FakeClock, populate, serve
-from tests.support.prometheus import PROMETHEUS, Prometheus, running_prometheus
+from tests.support.prometheus import Prometheus, needs_prometheus, running_prometheus
 from tests.support.promql import substitute_grafana_variables
 from tests.support.waiting import wait_for
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        PROMETHEUS is None,
-        reason="prometheus not on PATH (Debian package 'prometheus'; .ci/run installs it)",
-    ),
-]
+pytestmark = [pytest.mark.slow, needs_prometheus]
 
 
 @pytest.fixture(scope="module")

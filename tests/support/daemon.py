@@ -25,6 +25,12 @@ from tests.support.waiting import wait_until
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
+def daemon_env() -> dict[str, str]:
+    """This process's environment without ``NOMAD_*``: a daemon under test never sees a real
+    cluster's address or token."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("NOMAD_")}
+
+
 class Metrics:
     """One scrape of /metrics, queried by name and labels."""
 
@@ -53,8 +59,7 @@ class DaemonProcess:
     def __init__(self, jobs_dir: Path, address: str, *extra: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("NOMAD_")}
-        env["PYTHONUNBUFFERED"] = "1"
+        env = {**daemon_env(), "PYTHONUNBUFFERED": "1"}
         self.args = [
             sys.executable, "-m", "reconciler", "daemon", str(jobs_dir),
             "--address", address,

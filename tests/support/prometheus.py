@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from tests.support.network import free_port
@@ -29,6 +30,10 @@ from tests.support.waiting import stop_process, wait_for
 PROMETHEUS = shutil.which("prometheus")
 ALERTS_FILE = Path(__file__).resolve().parents[2] / "deploy" / "prometheus" / "alerts.yml"
 JOB_NAME = "nomad-reconciler"  # the name alerts.yml expects
+needs_prometheus = pytest.mark.skipif(
+    PROMETHEUS is None,
+    reason="prometheus not on PATH (Debian package 'prometheus'; .ci/run installs it)",
+)
 
 
 class Prometheus:
