@@ -68,7 +68,8 @@ T = TypeVar("T")
 U = TypeVar("U")
 JSON = Any
 
-# Nomad adds up to wait/16 of jitter to a blocking query (API-NOTES §3.1).
+# Nomad adds up to wait/16 of jitter to a blocking query (nomad/rpc.go blockingRPC,
+# structs.JitterFraction, v1.0.18).
 _BLOCKING_JITTER = 1 / 16
 # Reads filling in Meta on servers without ?meta=true run at most this many at once.
 _META_FILL_CONCURRENCY = 8
@@ -582,7 +583,7 @@ class NomadClient:
 
     @staticmethod
     def _wire_job(job: Mapping[str, Any]) -> dict[str, Any]:
-        # Nomad ≥ 2.0 honours a submitted Version (API-NOTES §1.2 step 9): never send one.
+        # Nomad ≥ 2.0 honours a submitted Version (command/agent/job_endpoint.go, v2.0.0): never send one.
         return {k: v for k, v in job.items() if k != "Version"}
 
     async def register_job(
@@ -600,7 +601,8 @@ class NomadClient:
         (``{"Source", "Format", "VariableFlags", "Variables"}``) is sent only
         to Nomad ≥ 1.6, which stores it.  Never retried once it may have
         reached Nomad.  Do not feed the response's ``JobModifyIndex`` back
-        into ``enforce_index`` (API-NOTES §1.2 step 8): read it from the job
+        into ``enforce_index`` (for an unchanged spec it is ``ModifyIndex`` since Nomad 1.11.2,
+        nomad/job_endpoint.go): read it from the job
         or a plan.
         """
         self._job_id(job)
@@ -918,7 +920,7 @@ class NomadClient:
         """Promote canaries: all groups, or only ``groups``.
 
         An empty ``groups`` is refused here: Nomad would promote nothing and
-        still report success (API-NOTES §2.1).
+        still report success (nomad/state/state_store.go UpdateDeploymentPromotion, v1.0.18).
         """
         body: dict[str, Any] = {"DeploymentID": deployment_id}
         if groups is None:

@@ -88,7 +88,8 @@ def topic_params(topics: Mapping[str, Sequence[str]]) -> list[tuple[str, str]]:
             raise ValueError(f"invalid event topic {topic!r}")
         for key in keys or ("*",):
             if ":" in key:
-                # Nomad rejects a second ':' in a topic query (API-NOTES §3.2).
+                # Nomad rejects a second ':' in a topic query (command/agent/event_endpoint.go
+                # parseEventTopics, v1.0.18).
                 raise ValueError(f"event filter key {key!r} cannot contain ':'")
             params.append(("topic", f"{topic}:{key}"))
     if not params:

@@ -2,7 +2,7 @@
 
 Pure functions: a status and Nomad's ``text/plain`` body in, a ``NomadError``
 out.  Nomad answers almost every refusal with HTTP 500 and a bare string, so
-the texts decide (see API-NOTES.md §7 and tests/golden/api/*.jsonl):
+the texts decide (recorded from Nomad 1.0.18 in tests/golden/api/*.jsonl):
 
 - 400 → ``NomadBadRequestError``; 403 → ``NomadPermissionDeniedError``
   (saying whether the token is unknown or merely lacks a capability);

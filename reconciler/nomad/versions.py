@@ -2,7 +2,8 @@
 
 The client supports Nomad 1.0 through 2.x.  Where the API differs between
 versions, the client asks ``features_for(version)`` instead of sprinkling
-version comparisons around.  Facts are from /work/shared/nomad/API-NOTES.md §6.
+version comparisons around.  Facts are from Nomad's CHANGELOG.md and
+CHANGELOG-unsupported.md (v2.0.5).
 """
 
 from __future__ import annotations
