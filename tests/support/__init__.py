@@ -8,12 +8,13 @@ from another test module (``tests/test_code_quality.py`` checks it).
 - ``waiting``: ``wait_until`` / ``wait_for`` (bounded polls) and ``stop_process``.
 - ``git``: ``GitCheckout``, a jobs repository driven with the git CLI.
 - ``daemon``: ``DaemonProcess`` (``python -m reconciler daemon`` with its JSON logs and
-  /metrics), ``Metrics`` (one scrape).
+  /metrics), ``Metrics`` (one scrape), ``daemon_env``.
 - ``jobs``: jobs as HCL text, API JSON and ``DesiredJob`` (the real canonical form and digest).
 - ``fake_state``: what the Nomad fake recorded (writes, registrations, counts).
 - ``nomad_backends``: the fake at the versions it models and a real ``nomad agent -dev``.
 - ``memory_nomad``: an in-memory Nomad behind the engine's API seam.
 - ``fault_proxy``, ``recorder``, ``replay``: HTTP servers that break, record and replay.
-- ``observability``, ``prometheus``, ``promql``: metrics fixtures' values, a real
-  Prometheus, the alert rules and dashboard queries.
+- ``observability``: values for the metrics tests and the reading of a /metrics text.
+- ``prometheus``, ``promql``, ``monitoring``: a real Prometheus, PromQL checks, the
+  project's alert rules and dashboard.
 """

@@ -25,6 +25,7 @@ from tests.support.waiting import wait_until
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
+
 def daemon_env() -> dict[str, str]:
     """This process's environment without ``NOMAD_*``: a daemon under test never sees a real
     cluster's address or token."""
