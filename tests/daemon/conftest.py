@@ -12,8 +12,11 @@ import pytest
 
 from reconciler.testing.fake_nomad import FakeNomad
 from tests.support.daemon import DaemonProcess
+from tests.support.fake_state import count_of
 from tests.support.git import GitCheckout
+from tests.support.jobs import job_hcl
 from tests.support.nomad_backends import FAKE_VERSIONS
+from tests.support.waiting import wait_until
 
 
 @pytest.fixture(autouse=True)
@@ -56,3 +59,21 @@ def start_daemon() -> Iterator[Callable[..., DaemonProcess]]:
             daemon.stop()
         finally:
             print(daemon.dump())  # shown by pytest only when the test failed
+
+
+@pytest.fixture
+def start_with_web(
+    fake: FakeNomad, repo: GitCheckout, start_daemon: Callable[..., DaemonProcess]
+) -> Callable[..., DaemonProcess]:
+    """Commit job "web" (``count`` instances, at ``path``), start the daemon with ``extra``
+    arguments, and return it once Nomad runs web at that count and the daemon is ready."""
+
+    def start(*extra: str, count: int = 1, path: str = "web.nomad") -> DaemonProcess:
+        repo.write(path, job_hcl("web", count=count))
+        repo.commit("web")
+        daemon = start_daemon(repo.root, fake.address, *extra)
+        wait_until(lambda: count_of(fake, "web") == count, what="web created")
+        daemon.wait_ready()
+        return daemon
+
+    return start

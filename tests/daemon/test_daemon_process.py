@@ -27,12 +27,9 @@ def arg_of(fake: FakeNomad, job_id: str) -> str | None:
     return None if job is None else str(job["TaskGroups"][0]["Tasks"][0]["Config"]["args"][0])
 
 
-def test_edit_commit_and_checkout_update_the_job(fake, repo, start_daemon) -> None:
-    repo.write("web.nomad", job_hcl("web", count=2))
-    first = repo.commit("web: 2")
-    daemon = start_daemon(repo.root, fake.address)
-    wait_until(lambda: count_of(fake, "web") == 2, what="web created")
-    daemon.wait_ready()
+def test_edit_commit_and_checkout_update_the_job(fake, repo, start_with_web) -> None:
+    daemon = start_with_web(count=2)
+    first = repo.head()
 
     repo.write("web.nomad", job_hcl("web", count=3))
     second = repo.commit("web: 3")
@@ -95,12 +92,8 @@ def _out_of_band(fake: FakeNomad, job_id: str, *, count: int) -> None:
     httpx.put(f"{fake.address}/v1/jobs", json={"Job": job}, timeout=5).raise_for_status()
 
 
-def test_out_of_band_change_is_healed(fake, repo, start_daemon) -> None:
-    repo.write("web.nomad", job_hcl("web", count=2))
-    repo.commit()
-    daemon = start_daemon(repo.root, fake.address)
-    wait_until(lambda: count_of(fake, "web") == 2, what="web created")
-    daemon.wait_ready()
+def test_out_of_band_change_is_healed(fake, start_with_web) -> None:
+    daemon = start_with_web(count=2)
 
     _out_of_band(fake, "web", count=5)  # someone ran `nomad job run` by hand
     wait_until(lambda: count_of(fake, "web") == 2, what="drift healed")
@@ -111,12 +104,8 @@ def test_out_of_band_change_is_healed(fake, repo, start_daemon) -> None:
     assert metrics.get("nomad_reconciler_event_stream_connected") == 1
 
 
-def test_no_self_heal_only_reports_drift(fake, repo, start_daemon) -> None:
-    repo.write("web.nomad", job_hcl("web", count=2))
-    repo.commit()
-    daemon = start_daemon(repo.root, fake.address, "--no-self-heal")
-    wait_until(lambda: count_of(fake, "web") == 2, what="web created")
-    daemon.wait_ready()
+def test_no_self_heal_only_reports_drift(fake, repo, start_with_web) -> None:
+    daemon = start_with_web("--no-self-heal", count=2)
     before = registers(fake.request_log)
 
     _out_of_band(fake, "web", count=5)

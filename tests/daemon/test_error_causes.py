@@ -20,12 +20,10 @@ pytestmark = pytest.mark.slow
 STATE = "nomad_reconciler_job_sync_state"
 
 
-def test_a_flaky_500_on_a_registration_is_retried_until_applied(fake, repo, start_daemon) -> None:
-    repo.write("web.nomad", job_hcl("web", count=1))
-    repo.commit()
-    daemon = start_daemon(repo.root, fake.address)
-    wait_until(lambda: count_of(fake, "web") == 1, what="web created")
-    daemon.wait_ready()
+def test_a_flaky_500_on_a_registration_is_retried_until_applied(
+    fake, repo, start_with_web
+) -> None:
+    daemon = start_with_web()
     before = registers(fake.request_log)
 
     # The next two registrations fail with a 500 nobody recognises (a proxy, a bug).

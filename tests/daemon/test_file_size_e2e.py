@@ -13,13 +13,9 @@ from tests.support.waiting import wait_until
 
 
 def test_giant_file_in_the_same_commit_as_a_small_change(
-    fake: FakeNomad, repo: GitCheckout, start_daemon: Callable[..., DaemonProcess]
+    fake: FakeNomad, repo: GitCheckout, start_with_web: Callable[..., DaemonProcess]
 ) -> None:
-    repo.write("web.nomad", job_hcl("web"))
-    repo.commit("web")
-    daemon = start_daemon(repo.root, fake.address, "--max-file-size", "64KiB")
-    wait_until(lambda: count_of(fake, "web") == 1, what="web created")
-    daemon.wait_ready()
+    daemon = start_with_web("--max-file-size", "64KiB")
 
     padding = "# " + "x" * 97 + "\n"
     repo.write("giant.nomad", job_hcl("giant") + padding * 50_000)  # 5 MB

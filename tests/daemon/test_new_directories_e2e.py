@@ -23,13 +23,9 @@ QUIET_S = 1.0  # --debounce: a pass comes at least this long after a file's firs
 
 
 def test_new_directories_never_stall_later_changes(
-    fake: FakeNomad, repo: GitCheckout, start_daemon: Callable[..., DaemonProcess]
+    fake: FakeNomad, repo: GitCheckout, start_with_web: Callable[..., DaemonProcess]
 ) -> None:
-    repo.write("base/web.nomad", job_hcl("web"))
-    repo.commit("web")
-    daemon = start_daemon(repo.root, fake.address, "--debounce", "1s", "--debounce-max", "3s")
-    wait_until(lambda: count_of(fake, "web") == 1, what="web created")
-    daemon.wait_ready()
+    daemon = start_with_web("--debounce", "1s", "--debounce-max", "3s", path="base/web.nomad")
 
     teams = [f"team{i:02d}" for i in range(30)]
     for team in teams:
