@@ -33,7 +33,7 @@ def register(subparsers: Any) -> None:
         description=(
             "Watch a Git-checked-out jobs directory and Nomad; register changed jobs "
             "within a second of a file change, heal out-of-band changes, follow every "
-            "rollout, and serve /metrics, /healthz and /readyz. Options: command line > "
+            "rollout, and serve a read-only status page, /metrics, /healthz and /readyz. Options: command line > "
             "environment (Nomad CLI names) > --config TOML file > default. SIGHUP reloads "
             "the config file; SIGTERM/SIGINT stop cleanly (in-flight writes finish)."
         ),
@@ -46,6 +46,15 @@ def register(subparsers: Any) -> None:
     p.add_argument("--listen", metavar="HOST:PORT",
                    help="address of /metrics, /healthz, /readyz (default 127.0.0.1:9464; "
                         "'' disables)")
+    p.add_argument("--ui", action=argparse.BooleanOptionalAction, default=None,
+                   help="serve the read-only status page (/) and its JSON API (/api/v1/...) "
+                        "on --listen (default on)")
+    p.add_argument("--ui-token-file", metavar="FILE",
+                   help="require 'Authorization: Bearer <token>' for the status page and API; "
+                        "the token is the file's content (config: ui_token or ui_token_file)")
+    p.add_argument("--ui-basic-auth-file", metavar="FILE",
+                   help="require HTTP basic auth for the status page and API; the file holds "
+                        "USER:PASSWORD (config: ui_basic_auth or ui_basic_auth_file)")
     p.add_argument("--log-format", choices=("text", "json"),
                    help="text (default, for terminals) or one JSON object per line")
     p.add_argument("--log-level", choices=("debug", "info", "warning", "error"),

@@ -51,6 +51,7 @@ from reconciler.core.plan import ActionKind, HoldReason, SyncPolicy
 from reconciler.core.prune import PruneHistory
 from reconciler.daemon.api_tap import SCOPE, TappedApi
 from reconciler.daemon.debounce import Debouncer, ParseErrorGate
+from reconciler.daemon.hooks import DaemonObserver
 from reconciler.daemon.logging import SecretFilter, configure_logging
 from reconciler.daemon.nomad_watch import DeploymentChange, JobChange, NomadWatch
 from reconciler.daemon.ordering import Deferral, defer_changes
@@ -191,8 +192,10 @@ class Daemon:
         flags: Mapping[str, Any] | None = None,
         metrics: ReconcilerMetrics | None = None,
         secret_filter: SecretFilter | None = None,
+        observer: DaemonObserver | None = None,
     ) -> None:
         self.settings = settings
+        self.observer = observer or DaemonObserver()  # told what the metrics are told
         self.env = dict(env)
         self.flags = dict(flags or {})
         self.metrics = metrics or ReconcilerMetrics()
@@ -376,6 +379,7 @@ class Daemon:
         server = ObservabilityServer(
             self.metrics, host=host, port=port,
             liveness=self.heartbeat.check, readiness=self.readiness,
+            app=self.observer.http_app(self),
         )  # fmt: skip
         server.start()
         return server
@@ -598,6 +602,7 @@ class Daemon:
         self.revision = revision
         self.metrics.set_revision(revision.commit if revision else None,
                                   revision.dirty if revision else False)
+        self.observer.revision_observed(revision)
 
     def _report_load_errors(self, snapshot: Snapshot) -> None:
         """Report load errors that persisted past the settle time; re-check the others."""
@@ -659,6 +664,7 @@ class Daemon:
     def on_connection(self, connected: bool, *, reconnect: bool) -> None:
         self._stream_connected = connected
         self.metrics.set_event_stream_connected(connected)
+        self.observer.stream_changed(connected)
         if not connected:
             self._deployment_events.clear()  # may miss updates from now on
             if self._stop.is_set():
@@ -731,6 +737,7 @@ class Daemon:
 
     def _on_queue_outcome(self, key: JobKey, outcome: Outcome, error: BaseException | None) -> None:
         reasons = self._running_reasons.pop(key, set())
+        self.observer.job_handled(key)
         if outcome is Outcome.RETRY:
             # The queue's retry must redo what failed (a sync, not only a rollout check).
             self._reasons.setdefault(key, set()).update(reasons or {Reason.RESYNC})
@@ -1093,6 +1100,7 @@ class Daemon:
         *, drift_keys: set[JobKey] | frozenset[JobKey] = frozenset(),
     ) -> dict[JobKey, Result]:
         """Log, count and remember what the engine did; map it to queue results."""
+        outcomes = list(outcomes)
         now = time.monotonic()
         results: dict[JobKey, Result] = {}
         prune_held = False
@@ -1156,6 +1164,7 @@ class Daemon:
                     self._submit([key], Reason.ROLLOUT)
         if prune_held:
             self._schedule_prune_recheck(snapshot)
+        self.observer.outcomes_recorded(outcomes)
         return results
 
     def _prune_history(self) -> PruneHistory:
@@ -1348,6 +1357,7 @@ class Daemon:
             digest=tracking.digest if tracking is not None else None,
         )  # fmt: skip
         self.metrics.observe_deployment(key, dep)
+        self.observer.deployment_observed(key, dep, update.phase.value)
         if update.superseded:
             log.info("rollout superseded", extra=_fields(key, deployment=update.superseded[:8]))
         if update.changed:
@@ -1416,5 +1426,11 @@ def run_daemon(settings: DaemonSettings, *, env: Mapping[str, str],
         fmt=settings.log_format, level=settings.log_level,
         secrets=[settings.nomad.token, settings.nomad.http_auth],
     )  # fmt: skip
-    daemon = Daemon(settings, env=env, flags=flags, secret_filter=secret_filter)
+    observer = None
+    if settings.listen and settings.ui:
+        from reconciler.statuspage.app import StatusPage
+
+        observer = StatusPage(settings)  # reads its credentials now: a bad file stops here
+    daemon = Daemon(settings, env=env, flags=flags, secret_filter=secret_filter,
+                    observer=observer)
     return asyncio.run(daemon.run())

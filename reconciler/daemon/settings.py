@@ -86,6 +86,13 @@ class DaemonSettings:
 
     jobs_dir: str = "."
     listen: str = "127.0.0.1:9464"  # "" disables the HTTP endpoint
+    ui: bool = True  # the status page and JSON API on ``listen`` (reconciler.statuspage)
+    # Optional access control of the status page and its JSON API (not /metrics, /healthz):
+    # a bearer token, or basic auth "user:password"; each also from a file.
+    ui_token: str | None = field(default=None, repr=False)
+    ui_token_file: str | None = None
+    ui_basic_auth: str | None = field(default=None, repr=False)
+    ui_basic_auth_file: str | None = None
     log_format: str = "text"
     log_level: str = "info"
     self_heal: bool = True
@@ -122,6 +129,9 @@ class DaemonSettings:
         for secret in ("token", "http_auth"):
             if data["nomad"].get(secret):
                 data["nomad"][secret] = "<redacted>"
+        for secret in ("ui_token", "ui_basic_auth"):
+            if data.get(secret):
+                data[secret] = "<redacted>"
         if data["nomad"].get("address"):
             data["nomad"]["address"] = redact_url(data["nomad"]["address"])
         return data
@@ -221,7 +231,7 @@ def _coerce(key: str, value: object, *, source: str) -> Any:
         return fraction
     if key == "promote_after":
         return None if value in (None, "", "off") else parse_duration(value, name=name)
-    if key in ("self_heal", "event_stream", "prune", "purge", "apply_uncommitted"):
+    if key in ("self_heal", "event_stream", "prune", "purge", "apply_uncommitted", "ui"):
         return parse_bool(value, name=name)
     if key in ("workers", "max_concurrent_deployments"):
         minimum = 1 if key == "workers" else 0
@@ -257,9 +267,15 @@ def _coerce(key: str, value: object, *, source: str) -> Any:
             raise ConfigError(f"{name}: expected HOST:PORT, got {value!r}")
         parse_listen(value, name=name)
         return value
-    if key in ("jobs_dir", "config_file"):
+    if key in ("jobs_dir", "config_file", "ui_token_file", "ui_basic_auth_file"):
         if not isinstance(value, str):
             raise ConfigError(f"{name}: expected a path, got {value!r}")
+        return value
+    if key in ("ui_token", "ui_basic_auth"):
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"{name}: expected a non-empty string")  # never echo a secret
+        if key == "ui_basic_auth" and ":" not in value:
+            raise ConfigError(f"{name}: expected USER:PASSWORD")
         return value
     raise ConfigError(f"{name}: unknown setting")
 
@@ -328,6 +344,10 @@ def resolve_settings(
             merged_nomad.pop("token", None)
         merged_top.update(top)
         merged_nomad.update(nomad)
+    for secret, secret_file in (("ui_token", "ui_token_file"),
+                                ("ui_basic_auth", "ui_basic_auth_file")):
+        if secret in merged_top and secret_file in merged_top:
+            raise ConfigError(f"set either {secret} or {secret_file}, not both")
     settings = DaemonSettings(**merged_top, nomad=NomadSettings(**merged_nomad))
     if settings.debounce_max < settings.debounce:
         raise ConfigError(

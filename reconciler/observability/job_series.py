@@ -38,6 +38,17 @@ class _Deployment:
     awaiting_since: float | None = None
 
 
+@dataclass(frozen=True)
+class JobStateView:
+    """One job's row of the per-job state series, copied out for readers (the status page)."""
+
+    state: str
+    held_reason: str | None
+    error_cause: str | None
+    last_sync: float | None
+    awaiting_since: float | None = None  # wall time canaries began awaiting promotion
+
+
 @dataclass
 class _JobRecord:
     state: SyncState | None = None
@@ -47,6 +58,15 @@ class _JobRecord:
     deployment: _Deployment | None = None
     finished: dict[DeploymentStatus, int] = field(default_factory=dict)
     last_finished_id: str | None = None
+
+
+def _state_view(rec: _JobRecord) -> JobStateView:
+    assert rec.state is not None
+    return JobStateView(
+        state=rec.state.value, held_reason=rec.held_reason, error_cause=rec.error_cause,
+        last_sync=rec.last_sync,
+        awaiting_since=rec.deployment.awaiting_since if rec.deployment else None,
+    )
 
 
 class JobTable:
@@ -108,6 +128,17 @@ class JobTable:
     def forget(self, key: JobKey) -> None:
         with self._lock:
             self._jobs.pop(key, None)
+
+    def state(self, key: JobKey) -> JobStateView | None:
+        """One job's state as its series show it, or None when it has none."""
+        with self._lock:
+            rec = self._jobs.get(key)
+            return _state_view(rec) if rec is not None and rec.state is not None else None
+
+    def states(self) -> dict[JobKey, JobStateView]:
+        with self._lock:
+            return {key: _state_view(rec) for key, rec in self._jobs.items()
+                    if rec.state is not None}  # fmt: skip
 
     def records(self) -> tuple[float, list[tuple[JobKey, _JobRecord]]]:
         """The time and a consistent copy of the per-job table, for one scrape."""

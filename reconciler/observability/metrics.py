@@ -31,7 +31,7 @@ from reconciler.deployment import Deployment, DeploymentStatus
 from reconciler.model import Diagnostic, JobKey, Severity, Snapshot
 from reconciler.nomad.objects import parse_deployment
 from reconciler.observability.deployments import DeploymentView, summarize_deployment
-from reconciler.observability.job_series import PREFIX, JobTable, PerJobCollector
+from reconciler.observability.job_series import PREFIX, JobStateView, JobTable, PerJobCollector
 from reconciler.observability.labels import (
     ErrorKind,
     OperationResult,
@@ -250,6 +250,14 @@ class ReconcilerMetrics:
     def mark_sync_succeeded(self, *, now: float | None = None) -> None:
         """Move the last-successful-sync time without a pass (e.g. per-job workers all idle)."""
         self.last_successful_sync.set(self._clock() if now is None else now)
+
+    def job_state(self, key: JobKey) -> JobStateView | None:
+        """One job's sync state as ``/metrics`` shows it, or None when it has none."""
+        return self._jobs.state(key)
+
+    def job_states(self) -> dict[JobKey, JobStateView]:
+        """Each job's sync state as ``/metrics`` shows it (the status page reads it)."""
+        return self._jobs.states()
 
     def forget_job(self, key: JobKey) -> None:
         """Drop every per-job series of ``key`` (the job was removed everywhere)."""

@@ -1,7 +1,11 @@
 """The daemon's observability HTTP endpoint: ``/metrics``, ``/healthz``, ``/readyz``.
 
 Responsibility: serve one ``HOST:PORT`` (the daemon's ``--listen``) from a
-stdlib HTTP server on its own thread.  Rendering the metrics is
+stdlib HTTP server on its own thread.  Any other path goes to an optional
+``WebApp`` (the status page): it answers a ``WebRequest`` with a
+``WebResponse``, whose body may be a stream (Server-Sent Events) that the
+server writes chunk by chunk; ``stop()`` closes the app first, so every
+stream ends and its thread can be joined.  Rendering the metrics is
 prometheus_client's job; deciding health and readiness is the daemon's (it
 passes callbacks): this module only calls them, per request, and turns their
 answer into 200 or 503 with the reason as the body.  It must never block the
@@ -15,12 +19,13 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from socketserver import TCPServer, ThreadingMixIn
 from types import TracebackType
-from typing import Self
-from urllib.parse import urlsplit
+from typing import Protocol, Self
+from urllib.parse import parse_qs, urlsplit
 
 from prometheus_client.exposition import choose_encoder
 
@@ -51,6 +56,41 @@ def parse_listen_address(value: str) -> tuple[str, int]:
     if not 0 <= port <= 65535:
         raise ConfigError(f"--listen {value!r}: port {port} is out of range 0-65535")
     return (host or "0.0.0.0", port)
+
+
+@dataclass(frozen=True)
+class WebRequest:
+    """One GET or HEAD request, as a ``WebApp`` sees it."""
+
+    method: str
+    path: str
+    query: Mapping[str, list[str]]
+    headers: Mapping[str, str]  # names lower-cased
+
+    def param(self, name: str, default: str = "") -> str:
+        values = self.query.get(name)
+        return values[0] if values else default
+
+
+@dataclass
+class WebResponse:
+    """What a ``WebApp`` answers: a whole body, or a ``stream`` of chunks (no length)."""
+
+    status: int
+    content_type: str
+    body: bytes = b""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    stream: Iterable[bytes] | None = None
+
+
+class WebApp(Protocol):
+    """Pages served beside /metrics (``handle`` runs on a request thread)."""
+
+    def handle(self, request: WebRequest) -> WebResponse | None:
+        """The response, or None when the path is not the app's (a 404)."""
+
+    def close(self) -> None:
+        """End every open stream now: the server is about to join its threads."""
 
 
 class Heartbeat:
@@ -107,8 +147,10 @@ class ObservabilityServer:
         liveness: HealthCheck,
         readiness: HealthCheck,
         request_timeout_s: float = 10.0,
+        app: WebApp | None = None,
     ) -> None:
         self.metrics = metrics
+        self.app = app
         self.host = host
         self.port = port
         self.liveness = liveness
@@ -157,6 +199,8 @@ class ObservabilityServer:
         httpd, thread = self._httpd, self._thread
         if httpd is None:
             return
+        if self.app is not None:
+            self.app.close()  # open event streams end, so their threads can be joined
         httpd.shutdown()
         httpd.server_close()
         if thread is not None:
@@ -198,7 +242,8 @@ def _make_handler(server: ObservabilityServer) -> type[BaseHTTPRequestHandler]:
             self._respond(head=True)
 
         def _respond(self, *, head: bool) -> None:
-            path = urlsplit(self.path).path
+            parts = urlsplit(self.path)
+            path = parts.path
             if path == "/metrics":
                 encoder, content_type = choose_encoder(self.headers.get("Accept", ""))
                 try:
@@ -217,6 +262,30 @@ def _make_handler(server: ObservabilityServer) -> type[BaseHTTPRequestHandler]:
                 self._send(
                     200 if ok else 503, "text/plain; charset=utf-8", text.encode(), head=head
                 )
+            elif server.app is not None:
+                request = WebRequest(
+                    method="HEAD" if head else "GET", path=path,
+                    query=parse_qs(parts.query),
+                    headers={k.lower(): v for k, v in self.headers.items()},
+                )  # fmt: skip
+                try:
+                    response = server.app.handle(request)
+                except Exception as exc:
+                    log.exception("serving %s failed", path)
+                    text = f"internal error: {type(exc).__name__}\n"
+                    self._send(500, "text/plain; charset=utf-8", text.encode(), head=head)
+                    return
+                if response is None:
+                    text = f"not found: {path}\n"
+                    self._send(404, "text/plain; charset=utf-8", text.encode(), head=head)
+                elif response.stream is not None and not head:
+                    self._stream(response)
+                else:
+                    self._send(
+                        response.status, response.content_type, response.body, head=head,
+                        headers=response.headers,
+                        compressible=response.content_type.startswith(("text/", "application/")),
+                    )  # fmt: skip
             elif path == "/":
                 links = "".join(f'<li><a href="{p}">{p}</a></li>' for p in ENDPOINTS)
                 page = f"<html><body><h1>nomad-reconciler</h1><ul>{links}</ul></body></html>\n"
@@ -225,9 +294,41 @@ def _make_handler(server: ObservabilityServer) -> type[BaseHTTPRequestHandler]:
                 text = f"not found: {path}; try {', '.join(ENDPOINTS)}\n"
                 self._send(404, "text/plain; charset=utf-8", text.encode(), head=head)
 
+        def do_POST(self) -> None:
+            self._read_only()
+
+        do_PUT = do_DELETE = do_PATCH = do_POST
+
+        def _read_only(self) -> None:
+            # Nothing here changes anything: every write method is refused.
+            text = "method not allowed: this endpoint is read-only\n"
+            self._send(405, "text/plain; charset=utf-8", text.encode(), head=False,
+                       headers={"Allow": "GET, HEAD"})
+
+        def _stream(self, response: WebResponse) -> None:
+            """Write a stream chunk by chunk until it ends or the client goes away."""
+            self.send_response(response.status)
+            self.send_header("Content-Type", response.content_type)
+            self.send_header("Cache-Control", "no-store")
+            for name, value in response.headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            chunks = iter(response.stream or ())
+            try:
+                for chunk in chunks:
+                    self.wfile.write(chunk)
+                    self.wfile.flush()
+            except OSError:
+                pass  # the browser closed the page
+            finally:
+                close = getattr(chunks, "close", None)
+                if close is not None:
+                    close()  # a generator's cleanup (unsubscribe) runs now
+            self.close_connection = True
+
         def _send(
             self, status: int, content_type: str, body: bytes, *, head: bool,
-            compressible: bool = False,
+            compressible: bool = False, headers: Mapping[str, str] | None = None,
         ) -> None:  # fmt: skip
             gzipped = compressible and "gzip" in self.headers.get("Accept-Encoding", "")
             if gzipped:
@@ -236,6 +337,8 @@ def _make_handler(server: ObservabilityServer) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
             self.send_header("Cache-Control", "no-store")
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
             if gzipped:
                 self.send_header("Content-Encoding", "gzip")
             self.end_headers()
