@@ -287,6 +287,8 @@ class StatusApp:
         diff = render_action(planned, Style(colour=False, show_secrets=False), outcome)
         live = action.live
         deployment = live.deployment if live is not None else None
+        if row.state == "held" and live is not None and live.failed_deployment:
+            deployment = live.failed_deployment  # the rollout that caused the hold, not the revert's
         dep_id = deployment.id if deployment is not None else ""
         if deployment is not None:
             page.history.saw_steps(key, dep_id, steps_reached(deployment))
