@@ -27,13 +27,13 @@ SECRETS_JOB = """job "billing" {
         args    = ["1000"]
       }
       env {
-        DB_PASSWORD = "%s"
+        DB_PASSWORD = "SECRET"
         LOG_LEVEL   = "info"
       }
     }
   }
 }
-""" % SECRET_IN_FILE
+""".replace("SECRET", SECRET_IN_FILE)
 
 
 @dataclass
