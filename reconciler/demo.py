@@ -298,6 +298,7 @@ def _walkthrough(
 
     narrator.step(f"Started the daemon: nomad-reconciler daemon {workspace} --promote-after {options.promote_after}")
     _wait_until(ready, timeout_s=options.timeout_s, what="the daemon's first full pass")
+    narrator.say(f"status page: {metrics_url}/   (open it in a browser: the rollout below shows up live)")
     registered = {(j.get("Namespace"), j.get("ID")) for j in view.jobs()}
     synced = [j for j in snapshot.jobs if j.key in registered]
     narrator.step(f"First pass done: {len(synced)} of {len(snapshot.jobs)} declared jobs are registered in Nomad")
@@ -311,6 +312,7 @@ def _walkthrough(
         _canary_walkthrough(options, narrator, view, canary, workspace, daemon_alive)
 
     narrator.step("Where to look")
+    narrator.say(f"status page: {metrics_url}/   (JSON: {metrics_url}/api/v1/status)")
     narrator.say(f"metrics:   {metrics_url}/metrics   (health: {metrics_url}/healthz, {metrics_url}/readyz)")
     narrator.say(f"Nomad API: {address}/v1/jobs?namespace=*")
     narrator.say(f"status:    nomad-reconciler status {workspace} --address {address}")

@@ -45,6 +45,9 @@ def test_demo_walks_through_a_canary_rollout_without_touching_jobs(tmp_path: Pat
     assert "requires manual promotion" in out  # the canary waited for the policy
     assert "Rollout of web successful" in out
     assert f"http://127.0.0.1:{port}/metrics" in out
+    # The status page's URL comes before the canary rollout, to watch it live.
+    page = out.index(f"status page: http://127.0.0.1:{port}/ ")
+    assert page < out.index("requires manual promotion")
     assert "What to try next" not in out  # nothing is left running to try it on
     assert (tmp_path / "repo").is_dir()  # a --workdir the user chose is kept
     # The daemon did the promotion, and the change went through git in the scratch copy.

@@ -17,6 +17,7 @@ from __future__ import annotations
 import gzip
 import logging
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -121,6 +122,13 @@ class _Server(ThreadingMixIn, HTTPServer):
     daemon_threads = False
     block_on_close = True
     allow_reuse_address = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        # A browser that closes a page mid-response is not an error of the server.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            log.debug("client %s went away", client_address)
+            return
+        super().handle_error(request, client_address)  # type: ignore[arg-type]
 
     def server_bind(self) -> None:
         # HTTPServer.server_bind does a reverse DNS lookup (getfqdn) that can

@@ -262,6 +262,7 @@ class StatusApp:
         overview = build_overview(
             status.plan, facts=facts, daemon_states=self._daemon_states(),
             registrations=page.history.last_registration, flt=flt, now=page.clock(),
+            problems=page.logs.last_problem,
         )  # fmt: skip
         return self._html("overview.html", title="status", o=overview, states=STATES)
 
@@ -281,8 +282,8 @@ class StatusApp:
         page = self.page
         now = page.clock()
         daemon_state = self._daemon_states().get(key)
-        row = job_row(action, daemon=daemon_state,
-                      registration=page.history.last_registration(key), now=now)  # fmt: skip
+        row = job_row(action, daemon=daemon_state, registration=page.history.last_registration(key),
+                      now=now, last_problem=page.logs.last_problem(key))  # fmt: skip
         outcome = next((o for o in job_plan.result.outcomes if o.key == key), None)
         diff = render_action(planned, Style(colour=False, show_secrets=False), outcome)
         live = action.live

@@ -155,6 +155,14 @@ class JobLogBuffer(logging.Handler):
         with self._guard:
             return list(self._lines.get(key, ()))
 
+    def last_problem(self, key: JobKey) -> str | None:
+        """The job's latest warning or error line, if it has one."""
+        with self._guard:
+            for line in reversed(self._lines.get(key, ())):
+                if line.level in ("warning", "error", "critical"):
+                    return line.message
+        return None
+
 
 @dataclass(frozen=True)
 class Registration:

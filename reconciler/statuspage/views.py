@@ -280,7 +280,7 @@ class JobRow:
     hold_reason: str | None
     version: str
     deployment: DeploymentSummary | None
-    last_change: str  # "3m ago by 1a2b3c4d" or "-"
+    last_change: str  # when the daemon last registered it, and from which commit: "3m ago from 1a2b3c4d"
     last_change_commit: str | None
     url: str
 
@@ -322,7 +322,10 @@ def job_row(
     daemon: JobStateView | None,
     registration: Registration | None,
     now: float,
+    last_problem: str | None = None,
 ) -> JobRow:
+    """One job's row.  ``last_problem`` is the job's latest warning or error log line: for a
+    held or failing job it says more than the plan's reason (Nomad's own words)."""
     live = action.live
     state, hold, cause = effective_state(action, daemon)
     deployment = summarize_deployment(
@@ -337,10 +340,13 @@ def job_row(
     if registration is not None:
         commit = registration.commit
         last_change = f"{format_age(now - registration.at)} ago" + (
-            f" by {commit[:8]}" if commit else "")  # fmt: skip
+            f" from {commit[:8]}" if commit else "")  # fmt: skip
+    reason = action.reason
+    if state in ("held", "error") and last_problem:
+        reason = last_problem
     return JobRow(
         namespace=action.key[0], job_id=action.key[1], path=action.path or "",
-        state=state, state_label=label, reason=action.reason, hold_reason=hold,
+        state=state, state_label=label, reason=reason, hold_reason=hold,
         version=str(live.version) if live is not None and live.version is not None else "-",
         deployment=deployment, last_change=last_change, last_change_commit=commit,
         url=job_url(action.key),
@@ -433,9 +439,11 @@ def build_overview(
     registrations: Callable[[JobKey], Registration | None],
     flt: JobFilter,
     now: float,
+    problems: Callable[[JobKey], str | None] = lambda key: None,
 ) -> Overview:
     rows = [
-        job_row(a, daemon=daemon_states.get(a.key), registration=registrations(a.key), now=now)
+        job_row(a, daemon=daemon_states.get(a.key), registration=registrations(a.key), now=now,
+                last_problem=problems(a.key))
         for a in sorted(plan.actions, key=lambda a: a.key)
     ]
     counts = dict.fromkeys(STATES, 0)

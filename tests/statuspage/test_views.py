@@ -199,7 +199,7 @@ def test_job_row_labels_and_last_change() -> None:
     assert row.state_label == "in_sync (awaiting promotion)"
     assert row.tone == "warn"
     assert row.version == "3"
-    assert row.last_change == "1m ago by abcdef01"
+    assert row.last_change == "1m ago from abcdef01"
     assert row.deployment is not None and row.deployment.awaiting_for == "1m"
     assert row.url == "/jobs/default/web"
     assert row.dom_id == "job-default%2Fweb"
@@ -207,6 +207,9 @@ def test_job_row_labels_and_last_change() -> None:
                    registration=None, now=0.0)  # fmt: skip
     assert (held.state_label, held.tone, held.last_change) == (
         "held (failed rollout)", "bad", "-")
+    told = job_row(action(state=DriftState.MODIFIED), daemon=daemon("error", cause="cluster"),
+                   registration=None, now=0.0, last_problem="nonexistent namespace")  # fmt: skip
+    assert told.reason == "nonexistent namespace"  # Nomad's words, not only "modified"
     missing = job_row(action(state=DriftState.MISSING, live=False), daemon=None,
                       registration=None, now=0.0)  # fmt: skip
     assert (missing.version, missing.deployment, missing.tone) == ("-", None, "warn")
