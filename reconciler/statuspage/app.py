@@ -133,6 +133,10 @@ class StatusPage(DaemonObserver):
         self.last_pass_at: float | None = None
         self.daemon: DaemonState | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
+        # What open pages last heard per job: a re-check that changed nothing wakes nobody
+        # (each wake-up re-reads every job from Nomad).
+        self._seen_states: dict[JobKey, Any] = {}
+        self._seen_deployments: dict[JobKey, tuple[Any, ...]] = {}
 
     # -- the observer calls (daemon loop thread) -------------------------------------
 
@@ -161,13 +165,23 @@ class StatusPage(DaemonObserver):
         dep_id = str(deployment.get("ID") or "")
         if dep_id:
             self.history.saw_steps(key, dep_id, steps_reached(parse_deployment(deployment)))
-        self.feed.publish([key])
+        signature = (dep_id, phase, deployment.get("Status"), deployment.get("StatusDescription"),
+                     json.dumps(deployment.get("TaskGroups"), sort_keys=True, default=str))  # fmt: skip
+        if self._seen_deployments.get(key) != signature:
+            self._seen_deployments[key] = signature
+            self.feed.publish([key])
 
     def job_handled(self, key: JobKey) -> None:
         if key == ALL:
             self.last_pass_at = self.clock()
             self.feed.publish(overview=True)
-        else:
+            return
+        # Holds and rejections the daemon decides without an outcome (a parked spec, a
+        # deferred change) show in its per-job state: wake the pages when that moved.
+        view = self.daemon.metrics.job_state(key) if self.daemon is not None else None
+        state = (view.state, view.held_reason, view.error_cause) if view is not None else None
+        if self._seen_states.get(key) != state:
+            self._seen_states[key] = state
             self.feed.publish([key])
 
     def revision_observed(self, revision: Revision | None) -> None:

@@ -164,3 +164,34 @@ def test_read_access_errors_name_the_file(tmp_path: Path) -> None:
     empty.write_text("\n")
     with pytest.raises(ConfigError, match="it is empty"):
         read_access(DaemonSettings(ui_token_file=str(empty)))
+
+
+def test_pages_are_woken_only_when_what_they_show_moved() -> None:
+    from types import SimpleNamespace
+
+    from reconciler.observability.metrics import ReconcilerMetrics
+    from reconciler.statuspage.app import StatusPage
+
+    metrics = ReconcilerMetrics()
+    page = StatusPage(DaemonSettings(), access=Access())
+    page.daemon = SimpleNamespace(metrics=metrics, revision=None)  # type: ignore[assignment]
+    key = ("default", "web")
+    metrics.set_job_state(key, "held", held_reason="wave")
+    version = page.feed.version
+    page.job_handled(key)
+    assert page.feed.version == version + 1  # a hold decided without an outcome
+    page.job_handled(key)
+    assert page.feed.version == version + 1  # a re-check that changed nothing
+    assert metrics.job_state(key) == metrics.job_states()[key]
+    assert metrics.job_state(("default", "other")) is None
+
+    running = {"ID": "d1", "Status": "running", "StatusDescription": "Deployment is running",
+               "TaskGroups": {"web": {"DesiredTotal": 2, "HealthyAllocs": 0}}}
+    page.deployment_observed(key, running, "running")
+    page.deployment_observed(key, dict(running), "running")
+    assert page.feed.version == version + 2
+    healthier = {**running, "TaskGroups": {"web": {"DesiredTotal": 2, "HealthyAllocs": 1}}}
+    page.deployment_observed(key, healthier, "running")
+    assert page.feed.version == version + 3
+    page.job_handled(("*", "*"))
+    assert page.feed.version == version + 4 and page.last_pass_at is not None
