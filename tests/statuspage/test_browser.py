@@ -17,8 +17,11 @@ import httpx
 import pytest
 
 from reconciler.testing.fake_nomad import FakeNomad
-from tests.daemon.harness import DaemonProcess, GitCheckout, job_hcl, wait_until
-from tests.statuspage.conftest import SECRET_IN_FILE, make_checkout
+from tests.support.daemon import DaemonProcess
+from tests.support.git import GitCheckout
+from tests.support.jobs import job_hcl
+from tests.support.statuspage import SECRET_IN_FILE, make_checkout
+from tests.support.waiting import wait_until
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")

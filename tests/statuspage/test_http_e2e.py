@@ -16,8 +16,10 @@ import httpx
 import pytest
 
 from reconciler.testing.fake_nomad import FakeNomad
-from tests.daemon.harness import REPO_ROOT, DaemonProcess, GitCheckout, wait_until
-from tests.statuspage.conftest import SECRET_IN_FILE, make_checkout
+from tests.support.daemon import REPO_ROOT, DaemonProcess
+from tests.support.git import GitCheckout
+from tests.support.statuspage import SECRET_IN_FILE, make_checkout
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 

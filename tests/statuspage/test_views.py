@@ -8,8 +8,10 @@ import pytest
 
 from reconciler.core.diff import DriftState, JobDrift
 from reconciler.core.plan import ActionKind, HoldReason, JobAction, LiveJob, Plan
+from reconciler.deployment import Deployment
 from reconciler.model import Diagnostic, JobKey, Severity
-from reconciler.observability.metrics import JobStateView
+from reconciler.nomad.objects import parse_deployment
+from reconciler.observability.job_series import JobStateView
 from reconciler.statuspage.feed import Registration
 from reconciler.statuspage.views import (
     DaemonFacts,
@@ -39,8 +41,8 @@ def dep(
     promoted: bool = False,
     description: str = "",
     total: int = 3,
-) -> dict[str, Any]:
-    return {
+) -> Deployment:
+    return parse_deployment({
         "ID": "0123456789abcdef",
         "Status": status,
         "StatusDescription": description,
@@ -55,7 +57,7 @@ def dep(
                 "Promoted": promoted,
             }
         },
-    }
+    })
 
 
 def action(
@@ -64,7 +66,7 @@ def action(
     *,
     kind: ActionKind = ActionKind.NONE,
     hold: HoldReason | None = None,
-    deployment: dict[str, Any] | None = None,
+    deployment: Deployment | None = None,
     version: int | None = 3,
     reason: str = "",
     live: bool = True,
@@ -131,7 +133,7 @@ def test_awaiting_promotion_says_for_how_long() -> None:
     (dep("failed", description="Failed due to progress deadline"), ["registered", "failed"]),
     (dep("successful", canaries=0, placed_canaries=0, healthy=3), ["registered", "successful"]),
 ])  # fmt: skip
-def test_steps_reached(deployment: dict[str, Any], reached: list[str]) -> None:
+def test_steps_reached(deployment: Deployment, reached: list[str]) -> None:
     assert steps_reached(deployment) == reached
 
 

@@ -10,6 +10,7 @@ from another test module (``tests/test_code_quality.py`` checks it).
 - ``daemon``: ``DaemonProcess`` (``python -m reconciler daemon`` with its JSON logs and
   /metrics), ``Metrics`` (one scrape), ``daemon_env``.
 - ``jobs``: jobs as HCL text, API JSON and ``DesiredJob`` (the real canonical form and digest).
+- ``statuspage``: the status page's checkout (example jobs plus jobs its tests change).
 - ``fake_state``: what the Nomad fake recorded (writes, registrations, counts).
 - ``nomad_backends``: the fake at the versions it models and a real ``nomad agent -dev``.
 - ``memory_nomad``: an in-memory Nomad behind the engine's API seam.
