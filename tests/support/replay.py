@@ -233,11 +233,14 @@ class Replayer:
 
 
 def _ordered(items: list[Any]) -> list[Any]:
-    """Allocation and deployment lists have no guaranteed order: sort them by stable content."""
+    """Allocation, deployment and evaluation lists have no order a replay can reproduce: sort them by stable content."""
     if items and all(isinstance(i, dict) and "ClientStatus" in i for i in items):
         return sorted(items, key=lambda a: (a["JobVersion"], a["ClientStatus"], a["DesiredStatus"], a["Name"]))
     if items and all(isinstance(i, dict) and "StatusDescription" in i and "JobVersion" in i for i in items):
         return sorted(items, key=lambda d: (d["JobVersion"], d["Status"]))
+    if items and all(isinstance(i, dict) and "TriggeredBy" in i for i in items):
+        # Evaluation lists are ordered by random IDs: their order is checked in tests/fake.
+        return sorted(items, key=lambda e: (e["JobID"], e["TriggeredBy"], e["Status"], e["CreateIndex"]))
     if items and all(isinstance(i, dict) and "JobSummary" in i for i in items):
         return sorted(items, key=lambda j: (j.get("Namespace", ""), j["ID"]))
     return items

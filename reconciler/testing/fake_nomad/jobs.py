@@ -219,6 +219,10 @@ DEFAULT_UPDATE = {
     "HealthyDeadline": 5 * MINUTE, "MaxParallel": 1, "MinHealthyTime": 10 * SECOND,
     "ProgressDeadline": 10 * MINUTE, "Stagger": 30 * SECOND,
 }
+ZERO_UPDATE = {
+    "AutoPromote": False, "AutoRevert": False, "Canary": 0, "HealthCheck": "", "HealthyDeadline": 0,
+    "MaxParallel": 0, "MinHealthyTime": 0, "ProgressDeadline": 0, "Stagger": 0,
+}
 _RESTART = {
     "service": {"Attempts": 2, "Delay": 15 * SECOND, "Interval": 30 * MINUTE, "Mode": "fail"},
     "batch": {"Attempts": 3, "Delay": 15 * SECOND, "Interval": 24 * HOUR, "Mode": "fail"},
@@ -266,17 +270,18 @@ def to_struct_job(api_job: Job, *, namespace: str, region: str) -> Job:
     job = _api_canonicalize(copy.deepcopy(api_job))
     jtype = job.get("Type") or "service"
     kind = "batch" if jtype in ("batch", "sysbatch") else "service"
-    job_update = job.get("Update") or {}
+    # The update blocks come from the job as submitted, not from the project's canonical form.
+    api_update = _api_job_update(jtype, api_job.get("Update"))
+    raw_groups = {g.get("Name"): g for g in api_job.get("TaskGroups") or [] if isinstance(g, dict)}
     groups = []
     for group in job.get("TaskGroups") or []:
-        groups.append(_struct_group(group, job, jtype, kind, job_update))
-    if jtype in ("service", "system"):
-        top_update = {k: 0 if isinstance(v, int) and not isinstance(v, bool) else v for k, v in DEFAULT_UPDATE.items()}
-        top_update.update(HealthCheck="", AutoPromote=False, AutoRevert=False)
-        top_update["Stagger"] = job_update.get("Stagger") or DEFAULT_UPDATE["Stagger"]
-        top_update["MaxParallel"] = job_update.get("MaxParallel") if job_update.get("MaxParallel") is not None else 1
-    else:
-        top_update = {k: (False if isinstance(v, bool) else "" if isinstance(v, str) else 0) for k, v in DEFAULT_UPDATE.items()}
+        raw_update = (raw_groups.get(group.get("Name")) or {}).get("Update")
+        groups.append(_struct_group(group, job, jtype, kind, _group_update(api_update, raw_update)))
+    top_update = dict(ZERO_UPDATE)
+    if api_update is not None and (api_update.get("MaxParallel") or 0) > 0:
+        # Only Stagger and MaxParallel survive at job level (command/agent/job_endpoint.go
+        # ApiJobToStructJob, v1.0.18); the rest lives in the groups.
+        top_update.update(Stagger=api_update["Stagger"], MaxParallel=api_update["MaxParallel"])
     struct: Job = {
         "Affinities": _empty_to_none(job.get("Affinities")),
         "AllAtOnce": bool(job.get("AllAtOnce") or False),
@@ -338,16 +343,34 @@ def _parameterized(config: Any) -> Any:
     }
 
 
-def _struct_group(group: dict[str, Any], job: Job, jtype: str, kind: str, job_update: dict[str, Any]) -> dict[str, Any]:
+def _api_job_update(jtype: str, given: Any) -> dict[str, Any] | None:
+    """The job's update block after api ``Job.Canonicalize`` (api/jobs.go, v1.0.18): unset
+    fields take the defaults, and only a service job gets one when it sets none."""
+    if isinstance(given, dict):
+        return _merge(DEFAULT_UPDATE, given)
+    return dict(DEFAULT_UPDATE) if jtype == "service" else None
+
+
+def _group_update(job_update: dict[str, Any] | None, given: Any) -> dict[str, Any] | None:
+    """A group's update block as api ``TaskGroup.Canonicalize`` (api/tasks.go, v1.0.18)
+    leaves it: the job's merged with the group's, the job's alone, the group's alone
+    (defaults filled), or none at all; a system or batch group that no update block
+    reaches stores ``Update: null``."""
+    if job_update is not None and isinstance(given, dict):
+        return _merge(job_update, given)
+    if job_update is not None and any(job_update.values()):
+        return dict(job_update)
+    if isinstance(given, dict):
+        return _merge(DEFAULT_UPDATE, given)
+    return None
+
+
+def _struct_group(group: dict[str, Any], job: Job, jtype: str, kind: str, update: dict[str, Any] | None) -> dict[str, Any]:
     restart = _merge(_RESTART[kind], group.get("RestartPolicy"))
     if jtype == "system":
         reschedule = None
     else:
         reschedule = _merge(_merge(_RESCHEDULE[kind], job.get("Reschedule")), group.get("ReschedulePolicy"))
-    if jtype in ("service", "system"):
-        update = _merge(_merge(DEFAULT_UPDATE, job_update), group.get("Update"))
-    else:
-        update = _merge(job_update or None, group.get("Update")) if (job_update or group.get("Update")) else None
     migrate = _merge(_merge(_MIGRATE, job.get("Migrate")), group.get("Migrate")) if jtype == "service" else None
     disk = _merge({"Migrate": False, "SizeMB": 300, "Sticky": False}, group.get("EphemeralDisk"))
     count = group.get("Count")

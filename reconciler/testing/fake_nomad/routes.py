@@ -24,7 +24,12 @@ from reconciler.testing.fake_nomad.acl import ACLDenied, Identity, Policy, parse
 from reconciler.testing.fake_nomad.diff import job_diff
 from reconciler.testing.fake_nomad.events import Subscription
 from reconciler.testing.fake_nomad.scheduler import rfc3339
-from reconciler.testing.fake_nomad.state import APIError
+from reconciler.testing.fake_nomad.state import (
+    APIError,
+    eval_answer,
+    eval_list_order,
+    job_eval_order,
+)
 
 if TYPE_CHECKING:
     from reconciler.testing.fake_nomad.server import FakeNomad, _Handler
@@ -505,9 +510,10 @@ class Route:
                 allocs.sort(key=lambda a: -a["CreateIndex"])
                 self.ok(allocs, st.table_index("allocs"))
         if sub == "evaluations":
+            self.blocking(lambda: st.table_index("evals"))
             with st.lock:
                 evals = [e for e in st.evals.values() if (e["Namespace"], e["JobID"]) == (ns, job_id)]
-                self.ok(evals, st.table_index("evals"))
+                self.ok([eval_answer(e) for e in job_eval_order(evals)], st.table_index("evals"))
         if sub in ("deployments", "deployment"):
             self.blocking(lambda: st.table_index("deployment"))
             with st.lock:
@@ -532,10 +538,15 @@ class Route:
     # --- evaluations, allocations, deployments --------------------------------------------
     def evaluations(self, *, write: bool) -> None:
         self.require("read-job")
+        self.blocking(lambda: self.state.table_index("evals"))
         with self.state.lock:
             prefix = self.q("prefix")
-            items = [e for e in self.state.evals.values() if e["ID"].startswith(prefix)]
-            self.ok(items, self.state.table_index("evals"))
+            namespace = self.namespace
+            everywhere = namespace == "*" and self.state.nomad_version >= (1, 3, 0)  # "*" is literal before
+            items = [e for e in self.state.evals.values()
+                     if e["ID"].startswith(prefix) and (everywhere or e["Namespace"] == namespace)]
+            ordered = eval_list_order(items, version=self.state.nomad_version, prefix=prefix)
+            self.ok([eval_answer(e) for e in ordered], self.state.table_index("evals"))
 
     def evaluation(self, *, write: bool, eval_id: str) -> None:
         self.require("read-job")
@@ -543,7 +554,7 @@ class Route:
             evaluation = self.state.evals.get(eval_id)
             if evaluation is None:
                 self.not_found("eval not found", self.state.table_index("evals"))
-            self.ok(evaluation, self.state.table_index("evals"))
+            self.ok(eval_answer(evaluation), self.state.table_index("evals"))
 
     def allocations(self, *, write: bool) -> None:
         self.require("read-job")

@@ -455,7 +455,7 @@ class FakeNomad:
                 if ns == job["Namespace"] and child.row.get("ParentID") == job["ID"]:
                     children[str(child.row["Status"]).capitalize()] = children.get(str(child.row["Status"]).capitalize(), 0) + 1
         return {"Children": children, "CreateIndex": job["CreateIndex"],
-                "JobID": job["ID"], "ModifyIndex": self.state.table_index("job_summary"),
+                "JobID": job["ID"], "ModifyIndex": rec.summary_index,
                 "Namespace": job["Namespace"], "Summary": summary}
 
     def _stub(self, rec: Any, *, meta: bool, with_namespace: bool, views: Any = None) -> dict[str, Any]:

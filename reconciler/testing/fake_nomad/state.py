@@ -58,6 +58,30 @@ _EVAL_STREAM_ZEROS: dict[str, Any] = {
 }
 
 
+def eval_answer(evaluation: dict[str, Any]) -> dict[str, Any]:
+    """An evaluation as the HTTP API writes it: every field of structs.Evaluation is
+    ``omitempty`` (v1.0.18 and v2.0.x), so zero values are left out, e.g. a job's
+    evaluation without a deployment has no ``DeploymentID``, the deployment watcher's
+    no ``JobModifyIndex``.  The event stream's encoder writes them all."""
+    zero_time = _EVAL_STREAM_ZEROS["WaitUntil"]
+    return {k: v for k, v in evaluation.items() if v not in ("", 0, False, None, {}, [], zero_time)}
+
+
+def eval_list_order(evaluations: list[dict[str, Any]], *, version: tuple[int, int, int], prefix: str) -> list[dict[str, Any]]:
+    """``GET /v1/evaluations`` order: memdb's ``id`` index (by ID) with a prefix, and in
+    1.0.x to 1.2.x always; from 1.3.0 the ``namespace_create`` index (CreateIndex, then ID)
+    (nomad/eval_endpoint.go List)."""
+    if prefix or version < (1, 3, 0):
+        return sorted(evaluations, key=lambda e: e["ID"])
+    return sorted(evaluations, key=lambda e: (e["CreateIndex"], e["ID"]))
+
+
+def job_eval_order(evaluations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``GET /v1/job/:id/evaluations`` order: the ``job`` index (Namespace, JobID, Status)
+    then ID, so by Status then ID (state_store.go EvalsByJob, v1.0.18 to v2.0.x)."""
+    return sorted(evaluations, key=lambda e: (e["Status"], e["ID"]))
+
+
 class APIError(Exception):
     """An error answer: HTTP status plus Nomad's plain-text body."""
 
@@ -89,6 +113,12 @@ def is_parent(job: Job) -> bool:
     """A periodic or parameterized job that is a template for child jobs (a dispatched
     child keeps its parent's ParameterizedJob but is not one: structs.Job.IsParameterized)."""
     return bool(job.get("Periodic")) or (bool(job.get("ParameterizedJob")) and not job.get("Dispatched"))
+
+
+def runs_until_stopped(job: Job) -> bool:
+    """System jobs and parents read ``running`` from their registration until stopped,
+    whatever their allocations (state_store.go getJobStatus, v1.0.18 to v2.0.x)."""
+    return job.get("Type") == "system" or is_parent(job)
 
 
 DISPATCH_PAYLOAD_LIMIT = 16 * 1024  # nomad/job_endpoint.go DispatchPayloadSizeLimit (v1.0.18)
@@ -153,6 +183,10 @@ class JobRecord:
     versions: list[Job]  # stored copies, oldest first
     scale_events: dict[str, list[dict[str, Any]]]
     submissions: dict[int, dict[str, Any]] = field(default_factory=dict)  # by version (Nomad >= 1.6)
+    # The job summary's own ModifyIndex: Nomad writes the summary only when a count in it
+    # changes (a new group, an allocation's client status, queued allocations, a child's
+    # status), never for a stop or a scale (nomad/state/state_store.go, v1.0.18).
+    summary_index: int = 0
 
 
 class State:
@@ -249,8 +283,8 @@ class State:
         return self.jobs.get((namespace, job_id))
 
     def _job_status(self, rec: JobRecord) -> str:
-        if is_parent(rec.row):
-            return "dead" if rec.row.get("Stop") else "running"  # Nomad's rule for parent jobs
+        if runs_until_stopped(rec.row):
+            return "dead" if rec.row.get("Stop") else "running"
         key = (rec.row["Namespace"], rec.row["ID"])
         allocs = [a for a in self.allocs.values() if (a.namespace, a.job_id) == key]
         if any(not a.terminal for a in allocs):
@@ -270,7 +304,16 @@ class State:
         rec.row["Status"] = status
         rec.row["ModifyIndex"] = index
         self.tables["jobs"] = index
+        if rec.row.get("ParentID"):
+            self._touch_summary((rec.row["Namespace"], rec.row["ParentID"]), index)  # its Children counts
         return True
+
+    def _touch_summary(self, key: Key, index: int) -> None:
+        """A count in the job's summary changed at ``index``."""
+        rec = self.jobs.get(key)
+        if rec is not None:
+            rec.summary_index = index
+            self.tables["job_summary"] = index
 
     def register(
         self,
@@ -315,7 +358,7 @@ class State:
                 evaluation = self._new_eval(rec.row, index, "job-register")
                 self._enqueue(rec, evaluation)
                 return self._register_reply(evaluation, index, rec.row["JobModifyIndex"])
-            index = self.bump("jobs", "evals", "job_summary")
+            index = self.bump("jobs", "evals")
             rec = self._store_version(rec, struct, index)
             if submission is not None:
                 # Stored only with a new version (an unchanged spec writes nothing).
@@ -353,11 +396,17 @@ class State:
             SubmitTime=now, Version=(rec.row["Version"] + 1) if rec else 0, Stable=False,
             Status="pending" if rec is None else rec.row["Status"], StatusDescription="",
         )
+        if runs_until_stopped(struct):
+            struct["Status"] = "dead" if struct.get("Stop") else "running"  # set with the write itself
         if rec is None:
             rec = JobRecord(row=struct, versions=[], scale_events={})
             self.jobs[(struct["Namespace"], struct["ID"])] = rec
+            self._touch_summary((struct["Namespace"], struct["ID"]), index)  # the summary is created
         else:
+            known = {g["Name"] for v in [rec.row, *rec.versions] for g in v.get("TaskGroups") or []}
             rec.row = struct
+            if any(g["Name"] not in known for g in struct.get("TaskGroups") or []):
+                self._touch_summary((struct["Namespace"], struct["ID"]), index)  # a group to count
         rec.versions.append(copy.deepcopy(struct))
         del rec.versions[:-6]  # job_tracked_versions
         return rec
@@ -384,7 +433,12 @@ class State:
     def deregister(self, namespace: str, job_id: str, *, purge: bool) -> dict[str, Any]:
         with self.lock:
             rec = self.jobs.get((namespace, job_id))
-            index = self.bump("jobs", "evals", "job_summary")
+            if rec is None and self.nomad_version >= (1, 6, 0):
+                # Nothing to deregister: an empty answer, no evaluation (nomad/job_endpoint.go
+                # Deregister returns early from v1.6.0).
+                return self._deregister_reply({"CreateIndex": 0, "ID": ""}, 0)
+            # A purge deletes the job's summary; a stop leaves it as it is.
+            index = self.bump("jobs", "evals", *(("job_summary",) if purge else ()))
             stub = {"ID": job_id, "Namespace": namespace, "JobModifyIndex": index, "Priority": 50, "Type": "service"}
             if rec is None:
                 # Nomad 1.0.18 answers 200 and still creates an evaluation.
@@ -398,7 +452,12 @@ class State:
             else:
                 stopped = copy.deepcopy(rec.row)
                 stopped["Stop"] = True
+                stable, submitted = rec.row["Stable"], rec.row["SubmitTime"]
                 rec = self._store_version(rec, stopped, index)
+                # A copy of the current version with Stop set (nomad/fsm.go handleJobDeregister,
+                # v1.0.18): its Stable flag and SubmitTime are the current version's.
+                rec.row["Stable"] = rec.versions[-1]["Stable"] = stable
+                rec.row["SubmitTime"] = rec.versions[-1]["SubmitTime"] = submitted
                 row = rec.row
             if parent:
                 # No evaluation for a periodic or parameterized parent (nomad/job_endpoint.go
@@ -407,8 +466,11 @@ class State:
                 self.publish(index, job_events)
                 if not purge:
                     self._refresh_status(rec, index)
-                return {**self._deregister_reply({"CreateIndex": 0, "ID": ""}, index)}
-            evaluation = self._new_eval({**row, "JobModifyIndex": index}, index, "job-deregister")
+                # Still answers the write's index as EvalCreateIndex (checked on 1.0.18).
+                return self._deregister_reply({"CreateIndex": index, "ID": ""}, index)
+            # Nomad types every deregistration's evaluation "service", whatever the job's type
+            # (nomad/job_endpoint.go Deregister, v1.0.18 and v2.0.x).
+            evaluation = self._new_eval({**row, "JobModifyIndex": index, "Type": "service"}, index, "job-deregister")
             events = [self._eval_event("JobDeregistered", evaluation)]
             if not purge or self.purge_job_event:
                 job_event = self._job_event("JobDeregistered", row)
@@ -426,9 +488,10 @@ class State:
         """Register a child of ``parent`` as Nomad's dispatcher does (a copy with a derived ID)."""
         struct = copy.deepcopy(parent)
         struct.update(ID=child_id, Name=child_id, ParentID=parent["ID"], Status="", StatusDescription="", **fields)
-        index = self.bump("jobs", "job_summary")
+        index = self.bump("jobs")
         rec = self._store_version(self.jobs.get((parent["Namespace"], child_id)), struct, index)
         rec.row["Stable"] = rec.versions[-1]["Stable"] = False
+        self._touch_summary((parent["Namespace"], parent["ID"]), index)  # a new child to count
         self.publish(index, [self._job_event("JobRegistered", rec.row)])
         return rec, index
 
@@ -515,6 +578,7 @@ class State:
         for dep in self.deployments.values():
             if (dep.namespace, dep.job_id) == (namespace, job_id) and dep.active:
                 self._set_deployment_status(dep, "cancelled", DESC_STOPPED_JOB, index)
+        self._scheduled(evaluation)
         evaluation["Status"] = "complete"
         self.tables["allocs"] = index
 
@@ -580,10 +644,11 @@ class State:
             index = self.index + 1
             new_dep = new_deployment(job, index=index, create_index=index)
         if not work and new_dep is None:
+            self._scheduled(evaluation)
             evaluation["Status"] = "complete"
             self._refresh_status(rec, self.index)
             return
-        index = self.bump("allocs", "evals", "deployment", "job_summary")
+        index = self.bump("allocs", "evals", "deployment")
         events: list[dict[str, Any]] = []
         if new_dep is not None:
             new_dep.create_index = new_dep.modify_index = index
@@ -629,8 +694,14 @@ class State:
         for alloc in placed:
             if alloc.client_status == "blocked":
                 queued[alloc.group] += 1
+        self._scheduled(evaluation)
         blocked = [a for a in placed if a.client_status == "blocked"]
-        evaluation.update(Status="complete", ModifyIndex=index, QueuedAllocations=queued)
+        was_blocked = any(e["Status"] == "blocked" and (e["Namespace"], e["JobID"]) == (job["Namespace"], job["ID"])
+                          for e in self.evals.values())
+        if placed or was_blocked:
+            # New allocations count as Starting (or Queued); an unblocked job's Queued goes back to 0.
+            self._touch_summary((job["Namespace"], job["ID"]), index)
+        evaluation.update(Status="complete", ModifyIndex=index, ModifyTime=self.now_ns(), QueuedAllocations=queued)
         if blocked:
             reasons = {a.group: a.client_description for a in blocked}
             evaluation["FailedTGAllocs"] = {
@@ -659,6 +730,20 @@ class State:
             events.append(self._job_event("PlanResult", rec.row))
         self.publish(index, events)
         self._eval_updated(evaluation)
+
+    def _scheduled(self, evaluation: dict[str, Any]) -> None:
+        """What a scheduler writes on every evaluation it completes (scheduler/generic_sched.go
+        and util.go setStatus, v1.0.18 to v2.0.x): the queued count of each of the job's groups
+        (none once the job is purged), and from the service scheduler the ID of the job's
+        latest deployment, whatever its status."""
+        key = (evaluation["Namespace"], evaluation["JobID"])
+        rec = self.jobs.get(key)
+        if evaluation.get("QueuedAllocations") is None and rec is not None:
+            evaluation["QueuedAllocations"] = {g["Name"]: 0 for g in rec.row.get("TaskGroups") or []} or None
+        if evaluation.get("Type") == "service" and not evaluation.get("DeploymentID"):
+            latest = self.latest_deployment(*key)
+            if latest is not None:
+                evaluation["DeploymentID"] = latest.id
 
     def _place(self, job: Job, group: dict[str, Any], slot: int, evaluation: dict[str, Any],
                deployment: Deployment | None, index: int, *, canary: bool) -> Alloc:
@@ -763,8 +848,10 @@ class State:
             # Nomad does not reschedule the failed allocations of a failed deployment into
             # it (scheduler/reconcile.go computePlacements, v1.0.18): the slot stays failed.
             return None
-        index = self.bump("allocs", "evals", "job_summary")
+        index = self.bump("allocs", "evals")
+        self._touch_summary((alloc.namespace, alloc.job_id), index)
         evaluation = self.evals.get(alloc.followup_eval_id) or self._new_eval(job, index, "alloc-failure")
+        self._scheduled(evaluation)
         evaluation.update(Status="complete", ModifyIndex=index)
         dep = self.latest_deployment(alloc.namespace, alloc.job_id)
         dep = dep if dep is not None and dep.active and dep.job_version == job["Version"] else None
@@ -843,8 +930,9 @@ class State:
                     if replacement is not None:
                         touched.add((alloc.namespace, alloc.job_id))
             if client_changes:
-                index = self.bump("allocs", "job_summary")
+                index = self.bump("allocs")
                 for alloc in client_changes:
+                    self._touch_summary((alloc.namespace, alloc.job_id), index)
                     alloc.modify_index = index
                     alloc.modify_time = self.now_ns()
                     touched.add((alloc.namespace, alloc.job_id))
@@ -932,6 +1020,7 @@ class State:
                 index = self.bump("deployment", "jobs", "evals")
                 dep.status, dep.description, dep.modify_index = "successful", DESC_SUCCESS, index
                 self._mark_stable(rec, dep.job_version, index)
+                self._scheduled(evaluation)
                 evaluation.update(Status="complete", ModifyIndex=index)
                 self.publish(index, [
                     self._deployment_event("PlanResult", dep), self._job_event("PlanResult", rec.row),
@@ -968,7 +1057,7 @@ class State:
 
     def _eval_updated(self, evaluation: dict[str, Any]) -> None:
         index = self.bump("evals")
-        evaluation["ModifyIndex"] = index
+        evaluation.update(ModifyIndex=index, ModifyTime=self.now_ns())
         self.publish(index, [self._eval_event("EvaluationUpdated", evaluation)])
 
     def _fail(self, dep: Deployment, rec: JobRecord, reason: str) -> tuple[int | None, dict[str, Any]]:
@@ -1107,7 +1196,7 @@ class State:
                 evaluation = self._new_eval(rec.row, index, "job-register")
                 self._enqueue(rec, evaluation)
                 return self._register_reply(evaluation, index, rec.row["JobModifyIndex"])
-            index = self.bump("jobs", "evals", "job_summary")
+            index = self.bump("jobs", "evals")
             rec = self._store_version(rec, struct, index)
             evaluation = self._new_eval(rec.row, index, "job-register")
             self.publish(index, [self._eval_event("JobRegistered", evaluation), self._job_event("JobRegistered", rec.row)])
@@ -1169,7 +1258,7 @@ class State:
                 stored_group = group_of(stored, group)
                 if stored_group is not None:
                     stored_group["Count"] = count
-            index = self.bump("jobs", "job_summary")
+            index = self.bump("jobs")
             stable, submitted = rec.row["Stable"], rec.row["SubmitTime"]
             rec = self._store_version(rec, struct, index)
             # Scaling copies the live row, Stable flag included (only registration resets it),
