@@ -554,7 +554,7 @@ class Route:
             evaluation = self.state.evals.get(eval_id)
             if evaluation is None:
                 self.not_found("eval not found", self.state.table_index("evals"))
-            self.ok(eval_answer(evaluation), self.state.table_index("evals"))
+            self.ok(eval_answer(evaluation), self.state.table_index("evals"))  # type: ignore[arg-type]
 
     def allocations(self, *, write: bool) -> None:
         self.require("read-job")
