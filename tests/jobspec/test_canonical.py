@@ -200,6 +200,8 @@ REAL_DRIFT: dict[tuple[str, int], Any] = {
     ("06-failed-deployment-auto-revert.jsonl", 14): lambda job, history: history[0]["Job"],
     # DELETE without purge sets Stop=true
     ("09-stop-deregister-missing.jsonl", 10): lambda job, history: {**job, "Stop": True},
+    ("16-job-types-and-evaluations.jsonl", 20): lambda job, history: {**job, "Stop": True},
+    ("16-job-types-and-evaluations.jsonl", 21): lambda job, history: {**job, "Stop": True},
     # the scale endpoint changed Count (and 1.0.18 keeps a refused count)
     ("13-scale-drift.jsonl", 7): _with_count(4),
     ("13-scale-drift.jsonl", 21): _with_count(4),
