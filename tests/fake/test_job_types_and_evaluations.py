@@ -54,6 +54,14 @@ def _until(predicate: Callable[[], Any], *, timeout: float = 10.0) -> bool:
     return True
 
 
+def _null_as_absent(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _null_as_absent(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_null_as_absent(v) for v in value]
+    return value
+
+
 def _recorded() -> list[dict[str, Any]]:
     return [json.loads(line) for line in RECORDING.read_text().splitlines()]
 
@@ -246,3 +254,17 @@ def test_deregistering_a_job_that_never_existed_by_version() -> None:
         assert client.get("/v1/evaluations").json() == []
     with FakeNomad(version="1.0.18") as fake, httpx.Client(base_url=fake.address, timeout=10) as client:
         assert client.delete("/v1/job/never").json()["EvalID"]
+
+
+def test_the_parse_api_gives_a_system_job_no_update_block_before_1_11() -> None:
+    [recorded] = [e for e in _recorded() if e["request"]["path"] == "/v1/jobs/parse"]
+    body = recorded["request"]["body"]
+    assert (recorded["response"]["body"]["Update"], recorded["response"]["body"]["TaskGroups"][0]["Update"]) == (None, None)
+    for version, expected in (("1.0.18", (None, None)), ("2.0.5", (1, "checks"))):
+        with FakeNomad(version=version) as fake, httpx.Client(base_url=fake.address, timeout=10) as client:
+            parsed = client.post("/v1/jobs/parse", json=body).json()
+            if version == "1.0.18":
+                assert _null_as_absent(parsed) == _null_as_absent(recorded["response"]["body"])
+            job_update, group_update = parsed["Update"], parsed["TaskGroups"][0]["Update"]
+            got = (job_update and job_update["MaxParallel"], group_update and group_update["HealthCheck"])
+            assert got == expected, version

@@ -95,6 +95,11 @@ def main(address: str) -> None:
     fast = {"MinHealthyTime": 1 * SECOND, "HealthyDeadline": 20 * SECOND, "ProgressDeadline": 30 * SECOND}
 
     # Update blocks by job type; a system job's status from its registration on.
+    system_hcl = ('job "rec-16-parse" {\n  datacenters = ["dc1"]\n  type = "system"\n  group "app" {\n'
+                  '    task "main" {\n      driver = "raw_exec"\n      config { command = "/bin/sleep" }\n'
+                  '    }\n  }\n}\n')
+    rec.exchange("parse a system job without an update block: Update null in the job and its group", "POST",
+                 "/v1/jobs/parse", body={"JobHCL": system_hcl, "Canonicalize": True})
     rec.exchange("register a system job without an update block", "PUT", "/v1/jobs", body=job("rec-16-system", "system"))
     rec.exchange("read it back at once: Status running from the registration, the group's Update null, "
                  "the job's Update all zero", "GET", "/v1/job/rec-16-system")

@@ -572,7 +572,7 @@ _API_JOB_ZEROS: dict[str, Any] = {
 }
 
 
-def to_api_view(converted: Job, canonical: Job) -> Job:
+def to_api_view(converted: Job, canonical: Job, *, version: tuple[int, int, int] = (1, 0, 18)) -> Job:
     """What ``/v1/jobs/parse`` with ``Canonicalize`` returns: the api.Job layer of defaults.
 
     ``canonical`` (the project's canonicalizer, which targets the job Nomad stores) is
@@ -586,13 +586,17 @@ def to_api_view(converted: Job, canonical: Job) -> Job:
     for key in ("Reschedule", "Migrate"):
         if converted.get(key) is not None:
             job[key] = copy.deepcopy(converted[key])
-    if job.get("Type", "service") in ("service", "system"):
+    jtype = job.get("Type") or "service"
+    defaulted = jtype == "service" or (jtype == "system" and version >= (1, 11, 0))
+    if defaulted or converted.get("Update") is not None:
         job["Update"] = _merge(DEFAULT_UPDATE, converted.get("Update"))
-    elif converted.get("Update") is None:
-        job.pop("Update", None)
+    else:
+        job["Update"] = None  # api Job.Canonicalize defaults only a service job's (api/jobs.go, v1.0.18)
     by_name = {g.get("Name"): g for g in converted.get("TaskGroups") or []}
     for group in job.get("TaskGroups") or []:
         source = by_name.get(group.get("Name")) or {}
+        if jtype != "service":
+            group["Update"] = _group_update(job["Update"], source.get("Update"))
         group["Constraints"] = copy.deepcopy(source.get("Constraints"))
         if group.get("Scaling"):
             group["Scaling"] = {"CreateIndex": 0, "ID": "", "ModifyIndex": 0, "Namespace": "", **group["Scaling"]}

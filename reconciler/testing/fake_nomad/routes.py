@@ -348,7 +348,7 @@ class Route:
             # JobSpecError & co.: Nomad answers 400 with the diagnostics as plain text.
             raise Reply(400, str(exc), text=True) from exc
         if data.get("Canonicalize"):
-            job = jobspec.to_api_view(job, jobspec._api_canonicalize(job))
+            job = jobspec.to_api_view(job, jobspec._api_canonicalize(job), version=self.state.nomad_version)
         raise Reply(200, job)
 
     def _convert_with_variables(self, convert_hcl: Any, text: str, variables: str) -> dict[str, Any]:
