@@ -13,8 +13,16 @@ import signal
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from reconciler.testing.fake_nomad import FakeNomad
-from tests.daemon.harness import DaemonProcess, GitCheckout, job_hcl, registers, wait_until
+from tests.support.daemon import DaemonProcess
+from tests.support.fake_state import registers
+from tests.support.git import GitCheckout
+from tests.support.jobs import job_hcl
+from tests.support.waiting import wait_until
+
+pytestmark = pytest.mark.slow
 
 FAILED = "Failed due to progress deadline - rolling back to job version 0"
 

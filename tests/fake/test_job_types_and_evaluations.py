@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from reconciler.testing.fake_nomad import FakeNomad
-from tests.nomad_backends import FAKE_VERSIONS
+from tests.support.nomad_backends import FAKE_VERSIONS
 
 SECOND = 1_000_000_000
 RECORDING = Path(__file__).parent.parent / "golden" / "api" / "16-job-types-and-evaluations.jsonl"
