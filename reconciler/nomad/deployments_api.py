@@ -1,0 +1,217 @@
+"""The deployment, evaluation and allocation endpoints of the Nomad client.
+
+Deployments are parsed here, once, into ``reconciler.deployment.Deployment``
+(``objects.parse_deployment``); evaluations and allocation stubs come as the
+``TypedDict``s of ``objects.py``.  Promoting and failing a deployment are the
+writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from reconciler.deployment import Deployment
+from reconciler.errors import NomadBadRequestError, NomadError
+from reconciler.nomad.objects import AllocationStub, Evaluation, parse_deployment
+from reconciler.nomad.request import JSON, QueryResult, RequestCore, path_id
+
+
+class DeploymentsApi(RequestCore):
+    """Deployment, evaluation and allocation endpoints; deployments come back parsed."""
+
+    @staticmethod
+    def _deployment(value: JSON, *, endpoint: str) -> Deployment:
+        try:
+            return parse_deployment(value)
+        except ValueError as exc:
+            raise NomadError(f"Nomad answered with an unreadable deployment: {exc}",
+                             endpoint=endpoint) from exc
+
+    async def read_deployment_query(
+        self,
+        deployment_id: str,
+        *,
+        namespace: str | None = None,
+        index: int | None = None,
+        wait: float | None = None,
+    ) -> QueryResult[Deployment]:
+        """``GET /v1/deployment/:id``; blocks when ``index`` is given."""
+        endpoint = "/v1/deployment/:id"
+        result = await self._get(
+            f"/v1/deployment/{path_id(deployment_id, endpoint=endpoint)}",
+            endpoint=endpoint,
+            params={"namespace": self._default_namespace(namespace)},
+            index=index,
+            wait=wait,
+        )
+        return result.with_value(self._deployment(result.value, endpoint=endpoint))
+
+    async def read_deployment(
+        self, deployment_id: str, *, namespace: str | None = None
+    ) -> Deployment:
+        return (await self.read_deployment_query(deployment_id, namespace=namespace)).value
+
+    async def read_latest_deployment_query(
+        self,
+        job_id: str,
+        *,
+        namespace: str | None = None,
+        index: int | None = None,
+        wait: float | None = None,
+    ) -> QueryResult[Deployment | None]:
+        """``GET /v1/job/:id/deployment``: the latest deployment, ``None`` if there is none."""
+        result = await self.job_latest_deployment_query(
+            job_id, namespace=namespace, index=index, wait=wait
+        )
+        endpoint = "/v1/job/:id/deployment"
+        value = self._deployment(result.value, endpoint=endpoint) if result.value else None
+        return result.with_value(value)
+
+    async def read_latest_deployment(
+        self, job_id: str, *, namespace: str | None = None
+    ) -> Deployment | None:
+        return (await self.read_latest_deployment_query(job_id, namespace=namespace)).value
+
+    async def list_job_deployments_query(
+        self,
+        job_id: str,
+        *,
+        namespace: str | None = None,
+        all: bool = False,
+        index: int | None = None,
+        wait: float | None = None,
+    ) -> QueryResult[list[Deployment]]:
+        """``GET /v1/job/:id/deployments`` (not reliably newest-first: sort by ``create_index``)."""
+        result = await self.job_deployments_query(
+            job_id, namespace=namespace, all=all, index=index, wait=wait
+        )
+        endpoint = "/v1/job/:id/deployments"
+        return result.with_value([self._deployment(d, endpoint=endpoint) for d in result.value])
+
+    async def list_job_deployments(
+        self, job_id: str, *, namespace: str | None = None, all: bool = False
+    ) -> list[Deployment]:
+        return (await self.list_job_deployments_query(job_id, namespace=namespace, all=all)).value
+
+    # Raw JSON twins of the two reads above, kept only for ``reconciler/daemon``
+    # until it takes ``Deployment`` values; nothing else may use them.
+
+    async def job_latest_deployment_query(
+        self,
+        job_id: str,
+        *,
+        namespace: str | None = None,
+        index: int | None = None,
+        wait: float | None = None,
+    ) -> QueryResult[dict[str, Any] | None]:
+        """Raw twin of ``read_latest_deployment_query`` (for the daemon, to be removed)."""
+        return await self._get(
+            f"/v1/job/{path_id(job_id, endpoint='/v1/job/:id/deployment')}/deployment",
+            endpoint="/v1/job/:id/deployment",
+            params={"namespace": self._default_namespace(namespace)},
+            index=index,
+            wait=wait,
+        )
+
+    async def job_latest_deployment(
+        self, job_id: str, *, namespace: str | None = None
+    ) -> dict[str, Any] | None:
+        """Raw twin of ``read_latest_deployment`` (for the daemon, to be removed)."""
+        value = (await self.job_latest_deployment_query(job_id, namespace=namespace)).value
+        return dict(value) if value else None
+
+    async def job_deployments_query(
+        self,
+        job_id: str,
+        *,
+        namespace: str | None = None,
+        all: bool = False,
+        index: int | None = None,
+        wait: float | None = None,
+    ) -> QueryResult[list[dict[str, Any]]]:
+        """Raw twin of ``list_job_deployments_query`` (for the daemon, to be removed)."""
+        result = await self._get(
+            f"/v1/job/{path_id(job_id, endpoint='/v1/job/:id/deployments')}/deployments",
+            endpoint="/v1/job/:id/deployments",
+            params={"namespace": self._default_namespace(namespace), "all": all},
+            index=index,
+            wait=wait,
+        )
+        return result.with_value(list(result.value or []))
+
+    async def job_deployments(
+        self, job_id: str, *, namespace: str | None = None, all: bool = False
+    ) -> list[dict[str, Any]]:
+        """Raw twin of ``list_job_deployments`` (for the daemon, to be removed)."""
+        return (await self.job_deployments_query(job_id, namespace=namespace, all=all)).value
+
+    async def read_evaluation(
+        self, eval_id: str, *, namespace: str | None = None
+    ) -> Evaluation:
+        """``GET /v1/evaluation/:id``: its ``Status``, ``FailedTGAllocs``, ``BlockedEval``."""
+        result = await self._get(
+            f"/v1/evaluation/{path_id(eval_id, endpoint='/v1/evaluation/:id')}",
+            endpoint="/v1/evaluation/:id",
+            params={"namespace": self._default_namespace(namespace)},
+        )
+        evaluation: Evaluation = result.value or {}
+        return evaluation
+
+    async def deployment_allocations(
+        self, deployment_id: str, *, namespace: str | None = None
+    ) -> list[AllocationStub]:
+        result = await self._get(
+            f"/v1/deployment/allocations/{path_id(deployment_id, endpoint='/v1/deployment/allocations/:id')}",
+            endpoint="/v1/deployment/allocations/:id",
+            params={"namespace": self._default_namespace(namespace)},
+        )
+        return list(result.value or [])
+
+    async def promote_deployment(
+        self,
+        deployment_id: str,
+        *,
+        groups: Sequence[str] | None = None,
+        namespace: str | None = None,
+    ) -> dict[str, Any]:
+        """Promote canaries: all groups, or only ``groups``.
+
+        An empty ``groups`` is refused here: Nomad would promote nothing and
+        still report success (nomad/state/state_store.go UpdateDeploymentPromotion, v1.0.18).
+        """
+        body: dict[str, Any] = {"DeploymentID": deployment_id}
+        if groups is None:
+            body["All"] = True
+        elif not groups:
+            raise NomadBadRequestError(
+                "promote: name at least one group (or pass groups=None for all)",
+                status=400,
+                endpoint="/v1/deployment/promote/:id",
+            )
+        else:
+            body["Groups"] = list(groups)
+        return dict(
+            await self._write(
+                "PUT",
+                f"/v1/deployment/promote/{path_id(deployment_id, endpoint='/v1/deployment/promote/:id')}",
+                endpoint="/v1/deployment/promote/:id",
+                params={"namespace": self._default_namespace(namespace)},
+                body=body,
+            )
+            or {}
+        )
+
+    async def fail_deployment(
+        self, deployment_id: str, *, namespace: str | None = None
+    ) -> dict[str, Any]:
+        return dict(
+            await self._write(
+                "PUT",
+                f"/v1/deployment/fail/{path_id(deployment_id, endpoint='/v1/deployment/fail/:id')}",
+                endpoint="/v1/deployment/fail/:id",
+                params={"namespace": self._default_namespace(namespace)},
+                body={"DeploymentID": deployment_id},
+            )
+            or {}
+        )

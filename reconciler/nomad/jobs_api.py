@@ -1,0 +1,345 @@
+"""The job endpoints of the Nomad client: list, read, versions, register, plan, stop, scale, parse.
+
+Jobs stay Nomad's JSON (``dict``): the reconciler's model of a job is that JSON
+(``reconciler.model.ApiJob``).  Version differences handled here: ``Meta`` in
+the list (``?meta=true`` since 1.4.3, else read per job), the job source in a
+register (1.6+), variables in the parse API (1.6+), never a ``Version`` sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from reconciler.errors import NomadBadRequestError, NomadNotFoundError
+from reconciler.jobspec.identifiers import url_path_problem
+from reconciler.nomad.agent_api import AgentApi
+from reconciler.nomad.request import QueryResult, path_id
+from reconciler.nomad.versions import format_version
+
+log = logging.getLogger("reconciler.nomad.client")
+
+# Reads filling in Meta on servers without ?meta=true run at most this many at once.
+_META_FILL_CONCURRENCY = 8
+
+
+class JobsApi(AgentApi):
+    """Job reads and writes (``/v1/jobs``, ``/v1/job/:id/...``, ``/v1/validate/job``, parse)."""
+
+    async def list_jobs(
+        self,
+        *,
+        namespace: str | None = "*",
+        prefix: str | None = None,
+        meta: bool = False,
+        index: int | None = None,
+        wait: float | None = None,
+    ) -> QueryResult[list[dict[str, Any]]]:
+        """``GET /v1/jobs``: job stubs (``namespace="*"`` lists every namespace).
+
+        With ``meta=True`` every stub carries ``"Meta"`` (dict or ``None``):
+        from ``?meta=true`` on Nomad ≥ 1.4.3, from reading each job on older
+        servers (jobs deleted in between are left out).
+        """
+        ns = self._default_namespace(namespace)
+        features = await self.features() if meta else None
+        native_meta = bool(features and features.list_meta)
+        result = await self._get(
+            "/v1/jobs",
+            endpoint="/v1/jobs",
+            params={"namespace": ns, "prefix": prefix, "meta": native_meta},
+            index=index,
+            wait=wait,
+        )
+        stubs: list[dict[str, Any]] = list(result.value or [])
+        if ns and ns != "*":
+            # Nomad 1.0.x leaves ``Namespace`` out of the stubs of a one-namespace list
+            # (tests/golden/api/11-namespaces.jsonl): without it, a job of namespace
+            # "team2" would pass for one of "default".
+            stubs = [stub if stub.get("Namespace") else {**stub, "Namespace": ns} for stub in stubs]
+        if meta and not native_meta:
+            stubs = await self._fill_meta(stubs)
+        return QueryResult(stubs, result.index, result.known_leader, result.last_contact)
+
+    async def _fill_meta(self, stubs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        gate = asyncio.Semaphore(_META_FILL_CONCURRENCY)
+
+        async def fill(stub: dict[str, Any]) -> dict[str, Any] | None:
+            if url_path_problem(str(stub["ID"])) is not None:
+                return {**stub, "Meta": None}  # no URL reads it safely: ownership unknown
+            async with gate:
+                try:
+                    job = await self.read_job(
+                        stub["ID"], namespace=stub.get("Namespace") or "default"
+                    )
+                except NomadNotFoundError:
+                    return None
+            return {**stub, "Meta": job.get("Meta")}
+
+        tasks = [asyncio.create_task(fill(stub)) for stub in stubs]
+        try:
+            filled = await asyncio.gather(*tasks)
+        except BaseException:
+            # One read failed (or we were cancelled): leave no reads running behind.
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+        return [stub for stub in filled if stub is not None]
+
+    async def read_job_query(
+        self,
+        job_id: str,
+        *,
+        namespace: str | None = None,
+        index: int | None = None,
+        wait: float | None = None,
+    ) -> QueryResult[dict[str, Any]]:
+        """``GET /v1/job/:id`` with query metadata; blocks when ``index`` is given."""
+        return await self._get(
+            f"/v1/job/{path_id(job_id, endpoint='/v1/job/:id')}",
+            endpoint="/v1/job/:id",
+            params={"namespace": self._default_namespace(namespace)},
+            index=index,
+            wait=wait,
+        )
+
+    async def read_job(self, job_id: str, *, namespace: str | None = None) -> dict[str, Any]:
+        """The full job (server struct).  ``NomadNotFoundError`` when it does not exist."""
+        return dict((await self.read_job_query(job_id, namespace=namespace)).value)
+
+    async def job_versions(
+        self, job_id: str, *, namespace: str | None = None, diffs: bool = False
+    ) -> dict[str, Any]:
+        """``GET /v1/job/:id/versions``: ``{"Versions": [...newest first], "Diffs": [...]}``."""
+        result = await self._get(
+            f"/v1/job/{path_id(job_id, endpoint='/v1/job/:id/versions')}/versions",
+            endpoint="/v1/job/:id/versions",
+            params={"namespace": self._default_namespace(namespace), "diffs": diffs},
+        )
+        return dict(result.value or {})
+
+    async def job_submission(
+        self, job_id: str, *, version: int, namespace: str | None = None
+    ) -> dict[str, Any] | None:
+        """``GET /v1/job/:id/submission?version=N``: the stored source, or ``None``.
+
+        ``None`` when Nomad keeps no source for that version, and always on
+        Nomad < 1.6 (no such endpoint there).
+        """
+        if not (await self.features()).register_submission:
+            return None
+        try:
+            result = await self._get(
+                f"/v1/job/{path_id(job_id, endpoint='/v1/job/:id/submission')}/submission",
+                endpoint="/v1/job/:id/submission",
+                params={"namespace": self._default_namespace(namespace), "version": version},
+            )
+        except NomadNotFoundError:
+            return None
+        return dict(result.value or {})
+
+    async def job_summary(self, job_id: str, *, namespace: str | None = None) -> dict[str, Any]:
+        result = await self._get(
+            f"/v1/job/{path_id(job_id, endpoint='/v1/job/:id/summary')}/summary",
+            endpoint="/v1/job/:id/summary",
+            params={"namespace": self._default_namespace(namespace)},
+        )
+        return dict(result.value or {})
+
+    async def job_allocations(
+        self, job_id: str, *, namespace: str | None = None, all: bool = False
+    ) -> list[dict[str, Any]]:
+        result = await self._get(
+            f"/v1/job/{path_id(job_id, endpoint='/v1/job/:id/allocations')}/allocations",
+            endpoint="/v1/job/:id/allocations",
+            params={"namespace": self._default_namespace(namespace), "all": all},
+        )
+        return list(result.value or [])
+
+    async def scale_status(self, job_id: str, *, namespace: str | None = None) -> dict[str, Any]:
+        """``GET /v1/job/:id/scale``: desired/placed/running per group."""
+        result = await self._get(
+            f"/v1/job/{path_id(job_id, endpoint='/v1/job/:id/scale')}/scale",
+            endpoint="/v1/job/:id/scale",
+            params={"namespace": self._default_namespace(namespace)},
+        )
+        return dict(result.value or {})
+
+    # ---------------------------------------------------------------- jobs: writes
+
+    def _job_namespace(self, job: Mapping[str, Any]) -> str | None:
+        # As the CLI: the job's own namespace wins, else the configured one.
+        return job.get("Namespace") or self.config.namespace
+
+    @staticmethod
+    def _job_id(job: Mapping[str, Any]) -> str:
+        job_id = job.get("ID")
+        if not isinstance(job_id, str) or not job_id:
+            raise NomadBadRequestError(
+                "Job ID hasn't been provided", status=400, endpoint="/v1/jobs"
+            )
+        return job_id
+
+    @staticmethod
+    def _wire_job(job: Mapping[str, Any]) -> dict[str, Any]:
+        # Nomad ≥ 2.0 honours a submitted Version (command/agent/job_endpoint.go, v2.0.0): never send one.
+        return {k: v for k, v in job.items() if k != "Version"}
+
+    async def register_job(
+        self,
+        job: Mapping[str, Any],
+        *,
+        enforce_index: int | None = None,
+        preserve_counts: bool = False,
+        submission: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """``PUT /v1/jobs``: create or update; returns the RegisterResponse.
+
+        ``enforce_index`` is check-and-set on ``JobModifyIndex`` (0 = only
+        create); a conflict raises ``NomadIndexConflictError``.  ``submission``
+        (``{"Source", "Format", "VariableFlags", "Variables"}``) is sent only
+        to Nomad ≥ 1.6, which stores it.  Never retried once it may have
+        reached Nomad.  Do not feed the response's ``JobModifyIndex`` back
+        into ``enforce_index`` (for an unchanged spec it is ``ModifyIndex`` since Nomad 1.11.2,
+        nomad/job_endpoint.go): read it from the job
+        or a plan.
+        """
+        self._job_id(job)
+        body: dict[str, Any] = {"Job": self._wire_job(job)}
+        if enforce_index is not None:
+            body["EnforceIndex"] = True
+            body["JobModifyIndex"] = int(enforce_index)
+        if preserve_counts:
+            body["PreserveCounts"] = True
+        if submission is not None:
+            if (await self.features()).register_submission:
+                body["Submission"] = dict(submission)
+            else:
+                log.debug("Nomad < 1.6 cannot store the job source; submission not sent")
+        return dict(
+            await self._write(
+                "PUT",
+                "/v1/jobs",
+                endpoint="/v1/jobs",
+                params={"namespace": self._job_namespace(job)},
+                body=body,
+                job_write=True,
+            )
+            or {}
+        )
+
+    async def plan_job(self, job: Mapping[str, Any], *, diff: bool = True) -> dict[str, Any]:
+        """``PUT /v1/job/:id/plan``: dry run; ``JobModifyIndex`` in the result feeds EnforceIndex."""
+        job_id = self._job_id(job)
+        return dict(
+            await self._write(
+                "PUT",
+                f"/v1/job/{path_id(job_id, endpoint='/v1/job/:id/plan')}/plan",
+                endpoint="/v1/job/:id/plan",
+                params={"namespace": self._job_namespace(job)},
+                body={"Job": self._wire_job(job), "Diff": diff},
+                job_write=True,
+                side_effect_free=True,
+            )
+            or {}
+        )
+
+    async def validate_job(self, job: Mapping[str, Any]) -> dict[str, Any]:
+        """``PUT /v1/validate/job``: always 200 when validation ran; errors are in the body."""
+        return dict(
+            await self._write(
+                "PUT",
+                "/v1/validate/job",
+                endpoint="/v1/validate/job",
+                params={"namespace": self._job_namespace(job)},
+                body={"Job": self._wire_job(job)},
+                job_write=True,
+                side_effect_free=True,
+            )
+            or {}
+        )
+
+    async def deregister_job(
+        self, job_id: str, *, namespace: str | None = None, purge: bool = False
+    ) -> dict[str, Any]:
+        """``DELETE /v1/job/:id``: stop (a new version with ``Stop=true``) or purge.
+
+        A job that does not exist is a success in Nomad (``EvalID`` empty).
+        """
+        return dict(
+            await self._write(
+                "DELETE",
+                f"/v1/job/{path_id(job_id, endpoint='/v1/job/:id')}",
+                endpoint="/v1/job/:id",
+                params={"namespace": self._default_namespace(namespace), "purge": purge},
+            )
+            or {}
+        )
+
+    async def scale_job(
+        self,
+        job_id: str,
+        group: str,
+        count: int | None,
+        *,
+        namespace: str | None = None,
+        message: str | None = None,
+        meta: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """``POST /v1/job/:id/scale`` (what ``nomad job scale`` does)."""
+        body: dict[str, Any] = {"Target": {"Group": group}}
+        if count is not None:
+            body["Count"] = int(count)
+        if message is not None:
+            body["Message"] = message
+        if meta is not None:
+            body["Meta"] = dict(meta)
+        return dict(
+            await self._write(
+                "POST",
+                f"/v1/job/{path_id(job_id, endpoint='/v1/job/:id/scale')}/scale",
+                endpoint="/v1/job/:id/scale",
+                params={"namespace": self._default_namespace(namespace)},
+                body=body,
+            )
+            or {}
+        )
+
+    async def parse_hcl(
+        self,
+        text: str,
+        *,
+        canonicalize: bool = True,
+        variables: str | None = None,
+        namespace: str | None = None,
+    ) -> dict[str, Any]:
+        """``PUT /v1/jobs/parse``: HCL2 → API job JSON (no file functions server-side).
+
+        ``variables`` is var-file text; Nomad < 1.6 ignores it, so asking for
+        it there is a ``NomadBadRequestError`` rather than a silently wrong job.
+        """
+        body: dict[str, Any] = {"JobHCL": text, "Canonicalize": canonicalize}
+        if variables:
+            features = await self.features()
+            if not features.parse_variables:
+                raise NomadBadRequestError(
+                    f"Nomad {format_version(features.version)} cannot parse with variables "
+                    "(the parse API accepts Variables since 1.6.0)",
+                    status=400,
+                    endpoint="/v1/jobs/parse",
+                )
+            body["Variables"] = variables
+        return dict(
+            await self._write(
+                "PUT",
+                "/v1/jobs/parse",
+                endpoint="/v1/jobs/parse",
+                params={"namespace": self._default_namespace(namespace)},
+                body=body,
+                side_effect_free=True,
+            )
+            or {}
+        )
