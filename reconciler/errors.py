@@ -10,17 +10,20 @@ saw them, with ``raise ... from exc``::
     │   ├── JobSyntaxError           HCL/JSON that does not parse
     │   ├── JobEvaluationError       parses, but an expression or variable fails
     │   └── JobValidationError       a job Nomad's own validation would reject
-    └── NomadError                   talking to Nomad failed
-        ├── NomadUnavailableError    unreachable, timeout, 5xx, 429, no leader: retry can help
-        └── NomadAPIError            Nomad answered and refused this request
-            ├── NomadBadRequestError         400: the request itself is wrong (file)
-            ├── NomadPermissionDeniedError   403 (rejected or insufficient token)
-            ├── NomadNotFoundError           404
-            ├── NomadIndexConflictError      EnforceIndex: someone else changed the job
-            ├── NomadClusterRefusalError     a job write refused for the cluster's sake
-            │                                (unknown namespace, Vault not enabled, an
-            │                                unrecognised 500): the same file may pass later
-            └── NomadJobRejectedError        the job failed Nomad's validation (its message kept)
+    ├── NomadError                   talking to Nomad failed
+    │   ├── NomadUnavailableError    unreachable, timeout, 5xx, 429, no leader: retry can help
+    │   └── NomadAPIError            Nomad answered and refused this request
+    │       ├── NomadBadRequestError         400: the request itself is wrong (file)
+    │       ├── NomadPermissionDeniedError   403 (rejected or insufficient token)
+    │       ├── NomadNotFoundError           404
+    │       ├── NomadIndexConflictError      EnforceIndex: someone else changed the job
+    │       ├── NomadClusterRefusalError     a job write refused for the cluster's sake
+    │       │                                (unknown namespace, Vault not enabled, an
+    │       │                                unrecognised 500): the same file may pass later
+    │       └── NomadJobRejectedError        the job failed Nomad's validation (its message kept)
+    └── PrometheusError              talking to Prometheus (canary analysis) failed
+        ├── PrometheusUnavailableError  unreachable, timeout, 5xx: the analysis is inconclusive
+        └── PrometheusQueryError        Prometheus answered and refused the query (its text kept)
 
 A bad job is an *outcome* of that job (a ``JobSpecError`` recorded per file),
 never a crash of the pass.
@@ -177,5 +180,30 @@ class NomadClusterRefusalError(NomadAPIError):
 
 class NomadJobRejectedError(NomadAPIError):
     """Nomad's validation rejected the job; ``message`` is Nomad's own text."""
+
+    cause = ErrorCause.FILE
+
+
+class PrometheusError(ReconcilerError):
+    """Talking to Prometheus failed.  Never carries a secret (token, credentials) in its text."""
+
+    cause = ErrorCause.CLUSTER
+
+    def __init__(self, message: str, *, endpoint: str | None = None) -> None:
+        message = scrub(message)
+        self.message = message
+        self.endpoint = endpoint
+        super().__init__(message if endpoint is None else f"{endpoint}: {message}")
+
+
+class PrometheusUnavailableError(PrometheusError):
+    """Prometheus could not answer: connection refused, timeout, 5xx, 429."""
+
+
+class PrometheusQueryError(PrometheusError):
+    """Prometheus refused the query (``bad_data``, ``execution``, a range vector...).
+
+    ``message`` is Prometheus' own text; the query comes from a template file.
+    """
 
     cause = ErrorCause.FILE

@@ -1,12 +1,16 @@
 """``nomad-reconciler lint [DIR]`` (alias ``validate``): offline checks of a jobs directory.
 
 Loads the directory like every other command (so load errors are findings
-too), applies Nomad's own validation and the lint rules, and prints one line
-per finding (``file:line: severity: message [rule]``) or, with ``--format
-json``, the document described in ``reconciler.lint.runner``.  Nomad's rules
-are those of ``--nomad-version`` (``auto``: the version the Nomad at
-``--address``/``NOMAD_ADDR`` reports in ``/v1/agent/self``, lint's only
-request to Nomad); without it, those of every supported release.
+too), applies Nomad's own validation and the lint rules, checks the analysis
+templates under ``.reconciler/analysis/`` and the jobs that opt into them, and
+prints one line per finding (``file:line: severity: message [rule]``) or, with
+``--format json``, the document described in ``reconciler.lint.runner``.
+Nomad's rules are those of ``--nomad-version`` (``auto``: the version the Nomad
+at ``--address``/``NOMAD_ADDR`` reports in ``/v1/agent/self``, lint's only
+request to Nomad); without it, those of every supported release.  With
+``--prometheus-url``, each analysis query is also parsed by that Prometheus
+(``/api/v1/parse_query``); when it cannot be reached a note says so on stderr
+and the local PromQL check stands alone.
 
 Exit status: 1 if any finding is an error (or any finding at all with
 ``--warnings-as-errors``), else 0.
@@ -20,6 +24,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from reconciler.commands.prometheus_options import add_prometheus_options
 from reconciler.errors import ConfigError
 from reconciler.lint.rules import RULES
 
@@ -37,6 +42,10 @@ def register(subparsers: Any) -> None:
         epilog=(
             "rules (besides nomad-validate, nomad-warning, load, duplicate-job, "
             f"job-id-file-name):\n{rules}\n\n"
+            "analysis templates (.reconciler/analysis/*.hcl, docs/analysis.md): analysis (a "
+            "template's own errors), analysis-promql (Prometheus refused a query; needs "
+            "--prometheus-url), analysis-reference (Meta gitops.analysis names an unknown or "
+            "broken template), analysis-no-canary (warning: a group opts in without canaries).\n\n"
             "--format json prints the nomad-reconciler/v1 document (docs/json-output.md): "
             "{schema, command: lint, exit_code, summary: {errors, warnings, jobs, "
             "files_with_errors}, diagnostics: [{path, line, column, severity, message, rule}]}."
@@ -77,6 +86,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--address", metavar="URL", help="with --nomad-version auto: Nomad's address (NOMAD_ADDR)")
     parser.add_argument("--warnings-as-errors", action="store_true", help="exit 1 on warnings too")
     parser.add_argument("--max-file-size", default="256KiB", metavar="SIZE", help="largest job file loaded (default 256KiB; e.g. 64KiB, 1MiB); a larger one is an error of that file, never parsed")
+    add_prometheus_options(parser, purpose="optional: analysis queries parsed by Prometheus itself")
     parser.set_defaults(func=run)
 
 
@@ -94,6 +104,10 @@ def run(args: argparse.Namespace) -> int:
     )
     diagnostics = lint_snapshot(
         snapshot, nomad_version=_target_version(args), time_zones=_known_time_zones()
+    )
+    diagnostics = sorted(
+        [*diagnostics, *_analysis_findings(args, root, snapshot.jobs)],
+        key=lambda d: (d.path, d.line or 0, d.severity.value != "error", d.rule),
     )
     failing = len(diagnostics) if args.warnings_as_errors else count_errors(diagnostics)
     exit_code = 1 if failing else 0
@@ -153,3 +167,47 @@ def _known_time_zones() -> frozenset[str]:
     import zoneinfo
 
     return frozenset(zoneinfo.available_timezones())
+
+
+def _analysis_findings(args: argparse.Namespace, root: Path, jobs: Any) -> list[Any]:
+    from reconciler.commands.prometheus_options import build_prometheus_config
+    from reconciler.core.analysis_templates import build_catalog
+    from reconciler.jobspec.analysis_files import read_analysis_files
+    from reconciler.jobspec.loader import parse_size
+    from reconciler.lint.analysis import lint_analysis
+
+    texts, read_errors = read_analysis_files(root, max_file_size=parse_size(args.max_file_size))
+    catalog = build_catalog(texts, read_errors=read_errors)
+    config = build_prometheus_config(args, os.environ)
+    remote = _parse_remotely(config, catalog) if config is not None else []
+    return lint_analysis(jobs, catalog, remote=remote)
+
+
+def _parse_remotely(config: Any, catalog: Any) -> list[Any]:
+    """Each check's query (placeholders filled with example values) parsed by Prometheus."""
+    import asyncio
+
+    from reconciler.core.analysis_templates import EXAMPLE_VALUES, render_query
+    from reconciler.errors import PrometheusError
+    from reconciler.model import Diagnostic
+    from reconciler.prometheus import PrometheusClient
+
+    async def parse_all() -> list[Diagnostic]:
+        found: list[Diagnostic] = []
+        async with PrometheusClient(config) as client:
+            for template in catalog.templates.values():
+                for check in template.checks:
+                    verdict = await client.parse_query(render_query(check.query, EXAMPLE_VALUES))
+                    if verdict is not None:
+                        found.append(Diagnostic(
+                            path=check.path, line=check.query_line, rule="analysis-promql",
+                            message=f'check "{check.qualified_name}": Prometheus: {verdict}',
+                        ))  # fmt: skip
+        return found
+
+    try:
+        return asyncio.run(parse_all())
+    except PrometheusError as exc:
+        print(f"note: Prometheus at {config.display_url} did not parse the analysis queries "
+              f"({exc}); only the local PromQL check was applied", file=sys.stderr)  # fmt: skip
+        return []

@@ -1,0 +1,117 @@
+"""How to reach Prometheus for canary analysis: URL, credentials, TLS.
+
+``PrometheusConfig`` is a frozen value, built from flags, the daemon's config
+file or the environment by the CLI (this module reads no environment).  The
+options mirror the Nomad connection's: a bearer token (fixed, or a file
+re-read when it changes, for rotation), HTTP basic auth (``user:password``, or
+credentials in the URL), a CA file, a client certificate and key, a TLS server
+name and skip-verify.  Every secret is registered with ``reconciler.secrets``
+so no log line or error text shows it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from urllib.parse import unquote, urlsplit
+
+from reconciler.errors import ConfigError
+from reconciler.secrets import address_credentials, redact_url, register_secrets
+
+
+@dataclass(frozen=True)
+class PrometheusConfig:
+    url: str
+    token: str | None = field(default=None, repr=False)
+    token_file: str | None = None
+    http_auth: tuple[str, str] | None = field(default=None, repr=False)
+    ca_cert: str | None = None
+    client_cert: str | None = None
+    client_key: str | None = None
+    tls_server_name: str | None = None
+    skip_verify: bool = False
+    timeout: float = 10.0
+
+    def __post_init__(self) -> None:
+        register_secrets(
+            self.token,
+            *(self.http_auth[1:] if self.http_auth else ()),
+            *address_credentials(self.url),
+        )
+        if self.token is not None and self.token_file is not None:
+            raise ConfigError("set either a Prometheus bearer token or a token file, not both")
+        if (self.client_cert is None) != (self.client_key is None):
+            raise ConfigError("the Prometheus client certificate and key must be set together")
+        if self.timeout <= 0:
+            raise ConfigError(f"Prometheus timeout must be positive, got {self.timeout}")
+        self.base_url  # noqa: B018 - validates the URL early
+
+    @property
+    def base_url(self) -> str:
+        """The URL without credentials and trailing slash (a path prefix is kept)."""
+        parts = urlsplit(self.url if "://" in self.url else "http://" + self.url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(
+                f"--prometheus-url {redact_url(self.url)!r}: expected http://host:port or https://host:port"
+            )
+        try:
+            port = parts.port
+        except ValueError as exc:
+            raise ConfigError(f"--prometheus-url {redact_url(self.url)!r}: invalid port") from exc
+        host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+        netloc = host if port is None else f"{host}:{port}"
+        return f"{parts.scheme}://{netloc}{parts.path.rstrip('/')}"
+
+    @property
+    def basic_auth(self) -> tuple[str, str] | None:
+        """``http_auth``, else credentials written in the URL."""
+        if self.http_auth is not None:
+            return self.http_auth
+        parts = urlsplit(self.url if "://" in self.url else "http://" + self.url)
+        if parts.username is None:
+            return None
+        return unquote(parts.username), unquote(parts.password or "")
+
+    @property
+    def display_url(self) -> str:
+        return redact_url(self.url)
+
+
+def parse_http_auth(value: str, *, name: str = "PROMETHEUS_HTTP_AUTH") -> tuple[str, str]:
+    """``user[:password]``; the value itself is never echoed."""
+    user, _, password = value.partition(":")
+    register_secrets(password)
+    if not user:
+        raise ConfigError(f"{name}: expected user:password (user is empty)")
+    return user, password
+
+
+class BearerToken:
+    """The bearer token to send now: fixed, or read from a file re-read when it changes."""
+
+    def __init__(self, *, token: str | None = None, token_file: str | None = None) -> None:
+        self._token = token
+        self._file = token_file
+        self._stamp: tuple[int, int, int] | None = None
+
+    def current(self) -> str | None:
+        if self._file is None:
+            return self._token
+        try:
+            st = os.stat(self._file)
+            stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+            if stamp != self._stamp:
+                with open(self._file, encoding="utf-8") as handle:
+                    text = handle.read()
+                register_secrets(*text.split())
+                token = text.strip() or None
+                if token is not None and (len(token.split()) != 1):
+                    raise ConfigError(
+                        f"Prometheus token file {self._file}: expected one token; content not shown"
+                    )
+                self._token, self._stamp = token, stamp
+        except (OSError, UnicodeDecodeError) as exc:
+            if self._stamp is None:
+                raise ConfigError(f"Prometheus token file {self._file}: cannot read it ({exc})") from exc
+            # mid-rotation: keep the token we had
+        return self._token
