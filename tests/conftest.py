@@ -1,5 +1,5 @@
-"""Shared fixtures.  Tests never read NOMAD_ADDR & co. from the developer's shell:
-it may point at a production cluster."""
+"""Shared fixtures.  Tests never read NOMAD_ADDR & co. (nor PROMETHEUS_URL & co.)
+from the developer's shell: it may point at a production cluster."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ GOLDEN = Path(__file__).parent / "golden"
 @pytest.fixture(autouse=True)
 def _no_nomad_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
-        if name.startswith("NOMAD_"):
+        if name.startswith(("NOMAD_", "PROMETHEUS_")):
             monkeypatch.delenv(name, raising=False)
 
 

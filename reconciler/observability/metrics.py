@@ -18,6 +18,7 @@ always agree, and ``forget_job`` makes all of a job's series disappear at once. 
 
 from __future__ import annotations
 
+import contextlib
 import platform
 import threading
 import time
@@ -181,6 +182,20 @@ class ReconcilerMetrics:
             "1 while the Nomad event stream is connected.",
             registry=r,
         )
+        self.analysis_runs = Counter(
+            PREFIX + "analysis_runs",
+            "Canary analysis measurements (one Prometheus query of one check), by result: "
+            "pass, fail or inconclusive (no data, Prometheus unreachable).",
+            [*JOB_LABELS, "check", "result"],
+            registry=r,
+        )
+        self.analysis_value = Gauge(
+            PREFIX + "analysis_value",
+            "The value a canary analysis check last measured (while its deployment runs).",
+            [*JOB_LABELS, "check"],
+            registry=r,
+        )
+        self._analysis_checks: dict[JobKey, set[str]] = {}
         # Series that exist from the start, so rate() and alerts see zeroes, not gaps.
         for op in SyncOperation:
             for result in OperationResult:
@@ -261,7 +276,14 @@ class ReconcilerMetrics:
 
     def forget_job(self, key: JobKey) -> None:
         """Drop every per-job series of ``key`` (the job was removed everywhere)."""
+        self.clear_analysis(key)
         self._jobs.forget(key)
+        with self._lock:
+            checks = self._analysis_checks.pop(key, set())
+        for check in checks:
+            for result in ("pass", "fail", "inconclusive"):
+                with contextlib.suppress(KeyError):
+                    self.analysis_runs.remove(*key, check, result)
 
     # -- deployments -----------------------------------------------------------
 
@@ -352,6 +374,44 @@ class ReconcilerMetrics:
 
     def set_event_stream_connected(self, connected: bool) -> None:
         self.event_stream_connected.set(1 if connected else 0)
+
+    # -- canary analysis -------------------------------------------------------
+
+    def observe_analysis_measurement(
+        self, key: JobKey, check: str, result: str, value: float | None = None
+    ) -> None:
+        """Count one measurement of ``check`` (``template/check``) for the job's canaries.
+
+        ``result`` is ``pass``, ``fail`` or ``inconclusive``; ``value`` (when
+        the query returned one) becomes ``analysis_value``.  The first
+        measurement of a check creates its three result series at zero, so
+        ``increase()`` sees the first inconclusive one.
+        """
+        results = ("pass", "fail", "inconclusive")
+        if result not in results:
+            raise ValueError(f"analysis result must be one of {results}, got {result!r}")
+        namespace, job_id = key
+        with self._lock:
+            known = self._analysis_checks.setdefault(key, set())
+            fresh = check not in known
+            known.add(check)
+        if fresh:
+            for each in results:
+                self.analysis_runs.labels(namespace, job_id, check, each)
+        self.analysis_runs.labels(namespace, job_id, check, result).inc()
+        if value is not None:
+            self.analysis_value.labels(namespace, job_id, check).set(value)
+
+    def clear_analysis(self, key: JobKey) -> None:
+        """The job's analysis is over (promoted, failed, superseded): drop its values.
+
+        The run counters stay, so alerts over ``increase()`` keep their history.
+        """
+        with self._lock:
+            checks = self._analysis_checks.get(key, set())
+        for check in checks:
+            with contextlib.suppress(KeyError):
+                self.analysis_value.remove(*key, check)
 
     # -- the checkout ----------------------------------------------------------
 

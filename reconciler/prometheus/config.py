@@ -19,7 +19,7 @@ from reconciler.errors import ConfigError
 from reconciler.secrets import address_credentials, redact_url, register_secrets
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class PrometheusConfig:
     url: str
     token: str | None = field(default=None, repr=False)
@@ -45,6 +45,14 @@ class PrometheusConfig:
         if self.timeout <= 0:
             raise ConfigError(f"Prometheus timeout must be positive, got {self.timeout}")
         self.base_url  # noqa: B018 - validates the URL early
+
+    def __repr__(self) -> str:
+        # The URL may carry basic-auth credentials: only its redacted form is shown.
+        return (
+            f"PrometheusConfig(url={self.display_url!r}, token_file={self.token_file!r}, "
+            f"ca_cert={self.ca_cert!r}, client_cert={self.client_cert!r}, "
+            f"tls_server_name={self.tls_server_name!r}, skip_verify={self.skip_verify})"
+        )
 
     @property
     def base_url(self) -> str:

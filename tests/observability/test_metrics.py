@@ -392,3 +392,28 @@ def test_scrape_while_updating_from_another_thread(metrics: ReconcilerMetrics) -
         stop.set()
         t.join(timeout=10)
     assert not t.is_alive()
+
+
+def test_analysis_measurements_count_by_result_and_keep_the_last_value(
+    metrics: ReconcilerMetrics,
+) -> None:
+    web = ("default", "web")
+    labels = {"nomad_namespace": "default", "nomad_job": "web", "check": "http/error-rate"}
+    metrics.observe_analysis_measurement(web, "http/error-rate", "inconclusive")
+    # the first measurement creates every result at zero, so increase() sees it
+    assert value(metrics, "nomad_reconciler_analysis_runs_total", {**labels, "result": "pass"}) == 0
+    assert value(metrics, "nomad_reconciler_analysis_runs_total", {**labels, "result": "inconclusive"}) == 1
+    assert value(metrics, "nomad_reconciler_analysis_value", labels) is None
+    metrics.observe_analysis_measurement(web, "http/error-rate", "pass", 0.004)
+    metrics.observe_analysis_measurement(web, "http/error-rate", "fail", 0.25)
+    assert value(metrics, "nomad_reconciler_analysis_runs_total", {**labels, "result": "pass"}) == 1
+    assert value(metrics, "nomad_reconciler_analysis_runs_total", {**labels, "result": "fail"}) == 1
+    assert value(metrics, "nomad_reconciler_analysis_value", labels) == 0.25
+    # the analysis ends: the value goes, the counters stay for increase()
+    metrics.clear_analysis(web)
+    assert value(metrics, "nomad_reconciler_analysis_value", labels) is None
+    assert value(metrics, "nomad_reconciler_analysis_runs_total", {**labels, "result": "fail"}) == 1
+    metrics.forget_job(web)
+    assert value(metrics, "nomad_reconciler_analysis_runs_total", {**labels, "result": "fail"}) is None
+    with pytest.raises(ValueError, match="analysis result"):
+        metrics.observe_analysis_measurement(web, "http/error-rate", "maybe")

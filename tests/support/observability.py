@@ -95,6 +95,8 @@ def populate(metrics: ReconcilerMetrics, clock: FakeClock) -> None:
     for status in (200, 200, 500, "error"):
         metrics.observe_nomad_request(Record("/v1/job/:id", "GET", status, 0.012))
     metrics.observe_nomad_request(Record("/v1/jobs", "put", 200, 0.03))
+    metrics.observe_analysis_measurement(api, "http/error-rate", "pass", 0.002)
+    metrics.observe_analysis_measurement(api, "http/error-rate", "inconclusive")
     metrics.set_event_stream_connected(True)
     metrics.mark_sync_succeeded()
 

@@ -30,12 +30,14 @@ def wait_for(what: str, probe: Callable[[], T | None], *, deadline_s: float = 60
     An ``OSError`` (a server not listening yet) counts as no value; the sleep only paces polls.
     """
     end = time.monotonic() + deadline_s
-    last_error: Exception | None = None
+    # Only the text: a kept exception keeps its traceback's frames, and with them a
+    # refused connection's socket, alive until some later test's garbage collection.
+    last_error: str | None = None
     while time.monotonic() < end:
         try:
             value = probe()
         except (OSError, urllib.error.URLError) as exc:
-            last_error, value = exc, None
+            last_error, value = repr(exc), None
         if value is not None:
             return value
         time.sleep(0.2)
