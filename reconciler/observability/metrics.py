@@ -32,7 +32,13 @@ from reconciler.deployment import Deployment, DeploymentStatus
 from reconciler.model import Diagnostic, JobKey, Severity, Snapshot
 from reconciler.nomad.objects import parse_deployment
 from reconciler.observability.deployments import DeploymentView, summarize_deployment
-from reconciler.observability.job_series import PREFIX, JobStateView, JobTable, PerJobCollector
+from reconciler.observability.job_series import (
+    JOB_LABELS,
+    PREFIX,
+    JobStateView,
+    JobTable,
+    PerJobCollector,
+)
 from reconciler.observability.labels import (
     ErrorKind,
     OperationResult,

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from reconciler.cli import main
-from tests.observability.prometheus_harness import PROMETHEUS, running_prometheus
-from tests.prometheus.exporter import running_exporter
+from tests.support.exporter import running_exporter
+from tests.support.prometheus import PROMETHEUS, running_prometheus
 
 TEMPLATES = """\
 analysis "http" {

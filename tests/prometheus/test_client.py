@@ -25,8 +25,8 @@ import trustme
 from reconciler.errors import ConfigError, PrometheusQueryError, PrometheusUnavailableError
 from reconciler.prometheus import PrometheusClient, PrometheusConfig, RequestRecord
 from reconciler.secrets import scrub
-from tests.observability.prometheus_harness import PROMETHEUS, Prometheus, running_prometheus
-from tests.prometheus.exporter import MetricsExporter, running_exporter
+from tests.support.exporter import MetricsExporter, running_exporter
+from tests.support.prometheus import PROMETHEUS, Prometheus, running_prometheus
 
 needs_prometheus = pytest.mark.skipif(
     PROMETHEUS is None,

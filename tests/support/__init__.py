@@ -16,6 +16,7 @@ from another test module (``tests/test_code_quality.py`` checks it).
 - ``memory_nomad``: an in-memory Nomad behind the engine's API seam.
 - ``fault_proxy``, ``recorder``, ``replay``: HTTP servers that break, record and replay.
 - ``observability``: values for the metrics tests and the reading of a /metrics text.
+- ``exporter``: a loopback metrics exporter whose series a test drives (canary analysis).
 - ``prometheus``, ``promql``, ``monitoring``: a real Prometheus, PromQL checks, the
   project's alert rules and dashboard.
 """
