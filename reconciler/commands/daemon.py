@@ -12,6 +12,8 @@ import argparse
 import os
 from typing import Any
 
+from reconciler.commands.prometheus_options import add_prometheus_options
+
 _NOMAD_FLAGS = {
     "address": "Nomad address (env NOMAD_ADDR; default http://127.0.0.1:4646)",
     "token_file": "file holding the ACL token, re-read when it changes "
@@ -122,6 +124,7 @@ def register(subparsers: Any) -> None:
     nomad.add_argument("--tls-skip-verify", dest="nomad_skip_verify",
                        action="store_true", default=None,
                        help="do not verify Nomad's TLS certificate (env NOMAD_SKIP_VERIFY)")
+    add_prometheus_options(p, purpose="canary analysis, docs/analysis.md")
     p.set_defaults(func=run)
 
 

@@ -13,8 +13,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Mapping
 
-from reconciler.errors import ConfigError
-from reconciler.prometheus.config import PrometheusConfig, parse_http_auth
+from reconciler.prometheus.config import PrometheusConfig, prometheus_config
 
 
 def add_prometheus_options(parser: argparse.ArgumentParser, *, purpose: str) -> None:
@@ -29,7 +28,7 @@ def add_prometheus_options(parser: argparse.ArgumentParser, *, purpose: str) -> 
     group.add_argument("--prometheus-client-key", metavar="FILE", help="client key (mutual TLS)")
     group.add_argument("--prometheus-tls-server-name", metavar="NAME",
                        help="name the server certificate must carry")  # fmt: skip
-    group.add_argument("--prometheus-tls-skip-verify", action="store_true",
+    group.add_argument("--prometheus-tls-skip-verify", action="store_true", default=None,
                        help="do not verify the server certificate")  # fmt: skip
 
 
@@ -37,23 +36,13 @@ def build_prometheus_config(
     args: argparse.Namespace, env: Mapping[str, str]
 ) -> PrometheusConfig | None:
     """The configured Prometheus, or ``None`` when no URL is given."""
-    url = getattr(args, "prometheus_url", None) or env.get("PROMETHEUS_URL") or None
-    if url is None:
-        return None
-    token_file = getattr(args, "prometheus_token_file", None)
-    token = None if token_file else (env.get("PROMETHEUS_TOKEN") or None)
-    auth = env.get("PROMETHEUS_HTTP_AUTH") or None
-    try:
-        return PrometheusConfig(
-            url=url,
-            token=token,
-            token_file=token_file,
-            http_auth=parse_http_auth(auth) if auth else None,
-            ca_cert=getattr(args, "prometheus_ca_cert", None),
-            client_cert=getattr(args, "prometheus_client_cert", None),
-            client_key=getattr(args, "prometheus_client_key", None),
-            tls_server_name=getattr(args, "prometheus_tls_server_name", None),
-            skip_verify=bool(getattr(args, "prometheus_tls_skip_verify", False)),
-        )
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from exc
+    return prometheus_config(
+        url=getattr(args, "prometheus_url", None),
+        env=env,
+        token_file=getattr(args, "prometheus_token_file", None),
+        ca_cert=getattr(args, "prometheus_ca_cert", None),
+        client_cert=getattr(args, "prometheus_client_cert", None),
+        client_key=getattr(args, "prometheus_client_key", None),
+        tls_server_name=getattr(args, "prometheus_tls_server_name", None),
+        skip_verify=bool(getattr(args, "prometheus_tls_skip_verify", False)),
+    )

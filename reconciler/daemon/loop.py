@@ -45,10 +45,12 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from reconciler.core.analysis_templates import AnalysisCatalog, build_catalog
 from reconciler.core.diff import DriftState
 from reconciler.core.ownership import parse_wave, read_ownership
 from reconciler.core.plan import ActionKind, HoldReason, SyncPolicy
 from reconciler.core.prune import PruneHistory
+from reconciler.daemon.analysis import CanaryAnalysis
 from reconciler.daemon.api_tap import SCOPE, TappedApi
 from reconciler.daemon.debounce import Debouncer, ParseErrorGate
 from reconciler.daemon.hooks import DaemonObserver
@@ -57,7 +59,12 @@ from reconciler.daemon.nomad_watch import DeploymentChange, JobChange, NomadWatc
 from reconciler.daemon.ordering import Deferral, defer_changes
 from reconciler.daemon.pass_lock import PassLock
 from reconciler.daemon.queue import Outcome, QueueSettings, Result, WorkQueue
-from reconciler.daemon.rollout import RolloutPhase, RolloutTracker, promotion_soak
+from reconciler.daemon.rollout import (
+    RolloutPhase,
+    RolloutTracker,
+    canaries_all_healthy,
+    promotion_soak,
+)
 from reconciler.daemon.settings import DaemonSettings, load_settings, reload_changes
 from reconciler.daemon.watcher import JobsDirWatcher
 from reconciler.errors import (
@@ -67,6 +74,7 @@ from reconciler.errors import (
     NomadUnavailableError,
     ReconcilerError,
 )
+from reconciler.jobspec.analysis_files import read_analysis_files
 from reconciler.model import JobKey, Revision, Snapshot
 from reconciler.nomad.client import NomadClient
 from reconciler.nomad.config import NomadConfig, TokenSource, parse_http_auth
@@ -74,6 +82,7 @@ from reconciler.nomad.retry import RetryPolicy
 from reconciler.observability.labels import OperationResult
 from reconciler.observability.metrics import ReconcilerMetrics
 from reconciler.observability.server import Heartbeat, ObservabilityServer, parse_listen_address
+from reconciler.prometheus.config import prometheus_config
 from reconciler.revision import (
     JobsSource,
     SourceKind,
@@ -204,6 +213,7 @@ class Daemon:
         self.gate = ParseErrorGate(settle=settings.settle)
         self.snapshot: Snapshot | None = None
         self._declared: dict[JobKey, Any] = {}  # the current snapshot's jobs by key
+        self._analysis_catalog = AnalysisCatalog()  # the checkout's analysis templates
         self.revision: Revision | None = None
         self._reasons: dict[JobKey, set[Reason]] = {}
         self._running_reasons: dict[JobKey, set[Reason]] = {}  # of keys in a running batch
@@ -271,6 +281,15 @@ class Daemon:
             on_request=self.metrics.observe_nomad_request,
         )
         await self._require_namespace()
+        self.analysis = CanaryAnalysis(
+            prometheus_config(
+                url=s.prometheus_url, env=self.env, token_file=s.prometheus_token_file,
+                ca_cert=s.prometheus_ca_cert, client_cert=s.prometheus_client_cert,
+                client_key=s.prometheus_client_key, tls_server_name=s.prometheus_tls_server_name,
+                skip_verify=s.prometheus_tls_skip_verify,
+            ),
+            on_measurement=self.metrics.observe_analysis_measurement,
+        )  # fmt: skip
         self.api = TappedApi(ClientApi(self.client), gate=lambda ns, dep: False, client=self.client)
         self.engine = Reconciler(
             self.api, sync_policy(s), annotate=False,
@@ -358,6 +377,7 @@ class Daemon:
         finished = await self.queue.close(timeout=self.settings.shutdown_timeout)
         if not finished:
             log.warning("in-flight work cancelled at shutdown timeout")
+        await self.analysis.aclose()
         await self.client.aclose()
         if server is not None:
             server.stop()
@@ -520,6 +540,11 @@ class Daemon:
             load_directory, source.root, inputs=inputs, cache=self._cache,
             max_file_size=self.settings.max_file_size,
         )  # fmt: skip
+        texts, unread = await asyncio.to_thread(
+            read_analysis_files, source.root, max_file_size=self.settings.max_file_size)
+        self._analysis_catalog = build_catalog(texts, read_errors=unread)
+        for problem in self._analysis_catalog.errors:
+            log.error("analysis template error", extra={"fields": {"error": problem.describe()}})
         revision = await read_revision(root)
         if revision is not None and busy_before:
             revision = dataclasses.replace(revision, busy=True)
@@ -1358,6 +1383,27 @@ class Daemon:
         )  # fmt: skip
         self.metrics.observe_deployment(key, dep)
         self.observer.deployment_observed(key, dep, update.phase.value)
+        if update.phase is RolloutPhase.AWAITING_PROMOTION and desired is not None and (
+            canaries_all_healthy(dep)
+        ):
+            # Canary analysis: never promote unless it passed; fail the deployment on a breach.
+            gate = await self.analysis.gate(
+                key, dep, desired, catalog=self._analysis_catalog,
+                allocations=self.client.deployment_allocations,
+            )  # fmt: skip
+            if gate is not None and gate.failed:
+                await self.client.fail_deployment(update.deployment_id, namespace=key[0])
+                self.tracker.hold(key, tracking.digest if tracking else desired.digest, gate.reason)
+                log.warning("analysis failed the canaries: deployment failed, Nomad rolls back",
+                            extra=_fields(key, deployment=update.deployment_id[:8],
+                                          reason=gate.reason))  # fmt: skip
+                self._schedule_rollout_check(key, 0.0)
+                return
+            if gate is not None and not gate.passed:
+                waits = [d for d in (update.recheck_in, gate.recheck_in) if d is not None]
+                update = dataclasses.replace(
+                    update, promote=False, recheck_in=min(waits) if waits else None,
+                    reason=gate.reason)  # fmt: skip
         if update.superseded:
             log.info("rollout superseded", extra=_fields(key, deployment=update.superseded[:8]))
         if update.changed:
@@ -1382,6 +1428,8 @@ class Daemon:
             self._schedule_rollout_check(key, 0.0)
             return
         if update.phase.terminal:
+            self.metrics.clear_analysis(key)
+            self.analysis.forget(key, update.deployment_id)
             self._cancel_rollout_check(key)  # a safety re-check may still be pending
             finished = self._tracking.pop(key, None)
             self._release_deferred()  # a later wave or a capped change may go now

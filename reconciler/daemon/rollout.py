@@ -184,7 +184,9 @@ class RolloutTracker:
             tracked.digest = digest
         self._tracked[key] = tracked
 
-        if phase is RolloutPhase.FAILED and tracked.digest is not None:
+        if phase is RolloutPhase.FAILED and tracked.digest is not None and (
+            self._held.get(key, ("",))[0] != tracked.digest  # keep an analysis' own reason
+        ):
             self._held[key] = (tracked.digest, description or "deployment failed")
         if phase is not RolloutPhase.AWAITING_PROMOTION:
             tracked.healthy_since = None
@@ -227,6 +229,10 @@ class RolloutTracker:
             del self._held[key]
             return None
         return held[1]
+
+    def hold(self, key: JobKey, digest: str, reason: str) -> None:
+        """Hold ``digest`` with ``reason`` (a canary analysis failed it) until the spec changes."""
+        self._held[key] = (digest, reason)
 
     def forget(self, key: JobKey) -> None:
         self._tracked.pop(key, None)

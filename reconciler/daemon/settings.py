@@ -122,6 +122,14 @@ class DaemonSettings:
     var_files: tuple[str, ...] = ()
     nomad: NomadSettings = NomadSettings()
     config_file: str | None = None
+    # Canary analysis (docs/analysis.md); PROMETHEUS_URL/_TOKEN/_HTTP_AUTH apply too.
+    prometheus_url: str | None = None
+    prometheus_token_file: str | None = None
+    prometheus_ca_cert: str | None = None
+    prometheus_client_cert: str | None = None
+    prometheus_client_key: str | None = None
+    prometheus_tls_server_name: str | None = None
+    prometheus_tls_skip_verify: bool = False
 
     def redacted(self) -> dict[str, Any]:
         """A loggable view: secrets replaced by a marker."""
@@ -132,6 +140,8 @@ class DaemonSettings:
         for secret in ("ui_token", "ui_basic_auth"):
             if data.get(secret):
                 data[secret] = "<redacted>"
+        if data.get("prometheus_url"):
+            data["prometheus_url"] = redact_url(data["prometheus_url"])
         if data["nomad"].get("address"):
             data["nomad"]["address"] = redact_url(data["nomad"]["address"])
         return data
@@ -231,7 +241,8 @@ def _coerce(key: str, value: object, *, source: str) -> Any:
         return fraction
     if key == "promote_after":
         return None if value in (None, "", "off") else parse_duration(value, name=name)
-    if key in ("self_heal", "event_stream", "prune", "purge", "apply_uncommitted", "ui"):
+    if key in ("self_heal", "event_stream", "prune", "purge", "apply_uncommitted", "ui",
+               "prometheus_tls_skip_verify"):
         return parse_bool(value, name=name)
     if key in ("workers", "max_concurrent_deployments"):
         minimum = 1 if key == "workers" else 0
@@ -267,7 +278,9 @@ def _coerce(key: str, value: object, *, source: str) -> Any:
             raise ConfigError(f"{name}: expected HOST:PORT, got {value!r}")
         parse_listen(value, name=name)
         return value
-    if key in ("jobs_dir", "config_file", "ui_token_file", "ui_basic_auth_file"):
+    if key in ("jobs_dir", "config_file", "ui_token_file", "ui_basic_auth_file",
+               "prometheus_url", "prometheus_token_file", "prometheus_ca_cert",
+               "prometheus_client_cert", "prometheus_client_key", "prometheus_tls_server_name"):
         if not isinstance(value, str):
             raise ConfigError(f"{name}: expected a path, got {value!r}")
         return value

@@ -12,6 +12,7 @@ so no log line or error text shows it.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
@@ -92,6 +93,42 @@ def parse_http_auth(value: str, *, name: str = "PROMETHEUS_HTTP_AUTH") -> tuple[
     if not user:
         raise ConfigError(f"{name}: expected user:password (user is empty)")
     return user, password
+
+
+def prometheus_config(
+    *,
+    url: str | None,
+    env: Mapping[str, str],
+    token_file: str | None = None,
+    ca_cert: str | None = None,
+    client_cert: str | None = None,
+    client_key: str | None = None,
+    tls_server_name: str | None = None,
+    skip_verify: bool = False,
+) -> PrometheusConfig | None:
+    """The configured Prometheus (flags over ``PROMETHEUS_*`` variables), or ``None`` without a URL.
+
+    ``PROMETHEUS_URL``, ``PROMETHEUS_TOKEN`` (unless a token file is given) and
+    ``PROMETHEUS_HTTP_AUTH`` (``user:password``) come from ``env``.
+    """
+    url = url or env.get("PROMETHEUS_URL") or None
+    if url is None:
+        return None
+    auth = env.get("PROMETHEUS_HTTP_AUTH") or None
+    try:
+        return PrometheusConfig(
+            url=url,
+            token=None if token_file else (env.get("PROMETHEUS_TOKEN") or None),
+            token_file=token_file,
+            http_auth=parse_http_auth(auth) if auth else None,
+            ca_cert=ca_cert,
+            client_cert=client_cert,
+            client_key=client_key,
+            tls_server_name=tls_server_name,
+            skip_verify=skip_verify,
+        )
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
 
 
 class BearerToken:

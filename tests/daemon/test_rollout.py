@@ -155,3 +155,12 @@ def test_a_newer_deployment_supersedes_an_unfinished_one() -> None:
     tracker.observe(KEY, dep("successful", dep_id="d2", promoted=True), now=2.0, soak=None)
     u = tracker.observe(KEY, dep(dep_id="d3"), now=3.0, soak=None)
     assert u.superseded is None  # d2 had finished
+
+
+def test_a_hold_set_by_a_failed_analysis_keeps_its_reason_when_nomad_reports_the_failure() -> None:
+    tracker = RolloutTracker()
+    tracker.observe(KEY, dep(healthy=1), now=0.0, soak=None, digest="bad")
+    reason = "analysis: http/error-rate = 0.5, wanted < 0.05"
+    tracker.hold(KEY, "bad", reason)
+    tracker.observe(KEY, dep("failed", description="Deployment marked as failed"), now=1.0, soak=None)
+    assert tracker.hold_for(KEY, "bad") == reason
