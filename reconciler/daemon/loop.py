@@ -214,6 +214,8 @@ class Daemon:
         self.snapshot: Snapshot | None = None
         self._declared: dict[JobKey, Any] = {}  # the current snapshot's jobs by key
         self._analysis_catalog = AnalysisCatalog()  # the checkout's analysis templates
+        # Without Prometheus until run() reads the settings: analyses then never pass.
+        self.analysis = CanaryAnalysis(None, on_measurement=self.metrics.observe_analysis_measurement)
         self.revision: Revision | None = None
         self._reasons: dict[JobKey, set[Reason]] = {}
         self._running_reasons: dict[JobKey, set[Reason]] = {}  # of keys in a running batch
