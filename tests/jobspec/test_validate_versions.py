@@ -21,7 +21,7 @@ from reconciler.jobspec.validate import format_validation_errors, validate_job
 from reconciler.jobspec.validate.go_regexp import go_regexp_error
 from reconciler.jobspec.validate.go_version import version_constraint_error
 from reconciler.jobspec.validate.periodic import time_zone_error
-from reconciler.jobspec.validate.target import describe_versions
+from reconciler.jobspec.validate.target import describe_versions, representative_versions
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "validate"
 TARGETS = json.loads((GOLDEN / "targets.json").read_text())["cases"]
@@ -184,14 +184,18 @@ def test_the_default_version_is_the_oldest_supported() -> None:
     assert validate_job(_job(Datacenters=None)).errors == ("Missing job datacenters",)
 
 
+SPANS = representative_versions()
+
+
 @pytest.mark.parametrize(
     ("versions", "text"),
     [
-        ([(1, 0, 18), (1, 2, 0)], "Nomad < 1.5.0"),
-        ([(1, 0, 18)], "Nomad < 1.2.0"),
-        ([(1, 2, 0), (1, 5, 0)], "Nomad >= 1.2.0"),
-        ([(1, 2, 0)], "Nomad >= 1.2.0, < 1.5.0"),
-        ([(1, 0, 18), (1, 5, 0)], "Nomad < 1.2.0; Nomad >= 1.5.0"),
+        ([v for v in SPANS if v < (1, 5, 0)], "Nomad < 1.5.0"),
+        ([v for v in SPANS if v < (1, 1, 0)], "Nomad < 1.1.0"),
+        ([v for v in SPANS if v >= (1, 2, 0)], "Nomad >= 1.2.0"),
+        ([v for v in SPANS if (1, 2, 0) <= v < (1, 5, 0)], "Nomad >= 1.2.0, < 1.5.0"),
+        ([v for v in SPANS if v < (1, 1, 0) or v >= (1, 5, 0)], "Nomad < 1.1.0; Nomad >= 1.5.0"),
+        (list(SPANS), "every Nomad"),
     ],
 )
 def test_describe_versions(versions: list[tuple[int, int, int]], text: str) -> None:

@@ -11,21 +11,23 @@ the register/plan endpoints' HTTP 500 body (go-multierror's list format), and
 One module per part of Nomad's ``Job.Validate`` tree: ``job`` (the job,
 parameterized), ``group``, ``task`` (incl. devices), ``placement`` (constraints,
 affinities, spreads), ``policies`` (restart, reschedule, update, migrate),
-``services``, ``periodic`` (cron syntax, time zones), ``warnings``
+``services``, ``volumes`` (volume requests, per release), ``periodic`` (cron
+syntax, time zones), ``warnings``
 (``Job.Warnings``) and ``texts`` (go-multierror, Go durations and quoting);
 ``go_regexp`` and ``go_version`` parse constraint targets as Go and go-version
 do; ``target`` says which release (and time zone database) is imitated.
 
 Per release: ``validate_job(job, version=...)`` applies that release's rules
-where they differ (``target.RULE_CHANGES``: sysbatch from 1.2.0; datacenters
-defaulted, the priority checked by the admission hook and "block" for
-"stanza" from 1.5.0); the default is the oldest supported release, 1.0.18,
+where they differ (``target.RULE_CHANGES``: volume requests from 1.1.0, in
+variants down to patch releases; sysbatch from 1.2.0; datacenters defaulted,
+the priority checked by the admission hook and "block" for "stanza" from
+1.5.0); the default is the oldest supported release, 1.0.18,
 whose texts the recordings in tests/golden prove.
 
 Not covered (needs a server, or not modelled): namespace, node pool and
 driver existence, Vault/Consul checks of the admission hooks, Connect
-sidecars, the volume request rules of 1.1+ (``VolumeRequest.Validate``),
-multiregion, network port collisions, and checks later releases added to
+(the canonical form does not keep ``Connect``: Service.Validate's and the
+connect hook's checks are not made), multiregion, network port collisions, and checks later releases added to
 blocks 1.0 lacks (``disconnect``, ``ui``, ``identity`` ...).
 """
 

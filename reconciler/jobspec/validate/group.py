@@ -19,6 +19,7 @@ from reconciler.jobspec.validate.services import validate_group_services
 from reconciler.jobspec.validate.target import Target
 from reconciler.jobspec.validate.task import validate_task
 from reconciler.jobspec.validate.texts import format_validation_errors, go_quote, nest
+from reconciler.jobspec.validate.volumes import volume_errors
 
 MIN_DISK_MB = 10  # EphemeralDisk.Validate
 
@@ -79,12 +80,7 @@ def validate_group(group: dict[str, Any], job: dict[str, Any], target: Target) -
         errs.append("Only one task may be marked as leader")
 
     volumes: Mapping[str, Any] = group.get("Volumes") or {}
-    for volume_name, volume in volumes.items():
-        if volume.get("Type") not in ("host", "csi"):
-            errs.append(f"Volume {volume_name} has unrecognised type {volume.get('Type', '')}")
-            continue
-        if not volume.get("Source"):
-            errs.append(f"Volume {volume_name} has an empty source")
+    errs += volume_errors(group, job_type, target)
 
     service_errs = validate_group_services(group)
     if service_errs:

@@ -16,6 +16,7 @@ from reconciler.jobspec.validate.periodic import validate_periodic
 from reconciler.jobspec.validate.placement import placement_errors
 from reconciler.jobspec.validate.target import OLDEST, Target, Version
 from reconciler.jobspec.validate.texts import ValidationResult, format_validation_errors, go_quote
+from reconciler.jobspec.validate.volumes import drop_unknown_volumes
 from reconciler.jobspec.validate.warnings import job_warnings
 
 JOB_TYPES = ("service", "batch", "system", "_core")
@@ -39,6 +40,8 @@ def validate_job(
         canonical = canonicalize(job)
         if target.at_least(1, 5, 0) and not canonical.get("Datacenters"):
             canonical["Datacenters"] = ["*"]  # Job.Canonicalize, structs.go v1.5.0
+        for group in canonical.get("TaskGroups") or []:
+            drop_unknown_volumes(group)
         errors = job_errors(canonical, target)
         warnings = job_warnings(canonical)
     except (TypeError, ValueError, AttributeError, KeyError) as exc:

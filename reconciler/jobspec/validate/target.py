@@ -17,8 +17,11 @@ OLDEST: Version = (1, 0, 18)  # the oldest release the project supports
 
 #: Releases where a modelled validation rule changed (each cites its tag where used).
 RULE_CHANGES: tuple[Version, ...] = (
-    (1, 2, 0),  # sysbatch jobs
+    # volume requests (volumes.VARIANTS: minor and backported patch releases)
+    (1, 1, 0), (1, 1, 1), (1, 1, 13), (1, 2, 7), (1, 3, 10), (1, 4, 0), (1, 4, 5),
+    (1, 2, 0),  # sysbatch jobs; volume requests as in v1.1.1
     (1, 5, 0),  # datacenters default to ["*"]; priority checked by the admission hook; "block"
+    (1, 10, 0), (1, 11, 1),  # volume requests: host access modes, sticky
 )
 
 
@@ -36,7 +39,7 @@ class Target:
 
 def representative_versions() -> tuple[Version, ...]:
     """One version per span of identical rules: the oldest, then each change."""
-    return (OLDEST, *RULE_CHANGES)
+    return (OLDEST, *sorted(RULE_CHANGES))
 
 
 def describe_versions(versions: Collection[Version]) -> str:
