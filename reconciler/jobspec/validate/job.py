@@ -28,14 +28,16 @@ def validate_job(
     *,
     version: Version = OLDEST,
     time_zones: Collection[str] | None = None,
+    volume_rules: Version | None = None,
 ) -> ValidationResult:
     """Nomad's verdict on ``job`` (API JSON, as ``nomad job run -output`` prints it).
 
     ``version``: the Nomad release whose rules apply; ``time_zones``: the IANA
     zone names the server's host knows (``None``: a periodic ``time_zone`` is
-    only checked for its form).
+    only checked for its form); ``volume_rules``: check volume requests as this
+    release does instead (the Nomad fake keeps 1.0's, see its ``validate``).
     """
-    target = Target(version=version, time_zones=time_zones)
+    target = Target(version=version, time_zones=time_zones, volume_rules=volume_rules)
     try:
         canonical = canonicalize(job)
         if target.at_least(1, 5, 0) and not canonical.get("Datacenters"):

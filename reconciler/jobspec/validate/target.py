@@ -32,6 +32,11 @@ class Target:
 
     version: Version = OLDEST
     time_zones: Collection[str] | None = None
+    volume_rules: Version | None = None  # volume requests as another release checks them
+
+    @property
+    def volume_version(self) -> Version:
+        return self.volume_rules if self.volume_rules is not None else self.version
 
     def at_least(self, major: int, minor: int, patch: int = 0) -> bool:
         return self.version >= (major, minor, patch)

@@ -54,7 +54,7 @@ def variant_for(version: Version) -> str:
 
 def volume_errors(group: Mapping[str, Any], job_type: str, target: Target) -> list[str]:
     """The items a group's volumes add to its ``TaskGroup.Validate`` multierror."""
-    variant = variant_for(target.version)
+    variant = variant_for(target.volume_version)
     volumes: Mapping[str, Any] = group.get("Volumes") or {}
     errs: list[str] = []
     if variant == "1.0":

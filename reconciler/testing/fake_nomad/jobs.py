@@ -508,14 +508,21 @@ def multierror(errors: list[str]) -> str:
 
 def validate(api_job: Job, version: tuple[int, int, int] = (1, 0, 18)) -> tuple[list[str], list[str]]:
     """(errors, warnings) of Nomad ``version``'s job validation, using the project's validator
-    when present (time zones: this host's IANA database, as a server reads its own)."""
+    when present (time zones: this host's IANA database, as a server reads its own).
+
+    Volume requests are checked as Nomad 1.0 checks them, whatever the version: the
+    recorded corpus the tests sync to every version is 1.0.18's, and its CSI volume
+    has no access or attachment mode, which Nomad refuses from 1.1.1 on.  A known
+    divergence from later releases (``lint --nomad-version`` applies their rules)."""
     try:
         from reconciler.jobspec.validate import validate_job
     except ImportError:
         return _fallback_validate(api_job), []
     import zoneinfo
 
-    result = validate_job(api_job, version=version, time_zones=zoneinfo.available_timezones())
+    result = validate_job(
+        api_job, version=version, time_zones=zoneinfo.available_timezones(), volume_rules=(1, 0, 18)
+    )
     return list(result.errors), list(result.warnings)
 
 
