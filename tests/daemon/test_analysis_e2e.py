@@ -87,7 +87,7 @@ def monitoring(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Prome
 class Rollout:
     """A checkout with web at release 1, the fake, the daemon; then a commit of release 2."""
 
-    def __init__(self, tmp_path: Path, fake: FakeNomad, prom: Prometheus) -> None:
+    def __init__(self, tmp_path: Path, fake: FakeNomad, prom: Prometheus, template: str) -> None:
         self.fake = fake
         self.repo = GitCheckout(tmp_path / "jobs")
         self.repo.write(".reconciler/analysis/http.hcl", TEMPLATE)
@@ -101,6 +101,7 @@ class Rollout:
                    timeout=60, what="web's first deployment")  # fmt: skip
         self.first = self.deployment()["ID"]
         self.repo.write("web.nomad", job("2"))
+        self.repo.write(".reconciler/analysis/http.hcl", template)
         self.repo.commit("web 2")
 
     def deployment(self) -> dict[str, Any]:
@@ -121,11 +122,12 @@ class Rollout:
 
 @pytest.fixture
 def rollout(
-    tmp_path: Path, monitoring: tuple[Prometheus, MetricsExporter]
+    request: pytest.FixtureRequest, tmp_path: Path, monitoring: tuple[Prometheus, MetricsExporter]
 ) -> Iterator[tuple[Rollout, MetricsExporter]]:
+    """Release 2 is committed with the template ``request.param`` (default: the good one)."""
     prom, exporter = monitoring
     with FakeNomad(health=HealthModel(time_scale=0.25)) as fake:
-        run = Rollout(tmp_path, fake, prom)
+        run = Rollout(tmp_path, fake, prom, getattr(request, "param", TEMPLATE))
         try:
             yield run, exporter
         finally:
@@ -210,3 +212,19 @@ def test_a_restarted_daemon_resumes_from_prometheus_data_not_from_zero(
     wait_until(lambda: run.deployment().get("Status") == "successful", timeout=60,
                what="release 2 rolled out")  # fmt: skip
     assert len(run.daemon.logs("promoted canaries")) == 1
+
+
+@pytest.mark.parametrize("rollout", [TEMPLATE.replace("count    = 3", "count    = 0")], indirect=True)
+def test_a_broken_template_holds_the_canary_and_says_why(
+    rollout: tuple[Rollout, MetricsExporter],
+) -> None:
+    run, exporter = rollout
+    canary = run.canary()
+    exporter.set_gauge("canary_error_ratio", 0.0, nomad_job="web", group="app", alloc_id=canary)
+    blocked = run.daemon.wait_log("canary analysis", timeout=90, nomad_job="web", verdict="blocked")
+    assert blocked["reason"].startswith('analysis cannot run: analysis template "http" has errors: '
+                                        ".reconciler/analysis/http.hcl:6: ")  # fmt: skip
+    run.daemon.wait_log("analysis template error", timeout=30)
+    assert run.daemon.logs("promoted canaries") == []
+    assert run.measurements("pass") == []
+    assert run.deployment().get("Status") == "running"
