@@ -17,6 +17,11 @@ JobKey = tuple[str, str]
 ApiJob = dict[str, Any]
 """A job in Nomad's API JSON (the object inside ``{"Job": ...}``)."""
 
+META_PREFIX = "gitops."
+"""The job ``Meta`` key prefix the reconciler reads and writes (``gitops.source``,
+``gitops.digest``, ``gitops.wave``, ``gitops.auto-promote``, ...).  Fixed: it is
+part of what ownership means, so it has no setting."""
+
 
 class Severity(enum.StrEnum):
     ERROR = "error"

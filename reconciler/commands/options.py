@@ -17,7 +17,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from reconciler.core.ownership import DEFAULT_PREFIX
 from reconciler.core.plan import SyncPolicy
 from reconciler.errors import ConfigError
 from reconciler.jobspec.limits import DEFAULT_MAX_FILE_SIZE
@@ -146,7 +145,6 @@ def build_policy(args: argparse.Namespace) -> SyncPolicy:
         promote=getattr(args, "promote", False),
         wait=getattr(args, "wait", False),
         max_concurrent_deployments=getattr(args, "max_concurrent", 0),
-        owner_prefix=DEFAULT_PREFIX,
         namespaces=namespaces,
     )
 

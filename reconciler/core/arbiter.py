@@ -45,7 +45,7 @@ def compute_arbiter_job(
     return probe
 
 
-def plan_changes_job(plan: Mapping[str, Any], *, prefix: str) -> bool | None:
+def plan_changes_job(plan: Mapping[str, Any]) -> bool | None:
     """Nomad's verdict in a plan response: would the register change anything but the stamp?
 
     None when the answer carries no diff (then the caller cannot tell).
@@ -53,17 +53,17 @@ def plan_changes_job(plan: Mapping[str, Any], *, prefix: str) -> bool | None:
     diff = plan.get("Diff")
     if not isinstance(diff, Mapping) or not isinstance(diff.get("Type"), str):
         return None
-    return bool(nomad_diff_fields(diff, prefix=prefix))
+    return bool(nomad_diff_fields(diff))
 
 
 def nomad_diff_fields(
-    diff: Mapping[str, Any] | None, *, prefix: str, limit: int = 0
+    diff: Mapping[str, Any] | None, *, limit: int = 0
 ) -> tuple[str, ...]:
     """The changed fields of a Nomad plan ``Diff`` (``Group/Task: Object.Field``), stamp excluded.
 
     ``limit`` > 0 keeps only the first ``limit`` fields.
     """
-    stamp = {f"Meta[{key}]" for key in stamped_keys(prefix)}
+    stamp = {f"Meta[{key}]" for key in stamped_keys()}
     out: list[str] = []
 
     def fields(obj: Mapping[str, Any], where: str, *, top: bool = False) -> None:

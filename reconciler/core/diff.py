@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.core.ownership import DEFAULT_PREFIX, read_ownership, strip_stamp
+from reconciler.core.ownership import read_ownership, strip_stamp
 from reconciler.core.redact import is_sensitive_path
 from reconciler.jobspec.canonical_versions import Version, canonicalize_for_version
 from reconciler.model import ApiJob, DesiredJob, JobKey
@@ -129,7 +129,6 @@ def compute_job_drift(
     actual: ApiJob | None,
     *,
     preserve_counts: bool = False,
-    owner_prefix: str = DEFAULT_PREFIX,
     server_version: Version | None = None,
 ) -> JobDrift:
     """Compare a declared job with the live one.  At least one must be given.
@@ -141,7 +140,7 @@ def compute_job_drift(
     """
     if desired is None and actual is None:
         raise ValueError("compute_job_drift needs a desired or a live job")
-    ownership = read_ownership(actual.get("Meta"), owner_prefix) if actual is not None else None
+    ownership = read_ownership(actual.get("Meta")) if actual is not None else None
     owned = ownership is not None
     live_digest = ownership.digest if ownership else None
     if desired is None:
@@ -156,7 +155,7 @@ def compute_job_drift(
         return JobDrift(key, DriftState.UNMANAGED, reason="not declared, not owned")
     if actual is None:
         changes = _diff_object(
-            "Job", desired.job_id, None, _comparable(desired.canonical, owner_prefix)
+            "Job", desired.job_id, None, _comparable(desired.canonical)
         )
         return JobDrift(desired.key, DriftState.MISSING, changes=changes, path=desired.path)
 
@@ -165,8 +164,8 @@ def compute_job_drift(
         if server_version is not None
         else desired.canonical
     )
-    new = _comparable(canonical, owner_prefix)
-    old = _comparable(actual, owner_prefix)
+    new = _comparable(canonical)
+    old = _comparable(actual)
     notes: list[str] = []
     _keep_live_counts(new, old, preserve_counts=preserve_counts, notes=notes)
     changes = _diff_object("Job", desired.job_id, old, new)
@@ -182,10 +181,10 @@ def compute_job_drift(
     )  # fmt: skip
 
 
-def _comparable(job: ApiJob, prefix: str) -> dict[str, Any]:
+def _comparable(job: ApiJob) -> dict[str, Any]:
     """A deep copy without server fields and without our ownership stamp."""
     out = {k: copy.deepcopy(v) for k, v in job.items() if k not in SERVER_FIELDS}
-    out["Meta"] = strip_stamp(job.get("Meta"), prefix)
+    out["Meta"] = strip_stamp(job.get("Meta"))
     out["Stop"] = bool(job.get("Stop"))
     return out
 

@@ -17,9 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.model import ApiJob, DesiredJob
-
-DEFAULT_PREFIX = "gitops."
+from reconciler.model import META_PREFIX, ApiJob, DesiredJob
 
 SOURCE = "source"
 DIGEST = "digest"
@@ -37,66 +35,62 @@ class Ownership:
     digest: str
 
 
-def stamped_keys(prefix: str = DEFAULT_PREFIX) -> frozenset[str]:
+def stamped_keys() -> frozenset[str]:
     """The Meta keys the reconciler writes itself (ignored when diffing)."""
-    return frozenset({prefix + SOURCE, prefix + DIGEST})
+    return frozenset({META_PREFIX + SOURCE, META_PREFIX + DIGEST})
 
 
-def read_ownership(
-    meta: Mapping[str, Any] | None, prefix: str = DEFAULT_PREFIX
-) -> Ownership | None:
+def read_ownership(meta: Mapping[str, Any] | None) -> Ownership | None:
     """The ownership stamp in ``meta``, or None when the job is not ours."""
     if not meta:
         return None
-    source = meta.get(prefix + SOURCE)
+    source = meta.get(META_PREFIX + SOURCE)
     if not isinstance(source, str) or not source:
         return None
-    digest = meta.get(prefix + DIGEST)
+    digest = meta.get(META_PREFIX + DIGEST)
     return Ownership(source=source, digest=digest if isinstance(digest, str) else "")
 
 
-def strip_stamp(
-    meta: Mapping[str, Any] | None, prefix: str = DEFAULT_PREFIX
-) -> dict[str, Any] | None:
+def strip_stamp(meta: Mapping[str, Any] | None) -> dict[str, Any] | None:
     """``meta`` without the stamped keys; None when nothing else is left (Nomad nils empty maps)."""
     if not meta:
         return None
-    own = stamped_keys(prefix)
+    own = stamped_keys()
     rest = {k: v for k, v in meta.items() if k not in own}
     return rest or None
 
 
-def stamp_job(job: ApiJob, *, source: str, digest: str, prefix: str = DEFAULT_PREFIX) -> ApiJob:
+def stamp_job(job: ApiJob, *, source: str, digest: str) -> ApiJob:
     """A copy of ``job`` whose Meta carries the ownership stamp; ``job`` is untouched."""
     stamped = copy.deepcopy(job)
     meta = dict(stamped.get("Meta") or {})
-    meta[prefix + SOURCE] = source
-    meta[prefix + DIGEST] = digest
+    meta[META_PREFIX + SOURCE] = source
+    meta[META_PREFIX + DIGEST] = digest
     stamped["Meta"] = meta
     return stamped
 
 
-def submitted_job(desired: DesiredJob, prefix: str = DEFAULT_PREFIX) -> ApiJob:
+def submitted_job(desired: DesiredJob) -> ApiJob:
     """The job body a register sends: the file's job plus the ownership stamp."""
-    return stamp_job(desired.job, source=desired.path, digest=desired.digest, prefix=prefix)
+    return stamp_job(desired.job, source=desired.path, digest=desired.digest)
 
 
-def parse_wave(meta: Mapping[str, Any] | None, prefix: str = DEFAULT_PREFIX) -> int:
+def parse_wave(meta: Mapping[str, Any] | None) -> int:
     """The job's declared wave (lower runs first); 0 when absent.
 
     Raises ValueError with a readable reason on a value that is not an integer,
     so the caller can report it against the job's file.
     """
-    raw = (meta or {}).get(prefix + WAVE)
+    raw = (meta or {}).get(META_PREFIX + WAVE)
     if raw is None or raw == "":
         return 0
     try:
         return int(str(raw).strip())
     except ValueError:
-        raise ValueError(f"Meta {prefix + WAVE} must be an integer, got {raw!r}") from None
+        raise ValueError(f"Meta {META_PREFIX + WAVE} must be an integer, got {raw!r}") from None
 
 
-def wants_auto_promote(meta: Mapping[str, Any] | None, prefix: str = DEFAULT_PREFIX) -> bool:
+def wants_auto_promote(meta: Mapping[str, Any] | None) -> bool:
     """True when the job opts into promotion by the reconciler (Meta ``<prefix>auto-promote``)."""
-    raw = (meta or {}).get(prefix + AUTO_PROMOTE)
+    raw = (meta or {}).get(META_PREFIX + AUTO_PROMOTE)
     return str(raw).strip().lower() in _TRUE if raw is not None else False

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.core.diff import DriftState, JobDrift, compute_job_drift
-from reconciler.core.ownership import DEFAULT_PREFIX, parse_wave, read_ownership, wants_auto_promote
+from reconciler.core.ownership import parse_wave, read_ownership, wants_auto_promote
 from reconciler.core.prune import PruneHistory, decide_prune_guards
 from reconciler.deployment import Deployment
 from reconciler.model import ApiJob, DesiredJob, Diagnostic, JobKey, Snapshot
@@ -119,7 +119,6 @@ class SyncPolicy:
     promote: bool = False  # promote canaries of every job (else per job Meta)
     wait: bool = False
     max_concurrent_deployments: int = 0  # 0: no cap
-    owner_prefix: str = DEFAULT_PREFIX
     namespaces: frozenset[str] | None = None  # only these namespaces; None: all
 
 
@@ -205,7 +204,6 @@ def compute_plan(
     ``prune_history`` (a long-running caller's memory, on the clock of ``now``)
     enables the prune grace period and window (``reconciler.core.prune``).
     """
-    prefix = policy.owner_prefix
     errors = list(snapshot.errors)
     broken_files = {d.path for d in snapshot.errors}
     actions: list[JobAction] = []
@@ -220,7 +218,7 @@ def compute_plan(
             continue
         live = cluster.jobs.get(desired.key)
         try:
-            wave = parse_wave(desired.canonical.get("Meta"), prefix)
+            wave = parse_wave(desired.canonical.get("Meta"))
         except ValueError as exc:
             errors.append(Diagnostic(path=desired.path, message=str(exc), rule="wave"))
             drift = JobDrift(desired.key, DriftState.ERROR, path=desired.path, reason=str(exc))
@@ -238,7 +236,7 @@ def compute_plan(
     for key, live in sorted(cluster.jobs.items()):
         if not _in_scope(key, policy) or (only is not None and key not in only):
             continue
-        ownership = read_ownership(live.meta, prefix)
+        ownership = read_ownership(live.meta)
         if ownership is not None:
             owned_total += 1
         if key in declared:
@@ -258,7 +256,7 @@ def compute_plan(
             )
             actions.append(JobAction(key, ActionKind.NONE, drift, reason, live=live))
             continue
-        drift = compute_job_drift(None, _orphan_view(live), owner_prefix=prefix)
+        drift = compute_job_drift(None, _orphan_view(live))
         orphans.append(JobAction(key, ActionKind.NONE, drift, live=live))
 
     # The fraction is of everything the reconciler manages: on a targeted pass the
@@ -299,14 +297,14 @@ def _drift_of(
     version: tuple[int, int, int] | None,
 ) -> JobDrift:
     if live is None:
-        return compute_job_drift(desired, None, owner_prefix=policy.owner_prefix)
+        return compute_job_drift(desired, None)
     if live.read_error is not None:
         reason = f"could not read it from Nomad: {live.read_error}"
         return JobDrift(desired.key, DriftState.ERROR, path=desired.path, reason=reason)
     if live.known_digest == desired.digest and not live.stop:
         # Vouched for by the reader: same index as a pass that saw it in sync, a
         # trusted stamp, or Nomad's own plan said the file changes nothing.
-        ownership = read_ownership(live.meta, policy.owner_prefix)
+        ownership = read_ownership(live.meta)
         return JobDrift(
             desired.key, DriftState.IN_SYNC, path=desired.path, owned=ownership is not None,
             live_digest=ownership.digest if ownership else None,
@@ -317,7 +315,7 @@ def _drift_of(
         return JobDrift(desired.key, DriftState.ERROR, path=desired.path, reason=reason)
     return compute_job_drift(
         desired, live.job, preserve_counts=policy.preserve_counts,
-        owner_prefix=policy.owner_prefix, server_version=version,
+        server_version=version,
     )  # fmt: skip
 
 
@@ -397,9 +395,7 @@ def _maybe_promote(
     dep = live.active_deployment
     if dep is None or not dep.awaiting_promotion:
         return JobAction(desired.key, ActionKind.NONE, drift, "", **base)
-    allowed = policy.promote or wants_auto_promote(
-        desired.canonical.get("Meta"), policy.owner_prefix
-    )
+    allowed = policy.promote or wants_auto_promote(desired.canonical.get("Meta"))
     dep_id = dep.id
     if not allowed:
         reason = "awaiting promotion (not allowed by policy: --promote or Meta auto-promote)"
@@ -470,7 +466,7 @@ def _decide_prunes(
 
 def _live_wave(action: JobAction, policy: SyncPolicy) -> int:
     try:
-        return parse_wave(action.live.meta if action.live else None, policy.owner_prefix)
+        return parse_wave(action.live.meta if action.live else None)
     except ValueError:
         return 0
 

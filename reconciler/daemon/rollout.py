@@ -25,7 +25,7 @@ from typing import Any
 
 from reconciler.daemon.settings import parse_duration
 from reconciler.errors import ConfigError
-from reconciler.model import JobKey
+from reconciler.model import META_PREFIX, JobKey
 
 AUTO_PROMOTE = "auto-promote"
 PROMOTE_AFTER = "promote-after"
@@ -93,9 +93,7 @@ def canaries_all_healthy(deployment: Mapping[str, Any]) -> bool:
     return True
 
 
-def promotion_soak(
-    meta: Mapping[str, Any] | None, *, default: float | None, prefix: str = "gitops."
-) -> float | None:
+def promotion_soak(meta: Mapping[str, Any] | None, *, default: float | None) -> float | None:
     """Seconds all canaries must stay healthy before promotion; None: never promote.
 
     ``gitops.auto-promote = "false"`` opts a job out even when a global soak is
@@ -104,7 +102,7 @@ def promotion_soak(
     Raises ConfigError naming the Meta key on a value it cannot read.
     """
     meta = meta or {}
-    auto_raw = meta.get(prefix + AUTO_PROMOTE)
+    auto_raw = meta.get(META_PREFIX + AUTO_PROMOTE)
     auto: bool | None = None
     if auto_raw is not None:
         lowered = str(auto_raw).strip().lower()
@@ -113,12 +111,12 @@ def promotion_soak(
         elif lowered in _FALSE:
             auto = False
         else:
-            raise ConfigError(f"Meta {prefix + AUTO_PROMOTE}: expected true or false, got {auto_raw!r}")
+            raise ConfigError(f"Meta {META_PREFIX + AUTO_PROMOTE}: expected true or false, got {auto_raw!r}")
     if auto is False:
         return None
-    after_raw = meta.get(prefix + PROMOTE_AFTER)
+    after_raw = meta.get(META_PREFIX + PROMOTE_AFTER)
     if after_raw is not None and str(after_raw).strip() != "":
-        return parse_duration(str(after_raw).strip(), name=f"Meta {prefix + PROMOTE_AFTER}")
+        return parse_duration(str(after_raw).strip(), name=f"Meta {META_PREFIX + PROMOTE_AFTER}")
     if auto is True:
         return default if default is not None else 0.0
     return default

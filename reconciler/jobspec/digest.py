@@ -4,7 +4,7 @@
 canonical job serialized as compact JSON with sorted keys, so it is stable
 across key order and formatting of the job file.  It leaves out:
 
-* job-level ``Meta`` keys starting with ``gitops.`` (``OWNERSHIP_META_PREFIX``):
+* job-level ``Meta`` keys starting with ``gitops.`` (``reconciler.model.META_PREFIX``):
   the reconciler itself stamps ``gitops.source`` and ``gitops.digest`` there,
   and a digest must not depend on its own stamp.  An empty or ``null``
   ``Meta`` counts as absent, as in the canonical form;
@@ -21,17 +21,15 @@ import hashlib
 import json
 from typing import Any
 
-from reconciler.model import ApiJob
-
-OWNERSHIP_META_PREFIX = "gitops."
+from reconciler.model import META_PREFIX, ApiJob
 
 
-def digest(canonical_job: ApiJob, *, meta_prefix: str = OWNERSHIP_META_PREFIX) -> str:
+def digest(canonical_job: ApiJob) -> str:
     """SHA-256 hex of ``canonical_job`` without the reconciler's own Meta keys."""
     job = dict(canonical_job)
     meta = job.pop("Meta", None)
     if isinstance(meta, dict):
-        kept = {k: v for k, v in meta.items() if not k.startswith(meta_prefix)}
+        kept = {k: v for k, v in meta.items() if not k.startswith(META_PREFIX)}
         if kept:
             job["Meta"] = kept
     text = json.dumps(

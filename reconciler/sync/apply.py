@@ -109,7 +109,7 @@ class Applier:
         if action.live is not None and action.live.nomad_plan is not None:
             resp: Mapping[str, Any] = action.live.nomad_plan  # the arbiter's answer, same job
         else:
-            job = submitted_job(action.desired, self._policy.owner_prefix)
+            job = submitted_job(action.desired)
             resp = await self._api.plan_job(job)
         ann = (resp.get("Annotations") or {}).get("DesiredTGUpdates") or None
         warnings = str(resp.get("Warnings") or "")
@@ -146,7 +146,7 @@ class Applier:
         for attempt in (1, 2):
             try:
                 resp = await self._api.register_job(
-                    submitted_job(desired, self._policy.owner_prefix),
+                    submitted_job(desired),
                     enforce_index=index,
                     preserve_counts=not action.create and self._preserve(desired),
                     submission=self._submission(desired) if self._submission else None,
@@ -174,8 +174,7 @@ class Applier:
         jmi = int(resp.get("JobModifyIndex") or 0)
         self._memory.remember_submit(action.key, desired.digest, jmi)
         if jmi:
-            synced = stamp_job(desired.canonical, source=desired.path, digest=desired.digest,
-                               prefix=self._policy.owner_prefix)  # fmt: skip
+            synced = stamp_job(desired.canonical, source=desired.path, digest=desired.digest)
             self._memory.remember_synced(action.key, jmi, desired.digest, synced)
         else:
             self._memory.forget(action.key)
@@ -200,17 +199,16 @@ class Applier:
             action.desired,
             strip_server_fields(raw),
             preserve_counts=self._policy.preserve_counts,
-            owner_prefix=self._policy.owner_prefix,
             server_version=(await self._api.features()).version,
         )
         if not drift.changed:
             return None
         # As in the cluster reader, Nomad's plan has the last word (core/arbiter.py).
         probe = compute_arbiter_job(
-            submitted_job(action.desired, self._policy.owner_prefix), raw,
+            submitted_job(action.desired), raw,
             preserve_counts=self._preserve(action.desired),
         )  # fmt: skip
-        if plan_changes_job(await self._api.plan_job(probe), prefix=self._policy.owner_prefix) is False:
+        if plan_changes_job(await self._api.plan_job(probe)) is False:
             return None
         return int(raw.get("JobModifyIndex") or 0)
 

@@ -219,7 +219,7 @@ class ClusterReader:
         # `job scale` or `job run` keeps the stamp, and the list's allocation summary
         # may not show the new count yet.  Read it; one request per changed job.
         if not refresh and known is None and list_meta and desired is not None and seen is None:
-            own = read_ownership(meta, policy.owner_prefix)
+            own = read_ownership(meta)
             if (
                 own is not None
                 and own.digest == desired.digest
@@ -252,7 +252,6 @@ class ClusterReader:
                 desired,
                 job,
                 preserve_counts=policy.preserve_counts,
-                owner_prefix=policy.owner_prefix,
                 server_version=self._server_version,
             )
             drifted = drift.changed
@@ -274,7 +273,7 @@ class ClusterReader:
         failed_digest: str | None = None
         failed_deployment: Deployment | None = None
         promotable = desired is not None and (
-            policy.promote or wants_auto_promote(desired.canonical.get("Meta"), policy.owner_prefix)
+            policy.promote or wants_auto_promote(desired.canonical.get("Meta"))
         )
         if with_deployment or drifted or (promotable and not stop):
             async with semaphore:
@@ -320,7 +319,7 @@ class ClusterReader:
         ):
             return remembered
         probe = compute_arbiter_job(
-            submitted_job(desired, policy.owner_prefix), live_job,
+            submitted_job(desired), live_job,
             preserve_counts=policy.preserve_counts,
         )  # fmt: skip
         try:
@@ -328,10 +327,10 @@ class ClusterReader:
                 answer = await self._client.plan_job(probe)
         except NomadPermissionDeniedError:
             return None
-        changed = plan_changes_job(answer, prefix=policy.owner_prefix)
+        changed = plan_changes_job(answer)
         if changed is None:
             return None
-        fields = nomad_diff_fields(answer.get("Diff"), prefix=policy.owner_prefix)
+        fields = nomad_diff_fields(answer.get("Diff"))
         verdict = Verdict(jmi, desired.digest, changed, fields, answer)
         self.memory.verdicts[key] = verdict
         if not changed:
@@ -381,7 +380,7 @@ class ClusterReader:
                 deployments = await self._client.list_job_deployments(key[1], namespace=key[0])
             except NomadNotFoundError:
                 return None, None
-        return failed_rollout(versions, deployments, prefix=policy.owner_prefix)
+        return failed_rollout(versions, deployments)
 
 
 def with_namespace(stub: Mapping[str, Any], namespace: str) -> dict[str, Any]:
@@ -441,18 +440,14 @@ def replaced_unstable_versions(
 def failed_version_digest(
     versions: Sequence[Mapping[str, Any]],
     deployments: Sequence[Deployment],
-    *,
-    prefix: str,
 ) -> str | None:
     """The digest of ``failed_rollout``."""
-    return failed_rollout(versions, deployments, prefix=prefix)[0]
+    return failed_rollout(versions, deployments)[0]
 
 
 def failed_rollout(
     versions: Sequence[Mapping[str, Any]],
     deployments: Sequence[Deployment],
-    *,
-    prefix: str,
 ) -> tuple[str | None, Deployment | None]:
     """The stamped digest of the newest replaced version whose own deployment failed, and
     that deployment.
@@ -474,5 +469,5 @@ def failed_rollout(
     if not candidates:
         return None, None
     newest = max(candidates, key=lambda v: int(v.get("Version") or 0))
-    own = read_ownership(newest.get("Meta"), prefix)
+    own = read_ownership(newest.get("Meta"))
     return (own.digest if own else None), failed[int(newest.get("Version") or 0)]

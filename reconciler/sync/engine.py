@@ -208,9 +208,7 @@ class Reconciler:
         desired = outcome.action.desired
         if desired is None or not expects_deployment(desired.canonical):
             return outcome
-        promote = self.policy.promote or wants_auto_promote(
-            desired.canonical.get("Meta"), self.policy.owner_prefix
-        )
+        promote = self.policy.promote or wants_auto_promote(desired.canonical.get("Meta"))
         try:
             rollout = await follow_deployment(
                 self.api, outcome.key, job_modify_index=outcome.job_modify_index or 0,

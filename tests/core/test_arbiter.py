@@ -35,21 +35,21 @@ def plan_where(words: str) -> dict[str, Any]:
 
 
 def test_recorded_unchanged_plan_is_in_sync_and_diffless_plan_is_unknown() -> None:
-    assert plan_changes_job(plan_where("identical job again"), prefix="gitops.") is False
-    assert plan_changes_job(plan_where("Diff=false"), prefix="gitops.") is None
+    assert plan_changes_job(plan_where("identical job again")) is False
+    assert plan_changes_job(plan_where("Diff=false")) is None
 
 
 def test_recorded_edits_name_their_fields() -> None:
     edited = plan_where("changed job (config args")
-    assert plan_changes_job(edited, prefix="gitops.") is True
-    fields = nomad_diff_fields(edited["Diff"], prefix="gitops.")
+    assert plan_changes_job(edited) is True
+    fields = nomad_diff_fields(edited["Diff"])
     assert fields == (
         "Meta[owner]", "Meta[rev]", "Priority",
         "app/sleeper: Env[EXTRA]", "app/sleeper: Env[MODE]", "app/sleeper: Config.args[0]",
     )  # fmt: skip
-    count = nomad_diff_fields(plan_where("count-only")["Diff"], prefix="gitops.")
+    count = nomad_diff_fields(plan_where("count-only")["Diff"])
     assert count == ("app: Count",)
-    added = nomad_diff_fields(plan_where("second task group")["Diff"], prefix="gitops.")
+    added = nomad_diff_fields(plan_where("second task group")["Diff"])
     assert added == ("extra (added)",)
 
 
@@ -78,7 +78,7 @@ def test_the_ownership_stamp_alone_is_not_a_change(
     fields: list[dict[str, Any]], changed: bool
 ) -> None:
     answer = {"Diff": {"Type": "Edited", "Fields": fields, "TaskGroups": []}}
-    assert plan_changes_job(answer, prefix="gitops.") is changed
+    assert plan_changes_job(answer) is changed
 
 
 def test_probe_keeps_counts_the_file_does_not_own() -> None:

@@ -250,19 +250,19 @@ def test_failed_version_digest_from_history() -> None:
 
     failed_1 = [dep(2, "successful"), dep(1, "failed"), dep(0, "successful")]
     reverted = [v(2, False, "good"), v(1, False, "bad"), v(0, True, "good")]
-    assert failed_version_digest(reverted, failed_1, prefix="gitops.") == "bad"
+    assert failed_version_digest(reverted, failed_1) == "bad"
     reverted_marked_stable = [v(2, True, "good"), v(1, False, "bad"), v(0, True, "good")]
-    assert failed_version_digest(reverted_marked_stable, failed_1, prefix="gitops.") == "bad"
+    assert failed_version_digest(reverted_marked_stable, failed_1) == "bad"
     not_reverted = [v(1, False, "bad"), v(0, True, "good")]
-    assert failed_version_digest(not_reverted, [dep(1, "running")], prefix="gitops.") is None
+    assert failed_version_digest(not_reverted, [dep(1, "running")]) is None
     unowned = [v(2, False, None), v(1, False, None), v(0, True, None)]
-    assert failed_version_digest(unowned, failed_1, prefix="gitops.") is None
+    assert failed_version_digest(unowned, failed_1) is None
     # Replaced while its deployment still ran (changed out of band): superseded, not failed.
     superseded = [dep(2, "running"), dep(1, "cancelled"), dep(0, "successful")]
-    assert failed_version_digest(reverted, superseded, prefix="gitops.") is None
+    assert failed_version_digest(reverted, superseded) is None
     # A failure older than a later stable version is history, not a hold.
     fixed_since = [v(3, True, "next"), v(2, True, "good"), v(1, False, "bad"), v(0, True, "good")]
-    assert failed_version_digest(fixed_since, failed_1, prefix="gitops.") is None
+    assert failed_version_digest(fixed_since, failed_1) is None
 
 
 async def test_a_version_superseded_during_our_rollout_is_healed_not_held() -> None:
