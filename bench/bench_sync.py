@@ -43,10 +43,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from reconciler.config.connection import NomadConfig
 from reconciler.core.plan import SyncPolicy
 from reconciler.jobspec.loader import LoadCache, load_directory
 from reconciler.jobspec.variables import VariableInputs
-from reconciler.nomad.config import NomadConfig
 from reconciler.sync.engine import Reconciler
 from reconciler.sync.session import connect
 from reconciler.testing.fake_nomad import FakeNomad, HealthModel

@@ -32,6 +32,7 @@ from typing import Any, TextIO
 
 import httpx
 
+from reconciler.config.connection import NomadConfig
 from reconciler.deployment import Deployment
 from reconciler.errors import ConfigError, ReconcilerError
 from reconciler.jobspec.loader import load_directory
@@ -48,7 +49,7 @@ DEMO_DRIVERS = ("exec", "raw_exec", "docker", "podman", "java", "qemu", "contain
 @dataclass(frozen=True)
 class DemoOptions:
     jobs_dir: Path
-    nomad_addr: str | None  # None: start the embedded fake
+    nomad: NomadConfig | None  # the user's Nomad; None: start the embedded fake
     nomad_version: str = "1.0.18"  # the release the embedded fake imitates
     listen: str = "127.0.0.1:9464"
     workdir: Path | None = None
@@ -187,9 +188,9 @@ def describe_deployment(deployment: Deployment) -> str:
 @contextlib.contextmanager
 def nomad_endpoint(options: DemoOptions, narrator: Narrator, snapshot: Snapshot) -> Iterator[str]:
     """The Nomad to use: the user's, or an embedded fake with the jobs' namespaces."""
-    if options.nomad_addr:
-        narrator.step(f"Using the Nomad at {options.nomad_addr}")
-        yield options.nomad_addr
+    if options.nomad is not None:
+        narrator.step(f"Using the Nomad at {options.nomad.display_address}")
+        yield options.nomad.address
         return
     from reconciler.testing.fake_nomad import FakeNomad
 
@@ -227,7 +228,7 @@ def run_demo(options: DemoOptions, *, out: TextIO = sys.stdout) -> int:
         narrator.say(f"working copy (a git repository; your {options.jobs_dir} is not touched): "
                      f"{workspace}{removed}")  # fmt: skip
         with nomad_endpoint(options, narrator, snapshot) as address:
-            token = os.environ.get("NOMAD_TOKEN") if options.nomad_addr else None
+            token = options.nomad.token if options.nomad is not None else None
             view = NomadView(address, token)
             daemon = _start_daemon(options, workspace, address)
             try:
@@ -253,7 +254,9 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def _start_daemon(options: DemoOptions, workspace: Path, address: str) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not (k == "NOMAD_ADDR" and not options.nomad_addr)}
+    # The daemon reads the same environment as the demo, so the same connection settings;
+    # only the address is given, and with the embedded fake NOMAD_ADDR must not point elsewhere.
+    env = {k: v for k, v in os.environ.items() if not (k == "NOMAD_ADDR" and options.nomad is None)}
     cmd = [
         sys.executable, "-m", "reconciler", "daemon", str(workspace),
         "--address", address,

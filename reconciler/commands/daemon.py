@@ -145,8 +145,8 @@ def flags_from_args(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from reconciler.config.settings import load_settings
     from reconciler.daemon.loop import run_daemon
-    from reconciler.daemon.settings import load_settings
 
     flags = flags_from_args(args)
     settings = load_settings(flags, os.environ)

@@ -43,11 +43,18 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from reconciler.config.connection import NomadConfig, connection_values
+    from reconciler.config.values import parse_duration, parse_listen_address
     from reconciler.demo import DemoOptions, run_demo
 
+    # The connection as every command resolves it; no address given (flag or a
+    # non-empty NOMAD_ADDR) means the embedded fake.
+    given = connection_values(flags={"address": args.nomad_addr}, env=os.environ)
+    parse_listen_address(args.listen, name="--listen")
+    parse_duration(args.promote_after, name="--promote-after")
     options = DemoOptions(
         jobs_dir=Path(args.jobs_dir),
-        nomad_addr=args.nomad_addr or os.environ.get("NOMAD_ADDR") or None,
+        nomad=NomadConfig(**given) if "address" in given else None,
         nomad_version=args.nomad_version,
         listen=args.listen,
         workdir=args.workdir,

@@ -1,8 +1,9 @@
 """Command-line options shared by ``plan``, ``sync`` and ``status``.
 
 Flags are named like the Nomad CLI's where they overlap.  Connection flags map
-onto ``NomadConfig`` with the precedence flag > environment (``NOMAD_*``) >
-default; variables onto ``VariableInputs`` (``-var`` > ``-var-file`` >
+onto ``NomadConfig`` through ``reconciler.config`` with the daemon's precedence
+flag > environment (``NOMAD_*``) > config file (``NOMAD_RECONCILER_CONFIG``'s
+``[nomad]`` table) > default; variables onto ``VariableInputs`` (``-var`` > ``-var-file`` >
 ``NOMAD_VAR_*``, as Nomad does).  Only this module and the command modules
 read ``os.environ``.
 """
@@ -17,13 +18,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from reconciler.config.connection import NomadConfig
+from reconciler.config.settings import load_connection
+from reconciler.config.values import parse_duration
 from reconciler.core.plan import SyncPolicy
 from reconciler.errors import ConfigError
 from reconciler.jobspec.limits import DEFAULT_MAX_FILE_SIZE
 from reconciler.jobspec.loader import load_directory, parse_size
 from reconciler.jobspec.variables import VariableInputs
 from reconciler.model import Snapshot
-from reconciler.nomad.config import NomadConfig
 from reconciler.revision import SourceKind, resolve_jobs_source
 
 
@@ -86,7 +89,7 @@ def add_policy_options(parser: argparse.ArgumentParser, *, writes: bool) -> None
         parser.add_argument("--wait", action="store_true",
                             help="follow the deployments started until healthy, failed or --timeout")  # fmt: skip
         parser.add_argument("--timeout", type=_duration, default=300.0, metavar="SECONDS",
-                            help="--wait limit per wave (seconds, or 30s/5m; default 5m)")  # fmt: skip
+                            help="--wait limit per wave (seconds, or a Go duration such as 30s, 5m, 1h30m; default 5m)")  # fmt: skip
 
 
 def _fraction(text: str) -> float:
@@ -97,29 +100,22 @@ def _fraction(text: str) -> float:
 
 
 def _duration(text: str) -> float:
-    units = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-    for suffix in ("ms", "s", "m", "h"):
-        if text.endswith(suffix):
-            try:
-                return float(text[: -len(suffix)]) * units[suffix]
-            except ValueError:
-                break
     try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (use 90, 30s or 5m)") from None
+        return parse_duration(text, name="--timeout")
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--timeout: ")) from None
 
 
 def build_config(args: argparse.Namespace, env: Mapping[str, str]) -> NomadConfig:
-    """``NomadConfig`` from flags over the environment over defaults."""
+    """The Nomad connection: flags > environment > config file > default, as the daemon's."""
     namespaces: list[str] = getattr(args, "namespace", []) or []
-    overrides: dict[str, Any] = {
+    flags: dict[str, Any] = {
         "address": getattr(args, "address", None),
         "token": getattr(args, "token", None),
         "region": getattr(args, "region", None),
         "namespace": namespaces[0] if len(namespaces) == 1 else None,
     }
-    return NomadConfig.from_env(env, **overrides)
+    return load_connection({"nomad": flags}, env)
 
 
 def build_inputs(args: argparse.Namespace, env: Mapping[str, str]) -> VariableInputs:

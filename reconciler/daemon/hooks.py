@@ -22,7 +22,7 @@ from reconciler.model import JobKey, Revision, Snapshot
 from reconciler.sync.outcome import JobOutcome
 
 if TYPE_CHECKING:
-    from reconciler.daemon.settings import DaemonSettings
+    from reconciler.config.settings import DaemonSettings
     from reconciler.nomad.client import NomadClient
     from reconciler.observability.metrics import ReconcilerMetrics
     from reconciler.observability.server import WebApp

@@ -45,6 +45,9 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from reconciler.config.connection import NomadConfig
+from reconciler.config.settings import DaemonSettings, load_settings, reload_changes
+from reconciler.config.values import parse_listen_address
 from reconciler.core.analysis_templates import AnalysisCatalog, build_catalog
 from reconciler.core.diff import DriftState
 from reconciler.core.ownership import parse_wave, read_ownership
@@ -65,7 +68,6 @@ from reconciler.daemon.rollout import (
     canaries_all_healthy,
     promotion_soak,
 )
-from reconciler.daemon.settings import DaemonSettings, load_settings, reload_changes
 from reconciler.daemon.watcher import JobsDirWatcher
 from reconciler.errors import (
     ConfigError,
@@ -77,11 +79,11 @@ from reconciler.errors import (
 from reconciler.jobspec.analysis_files import read_analysis_files
 from reconciler.model import JobKey, Revision, Snapshot
 from reconciler.nomad.client import NomadClient
-from reconciler.nomad.config import NomadConfig, TokenSource, parse_http_auth
+from reconciler.nomad.credentials import TokenSource
 from reconciler.nomad.retry import RetryPolicy
 from reconciler.observability.labels import OperationResult
 from reconciler.observability.metrics import ReconcilerMetrics
-from reconciler.observability.server import Heartbeat, ObservabilityServer, parse_listen_address
+from reconciler.observability.server import Heartbeat, ObservabilityServer
 from reconciler.prometheus.config import prometheus_config
 from reconciler.revision import (
     JobsSource,
@@ -135,13 +137,7 @@ def held_reason_of(outcome: JobOutcome) -> str:
 
 def nomad_config(settings: DaemonSettings) -> NomadConfig:
     """The client config from resolved settings (precedence already applied)."""
-    values = {
-        k: v for k, v in dataclasses.asdict(settings.nomad).items()
-        if v is not None and k != "http_auth"
-    }  # fmt: skip
-    if settings.nomad.http_auth:
-        values["http_auth"] = parse_http_auth(settings.nomad.http_auth)
-    return NomadConfig(**values)
+    return settings.nomad
 
 
 def sync_policy(settings: DaemonSettings) -> SyncPolicy:
@@ -1474,7 +1470,7 @@ def run_daemon(settings: DaemonSettings, *, env: Mapping[str, str],
     """Synchronous entry for the CLI: logging, then the loop until a signal."""
     secret_filter = configure_logging(
         fmt=settings.log_format, level=settings.log_level,
-        secrets=[settings.nomad.token, settings.nomad.http_auth],
+        secrets=[settings.nomad.token, *(settings.nomad.http_auth or ())[1:]],
     )  # fmt: skip
     observer = None
     if settings.listen and settings.ui:

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.daemon.settings import parse_duration
+from reconciler.config.values import parse_duration
 from reconciler.errors import ConfigError
 from reconciler.model import META_PREFIX, JobKey
 

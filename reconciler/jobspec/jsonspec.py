@@ -22,14 +22,15 @@ positions come from ``json_positions``.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from reconciler.errors import JobSyntaxError, JobValidationError
+from reconciler.jobspec.durations import DurationError, parse_go_duration
 from reconciler.jobspec.json_fields import SCALAR_NAMES, STRUCTS, ZERO
 from reconciler.jobspec.json_positions import JsonPath, locate_json_value
 from reconciler.model import ApiJob
@@ -246,8 +247,9 @@ def _decode_scalar(kind: str, value: Any, where: JsonPath) -> Any:
             "durations in a JSON job specification are integer nanoseconds, got "
             f"{_json_kind(value)} {json.dumps(value)}"
         )
-        if isinstance(value, str) and (ns := parse_go_duration(value)) is not None:
-            reason += f" (write {ns})"
+        if isinstance(value, str):
+            with contextlib.suppress(DurationError):
+                reason += f" (write {parse_go_duration(value.strip())})"
     raise _DecodeError(where, reason)
 
 
@@ -260,29 +262,6 @@ def _normalize_opaque(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _normalize_opaque(v) for k, v in value.items()}
     return value
-
-
-_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
-_UNIT_NS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 10**9, "m": 60 * 10**9,
-            "h": 3600 * 10**9}
-
-
-def parse_go_duration(text: str) -> int | None:
-    """``"1m30s"`` → nanoseconds, as Go's ``time.ParseDuration``; ``None`` if not one."""
-    s = text.strip()
-    sign = -1 if s.startswith("-") else 1
-    s = s.lstrip("+-")
-    if s == "0":
-        return 0
-    pos, total = 0, 0.0
-    for m in _DURATION_PART.finditer(s):
-        if m.start() != pos:
-            return None
-        total += float(m.group(1)) * _UNIT_NS[m.group(2)]
-        pos = m.end()
-    if pos == 0 or pos != len(s):
-        return None
-    return sign * round(total)
 
 
 def _json_kind(value: Any) -> str:

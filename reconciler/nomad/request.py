@@ -24,9 +24,10 @@ from urllib.parse import quote
 
 import httpx
 
+from reconciler.config.connection import NomadConfig
 from reconciler.errors import NomadBadRequestError, NomadError
 from reconciler.jobspec.identifiers import url_path_problem
-from reconciler.nomad.config import NomadConfig, TokenSource
+from reconciler.nomad.credentials import TokenSource
 from reconciler.nomad.failures import TRANSPORT_ERRORS, map_response_error, map_transport_error
 from reconciler.nomad.hooks import RequestHook, RequestRecord, call_hook_safely
 from reconciler.nomad.retry import RetryPolicy, build_retrying

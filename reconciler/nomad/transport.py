@@ -13,8 +13,8 @@ import ssl
 
 import httpx
 
+from reconciler.config.connection import NomadConfig
 from reconciler.errors import ConfigError
-from reconciler.nomad.config import NomadConfig
 
 
 def build_ssl_context(config: NomadConfig) -> ssl.SSLContext:

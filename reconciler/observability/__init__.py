@@ -15,11 +15,7 @@ from reconciler.observability.labels import (
     SyncState,
 )
 from reconciler.observability.metrics import ReconcilerMetrics, RequestRecord
-from reconciler.observability.server import (
-    Heartbeat,
-    ObservabilityServer,
-    parse_listen_address,
-)
+from reconciler.observability.server import Heartbeat, ObservabilityServer
 
 __all__ = [
     "DeploymentStatus",
@@ -32,6 +28,5 @@ __all__ = [
     "RequestRecord",
     "SyncOperation",
     "SyncState",
-    "parse_listen_address",
     "summarize_deployment",
 ]

@@ -41,24 +41,6 @@ HealthCheck = Callable[[], tuple[bool, str]]
 ENDPOINTS = ("/metrics", "/healthz", "/readyz")
 
 
-def parse_listen_address(value: str) -> tuple[str, int]:
-    """Parse ``--listen``: ``HOST:PORT``, ``[IPv6]:PORT`` or ``:PORT`` (all IPv4 interfaces)."""
-    host, sep, port_text = value.rpartition(":")
-    if not sep:
-        raise ConfigError(f"--listen {value!r}: expected HOST:PORT, e.g. 127.0.0.1:9464")
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    elif ":" in host:
-        raise ConfigError(f"--listen {value!r}: write an IPv6 address in brackets, e.g. [::1]:9464")
-    try:
-        port = int(port_text)
-    except ValueError:
-        raise ConfigError(f"--listen {value!r}: port {port_text!r} is not a number") from None
-    if not 0 <= port <= 65535:
-        raise ConfigError(f"--listen {value!r}: port {port} is out of range 0-65535")
-    return (host or "0.0.0.0", port)
-
-
 @dataclass(frozen=True)
 class WebRequest:
     """One GET or HEAD request, as a ``WebApp`` sees it."""

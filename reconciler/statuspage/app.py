@@ -32,13 +32,14 @@ from urllib.parse import unquote, urlencode
 
 import jinja2
 
+from reconciler.config.settings import DaemonSettings
+from reconciler.config.values import parse_listen_address
 from reconciler.core.plan import Plan, compute_plan
 from reconciler.daemon.hooks import DaemonObserver, DaemonState
-from reconciler.daemon.settings import DaemonSettings
 from reconciler.errors import NomadError
 from reconciler.model import JobKey, Revision, Snapshot
 from reconciler.nomad.objects import parse_deployment
-from reconciler.observability.server import WebApp, WebRequest, WebResponse, parse_listen_address
+from reconciler.observability.server import WebApp, WebRequest, WebResponse
 from reconciler.secrets import scrub
 from reconciler.statuspage.auth import Access, read_access
 from reconciler.statuspage.feed import ChangeFeed, FeedClosed, JobHistory, JobLogBuffer

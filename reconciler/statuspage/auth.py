@@ -14,7 +14,7 @@ import binascii
 import hmac
 from dataclasses import dataclass, field
 
-from reconciler.daemon.settings import DaemonSettings
+from reconciler.config.settings import DaemonSettings
 from reconciler.errors import ConfigError
 from reconciler.secrets import register_secrets
 

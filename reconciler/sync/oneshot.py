@@ -14,11 +14,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TextIO
 
+from reconciler.config.connection import NomadConfig
 from reconciler.core.diff import DriftState
 from reconciler.core.plan import SyncPolicy, compute_plan
 from reconciler.errors import NomadError
 from reconciler.model import JobKey, Snapshot
-from reconciler.nomad.config import NomadConfig
 from reconciler.revision import read_revision
 from reconciler.sync.engine import Reconciler
 from reconciler.sync.outcome import JobOutcome, PassResult, Result, Rollout

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
+from reconciler.config.connection import NomadConfig
 from reconciler.errors import (
     ConfigError,
     NomadAPIError,
@@ -26,7 +27,6 @@ from reconciler.jobspec.canonical import canonicalize
 from reconciler.jobspec.digest import digest
 from reconciler.model import DesiredJob, Diagnostic, Snapshot
 from reconciler.nomad.client import NomadClient
-from reconciler.nomad.config import NomadConfig
 from reconciler.nomad.hooks import RequestHook
 from reconciler.nomad.retry import RetryPolicy
 from reconciler.sync.api import ClientApi, NomadApi

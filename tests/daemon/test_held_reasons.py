@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import copy
 
+from reconciler.config.settings import load_settings
 from reconciler.daemon.loop import Daemon, sync_policy
-from reconciler.daemon.settings import load_settings
 from reconciler.observability.metrics import ReconcilerMetrics
 from reconciler.sync.engine import Reconciler
 from tests.support.jobs import make_job, snapshot

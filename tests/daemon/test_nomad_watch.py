@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from reconciler.config.connection import NomadConfig
 from reconciler.daemon.nomad_watch import (
     DeploymentChange,
     JobChange,
@@ -19,7 +20,6 @@ from reconciler.daemon.nomad_watch import (
     job_change_of,
 )
 from reconciler.nomad.client import NomadClient
-from reconciler.nomad.config import NomadConfig
 from reconciler.nomad.events import Event, decode_frame
 from reconciler.testing.fake_nomad import FakeNomad
 from tests.support.jobs import minimal_job

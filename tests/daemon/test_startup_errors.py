@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.config.settings import load_settings
 from reconciler.daemon.loop import Daemon
-from reconciler.daemon.settings import load_settings
 from reconciler.errors import ConfigError
 from reconciler.testing.fake_nomad import FakeNomad
 from tests.support.daemon import DaemonProcess

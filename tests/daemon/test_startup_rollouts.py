@@ -11,11 +11,11 @@ import logging
 
 import pytest
 
+from reconciler.config.connection import NomadConfig
+from reconciler.config.settings import load_settings
 from reconciler.daemon.loop import Daemon
 from reconciler.daemon.nomad_watch import DeploymentChange
-from reconciler.daemon.settings import load_settings
 from reconciler.nomad.client import NomadClient
-from reconciler.nomad.config import NomadConfig
 from reconciler.observability.metrics import ReconcilerMetrics
 from reconciler.testing.fake_nomad import FakeNomad
 from tests.support.jobs import minimal_job

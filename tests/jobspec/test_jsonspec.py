@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from reconciler.errors import JobSyntaxError, JobValidationError
+from reconciler.jobspec.durations import DurationError, parse_go_duration
 from reconciler.jobspec.json_positions import locate_json_value
-from reconciler.jobspec.jsonspec import ignored_json_keys, parse_go_duration, parse_json_job
+from reconciler.jobspec.jsonspec import ignored_json_keys, parse_json_job
 
 GOLDEN = Path(__file__).parent.parent / "golden" / "jobspec"
 OUTPUTS = sorted(GOLDEN.glob("*.output.json"))
@@ -186,7 +187,11 @@ def test_type_errors_per_kind(field: str, value: Any, expected: str) -> None:
     ],
 )
 def test_parse_go_duration(text: str, ns: int | None) -> None:
-    assert parse_go_duration(text) == ns
+    if ns is None:
+        with pytest.raises(DurationError):
+            parse_go_duration(text)
+    else:
+        assert parse_go_duration(text) == ns
 
 
 def test_locate_json_value_finds_nested_keys_and_indexes() -> None:

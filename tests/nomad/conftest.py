@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
+from reconciler.config.connection import NomadConfig
 from reconciler.nomad.client import NomadClient
-from reconciler.nomad.config import NomadConfig
 from reconciler.nomad.retry import RetryPolicy
 from reconciler.testing.fake_nomad import FakeNomad
 from tests.support.nomad_backends import Backend, fake_backend_params

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import trustme
 
+from reconciler.config.connection import NomadConfig
 from reconciler.errors import NomadPermissionDeniedError
 from reconciler.nomad.client import NomadClient
-from reconciler.nomad.config import NomadConfig
 from reconciler.nomad.retry import RetryPolicy
 from reconciler.testing.fake_nomad import FakeNomad
 from tests.support.jobs import sleeper_job

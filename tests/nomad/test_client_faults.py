@@ -7,13 +7,13 @@ from contextlib import aclosing
 
 import pytest
 
+from reconciler.config.connection import NomadConfig
 from reconciler.errors import (
     NomadJobRejectedError,
     NomadPermissionDeniedError,
     NomadUnavailableError,
 )
 from reconciler.nomad.client import NomadClient
-from reconciler.nomad.config import NomadConfig
 from reconciler.nomad.events import Event, StreamSettings
 from reconciler.nomad.hooks import RequestRecord
 from reconciler.nomad.retry import RetryPolicy

@@ -10,6 +10,7 @@ from contextlib import aclosing
 import httpx
 import pytest
 
+from reconciler.config.connection import NomadConfig
 from reconciler.deployment import Deployment
 from reconciler.errors import (
     NomadIndexConflictError,
@@ -17,7 +18,6 @@ from reconciler.errors import (
     NomadNotFoundError,
 )
 from reconciler.nomad.client import NomadClient
-from reconciler.nomad.config import NomadConfig
 from reconciler.nomad.events import Event, StreamSettings
 from reconciler.nomad.hooks import RequestRecord
 from reconciler.nomad.retry import RetryPolicy

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 import trustme
 
+from reconciler.config.connection import NomadConfig
 from reconciler.errors import ConfigError, NomadUnavailableError
 from reconciler.nomad.client import NomadClient
-from reconciler.nomad.config import NomadConfig
 from reconciler.nomad.retry import RetryPolicy
 from tests.support.recorder import recording_server
 

@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from reconciler.config.connection import NomadConfig
 from reconciler.errors import (
     NomadBadRequestError,
     NomadError,
@@ -17,7 +18,6 @@ from reconciler.errors import (
     NomadUnavailableError,
 )
 from reconciler.nomad.client import NomadClient, QueryResult, run_sync
-from reconciler.nomad.config import NomadConfig
 from reconciler.nomad.hooks import RequestRecord
 from reconciler.nomad.retry import RetryPolicy
 from tests.support.network import free_port

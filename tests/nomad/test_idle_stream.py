@@ -7,8 +7,8 @@ from __future__ import annotations
 import asyncio
 from contextlib import aclosing
 
+from reconciler.config.connection import NomadConfig
 from reconciler.nomad.client import NomadClient
-from reconciler.nomad.config import NomadConfig
 from reconciler.nomad.events import Event, StreamSettings
 from reconciler.nomad.retry import RetryPolicy
 from reconciler.testing.fake_nomad import FakeNomad

@@ -12,10 +12,10 @@ from typing import TypeVar
 import pytest
 from prometheus_client import CollectorRegistry
 
+from reconciler.config.connection import NomadConfig
 from reconciler.deployment import Deployment
 from reconciler.errors import NomadNotFoundError
 from reconciler.nomad.client import NomadClient
-from reconciler.nomad.config import NomadConfig
 from reconciler.nomad.retry import RetryPolicy
 from reconciler.observability import ReconcilerMetrics
 from reconciler.testing.fake_nomad import FakeNomad

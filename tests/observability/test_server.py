@@ -18,7 +18,6 @@ from reconciler.observability import (
     Heartbeat,
     ObservabilityServer,
     ReconcilerMetrics,
-    parse_listen_address,
 )
 
 
@@ -171,35 +170,6 @@ def test_ipv6_loopback_when_available() -> None:
     with ObservabilityServer(m, host="::1", port=0, liveness=ok, readiness=ok) as server:
         assert server.url.startswith("http://[::1]:")
         assert get(server.url + "/healthz")[0] == 200
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("127.0.0.1:9464", ("127.0.0.1", 9464)),
-        ("0.0.0.0:0", ("0.0.0.0", 0)),
-        (":9464", ("0.0.0.0", 9464)),
-        ("[::1]:9464", ("::1", 9464)),
-        ("metrics.local:80", ("metrics.local", 80)),
-    ],
-)
-def test_parse_listen_address(text: str, expected: tuple[str, int]) -> None:
-    assert parse_listen_address(text) == expected
-
-
-@pytest.mark.parametrize(
-    ("text", "reason"),
-    [
-        ("9464", "expected HOST:PORT"),
-        ("localhost:http", "is not a number"),
-        ("127.0.0.1:70000", "out of range"),
-        ("::1:9464", "in brackets"),
-    ],
-)
-def test_parse_listen_address_errors_name_the_flag(text: str, reason: str) -> None:
-    with pytest.raises(ConfigError, match=reason) as exc:
-        parse_listen_address(text)
-    assert "--listen" in str(exc.value)
 
 
 def test_a_failing_collector_is_a_500_with_the_reason(caplog: pytest.LogCaptureFixture) -> None:

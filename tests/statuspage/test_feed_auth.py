@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.daemon.settings import DaemonSettings
+from reconciler.config.settings import DaemonSettings
 from reconciler.errors import ConfigError
 from reconciler.secrets import scrub
 from reconciler.statuspage.auth import Access, read_access

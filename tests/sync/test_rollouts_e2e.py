@@ -11,10 +11,10 @@ import httpx
 import pytest
 
 from reconciler.cli import main
+from reconciler.config.connection import NomadConfig
 from reconciler.core.plan import SyncPolicy
 from reconciler.jobspec.loader import load_directory
 from reconciler.jobspec.variables import VariableInputs
-from reconciler.nomad.config import NomadConfig
 from reconciler.sync.engine import Reconciler
 from reconciler.sync.outcome import Result
 from reconciler.sync.session import connect

@@ -6,11 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.daemon.settings import (
+from reconciler.config.settings import (
     DaemonSettings,
     load_settings,
-    parse_duration,
-    parse_listen,
     reload_changes,
     resolve_settings,
 )
@@ -70,30 +68,6 @@ def test_environment_uses_nomad_cli_names() -> None:
     # The token never shows up in the repr or the loggable view.
     assert "s3cr3t-token" not in repr(s)
     assert "s3cr3t-token" not in str(s.redacted())
-
-
-@pytest.mark.parametrize(
-    ("value", "seconds"),
-    [(5, 5.0), (0.25, 0.25), ("300ms", 0.3), ("5m", 300.0), ("1h30m", 5400.0), ("2.5s", 2.5),
-     ("10", 10.0)],
-)
-def test_parse_duration(value: object, seconds: float) -> None:
-    assert parse_duration(value, name="x") == pytest.approx(seconds)
-
-
-@pytest.mark.parametrize("value", ["5 minutes", "-1", "m", True, [1], "1d"])
-def test_parse_duration_rejects(value: object) -> None:
-    with pytest.raises(ConfigError, match="x"):
-        parse_duration(value, name="x")
-
-
-def test_parse_listen() -> None:
-    assert parse_listen("0.0.0.0:9464") == ("0.0.0.0", 9464)
-    assert parse_listen("[::1]:80") == ("::1", 80)
-    assert parse_listen(":9000") == ("0.0.0.0", 9000)
-    assert parse_listen("") is None
-    with pytest.raises(ConfigError, match="HOST:PORT"):
-        parse_listen("localhost")
 
 
 def test_config_file_errors_name_the_file_and_key(tmp_path: Path) -> None:

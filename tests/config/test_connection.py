@@ -1,19 +1,20 @@
-"""NomadConfig reads NOMAD_* like the Nomad CLI and never shows secrets."""
+"""The Nomad connection: flag > environment > config file > default, read like the Nomad CLI
+reads NOMAD_*, secrets never shown."""
 
 from __future__ import annotations
 
-import os
+import logging
 from pathlib import Path
 
 import pytest
 
-from reconciler.errors import ConfigError
-from reconciler.nomad.config import (
+from reconciler.config.connection import (
     DEFAULT_ADDRESS,
     NomadConfig,
-    TokenSource,
     parse_address,
+    resolve_connection,
 )
+from reconciler.errors import ConfigError
 
 SECRET = "0b8f8a3c-5c2e-4f7e-9d2a-5ec7e7f0c0de"
 
@@ -78,15 +79,58 @@ def test_token_and_token_file_together_are_refused() -> None:
         NomadConfig(token=SECRET, token_file="/x")
 
 
-@pytest.mark.parametrize("value", ["yes", "2", "on"])
-def test_bad_skip_verify_names_the_variable(value: str) -> None:
-    with pytest.raises(ConfigError, match="NOMAD_SKIP_VERIFY"):
-        NomadConfig.from_env({"NOMAD_SKIP_VERIFY": value})
+@pytest.mark.parametrize("value", ["yes", "2", "on", "no", " true", "tRUE"])
+def test_skip_verify_not_accepted_by_go_is_ignored_with_a_warning(
+    value: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Nomad's api.DefaultConfig (v1.0.18, v2.0.x): `if insecure, err := strconv.ParseBool(v);
+    # err == nil {...}`: a value ParseBool refuses leaves verification on.
+    with caplog.at_level(logging.WARNING, logger="reconciler.config"):
+        config = NomadConfig.from_env({"NOMAD_SKIP_VERIFY": value})
+    assert config.skip_verify is False
+    assert f"NOMAD_SKIP_VERIFY={value!r}" in caplog.text
+    assert "TLS certificates are verified" in caplog.text
 
 
-@pytest.mark.parametrize("value,expected", [("1", True), ("0", False), ("FALSE", False)])
+@pytest.mark.parametrize(
+    "value,expected",
+    [*((v, True) for v in ("1", "t", "T", "TRUE", "true", "True")),
+     *((v, False) for v in ("0", "f", "F", "FALSE", "false", "False"))],
+)  # fmt: skip
 def test_skip_verify_parses_like_go(value: str, expected: bool) -> None:
     assert NomadConfig.from_env({"NOMAD_SKIP_VERIFY": value}).skip_verify is expected
+
+
+def test_empty_address_falls_through_to_the_config_file_then_the_default() -> None:
+    file_values = {"address": "http://file:4646"}
+    config = resolve_connection(flags={}, env={"NOMAD_ADDR": ""}, file_values=file_values)
+    assert config.address == "http://file:4646"
+    assert resolve_connection(flags={}, env={"NOMAD_ADDR": ""}).address == DEFAULT_ADDRESS
+    # An empty flag is not given either (Nomad: `if m.flagAddress != ""`).
+    config = resolve_connection(flags={"address": ""}, env={"NOMAD_ADDR": "http://env:4646"})
+    assert config.address == "http://env:4646"
+
+
+def test_precedence_flag_environment_file_default() -> None:
+    file_values = {"address": "http://file:1", "region": "file-r", "namespace": "file-ns",
+                   "skip_verify": True}  # fmt: skip
+    env = {"NOMAD_ADDR": "http://env:1", "NOMAD_NAMESPACE": "env-ns"}
+    config = resolve_connection(
+        flags={"address": "http://flag:1"}, env=env, file_values=file_values
+    )
+    assert (config.address, config.namespace, config.region) == (
+        "http://flag:1", "env-ns", "file-r"
+    )
+    assert config.skip_verify is True
+    assert config.tls_server_name is None  # default
+
+
+def test_config_file_values_are_checked_and_named() -> None:
+    with pytest.raises(ConfigError, match=r"daemon\.toml: nomad\.skip_verify: expected true or false"):
+        resolve_connection(flags={}, env={}, file_values={"skip_verify": "yes"},
+                           file_name="daemon.toml")  # fmt: skip
+    with pytest.raises(ConfigError, match=r"daemon\.toml: nomad\.adress: unknown setting"):
+        resolve_connection(flags={}, env={}, file_values={"adress": "x"}, file_name="daemon.toml")
 
 
 def test_client_cert_without_key_is_refused() -> None:
@@ -124,33 +168,3 @@ def test_secrets_are_not_in_repr() -> None:
 
 def test_http_auth_without_password() -> None:
     assert NomadConfig.from_env({"NOMAD_HTTP_AUTH": "ops"}).http_auth == ("ops", "")
-
-
-def test_token_file_is_reread_when_it_changes(tmp_path: Path) -> None:
-    token_file = tmp_path / "token"
-    token_file.write_text("first\n")
-    source = TokenSource(token_file=str(token_file))
-    assert source.current() == "first"
-    token_file.write_text("second-token\n")
-    # Force a distinct mtime even on coarse-grained filesystems.
-    st = token_file.stat()
-    os.utime(token_file, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
-    assert source.current() == "second-token"
-    assert "second-token" not in repr(source)
-
-
-def test_missing_token_file_is_a_config_error_naming_it(tmp_path: Path) -> None:
-    source = TokenSource(token_file=str(tmp_path / "absent"))
-    with pytest.raises(ConfigError, match="absent"):
-        source.current()
-
-
-def test_token_file_briefly_missing_keeps_the_last_token(tmp_path: Path) -> None:
-    token_file = tmp_path / "token"
-    token_file.write_text("kept\n")
-    source = TokenSource(token_file=str(token_file))
-    assert source.current() == "kept"
-    token_file.unlink()  # a rotation that deletes before it re-creates
-    assert source.current() == "kept"
-    token_file.write_text("new-one\n")
-    assert source.current() == "new-one"
