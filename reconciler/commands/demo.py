@@ -13,7 +13,8 @@ def register(subparsers: Any) -> None:
         "demo",
         help="run the daemon on a jobs directory against an embedded Nomad fake, with a canary walkthrough",
         description=(
-            "Start the project's Nomad fake on loopback (unless --nomad-addr or NOMAD_ADDR names "
+            "Start the project's Nomad fake on loopback (unless --nomad-addr, NOMAD_ADDR or the "
+            "config file (NOMAD_RECONCILER_CONFIG) names "
             "a real Nomad), copy DIR into a scratch git repository, run the daemon on it, commit "
             "a change to a job with canaries and narrate its rollout until the daemon's promotion "
             "policy promotes it. Then serve /metrics and keep running until Ctrl-C. Your DIR is "
@@ -43,13 +44,14 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from reconciler.config.connection import NomadConfig, connection_values
+    from reconciler.config.connection import NomadConfig
+    from reconciler.config.settings import given_connection
     from reconciler.config.values import parse_duration, parse_listen_address
     from reconciler.demo import DemoOptions, run_demo
 
-    # The connection as every command resolves it; no address given (flag or a
-    # non-empty NOMAD_ADDR) means the embedded fake.
-    given = connection_values(flags={"address": args.nomad_addr}, env=os.environ)
+    # The connection as every command resolves it; no address given (flag, a
+    # non-empty NOMAD_ADDR, the config file) means the embedded fake.
+    given = given_connection({"nomad": {"address": args.nomad_addr}}, os.environ)
     parse_listen_address(args.listen, name="--listen")
     parse_duration(args.promote_after, name="--promote-after")
     options = DemoOptions(

@@ -1,7 +1,7 @@
 """How to reach Nomad: ``NomadConfig`` and the one place it is resolved.
 
 Every command (``plan``, ``sync``, ``status``, ``daemon``, ``demo``) builds its
-connection with ``resolve_connection``: command-line flag > environment >
+connection with ``connection_values``: command-line flag > environment >
 config file (``[nomad]`` table) > default, with the Nomad CLI's own rules for
 the environment (``DefaultConfig`` in Nomad's ``api/api.go`` and
 ``Meta.clientConfig`` in ``command/meta.go``, v1.0.18 and v2.0.x alike):
@@ -90,8 +90,8 @@ class NomadConfig:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], **flags: Any) -> NomadConfig:
-        """``resolve_connection`` without a config file: ``flags`` over ``env`` over defaults."""
-        return resolve_connection(flags=flags, env=env)
+        """``flags`` over ``env`` over defaults (``connection_values`` without a config file)."""
+        return cls(**connection_values(flags=flags, env=env))
 
     @property
     def endpoint(self) -> Endpoint:
@@ -140,19 +140,6 @@ def connection_values(
             merged.pop("token", None)
         merged.update(values)
     return merged
-
-
-def resolve_connection(
-    *,
-    flags: Mapping[str, Any],
-    env: Mapping[str, str],
-    file_values: Mapping[str, Any] | None = None,
-    file_name: str = "config file",
-) -> NomadConfig:
-    """``NomadConfig`` from flag > environment > config file > default (see the module doc)."""
-    return NomadConfig(
-        **connection_values(flags=flags, env=env, file_values=file_values, file_name=file_name)
-    )
 
 
 _FIELDS = frozenset(f.name for f in fields(NomadConfig)) - {"timeout"}

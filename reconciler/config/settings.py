@@ -307,21 +307,26 @@ def load_settings(flags: Mapping[str, Any], env: Mapping[str, str]) -> DaemonSet
     )
 
 
-def load_connection(flags: Mapping[str, Any], env: Mapping[str, str]) -> NomadConfig:
-    """The Nomad connection alone, from the same sources the daemon reads.
+def given_connection(flags: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+    """The connection settings the sources give (no defaults), from the daemon's sources.
 
-    For the one-shot commands: flags > environment > the config file's
-    ``[nomad]`` table (``--config``/``NOMAD_RECONCILER_CONFIG``) > default, so
-    they reach the Nomad the daemon reaches with the same environment.
+    For the other commands: flags > environment > the config file's ``[nomad]``
+    table (``--config``/``NOMAD_RECONCILER_CONFIG``), so they reach the Nomad
+    the daemon reaches with the same environment.
     """
     config_path = config_file_path(flags, env)
     table: Mapping[str, Any] = {}
     if config_path:
         table = _nomad_table(read_config_file(config_path), source=config_path)
-    return NomadConfig(**connection_values(
+    return connection_values(
         flags=_nomad_table(flags, source="command line"), env=env,
         file_values=table, file_name=config_path or "config file",
-    ))  # fmt: skip
+    )  # fmt: skip
+
+
+def load_connection(flags: Mapping[str, Any], env: Mapping[str, str]) -> NomadConfig:
+    """``NomadConfig`` from ``given_connection`` over the defaults."""
+    return NomadConfig(**given_connection(flags, env))
 
 
 def reload_changes(old: DaemonSettings, new: DaemonSettings) -> tuple[set[str], set[str]]:

@@ -5,16 +5,22 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from reconciler.config.connection import (
     DEFAULT_ADDRESS,
     NomadConfig,
+    connection_values,
     parse_address,
-    resolve_connection,
 )
 from reconciler.errors import ConfigError
+
+
+def _resolve(**sources: Any) -> NomadConfig:
+    return NomadConfig(**connection_values(**sources))
+
 
 SECRET = "0b8f8a3c-5c2e-4f7e-9d2a-5ec7e7f0c0de"
 
@@ -103,11 +109,11 @@ def test_skip_verify_parses_like_go(value: str, expected: bool) -> None:
 
 def test_empty_address_falls_through_to_the_config_file_then_the_default() -> None:
     file_values = {"address": "http://file:4646"}
-    config = resolve_connection(flags={}, env={"NOMAD_ADDR": ""}, file_values=file_values)
+    config = _resolve(flags={}, env={"NOMAD_ADDR": ""}, file_values=file_values)
     assert config.address == "http://file:4646"
-    assert resolve_connection(flags={}, env={"NOMAD_ADDR": ""}).address == DEFAULT_ADDRESS
+    assert _resolve(flags={}, env={"NOMAD_ADDR": ""}).address == DEFAULT_ADDRESS
     # An empty flag is not given either (Nomad: `if m.flagAddress != ""`).
-    config = resolve_connection(flags={"address": ""}, env={"NOMAD_ADDR": "http://env:4646"})
+    config = _resolve(flags={"address": ""}, env={"NOMAD_ADDR": "http://env:4646"})
     assert config.address == "http://env:4646"
 
 
@@ -115,7 +121,7 @@ def test_precedence_flag_environment_file_default() -> None:
     file_values = {"address": "http://file:1", "region": "file-r", "namespace": "file-ns",
                    "skip_verify": True}  # fmt: skip
     env = {"NOMAD_ADDR": "http://env:1", "NOMAD_NAMESPACE": "env-ns"}
-    config = resolve_connection(
+    config = _resolve(
         flags={"address": "http://flag:1"}, env=env, file_values=file_values
     )
     assert (config.address, config.namespace, config.region) == (
@@ -127,10 +133,10 @@ def test_precedence_flag_environment_file_default() -> None:
 
 def test_config_file_values_are_checked_and_named() -> None:
     with pytest.raises(ConfigError, match=r"daemon\.toml: nomad\.skip_verify: expected true or false"):
-        resolve_connection(flags={}, env={}, file_values={"skip_verify": "yes"},
+        _resolve(flags={}, env={}, file_values={"skip_verify": "yes"},
                            file_name="daemon.toml")  # fmt: skip
     with pytest.raises(ConfigError, match=r"daemon\.toml: nomad\.adress: unknown setting"):
-        resolve_connection(flags={}, env={}, file_values={"adress": "x"}, file_name="daemon.toml")
+        _resolve(flags={}, env={}, file_values={"adress": "x"}, file_name="daemon.toml")
 
 
 def test_client_cert_without_key_is_refused() -> None:
