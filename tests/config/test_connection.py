@@ -3,6 +3,7 @@ reads NOMAD_*, secrets never shown."""
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -174,3 +175,13 @@ def test_secrets_are_not_in_repr() -> None:
 
 def test_http_auth_without_password() -> None:
     assert NomadConfig.from_env({"NOMAD_HTTP_AUTH": "ops"}).http_auth == ("ops", "")
+
+
+def test_the_nomad_cli_recording_agrees(golden: Path) -> None:
+    """What the real Nomad 1.0.18 CLI did with the same values (tests/golden/config)."""
+    recorded = json.loads((golden / "config" / "nomad-cli-env.json").read_text())
+    for value, outcome in recorded["skip_verify"].items():
+        config = NomadConfig.from_env({"NOMAD_SKIP_VERIFY": value})
+        assert config.skip_verify is (outcome == "skipped"), value
+    config = NomadConfig.from_env({"NOMAD_ADDR": ""}, address="")
+    assert config.address == recorded["empty_address_dials"]
