@@ -170,15 +170,12 @@ def fake() -> Iterator[FakeNomad]:
         # Nomad: `if addr := os.Getenv("NOMAD_ADDR"); addr != ""`: empty is unset, so the
         # config file's address applies (the daemon used to refuse to start on it).
         ({"NOMAD_ADDR": ""}, True),
-        ({"NOMAD_SKIP_VERIFY": "True"}, True),
         # Not a value strconv.ParseBool accepts: ignored as Nomad ignores it (plan used to
         # refuse it while the daemon took it for "true").
         ({"NOMAD_SKIP_VERIFY": "yes"}, True),
         ({"NOMAD_ADDR": "ftp://127.0.0.1:1"}, False),
-        ({"NOMAD_HTTP_AUTH": ":password"}, False),
-        ({"NOMAD_CLIENT_CERT": "/nonexistent/client.pem"}, False),  # no NOMAD_CLIENT_KEY
     ],
-    ids=["addr-empty", "skip-verify-True", "skip-verify-yes", "addr-ftp", "http-auth-no-user", "cert-without-key"],
+    ids=["addr-empty", "skip-verify-yes", "addr-ftp"],
 )
 def test_every_command_accepts_or_rejects_the_same_environment(
     fake: FakeNomad, tmp_path: Path, jobs: Path, extra: dict[str, str], accepted: bool
@@ -196,12 +193,9 @@ def test_every_command_accepts_or_rejects_the_same_environment(
             assert "NOMAD_SKIP_VERIFY='yes'" in verdict.output, (name, verdict.output)
 
 
-@pytest.mark.parametrize(("extra", "accepted"), [
-    ({"NOMAD_ADDR": "ftp://127.0.0.1:1", "NOMAD_SKIP_VERIFY": "yes"}, True),
-])  # fmt: skip
-def test_offline_commands_never_read_the_connection(
-    tmp_path: Path, jobs: Path, extra: dict[str, str], accepted: bool
-) -> None:
+def test_offline_commands_never_read_the_connection(tmp_path: Path, jobs: Path) -> None:
+    """``lint`` and ``render`` talk to no Nomad: connection settings, even broken, do not matter."""
+    extra = {"NOMAD_ADDR": "ftp://127.0.0.1:1", "NOMAD_SKIP_VERIFY": "yes"}
     env = _env(tmp_path / "missing.toml", extra)
     lint = _run([*OFFLINE["lint"], str(jobs)], env, REPO_ROOT)
     render = _run([*OFFLINE["render"], str(jobs / "web.nomad")], env, REPO_ROOT)
