@@ -11,7 +11,6 @@ values set here are ``""`` and an ``ftp://`` URL: neither can reach a cluster.
 
 from __future__ import annotations
 
-import os
 import ssl
 import subprocess
 import sys
@@ -26,7 +25,9 @@ import pytest
 import trustme
 
 from reconciler.testing.fake_nomad import FakeNomad
-from tests.daemon.harness import REPO_ROOT, free_port, job_hcl
+from tests.support.daemon import REPO_ROOT, daemon_env
+from tests.support.jobs import job_hcl
+from tests.support.network import free_port
 
 RUN_TIMEOUT_S = 120.0  # bound on one command; they take a few seconds
 ONE_SHOT = {
@@ -59,8 +60,7 @@ def jobs(tmp_path: Path) -> Path:
 
 
 def _env(config: Path, extra: dict[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NOMAD_")}
-    return {**env, "PYTHONUNBUFFERED": "1", "NOMAD_RECONCILER_CONFIG": str(config), **extra}
+    return {**daemon_env(), "PYTHONUNBUFFERED": "1", "NOMAD_RECONCILER_CONFIG": str(config), **extra}
 
 
 def _write_config(tmp_path: Path, address: str) -> Path:
