@@ -42,6 +42,7 @@ from reconciler.config.values import parse_bool, parse_duration, parse_listen_ad
 from reconciler.errors import ConfigError
 from reconciler.jobspec.limits import DEFAULT_MAX_FILE_SIZE
 from reconciler.jobspec.loader import parse_size
+from reconciler.secrets import redact_url
 
 CONFIG_ENV = "NOMAD_RECONCILER_CONFIG"
 
@@ -126,6 +127,16 @@ class DaemonSettings:
     ui_basic_auth: str | None = field(default=None, repr=False)
     ui_basic_auth_file: str | None = None
 
+    # -- analysis: canary checks against Prometheus (docs/analysis.md) ------------
+    # PROMETHEUS_URL/_TOKEN/_HTTP_AUTH apply too (reconciler.prometheus.config).
+    prometheus_url: str | None = None
+    prometheus_token_file: str | None = None
+    prometheus_ca_cert: str | None = None
+    prometheus_client_cert: str | None = None
+    prometheus_client_key: str | None = None
+    prometheus_tls_server_name: str | None = None
+    prometheus_tls_skip_verify: bool = False
+
     # -- nomad: the connection (``[nomad]`` table, Nomad CLI variables) --------
     nomad: NomadConfig = field(default_factory=NomadConfig)
 
@@ -133,6 +144,8 @@ class DaemonSettings:
         """A loggable view: secrets replaced by a marker."""
         data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         data["nomad"] = self.nomad.redacted()
+        if data["prometheus_url"]:
+            data["prometheus_url"] = redact_url(data["prometheus_url"])
         for secret in ("ui_token", "ui_basic_auth"):
             if data[secret]:
                 data[secret] = "<redacted>"
@@ -148,6 +161,9 @@ GROUPS: Mapping[str, tuple[str, ...]] = {
                "shutdown_timeout"),
     "process": ("listen", "log_format", "log_level", "event_stream", "config_file"),
     "ui": ("ui", "ui_token", "ui_token_file", "ui_basic_auth", "ui_basic_auth_file"),
+    "analysis": ("prometheus_url", "prometheus_token_file", "prometheus_ca_cert",
+                 "prometheus_client_cert", "prometheus_client_key",
+                 "prometheus_tls_server_name", "prometheus_tls_skip_verify"),
     "nomad": ("nomad",),
 }  # fmt: skip
 """Each setting's group, in the order above (documentation and ``--help`` follow it)."""
@@ -159,7 +175,8 @@ RELOADABLE = frozenset(
 )
 
 _DURATIONS = frozenset(GROUPS["timing"]) | {"jitter", "prune_grace", "prune_window"}
-_BOOLEANS = frozenset({"self_heal", "event_stream", "prune", "purge", "apply_uncommitted", "ui"})
+_BOOLEANS = frozenset({"self_heal", "event_stream", "prune", "purge", "apply_uncommitted", "ui",
+                       "prometheus_tls_skip_verify"})  # fmt: skip
 
 
 def _coerce(key: str, value: object, *, source: str) -> Any:
@@ -210,7 +227,9 @@ def _coerce(key: str, value: object, *, source: str) -> Any:
         if value:  # "" disables the endpoint
             parse_listen_address(value, name=name)
         return value
-    if key in ("jobs_dir", "config_file", "ui_token_file", "ui_basic_auth_file"):
+    if key in ("jobs_dir", "config_file", "ui_token_file", "ui_basic_auth_file") or (
+        key in GROUPS["analysis"] and key != "prometheus_tls_skip_verify"
+    ):
         if not isinstance(value, str):
             raise ConfigError(f"{name}: expected a path, got {value!r}")
         return value
