@@ -13,6 +13,7 @@ import signal
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import pytest
 
 from reconciler.testing.fake_nomad import FakeNomad
@@ -96,3 +97,41 @@ def test_a_failed_rolling_update_with_auto_revert_is_held_and_nomad_serves_the_p
     assert _arg(fake.read_job("web")) == "good"
     assert daemon.metrics().get("nomad_reconciler_deployments_finished_total", nomad_namespace="default",
                                 nomad_job="web", status="failed") == 1
+
+
+def test_a_deployment_failed_by_someone_else_is_held_and_never_resubmitted(
+    fake: FakeNomad, repo: GitCheckout, start_daemon: Callable[..., DaemonProcess]
+) -> None:
+    """An operator runs ``nomad deployment fail`` on the canary the daemon started: the
+    daemon reports the failure in Nomad's words, holds the spec, and does not fight back."""
+    repo.write("web.nomad", job_hcl("web", canary=1, arg="good"))
+    repo.commit("web v0")
+    daemon = start_daemon(repo.root, fake.address)
+    wait_until(lambda: (fake.latest_deployment("web") or {}).get("Status") == "successful",
+               what="first deployment", timeout=30)
+    repo.write("web.nomad", job_hcl("web", canary=1, arg="canary"))
+    repo.commit("web v1: a canary")
+    daemon.wait_log("rollout awaiting promotion", nomad_job="web", timeout=30)
+    before = registers(fake.request_log)
+
+    deployment = (fake.latest_deployment("web") or {})["ID"]
+    answer = httpx.post(f"{fake.address}/v1/deployment/fail/{deployment}", timeout=5)
+    answer.raise_for_status()
+    assert answer.json()["EvalID"]  # Nomad evaluates the job again after a fail
+
+    failed = daemon.wait_log("rollout failed", nomad_job="web", timeout=30)
+    assert failed["description"] == "Deployment marked as failed"
+    daemon.wait_metric("nomad_reconciler_job_held", lambda v: v == 1, timeout=30,
+                       nomad_namespace="default", nomad_job="web", reason="failed_rollout")
+    # A full pass (SIGHUP) leaves the failed spec alone: no registration, no promotion.
+    passes = daemon.metrics().get("nomad_reconciler_reconcile_pass_duration_seconds_count") or 0
+    daemon.signal(signal.SIGHUP)
+    daemon.wait_metric("nomad_reconciler_reconcile_pass_duration_seconds_count",
+                       lambda v: (v or 0) > passes, timeout=30)
+    assert registers(fake.request_log) == before
+    assert not [p for m, p, _q, _s in fake.request_log if m in ("PUT", "POST") and "/promote" in p]
+
+    # The next commit is a new spec: released and applied.
+    repo.write("web.nomad", job_hcl("web", canary=0, arg="fixed"))
+    repo.commit("web v2: fixed")
+    wait_until(lambda: _arg(fake.read_job("web")) == "fixed", what="the fix applied", timeout=30)
