@@ -16,7 +16,7 @@ the environment (``DefaultConfig`` in Nomad's ``api/api.go`` and
 Secrets (the ACL token, the basic-auth password, credentials in the address)
 are registered for redaction and kept out of ``repr`` and error messages.
 Reading a token file at request time is the client's business
-(``reconciler.nomad.credentials``), not configuration.
+(``reconciler.token_file``), not configuration.
 """
 
 from __future__ import annotations

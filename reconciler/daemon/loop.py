@@ -79,7 +79,6 @@ from reconciler.errors import (
 from reconciler.jobspec.analysis_files import read_analysis_files
 from reconciler.model import JobKey, Revision, Snapshot
 from reconciler.nomad.client import NomadClient
-from reconciler.nomad.credentials import TokenSource
 from reconciler.nomad.retry import RetryPolicy
 from reconciler.observability.labels import OperationResult
 from reconciler.observability.metrics import ReconcilerMetrics
@@ -99,6 +98,7 @@ from reconciler.sync.outcome import JobOutcome
 from reconciler.sync.outcome import Result as SyncResult
 from reconciler.sync.rollout import expects_deployment
 from reconciler.sync.session import require_namespaces
+from reconciler.token_file import TokenSource
 
 log = logging.getLogger("reconciler.daemon")
 

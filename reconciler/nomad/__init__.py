@@ -3,12 +3,17 @@
 Modules (import from them directly; this package imports nothing, so
 reading settings does not pull in httpx):
 
-- ``config``    ``NomadConfig`` (``NOMAD_*`` like the CLI), ``TokenSource`` (rotating token file)
-- ``client``    ``NomadClient`` (async, every endpoint), ``QueryResult``, ``run_sync``
+- ``client``    ``NomadClient`` (async, every endpoint), ``QueryResult``, ``run_sync``; its
+  parts: ``request`` (one request, retries, the token), ``agent_api``, ``jobs_api``,
+  ``deployments_api``, ``events_api``
+- ``objects``   the one parser of Nomad's deployment JSON, TypedDicts of other bodies
 - ``events``    the event stream: ``Event``, ``StreamSettings``, ``follow_events``
 - ``retry``     ``RetryPolicy`` and when a retry can help
 - ``failures``  Nomad responses and transport failures → ``reconciler.errors``
 - ``hooks``     ``RequestRecord`` / connection-state callbacks for metrics
 - ``versions``  server version → API ``Features``
 - ``transport`` TLS, mutual TLS and unix-socket httpx client construction
+
+The connection settings (``NomadConfig``) live in ``reconciler.config``; the
+rotating token file in ``reconciler.token_file``.
 """

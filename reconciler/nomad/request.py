@@ -27,13 +27,13 @@ import httpx
 from reconciler.config.connection import NomadConfig
 from reconciler.errors import NomadBadRequestError, NomadError
 from reconciler.jobspec.identifiers import url_path_problem
-from reconciler.nomad.credentials import TokenSource
 from reconciler.nomad.failures import TRANSPORT_ERRORS, map_response_error, map_transport_error
 from reconciler.nomad.hooks import RequestHook, RequestRecord, call_hook_safely
 from reconciler.nomad.retry import RetryPolicy, build_retrying
 from reconciler.nomad.transport import build_http_client, sni_extensions
 from reconciler.nomad.versions import Version
 from reconciler.secrets import scrub
+from reconciler.token_file import TokenSource
 
 T = TypeVar("T")
 U = TypeVar("U")

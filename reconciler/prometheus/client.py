@@ -26,8 +26,9 @@ from typing import Any, Self
 import httpx
 
 from reconciler.errors import ConfigError, PrometheusQueryError, PrometheusUnavailableError
-from reconciler.prometheus.config import BearerToken, PrometheusConfig
+from reconciler.prometheus.config import PrometheusConfig
 from reconciler.secrets import scrub
+from reconciler.token_file import TokenSource
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,9 @@ class PrometheusClient:
         self._extensions = (
             {"sni_hostname": config.tls_server_name} if (tls and config.tls_server_name) else {}
         )
-        self._token = BearerToken(token=config.token, token_file=config.token_file)
+        self._token = TokenSource(
+            token=config.token, token_file=config.token_file, what="Prometheus token file"
+        )
         self._token.current()  # an unreadable token file is a start-up error
         self._http = httpx.AsyncClient(
             base_url=base,

@@ -11,7 +11,6 @@ so no log line or error text shows it.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
@@ -129,34 +128,3 @@ def prometheus_config(
         )
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
-
-
-class BearerToken:
-    """The bearer token to send now: fixed, or read from a file re-read when it changes."""
-
-    def __init__(self, *, token: str | None = None, token_file: str | None = None) -> None:
-        self._token = token
-        self._file = token_file
-        self._stamp: tuple[int, int, int] | None = None
-
-    def current(self) -> str | None:
-        if self._file is None:
-            return self._token
-        try:
-            st = os.stat(self._file)
-            stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
-            if stamp != self._stamp:
-                with open(self._file, encoding="utf-8") as handle:
-                    text = handle.read()
-                register_secrets(*text.split())
-                token = text.strip() or None
-                if token is not None and (len(token.split()) != 1):
-                    raise ConfigError(
-                        f"Prometheus token file {self._file}: expected one token; content not shown"
-                    )
-                self._token, self._stamp = token, stamp
-        except (OSError, UnicodeDecodeError) as exc:
-            if self._stamp is None:
-                raise ConfigError(f"Prometheus token file {self._file}: cannot read it ({exc})") from exc
-            # mid-rotation: keep the token we had
-        return self._token

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.errors import ConfigError
-from reconciler.nomad.credentials import TokenSource
+from reconciler.token_file import TokenSource
 
 
 def test_token_file_is_reread_when_it_changes(tmp_path: Path) -> None:
