@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.support.daemon import DaemonProcess
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -18,6 +20,25 @@ def _no_nomad_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith(("NOMAD_", "PROMETHEUS_")):
             monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def start_daemon() -> Iterator[Callable[..., DaemonProcess]]:
+    """Start ``reconciler daemon`` subprocesses; each is stopped after the test and its
+    log printed (pytest shows it only when the test failed)."""
+    started: list[DaemonProcess] = []
+
+    def start(jobs: Path, address: str, *extra: str) -> DaemonProcess:
+        daemon = DaemonProcess(jobs, address, *extra)
+        started.append(daemon)
+        return daemon
+
+    yield start
+    for daemon in started:
+        try:
+            daemon.stop()
+        finally:
+            print(daemon.dump())
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
-"""Daemon test fixtures: a Nomad fake, a git checkout, daemon subprocesses stopped after the
-test; and nothing left running: every thread a test started must be gone after it."""
+"""Daemon test fixtures: a Nomad fake, a git checkout (daemon subprocesses come from the
+root conftest's ``start_daemon``); and nothing left running: every thread a test
+started must be gone after it."""
 
 from __future__ import annotations
 
@@ -42,23 +43,6 @@ def fake(request: pytest.FixtureRequest) -> Iterator[FakeNomad]:
 @pytest.fixture
 def repo(tmp_path: Path) -> GitCheckout:
     return GitCheckout(tmp_path / "jobs")
-
-
-@pytest.fixture
-def start_daemon() -> Iterator[Callable[..., DaemonProcess]]:
-    started: list[DaemonProcess] = []
-
-    def start(jobs: Path, address: str, *extra: str) -> DaemonProcess:
-        daemon = DaemonProcess(jobs, address, *extra)
-        started.append(daemon)
-        return daemon
-
-    yield start
-    for daemon in started:
-        try:
-            daemon.stop()
-        finally:
-            print(daemon.dump())  # shown by pytest only when the test failed
 
 
 @pytest.fixture
