@@ -73,6 +73,17 @@ class Nomad:
         allocs = self.http.get(f"/v1/job/{job_id}/allocations", params={"namespace": namespace})
         return {a["ID"] for a in allocs.json() if a.get("DesiredStatus") == "run"}
 
+    def wait_scheduled(self, job_id: str, *, timeout_s: float = 30.0) -> None:
+        """Wait until Nomad has finished scheduling the job (no evaluation pending), so
+        that its allocations are all there before the test takes note of them."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            evals = self.http.get(f"/v1/job/{job_id}/evaluations").json()
+            if evals and not any(e.get("Status") == "pending" for e in evals):
+                return
+            time.sleep(0.05)  # polling Nomad's scheduler; bounded by the deadline
+        raise AssertionError(f"{job_id}: an evaluation still pending after {timeout_s}s")
+
     def wait_deployment_done(self, job_id: str, *, timeout_s: float = 90.0) -> None:
         """Nomad refuses a scale while a deployment runs: wait until the job's is over."""
         deadline = time.monotonic() + timeout_s
@@ -188,6 +199,8 @@ def test_jobs_run_by_hand_are_adopted_without_a_write_and_a_hand_scale_is_still_
     repo.commit("jobs already running")
     ids = {name: json.loads((GOLDEN / f"{name}.output.json").read_text())["Job"]["ID"]
            for name in names}  # fmt: skip
+    for name in names:
+        nomad.wait_scheduled(ids[name])
     allocations = {name: nomad.allocation_ids(ids[name]) for name in names}
     before = nomad.modify_indexes()
 
