@@ -49,7 +49,7 @@ class Backend:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _wait_for_leader(address: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
+def _wait_until_ready(address: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
     deadline = time.monotonic() + AGENT_START_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -57,13 +57,25 @@ def _wait_for_leader(address: str, process: subprocess.Popen[bytes], log_path: P
                 f"nomad agent exited with {process.returncode}: {log_path.read_text()[-2000:]}"
             )
         try:
-            response = httpx.get(f"{address}/v1/status/leader", timeout=1.0, trust_env=False)
-            if response.status_code == 200 and response.json():
+            if _has_leader(address) and _has_ready_node(address):
                 return
         except (httpx.HTTPError, ValueError):
             pass
         time.sleep(0.2)  # polling a starting process; bounded by the deadline
-    raise RuntimeError(f"nomad agent had no leader after {AGENT_START_TIMEOUT_S}s")
+    raise RuntimeError(f"nomad agent had no leader and ready node after {AGENT_START_TIMEOUT_S}s")
+
+
+def _has_leader(address: str) -> bool:
+    response = httpx.get(f"{address}/v1/status/leader", timeout=1.0, trust_env=False)
+    return response.status_code == 200 and bool(response.json())
+
+
+def _has_ready_node(address: str) -> bool:
+    """A leader alone is not enough: until the dev agent's client has registered and is
+    ready, every job's first evaluation finds no node and is blocked, so a test that
+    waits for its evaluations would see none of the allocations placed moments later."""
+    response = httpx.get(f"{address}/v1/nodes", timeout=1.0, trust_env=False)
+    return response.status_code == 200 and any(n.get("Status") == "ready" for n in response.json())
 
 
 @contextmanager
@@ -87,7 +99,7 @@ def running_nomad_agent(binary: str) -> Iterator[str]:
         )
     address = f"http://127.0.0.1:{http}"
     try:
-        _wait_for_leader(address, process, log_path)
+        _wait_until_ready(address, process, log_path)
         yield address
     finally:
         stop_process(process, timeout=20)

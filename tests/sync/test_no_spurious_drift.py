@@ -69,9 +69,12 @@ class Nomad:
     def modify_indexes(self) -> dict[tuple[str, str], int]:
         return {k: int(s["JobModifyIndex"]) for k, s in self.jobs().items()}
 
-    def allocation_ids(self, job_id: str, namespace: str = "default") -> set[str]:
+    def allocation_versions(self, job_id: str, namespace: str = "default") -> set[int]:
+        """The job versions the job's allocations run.  Not their IDs: on a real agent
+        Nomad itself replaces a failed allocation (a bridge network without CNI
+        plugins), while a write by the reconciler would place a newer job version."""
         allocs = self.http.get(f"/v1/job/{job_id}/allocations", params={"namespace": namespace})
-        return {a["ID"] for a in allocs.json() if a.get("DesiredStatus") == "run"}
+        return {int(a["JobVersion"]) for a in allocs.json()}
 
     def wait_scheduled(self, job_id: str, *, timeout_s: float = 30.0) -> None:
         """Wait until Nomad has finished scheduling the job (no evaluation pending), so
@@ -84,7 +87,7 @@ class Nomad:
             time.sleep(0.05)  # polling Nomad's scheduler; bounded by the deadline
         raise AssertionError(f"{job_id}: an evaluation still pending after {timeout_s}s")
 
-    def wait_deployment_done(self, job_id: str, *, timeout_s: float = 90.0) -> None:
+    def wait_deployment_done(self, job_id: str, *, timeout_s: float = 240.0) -> None:
         """Nomad refuses a scale while a deployment runs: wait until the job's is over."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
@@ -201,7 +204,7 @@ def test_jobs_run_by_hand_are_adopted_without_a_write_and_a_hand_scale_is_still_
            for name in names}  # fmt: skip
     for name in names:
         nomad.wait_scheduled(ids[name])
-    allocations = {name: nomad.allocation_ids(ids[name]) for name in names}
+    allocations = {name: nomad.allocation_versions(ids[name]) for name in names}
     before = nomad.modify_indexes()
 
     code, doc = run(capsys, "sync", str(repo.root), "--address", nomad.address)
@@ -209,7 +212,7 @@ def test_jobs_run_by_hand_are_adopted_without_a_write_and_a_hand_scale_is_still_
     assert nomad.modify_indexes() == before, (
         "adoption must not write (a Meta change replaces allocations)"
     )
-    assert {name: nomad.allocation_ids(ids[name]) for name in names} == allocations
+    assert {name: nomad.allocation_versions(ids[name]) for name in names} == allocations
 
     web = ids["01-minimal-service"]
     nomad.wait_deployment_done(web)
