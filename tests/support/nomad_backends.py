@@ -9,7 +9,10 @@ here reads ``NOMAD_ADDR``: it may point at production.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -103,7 +106,48 @@ def running_nomad_agent(binary: str) -> Iterator[str]:
         yield address
     finally:
         stop_process(process, timeout=20)
+        _reap_leftovers(workdir)
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _reap_leftovers(workdir: Path) -> None:
+    """Stop what a dev agent leaves behind when it stops: its task executors, log
+    monitors and the tasks themselves outlive it by design (a real client re-attaches to
+    them on restart), and exec tasks keep tmpfs mounts under the data dir.  All of them
+    run in the agent's working directory or below it, which is this test's own."""
+    root = str(workdir.resolve())
+    for _ in range(2):  # SIGTERM first, then SIGKILL what is left
+        leftover = [pid for pid in _pids() if _cwd_under(pid, root)]
+        for pid in leftover:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGTERM if _ == 0 else signal.SIGKILL)
+        if not leftover:
+            break
+        time.sleep(0.5)  # give the signalled processes a moment to exit
+    for mount in sorted(_mounts_under(root), reverse=True):  # the deepest first
+        subprocess.run(["umount", "-l", mount], capture_output=True, check=False)
+
+
+def _pids() -> list[int]:
+    proc = Path("/proc")
+    return [int(p.name) for p in proc.iterdir() if p.name.isdigit()] if proc.is_dir() else []
+
+
+def _cwd_under(pid: int, root: str) -> bool:
+    try:
+        cwd = os.readlink(f"/proc/{pid}/cwd")
+    except OSError:
+        return False
+    return cwd == root or cwd.startswith(root + "/")
+
+
+def _mounts_under(root: str) -> list[str]:
+    try:
+        lines = Path("/proc/self/mounts").read_text().splitlines()
+    except OSError:
+        return []
+    points = [line.split()[1] for line in lines if len(line.split()) > 1]
+    return [m for m in points if m.startswith(root + "/")]
 
 
 def purge_all_jobs(address: str) -> None:
