@@ -174,3 +174,29 @@ def test_a_finished_deployment_keeps_its_counters_when_its_allocations_move_on(
     assert second["ID"] != first["ID"] and second["Status"] == "successful"
     assert _counts(second) == (2, 2, 0)
     assert _counts(client.get(f"/v1/deployment/{first['ID']}").json()) == (1, 1, 0)
+
+
+def test_an_auto_revert_stops_the_failed_canary_and_places_none_of_its_own(
+    fake: FakeNomad, clock: ManualClock, client: httpx.Client
+) -> None:
+    """Nomad stops the unpromoted canaries of a failed deployment before planning the
+    revert (scheduler/reconcile.go ``handleGroupCanaries``, v1.0.18): the old allocations
+    are updated in place to the reverted version, and its deployment needs no canary."""
+    strategy = {"Canary": 1, "AutoRevert": True}
+    assert client.put("/v1/jobs", json=raw_exec_job(count=2, **strategy)).status_code == 200
+    _run(fake, clock, 5)
+    assert _deployment(client)["Status"] == "successful"
+    assert client.put("/v1/jobs", json=raw_exec_job(args="2", count=2, **strategy)).status_code == 200
+    _run(fake, clock, 3)
+    dep = _deployment(client)
+    assert (dep["JobVersion"], dep["Status"], dep["TaskGroups"]["app"]["HealthyAllocs"]) == (1, "running", 1)
+    (canary,) = dep["TaskGroups"]["app"]["PlacedCanaries"]
+    reply = client.post(f"/v1/deployment/fail/{dep['ID']}", json={"DeploymentID": dep["ID"]}).json()
+    assert reply["RevertedJobVersion"] == 0
+    _run(fake, clock, 5)
+    assert client.get(f"/v1/allocation/{canary}").json()["DesiredStatus"] == "stop"
+    revert = _deployment(client)
+    assert (revert["JobVersion"], revert["Status"]) == (2, "successful")
+    assert revert["TaskGroups"]["app"]["DesiredCanaries"] == 0
+    live = [a for a in _allocs(client) if a["DesiredStatus"] == "run"]
+    assert sorted((a["JobVersion"], a["ClientStatus"]) for a in live) == [(2, "running"), (2, "running")]

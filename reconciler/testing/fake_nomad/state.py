@@ -37,6 +37,7 @@ from reconciler.testing.fake_nomad.scheduler import (
     NODE_NAME,
     Alloc,
     Deployment,
+    GroupPlan,
     group_of,
     new_deployment,
     plan_group,
@@ -633,10 +634,19 @@ class State:
         latest = self.latest_deployment(job["Namespace"], job["ID"])
         deployment = latest if latest and latest.job_version == job["Version"] and latest.active else None
         halted = latest is not None and latest.job_version == job["Version"] and latest.status in ("failed", "paused")
-        plans = {g["Name"]: plan_group(job, g["Name"], self._job_allocs(job, g["Name"]), deployment=deployment, halted=halted)
+        # Before anything else Nomad stops the unpromoted canaries of an older deployment or
+        # of a failed one (handleGroupCanaries, scheduler/reconcile.go v1.0.18): after an
+        # auto-revert the failed canary goes, it is not a destructive update of the revert.
+        dropped: set[str] = set()
+        if latest is not None and (latest.job_version != job["Version"] or latest.status == "failed"):
+            dropped = {c for g in latest.groups.values() if not g.promoted for c in g.placed_canaries}
+        plans = {g["Name"]: plan_group(job, g["Name"], [a for a in self._job_allocs(job, g["Name"]) if a.id not in dropped],
+                                       deployment=deployment, halted=halted)
                  for g in job.get("TaskGroups") or []}
         for alloc in self._job_allocs(job):
-            if group_of(job, alloc.group) is None:
+            if alloc.id in dropped:
+                plans.setdefault(alloc.group, GroupPlan()).stop.append(alloc)
+            elif group_of(job, alloc.group) is None:
                 plans.setdefault(alloc.group, plan_group(job, alloc.group, [], deployment=None)).stop.append(alloc)
         work = any(p.place or p.canary or p.stop or p.in_place or p.destructive for p in plans.values())
         new_dep = None
