@@ -17,8 +17,10 @@ def register(subparsers: Any) -> None:
             "config file (NOMAD_RECONCILER_CONFIG) names "
             "a real Nomad), copy DIR into a scratch git repository, run the daemon on it, commit "
             "a change to a job with canaries and narrate its rollout until the daemon's promotion "
-            "policy promotes it. Then serve /metrics and keep running until Ctrl-C. Your DIR is "
-            "never modified."
+            "policy promotes it; then, when DIR has the analysis template http-errors "
+            "(.reconciler/analysis/), commit a version that opts into it, whose canary the demo's "
+            "metrics make fail its analysis, and narrate the deployment failed, reverted by Nomad "
+            "and held. Then serve /metrics and keep running until Ctrl-C. Your DIR is never modified."
         ),
     )
     p.add_argument("jobs_dir", nargs="?", default="jobs", metavar="DIR",
@@ -38,6 +40,10 @@ def register(subparsers: Any) -> None:
                         "(default %(default)s)")
     p.add_argument("--timeout", type=float, default=180.0, metavar="SECONDS",
                    help="give up on a walkthrough step after this long (default %(default)s)")
+    p.add_argument("--prometheus", choices=("auto", "real", "builtin"), default="auto",
+                   help="what the canary analysis queries: a real Prometheus (the prometheus binary, "
+                        "scraping the demo's exporter), or the demo's built-in query API; auto: the "
+                        "binary when installed (default %(default)s)")
     p.add_argument("--exit-after-walkthrough", action="store_true",
                    help="stop once the walkthrough is done instead of running until Ctrl-C")
     p.set_defaults(func=run)
@@ -63,5 +69,6 @@ def run(args: argparse.Namespace) -> int:
         promote_after=args.promote_after,
         timeout_s=args.timeout,
         exit_after_walkthrough=args.exit_after_walkthrough,
+        prometheus=args.prometheus,
     )
     return run_demo(options)

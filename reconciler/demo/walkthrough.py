@@ -16,9 +16,7 @@ embedded fake).
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -28,19 +26,28 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 import httpx
 
 from reconciler.config.connection import NomadConfig
+from reconciler.demo.analysis_walkthrough import AnalysisDemo, analysis_stage
+from reconciler.demo.support import (
+    CHANGE_KEY,
+    DaemonLog,
+    Narrator,
+    NomadView,
+    compute_changed_source,
+    describe_deployment,
+    git,
+    wait_until,
+)
 from reconciler.deployment import Deployment
 from reconciler.errors import ConfigError, ReconcilerError
 from reconciler.jobspec.loader import load_directory
 from reconciler.jobspec.variables import VariableInputs
 from reconciler.model import DesiredJob, Snapshot
-from reconciler.nomad.objects import parse_deployment
 
-CHANGE_KEY = "demo_revision"
 # The demo's simulated client node runs every driver the examples use (the
 # recorded dev agent had no docker), so every example job gets a deployment.
 DEMO_DRIVERS = ("exec", "raw_exec", "docker", "podman", "java", "qemu", "container", "mock_driver")
@@ -56,19 +63,7 @@ class DemoOptions:
     promote_after: str = "5s"
     timeout_s: float = 180.0
     exit_after_walkthrough: bool = False
-
-
-class Narrator:
-    """Plain lines on stdout, marked so they stand out from the daemon's logs."""
-
-    def __init__(self, out: TextIO) -> None:
-        self.out = out
-
-    def step(self, text: str) -> None:
-        print(f"\n==> {text}", file=self.out, flush=True)
-
-    def say(self, text: str) -> None:
-        print(f"    {text}", file=self.out, flush=True)
+    prometheus: str = "auto"  # canary analysis against: auto, real (the binary), builtin
 
 
 def find_canary_job(snapshot: Snapshot) -> DesiredJob | None:
@@ -80,109 +75,14 @@ def find_canary_job(snapshot: Snapshot) -> DesiredJob | None:
     return None
 
 
-def compute_changed_source(source: str, *, source_format: str, revision: int) -> str:
-    """The job file with one harmless Meta change: a new version, rolled out with canaries.
-
-    HCL: a key added to the first ``meta`` block, or a job-level ``meta`` block
-    when there is none; JSON: a key in the job's ``Meta``.
-    """
-    if source_format == "json":
-        doc = json.loads(source)
-        job = doc.get("Job", doc)
-        job.setdefault("Meta", {})
-        job["Meta"] = {**(job["Meta"] or {}), CHANGE_KEY: str(revision)}
-        return json.dumps(doc, indent=2) + "\n"
-    line = f'{CHANGE_KEY} = "{revision}"'
-    existing = re.compile(rf'^(\s*){CHANGE_KEY}\s*=.*$', re.MULTILINE)
-    if existing.search(source):
-        return existing.sub(lambda m: m.group(1) + line, source, count=1)
-    meta = re.compile(r"^(\s*)meta\s*\{[ \t]*$", re.MULTILINE).search(source)
-    if meta:
-        at = meta.end()
-        return f"{source[:at]}\n{meta.group(1)}  {line}{source[at:]}"
-    job = re.compile(r'^(\s*)job\s+"[^"]+"\s*\{[ \t]*$', re.MULTILINE).search(source)
-    if not job:
-        raise ConfigError("cannot find the job block to change for the walkthrough")
-    at = job.end()
-    indent = job.group(1) + "  "
-    return f"{source[:at]}\n{indent}meta {{\n{indent}  {line}\n{indent}}}\n{source[at:]}"
-
-
-def _git(repo: Path, *args: str) -> str:
-    result = subprocess.run(
-        ["git", "-C", str(repo), *args], capture_output=True, text=True, check=False,
-        env={**os.environ, "GIT_AUTHOR_NAME": "demo", "GIT_AUTHOR_EMAIL": "demo@example.com",
-             "GIT_COMMITTER_NAME": "demo", "GIT_COMMITTER_EMAIL": "demo@example.com"},
-    )
-    if result.returncode != 0:
-        raise ConfigError(f"git {' '.join(args)} failed: {result.stderr.strip()}")
-    return result.stdout.strip()
-
-
 def prepare_workspace(jobs_dir: Path, workdir: Path) -> Path:
     """A git repository holding a copy of ``jobs_dir``; returns the jobs directory in it."""
     repo = workdir / "repo"
     shutil.copytree(jobs_dir, repo / "jobs", symlinks=True, ignore=shutil.ignore_patterns(".git"))
-    _git(repo, "init", "-q", "-b", "main")
-    _git(repo, "add", "-A")
-    _git(repo, "commit", "-q", "-m", "Jobs as declared")
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "Jobs as declared")
     return repo / "jobs"
-
-
-def _wait_until(check: Callable[[], Any], *, timeout_s: float, what: str, interval_s: float = 0.2) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise ReconcilerError(f"demo: timed out after {timeout_s:.0f}s waiting for {what}")
-        time.sleep(interval_s)
-
-
-class NomadView:
-    """What the demo reads from Nomad to narrate (read-only, plain HTTP)."""
-
-    def __init__(self, address: str, token: str | None) -> None:
-        headers = {"X-Nomad-Token": token} if token else {}
-        self.http = httpx.Client(base_url=address, headers=headers, timeout=10.0)
-
-    def close(self) -> None:
-        self.http.close()
-
-    def get(self, path: str, **params: str) -> Any:
-        response = self.http.get(path, params=params)
-        if response.status_code == 404:
-            return None
-        response.raise_for_status()
-        return response.json()
-
-    def jobs(self) -> list[dict[str, Any]]:
-        return list(self.get("/v1/jobs", namespace="*") or [])
-
-    def job(self, job: DesiredJob) -> dict[str, Any] | None:
-        return self.get(f"/v1/job/{job.job_id}", namespace=job.namespace)  # type: ignore[no-any-return]
-
-    def latest_deployment(self, job: DesiredJob) -> Deployment | None:
-        body = self.get(f"/v1/job/{job.job_id}/deployment", namespace=job.namespace)
-        return parse_deployment(body) if body else None
-
-    def deployment(self, deployment_id: str) -> Deployment | None:
-        body = self.get(f"/v1/deployment/{deployment_id}")
-        return parse_deployment(body) if body else None
-
-
-def describe_deployment(deployment: Deployment) -> str:
-    parts = []
-    for group in deployment.groups:
-        text = f"{group.name}: {group.healthy_allocs}/{group.desired_total} healthy"
-        if group.has_canaries:
-            text += (f", canaries {len(group.placed_canaries)}/{group.desired_canaries} placed"
-                     f"{', promoted' if group.promoted else ''}")
-        if group.unhealthy_allocs:
-            text += f", {group.unhealthy_allocs} unhealthy"
-        parts.append(text)
-    return f"{deployment.status_text}: {deployment.description} ({'; '.join(parts)})"
 
 
 @contextlib.contextmanager
@@ -227,12 +127,19 @@ def run_demo(options: DemoOptions, *, out: TextIO = sys.stdout) -> int:
         removed = " (removed when the demo stops)" if owned else ""
         narrator.say(f"working copy (a git repository; your {options.jobs_dir} is not touched): "
                      f"{workspace}{removed}")  # fmt: skip
-        with nomad_endpoint(options, narrator, snapshot) as address:
+        with contextlib.ExitStack() as stack:
+            address = stack.enter_context(nomad_endpoint(options, narrator, snapshot))
             token = options.nomad.token if options.nomad is not None else None
+            analysis = stack.enter_context(analysis_stage(
+                options.prometheus, narrator, find_canary_job(snapshot), workspace, workdir,
+                nomad_address=address, token=token, timeout_s=options.timeout_s,
+            ))  # fmt: skip
             view = NomadView(address, token)
-            daemon = _start_daemon(options, workspace, address)
+            daemon = _start_daemon(options, workspace, address, analysis)
+            assert daemon.stderr is not None
+            log = DaemonLog(daemon.stderr)
             try:
-                _walkthrough(options, narrator, view, snapshot, workspace, address, daemon)
+                _walkthrough(options, narrator, view, snapshot, workspace, address, (daemon, log), analysis)
                 if options.exit_after_walkthrough:
                     return 0
                 narrator.step("The daemon keeps running; press Ctrl-C to stop the demo.")
@@ -242,6 +149,7 @@ def run_demo(options: DemoOptions, *, out: TextIO = sys.stdout) -> int:
             finally:
                 view.close()
                 _stop_daemon(daemon)
+                log.close()
     finally:
         signal.signal(signal.SIGTERM, previous)
         if owned:
@@ -253,7 +161,9 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _start_daemon(options: DemoOptions, workspace: Path, address: str) -> subprocess.Popen[bytes]:
+def _start_daemon(
+    options: DemoOptions, workspace: Path, address: str, analysis: AnalysisDemo | None
+) -> subprocess.Popen[bytes]:
     # The daemon reads the same environment as the demo, so the same connection settings;
     # only the address is given, and with the embedded fake NOMAD_ADDR must not point elsewhere.
     env = {k: v for k, v in os.environ.items() if not (k == "NOMAD_ADDR" and options.nomad is None)}
@@ -263,8 +173,11 @@ def _start_daemon(options: DemoOptions, workspace: Path, address: str) -> subpro
         "--listen", options.listen,
         "--promote-after", options.promote_after,
         "--resync-interval", "60s",
+        "--log-format", "text",  # the demo narrates from some of its lines
     ]
-    return subprocess.Popen(cmd, env=env)
+    if analysis is not None:
+        cmd += ["--prometheus-url", analysis.source.url]
+    return subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE)
 
 
 def _stop_daemon(daemon: subprocess.Popen[bytes]) -> None:
@@ -284,9 +197,11 @@ def _walkthrough(
     snapshot: Snapshot,
     workspace: Path,
     address: str,
-    daemon: subprocess.Popen[bytes],
+    running: tuple[subprocess.Popen[bytes], DaemonLog],
+    analysis: AnalysisDemo | None,
 ) -> None:
     metrics_url = f"http://{options.listen}"
+    daemon, log = running
 
     def daemon_alive() -> None:
         if daemon.poll() is not None:
@@ -300,7 +215,7 @@ def _walkthrough(
             return False
 
     narrator.step(f"Started the daemon: nomad-reconciler daemon {workspace} --promote-after {options.promote_after}")
-    _wait_until(ready, timeout_s=options.timeout_s, what="the daemon's first full pass")
+    wait_until(ready, timeout_s=options.timeout_s, what="the daemon's first full pass")
     narrator.say(f"status page: {metrics_url}/   (open it in a browser: the rollout below shows up live)")
     registered = {(j.get("Namespace"), j.get("ID")) for j in view.jobs()}
     synced = [j for j in snapshot.jobs if j.key in registered]
@@ -313,11 +228,17 @@ def _walkthrough(
         narrator.step("No job in this directory rolls out with canaries: skipping the canary walkthrough.")
     else:
         _canary_walkthrough(options, narrator, view, canary, workspace, daemon_alive)
+        if analysis is not None:
+            analysis.run(narrator, view, workspace, log, daemon_alive=daemon_alive,
+                         daemon_url=metrics_url, timeout_s=options.timeout_s)  # fmt: skip
 
     narrator.step("Where to look")
     narrator.say(f"status page: {metrics_url}/   (JSON: {metrics_url}/api/v1/status)")
     narrator.say(f"metrics:   {metrics_url}/metrics   (health: {metrics_url}/healthz, {metrics_url}/readyz)")
     narrator.say(f"Nomad API: {address}/v1/jobs?namespace=*")
+    if analysis is not None:
+        narrator.say(f"Prometheus API: {analysis.source.url}/api/v1/query"
+                     f"{'   (UI: ' + analysis.source.url + '/graph)' if analysis.source.real else ''}")
     narrator.say(f"status:    nomad-reconciler status {workspace} --address {address}")
     if options.exit_after_walkthrough:
         return  # nothing is left running to try things on
@@ -349,13 +270,13 @@ def _canary_walkthrough(
         dep = view.latest_deployment(job)
         return dep is None or not dep.active
 
-    _wait_until(first_deployment_over, timeout_s=options.timeout_s, what=f"{job.job_id}'s first deployment")
+    wait_until(first_deployment_over, timeout_s=options.timeout_s, what=f"{job.job_id}'s first deployment")
 
     path = workspace / job.path
     path.write_text(compute_changed_source(path.read_text(), source_format=job.source_format, revision=2))
     repo = workspace.parent
-    _git(repo, "commit", "-q", "-am", f"{job.job_id}: change Meta {CHANGE_KEY}")
-    commit = _git(repo, "rev-parse", "--short", "HEAD")
+    git(repo, "commit", "-q", "-am", f"{job.job_id}: change Meta {CHANGE_KEY}")
+    commit = git(repo, "rev-parse", "--short", "HEAD")
     narrator.step(f"Committed {commit}: a Meta change to {job.namespace}/{job.job_id} ({job.path}), "
                   "which its update block rolls out with a canary")
 
@@ -366,7 +287,7 @@ def _canary_walkthrough(
             return dep
         return None
 
-    deployment: Deployment = _wait_until(new_deployment, timeout_s=options.timeout_s, what="the new deployment")
+    deployment: Deployment = wait_until(new_deployment, timeout_s=options.timeout_s, what="the new deployment")
     narrator.say(f"deployment {deployment.id[:8]} for job version {deployment.job_version}")
     last = ""
     deadline = time.monotonic() + options.timeout_s
