@@ -97,7 +97,7 @@ class AnalysisDemo:
         def deployment() -> Deployment | None:
             daemon_alive()
             dep = view.latest_deployment(job)
-            return dep if dep and (dep.job_version or -1) > version_before else None
+            return dep if dep and dep.job_version is not None and dep.job_version > version_before else None
 
         dep: Deployment = wait_until(deployment, timeout_s=timeout_s, what="the new deployment")
         narrator.say(f"deployment {dep.id[:8]} for job version {dep.job_version}")
@@ -137,8 +137,9 @@ class AnalysisDemo:
         narrator.say(f"daemon: {breach.get('reason')}")
         narrator.say(f"status ({daemon_url}/api/v1/status, as `nomad-reconciler status` shows it): "
                      f"{row.get('state')}: {row.get('reason')}")
-        narrator.say(f"metrics: nomad_reconciler_job_held{{nomad_job=\"{job.job_id}\", "
-                     f"reason=\"failed_rollout\"}} (on {daemon_url}/metrics)")
+        held = wait_until(lambda: _held_metric(daemon_url, job), timeout_s=timeout_s,
+                          what="the daemon's held metric")  # fmt: skip
+        narrator.say(f"metrics ({daemon_url}/metrics): {held}")
 
     def _narrate_measurements(self, narrator: Narrator, view: NomadView, dep_id: str, log: DaemonLog,
                               daemon_alive: Callable[[], None], timeout_s: float) -> Deployment:  # fmt: skip
@@ -185,6 +186,19 @@ def _settled(view: NomadView, job: DesiredJob, version: int, daemon_alive: Calla
     stubs = view.get(f"/v1/job/{job.job_id}/allocations", namespace=job.namespace) or []
     live = [a for a in stubs if a.get("DesiredStatus") == "run" and a.get("ClientStatus") == "running"]
     return len(live) if live and all(a.get("JobVersion") == version for a in live) else None
+
+
+def _held_metric(url: str, job: DesiredJob) -> str | None:
+    """The daemon's ``nomad_reconciler_job_held`` sample of the job, once it says held."""
+    try:
+        text = httpx.get(f"{url}/metrics", timeout=10).text
+    except httpx.HTTPError:
+        return None
+    wanted = (f'nomad_namespace="{job.namespace}"', f'nomad_job="{job.job_id}"', 'reason="failed_rollout"')
+    for line in text.splitlines():
+        if line.startswith("nomad_reconciler_job_held{") and all(w in line for w in wanted):
+            return line if float(line.rsplit(" ", 1)[1]) == 1 else None
+    return None
 
 
 def _held_row(url: str, job: DesiredJob, daemon_alive: Callable[[], None]) -> dict[str, Any] | None:
