@@ -11,6 +11,7 @@ demo's built-in query API computed from the exporter's counters
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 import socket
@@ -21,11 +22,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
 from reconciler.demo.builtin_prometheus import SUPPORTED, serving_builtin_prometheus
 from reconciler.demo.traffic import TrafficExporter
-from reconciler.errors import ConfigError, ReconcilerError
+from reconciler.errors import ConfigError, PrometheusError, ReconcilerError
+from reconciler.prometheus import PrometheusClient, PrometheusConfig
 
 MODES = ("auto", "real", "builtin")
 SCRAPE_JOB = "demo-app"
@@ -114,13 +114,17 @@ def _wait_scraping(process: subprocess.Popen[bytes], url: str, log_path: Path, *
         if process.poll() is not None:
             raise ReconcilerError(f"demo: prometheus exited with status {process.returncode}: "
                                   f"{log_path.read_text()[-2000:]}")  # fmt: skip
-        try:
-            answer = httpx.get(f"{url}/api/v1/query", params={"query": f'up{{job="{SCRAPE_JOB}"}}'},
-                               timeout=2).json()  # fmt: skip
-            if any(r["value"][1] == "1" for r in answer["data"]["result"]):
-                return
-        except (httpx.HTTPError, ValueError, KeyError, TypeError):
-            pass  # not listening yet
+        if asyncio.run(_scraped(url)):
+            return
         if time.monotonic() > deadline:
             raise ReconcilerError(f"demo: prometheus did not scrape the demo's exporter in {timeout_s:.0f}s")
         time.sleep(0.2)
+
+
+async def _scraped(url: str) -> bool:
+    """Prometheus answers, and has scraped the exporter (asked with the project's own client)."""
+    async with PrometheusClient(PrometheusConfig(url=url, timeout=2.0)) as client:
+        try:
+            return 1.0 in await client.query(f'up{{job="{SCRAPE_JOB}"}}')
+        except PrometheusError:
+            return False  # not listening yet

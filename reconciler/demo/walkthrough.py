@@ -214,7 +214,9 @@ def _walkthrough(
         except httpx.HTTPError:
             return False
 
-    narrator.step(f"Started the daemon: nomad-reconciler daemon {workspace} --promote-after {options.promote_after}")
+    analysed = f" --prometheus-url {analysis.source.url}" if analysis is not None else ""
+    narrator.step(f"Started the daemon: nomad-reconciler daemon {workspace} --promote-after "
+                  f"{options.promote_after}{analysed}")  # fmt: skip
     wait_until(ready, timeout_s=options.timeout_s, what="the daemon's first full pass")
     narrator.say(f"status page: {metrics_url}/   (open it in a browser: the rollout below shows up live)")
     registered = {(j.get("Namespace"), j.get("ID")) for j in view.jobs()}
