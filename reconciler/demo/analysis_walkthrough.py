@@ -105,8 +105,8 @@ class AnalysisDemo:
         narrator.step(f"Canary placed: allocation {', '.join(c[:8] for c in canaries)} (job version {dep.job_version})")
         wait_until(lambda: _canaries_healthy(view, dep.id, daemon_alive), timeout_s=timeout_s,
                    what="the canary to be healthy in Nomad's eyes")  # fmt: skip
-        narrator.step("Canary healthy in Nomad's eyes: the daemon's promotion policy would promote it "
-                      "now, but the analysis must pass first")  # fmt: skip
+        narrator.step("Canary healthy in Nomad's eyes: on health alone the daemon's promotion policy "
+                      "would promote it; the analysis must pass first")  # fmt: skip
         failed = self._narrate_measurements(narrator, view, dep.id, log, daemon_alive, timeout_s)
         breach = wait_until(lambda: log.find(FAILED_BY_ANALYSIS, nomad_namespace=job.namespace,
                                              nomad_job=job.job_id), timeout_s=timeout_s,
