@@ -4,13 +4,15 @@ Responsible for what the daemon must learn from the engine's writes that the
 engine's outcomes do not carry: the moment Nomad accepted a registration
 (change-to-registered latency), a gate on promotions (the daemon's soak
 policy decides, not the engine's "canaries healthy now"), and prefix lists
-for passes about a few jobs.  (A failed write's typed error is the
+for passes about a few jobs, and the index of the first job list the engine
+read (where the event stream starts).  (A failed write's typed error is the
 outcome's own: ``JobOutcome.error``.)
 It forwards every call unchanged otherwise and holds no policy of its own.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
@@ -46,6 +48,23 @@ class TappedApi:
     clock: Callable[[], float] = time.monotonic
     accepted_at: dict[JobKey, float] = field(default_factory=dict)
     blocked_promotions: set[str] = field(default_factory=set)
+    listed_index: int | None = None  # X-Nomad-Index of the first job list (needs ``client``)
+    _listed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def first_list_index(self) -> int:
+        """Wait for the engine's first job list; its ``X-Nomad-Index``.
+
+        The event stream starts there, not at "now": a change made after that
+        list and before the subscription is then still delivered (issue 10).
+        """
+        await self._listed.wait()
+        assert self.listed_index is not None
+        return self.listed_index
+
+    def _note_index(self, index: int) -> None:
+        if self.listed_index is None:
+            self.listed_index = index
+            self._listed.set()
 
     def take_accepted(self, key: JobKey) -> float | None:
         return self.accepted_at.pop(key, None)
@@ -62,11 +81,17 @@ class TappedApi:
         of the cluster: thousands of stubs to fetch and decode for one answer.
         """
         scope = SCOPE.get()
-        if scope is None or self.client is None or len(scope) > PREFIX_LIST_MAX or namespace != "*":
+        if self.client is None:
             return await self.inner.list_jobs(namespace=namespace, meta=meta)
+        if scope is None or len(scope) > PREFIX_LIST_MAX or namespace != "*":
+            # The client itself, not ``inner``: the same request, plus its index.
+            listed = await self.client.list_jobs(namespace=namespace, meta=meta)
+            self._note_index(listed.index)
+            return list(listed.value)
         stubs: list[dict[str, Any]] = []
         for job_namespace, job_id in sorted(scope):
             result = await self.client.list_jobs(namespace=job_namespace, prefix=job_id, meta=meta)
+            self._note_index(result.index)  # a list's index is its table's, whatever the prefix
             stubs.extend(s for s in result.value if s.get("ID") == job_id)
         return stubs
 

@@ -320,7 +320,8 @@ class Daemon:
             self._submit([ALL], Reason.RESYNC)
             self._spawn(self._tick(), "tick", root=True)
             self._spawn(self._resync_timer(), "resync", root=True)
-            watch = NomadWatch(self.client, self, event_stream=s.event_stream)
+            watch = NomadWatch(self.client, self, event_stream=s.event_stream,
+                               start_index=self.api.first_list_index)  # issue 10
             self._spawn(watch.run(), "nomad-watch", root=True)
             while not self._stop.is_set():
                 reload_wait = asyncio.ensure_future(self._reload.wait())

@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -144,11 +144,20 @@ class NomadWatch:
     """Follows Nomad for the loop; ``run()`` until cancelled."""
 
     def __init__(
-        self, client: NomadClient, listener: WatchListener, *, event_stream: bool = True
+        self,
+        client: NomadClient,
+        listener: WatchListener,
+        *,
+        event_stream: bool = True,
+        start_index: Callable[[], Awaitable[int]] | None = None,
     ) -> None:
         self.client = client
         self.listener = listener
         self.event_stream = event_stream
+        # Where the stream starts: the index the daemon's first full pass read (its job
+        # list), so nothing changed between that pass and the subscription is lost.
+        # Without it: the cluster's index when subscribing.
+        self.start_index = start_index
 
     async def run(self) -> None:
         if self.event_stream:
@@ -170,7 +179,7 @@ class NomadWatch:
                 first = False
 
         lst = self.listener
-        start = await self._current_index()
+        start = await self.start_index() if self.start_index else await self._current_index()
         try:
             async for event in self.client.events(
                 topics=TOPICS,
@@ -193,12 +202,13 @@ class NomadWatch:
             lst.on_connection(False, reconnect=False)
 
     async def _current_index(self) -> int:
-        """Where the stream starts: the cluster's index now (jobs and deployments).
+        """Where the stream starts without ``start_index``: the cluster's index now.
 
         Without an index Nomad replays every frame its buffer still holds
         (nomad/stream/event_broker.go, v1.0.18): deployments that ended long
-        ago would be reported as news.  A change between the daemon's start-up
-        pass and this read waits for the periodic full pass.
+        ago would be reported as news.  The daemon passes ``start_index`` (its
+        first pass's list): a change between that pass and this read would
+        otherwise wait for the periodic full pass.
         """
         delay = 1.0
         while True:

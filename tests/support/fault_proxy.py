@@ -10,6 +10,9 @@ as they come and cut after a random time.  ``enabled`` switches injection off
 Every registration Nomad accepted through the proxy is recorded with the
 digest of the job it carried, so a test can tell whether one spec was
 registered twice.
+
+``hold(match)`` makes matching requests wait, before any fault, until the
+test releases them: a step of the client made to happen late, on purpose.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import random
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -74,7 +78,23 @@ class FaultProxy:
         self._stopping = threading.Event()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._holds: list[tuple[Callable[[str, str, str], bool], threading.Event]] = []
         self.address = ""
+
+    def hold(self, match: Callable[[str, str, str], bool]) -> threading.Event:
+        """Requests for which ``match(method, path, query)`` holds wait until the returned
+        event is set (or the proxy stops); then they go on as any other."""
+        gate = threading.Event()
+        with self._lock:
+            self._holds.append((match, gate))
+        return gate
+
+    def wait_held(self, method: str, path: str, query: str) -> None:
+        with self._lock:
+            gates = [gate for match, gate in self._holds if match(method, path, query)]
+        for gate in gates:
+            while not gate.wait(0.05) and not self._stopping.is_set():
+                pass
 
     def __enter__(self) -> FaultProxy:
         handler = type("Handler", (_Handler,), {"proxy": self})
@@ -162,9 +182,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _relay(self, method: str) -> None:
         proxy = self.proxy
-        path = urlsplit(self.path).path
+        parts = urlsplit(self.path)
+        path = parts.path
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
+        proxy.wait_held(method, path, parts.query)
         fault, seconds = proxy.decide(method, path)
         if fault is not None:
             proxy.count(fault)
