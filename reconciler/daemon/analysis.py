@@ -39,7 +39,7 @@ from reconciler.core.analysis_templates import (
     group_analyses,
     render_query,
 )
-from reconciler.errors import PrometheusError
+from reconciler.errors import PrometheusError, PrometheusUnavailableError
 from reconciler.model import DesiredJob, JobKey
 from reconciler.prometheus import PrometheusClient, PrometheusConfig
 
@@ -73,7 +73,8 @@ class _Run:
 
     start: float
     samples: dict[str, list[Sample]] = field(default_factory=dict)  # by qualified check name
-    resumed: set[str] = field(default_factory=set)
+    resumed: set[str] = field(default_factory=set)  # checks whose history was read (or not needed)
+    history_missed: set[str] = field(default_factory=set)  # said once: history unavailable
 
 
 class CanaryAnalysis:
@@ -196,12 +197,23 @@ class CanaryAnalysis:
                         end=slot_time(check, start=run.start, slot=due - 1),
                         step=check.interval_s,
                     )  # fmt: skip
-                    samples += range_samples(
+                    # Slots this process measured itself (failed queries while Prometheus
+                    # was down) stay inconclusive: the range query's lookback would fill
+                    # them with the last value from before the outage.
+                    own = {slot_of(check, start=run.start, at=s.at) for s in samples}
+                    samples += [h for h in range_samples(
                         points, check=check, start=run.start,
                         end=slot_time(check, start=run.start, slot=due - 1),
-                    )  # fmt: skip
+                    ) if slot_of(check, start=run.start, at=h.at) not in own]  # fmt: skip
                 except PrometheusError as exc:
-                    log.warning("analysis history unavailable", extra=_fields(key, check=name, error=str(exc)))
+                    if isinstance(exc, PrometheusUnavailableError):
+                        # Prometheus down: read the history when it is back, or the
+                        # analysis would start again from zero.
+                        run.resumed.discard(name)
+                    if name not in run.history_missed:
+                        run.history_missed.add(name)
+                        log.warning("analysis history unavailable",
+                                    extra=_fields(key, check=name, error=str(exc)))
         measured = {slot_of(check, start=run.start, at=s.at) for s in samples}
         if due >= 1 and due not in measured:
             at = slot_time(check, start=run.start, slot=due)
