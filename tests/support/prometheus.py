@@ -55,8 +55,55 @@ class Prometheus:
         return result
 
 
+class RunningPrometheus(Prometheus):
+    """A Prometheus process this test started: ``stop()`` takes it down (an outage),
+    ``restart()`` brings it back on the same address with the same data."""
+
+    def __init__(self, target: str, workdir: Path, *, port: int, min_scrapes: int) -> None:
+        super().__init__(f"http://127.0.0.1:{port}")
+        self.target, self.workdir, self.port, self.min_scrapes = target, workdir, port, min_scrapes
+        self.log_path = workdir / "prometheus.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def restart(self) -> None:
+        assert self.process is None, "already running"
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [
+                    str(PROMETHEUS),
+                    f"--config.file={self.workdir / 'prometheus.yml'}",
+                    f"--storage.tsdb.path={self.workdir / 'data'}",
+                    f"--web.listen-address=127.0.0.1:{self.port}",
+                    "--log.level=warn",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        process = self.process
+
+        def scraped_enough() -> bool | None:
+            if process.poll() is not None:
+                raise AssertionError(f"prometheus exited: {self.log_path.read_text()}")
+            # rate() needs at least two samples inside its window
+            got = self.query(f'count_over_time(up{{job="{JOB_NAME}"}}[5m])')
+            return True if got and float(got[0]["value"][1]) >= self.min_scrapes else None
+
+        try:
+            wait_for(f"{self.min_scrapes} scrapes of {self.target}", scraped_enough)
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_process(self.process, timeout=30)
+            self.process = None
+
+
 @contextmanager
-def running_prometheus(target: str, workdir: Path, *, min_scrapes: int = 3) -> Iterator[Prometheus]:
+def running_prometheus(
+    target: str, workdir: Path, *, min_scrapes: int = 3
+) -> Iterator[RunningPrometheus]:
     """Run Prometheus scraping ``target`` until the block ends; needs the binary on PATH."""
     if PROMETHEUS is None:
         raise RuntimeError("prometheus is not on PATH")
@@ -66,31 +113,9 @@ def running_prometheus(target: str, workdir: Path, *, min_scrapes: int = 3) -> I
         "scrape_configs": [{"job_name": JOB_NAME, "static_configs": [{"targets": [target]}]}],
     }
     (workdir / "prometheus.yml").write_text(yaml.safe_dump(config))
-    log_path = workdir / "prometheus.log"
-    port = free_port()
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [
-                PROMETHEUS,
-                f"--config.file={workdir / 'prometheus.yml'}",
-                f"--storage.tsdb.path={workdir / 'data'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-                "--log.level=warn",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            prom = Prometheus(f"http://127.0.0.1:{port}")
-
-            def scraped_enough() -> bool | None:
-                if process.poll() is not None:
-                    raise AssertionError(f"prometheus exited: {log_path.read_text()}")
-                # rate() needs at least two samples inside its window
-                got = prom.query(f'count_over_time(up{{job="{JOB_NAME}"}}[5m])')
-                return True if got and float(got[0]["value"][1]) >= min_scrapes else None
-
-            wait_for(f"{min_scrapes} scrapes of {target}", scraped_enough)
-            yield prom
-        finally:
-            stop_process(process, timeout=30)
+    prom = RunningPrometheus(target, workdir, port=free_port(), min_scrapes=min_scrapes)
+    prom.restart()
+    try:
+        yield prom
+    finally:
+        prom.stop()
