@@ -227,6 +227,9 @@ class NomadWatch:
     async def _poll_job_list(self) -> None:
         index = 0
         seen: dict[JobKey, int] = {}
+        # The first list is the baseline; what moved in it since the start-up pass listed
+        # (``start_index``) is news too, or it would wait for the periodic full pass.
+        since = await self.start_index() if self.start_index else None
         delay = 1.0
         while True:
             try:
@@ -255,9 +258,11 @@ class NomadWatch:
                     s.get("JobModifyIndex") or 0)
                 for s in result.value
             }  # fmt: skip
-            if index:
+            if index or since is not None:
                 now = time.time()
-                for key in changed_keys(seen, current):
+                moved = changed_keys(seen, current) if index else {
+                    k for k, jmi in current.items() if since is not None and jmi > since}
+                for key in moved:
                     known = self.listener.known_index(key)
                     if self.listener.is_relevant(key, None) and known != current.get(key):
                         self.listener.on_job_changed(JobChange(key, now, key not in current))

@@ -6,7 +6,9 @@ resync (an hour here, so it cannot hide the defect).  The moment is made
 deterministic with a proxy between the daemon and Nomad that holds every step
 of the subscription (reading Nomad's current index: ``GET /v1/jobs?prefix=" "``
 and ``GET /v1/deployments``; opening ``/v1/event/stream``) until the change is
-made (and another job was registered after it).  Runs against the fake at its oldest and newest versions, and against a
+made (and another job was registered after it).  Without the event stream
+(``--no-event-stream``) the watch's first job list, the baseline of its blocking
+queries, is held the same way.  Runs against the fake at its oldest and newest versions, and against a
 real agent when ``nomad`` is on PATH.
 """
 
@@ -48,6 +50,21 @@ def _subscribing(method: str, path: str, query: str) -> bool:
     return path == "/v1/jobs" and parse_qs(query, keep_blank_values=True).get("prefix") == [" "]
 
 
+class _Baseline:
+    """Without the stream: the watch's first job list, its baseline.  That is the second
+    list of every job (no prefix, not blocking): the start-up pass reads the first."""
+
+    def __init__(self) -> None:
+        self.lists = 0
+
+    def __call__(self, method: str, path: str, query: str) -> bool:
+        params = parse_qs(query, keep_blank_values=True)
+        if method != "GET" or path != "/v1/jobs" or "prefix" in params or "index" in params:
+            return False
+        self.lists += 1
+        return self.lists >= 2
+
+
 def _count(http: httpx.Client) -> int:
     job = http.get("/v1/job/web").raise_for_status().json()
     return int(job["TaskGroups"][0]["Count"])
@@ -60,8 +77,9 @@ def _deployed(http: httpx.Client, job_id: str) -> bool:
     return bool(dep) and dep["JobVersion"] == job["Version"] and dep["Status"] == "successful"
 
 
-def test_a_change_between_the_first_pass_and_the_subscription_is_healed_by_the_stream(
-    nomad_address: str, tmp_path: Path, start_daemon: Callable[..., DaemonProcess]
+@pytest.mark.parametrize("watch", ["event-stream", "blocking-queries"])
+def test_a_change_between_the_first_pass_and_the_subscription_is_healed_at_once(
+    watch: str, nomad_address: str, tmp_path: Path, start_daemon: Callable[..., DaemonProcess]
 ) -> None:
     repo = GitCheckout(tmp_path / "jobs")
     repo.write("web.nomad", job_hcl("web", count=1))
@@ -70,8 +88,10 @@ def test_a_change_between_the_first_pass_and_the_subscription_is_healed_by_the_s
         base_url=nomad_address, timeout=10, trust_env=False
     ) as http:
         proxy.enabled = False  # relay only: no random faults
-        subscription = proxy.hold(_subscribing)
-        daemon = start_daemon(repo.root, proxy.address, "--resync-interval", "1h")
+        stream = watch == "event-stream"
+        subscription = proxy.hold(_subscribing if stream else _Baseline())
+        mode = "--event-stream" if stream else "--no-event-stream"
+        daemon = start_daemon(repo.root, proxy.address, "--resync-interval", "1h", mode)
         daemon.wait_log("first full pass done", timeout=30)
         # Nomad refuses a scale while a deployment is active: let web's first one end.
         wait_until(lambda: _deployed(http, "web"), timeout=30, what="web deployed")
@@ -94,8 +114,9 @@ def test_a_change_between_the_first_pass_and_the_subscription_is_healed_by_the_s
         wait_until(lambda: _deployed(http, "other"), timeout=30, what="other deployed")
         subscription.set()
 
-        daemon.wait_metric("nomad_reconciler_event_stream_connected", lambda v: v == 1)
-        # Healed by the event the stream delivered: the periodic resync is an hour away.
+        if stream:
+            daemon.wait_metric("nomad_reconciler_event_stream_connected", lambda v: v == 1)
+        # Healed by what the watch saw: the periodic resync is an hour away.
         wait_until(lambda: _count(http) == 1, timeout=20, what="web scaled back to 1")
         healed = daemon.wait_log("registered", nomad_job="web", operation="update")
         assert healed["nomad_namespace"] == "default"
