@@ -49,7 +49,7 @@ class TappedApi:
     accepted_at: dict[JobKey, float] = field(default_factory=dict)
     blocked_promotions: set[str] = field(default_factory=set)
     listed_index: int | None = None  # X-Nomad-Index of the first job list (needs ``client``)
-    _listed: asyncio.Event = field(default_factory=asyncio.Event)
+    _listed: asyncio.Event = field(default_factory=asyncio.Event, init=False, repr=False)
 
     async def first_list_index(self) -> int:
         """Wait for the engine's first job list; its ``X-Nomad-Index``.
