@@ -127,7 +127,7 @@ UPDATE = Struct(
 )
 
 MULTIREGION_STRATEGY = Struct(
-    "strategy", (_v("MaxParallel", "max_parallel", "int"), _v("OnFailure", "on_failure"))
+    "strategy", (_s("MaxParallel", "max_parallel", "int"), _s("OnFailure", "on_failure"))
 )
 MULTIREGION_REGION = Struct(
     "region",

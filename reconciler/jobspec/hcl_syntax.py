@@ -491,7 +491,25 @@ class _Builder:
                 labels.append(self._name(part))
                 label_pos.append(self.pos(part))
         assert body_tree is not None
+        self._single_line_block_check(parts, body_tree)
         return Block(self._name(type_node), tuple(labels), self.body(body_tree), self.pos(type_node), tuple(label_pos))
+
+    def _single_line_block_check(self, parts: list[Any], body_tree: Tree[Any]) -> None:
+        """hclsyntax: a block whose first item shares the line of its ``{`` holds one
+        argument only; a nested block there is an error (Nomad's text and position)."""
+        brace = next((p for p in parts if isinstance(p, Token) and p.type == "LBRACE"), None)
+        first = next((c for c in body_tree.children if isinstance(c, Tree)), None)
+        if brace is None or first is None or first.data != "block" or first.meta.empty:
+            return
+        if first.meta.line != brace.line:
+            return
+        raise self.error(
+            "Argument definition required; A single-line block definition can contain only a "
+            f"single argument. If you meant to define argument \"{self._name(first.children[0])}\", "
+            "use an equals sign to assign it a value. To define a nested block, place it on a "
+            "line of its own within its parent block.",
+            first,
+        )
 
     # expressions -----------------------------------------------------------
     def expr(self, node: Tree[Any] | Token) -> Expr:

@@ -158,7 +158,7 @@ def test_driver_config_shapes() -> None:
     got = task(
         'driver = "docker"\nconfig {\n'
         '  typed  = "${1 + 1}"\n  text = "n=${1 + 1}"\n  obj = { "com.x" = "y" }\n  ref = local.o\n'
-        '  block { a = 1 }\n  block { a = 2.5 }\n  labelled "l" { b = true }\n  nested { inner { deep = "z" } }\n}',
+        '  block { a = 1 }\n  block { a = 2.5 }\n  labelled "l" { b = true }\n  nested {\n    inner { deep = "z" }\n  }\n}',
         prelude='locals {\n  o = { k = "v" }\n}',
     )
     assert got["Config"] == {
@@ -170,6 +170,32 @@ def test_driver_config_shapes() -> None:
         "text": "n=2",
         "typed": 2,
     }
+
+
+@pytest.mark.parametrize(
+    ("body", "line", "column", "name"),
+    [
+        (
+            'group "g" {\n  task "t" {\n    driver = "docker"\n    config {\n'
+            '      nested { inner { deep = "z" } }\n    }\n  }\n}',
+            7, 16, "inner",
+        ),
+        ('group "g" { task "t" {\n    driver = "x"\n  }\n}', 3, 13, "task"),
+    ],
+)  # fmt: skip
+def test_a_single_line_block_holds_one_argument_never_a_block(
+    body: str, line: int, column: int, name: str
+) -> None:
+    # hclsyntax's rule, in the words and at the place a real Nomad 1.0.18 gives
+    # (`nomad job run -output`: "ol3.nomad:6,18-25: Argument definition required; ...")
+    with pytest.raises(JobSyntaxError) as caught:
+        job(body)
+    assert (caught.value.line, caught.value.column) == (line, column)
+    assert str(caught.value).endswith(
+        "Argument definition required; A single-line block definition can contain only a single "
+        f'argument. If you meant to define argument "{name}", use an equals sign to assign it a '
+        "value. To define a nested block, place it on a line of its own within its parent block."
+    )
 
 
 def test_meta_and_env_values_are_strings_in_both_forms() -> None:
