@@ -163,7 +163,13 @@ def test_named_checks_do_not_collide() -> None:
             "Checks": [{**check, "Name": "a"}, {**check, "Name": "b"}],
         }
     ]
+    job["TaskGroups"][0]["Networks"] = [{"DynamicPorts": [{"Label": "http"}]}]
     assert validate_job(job).errors == ()
+    # without the port, the service names a port the group does not have
+    del job["TaskGroups"][0]["Networks"]
+    assert 'port label "http" referenced by services web does not exist' in group_errors(
+        validate_job(job)
+    )
 
 
 def test_ambiguous_reschedule_policy_on_service_job() -> None:
@@ -323,15 +329,18 @@ def test_reschedule_attempts_that_do_not_fit_the_interval() -> None:
     )
 
 
-def test_unnamed_checks_collide_in_group_services_too() -> None:
+def test_group_services_may_repeat_check_names_and_services() -> None:
+    # TaskGroup.validateServices checks neither (structs.go v1.0.18 to v2.0.0); a real
+    # 1.0.18 agent accepts it (tests/golden/validate/services-connect.json,
+    # group-service-duplicates).  Only 1.1.0 to 1.1.2 refused a repeated service.
     job = base_job()
     check = {"Type": "tcp", "Interval": 10_000_000_000, "Timeout": 2_000_000_000}
-    job["TaskGroups"][0]["Services"] = [
-        {"Name": "web", "PortLabel": "http", "Checks": [dict(check), dict(check)]}
-    ]
-    text = group_errors(validate_job(job))
-    assert "Task group service validation failed" in text
-    assert 'check "service: \\"web\\" check" is duplicate' in text
+    service = {"Name": "web", "PortLabel": "http", "Checks": [dict(check), dict(check)]}
+    job["TaskGroups"][0]["Services"] = [service, copy.deepcopy(service)]
+    assert validate_job(job).errors == ()
+    for version in ((1, 1, 0), (1, 1, 2)):
+        assert "Service web is duplicate" in group_errors(validate_job(job, version=version))
+    assert validate_job(job, version=(1, 1, 3)).errors == ()
 
 
 def test_migrate_without_health_check() -> None:

@@ -9,26 +9,34 @@ the register/plan endpoints' HTTP 500 body (go-multierror's list format), and
 ``format_validation_warnings`` the ``Warnings`` string; the Nomad fake reuses both.
 
 One module per part of Nomad's ``Job.Validate`` tree: ``job`` (the job,
-parameterized), ``group``, ``task`` (incl. devices), ``placement`` (constraints,
-affinities, spreads), ``policies`` (restart, reschedule, update, migrate),
-``services``, ``volumes`` (volume requests, per release), ``periodic`` (cron
-syntax, time zones), ``warnings``
-(``Job.Warnings``) and ``texts`` (go-multierror, Go durations and quoting);
-``go_regexp`` and ``go_version`` parse constraint targets as Go and go-version
-do; ``target`` says which release (and time zone database) is imitated.
+parameterized), ``multiregion``, ``group``, ``networks`` (ports), ``task`` (incl.
+devices and connect proxy tasks), ``placement`` (constraints, affinities, spreads),
+``policies`` (restart, reschedule, update, migrate), ``services`` (one service and
+its checks), ``service_lists`` (a group's and a task's services: uniqueness, tasks,
+ports), ``connect`` (a service's ``connect`` block and its gateways), ``volumes``
+(volume requests, per release), ``periodic`` (cron syntax, time zones),
+``warnings`` (``Job.Warnings``) and ``texts`` (go-multierror, Go durations and
+quoting); ``go_regexp`` and ``go_version`` parse constraint targets as Go and
+go-version do; ``target`` says which release (and time zone database) is imitated.
+
+Before ``Job.Validate`` the server runs its admission hooks (``connect_hooks``):
+the connect mutator injects sidecar and gateway tasks and their ports, which are
+then validated like any other; a mutator that refuses the job fails the request
+itself (``ValidationResult.refused``: HTTP 500 with that text, as register
+answers too); the connect and expose-check validators' errors come first.
 
 Per release: ``validate_job(job, version=...)`` applies that release's rules
 where they differ (``target.RULE_CHANGES``: volume requests from 1.1.0, in
-variants down to patch releases; sysbatch from 1.2.0; datacenters defaulted,
-the priority checked by the admission hook and "block" for "stanza" from
-1.5.0); the default is the oldest supported release, 1.0.18,
-whose texts the recordings in tests/golden prove.
+variants down to patch releases; unique group services in 1.1.0 to 1.1.2;
+sysbatch from 1.2.0; datacenters defaulted, the priority checked by the
+admission hook and "block" for "stanza" from 1.5.0); the default is the oldest
+supported release, 1.0.18, whose texts the recordings in tests/golden prove.
 
 Not covered (needs a server, or not modelled): namespace, node pool and
-driver existence, Vault/Consul checks of the admission hooks, Connect
-(the canonical form does not keep ``Connect``: Service.Validate's and the
-connect hook's checks are not made), multiregion, network port collisions, and checks later releases added to
-blocks 1.0 lacks (``disconnect``, ``ui``, ``identity`` ...).
+driver existence, Vault/Consul checks of the admission hooks, ``${NOMAD_*}``
+interpolation of Connect service names, the Enterprise multiregion checks (not in
+Nomad's public source), and checks later releases added to services and to blocks
+1.0 lacks, beyond those ``later`` lists.
 """
 
 from reconciler.jobspec.validate.job import validate_job

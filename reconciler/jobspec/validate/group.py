@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from reconciler.jobspec.validate.multiregion import multiregion_regions
+from reconciler.jobspec.validate.networks import network_errors
 from reconciler.jobspec.validate.placement import placement_errors, spread_errors
 from reconciler.jobspec.validate.policies import (
     validate_migrate,
@@ -15,7 +17,10 @@ from reconciler.jobspec.validate.policies import (
     validate_restart,
     validate_update,
 )
-from reconciler.jobspec.validate.services import validate_group_services
+from reconciler.jobspec.validate.service_lists import (
+    script_checks_without_task,
+    validate_group_services,
+)
 from reconciler.jobspec.validate.target import Target
 from reconciler.jobspec.validate.task import validate_task
 from reconciler.jobspec.validate.texts import format_validation_errors, go_quote, nest
@@ -82,12 +87,22 @@ def validate_group(group: dict[str, Any], job: dict[str, Any], target: Target) -
     volumes: Mapping[str, Any] = group.get("Volumes") or {}
     errs += volume_errors(group, job_type, target)
 
-    service_errs = validate_group_services(group)
+    network_errs = network_errors(group)
+    if network_errs:
+        errs.append(
+            "Task group network validation failed: " + format_validation_errors(network_errs)
+        )
+    service_errs = validate_group_services(group, target)
     if service_errs:
         errs.append(
             "Task group service validation failed: " + format_validation_errors(service_errs)
         )
-    scaling_errs = validate_scaling(group)
+    script_errs = script_checks_without_task(group)
+    if script_errs:
+        errs.append(
+            "Task group service check validation failed: " + format_validation_errors(script_errs)
+        )
+    scaling_errs = validate_scaling(group, job)
     if scaling_errs:
         errs.append(
             "Task group scaling policy validation failed: " + format_validation_errors(scaling_errs)
@@ -112,7 +127,7 @@ def validate_group(group: dict[str, Any], job: dict[str, Any], target: Target) -
             )
     return errs
 
-def validate_scaling(group: Mapping[str, Any]) -> list[str]:
+def validate_scaling(group: Mapping[str, Any], job: Mapping[str, Any]) -> list[str]:
     scaling = group.get("Scaling")
     if not scaling:
         return []
@@ -131,7 +146,9 @@ def validate_scaling(group: Mapping[str, Any]) -> list[str]:
             "Scaling policy invalid: task group count must not be greater than maximum count "
             "in scaling policy"
         )
-    if count < low:
+    # a multiregion job's group may leave its count to the regions (structs.go v1.0.18)
+    regions_decide = bool(multiregion_regions(job)) and count == 0 and job.get("Region") == "global"
+    if count < low and not regions_decide:
         errs.append(
             "Scaling policy invalid: task group count must not be less than minimum count "
             "in scaling policy"

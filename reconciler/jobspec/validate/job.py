@@ -11,7 +11,10 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from reconciler.jobspec.canonical import canonicalize
+from reconciler.jobspec.validate.connect import attach_connect
+from reconciler.jobspec.validate.connect_hooks import hook_errors, mutate_job
 from reconciler.jobspec.validate.group import validate_group
+from reconciler.jobspec.validate.multiregion import multiregion_errors, multiregion_regions
 from reconciler.jobspec.validate.periodic import validate_periodic
 from reconciler.jobspec.validate.placement import placement_errors
 from reconciler.jobspec.validate.target import OLDEST, Target, Version
@@ -44,7 +47,11 @@ def validate_job(
             canonical["Datacenters"] = ["*"]  # Job.Canonicalize, structs.go v1.5.0
         for group in canonical.get("TaskGroups") or []:
             drop_unknown_volumes(group)
-        errors = job_errors(canonical, target)
+        attach_connect(job, canonical)
+        refusal = mutate_job(canonical)
+        if refusal is not None:
+            return ValidationResult(errors=(refusal,), refused=True)
+        errors = hook_errors(canonical) + job_errors(canonical, target)
         warnings = job_warnings(canonical)
     except (TypeError, ValueError, AttributeError, KeyError) as exc:
         # Wrong JSON types: Nomad would refuse to decode the body at all.
@@ -82,7 +89,7 @@ def job_errors(job: dict[str, Any], target: Target) -> list[str]:
     if not 1 <= priority <= 100 and not target.at_least(1, 5, 0):
         errs.append("Job priority must be between [1, 100]")
     datacenters = job.get("Datacenters") or []
-    if not datacenters and not job.get("Multiregion"):
+    if not datacenters and not multiregion_regions(job):
         errs.append("Missing job datacenters")
     else:
         errs += ["Job datacenter must be non-empty string" for dc in datacenters if dc == ""]
@@ -139,6 +146,7 @@ def job_errors(job: dict[str, Any], target: Target) -> list[str]:
         parameterized_errs = validate_parameterized(parameterized)
         if parameterized_errs:
             errs.append(format_validation_errors(parameterized_errs))
+    errs += multiregion_errors(job)
     if target.at_least(1, 5, 0):
         # jobValidate.Validate (nomad/job_endpoint_hooks.go v1.5.0), after Job.Validate;
         # the maximum is the server's job_max_priority, 100 unless configured.

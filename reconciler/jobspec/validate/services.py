@@ -1,7 +1,7 @@
-"""Services and their checks, at group and task level.
+"""One service and its checks: ``Service.Validate`` and ``ServiceCheck.validate``.
 
-Pure.  Source: ``Service.Validate``, ``ServiceCheck.validate`` (nomad/structs/services.go)
-and the service parts of ``TaskGroup.Validate``/``Task.Validate``.
+Pure.  Source: nomad/structs/services.go v1.0.18.  The lists of services of a
+group or a task are ``service_lists``.
 """
 
 from __future__ import annotations
@@ -11,60 +11,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from reconciler.jobspec.canonical_defaults import SECOND
+from reconciler.jobspec.validate.connect import connect_error, has_sidecar, is_native
 from reconciler.jobspec.validate.texts import format_go_duration, format_validation_errors, go_quote
 
 MIN_CHECK_INTERVAL = SECOND
 MIN_CHECK_TIMEOUT = SECOND
-
-
-def validate_group_services(group: Mapping[str, Any]) -> list[str]:
-    errs: list[str] = []
-    known_tasks = {task.get("Name", "") for task in group.get("Tasks") or []}
-    known_services: set[str] = set()
-    for task in group.get("Tasks") or []:
-        for service in task.get("Services") or []:
-            key = service.get("Name", "") + service.get("PortLabel", "")
-            if key in known_services:
-                errs.append(f"Service {service.get('Name', '')} is duplicate")
-            for check in service.get("Checks") or []:
-                if check.get("TaskName"):
-                    errs.append(
-                        f"Check {check.get('Name', '')} is invalid: only task group service "
-                        "checks can be assigned tasks"
-                    )
-            known_services.add(key)
-    for index, service in enumerate(group.get("Services") or []):
-        service_name = service.get("Name", "")
-        service_errs = validate_service(service)
-        if service_errs:
-            errs.append(
-                f"Service[{index}] {service_name} validation failed: "
-                + format_validation_errors(service_errs)
-            )
-            continue
-        key = service_name + service.get("PortLabel", "")
-        if key in known_services:
-            errs.append(f"Service {service_name} is duplicate")
-        known_services.add(key)
-        checks: set[str] = set()
-        for check in service.get("Checks") or []:
-            # unnamed checks all default to 'service: "<name>" check' and collide here
-            check_name = check.get("Name", "")
-            if check_name in checks:
-                errs.append(f"check {go_quote(check_name)} is duplicate")
-            checks.add(check_name)
-            task_name = check.get("TaskName", "")
-            if not task_name:
-                continue
-            if check.get("Type") not in ("script", "grpc"):
-                errs.append(
-                    f"Check {check.get('Name', '')} invalid: only script and gRPC checks should have tasks"
-                )
-            if task_name not in known_tasks:
-                errs.append(
-                    f"Check {check.get('Name', '')} invalid: refers to non-existent task {task_name}"
-                )
-    return errs
 
 
 _SERVICE_NAME = re.compile(r"^(?i:[a-z0-9]|[a-z0-9][a-z0-9\-]{0,61}[a-z0-9])$")
@@ -84,6 +35,7 @@ def validate_service(service: Mapping[str, Any]) -> list[str]:
         errs.append(
             f'Service address_mode must be "auto", "host", or "driver"; not {go_quote(mode)}'
         )
+    connect = service.get("Connect")
     for check in service.get("Checks") or []:
         check_name = check.get("Name", "")
         requires_port = check.get("Type") in ("grpc", "http", "tcp")
@@ -93,9 +45,22 @@ def validate_service(service: Mapping[str, Any]) -> list[str]:
                 f"service {go_quote(name)} have a port"
             )
             continue
+        if check.get("Type") == "tcp" and has_sidecar(connect):
+            # the service listens on the loopback of its network namespace
+            errs.append(
+                f"Check {check_name} invalid: tcp checks are not valid for Connect enabled services"
+            )
+            continue
         problem = _check_problem(check)
         if problem:
             errs.append(f"Check {check_name} invalid: {problem}")
+    if connect is not None:
+        problem = connect_error(connect)
+        if problem:
+            errs.append(problem)
+        # the connect mutator names the task when the group has a network and one task
+        if is_native(connect) and not service.get("TaskName"):
+            errs.append(f"Service {name} is Connect Native and requires setting the task")
     return errs
 
 
@@ -138,6 +103,14 @@ def _check_problem(check: Mapping[str, Any]) -> str | None:
         return f"invalid address_mode {go_quote(mode)}"
     if check.get("Expose") and check_type not in ("grpc", "http"):
         return "expose may only be set on HTTP or gRPC checks"
+    # pass/fail thresholds: the check types Consul and Nomad both support (case-sensitive).
+    # "must be non-negative" is never said: the api package raises negative values to 0.
+    for key, field in (
+        ("SuccessBeforePassing", "success_before_passing"),
+        ("FailuresBeforeCritical", "failures_before_critical"),
+    ):
+        if (check.get(key) or 0) > 0 and check.get("Type", "") not in ("tcp", "http", "grpc"):
+            return f"{field} not supported for check of type {go_quote(check.get('Type', ''))}"
     restart = check.get("CheckRestart") or {}
     restart_errs = []
     if restart.get("Limit", 0) < 0:
@@ -149,26 +122,3 @@ def _check_problem(check: Mapping[str, Any]) -> str | None:
             f"grace period must be greater than or equal to 0 but found {restart['Grace']}"
         )
     return format_validation_errors(restart_errs) or None
-
-def validate_task_services(task: Mapping[str, Any]) -> list[str]:
-    errs: list[str] = []
-    known: set[str] = set()
-    for index, service in enumerate(task.get("Services") or []):
-        name = service.get("Name", "")
-        service_errs = validate_service(service)
-        if service_errs:
-            errs.append(
-                f"service[{index}] {go_quote(name)} validation failed: "
-                + format_validation_errors(service_errs)
-            )
-        key = name + service.get("PortLabel", "")
-        if key in known:
-            errs.append(f"service {go_quote(name)} is duplicate")
-        known.add(key)
-        checks: set[str] = set()
-        for check in service.get("Checks") or []:
-            check_name = check.get("Name", "")
-            if check_name in checks:
-                errs.append(f"check {go_quote(check_name)} is duplicate")
-            checks.add(check_name)
-    return errs

@@ -10,12 +10,13 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from reconciler.jobspec.validate.connect import PROXY_PREFIX, has_sidecar, task_kind_value
 from reconciler.jobspec.validate.placement import (
     placement_errors,
     validate_affinity,
     validate_constraint,
 )
-from reconciler.jobspec.validate.services import validate_task_services
+from reconciler.jobspec.validate.service_lists import validate_task_services
 from reconciler.jobspec.validate.target import Target
 from reconciler.jobspec.validate.texts import format_validation_errors, go_quote, nest
 
@@ -81,7 +82,7 @@ def validate_task(
                 f"Constraint {index + 1} has disallowed Operand at task level: {constraint['Operand']}"
             )
     errs += placement_errors({"Affinities": task.get("Affinities")}, job_type, target)
-    nest(errs, validate_task_services(task))
+    nest(errs, validate_task_services(task, list(group.get("Networks") or [])))
 
     disk = (group.get("EphemeralDisk") or {}).get("SizeMB", 0)
     log_usage = log_config.get("MaxFiles", 0) * log_config.get("MaxFileSizeMB", 0)
@@ -127,11 +128,40 @@ def validate_task(
             errs.append("Lifecycle validation failed: no lifecycle hook provided")
         elif hook not in ("prestart", "poststart", "poststop"):
             errs.append(f"Lifecycle validation failed: invalid hook: {hook}")
+    errs += connect_proxy_errors(task, group)
     for index, mount in enumerate(task.get("VolumeMounts") or []):
         mode = mount.get("PropagationMode", "")
         if mode not in ("", "private", "host-to-task", "bidirectional"):
             errs.append(f'Volume Mount ({index}) has an invalid propagation mode: "{mode}"')
     return errs
+
+def connect_proxy_errors(task: Mapping[str, Any], group: Mapping[str, Any]) -> list[str]:
+    """A task of kind ``connect-proxy:<service>`` (injected, or written by hand) must
+    serve a sidecar service of its group (Task.Validate, structs.go v1.0.18)."""
+    service = task_kind_value(str(task.get("Kind") or ""), PROXY_PREFIX)
+    if service is None:
+        return []
+    errs: list[str] = []
+    if task.get("Services"):
+        errs.append("Connect proxy task must not have a service stanza")
+    if task.get("Leader"):
+        errs.append("Connect proxy task must not have leader set")
+    names: list[str] = []
+    for candidate in group.get("Services") or []:
+        if not has_sidecar(candidate.get("Connect")):
+            continue
+        if candidate.get("Name") == service:
+            return errs
+        names.append(str(candidate.get("Name", "")))
+    if not names:
+        errs.append(f"No Connect services in task group with Connect proxy ({go_quote(service)})")
+    else:
+        errs.append(
+            f"Connect proxy service name ({go_quote(service)}) not found in Connect services "
+            f"from task group: [{' '.join(names)}]"
+        )
+    return errs
+
 
 def validate_device(device: Mapping[str, Any]) -> list[str]:
     """RequestedDevice.Validate (structs.go v1.0.18 to v2.0.x): a name, and its own

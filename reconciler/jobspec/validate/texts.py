@@ -18,10 +18,15 @@ from reconciler.jobspec.canonical_defaults import SECOND
 
 @dataclass(frozen=True)
 class ValidationResult:
-    """What Nomad's validate endpoint answers: ``ValidationErrors`` and the warnings."""
+    """What Nomad's validate endpoint answers: ``ValidationErrors`` and the warnings.
+
+    ``refused``: an admission mutator refused the job before any validation, so
+    Nomad fails the request itself (HTTP 500, ``errors[0]`` as its body) and
+    register says the same."""
 
     errors: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    refused: bool = False
 
     @property
     def ok(self) -> bool:

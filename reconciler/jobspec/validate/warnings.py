@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from reconciler.jobspec.validate.multiregion import multiregion_regions
 from reconciler.jobspec.validate.texts import format_validation_errors, go_quote, prefixed
 
 
@@ -15,7 +16,7 @@ def job_warnings(job: Mapping[str, Any]) -> list[str]:
     warnings: list[str] = []
     groups = job.get("TaskGroups") or []
     for group in groups:
-        group_warnings = _group_warnings(group)
+        group_warnings = _group_warnings(group, multiregion=bool(multiregion_regions(job)))
         if group_warnings:
             warnings.append(
                 f"Group {go_quote(group.get('Name', ''))} has warnings: "
@@ -32,11 +33,12 @@ def job_warnings(job: Mapping[str, Any]) -> list[str]:
     return warnings
 
 
-def _group_warnings(group: Mapping[str, Any]) -> list[str]:
+def _group_warnings(group: Mapping[str, Any], *, multiregion: bool) -> list[str]:
     warnings: list[str] = []
     update = group.get("Update")
     count = group.get("Count", 0)
-    if update and update.get("MaxParallel", 0) > count:
+    # a multiregion job's group may leave its count to the regions (structs.go v1.0.18)
+    if update and update.get("MaxParallel", 0) > count and not (multiregion and count == 0):
         warnings.append(
             "Update max parallel count is greater than task group count "
             f"({update['MaxParallel']} > {count}). A destructive change would result in the "
