@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from reconciler.jobspec.validate.later import group_disconnect_errors
 from reconciler.jobspec.validate.multiregion import multiregion_regions
 from reconciler.jobspec.validate.networks import network_errors
 from reconciler.jobspec.validate.placement import placement_errors, spread_errors
@@ -42,9 +43,21 @@ def validate_group(group: dict[str, Any], job: dict[str, Any], target: Target) -
     tasks: list[dict[str, Any]] = group.get("Tasks") or []
     if not tasks:
         errs.append("Missing tasks for task group")
+    disconnect_errs, stop = group_disconnect_errors(group, job_type, target)
+    errs += disconnect_errs
+    if stop:
+        return errs
     errs += placement_errors(group, job_type, target)
 
-    nest(errs, validate_restart(group.get("RestartPolicy")))
+    def sub(inner: list[str]) -> None:
+        # From 1.8.0 TaskGroup.Validate appends with multierror.Append, which
+        # flattens a sub-validator's errors into the group's (structs.go v1.8.0).
+        if target.at_least(1, 8, 0):
+            errs.extend(inner)
+        else:
+            nest(errs, inner)
+
+    sub(validate_restart(group.get("RestartPolicy")))
     errs += spread_errors(group, job_type, target)
     reschedule = group.get("ReschedulePolicy")
     if job_type == "system":
@@ -52,7 +65,7 @@ def validate_group(group: dict[str, Any], job: dict[str, Any], target: Target) -
             errs.append("System jobs should not have a reschedule policy")
     elif reschedule:
         # no policy at all (unknown job type) is not an error: 10-invalid-registrations
-        nest(errs, validate_reschedule(reschedule))
+        sub(validate_reschedule(reschedule))
     disk_mb = int((group.get("EphemeralDisk") or {}).get("SizeMB") or 0)
     if disk_mb < MIN_DISK_MB:  # EphemeralDisk.Validate: a plain error, not nested
         errs.append(f"minimum DiskMB value is {MIN_DISK_MB}; got {disk_mb}")
@@ -61,11 +74,11 @@ def validate_group(group: dict[str, Any], job: dict[str, Any], target: Target) -
     if update:
         if job_type not in ("service", "system"):
             errs.append(f"Job type {go_quote(job_type)} does not allow update block")
-        nest(errs, validate_update(update))
+        sub(validate_update(update))
     migrate = group.get("Migrate")
     if job_type == "service":
         if migrate:
-            nest(errs, validate_migrate(migrate))
+            sub(validate_migrate(migrate))
     elif migrate:
         errs.append(f"Job type {go_quote(job_type)} does not allow migrate block")
 

@@ -14,6 +14,11 @@ from reconciler.jobspec.canonical import canonicalize
 from reconciler.jobspec.validate.connect import attach_connect
 from reconciler.jobspec.validate.connect_hooks import hook_errors, mutate_job
 from reconciler.jobspec.validate.group import validate_group
+from reconciler.jobspec.validate.later import (
+    attach_disconnect,
+    checks_stop_after_client_disconnect,
+    ui_errors,
+)
 from reconciler.jobspec.validate.multiregion import multiregion_errors, multiregion_regions
 from reconciler.jobspec.validate.periodic import validate_periodic
 from reconciler.jobspec.validate.placement import placement_errors
@@ -48,6 +53,7 @@ def validate_job(
         for group in canonical.get("TaskGroups") or []:
             drop_unknown_volumes(group)
         attach_connect(job, canonical)
+        attach_disconnect(job, canonical)
         refusal = mutate_job(canonical)
         if refusal is not None:
             return ValidationResult(errors=(refusal,), refused=True)
@@ -97,6 +103,7 @@ def job_errors(job: dict[str, Any], target: Target) -> list[str]:
     if not groups:
         errs.append("Missing job task groups")
     errs += placement_errors(job, job_type, target)
+    errs += ui_errors(job, target)
 
     seen: dict[str, int] = {}
     for index, group in enumerate(groups):
@@ -112,6 +119,8 @@ def job_errors(job: dict[str, Any], target: Target) -> list[str]:
         if (group.get("ShutdownDelay") or 0) < 0:
             errs.append("ShutdownDelay must be a positive value")
         stop_after = group.get("StopAfterClientDisconnect") or 0
+        if not checks_stop_after_client_disconnect(target):
+            stop_after = 0
         if stop_after > 0 and job_type not in ("batch", "service"):
             errs.append("stop_after_client_disconnect can only be set in batch and service jobs")
         elif stop_after < 0:

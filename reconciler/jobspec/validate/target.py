@@ -21,8 +21,12 @@ RULE_CHANGES: tuple[Version, ...] = (
     (1, 1, 0), (1, 1, 1), (1, 1, 13), (1, 2, 7), (1, 3, 10), (1, 4, 0), (1, 4, 5),
     (1, 1, 3),  # group services may repeat a name and port again (service_lists)
     (1, 2, 0),  # sysbatch jobs; volume requests as in v1.1.1
+    (1, 3, 0),  # max_client_disconnect (later)
     (1, 5, 0),  # datacenters default to ["*"]; priority checked by the admission hook; "block"
+    (1, 7, 0),  # task actions (later)
+    (1, 8, 0),  # disconnect, ui (later); group sub-validators' errors flattened (group)
     (1, 10, 0), (1, 11, 1),  # volume requests: host access modes, sticky
+    # 1.10.0 also: max_client_disconnect and stop_after_client_disconnect ignored (later)
 )
 
 

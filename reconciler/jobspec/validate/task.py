@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from reconciler.jobspec.validate.connect import PROXY_PREFIX, has_sidecar, task_kind_value
+from reconciler.jobspec.validate.later import action_errors
 from reconciler.jobspec.validate.placement import (
     placement_errors,
     validate_affinity,
@@ -115,6 +116,7 @@ def validate_task(
             errs.append(f"Template {index + 1} has same destination as {destinations[destination]}")
         else:
             destinations[destination] = index + 1
+    errs += action_errors(task, target)
     payload = task.get("DispatchPayload")
     if payload and path_escapes_alloc_dir("", payload.get("File", "")):
         errs.append(
