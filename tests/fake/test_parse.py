@@ -66,3 +66,24 @@ def test_validate_reports_the_recorded_errors(nomad: httpx.Client, entry: dict[s
 def test_empty_jobspec_is_refused(nomad: httpx.Client) -> None:
     resp = nomad.put("/v1/jobs/parse", json={"JobHCL": ""})
     assert (resp.status_code, resp.text) == (400, "Job spec is empty")
+
+
+SERVICES = json.loads((CORPUS.parent / "validate" / "services-connect.json").read_text())["cases"]
+
+
+@pytest.mark.parametrize("case", SERVICES, ids=lambda c: c["name"])
+def test_validate_answers_services_and_connect_as_recorded(nomad: httpx.Client, case: dict[str, Any]) -> None:
+    # tests/golden/validate/services-connect.json: a real 1.0.18 agent's answers, a job an
+    # admission mutator refuses included (HTTP 500 with its text, on register too)
+    resp = nomad.put("/v1/validate/job", json=case["job"])
+    if "validate_refused" in case:
+        refused = case["validate_refused"]
+        assert (resp.status_code, resp.text) == (refused["status"], refused["body"])
+        run = nomad.put("/v1/jobs", json=case["job"])
+        assert (run.status_code, run.text) == (refused["status"], refused["body"])
+        return
+    expected = case["validate_response"]
+    assert resp.status_code == 200
+    assert (resp.json()["Error"], resp.json()["ValidationErrors"]) == (
+        expected["Error"], expected["ValidationErrors"],
+    )  # fmt: skip

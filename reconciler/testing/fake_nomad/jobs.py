@@ -506,6 +506,11 @@ def multierror(errors: list[str]) -> str:
     return head + "".join(f"\n\t* {e}" for e in errors) + "\n\n"
 
 
+class Refused(str):
+    """An admission mutator's refusal (e.g. Connect's): Nomad fails the whole request with
+    this text, HTTP 500, on validate as on register and plan (job_endpoint.go v1.0.18)."""
+
+
 def validate(api_job: Job, version: tuple[int, int, int] = (1, 0, 18)) -> tuple[list[str], list[str]]:
     """(errors, warnings) of Nomad ``version``'s job validation, using the project's validator
     when present (time zones: this host's IANA database, as a server reads its own).
@@ -523,10 +528,14 @@ def validate(api_job: Job, version: tuple[int, int, int] = (1, 0, 18)) -> tuple[
     result = validate_job(
         api_job, version=version, time_zones=zoneinfo.available_timezones(), volume_rules=(1, 0, 18)
     )
+    if getattr(result, "refused", False):
+        return [Refused(result.errors[0])], []
     return list(result.errors), list(result.warnings)
 
 
 def format_errors(errors: list[str]) -> str:
+    if len(errors) == 1 and isinstance(errors[0], Refused):
+        return str(errors[0])  # the mutator's own text, no multierror around it
     try:
         from reconciler.jobspec.validate import format_validation_errors
     except ImportError:

@@ -322,6 +322,8 @@ class Route:
         job = self._before_validation(req["Job"])
         self.require("read-job", job.get("Namespace") or "default")
         errors, warnings = jobspec.validate(job, self.fake.state.nomad_version)
+        if errors and isinstance(errors[0], jobspec.Refused):
+            raise Reply(500, jobspec.format_errors(errors), text=True)
         if job.get("Namespace") and job["Namespace"] not in self.state.namespaces:
             errors.append(f'job "{job.get("ID")}" is in nonexistent namespace "{job["Namespace"]}"')
         body = {
