@@ -94,8 +94,10 @@ def _get_folded(mapping: Mapping[str, Any], key: str) -> Any:
     return next((v for k, v in mapping.items() if k.lower() == key.lower()), None)
 
 
-def connect_error(connect: Connect) -> str | None:
-    """ConsulConnect.Validate: exactly one of sidecar, native, gateway; then the gateway."""
+def connect_error(connect: Connect, *, gateways: bool = True) -> str | None:
+    """ConsulConnect.Validate: exactly one of sidecar, native, gateway (services.go v1.0.18,
+    the same to v2.0.x); then the gateway, as 1.0 checks it (``gateways``: from 1.1.0
+    ConsulGateway.Validate changed, and is not modelled)."""
     if connect is None:
         return None
     kinds = sum((has_sidecar(connect), is_native(connect), is_gateway(connect)))
@@ -104,7 +106,7 @@ def connect_error(connect: Connect) -> str | None:
             "Consul Connect must be exclusively native, make use of a sidecar, "
             "or represent a Gateway"
         )
-    if is_gateway(connect):
+    if is_gateway(connect) and gateways:
         return gateway_error(connect["Gateway"])
     return None
 

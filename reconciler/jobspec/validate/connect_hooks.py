@@ -43,17 +43,20 @@ class MutatorError(Exception):
     """An admission mutator refused the job; ``str()`` is Nomad's whole error text."""
 
 
-def mutate_job(job: dict[str, Any]) -> str | None:
+def mutate_job(job: dict[str, Any], *, native_only: bool = False) -> str | None:
     """Run the connect and expose-check mutators on the canonical ``job`` in place;
-    the request's error text when one refuses it."""
+    the request's error text when one refuses it.  ``native_only``: only what every
+    release up to 2.0.x does alike, naming the task of a Connect native service."""
     try:
         for group in job.get("TaskGroups") or []:
             # the connect mutator leaves groups without a network to the validators
             if group.get("Networks"):
                 try:
-                    _connect_group(group)
+                    _connect_group(group, native_only=native_only)
                 except MutatorError as exc:
                     raise MutatorError(f"error in job mutator connect: {exc}") from None
+        if native_only:
+            return None
         for group in job.get("TaskGroups") or []:
             try:
                 _expose_checks(group)
@@ -64,11 +67,13 @@ def mutate_job(job: dict[str, Any]) -> str | None:
     return None
 
 
-def hook_errors(job: Mapping[str, Any]) -> list[str]:
-    """The connect and expose-check validators' errors (each its first), in that order."""
+def hook_errors(job: Mapping[str, Any], *, native_only: bool = False) -> list[str]:
+    """The connect and expose-check validators' errors (each its first), in that order;
+    ``native_only``: only the check of a native service's task."""
     errs: list[str] = []
     groups = job.get("TaskGroups") or []
-    for check in (_connect_validate, _expose_validate):
+    checks = (_native_validate,) if native_only else (_connect_validate, _expose_validate)
+    for check in checks:
         for group in groups:
             problem = check(group)
             if problem:
@@ -80,10 +85,12 @@ def hook_errors(job: Mapping[str, Any]) -> list[str]:
 # --- connect mutator (groupConnectHook) ----------------------------------------------
 
 
-def _connect_group(group: Group) -> None:
+def _connect_group(group: Group, *, native_only: bool) -> None:
     for service in group.get("Services") or []:
         connect = service.get("Connect")
         name = service.get("Name", "")
+        if native_only and (has_sidecar(connect) or not is_native(connect)):
+            continue
         if has_sidecar(connect):
             task = _task_of_kind(group, f"{PROXY_PREFIX}:{name}")
             if task is None:
@@ -332,6 +339,19 @@ def _connect_validate(group: Mapping[str, Any]) -> str | None:
                     "Consul Connect Gateway service requires Task Group with network mode "
                     'of type "bridge" or "host"'
                 )
+    return None
+
+
+def _native_validate(group: Mapping[str, Any]) -> str | None:
+    """groupConnectNativeValidate alone (getNamedTaskForNativeService: the same texts
+    from v1.0.18 to v2.0.x)."""
+    for service in group.get("Services") or []:
+        connect = service.get("Connect")
+        if is_native(connect) and not has_sidecar(connect):
+            try:
+                named_native_task(group, service.get("Name", ""), service.get("TaskName", ""))
+            except MutatorError as exc:
+                return str(exc)
     return None
 
 

@@ -54,10 +54,13 @@ def validate_job(
             drop_unknown_volumes(group)
         attach_connect(job, canonical)
         attach_disconnect(job, canonical)
-        refusal = mutate_job(canonical)
+        # The connect and expose-check hooks as 1.0 runs them; they change in every later
+        # minor release (network modes, upstreams ...), where only their native part is.
+        native_only = target.at_least(1, 1, 0)
+        refusal = mutate_job(canonical, native_only=native_only)
         if refusal is not None:
             return ValidationResult(errors=(refusal,), refused=True)
-        errors = hook_errors(canonical) + job_errors(canonical, target)
+        errors = hook_errors(canonical, native_only=native_only) + job_errors(canonical, target)
         warnings = job_warnings(canonical)
     except (TypeError, ValueError, AttributeError, KeyError) as exc:
         # Wrong JSON types: Nomad would refuse to decode the body at all.

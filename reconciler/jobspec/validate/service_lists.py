@@ -42,7 +42,7 @@ def validate_group_services(group: Mapping[str, Any], target: Target) -> list[st
             known_services.add(key)
     for index, service in enumerate(group.get("Services") or []):
         name = service.get("Name", "")
-        service_errs = validate_service(service)
+        service_errs = validate_service(service, target)
         if service_errs:
             errs.append(
                 f"Service[{index}] {name} validation failed: "
@@ -90,14 +90,16 @@ def script_checks_without_task(group: Mapping[str, Any]) -> list[str]:
 _GO_ATOI = re.compile(r"[+-]?[0-9]+")
 
 
-def validate_task_services(task: Mapping[str, Any], networks: list[Any]) -> list[str]:
+def validate_task_services(
+    task: Mapping[str, Any], networks: list[Any], target: Target
+) -> list[str]:
     """validateServices (the task's): each service, unique names, and the ports they use."""
     errs: list[str] = []
     service_ports: dict[str, set[str]] = {}
     known: set[str] = set()
     for index, service in enumerate(task.get("Services") or []):
         name = service.get("Name", "")
-        service_errs = validate_service(service)
+        service_errs = validate_service(service, target)
         if service_errs:
             errs.append(
                 f"service[{index}] {go_quote(name)} validation failed: "

@@ -12,6 +12,7 @@ from typing import Any
 
 from reconciler.jobspec.canonical_defaults import SECOND
 from reconciler.jobspec.validate.connect import connect_error, has_sidecar, is_native
+from reconciler.jobspec.validate.target import Target
 from reconciler.jobspec.validate.texts import format_go_duration, format_validation_errors, go_quote
 
 MIN_CHECK_INTERVAL = SECOND
@@ -22,7 +23,7 @@ _SERVICE_NAME = re.compile(r"^(?i:[a-z0-9]|[a-z0-9][a-z0-9\-]{0,61}[a-z0-9])$")
 _ENV_VAR = re.compile(r"\$\{[^}]*\}")
 
 
-def validate_service(service: Mapping[str, Any]) -> list[str]:
+def validate_service(service: Mapping[str, Any], target: Target) -> list[str]:
     errs: list[str] = []
     name = str(service.get("Name", ""))
     if not _SERVICE_NAME.match(_ENV_VAR.sub("ENV-VAR", name)):
@@ -55,7 +56,7 @@ def validate_service(service: Mapping[str, Any]) -> list[str]:
         if problem:
             errs.append(f"Check {check_name} invalid: {problem}")
     if connect is not None:
-        problem = connect_error(connect)
+        problem = connect_error(connect, gateways=not target.at_least(1, 1, 0))
         if problem:
             errs.append(problem)
         # the connect mutator names the task when the group has a network and one task

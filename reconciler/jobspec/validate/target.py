@@ -19,6 +19,7 @@ OLDEST: Version = (1, 0, 18)  # the oldest release the project supports
 RULE_CHANGES: tuple[Version, ...] = (
     # volume requests (volumes.VARIANTS: minor and backported patch releases)
     (1, 1, 0), (1, 1, 1), (1, 1, 13), (1, 2, 7), (1, 3, 10), (1, 4, 0), (1, 4, 5),
+    # 1.1.0 also: the Connect admission hooks and gateway checks change (modelled for 1.0 only)
     (1, 1, 3),  # group services may repeat a name and port again (service_lists)
     (1, 2, 0),  # sysbatch jobs; volume requests as in v1.1.1
     (1, 3, 0),  # max_client_disconnect (later)

@@ -83,7 +83,7 @@ def validate_task(
                 f"Constraint {index + 1} has disallowed Operand at task level: {constraint['Operand']}"
             )
     errs += placement_errors({"Affinities": task.get("Affinities")}, job_type, target)
-    nest(errs, validate_task_services(task, list(group.get("Networks") or [])))
+    nest(errs, validate_task_services(task, list(group.get("Networks") or []), target))
 
     disk = (group.get("EphemeralDisk") or {}).get("SizeMB", 0)
     log_usage = log_config.get("MaxFiles", 0) * log_config.get("MaxFileSizeMB", 0)
