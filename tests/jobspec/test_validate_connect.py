@@ -117,3 +117,23 @@ def test_gateway_checks_are_modelled_for_1_0_only() -> None:
     assert validate_job(job, version=(1, 1, 0)).errors == ()
     both = _case("connect-native-and-sidecar")["job"]["Job"]
     assert "Consul Connect must be exclusively native" in validate_job(both, version=(2, 0, 0)).errors[0]
+
+
+def test_any_check_may_name_its_task_from_1_4_2() -> None:
+    # TaskGroup.validateServices: "only script and gRPC checks should have tasks" is in
+    # structs.go up to v1.4.1, gone in v1.4.2
+    job = {
+        "ID": "j", "Name": "j", "Type": "service", "Datacenters": ["dc1"],
+        "TaskGroups": [{
+            "Name": "g", "Networks": [{"DynamicPorts": [{"Label": "http"}]}],
+            "Services": [{"Name": "s", "PortLabel": "http", "Checks": [{
+                "Name": "c", "Type": "http", "Path": "/", "Interval": 10**10, "Timeout": 10**9,
+                "TaskName": "t"}]}],
+            "Tasks": [{"Name": "t", "Driver": "raw_exec", "Config": {"command": "/bin/true"}}],
+        }],
+    }  # fmt: skip
+    text = "Check c invalid: only script and gRPC checks should have tasks"
+    for version in ((1, 0, 18), (1, 4, 1)):
+        assert text in validate_job(job, version=version).errors[0]
+    for version in ((1, 4, 2), (2, 0, 0)):
+        assert validate_job(job, version=version).errors == ()

@@ -4,6 +4,8 @@ Pure.  Source: ``TaskGroup.validateServices``, ``validateScriptChecksInGroupServ
 and ``validateServices`` (the task's) in nomad/structs/structs.go v1.0.18.  Nomad
 1.1.0 to 1.1.2 also refused two group or task services with the same name and
 port in one group ("Service X is duplicate", structs.go v1.1.0, gone in v1.1.3).
+Later group-level rules (providers, "Services are not unique", v1.3.0 on) are not
+modelled.
 """
 
 from __future__ import annotations
@@ -60,7 +62,8 @@ def validate_group_services(group: Mapping[str, Any], target: Target) -> list[st
             if not task_name:
                 continue
             check_name = check.get("Name", "")
-            if check.get("Type") not in ("script", "grpc"):
+            # gone from v1.4.2 (structs.go): any check may name its task
+            if check.get("Type") not in ("script", "grpc") and not target.at_least(1, 4, 2):
                 errs.append(
                     f"Check {check_name} invalid: only script and gRPC checks should have tasks"
                 )

@@ -23,6 +23,7 @@ RULE_CHANGES: tuple[Version, ...] = (
     (1, 1, 3),  # group services may repeat a name and port again (service_lists)
     (1, 2, 0),  # sysbatch jobs; volume requests as in v1.1.1
     (1, 3, 0),  # max_client_disconnect (later)
+    (1, 4, 2),  # a group service's http/tcp check may name a task (service_lists)
     (1, 5, 0),  # datacenters default to ["*"]; priority checked by the admission hook; "block"
     (1, 7, 0),  # task actions (later)
     (1, 8, 0),  # disconnect, ui (later); group sub-validators' errors flattened (group)
