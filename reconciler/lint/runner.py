@@ -29,6 +29,7 @@ jobs directory, ``line``/``column`` 1-based or ``null``, ``severity``
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import PurePosixPath
@@ -44,6 +45,7 @@ from reconciler.jobspec.validate.target import (
     describe_versions,
     representative_versions,
 )
+from reconciler.lint.later_names import release_hint
 from reconciler.lint.rules import COVERED_VALIDATION_TEXTS, RULES, Rule
 from reconciler.model import ApiJob, DesiredJob, Diagnostic, Severity, Snapshot
 
@@ -68,7 +70,10 @@ def lint_snapshot(
     the target release (``None``: every supported one); ``time_zones``: the
     IANA zone names a periodic ``time_zone`` may use (``None``: not checked).
     """
-    diagnostics: list[Diagnostic] = list(snapshot.errors)
+    diagnostics: list[Diagnostic] = [
+        dataclasses.replace(d, message=release_hint(d.message)) if d.rule == "load" else d
+        for d in snapshot.errors
+    ]
     for desired in snapshot.jobs:
         source = (sources or {}).get(desired.path, desired.source)
         diagnostics += lint_job(
