@@ -23,20 +23,24 @@ Before ``Job.Validate`` the server runs its admission hooks (``connect_hooks``):
 the connect mutator injects sidecar and gateway tasks and their ports, which are
 then validated like any other; a mutator that refuses the job fails the request
 itself (``ValidationResult.refused``: HTTP 500 with that text, as register
-answers too); the connect and expose-check validators' errors come first.
+answers too); the connect and expose-check validators' errors come first.  The
+hooks are modelled as 1.0 runs them, at 1.0.x only (they change in every later
+minor release); later, only the part that names a native service's task.
 
 Per release: ``validate_job(job, version=...)`` applies that release's rules
 where they differ (``target.RULE_CHANGES``: volume requests from 1.1.0, in
 variants down to patch releases; unique group services in 1.1.0 to 1.1.2;
 sysbatch from 1.2.0; datacenters defaulted, the priority checked by the
-admission hook and "block" for "stanza" from 1.5.0); the default is the oldest
-supported release, 1.0.18, whose texts the recordings in tests/golden prove.
+admission hook and "block" for "stanza" from 1.5.0; a group's sub-validators
+flattened from 1.8.0; fields added after 1.0 in ``later``: max_client_disconnect,
+disconnect, ui, task actions); the default is the oldest supported release,
+1.0.18, whose texts the recordings in tests/golden prove.
 
 Not covered (needs a server, or not modelled): namespace, node pool and
 driver existence, Vault/Consul checks of the admission hooks, ``${NOMAD_*}``
 interpolation of Connect service names, the Enterprise multiregion checks (not in
-Nomad's public source), and checks later releases added to services and to blocks
-1.0 lacks, beyond those ``later`` lists.
+Nomad's public source), workload identities (1.7), and the group service rules
+of 1.3.0 on (providers, "Services are not unique").
 """
 
 from reconciler.jobspec.validate.job import validate_job
