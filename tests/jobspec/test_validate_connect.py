@@ -1,10 +1,12 @@
-"""Services, Connect, networks and multiregion, against a real Nomad 1.0.18's answers.
+"""Services, Connect, networks, multiregion, artifact checksums and CSI plugins, against a
+real Nomad 1.0.18's answers.
 
-Recorded (tests/golden/validate/services-connect.json, by tests/golden/record_validate.py):
+Recorded (tests/golden/validate/services-connect.json and artifacts-csi.json, by
+tests/golden/record_validate.py):
 per case the HCL, the job ``nomad job run -output`` prints, the validate endpoint's
 answer and ``nomad job validate``'s.  Nomad's rules: nomad/structs/services.go,
-structs.go (validateServices, validateNetworks, Task.Validate's connect proxy
-checks), structs_oss.go (Multiregion.Validate) and the admission hooks
+structs.go (validateServices, validateNetworks, Task.Validate's connect proxy and
+csi_plugin checks, TaskArtifact.validateChecksum), structs_oss.go (Multiregion.Validate) and the admission hooks
 nomad/job_endpoint_hook_connect.go and job_endpoint_hook_expose_check.go, v1.0.18.
 """
 
@@ -27,7 +29,10 @@ from reconciler.jobspec.validate import (
 from reconciler.lint.runner import lint_job
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "validate"
-CASES = json.loads((GOLDEN / "services-connect.json").read_text())["cases"]
+CASES = [
+    *json.loads((GOLDEN / "services-connect.json").read_text())["cases"],
+    *json.loads((GOLDEN / "artifacts-csi.json").read_text())["cases"],  # checksums, csi_plugin
+]
 ZONES = zoneinfo.available_timezones()
 RULE_NOTE = re.compile(r" \(rule of Nomad [^)]*\)$")
 

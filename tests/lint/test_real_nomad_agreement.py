@@ -30,6 +30,7 @@ GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "validate"
 TARGETS = json.loads((GOLDEN / "targets.json").read_text())["cases"]
 # services, Connect (its admission hooks too), networks and multiregion
 SERVICES = json.loads((GOLDEN / "services-connect.json").read_text())["cases"]
+ARTIFACTS = json.loads((GOLDEN / "artifacts-csi.json").read_text())["cases"]  # checksums, csi_plugin
 CONSTRAINT_TARGETS = json.loads((GOLDEN / "constraint-targets.json").read_text())["cases"]
 # Accepted here on purpose (Go >= 1.22 / Unicode tables decide): see test_validate_versions.
 ACCEPTED_CONSERVATIVELY = {"\\p{Foo}", "(?<name>x)"}
@@ -46,7 +47,7 @@ def _constraint_job(operand: str, rtarget: str) -> dict[str, Any]:
     }  # fmt: skip
 
 
-JOBS = [pytest.param(case["job"]["Job"], id=case["name"]) for case in TARGETS + SERVICES] + [
+JOBS = [pytest.param(case["job"]["Job"], id=case["name"]) for case in TARGETS + SERVICES + ARTIFACTS] + [
     pytest.param(_constraint_job(c["operand"], c["rtarget"]), id=f"{c['operand']}:{c['rtarget']!r}")
     for c in CONSTRAINT_TARGETS
     if not (c["operand"] == "regexp" and c["rtarget"] in ACCEPTED_CONSERVATIVELY)

@@ -135,6 +135,7 @@ def validate_task(
         mode = mount.get("PropagationMode", "")
         if mode not in ("", "private", "host-to-task", "bidirectional"):
             errs.append(f'Volume Mount ({index}) has an invalid propagation mode: "{mode}"')
+    errs += csi_plugin_errors(task)
     return errs
 
 def connect_proxy_errors(task: Mapping[str, Any], group: Mapping[str, Any]) -> list[str]:
@@ -207,32 +208,75 @@ def validate_artifact(artifact: Mapping[str, Any]) -> list[str]:
         errs.append(f"invalid artifact mode {go_quote(mode)}; must be one of: any, file, dir")
     if path_escapes_alloc_dir("task", artifact.get("RelativeDest", "")):
         errs.append("destination escapes allocation directory")
-    checksum = (artifact.get("GetterOptions") or {}).get("checksum")
-    if checksum:
-        problem = checksum_problem(str(checksum))
+    options = artifact.get("GetterOptions") or {}
+    if "checksum" in options:
+        problem = checksum_problem(str(options["checksum"]))
         if problem:
             errs.append(problem)
     return errs
 
 
-_CHECKSUM_HEX_LENGTHS = {"md5": 32, "sha1": 40, "sha256": 64, "sha512": 128}
+_CHECKSUM_SIZES = {"md5": 16, "sha1": 20, "sha256": 32, "sha512": 64}  # bytes
+_ENV_REFERENCE = re.compile(r"\$\{[a-zA-Z0-9_\-\.]+\}")  # args.ContainsEnv (helper/args)
 
 
 def checksum_problem(checksum: str) -> str | None:
-    """Artifact ``checksum`` option in go-getter's ``type:value`` form, as Nomad checks it."""
-    kind, sep, value = checksum.partition(":")
-    if not sep or not value:
-        return f"checksum must be given as 'type:value'; got {go_quote(checksum)}"
-    if "${" in value:
+    """TaskArtifact.validateChecksum (structs.go v1.0.18, the same to v2.0.x): the
+    ``checksum`` option in go-getter's ``type:value`` form, the value in hex."""
+    if _ENV_REFERENCE.search(checksum):
         return None  # interpolated at run time
-    expected = _CHECKSUM_HEX_LENGTHS.get(kind)
-    if expected is None:
+    checksum = checksum.strip()  # strings.TrimSpace
+    if not checksum:
+        return "checksum value cannot be empty"
+    parts = checksum.split(":")
+    if len(parts) != 2:
+        return f'checksum must be given as "type:value"; got {go_quote(checksum)}'
+    kind, value = parts
+    problem = _hex_problem(value)
+    if problem:
+        return f"invalid checksum: {problem}"
+    if kind not in _CHECKSUM_SIZES:
         return f"unsupported checksum type: {kind}"
-    if not re.fullmatch(r"[0-9a-fA-F]*", value):
-        return f"invalid {kind} checksum: encoding/hex: invalid byte"
-    if len(value) != expected:
-        return f"invalid {kind} checksum: {value} length != {expected}"
+    if len(value) // 2 != _CHECKSUM_SIZES[kind]:
+        return f"invalid {kind} checksum: {value}"
     return None
+
+
+def _hex_problem(value: str) -> str | None:
+    """Go's hex.DecodeString error: the first bad byte (pairwise), else an odd length."""
+    data = value.encode()
+    for index in range(0, len(data) - 1, 2):
+        for byte in data[index : index + 2]:
+            if chr(byte) not in "0123456789abcdefABCDEF":
+                return f"encoding/hex: invalid byte: {_go_unicode(byte)}"
+    if len(data) % 2:
+        if chr(data[-1]) not in "0123456789abcdefABCDEF":
+            return f"encoding/hex: invalid byte: {_go_unicode(data[-1])}"
+        return "encoding/hex: odd length hex string"
+    return None
+
+
+def _go_unicode(byte: int) -> str:
+    """Go's ``%#U`` of a byte taken as a rune: ``U+0078 'x'`` (no character if unprintable)."""
+    char = chr(byte)
+    return f"U+{byte:04X} '{char}'" if char.isprintable() else f"U+{byte:04X}"
+
+
+def csi_plugin_errors(task: Mapping[str, Any]) -> list[str]:
+    """Task.Validate's csi_plugin checks (structs.go v1.0.18)."""
+    plugin = task.get("CSIPluginConfig")
+    if plugin is None:
+        return []
+    errs = []
+    if not plugin.get("ID"):
+        errs.append("CSIPluginConfig must have a non-empty PluginID")
+    kind = plugin.get("Type") or ""
+    if kind not in ("node", "controller", "monolith"):
+        errs.append(
+            "CSIPluginConfig PluginType must be one of 'node', 'controller', or 'monolith', "
+            f'got: "{kind}"'
+        )
+    return errs
 
 
 def validate_vault(vault: Mapping[str, Any]) -> list[str]:
