@@ -10,7 +10,8 @@ the texts decide (recorded from Nomad 1.0.18 in tests/golden/api/*.jsonl):
 - 500 ``Enforcing job modify index ...`` → ``NomadIndexConflictError``.
 - 500 go-multierror text (``N error(s) occurred:``, Nomad's job validation)
   or another refusal of a job write that follows from the file alone
-  (``cannot update job from type``, a bad cron spec, ...) →
+  (``cannot update job from type``, a bad cron spec, the Connect admission
+  hooks' ``error in job mutator connect: ...``) →
   ``NomadJobRejectedError`` with Nomad's message: fix the file.
 - 500 ``No cluster leader``, RPC/raft trouble, 502/503/504, 429 and anything
   unrecognised outside job writes → ``NomadUnavailableError`` (retry can help).
@@ -77,6 +78,10 @@ _FILE_REFUSAL_TEXTS = (
     "mismatched request namespace",
     "missing job for registration",
     "Job required for plan",
+    # admission mutators that judge the job alone (nomad/job_endpoint_hook_connect.go,
+    # job_endpoint_hook_expose_check.go; tests/golden/validate/services-connect.json)
+    "error in job mutator connect:",
+    "error in job mutator expose-check:",
 )
 
 # 500 texts that are deterministic refusals outside job validation.

@@ -180,6 +180,20 @@ def test_bare_tls_alerts_are_unavailable() -> None:
             ErrorCause.FILE,
         ),
         ("Failed to parse cron expression: bad", NomadJobRejectedError, ErrorCause.FILE),
+        # an admission mutator's refusal, as a real 1.0.18 agent answers register
+        # (tests/golden/validate/services-connect.json, cli_run)
+        (
+            "error in job mutator connect: task for Consul Connect Native service g->s is "
+            "ambiguous and must be set",
+            NomadJobRejectedError,
+            ErrorCause.FILE,
+        ),
+        (
+            'error in job mutator expose-check: group "g" must use bridge network for exposing '
+            "service check(s)",
+            NomadJobRejectedError,
+            ErrorCause.FILE,
+        ),
         # caused by the cluster: the same file may be accepted later (both texts as a real
         # Nomad 1.0.18 dev agent answers them: no Vault configured, no namespace "team2")
         (
