@@ -12,6 +12,7 @@ nomad/job_endpoint_hook_connect.go and job_endpoint_hook_expose_check.go, v1.0.1
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import zoneinfo
@@ -111,7 +112,7 @@ def test_the_connect_hooks_are_modelled_for_1_0_only() -> None:
     findings = lint_job(sidecar, path="j.nomad")
     assert [d.message for d in findings if d.rule == "nomad-validate"] == [
         _case("sidecar-host-network")["validate_response"]["ValidationErrors"][0]
-        + " (rule of Nomad < 1.1.0)"
+        + " (rule of Nomad < 2.0.0)"  # the same text to 1.10.x (job_endpoint_hook_connect.go)
     ]
 
 
@@ -142,3 +143,27 @@ def test_any_check_may_name_its_task_from_1_4_2() -> None:
         assert text in validate_job(job, version=version).errors[0]
     for version in ((1, 4, 2), (2, 0, 0)):
         assert validate_job(job, version=version).errors == ()
+
+
+def test_sidecar_names_must_be_lowercase_from_1_1_to_1_10() -> None:
+    # groupConnectSidecarValidate, nomad/job_endpoint_hook_connect.go v1.1.0 .. v1.10.x
+    # (Consul assumes lowercase); v2.0.0 rewrote the function: not modelled there
+    job = copy.deepcopy(_case("connect-valid-sidecar-and-ingress")["job"]["Job"])
+    job["TaskGroups"][0]["Services"][0]["Name"] = "API"
+    service_text = (
+        'Consul Connect service name "API" in group "g" must not contain uppercase characters'
+    )
+    assert service_text not in validate_job(job, version=(1, 0, 18)).errors
+    for version in ((1, 1, 0), (1, 10, 0)):
+        assert validate_job(job, version=version).errors[0] == service_text
+    assert service_text not in validate_job(job, version=(2, 0, 0)).errors
+    job["TaskGroups"][0]["Services"][0]["Name"] = "api"
+    job["TaskGroups"][0]["Name"] = "G"
+    assert validate_job(job, version=(1, 5, 0)).errors[0] == (
+        'Consul Connect group "G" with service "api" must not contain uppercase characters'
+    )
+    # a sidecar outside a bridge network, in the words of 1.1 to 1.10 as of 1.0
+    sidecar = _case("sidecar-host-network")
+    assert list(validate_job(sidecar["job"]["Job"], version=(1, 8, 0)).errors) == (
+        sidecar["validate_response"]["ValidationErrors"]
+    )

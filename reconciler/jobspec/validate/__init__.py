@@ -19,13 +19,15 @@ ports), ``connect`` (a service's ``connect`` block and its gateways), ``volumes`
 quoting); ``go_regexp`` and ``go_version`` parse constraint targets as Go and
 go-version do; ``target`` says which release (and time zone database) is imitated.
 
-Before ``Job.Validate`` the server runs its admission hooks (``connect_hooks``):
+Before ``Job.Validate`` the server runs its admission hooks (``connect_hooks``,
+``connect_validators``):
 the connect mutator injects sidecar and gateway tasks and their ports, which are
 then validated like any other; a mutator that refuses the job fails the request
 itself (``ValidationResult.refused``: HTTP 500 with that text, as register
 answers too); the connect and expose-check validators' errors come first.  The
 hooks are modelled as 1.0 runs them, at 1.0.x only (they change in every later
-minor release); later, only the part that names a native service's task.
+minor release); later, only the parts known to be the same (a native service's
+task; from 1.1.0 to 1.10.x a sidecar's network and lowercase names).
 
 Per release: ``validate_job(job, version=...)`` applies that release's rules
 where they differ (``target.RULE_CHANGES``: volume requests from 1.1.0, in

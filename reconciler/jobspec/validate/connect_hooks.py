@@ -8,7 +8,7 @@ expose-check, implied constraints), then its validators (connect, expose-check,
 * a mutator's error fails the whole request (HTTP 500, ``error in job mutator
   <name>: <error>``, no ``ValidationErrors``): ``mutate_job`` returns that text;
 * each validator's first error becomes one entry of ``ValidationErrors``, before
-  ``Job.Validate``'s: ``hook_errors``.
+  ``Job.Validate``'s: ``connect_validators.hook_errors``.
 
 The connect mutator injects the sidecar and gateway tasks (validated like any task)
 and their ports.  Not modelled: ``${NOMAD_*}`` interpolation of the service name, and
@@ -65,21 +65,6 @@ def mutate_job(job: dict[str, Any], *, native_only: bool = False) -> str | None:
     except MutatorError as exc:
         return str(exc)
     return None
-
-
-def hook_errors(job: Mapping[str, Any], *, native_only: bool = False) -> list[str]:
-    """The connect and expose-check validators' errors (each its first), in that order;
-    ``native_only``: only the check of a native service's task."""
-    errs: list[str] = []
-    groups = job.get("TaskGroups") or []
-    checks = (_native_validate,) if native_only else (_connect_validate, _expose_validate)
-    for check in checks:
-        for group in groups:
-            problem = check(group)
-            if problem:
-                errs.append(problem)
-                break
-    return errs
 
 
 # --- connect mutator (groupConnectHook) ----------------------------------------------
@@ -260,7 +245,7 @@ def _expose_checks(group: Group) -> None:
             ).startswith("/")
             if not exposable:
                 continue
-            problem = _bridge_for_expose(group)
+            problem = bridge_for_expose(group)
             if problem:
                 raise MutatorError(problem)
             if not check.get("PortLabel"):
@@ -289,7 +274,7 @@ def _port_value(group: Mapping[str, Any], label: str) -> int:
     return 0
 
 
-def _bridge_for_expose(group: Mapping[str, Any]) -> str | None:
+def bridge_for_expose(group: Mapping[str, Any]) -> str | None:
     """tgValidateUseOfBridgeMode."""
     if not any(c.get("Expose") for s in group.get("Services") or [] for c in s.get("Checks") or []):
         return None
@@ -299,82 +284,4 @@ def _bridge_for_expose(group: Mapping[str, Any]) -> str | None:
         return f"group {name} must specify one bridge network for exposing service check(s)"
     if networks[0].get("Mode", "") != "bridge":
         return f"group {name} must use bridge network for exposing service check(s)"
-    return None
-
-
-# --- validators ----------------------------------------------------------------------------
-
-
-def _connect_validate(group: Mapping[str, Any]) -> str | None:
-    """groupConnectValidate: the network a sidecar or gateway needs; a native service's task."""
-    networks = group.get("Networks") or []
-    name = group.get("Name", "")
-    for service in group.get("Services") or []:
-        connect = service.get("Connect")
-        if has_sidecar(connect):
-            if len(networks) != 1:
-                return (
-                    "Consul Connect sidecars require exactly 1 network, "
-                    f"found {len(networks)} in group {go_quote(name)}"
-                )
-            mode = networks[0].get("Mode", "")
-            if mode != "bridge":
-                return (
-                    f"Consul Connect sidecar requires bridge network, found {go_quote(mode)} "
-                    f"in group {go_quote(name)}"
-                )
-        elif is_native(connect):
-            try:
-                named_native_task(group, service.get("Name", ""), service.get("TaskName", ""))
-            except MutatorError as exc:
-                return str(exc)
-        elif is_gateway(connect):
-            if len(networks) != 1:
-                return (
-                    "Consul Connect gateways require exactly 1 network, "
-                    f"found {len(networks)} in group {go_quote(name)}"
-                )
-            if networks[0].get("Mode", "") not in ("bridge", "host"):
-                return (
-                    "Consul Connect Gateway service requires Task Group with network mode "
-                    'of type "bridge" or "host"'
-                )
-    return None
-
-
-def _native_validate(group: Mapping[str, Any]) -> str | None:
-    """groupConnectNativeValidate alone (getNamedTaskForNativeService: the same texts
-    from v1.0.18 to v2.0.x)."""
-    for service in group.get("Services") or []:
-        connect = service.get("Connect")
-        if is_native(connect) and not has_sidecar(connect):
-            try:
-                named_native_task(group, service.get("Name", ""), service.get("TaskName", ""))
-            except MutatorError as exc:
-                return str(exc)
-    return None
-
-
-def _expose_validate(group: Mapping[str, Any]) -> str | None:
-    """tgValidateUseOfBridgeMode, then tgValidateUseOfCheckExpose."""
-    problem = _bridge_for_expose(group)
-    if problem:
-        return problem
-    name = group.get("Name", "")
-    for service in group.get("Services") or []:
-        for check in service.get("Checks") or []:
-            if check.get("Expose") and not has_sidecar(service.get("Connect")):
-                return (
-                    f"exposed service check {name}->{service.get('Name', '')}->"
-                    f"{check.get('Name', '')} requires use of sidecar_proxy"
-                )
-    for task in group.get("Tasks") or []:
-        for service in task.get("Services") or []:
-            for check in service.get("Checks") or []:
-                if check.get("Expose"):
-                    return (
-                        f"exposed service check {name}[{task.get('Name', '')}]->"
-                        f"{service.get('Name', '')}->{check.get('Name', '')} is not a "
-                        "task-group service"
-                    )
     return None

@@ -12,7 +12,8 @@ from typing import Any
 
 from reconciler.jobspec.canonical import canonicalize
 from reconciler.jobspec.validate.connect import attach_connect
-from reconciler.jobspec.validate.connect_hooks import hook_errors, mutate_job
+from reconciler.jobspec.validate.connect_hooks import mutate_job
+from reconciler.jobspec.validate.connect_validators import hook_errors
 from reconciler.jobspec.validate.group import validate_group
 from reconciler.jobspec.validate.later import (
     attach_disconnect,
@@ -55,12 +56,12 @@ def validate_job(
         attach_connect(job, canonical)
         attach_disconnect(job, canonical)
         # The connect and expose-check hooks as 1.0 runs them; they change in every later
-        # minor release (network modes, upstreams ...), where only their native part is.
+        # minor release (network modes, upstreams ...): past 1.0 only their known parts.
         native_only = target.at_least(1, 1, 0)
         refusal = mutate_job(canonical, native_only=native_only)
         if refusal is not None:
             return ValidationResult(errors=(refusal,), refused=True)
-        errors = hook_errors(canonical, native_only=native_only) + job_errors(canonical, target)
+        errors = hook_errors(canonical, target) + job_errors(canonical, target)
         warnings = job_warnings(canonical)
     except (TypeError, ValueError, AttributeError, KeyError) as exc:
         # Wrong JSON types: Nomad would refuse to decode the body at all.

@@ -29,6 +29,7 @@ RULE_CHANGES: tuple[Version, ...] = (
     (1, 8, 0),  # disconnect, ui (later); group sub-validators' errors flattened (group)
     (1, 10, 0), (1, 11, 1),  # volume requests: host access modes, sticky
     # 1.10.0 also: max_client_disconnect and stop_after_client_disconnect ignored (later)
+    (2, 0, 0),  # Connect sidecars: network modes widened ("cni/*"), no longer modelled
 )
 
 
