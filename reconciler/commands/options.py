@@ -21,8 +21,10 @@ from typing import Any
 from reconciler.config.connection import NomadConfig
 from reconciler.config.settings import load_connection
 from reconciler.config.values import parse_duration
+from reconciler.core.analysis_templates import AnalysisCatalog, build_catalog
 from reconciler.core.plan import SyncPolicy
 from reconciler.errors import ConfigError
+from reconciler.jobspec.analysis_files import read_analysis_files
 from reconciler.jobspec.limits import DEFAULT_MAX_FILE_SIZE
 from reconciler.jobspec.loader import load_directory, parse_size
 from reconciler.jobspec.variables import VariableInputs
@@ -147,6 +149,12 @@ def build_policy(args: argparse.Namespace) -> SyncPolicy:
 
 def load_snapshot(args: argparse.Namespace, inputs: VariableInputs) -> Snapshot:
     """The jobs directory as a ``Snapshot`` (per-file errors inside, never raised)."""
+    return load_sources(args, inputs)[0]
+
+
+def load_sources(args: argparse.Namespace, inputs: VariableInputs) -> tuple[Snapshot, AnalysisCatalog]:
+    """The jobs directory as a ``Snapshot``, and its canary analysis templates
+    (``.reconciler/analysis``), both from the same committed state."""
     root = Path(args.dir)
     if not root.is_dir():
         raise ConfigError(f"jobs directory {args.dir!r} does not exist or is not a directory")
@@ -161,4 +169,5 @@ def load_snapshot(args: argparse.Namespace, inputs: VariableInputs) -> Snapshot:
             print(f"note: uncommitted changes in {args.dir} are not used ({shown}{more}); "
                   "commit them, or pass --apply-uncommitted", file=sys.stderr)  # fmt: skip
         snapshot = load_directory(source.root, inputs=inputs, max_file_size=limit)
-    return dataclasses.replace(snapshot, root=str(root))
+        texts, unread = read_analysis_files(source.root, max_file_size=limit)
+    return dataclasses.replace(snapshot, root=str(root)), build_catalog(texts, read_errors=unread)

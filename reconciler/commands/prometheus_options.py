@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Mapping
 
+from reconciler.config.settings import given_analysis
 from reconciler.prometheus.config import PrometheusConfig, prometheus_config
 
 
@@ -35,14 +36,22 @@ def add_prometheus_options(parser: argparse.ArgumentParser, *, purpose: str) -> 
 def build_prometheus_config(
     args: argparse.Namespace, env: Mapping[str, str]
 ) -> PrometheusConfig | None:
-    """The configured Prometheus, or ``None`` when no URL is given."""
+    """The configured Prometheus, or ``None`` when no URL is given.
+
+    Resolved as the daemon resolves it: flag > the config file's ``prometheus_*``
+    keys (``NOMAD_RECONCILER_CONFIG``) > ``PROMETHEUS_*`` variables.
+    """
+    names = ("prometheus_url", "prometheus_token_file", "prometheus_ca_cert", "prometheus_client_cert",
+             "prometheus_client_key", "prometheus_tls_server_name", "prometheus_tls_skip_verify")  # fmt: skip
+    flags = {name: getattr(args, name, None) for name in names}
+    values = given_analysis({**flags, "config_file": getattr(args, "config_file", None)}, env)
     return prometheus_config(
-        url=getattr(args, "prometheus_url", None),
+        url=values.get("prometheus_url"),
         env=env,
-        token_file=getattr(args, "prometheus_token_file", None),
-        ca_cert=getattr(args, "prometheus_ca_cert", None),
-        client_cert=getattr(args, "prometheus_client_cert", None),
-        client_key=getattr(args, "prometheus_client_key", None),
-        tls_server_name=getattr(args, "prometheus_tls_server_name", None),
-        skip_verify=bool(getattr(args, "prometheus_tls_skip_verify", False)),
+        token_file=values.get("prometheus_token_file"),
+        ca_cert=values.get("prometheus_ca_cert"),
+        client_cert=values.get("prometheus_client_cert"),
+        client_key=values.get("prometheus_client_key"),
+        tls_server_name=values.get("prometheus_tls_server_name"),
+        skip_verify=bool(values.get("prometheus_tls_skip_verify", False)),
     )

@@ -18,9 +18,10 @@ from reconciler.commands.options import (
     build_config,
     build_inputs,
     build_policy,
-    load_snapshot,
+    load_sources,
 )
-from reconciler.sync.oneshot import output_for, run_status
+from reconciler.commands.prometheus_options import add_prometheus_options, build_prometheus_config
+from reconciler.sync.oneshot import Analysis, output_for, run_status
 
 
 def register(subparsers: Any) -> None:
@@ -33,6 +34,7 @@ def register(subparsers: Any) -> None:
     add_source_options(parser)
     add_connection_options(parser)
     add_output_options(parser)
+    add_prometheus_options(parser, purpose="canary analysis of deployments in progress, docs/analysis.md")
     parser.add_argument("--preserve-counts", action="store_true",
                         help="do not count live group counts as drift")  # fmt: skip
     parser.set_defaults(func=run)
@@ -43,5 +45,6 @@ def run(args: argparse.Namespace) -> int:
     config = build_config(args, env)
     policy = build_policy(args)
     inputs = build_inputs(args, env)
-    snapshot = load_snapshot(args, inputs)
-    return run_status(snapshot, config, policy, output_for(args, sys.stdout, env))
+    snapshot, catalog = load_sources(args, inputs)
+    analysis = Analysis(build_prometheus_config(args, env), catalog)
+    return run_status(snapshot, config, policy, output_for(args, sys.stdout, env), analysis=analysis)

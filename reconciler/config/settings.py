@@ -343,6 +343,22 @@ def given_connection(flags: Mapping[str, Any], env: Mapping[str, str]) -> dict[s
     )  # fmt: skip
 
 
+def given_analysis(flags: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+    """The canary analysis settings (``prometheus_*``) as the daemon resolves them: flags >
+    the config file's top-level keys (``--config``/``NOMAD_RECONCILER_CONFIG``); the
+    ``PROMETHEUS_*`` variables apply after, in ``reconciler.prometheus.config``.
+
+    For ``sync --wait``, ``status`` and ``lint``: the same file reaches the same Prometheus.
+    """
+    config_path = config_file_path(flags, env)
+    file_values = read_config_file(config_path) if config_path else {}
+    source = config_path or "config file"
+    values = _top_level({k: v for k, v in file_values.items() if k in GROUPS["analysis"]}, source=source)
+    values.update(_top_level({k: v for k, v in flags.items() if k in GROUPS["analysis"]},
+                             source="command line"))  # fmt: skip
+    return values
+
+
 def load_connection(flags: Mapping[str, Any], env: Mapping[str, str]) -> NomadConfig:
     """``NomadConfig`` from ``given_connection`` over the defaults."""
     return NomadConfig(**given_connection(flags, env))

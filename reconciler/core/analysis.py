@@ -32,8 +32,9 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from reconciler.core.analysis_templates import Check, Outcome, format_value
 
@@ -247,3 +248,70 @@ def range_samples(
         Sample(at=slot_time(check, start=start, slot=slot), values=by_slot.get(slot, ()))
         for slot in range(1, due_slot(check, start=start, now=end) + 1)
     ]
+
+
+# --- when to start, and which queries to make ---------------------------------------------
+
+
+def unix_time(text: object) -> float | None:
+    """RFC 3339 (Nomad writes nanoseconds) → Unix time; ``None`` for Go's zero time."""
+    if not isinstance(text, str) or text.startswith("0001-"):
+        return None
+    trimmed = text.replace("Z", "+00:00")
+    if "." in trimmed:
+        head, _, rest = trimmed.partition(".")
+        digits = "".join(ch for ch in rest if ch.isdigit())
+        zone = rest[len(digits):]
+        trimmed = f"{head}.{digits[:6]}{zone}"
+    try:
+        return datetime.fromisoformat(trimmed).timestamp()
+    except ValueError:
+        return None
+
+
+def canary_start(healthy_at: Sequence[float | None], *, now: float) -> float:
+    """When a group's analysis starts: its last canary turned healthy.
+
+    ``healthy_at``: each placed canary's ``DeploymentStatus.Timestamp`` (``unix_time``);
+    when one is unknown (or there are none) the analysis starts ``now``, so a
+    missing timestamp can only delay a verdict, never hasten it.
+    """
+    known = [t for t in healthy_at if t is not None]
+    return max(known) if known and len(known) == len(healthy_at) else now
+
+
+@dataclass(frozen=True)
+class QueryPlan:
+    """The Prometheus queries one check needs now (the query budget lives here).
+
+    ``history``: a range query over the grid times (first, last) with ``step`` =
+    the interval, made once per run when the analysis is first looked at late
+    (a restart, or a command attaching to a running analysis); ``instant``: the
+    grid time of the one due measurement not taken yet.  Everything else is
+    already known, so a check costs at most one instant query per interval.
+    """
+
+    history: tuple[float, float] | None = None
+    instant: float | None = None
+
+
+def plan_queries(
+    check: Check, *, start: float, now: float, measured: Collection[int], resumed: bool
+) -> QueryPlan:
+    """What to ask Prometheus for ``check`` at ``now``; ``measured``: slots already held."""
+    due = due_slot(check, start=start, now=now)
+    history = None
+    if not resumed and due >= 2:
+        history = (slot_time(check, start=start, slot=1), slot_time(check, start=start, slot=due - 1))
+    instant = slot_time(check, start=start, slot=due) if due >= 1 and due not in measured else None
+    return QueryPlan(history, instant)
+
+
+def history_window(check: Check, *, start: float, now: float) -> tuple[float, float] | None:
+    """The grid times (first, last) of every measurement due at ``now``: the one range
+    query that recomputes a check from Prometheus alone (``status``); ``None`` before
+    the first is due."""
+    due = due_slot(check, start=start, now=now)
+    if due < 1:
+        return None
+    return slot_time(check, start=start, slot=1), slot_time(check, start=start, slot=due)

@@ -17,7 +17,6 @@ import math
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from reconciler.core.analysis import (
@@ -31,6 +30,7 @@ from reconciler.core.analysis import (
     range_samples,
     slot_of,
     slot_time,
+    unix_time,
 )
 from reconciler.core.analysis_templates import (
     AnalysisCatalog,
@@ -170,7 +170,7 @@ class CanaryAnalysis:
                 continue
             canaries = set(tg.get("PlacedCanaries") or ())
             times = [
-                _unix_time((a.get("DeploymentStatus") or {}).get("Timestamp"))
+                unix_time((a.get("DeploymentStatus") or {}).get("Timestamp"))
                 for a in stubs if a.get("ID") in canaries
             ]  # fmt: skip
             found = [t for t in times if t is not None]
@@ -240,22 +240,6 @@ class CanaryAnalysis:
                 key, verdict=gate.verdict.value if gate.verdict else "blocked",
                 reason=gate.reason, checks=summary))  # fmt: skip
         return gate
-
-
-def _unix_time(text: object) -> float | None:
-    """RFC 3339 (Nomad writes nanoseconds) → Unix time; ``None`` for Go's zero time."""
-    if not isinstance(text, str) or text.startswith("0001-"):
-        return None
-    trimmed = text.replace("Z", "+00:00")
-    if "." in trimmed:
-        head, _, rest = trimmed.partition(".")
-        digits = "".join(ch for ch in rest if ch.isdigit())
-        zone = rest[len(digits):]
-        trimmed = f"{head}.{digits[:6]}{zone}"
-    try:
-        return datetime.fromisoformat(trimmed).timestamp()
-    except ValueError:
-        return None
 
 
 def _fields(key: JobKey, **extra: Any) -> dict[str, Any]:

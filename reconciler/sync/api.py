@@ -132,6 +132,12 @@ class ClientApi:
     async def read_evaluation(self, eval_id: str, *, namespace: str) -> Evaluation:
         return await self.client.read_evaluation(eval_id, namespace=namespace)
 
+    async def deployment_allocations(self, deployment_id: str, namespace: str) -> list[Any]:
+        return list(await self.client.deployment_allocations(deployment_id, namespace=namespace))
+
+    async def fail_deployment(self, deployment_id: str, *, namespace: str) -> dict[str, Any]:
+        return await self.client.fail_deployment(deployment_id, namespace=namespace)
+
     async def plan_job(self, job: ApiJob) -> dict[str, Any]:
         return await self.client.plan_job(job, diff=True)
 
@@ -221,3 +227,12 @@ class _ParsedApi:
 
     async def parse_hcl(self, source: str, *, variables: str | None) -> ApiJob:
         return await self.inner.parse_hcl(source, variables=variables)
+
+
+@runtime_checkable
+class AnalysisApi(Protocol):
+    """Optional: what canary analysis needs of Nomad (``ClientApi`` offers it)."""
+
+    async def deployment_allocations(self, deployment_id: str, namespace: str) -> list[Any]: ...
+
+    async def fail_deployment(self, deployment_id: str, *, namespace: str) -> dict[str, Any]: ...

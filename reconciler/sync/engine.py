@@ -18,10 +18,12 @@ from typing import Any
 from reconciler.core.ownership import wants_auto_promote
 from reconciler.core.plan import ActionKind, ClusterState, JobAction, Plan, SyncPolicy, compute_plan
 from reconciler.core.prune import PruneHistory
+from reconciler.deployment import Deployment
 from reconciler.errors import NomadError
 from reconciler.model import DesiredJob, JobKey, Snapshot
 from reconciler.nomad.client import NomadClient
-from reconciler.sync.api import LegacyNomadApi, NomadApi, typed_api
+from reconciler.sync.analysis import AnalysisRunner, Gate
+from reconciler.sync.api import AnalysisApi, LegacyNomadApi, NomadApi, typed_api
 from reconciler.sync.apply import (
     Applier,
     OutcomeHook,
@@ -32,7 +34,7 @@ from reconciler.sync.apply import (
 )
 from reconciler.sync.cluster import ClusterMemory, ClusterReader, MismatchHook
 from reconciler.sync.outcome import JobOutcome, PassResult, Result
-from reconciler.sync.rollout import ProgressHook, expects_deployment, follow_deployment
+from reconciler.sync.rollout import Analyse, ProgressHook, expects_deployment, follow_deployment
 from reconciler.sync.sources import job_inputs
 
 
@@ -52,11 +54,13 @@ class Reconciler:
         on_progress: ProgressHook | None = None,
         inputs: Any = None,
         on_mismatch: MismatchHook | None = None,
+        analysis: AnalysisRunner | None = None,
     ) -> None:
         """``inputs`` are the loader's ``VariableInputs``: with them, registers on
         Nomad ≥ 1.6 carry the job's variables in ``Submission`` too.
         ``on_mismatch`` hears of every job the local diff flagged and Nomad's
-        plan found unchanged (with the fields the local diff named)."""
+        plan found unchanged (with the fields the local diff named).
+        ``analysis`` runs the canary analyses while ``wait`` follows rollouts."""
         self.api: NomadApi = typed_api(api)
         self.policy = policy
         self.memory = ClusterMemory()
@@ -68,6 +72,7 @@ class Reconciler:
         self._on_outcome = on_outcome
         self._on_progress = on_progress
         self.inputs = inputs
+        self.analysis = analysis
 
     async def read_cluster(
         self, snapshot: Snapshot, *, only: set[JobKey] | None = None, deployments: bool = False
@@ -213,7 +218,7 @@ class Reconciler:
             rollout = await follow_deployment(
                 self.api, outcome.key, job_modify_index=outcome.job_modify_index or 0,
                 timeout_s=self._timeout_s, promote=promote, on_progress=self._on_progress,
-                eval_id=outcome.eval_id,
+                eval_id=outcome.eval_id, analyse=self._analyse(outcome.key, desired),
             )  # fmt: skip
         except NomadError as exc:
             return replace(
@@ -227,6 +232,20 @@ class Reconciler:
             outcome, result=Result.FAILED, rollout=rollout,
             message=f"{desired.path}: deployment {rollout.status}: {rollout.description}",
         )  # fmt: skip
+
+
+    def _analyse(self, key: JobKey, desired: DesiredJob) -> Analyse | None:
+        """The job's canary analysis for ``follow_deployment`` (``None``: it has none)."""
+        runner, api = self.analysis, self.api
+        if runner is None or not runner.opts_in(desired.job):
+            return None
+        if not isinstance(api, AnalysisApi):
+            raise TypeError("canary analysis needs a Nomad API that reads deployment allocations")
+
+        async def analyse(dep: Deployment) -> Gate | None:
+            return await runner.gate(key, dep, desired.job, allocations=api.deployment_allocations)
+
+        return analyse
 
 
 # Requests in flight at once for writes (and Nomad plans): enough to hide latency,

@@ -7,19 +7,24 @@ status; the command modules only build parsers and call these.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TextIO
 
 from reconciler.config.connection import NomadConfig
+from reconciler.core.analysis_templates import AnalysisCatalog
 from reconciler.core.diff import DriftState
 from reconciler.core.plan import SyncPolicy, compute_plan
 from reconciler.errors import NomadError
 from reconciler.model import JobKey, Snapshot
+from reconciler.prometheus import PrometheusClient, PrometheusConfig
 from reconciler.revision import read_revision
+from reconciler.sync.analysis import AnalysisRunner
+from reconciler.sync.api import AnalysisApi
 from reconciler.sync.engine import Reconciler
 from reconciler.sync.outcome import JobOutcome, PassResult, Result, Rollout
 from reconciler.sync.render import (
@@ -34,8 +39,28 @@ from reconciler.sync.render import (
 )
 from reconciler.sync.report import SCHEMA, build_report
 from reconciler.sync.session import connect, explain_nomad_error, reparse_with_server
+from reconciler.sync.status_analysis import analyse_actions, analysis_json, analysis_lines
 
 EXIT_OK, EXIT_ERROR, EXIT_PENDING = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Canary analysis for ``sync --wait`` and ``status``: the Prometheus to ask (``None``:
+    analyses cannot run) and the checkout's templates (``.reconciler/analysis``)."""
+
+    prometheus: PrometheusConfig | None = None
+    catalog: AnalysisCatalog = dataclasses.field(default_factory=AnalysisCatalog)
+
+
+@contextlib.asynccontextmanager
+async def analysis_runner(analysis: Analysis) -> AsyncIterator[AnalysisRunner]:
+    """An ``AnalysisRunner`` with its Prometheus client open (closed on exit)."""
+    if analysis.prometheus is None:
+        yield AnalysisRunner(None, analysis.catalog)
+        return
+    async with PrometheusClient(analysis.prometheus) as client:
+        yield AnalysisRunner(client, analysis.catalog)
 
 
 @dataclass(frozen=True)
@@ -98,14 +123,18 @@ def run_sync(
     inputs: Any = None,
     refresh: bool = False,
     timeout_s: float = 300.0,
+    analysis: Analysis | None = None,
     stdout: TextIO | None = None,
     stderr: TextIO | None = None,
 ) -> int:
-    """``sync``: exit 0 when every job synced (or is held on purpose), 1 on any failure."""
+    """``sync``: exit 0 when every job synced (or is held on purpose), 1 on any failure.
+
+    With ``--wait``, jobs that opt into canary analysis are promoted only once it
+    passed, and a breach fails their deployment (``analysis``)."""
     stdout, stderr = stdout or sys.stdout, stderr or sys.stderr
     return _run(
         "sync", snapshot, config, policy, out, dry_run=dry_run, server_parser=server_parser, inputs=inputs,
-        refresh=refresh, timeout_s=timeout_s, stdout=stdout, stderr=stderr,
+        refresh=refresh, timeout_s=timeout_s, stdout=stdout, stderr=stderr, analysis=analysis,
     )  # fmt: skip
 
 
@@ -123,6 +152,7 @@ def _run(
     timeout_s: float,
     stdout: TextIO,
     stderr: TextIO,
+    analysis: Analysis | None = None,
 ) -> int:
     style = Style(colour=out.colour, show_secrets=out.show_secrets)
     progress = _progress_printer(stderr if out.json else stdout, style, live=out.colour)
@@ -135,11 +165,14 @@ def _run(
     async def go() -> PassResult:
         nonlocal snapshot
         snapshot = await with_revision(snapshot)
-        async with connect(config, namespaces=wanted_namespaces(config, policy)) as api:
+        async with (
+            connect(config, namespaces=wanted_namespaces(config, policy)) as api,
+            analysis_runner(analysis or Analysis()) as runner,
+        ):
             snap = await reparse_with_server(api, snapshot, inputs) if server_parser else snapshot
             engine = Reconciler(
                 api, policy, timeout_s=timeout_s, refresh=refresh,
-                on_outcome=on_outcome, on_progress=progress, inputs=inputs,
+                on_outcome=on_outcome, on_progress=progress, inputs=inputs, analysis=runner,
             )  # fmt: skip
             return await engine.reconcile(snap, dry_run=dry_run)
 
@@ -214,22 +247,29 @@ def run_status(
     policy: SyncPolicy,
     out: Output,
     *,
+    analysis: Analysis | None = None,
     stdout: TextIO | None = None,
     stderr: TextIO | None = None,
 ) -> int:
-    """``status``: per job state, version, last deployment, drift.  Exit 1 on errors, else 0."""
+    """``status``: per job state, version, last deployment, drift, and the canary analysis
+    of deployments in progress.  Exit 1 on errors, else 0."""
     stdout, stderr = stdout or sys.stdout, stderr or sys.stderr
 
-    async def go() -> tuple[Any, str]:
+    async def go() -> tuple[Any, str, Any]:
         nonlocal snapshot
         snapshot = await with_revision(snapshot)
-        async with connect(config, namespaces=wanted_namespaces(config, policy)) as api:
+        async with (
+            connect(config, namespaces=wanted_namespaces(config, policy)) as api,
+            analysis_runner(analysis or Analysis()) as runner,
+        ):
             engine = Reconciler(api, policy, refresh=True)
             cluster = await engine.read_cluster(snapshot, deployments=True)
-            return compute_plan(snapshot, cluster, policy, now=0.0), cluster.server_version
+            plan = compute_plan(snapshot, cluster, policy, now=0.0)
+            gates = await analyse_actions(runner, api, plan.actions) if isinstance(api, AnalysisApi) else {}
+            return plan, cluster.server_version, gates
 
     try:
-        plan, version = asyncio.run(go())
+        plan, version, gates = asyncio.run(go())
     except NomadError as exc:
         return _nomad_failed("status", exc, config, out, stdout, stderr)
     code = EXIT_ERROR if plan.has_errors else EXIT_OK
@@ -237,6 +277,7 @@ def run_status(
         report = build_report(
             "status", plan, revision=snapshot.revision, server_version=version,
             show_secrets=out.show_secrets, exit_code=code,
+            analysis={key: analysis_json(gate) for key, gate in gates.items()},
         )  # fmt: skip
         stdout.write(json.dumps(report, indent=2) + "\n")
         return code
@@ -258,6 +299,9 @@ def run_status(
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     _print(stdout, lines)
     _print(stdout, render_diagnostics(plan.errors, style))
+    for key, gate in sorted(gates.items()):
+        _print(stdout, [f"Analysis of {line}" if i == 0 else line
+                        for i, line in enumerate(analysis_lines(key, gate))])  # fmt: skip
     counts: dict[str, int] = {}
     for action in plan.actions:
         counts[action.drift.state.value] = counts.get(action.drift.state.value, 0) + 1

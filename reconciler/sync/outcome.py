@@ -59,6 +59,7 @@ class Rollout:
     description: str = ""
     groups: tuple[GroupProgress, ...] = ()
     promoted: bool = False
+    analysis: tuple[str, ...] = ()  # canary analysis, one line per check (sync.analysis)
 
     @property
     def ok(self) -> bool:

@@ -170,6 +170,8 @@ def render_rollout(rollout: Rollout) -> str:
         text += f" ({groups})"
     if rollout.description and rollout.status not in ("successful",):
         text += f": {rollout.description}"
+    if rollout.analysis and rollout.status != "successful":
+        text += " | analysis: " + " | ".join(rollout.analysis)
     return text
 
 

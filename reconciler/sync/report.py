@@ -46,6 +46,7 @@ def rollout_json(rollout: Rollout) -> dict[str, Any]:
         "status": rollout.status,
         "description": rollout.description,
         "promoted": rollout.promoted,
+        "analysis": list(rollout.analysis),
         "groups": [
             {
                 "name": g.name,
@@ -74,7 +75,8 @@ def diagnostic_json(d: Diagnostic) -> dict[str, Any]:
 
 
 def job_json(
-    action: JobAction, outcome: JobOutcome | None, *, show_secrets: bool
+    action: JobAction, outcome: JobOutcome | None, *, show_secrets: bool,
+    analysis: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     live = action.live
     deployment = live.deployment if live is not None else None
@@ -114,6 +116,8 @@ def job_json(
         "annotations": dict(outcome.annotations) if outcome and outcome.annotations else None,
         "warnings": outcome.warnings if outcome else "",
         "rollout": rollout_json(outcome.rollout) if outcome and outcome.rollout else None,
+        # status: the canary analysis of a deployment in progress (sync.status_analysis)
+        "analysis": dict(analysis) if analysis is not None else None,
     }
 
 
@@ -135,8 +139,9 @@ def build_report(
     server_version: str = "",
     show_secrets: bool = False,
     exit_code: int = 0,
+    analysis: Mapping[Any, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """The whole ``--json`` document."""
+    """The whole ``--json`` document (``analysis``: per job key, ``status``'s analysis)."""
     by_key: Mapping[Any, JobOutcome] = {o.key: o for o in outcomes}
     return {
         "schema": SCHEMA,
@@ -155,5 +160,8 @@ def build_report(
         "unmanaged": plan.unmanaged,
         "errors": [diagnostic_json(d) for d in plan.errors],
         "refusals": list(plan.refusals),
-        "jobs": [job_json(a, by_key.get(a.key), show_secrets=show_secrets) for a in plan.actions],
+        "jobs": [
+            job_json(a, by_key.get(a.key), show_secrets=show_secrets, analysis=(analysis or {}).get(a.key))
+            for a in plan.actions
+        ],
     }

@@ -4,21 +4,27 @@ I/O.  A job gets a deployment only when it is a service job with an update
 strategy; for others there is nothing to follow (``status="none"``).  The
 deployment that belongs to our registration is the latest one whose
 ``JobSpecModifyIndex`` is at least the ``JobModifyIndex`` our register got.
-Canaries are promoted only when the caller's policy allows it.
+Canaries are promoted only when the caller's policy allows it, and, for a job
+that opts into canary analysis, only once the analysis passed
+(``sync.analysis``): a breach fails the deployment (``/v1/deployment/fail``)
+so that Nomad's ``auto_revert`` rolls it back.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from reconciler.deployment import Deployment
 from reconciler.model import ApiJob, JobKey
 from reconciler.nomad.objects import EVALUATION_SETTLED, Evaluation
-from reconciler.sync.api import DeploymentWatcher, EvaluationReader, NomadApi
+from reconciler.sync.analysis import Gate
+from reconciler.sync.api import AnalysisApi, DeploymentWatcher, EvaluationReader, NomadApi
 from reconciler.sync.outcome import GroupProgress, Rollout
 
 ProgressHook = Callable[[JobKey, Rollout], None]
+Analyse = Callable[[Deployment], Awaitable[Gate | None]]
+"""The job's canary analysis, asked once its canaries are healthy (``AnalysisRunner.gate``)."""
 # Longest single blocking query; the overall --timeout still bounds the follow.
 BLOCKING_WAIT_S = 5.0
 
@@ -74,13 +80,14 @@ def describe_placement_failure(evaluation: Evaluation) -> str | None:
     return text
 
 
-def rollout_of(deployment: Deployment, *, promoted: bool = False) -> Rollout:
+def rollout_of(deployment: Deployment, *, promoted: bool = False, gate: Gate | None = None) -> Rollout:
     return Rollout(
         deployment_id=deployment.id or None,
         status=deployment.status_text,
         description=deployment.description,
         groups=tuple(GroupProgress.of(g) for g in deployment.groups),
         promoted=promoted,
+        analysis=tuple(gate.summaries()) if gate is not None else (),
     )
 
 
@@ -94,6 +101,7 @@ async def follow_deployment(
     poll_s: float = 0.25,
     on_progress: ProgressHook | None = None,
     eval_id: str | None = None,
+    analyse: Analyse | None = None,
 ) -> Rollout:
     """Follow the job's latest deployment until it ends or ``timeout_s`` passes.
 
@@ -103,6 +111,13 @@ async def follow_deployment(
     ``blocked`` one as soon as the registration's evaluation (``eval_id``) says
     Nomad cannot place the job: its deployment would wait out its progress
     deadline (10 minutes by default) for a node that may never come.
+
+    With ``analyse`` (the job opts into canary analysis), healthy canaries are
+    measured every interval: a pass lets ``promote`` act, a breach fails the
+    deployment and returns ``failed`` with ``analysis: <check> = <value>, wanted
+    <condition>``; an analysis that cannot run (no Prometheus, a broken
+    template) returns ``blocked`` at once; inconclusive waits, and a timeout
+    says so.
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
@@ -112,12 +127,15 @@ async def follow_deployment(
             return Rollout(None, "blocked", blocked)
     last: Rollout | None = None
     promoted = False
+    gate: Gate | None = None
+    shown: Gate | None = None  # the latest verdict, kept in the result after a promotion
     watcher = api if isinstance(api, DeploymentWatcher) else None
     index = 0
     while True:
         if watcher is not None:
-            # A blocking query: Nomad answers when the deployment changes (bounded wait).
-            wait_s = max(min(BLOCKING_WAIT_S, deadline - loop.time()), 0.0)
+            # A blocking query: Nomad answers when the deployment changes (bounded wait),
+            # or sooner when the analysis' next measurement is due.
+            wait_s = max(min(BLOCKING_WAIT_S, deadline - loop.time(), _recheck(gate)), 0.0)
             dep, index = await watcher.watch_latest_deployment(
                 key[1], namespace=key[0], index=index, wait_s=wait_s
             )
@@ -133,12 +151,21 @@ async def follow_deployment(
                 f"{dep.description}", last.groups, promoted,
             )  # fmt: skip
         if dep is not None and spec_index >= job_modify_index:
-            if promote and dep.awaiting_promotion and dep.canaries_healthy and not promoted:
+            gate = None
+            if analyse is not None and dep.awaiting_promotion and dep.canaries_healthy and not promoted:
+                gate = shown = await analyse(dep)
+                ended = await _act_on(api, key, dep, gate)
+                if ended is not None:
+                    if on_progress is not None:
+                        on_progress(key, ended)
+                    return ended
+            allowed = gate is None or gate.passed  # never promote an unfinished analysis
+            if promote and allowed and dep.awaiting_promotion and dep.canaries_healthy and not promoted:
                 await api.promote_deployment(dep.id, namespace=key[0])
                 promoted = True
                 index = 0  # read the promoted state at once
                 continue
-            current = rollout_of(dep, promoted=promoted)
+            current = rollout_of(dep, promoted=promoted, gate=shown)
             if on_progress is not None and current != last:
                 on_progress(key, current)
             last = current
@@ -148,13 +175,40 @@ async def follow_deployment(
         if remaining <= 0:
             if last is None:
                 return Rollout(None, "none", "no deployment appeared before the timeout")
+            waited = last.description
+            if gate is not None and not gate.passed:
+                waited = gate.reason  # e.g. "analysis inconclusive: http/error-rate"
+            elif gate is not None and not promote:
+                waited = "analysis passed; canaries await promotion (--promote or Meta gitops.auto-promote)"
             return Rollout(
-                last.deployment_id, "timeout",
-                f"still {last.status} after {timeout_s:g}s: {last.description}",
-                last.groups, promoted,
+                last.deployment_id, "timeout", f"still {last.status} after {timeout_s:g}s: {waited}",
+                last.groups, promoted, last.analysis,
             )  # fmt: skip
         if watcher is None:
-            await asyncio.sleep(min(poll_s, remaining))
+            await asyncio.sleep(min(poll_s, remaining, max(_recheck(gate), 0.01)))
+
+
+def _recheck(gate: Gate | None) -> float:
+    """Seconds until the analysis wants to measure again (infinite without one)."""
+    return gate.recheck_in if gate is not None and gate.recheck_in is not None else float("inf")
+
+
+async def _act_on(api: NomadApi, key: JobKey, dep: Deployment, gate: Gate | None) -> Rollout | None:
+    """The end of the follow an analysis verdict makes, if it makes one."""
+    if gate is None:
+        return None
+    groups = tuple(GroupProgress.of(g) for g in dep.groups)
+    if gate.verdict is None:
+        # Cannot run (no Prometheus, a broken template): waiting would not change that.
+        return Rollout(dep.id, "blocked", f"{gate.reason}; the canaries stay unpromoted",
+                       groups, False, tuple(gate.summaries()))  # fmt: skip
+    if gate.failed:
+        assert isinstance(api, AnalysisApi)
+        await api.fail_deployment(dep.id, namespace=key[0])
+        then = "Nomad rolls the job back (auto_revert)" if dep.auto_revert else "no auto_revert: nothing rolls back"
+        return Rollout(dep.id, "failed", f"{gate.reason}; {then}",
+                       groups, False, tuple(gate.summaries()))  # fmt: skip
+    return None
 
 
 async def _placement_failure(

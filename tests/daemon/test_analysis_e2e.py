@@ -30,6 +30,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from reconciler.testing.fake_nomad import FakeNomad, HealthModel
+from tests.support.analysis import TEMPLATE, canary_job
 from tests.support.daemon import DaemonProcess
 from tests.support.exporter import MetricsExporter, running_exporter
 from tests.support.git import GitCheckout
@@ -44,45 +45,8 @@ pytestmark = [
     ),
 ]
 
-TEMPLATE = """\
-analysis "http" {
-  check "error-rate" {
-    query    = "max(canary_error_ratio{nomad_job=\\"{{job}}\\", group=\\"{{group}}\\", alloc_id=~\\"{{canary_alloc_ids}}\\"})"
-    success  = "< 0.05"
-    interval = "2s"
-    count    = 3
-  }
-}
-"""
-
-
 def job(release: str, job_id: str = "web", analysis: str = "http") -> str:
-    return f"""job "{job_id}" {{
-  datacenters = ["dc1"]
-  meta = {{
-    release           = "{release}"
-    "gitops.analysis" = "{analysis}"
-  }}
-  update {{
-    max_parallel      = 1
-    canary            = 1
-    auto_revert       = true
-    min_healthy_time  = "1s"
-    healthy_deadline  = "30s"
-    progress_deadline = "60s"
-  }}
-  group "app" {{
-    count = 2
-    task "main" {{
-      driver = "exec"
-      config {{
-        command = "/bin/sleep"
-        args    = ["3600"]
-      }}
-    }}
-  }}
-}}
-"""
+    return canary_job(release, name=job_id, analysis=analysis)
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,261 @@
+"""Canary analysis for the one-shot commands: ``sync --wait`` runs it, ``status`` recomputes it.
+
+The I/O around ``core.analysis`` (which judges) and ``core.analysis_templates``
+(which renders the queries): which canary groups of a deployment opt in, when
+each group's analysis started (its last canary turned healthy, from Nomad's
+allocation timestamps), and the Prometheus queries.  Which queries, and when,
+is ``core.analysis.plan_queries``: at most one instant query per check per
+interval, plus one range query when a run first looks at an analysis that is
+already under way.  ``recompute`` answers from one range query per check and
+keeps nothing, so ``status`` shows what Prometheus' data says, not memory.
+
+It never promotes nor fails anything: ``gate`` says what the verdict means and
+the caller (``sync.rollout``) acts on it.  ``bench/bench_analysis_queries.py``
+measures the query budget of this runner.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from reconciler.core.analysis import (
+    AnalysisStatus,
+    Measurement,
+    Sample,
+    Verdict,
+    canary_start,
+    combine,
+    due_slot,
+    evaluate_check,
+    history_window,
+    measure,
+    plan_queries,
+    range_samples,
+    slot_of,
+    slot_time,
+    unix_time,
+)
+from reconciler.core.analysis_templates import (
+    AnalysisCatalog,
+    Check,
+    PlaceholderValues,
+    group_analyses,
+    render_query,
+)
+from reconciler.deployment import Deployment, DeploymentGroup
+from reconciler.errors import PrometheusError
+from reconciler.model import META_PREFIX, ApiJob, JobKey
+from reconciler.prometheus import PrometheusClient
+
+AllocationsReader = Callable[[str, str], Awaitable[Sequence[Mapping[str, Any]]]]
+"""``reader(deployment_id, namespace)``: the deployment's allocation stubs."""
+MeasurementHook = Callable[[JobKey, Check, Measurement], None]
+
+NO_PROMETHEUS = (
+    "analysis cannot run: no --prometheus-url; canaries that opt into analysis are never "
+    "promoted without it"
+)
+
+
+@dataclass(frozen=True)
+class Gate:
+    """What the analysis says about a deployment's canaries now."""
+
+    verdict: Verdict | None  # None: it cannot run (a template error, no Prometheus)
+    reason: str
+    recheck_in: float | None = None  # seconds until the next measurement is due
+    status: AnalysisStatus | None = None
+    checks: tuple[Check, ...] = ()  # what would be measured (shown when it cannot run)
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict is Verdict.PASS
+
+    @property
+    def failed(self) -> bool:
+        return self.verdict is Verdict.FAIL
+
+    def summaries(self) -> list[str]:
+        """One line per check: verdict, last value, condition, passes and failures."""
+        if self.status is not None:
+            return [c.summary() for c in self.status.checks]
+        return [f"{c.qualified_name}: not evaluated (wanted {c.success.describe()})" for c in self.checks]
+
+
+@dataclass
+class _Run:
+    """One canary group's analysis within one deployment."""
+
+    start: float
+    samples: dict[str, list[Sample]] = field(default_factory=dict)  # by qualified check name
+    resumed: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class _Group:
+    group: DeploymentGroup
+    checks: tuple[Check, ...]
+
+
+class AnalysisRunner:
+    """Runs (``gate``) or recomputes (``recompute``) the analyses of canary deployments."""
+
+    def __init__(
+        self,
+        client: PrometheusClient | None,
+        catalog: AnalysisCatalog,
+        *,
+        on_measurement: MeasurementHook | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.client = client
+        self.catalog = catalog
+        self._on_measurement = on_measurement
+        self._clock = clock
+        self._runs: dict[tuple[str, str], _Run] = {}  # (deployment ID, group)
+
+    def opts_in(self, job: ApiJob) -> bool:
+        """Some group of ``job`` (as submitted) names analysis templates in its Meta."""
+        return bool(group_analyses(job, prefix=META_PREFIX))
+
+    async def gate(
+        self, key: JobKey, deployment: Deployment, job: ApiJob, *, allocations: AllocationsReader
+    ) -> Gate | None:
+        """The verdict on ``deployment``'s canaries, measuring what is due; ``None`` when none
+        of its unpromoted canary groups opts in.  Call it once the canaries are healthy."""
+        groups, blocked = self._resolve(deployment, job)
+        if blocked is not None or not groups:
+            return blocked
+        assert self.client is not None
+        now = self._clock()
+        starts = await self._starts(key, deployment, groups, allocations, now=now)
+        statuses, next_due = [], []
+        for name, wanted in groups.items():
+            run = self._runs.setdefault((deployment.id, name), _Run(start=starts[name]))
+            values = _values(key, deployment, wanted.group)
+            for check in wanted.checks:
+                samples = await self._measure(key, check, run, values, now=now)
+                status = evaluate_check(check, samples, start=run.start)
+                statuses.append(status)
+                if status.verdict not in (Verdict.PASS, Verdict.FAIL):
+                    following = due_slot(check, start=run.start, now=now) + 1
+                    next_due.append(slot_time(check, start=run.start, slot=following) - now)
+        combined = combine(statuses)
+        recheck = max(0.0, min(next_due)) if next_due else None
+        return Gate(combined.verdict, combined.reason, recheck, combined)
+
+    async def recompute(
+        self, key: JobKey, deployment: Deployment, job: ApiJob, *, allocations: AllocationsReader
+    ) -> Gate | None:
+        """The verdict so far from Prometheus' data alone: one range query per check over
+        every measurement due.  Keeps nothing; ``None`` when the job has no analysis here."""
+        groups, blocked = self._resolve(deployment, job)
+        if blocked is not None or not groups:
+            return blocked
+        assert self.client is not None
+        waiting = [n for n, g in groups.items() if not g.group.canaries_healthy]
+        if waiting:
+            checks = tuple(c for g in groups.values() for c in g.checks)
+            return Gate(Verdict.PENDING, "analysis waits for healthy canaries: " + ", ".join(waiting),
+                        checks=checks)  # fmt: skip
+        now = self._clock()
+        starts = await self._starts(key, deployment, groups, allocations, now=now)
+        statuses = []
+        for name, wanted in groups.items():
+            start = starts[name]
+            values = _values(key, deployment, wanted.group)
+            for check in wanted.checks:
+                samples: list[Sample] = []
+                window = history_window(check, start=start, now=now)
+                if window is not None:
+                    query = render_query(check.query, values)
+                    try:
+                        points = await self.client.query_range(
+                            query, start=window[0], end=window[1], step=check.interval_s)
+                        samples = range_samples(points, check=check, start=start, end=window[1])
+                    except PrometheusError as exc:
+                        samples = [Sample(at=window[1], error=str(exc))]
+                statuses.append(evaluate_check(check, samples, start=start))
+        combined = combine(statuses)
+        return Gate(combined.verdict, combined.reason, None, combined)
+
+    def _resolve(self, deployment: Deployment, job: ApiJob) -> tuple[dict[str, _Group], Gate | None]:
+        """The unpromoted canary groups that opt in, with their checks; or why it cannot run."""
+        wanted = group_analyses(job, prefix=META_PREFIX)
+        pending = [g for g in deployment.groups if g.awaiting_promotion and g.name in wanted]
+        groups: dict[str, _Group] = {}
+        problems: list[str] = []
+        for group in pending:
+            templates, missing = self.catalog.resolve(wanted[group.name])
+            problems += missing
+            groups[group.name] = _Group(group, tuple(c for t in templates for c in t.checks))
+        checks = tuple(c for g in groups.values() for c in g.checks)
+        if problems:
+            reason = "analysis cannot run: " + "; ".join(dict.fromkeys(problems))
+            return groups, Gate(None, reason, checks=checks)
+        if groups and self.client is None:
+            return groups, Gate(None, NO_PROMETHEUS, checks=checks)
+        return groups, None
+
+    async def _starts(
+        self, key: JobKey, deployment: Deployment, groups: Mapping[str, _Group],
+        allocations: AllocationsReader, *, now: float,
+    ) -> dict[str, float]:  # fmt: skip
+        """When each group's last canary turned healthy (Nomad's own timestamps)."""
+        known = {g: self._runs[(deployment.id, g)].start for g in groups if (deployment.id, g) in self._runs}
+        if len(known) == len(groups):
+            return known
+        stubs = await allocations(deployment.id, key[0])
+        healthy_at = {
+            str(a.get("ID")): unix_time((a.get("DeploymentStatus") or {}).get("Timestamp")) for a in stubs
+        }
+        for name, wanted in groups.items():
+            if name not in known:
+                canaries = wanted.group.placed_canaries
+                known[name] = canary_start([healthy_at.get(c) for c in canaries], now=now)
+        return known
+
+    async def _measure(
+        self, key: JobKey, check: Check, run: _Run, values: PlaceholderValues, *, now: float
+    ) -> list[Sample]:
+        """The check's samples, with what ``plan_queries`` says is due asked for."""
+        assert self.client is not None
+        name = check.qualified_name
+        samples = run.samples.setdefault(name, [])
+        measured = {slot_of(check, start=run.start, at=s.at) for s in samples}
+        plan = plan_queries(check, start=run.start, now=now, measured=measured, resumed=name in run.resumed)
+        run.resumed.add(name)
+        query = render_query(check.query, values)
+        if plan.history is not None:
+            first, last = plan.history
+            try:
+                points = await self.client.query_range(query, start=first, end=last, step=check.interval_s)
+                samples += range_samples(points, check=check, start=run.start, end=last)
+            except PrometheusError:
+                pass  # the history stays unknown: only delays a pass (inconclusive slots)
+        if plan.instant is not None:
+            try:
+                sample = Sample(at=plan.instant, values=await self.client.query(query, at=plan.instant))
+            except PrometheusError as exc:
+                sample = Sample(at=plan.instant, error=str(exc))
+            samples.append(sample)
+            if self._on_measurement is not None:
+                slot = due_slot(check, start=run.start, now=now)
+                self._on_measurement(key, check, measure(check, sample, slot=slot))
+        return samples
+
+
+def _values(key: JobKey, deployment: Deployment, group: DeploymentGroup) -> PlaceholderValues:
+    return PlaceholderValues(
+        job=key[1], namespace=key[0], group=group.name, deployment_id=deployment.id,
+        version=deployment.job_version or 0, canary_alloc_ids=group.placed_canaries,
+    )  # fmt: skip
+
+
+def finite(value: float | None) -> float | None:
+    """A measured value fit for JSON (NaN and infinities become ``None``)."""
+    return value if value is not None and math.isfinite(value) else None
