@@ -31,6 +31,7 @@ passed or failed, later results are ignored: a verdict never flips.
 from __future__ import annotations
 
 import enum
+import itertools
 import math
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -254,13 +255,14 @@ def range_samples(
 
 
 def unix_time(text: object) -> float | None:
-    """RFC 3339 (Nomad writes nanoseconds) → Unix time; ``None`` for Go's zero time."""
+    """RFC 3339 (Nomad writes nanoseconds, and the server's zone) → Unix time; ``None`` for
+    Go's zero time."""
     if not isinstance(text, str) or text.startswith("0001-"):
         return None
     trimmed = text.replace("Z", "+00:00")
     if "." in trimmed:
         head, _, rest = trimmed.partition(".")
-        digits = "".join(ch for ch in rest if ch.isdigit())
+        digits = "".join(itertools.takewhile(str.isdigit, rest))  # not the zone's digits
         zone = rest[len(digits):]
         trimmed = f"{head}.{digits[:6]}{zone}"
     try:
