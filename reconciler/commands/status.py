@@ -2,6 +2,11 @@
 
 Reads every declared and owned job (no trusted shortcuts).  Exit 1 when a
 file failed to load, else 0.
+
+For a job whose deployment is in progress and whose canaries opt into
+analysis (Meta ``gitops.analysis``), shows each check's last value,
+condition, passes and failures so far, recomputed from ``--prometheus-url``
+(one range query per check); without it, says the analysis is not evaluated.
 """
 
 from __future__ import annotations

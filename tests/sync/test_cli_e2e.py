@@ -199,7 +199,7 @@ def test_json_output_is_stable(
     assert list(entry) == [
         "namespace", "id", "path", "state", "action", "reason", "wave", "owned", "digest",
         "live_digest", "job_modify_index", "version", "status", "deployment", "notes", "changes",
-        "result", "message", "cause", "annotations", "warnings", "rollout",
+        "result", "message", "cause", "annotations", "warnings", "rollout", "analysis",
     ]  # fmt: skip
     assert entry["annotations"] == {"app": {**entry["annotations"]["app"], "Place": 1}}
     assert "hunter2" not in json.dumps(doc)
