@@ -4,7 +4,7 @@ Decisions live in the pure core (``reconciler.core.diff`` / ``.plan``); this
 package only sequences I/O around them.  Public entry points:
 
 - ``engine.Reconciler(api_or_client, policy, *, annotate=True, timeout_s=300,
-  refresh=False, on_outcome=None, on_progress=None, inputs=None)``:
+  refresh=False, on_outcome=None, on_progress=None, inputs=None, analysis=None)``:
   ``await reconcile(snapshot, *, only=None, dry_run=False) -> PassResult``,
   ``await plan(snapshot, *, only=None) -> Plan``,
   ``await read_cluster(snapshot, *, only=None, deployments=False) -> ClusterState``;
@@ -14,4 +14,7 @@ package only sequences I/O around them.  Public entry points:
 - ``outcome``: ``PassResult``, ``JobOutcome``, ``Result``, ``Rollout``.
 - ``render`` (text like ``nomad job plan``) and ``report`` (``--json``,
   schema in docs/json-output.md); ``oneshot`` runs the CLI commands.
+- ``analysis.AnalysisRunner``: canary analysis against Prometheus, run by
+  ``sync --wait`` (``gate``) and recomputed by ``status`` (``recompute``,
+  ``status_analysis``); docs/analysis.md.
 """

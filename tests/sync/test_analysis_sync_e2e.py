@@ -191,3 +191,15 @@ def test_status_shows_the_analysis_of_a_deployment_in_progress(release: Release)
     assert unevaluated["checks"][0]["condition"] == "< 0.05"
     # status only reads: nothing was promoted or failed
     assert release.writes("/v1/deployment/") == []
+
+
+def test_sync_wait_with_a_broken_template_is_blocked_and_says_why(release: Release) -> None:
+    release.repo.write(".reconciler/analysis/http.hcl", TEMPLATE.replace("count    = 3", "count    = 0"))
+    release.repo.commit("break the template")
+    done = release.cli("sync", "--wait", "--promote", "--timeout", "60s", "--prometheus-url", release.prom.url)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert 'analysis cannot run: analysis template "http" has errors: .reconciler/analysis/http.hcl:6: ' \
+        in done.stdout, done.stdout  # fmt: skip
+    assert release.writes("/v1/deployment/promote/") == []
+    assert release.writes("/v1/deployment/fail/") == []
+    assert release.deployment().get("Status") == "running"
