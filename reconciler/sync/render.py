@@ -153,6 +153,8 @@ def render_action(action: JobAction, style: Style, outcome: JobOutcome | None = 
 def failure_label(outcome: JobOutcome) -> str:
     """Who must act on a failed job: the file's author, or the cluster (a retry may pass)."""
     error = outcome.error
+    if error is None and outcome.rollout is not None:
+        return "failed"  # the rollout's own words follow: a timeout or an analysis is not the file's fault
     if error is None or error.cause is ErrorCause.FILE:
         return "rejected (fix the file)"
     return "failed (cluster: the same file may pass later)"

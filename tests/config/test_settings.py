@@ -8,6 +8,7 @@ import pytest
 
 from reconciler.config.settings import (
     DaemonSettings,
+    given_analysis,
     load_settings,
     reload_changes,
     resolve_settings,
@@ -134,3 +135,22 @@ def test_token_file_flag_beats_token_in_environment() -> None:
     with pytest.raises(ConfigError, match="not both"):
         resolve_settings(flags={}, env={},
                          file_values={"nomad": {"token": "x", "token_file": "/run/token"}})
+
+
+def test_sync_and_status_read_the_analysis_settings_as_the_daemon(tmp_path: Path) -> None:
+    """``given_analysis``: the config file's prometheus_* keys, a flag over each; nothing else."""
+    config = tmp_path / "reconciler.toml"
+    config.write_text('prometheus_url = "http://prom:9090"\nprometheus_ca_cert = "/ca.pem"\n'
+                      'prometheus_tls_skip_verify = "true"\njobs_dir = "/srv/jobs"\n')  # fmt: skip
+    env = {"NOMAD_RECONCILER_CONFIG": str(config)}
+    assert given_analysis({}, env) == {
+        "prometheus_url": "http://prom:9090", "prometheus_ca_cert": "/ca.pem",
+        "prometheus_tls_skip_verify": True,
+    }  # fmt: skip
+    flags = {"prometheus_url": "http://other:9090", "prometheus_ca_cert": None}
+    assert given_analysis(flags, env)["prometheus_url"] == "http://other:9090"
+    assert given_analysis(flags, env)["prometheus_ca_cert"] == "/ca.pem"
+    assert given_analysis({"prometheus_url": "http://p:9090"}, {}) == {"prometheus_url": "http://p:9090"}
+    config.write_text("prometheus_tls_skip_verify = 3\n")
+    with pytest.raises(ConfigError, match="prometheus_tls_skip_verify"):
+        given_analysis({}, env)

@@ -29,6 +29,7 @@ from reconciler.testing.fake_nomad import FakeNomad, HealthModel
 from tests.support.analysis import TEMPLATE, canary_job, placed_canary, running_monitoring
 from tests.support.exporter import MetricsExporter
 from tests.support.git import GitCheckout
+from tests.support.network import free_port
 from tests.support.nomad_backends import fake_backend_params
 from tests.support.prometheus import PROMETHEUS, Prometheus
 from tests.support.waiting import stop_process, wait_until
@@ -202,4 +203,25 @@ def test_sync_wait_with_a_broken_template_is_blocked_and_says_why(release: Relea
         in done.stdout, done.stdout  # fmt: skip
     assert release.writes("/v1/deployment/promote/") == []
     assert release.writes("/v1/deployment/fail/") == []
+    assert release.deployment().get("Status") == "running"
+
+
+def test_sync_wait_with_prometheus_down_is_inconclusive_never_promoted_nor_failed(release: Release) -> None:
+    down = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    done = release.cli("sync", "--wait", "--promote", "--timeout", "7s", "--prometheus-url", down)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "analysis inconclusive: http/error-rate" in done.stdout, done.stdout
+    assert "query failed: /api/v1/query: cannot reach" in done.stdout, done.stdout
+    assert release.writes("/v1/deployment/promote/") == []
+    assert release.writes("/v1/deployment/fail/") == []
+
+
+def test_sync_wait_without_a_promotion_policy_passes_the_analysis_and_waits(release: Release) -> None:
+    process = release.start("sync", "--wait", "--timeout", "14s", "--prometheus-url", release.prom.url)
+    release.set_error_ratio(0.0, release.canary())
+    code, out, err = finish(process)
+    assert code == 1, out + err  # a timeout: nobody may promote
+    assert "analysis passed; canaries await promotion" in out, out
+    assert "http/error-rate: pass" in out, out
+    assert release.writes("/v1/deployment/promote/") == []
     assert release.deployment().get("Status") == "running"
