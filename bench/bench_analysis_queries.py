@@ -45,11 +45,11 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -131,10 +131,12 @@ def stub_prometheus(counter: Counter) -> contextlib.AbstractContextManager[str]:
             self.do_POST()
 
         def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            form = parse_qs(self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode())
             counter.add(self.path)
             if urlsplit(self.path).path == "/api/v1/query_range":
-                data = {"resultType": "matrix", "result": [{"metric": {}, "values": []}]}
+                start, end, step = (float(form[k][0]) for k in ("start", "end", "step"))
+                points = [[start + i * step, "0.01"] for i in range(int((end - start) / step + 1e-9) + 1)]
+                data = {"resultType": "matrix", "result": [{"metric": {}, "values": points}]}
             else:
                 data = {"resultType": "vector", "result": [{"metric": {}, "value": [0, "0.01"]}]}
             body = json.dumps({"status": "success", "data": data}).encode()
@@ -222,7 +224,7 @@ def deployments(count: int) -> list[Deployment]:
     ]
 
 
-JOB: Mapping[str, Any] = {"Meta": {"gitops.analysis": "bench"}, "TaskGroups": [{"Name": "app"}]}
+JOB: dict[str, Any] = {"Meta": {"gitops.analysis": "bench"}, "TaskGroups": [{"Name": "app"}]}
 
 
 async def drive(
@@ -235,7 +237,7 @@ async def drive(
     assert not catalog.errors, catalog.errors
     now = start
 
-    async def allocations(dep_id: str, namespace: str) -> list[dict[str, Any]]:
+    async def allocations(dep_id: str, *, namespace: str) -> list[dict[str, Any]]:
         # every canary healthy at ``start`` (Nomad's own timestamp)
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start))
         return [{"ID": f"{dep_id[:8]}-aaaa-0000-0000-000000000000", "DeploymentStatus": {"Timestamp": stamp}}]

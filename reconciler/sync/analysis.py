@@ -20,7 +20,7 @@ import math
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from reconciler.core.analysis import (
     AnalysisStatus,
@@ -51,8 +51,12 @@ from reconciler.errors import PrometheusError
 from reconciler.model import META_PREFIX, ApiJob, JobKey
 from reconciler.prometheus import PrometheusClient
 
-AllocationsReader = Callable[[str, str], Awaitable[Sequence[Mapping[str, Any]]]]
-"""``reader(deployment_id, namespace)``: the deployment's allocation stubs."""
+
+class AllocationsReader(Protocol):
+    """``reader(deployment_id, *, namespace)``: the deployment's allocation stubs (as
+    ``NomadClient.deployment_allocations``)."""
+
+    def __call__(self, deployment_id: str, /, *, namespace: str) -> Awaitable[Sequence[Mapping[str, Any]]]: ...
 MeasurementHook = Callable[[JobKey, Check, Measurement], None]
 
 NO_PROMETHEUS = (
@@ -209,7 +213,7 @@ class AnalysisRunner:
         known = {g: self._runs[(deployment.id, g)].start for g in groups if (deployment.id, g) in self._runs}
         if len(known) == len(groups):
             return known
-        stubs = await allocations(deployment.id, key[0])
+        stubs = await allocations(deployment.id, namespace=key[0])
         healthy_at = {
             str(a.get("ID")): unix_time((a.get("DeploymentStatus") or {}).get("Timestamp")) for a in stubs
         }

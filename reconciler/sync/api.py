@@ -132,7 +132,7 @@ class ClientApi:
     async def read_evaluation(self, eval_id: str, *, namespace: str) -> Evaluation:
         return await self.client.read_evaluation(eval_id, namespace=namespace)
 
-    async def deployment_allocations(self, deployment_id: str, namespace: str) -> list[Any]:
+    async def deployment_allocations(self, deployment_id: str, *, namespace: str) -> list[Any]:
         return list(await self.client.deployment_allocations(deployment_id, namespace=namespace))
 
     async def fail_deployment(self, deployment_id: str, *, namespace: str) -> dict[str, Any]:
@@ -233,6 +233,6 @@ class _ParsedApi:
 class AnalysisApi(Protocol):
     """Optional: what canary analysis needs of Nomad (``ClientApi`` offers it)."""
 
-    async def deployment_allocations(self, deployment_id: str, namespace: str) -> list[Any]: ...
+    async def deployment_allocations(self, deployment_id: str, *, namespace: str) -> list[Any]: ...
 
     async def fail_deployment(self, deployment_id: str, *, namespace: str) -> dict[str, Any]: ...
