@@ -22,6 +22,8 @@ Scenarios:
 - ``fresh``: the runner follows each deployment from the start (sync --wait);
 - ``late``: the runner first looks half-way through (a process attaching to a
   running analysis): one range query per check, then instant queries;
+- ``passes``: as ``fresh`` with a window of 3: once a check passed it is never
+  measured again, so 3 queries per check however long the canaries then wait;
 - ``status``: ``recompute`` once per deployment at the end (one range query per check).
 
     .venv/bin/python bench/bench_analysis_queries.py [--checks 1,3] [--deployments 1,10,50]
@@ -58,6 +60,7 @@ from reconciler.deployment import Deployment, DeploymentGroup, DeploymentStatus
 from reconciler.prometheus import PrometheusClient, PrometheusConfig
 from reconciler.sync.analysis import AnalysisRunner
 
+PASSES_AFTER = 3  # the "passes" scenario's window: measurements until each check passes
 INTERVAL_S = 1.0  # the checks' interval; simulated time runs over Prometheus' real data
 
 
@@ -202,11 +205,11 @@ def real_prometheus(canaries: Sequence[str]) -> Iterator[str]:
             process.wait(timeout=30)
 
 
-def template(checks: int) -> str:
+def template(checks: int, count: int = 10000) -> str:
     blocks = "".join(
         f'  check "c{i}" {{\n'
         f'    query    = "max(canary_error_ratio{{alloc_id=~\\"{{{{canary_alloc_ids}}}}\\"}}) + {i}"\n'
-        f'    success  = "< 1000"\n    interval = "{INTERVAL_S:g}s"\n    count    = 10000\n  }}\n'
+        f'    success  = "< 1000"\n    interval = "{INTERVAL_S:g}s"\n    count    = {count}\n  }}\n'
         for i in range(checks)
     )
     return f'analysis "bench" {{\n{blocks}}}\n'
@@ -233,7 +236,8 @@ async def drive(
 ) -> float:  # fmt: skip
     """Run one scenario; return the wall time spent in the runner; ``results`` counts the
     measurements' results (they must be real values, not failed queries)."""
-    catalog = build_catalog({".reconciler/analysis/bench.hcl": template(checks)})
+    window = PASSES_AFTER if scenario == "passes" else 10000
+    catalog = build_catalog({".reconciler/analysis/bench.hcl": template(checks, window)})
     assert not catalog.errors, catalog.errors
     now = start
 
@@ -290,7 +294,7 @@ def main() -> None:
         time.sleep(max(0.0, start + (args.intervals + 1) * INTERVAL_S - time.time()))
         for k in ks:
             for m in ms:
-                for scenario in ("fresh", "late", "status"):
+                for scenario in ("fresh", "late", "passes", "status"):
                     counter.take()
                     results: collections.Counter[str] = collections.Counter()
                     wall = asyncio.run(drive(
@@ -300,7 +304,7 @@ def main() -> None:
                     got = counter.take()
                     # over the deployments' whole analysis (N intervals); status: one look
                     n = args.intervals
-                    budget = k * m * n if scenario != "status" else k * m
+                    budget = {"status": k * m, "passes": k * m * PASSES_AFTER}.get(scenario, k * m * n)
                     calls = (n - (n // 2 if scenario == "late" else 0)) * args.calls_per_interval + 1
                     instant = got.get("/api/v1/query", 0)
                     ranged = got.get("/api/v1/query_range", 0)

@@ -142,8 +142,12 @@ class AnalysisRunner:
             run = self._runs.setdefault((deployment.id, name), _Run(start=starts[name]))
             values = _values(key, deployment, wanted.group)
             for check in wanted.checks:
-                samples = await self._measure(key, check, run, values, now=now)
-                status = evaluate_check(check, samples, start=run.start)
+                known = run.samples.get(check.qualified_name)
+                status = evaluate_check(check, known or (), start=run.start)
+                if known is None or status.verdict not in (Verdict.PASS, Verdict.FAIL):
+                    # a decided check is never measured again: a verdict never flips
+                    samples = await self._measure(key, check, run, values, now=now)
+                    status = evaluate_check(check, samples, start=run.start)
                 statuses.append(status)
                 if status.verdict not in (Verdict.PASS, Verdict.FAIL):
                     following = due_slot(check, start=run.start, now=now) + 1
