@@ -187,7 +187,7 @@ def _parse_remotely(config: Any, catalog: Any) -> list[Any]:
     """Each check's query (placeholders filled with example values) parsed by Prometheus."""
     import asyncio
 
-    from reconciler.core.analysis_templates import EXAMPLE_VALUES, render_query
+    from reconciler.core.analysis_queries import EXAMPLE_VALUES, render_query
     from reconciler.errors import PrometheusError
     from reconciler.model import Diagnostic
     from reconciler.prometheus import PrometheusClient

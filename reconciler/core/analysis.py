@@ -1,6 +1,6 @@
 """The analysis state machine: from a check's query results to pass, fail, inconclusive or pending.
 
-A purely computational module: it takes a ``Check`` (``analysis_templates``),
+A purely computational module: it takes a ``Check`` (``analysis_checks``),
 the time the analysis started (the group's canaries all healthy in Nomad's
 eyes) and the query results seen so far, and returns a verdict.  It keeps no
 state between calls, reads no clock and talks to nobody.  That is what makes
@@ -37,7 +37,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from reconciler.core.analysis_templates import Check, Outcome, format_value
+from reconciler.core.analysis_checks import Check, Outcome, format_value
 
 
 class Verdict(enum.StrEnum):

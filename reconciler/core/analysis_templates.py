@@ -18,26 +18,39 @@ templates get the same syntax and the same positioned errors as job files.
 from __future__ import annotations
 
 import difflib
-import enum
-import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from reconciler.core.analysis_checks import (
+    AnalysisCatalog,
+    AnalysisTemplate,
+    Check,
+    Condition,
+    Outcome,
+    format_value,
+    parse_condition,
+)
+from reconciler.core.analysis_queries import PlaceholderValues, query_problems, render_query
 from reconciler.errors import JobSpecError
 from reconciler.jobspec import hcl_syntax as ast
-from reconciler.jobspec.analysis_files import ANALYSIS_DIR
 from reconciler.jobspec.durations import DurationError, parse_go_duration
 from reconciler.model import ApiJob, Diagnostic
 
+# The daemon (daemon/analysis.py, daemon/loop.py) still imports these from here.
+__all__ = [
+    "AnalysisCatalog",
+    "Check",
+    "PlaceholderValues",
+    "build_catalog",
+    "group_analyses",
+    "parse_names",
+    "parse_template_file",
+    "render_query",
+]
+
 RULE = "analysis"
 META_KEY = "analysis"  # after the ownership prefix: Meta "gitops.analysis"
-
-
-#: Placeholder names a query may use, written ``{{name}}`` (spaces inside allowed).
-PLACEHOLDERS = ("job", "namespace", "group", "deployment_id", "version", "canary_alloc_ids")
-_PLACEHOLDER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 
 _CHECK_ATTRIBUTES = frozenset(
     {"query", "success", "interval", "count", "duration", "failure_limit", "on_empty", "on_error"}
@@ -46,151 +59,6 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 DEFAULT_INTERVAL_S = 60.0
 #: A check needs a window; more than this many measurements is almost surely a typo.
 MAX_COUNT = 10_000
-
-
-class Outcome(enum.StrEnum):
-    """What an empty or failing query counts as."""
-
-    INCONCLUSIVE = "inconclusive"
-    FAIL = "fail"
-
-
-_COMPARISONS = ("<=", ">=", "==", "!=", "<", ">")
-_NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
-_COMPARISON_RE = re.compile(rf"^\s*(<=|>=|==|!=|<|>)\s*({_NUMBER})\s*$")
-_RANGE_RE = re.compile(rf"^\s*({_NUMBER})\s*\.\.\s*({_NUMBER})\s*$")
-
-
-@dataclass(frozen=True)
-class Condition:
-    """A success condition: ``op`` one of ``_COMPARISONS`` or ``".."`` (inclusive range)."""
-
-    op: str
-    threshold: float
-    upper: float | None = None
-
-    def holds(self, value: float) -> bool:
-        if self.op == "..":
-            assert self.upper is not None
-            return self.threshold <= value <= self.upper
-        return {
-            "<": value < self.threshold,
-            "<=": value <= self.threshold,
-            ">": value > self.threshold,
-            ">=": value >= self.threshold,
-            "==": value == self.threshold,
-            "!=": value != self.threshold,
-        }[self.op]
-
-    def describe(self) -> str:
-        """As the user wrote it, normalised: ``< 0.01``, ``0..0.01``."""
-        if self.op == "..":
-            assert self.upper is not None
-            return f"{format_value(self.threshold)}..{format_value(self.upper)}"
-        return f"{self.op} {format_value(self.threshold)}"
-
-
-def parse_condition(text: str) -> Condition:
-    """``"< 0.01"``, ``">= 0.99"``, ``"0..0.25"``; ``ValueError`` with the reason otherwise."""
-    comparison = _COMPARISON_RE.match(text)
-    if comparison:
-        return Condition(comparison.group(1), float(comparison.group(2)))
-    span = _RANGE_RE.match(text)
-    if span:
-        low, high = float(span.group(1)), float(span.group(2))
-        if low > high:
-            raise ValueError(f"range {text!r} is empty: {format_value(low)} > {format_value(high)}")
-        return Condition("..", low, high)
-    raise ValueError(
-        f"success condition {text!r} is neither a comparison (one of "
-        f"{', '.join(_COMPARISONS)} then a number, e.g. \"< 0.01\") nor a range "
-        "(\"LOW..HIGH\", inclusive, e.g. \"0..0.25\")"
-    )
-
-
-def format_value(value: float) -> str:
-    """A measured value or threshold for messages: ``0.05``, ``250``, ``1.5e+06``."""
-    if math.isnan(value):
-        return "NaN"
-    if value == int(value) and abs(value) < 1e15:
-        return str(int(value))
-    return f"{value:.6g}"
-
-
-@dataclass(frozen=True)
-class Check:
-    """One named check of a template.  ``count`` measurements, one per ``interval_s``."""
-
-    template: str
-    name: str
-    query: str
-    success: Condition
-    interval_s: float
-    count: int
-    failure_limit: int = 0
-    on_empty: Outcome = Outcome.INCONCLUSIVE
-    on_error: Outcome = Outcome.INCONCLUSIVE
-    path: str = ""
-    line: int | None = None
-    query_line: int | None = None
-
-    @property
-    def qualified_name(self) -> str:
-        """``template/check``: how logs, ``status``, metrics and hold reasons name it."""
-        return f"{self.template}/{self.name}"
-
-    @property
-    def window_s(self) -> float:
-        """The shortest time in which the check can pass: ``count`` intervals."""
-        return self.interval_s * self.count
-
-
-@dataclass(frozen=True)
-class AnalysisTemplate:
-    name: str
-    path: str
-    line: int | None
-    checks: tuple[Check, ...]
-
-
-@dataclass(frozen=True)
-class AnalysisCatalog:
-    """Every template of a jobs repository, and what is wrong with the files.
-
-    ``broken`` maps a template name to the errors that make it unusable (a
-    job that opts into it must not be rolled out on it); ``unreadable``
-    lists files that did not parse at all, whose template names are unknown.
-    """
-
-    templates: Mapping[str, AnalysisTemplate] = field(default_factory=dict)
-    errors: tuple[Diagnostic, ...] = ()
-    broken: Mapping[str, tuple[Diagnostic, ...]] = field(default_factory=dict)
-    unreadable: tuple[str, ...] = ()
-
-    def resolve(self, names: Sequence[str]) -> tuple[list[AnalysisTemplate], list[str]]:
-        """The templates ``names`` refer to, and a reason for each that is unusable."""
-        found: list[AnalysisTemplate] = []
-        problems: list[str] = []
-        for name in names:
-            if name in self.broken:
-                first = self.broken[name][0]
-                problems.append(f'analysis template "{name}" has errors: {first.location}: {first.message}')
-            elif name in self.templates:
-                found.append(self.templates[name])
-            else:
-                problems.append(self._unknown(name))
-        return found, problems
-
-    def _unknown(self, name: str) -> str:
-        text = f'unknown analysis template "{name}"'
-        hint = difflib.get_close_matches(name, [*self.templates, *self.broken], n=1)
-        if hint:
-            text += f'; did you mean "{hint[0]}"?'
-        elif self.unreadable:
-            text += f" (these template files do not parse: {', '.join(self.unreadable)})"
-        elif not self.templates:
-            text += f" (no templates under {ANALYSIS_DIR}/)"
-        return text
 
 
 # --- parsing ---------------------------------------------------------------------------
@@ -483,153 +351,6 @@ def _line_in_query(query: str, offset: int, first_line: int | None) -> int | Non
         return None
     return first_line + query.count("\n", 0, offset)
 
-
-# --- placeholders and the local PromQL check -------------------------------------------
-
-
-@dataclass(frozen=True)
-class PlaceholderValues:
-    """What the placeholders of a query stand for, for one group of one deployment."""
-
-    job: str
-    namespace: str
-    group: str
-    deployment_id: str
-    version: int
-    canary_alloc_ids: tuple[str, ...]
-
-
-#: Values used to check a query's syntax where no deployment exists (lint).
-EXAMPLE_VALUES = PlaceholderValues(
-    job="example", namespace="default", group="example", deployment_id="00000000-0000-0000-0000-000000000000",
-    version=1, canary_alloc_ids=("00000000-0000-0000-0000-000000000001",),
-)  # fmt: skip
-
-
-def query_problems(query: str) -> list[tuple[int, str]]:
-    """(offset, reason) for each placeholder typo and each local syntax problem."""
-    problems = placeholder_problems(query)
-    if problems:
-        return problems
-    rendered = render_query(query, EXAMPLE_VALUES)
-    return [(_offset_before_render(query, rendered, at), reason) for at, reason in promql_problems(rendered)]
-
-
-def placeholder_problems(query: str) -> list[tuple[int, str]]:
-    problems: list[tuple[int, str]] = []
-    for match in _PLACEHOLDER.finditer(query):
-        name = match.group(1)
-        if name not in PLACEHOLDERS:
-            hint = difflib.get_close_matches(name, PLACEHOLDERS, n=1, cutoff=0.5)
-            problems.append((
-                match.start(),
-                f"unknown placeholder {match.group(0)}"
-                + (f"; did you mean {{{{{hint[0]}}}}}?" if hint else f"; known: {', '.join('{{' + p + '}}' for p in PLACEHOLDERS)}"),
-            ))  # fmt: skip
-    rest = _PLACEHOLDER.sub(lambda m: " " * len(m.group(0)), query)
-    for token in ("{{", "}}"):
-        at = rest.find(token)
-        if at >= 0:
-            problems.append((at, f"unbalanced placeholder braces {token!r}: placeholders are written {{{{name}}}}"))
-    return sorted(problems)
-
-
-def _offset_before_render(query: str, rendered: str, offset: int) -> int:
-    # Line numbers are all that is reported; rendering never adds or removes newlines.
-    line = rendered.count("\n", 0, offset)
-    start = 0
-    for _ in range(line):
-        start = query.index("\n", start) + 1
-    return start
-
-
-def _escape_string(value: str) -> str:
-    """``value`` inside a PromQL double-quoted string."""
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-_REGEX_SPECIAL = re.compile(r"([\\.+*?()|\[\]{}^$])")
-
-
-def render_query(query: str, values: PlaceholderValues) -> str:
-    """``query`` with its placeholders replaced.  Values are escaped for a PromQL
-    double-quoted string; ``{{canary_alloc_ids}}`` becomes a regex alternation
-    (``id1|id2``) for ``=~``.  Raises ``ValueError`` for an unknown placeholder,
-    or for ``{{canary_alloc_ids}}`` with no canaries (an empty regex would match
-    every series without the label)."""
-    def replace(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name == "canary_alloc_ids":
-            if not values.canary_alloc_ids:
-                raise ValueError("{{canary_alloc_ids}} with no canary allocations")
-            regex = "|".join(_REGEX_SPECIAL.sub(r"\\\1", a) for a in values.canary_alloc_ids)
-            return _escape_string(regex)
-        if name not in PLACEHOLDERS:
-            raise ValueError(f"unknown placeholder {match.group(0)}")
-        return _escape_string(str(getattr(values, name)))
-
-    return _PLACEHOLDER.sub(replace, query)
-
-
-_CLOSERS = {")": "(", "]": "[", "}": "{"}
-_TRAILING_OPERATOR = re.compile(r"(?:[-+*/%^,=<>!]|\b(?:and|or|unless|by|without|on|ignoring|offset))\s*$")
-
-
-def promql_problems(query: str) -> list[tuple[int, str]]:
-    """A local sanity check of PromQL text (offset, reason): brackets balance, strings
-    end, the query does not end in an operator.  Not a parser: Prometheus'
-    ``/api/v1/parse_query`` is the real judge when it is reachable."""
-    problems: list[tuple[int, str]] = []
-    stack: list[tuple[str, int]] = []
-    i, n = 0, len(query)
-    code_end = 0
-    while i < n:
-        ch = query[i]
-        if ch == "#":
-            end = query.find("\n", i)
-            i = n if end < 0 else end
-            continue
-        if ch in "\"'`":
-            end = _string_end(query, i)
-            if end < 0:
-                problems.append((i, f"unterminated string starting with {ch}"))
-                return problems
-            i = end + 1
-            code_end = i
-            continue
-        if ch in "([{":
-            stack.append((ch, i))
-        elif ch in _CLOSERS:
-            if not stack or stack[-1][0] != _CLOSERS[ch]:
-                problems.append((i, f"unexpected {ch!r}"))
-                return problems
-            stack.pop()
-        if not ch.isspace():
-            code_end = i + 1
-        i += 1
-    if stack:
-        ch, at = stack[-1]
-        problems.append((at, f"{ch!r} is never closed"))
-    elif not query[:code_end].strip():
-        problems.append((0, "no expression"))
-    elif _TRAILING_OPERATOR.search(query[:code_end]):
-        problems.append((code_end - 1, "the expression ends with an operator"))
-    return problems
-
-
-def _string_end(text: str, start: int) -> int:
-    quote = text[start]
-    i = start + 1
-    while i < len(text):
-        if text[i] == "\\" and quote != "`":
-            i += 2
-            continue
-        if text[i] == quote:
-            return i
-        if text[i] == "\n" and quote != "`":
-            return -1
-        i += 1
-    return -1
 
 
 # --- opting in -------------------------------------------------------------------------

@@ -19,7 +19,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from reconciler.core.analysis_templates import META_KEY, AnalysisCatalog, group_analyses
+from reconciler.core.analysis_checks import AnalysisCatalog
+from reconciler.core.analysis_templates import META_KEY, group_analyses
 from reconciler.jobspec.positions import Step, locate
 from reconciler.model import DesiredJob, Diagnostic, Severity
 

@@ -21,7 +21,7 @@ from reconciler.core.analysis import (
     range_samples,
     slot_time,
 )
-from reconciler.core.analysis_templates import Check, Outcome, parse_condition
+from reconciler.core.analysis_checks import Check, Outcome, parse_condition
 
 START = 1_700_000_000.0
 

@@ -5,19 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.core.analysis_templates import (
+from reconciler.core.analysis_checks import Condition, Outcome, parse_condition
+from reconciler.core.analysis_queries import (
     EXAMPLE_VALUES,
-    Condition,
-    Outcome,
     PlaceholderValues,
-    build_catalog,
-    group_analyses,
-    parse_condition,
-    parse_names,
     placeholder_problems,
     promql_problems,
     render_query,
 )
+from reconciler.core.analysis_templates import build_catalog, group_analyses, parse_names
 
 PATH = ".reconciler/analysis/http.hcl"
 
