@@ -28,7 +28,8 @@ from reconciler.testing.fake_nomad.acl import Policy, parse_rules
 from reconciler.testing.fake_nomad.events import EventBroker, Subscription
 from reconciler.testing.fake_nomad.faults import Faults
 from reconciler.testing.fake_nomad.goorder import go_ordered
-from reconciler.testing.fake_nomad.routes import TEXT, Reply, Route
+from reconciler.testing.fake_nomad.request import TEXT, Reply
+from reconciler.testing.fake_nomad.routes import Route
 from reconciler.testing.fake_nomad.scheduler import rfc3339
 from reconciler.testing.fake_nomad.state import (
     AVAILABLE_DRIVERS,
