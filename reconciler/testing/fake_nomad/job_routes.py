@@ -12,6 +12,7 @@ import os
 import tempfile
 from typing import Any
 
+from reconciler.testing.fake_nomad import job_validation
 from reconciler.testing.fake_nomad import jobs as jobspec
 from reconciler.testing.fake_nomad.diff import job_diff
 from reconciler.testing.fake_nomad.request import Reply, Request
@@ -66,9 +67,9 @@ class JobRoutes(Request):
         req, job = self._job_request(path_id)
         namespace = self._job_namespace(req, job)
         self.require("submit-job", namespace)
-        errors, warnings = jobspec.validate({**job, "Namespace": namespace}, self.fake.state.nomad_version)
+        errors, warnings = job_validation.validate({**job, "Namespace": namespace}, self.fake.state.nomad_version)
         if errors:
-            raise Reply(500, jobspec.format_errors(errors), text=True)
+            raise Reply(500, job_validation.format_errors(errors), text=True)
         # Nomad records the submitting token's AccessorID on the job (empty without ACLs).
         token = self.state.acl.tokens.get(self.token() or "")
         accessor = token.accessor_id if token and self.state.acl.enabled else ""
@@ -82,7 +83,7 @@ class JobRoutes(Request):
             )
         except APIError as exc:
             raise Reply(exc.status, exc.text, text=True) from exc
-        reply["Warnings"] = _format_warnings(warnings)  # e.g. max_parallel greater than count
+        reply["Warnings"] = job_validation.format_warnings(warnings)  # e.g. max_parallel greater than count
         raise Reply(200, reply, index=reply["Index"])
 
     def validate(self, *, write: bool) -> None:
@@ -91,16 +92,16 @@ class JobRoutes(Request):
             raise Reply(400, "Job must be specified", text=True)
         job = self._before_validation(req["Job"])
         self.require("read-job", job.get("Namespace") or "default")
-        errors, warnings = jobspec.validate(job, self.fake.state.nomad_version)
-        if errors and isinstance(errors[0], jobspec.Refused):
-            raise Reply(500, jobspec.format_errors(errors), text=True)
+        errors, warnings = job_validation.validate(job, self.fake.state.nomad_version)
+        if errors and isinstance(errors[0], job_validation.Refused):
+            raise Reply(500, job_validation.format_errors(errors), text=True)
         if job.get("Namespace") and job["Namespace"] not in self.state.namespaces:
             errors.append(f'job "{job.get("ID")}" is in nonexistent namespace "{job["Namespace"]}"')
         body = {
             "DriverConfigValidated": True,
-            "Error": jobspec.format_errors(errors) if errors else "",
+            "Error": job_validation.format_errors(errors) if errors else "",
             "ValidationErrors": errors or None,
-            "Warnings": _format_warnings(warnings),
+            "Warnings": job_validation.format_warnings(warnings),
         }
         raise Reply(200, body)
 
@@ -201,14 +202,14 @@ class JobRoutes(Request):
             job = self._before_validation(job)
             namespace = self._job_namespace(req, job)
             self.require("submit-job", namespace)
-            errors, warnings = jobspec.validate({**job, "Namespace": namespace}, self.fake.state.nomad_version)
+            errors, warnings = job_validation.validate({**job, "Namespace": namespace}, self.fake.state.nomad_version)
             if errors:
-                raise Reply(500, jobspec.format_errors(errors), text=True)
+                raise Reply(500, job_validation.format_errors(errors), text=True)
             try:
                 reply, index = st.plan(job, namespace=namespace, diff=bool(req.get("Diff")))
             except APIError as exc:
                 raise Reply(exc.status, exc.text, text=True) from exc
-            reply["Warnings"] = _format_warnings(warnings)
+            reply["Warnings"] = job_validation.format_warnings(warnings)
             raise Reply(200, reply, index=index)
         if sub in ("revert", "stable"):
             if not write:
@@ -323,11 +324,3 @@ def _go_base64(value: Any) -> bytes:
     except (ValueError, binascii.Error) as exc:
         position = bad if bad is not None else max(0, len(value) - len(value) % 4)
         raise Reply(400, f"illegal base64 data at input byte {position}", text=True) from exc
-
-
-def _format_warnings(warnings: list[str]) -> str:
-    try:
-        from reconciler.jobspec.validate import format_validation_warnings
-    except ImportError:
-        return f"{len(warnings)} warning(s):\n" + "".join(f"\n* {w}" for w in warnings) if warnings else ""
-    return format_validation_warnings(warnings)

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from reconciler.jobspec.durations import parse_go_duration
-from reconciler.testing.fake_nomad import jobs as jobspec
 from reconciler.testing.fake_nomad.acl import ACLDenied, Identity
+from reconciler.testing.fake_nomad.go_json import DecodeError, decode_struct, go_json_error
 
 if TYPE_CHECKING:
     from reconciler.testing.fake_nomad.server import FakeNomad, _Handler
@@ -89,12 +89,12 @@ class Request:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise Reply(400, jobspec.go_json_error(text, exc), text=True) from exc
+            raise Reply(400, go_json_error(text, exc), text=True) from exc
         if struct is None:
             return data
         try:
-            return jobspec.decode_struct(data, struct)
-        except jobspec.DecodeError as exc:
+            return decode_struct(data, struct)
+        except DecodeError as exc:
             raise Reply(400, str(exc), text=True) from exc
 
     def blocking(self, current: Callable[[], int]) -> None:

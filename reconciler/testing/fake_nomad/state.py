@@ -24,6 +24,7 @@ from reconciler.testing.fake_nomad import jobs as jobspec
 from reconciler.testing.fake_nomad import versions
 from reconciler.testing.fake_nomad.acl import ACLStore
 from reconciler.testing.fake_nomad.events import EventBroker
+from reconciler.testing.fake_nomad.job_validation import multierror
 from reconciler.testing.fake_nomad.plan import compute_plan
 from reconciler.testing.fake_nomad.scheduler import (
     DESC_BY_USER,
@@ -275,7 +276,7 @@ class State:
                 raise APIError(500, "default namespace can not be deleted")
             live = [k for k, r in self.jobs.items() if k[0] == name and r.row["Status"] != "dead"]
             if live:
-                raise APIError(500, jobspec.multierror([f'namespace "{name}" has non-terminal jobs in regions: [{self.region}]']))
+                raise APIError(500, multierror([f'namespace "{name}" has non-terminal jobs in regions: [{self.region}]']))
             self.namespaces.pop(name, None)
             return self.bump("namespaces")
 
@@ -1124,7 +1125,7 @@ class State:
                 if healthy < gstate.desired_canaries:
                     errors.append(f'Task group "{name}" has {healthy}/{gstate.desired_canaries} healthy allocations')
             if errors:
-                raise APIError(500, jobspec.multierror(errors))
+                raise APIError(500, multierror(errors))
             index = self.bump("deployment", "evals", "allocs")
             for name in selected:
                 gstate = dep.groups[name]
