@@ -12,7 +12,7 @@ import os
 import tempfile
 from typing import Any
 
-from reconciler.testing.fake_nomad import job_validation
+from reconciler.testing.fake_nomad import job_validation, stubs
 from reconciler.testing.fake_nomad import jobs as jobspec
 from reconciler.testing.fake_nomad.diff import job_diff
 from reconciler.testing.fake_nomad.request import Reply, Request
@@ -34,9 +34,9 @@ class JobRoutes(Request):
         with self.state.lock:
             prefix = self.q("prefix")
             ns = self.namespace
-            views = self.fake._by_job()
+            views = stubs.by_job(self.state)
             items = [
-                self.fake._stub(rec, meta=self.q("meta") == "true", with_namespace=ns == "*", views=views)
+                stubs.job_stub(self.state, rec, meta=self.q("meta") == "true", with_namespace=ns == "*", views=views)
                 for (rns, jid), rec in sorted(self.state.jobs.items(), key=lambda kv: (kv[0][1], kv[0][0]))
                 if (ns == "*" or rns == ns) and jid.startswith(prefix)
             ]
@@ -275,7 +275,7 @@ class JobRoutes(Request):
                 rec = st.get_record(ns, job_id)
                 if rec is None:
                     self.not_found("job not found", st.table_index("jobs"))
-                self.ok(self.fake._summary(rec), st.table_index("job_summary"))
+                self.ok(stubs.job_summary(self.state, rec), st.table_index("job_summary"))
         if sub == "allocations":
             self.blocking(lambda: st.table_index("allocs"))
             with st.lock:

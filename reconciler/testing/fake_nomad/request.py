@@ -1,7 +1,7 @@
 """One request to the fake: decoding, ACL checks, blocking-query parameters, replies.
 
 ``Request`` is what every endpoint handler (``routes``, ``job_routes``)
-builds on; answers are raised as ``Reply`` and written by ``server``.
+builds on; answers are raised as ``Reply`` and written by ``http_handler``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from reconciler.testing.fake_nomad.acl import ACLDenied, Identity
 from reconciler.testing.fake_nomad.go_json import DecodeError, decode_struct, go_json_error
 
 if TYPE_CHECKING:
-    from reconciler.testing.fake_nomad.server import FakeNomad, _Handler
+    from reconciler.testing.fake_nomad.http_handler import Handler
+    from reconciler.testing.fake_nomad.server import FakeNomad
 
 TEXT = "text/plain; charset=utf-8"
 MAX_WAIT_S = 300.0
@@ -38,7 +39,7 @@ class Reply(Exception):
 class Request:
     """One request: parse, authorise, and the replies every handler gives (by raising ``Reply``)."""
 
-    def __init__(self, fake: FakeNomad, handler: _Handler, method: str, path: str, query: dict[str, list[str]], raw: bytes) -> None:
+    def __init__(self, fake: FakeNomad, handler: Handler, method: str, path: str, query: dict[str, list[str]], raw: bytes) -> None:
         self.fake, self.handler, self.method, self.path, self.query, self.raw = fake, handler, method, path, query, raw
         self.state = fake.state
 

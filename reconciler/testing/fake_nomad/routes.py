@@ -4,7 +4,7 @@ The routing table, and the endpoints other than the jobs' (``job_routes``):
 agent and status, namespaces, evaluations, allocations, deployments, ACL
 and the event stream.  Request decoding, ACL checks and blocking queries are
 in ``request``; state changes are delegated to ``State``; the HTTP plumbing
-lives in ``server``.
+lives in ``http_handler``.
 """
 
 from __future__ import annotations
@@ -270,5 +270,5 @@ class Route(JobRoutes):
             start = int(self.q("index") or 0)
         except ValueError as exc:
             raise Reply(400, f"Unable to parse index: {exc}", text=True) from exc
-        self.fake._stream(self.handler, Subscription(topics=topics, namespace=self.namespace, start_index=start))
+        self.handler.stream_events(Subscription(topics=topics, namespace=self.namespace, start_index=start))
         raise Reply(0, None)
