@@ -28,7 +28,7 @@ from reconciler.nomad.objects import parse_deployment
 from reconciler.observability.server import WebApp
 from reconciler.secrets import scrub
 from reconciler.statuspage.auth import Access, read_access
-from reconciler.statuspage.views import steps_reached
+from reconciler.statuspage.deployment_views import steps_reached
 from reconciler.statuspage.feed import ChangeFeed, JobHistory, JobLogBuffer
 from reconciler.statuspage.web import StatusApp
 from reconciler.sync.outcome import Result as SyncResult

@@ -20,8 +20,10 @@ import jinja2
 
 from reconciler.model import JobKey
 from reconciler.observability.server import WebRequest, WebResponse
+from reconciler.statuspage.deployment_views import rollout_timeline, steps_reached
 from reconciler.statuspage.feed import FeedClosed
 from reconciler.statuspage.picture import Picture, Unavailable
+from reconciler.statuspage.text import format_age
 from reconciler.statuspage.views import (
     STATES,
     JobFilter,
@@ -29,10 +31,7 @@ from reconciler.statuspage.views import (
     build_overview,
     classify_diff_lines,
     explain_hold,
-    format_age,
     job_row,
-    rollout_timeline,
-    steps_reached,
 )
 from reconciler.sync.oneshot import plan_exit
 from reconciler.sync.render import Style, render_action

@@ -12,7 +12,14 @@ from reconciler.deployment import Deployment
 from reconciler.model import Diagnostic, JobKey, Severity
 from reconciler.nomad.objects import parse_deployment
 from reconciler.observability.job_series import JobStateView
+from reconciler.statuspage.deployment_views import (
+    group_progress,
+    rollout_timeline,
+    steps_reached,
+    summarize_deployment,
+)
 from reconciler.statuspage.feed import Registration
+from reconciler.statuspage.text import format_age, job_url
 from reconciler.statuspage.views import (
     DaemonFacts,
     JobFilter,
@@ -21,13 +28,7 @@ from reconciler.statuspage.views import (
     classify_diff_lines,
     effective_state,
     explain_hold,
-    format_age,
-    group_progress,
     job_row,
-    job_url,
-    rollout_timeline,
-    steps_reached,
-    summarize_deployment,
 )
 
 
