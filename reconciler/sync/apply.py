@@ -28,7 +28,7 @@ from reconciler.jobspec.canonical import strip_server_fields
 from reconciler.jobspec.positions import Step, locate
 from reconciler.model import DesiredJob
 from reconciler.sync.api import NomadApi
-from reconciler.sync.cluster import ClusterMemory
+from reconciler.sync.cluster_memory import ClusterMemory
 from reconciler.sync.outcome import JobOutcome, Result
 
 OutcomeHook = Callable[[JobOutcome], None]

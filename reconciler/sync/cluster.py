@@ -25,8 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any
 
 from reconciler.core.arbiter import (
@@ -43,62 +42,16 @@ from reconciler.errors import NomadError, NomadNotFoundError, NomadPermissionDen
 from reconciler.jobspec.canonical import strip_server_fields
 from reconciler.model import ApiJob, DesiredJob, JobKey, Snapshot
 from reconciler.sync.api import NomadApi
+from reconciler.sync.cluster_memory import ClusterMemory, MismatchHook, Seen, Verdict
+from reconciler.sync.failed_rollouts import failed_rollout, replaced_unstable_versions
+
+# The engine imports the memory from here.
+__all__ = ["ClusterMemory", "ClusterReader", "MismatchHook", "counts_plausible", "with_namespace"]
 
 log = logging.getLogger("reconciler.sync")
 
 # Reads run concurrently, but bounded: a thousand parallel requests would only queue.
 READ_CONCURRENCY = 16
-
-
-@dataclass
-class _Seen:
-    job_modify_index: int
-    digest: str | None  # desired digest known in sync at that index (None: drifted)
-    job: ApiJob | None  # stripped live job at that index, when known
-    meta: Mapping[str, Any] | None
-    version: int | None = None
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """Nomad's plan of a file's job against the live job at one ``JobModifyIndex``."""
-
-    job_modify_index: int
-    digest: str
-    changed: bool
-    fields: tuple[str, ...] = ()  # what Nomad says would change
-    answer: Mapping[str, Any] | None = None  # Nomad's plan response (annotations too)
-
-
-# Called when Nomad overrules the local diff: (job, the fields the local diff flagged).
-MismatchHook = Callable[[JobKey, tuple[str, ...]], None]
-
-
-@dataclass
-class ClusterMemory:
-    """Per-process memory of what each job looked like at its last ``JobModifyIndex``."""
-
-    jobs: dict[JobKey, _Seen] = field(default_factory=dict)
-    # digest submitted → JobModifyIndex it got, to recognise our own failed rollouts.
-    submitted: dict[JobKey, tuple[str, int]] = field(default_factory=dict)
-    verdicts: dict[JobKey, Verdict] = field(default_factory=dict)
-
-    def remember_submit(self, key: JobKey, digest: str, job_modify_index: int) -> None:
-        self.submitted[key] = (digest, job_modify_index)
-
-    def forget(self, key: JobKey) -> None:
-        self.jobs.pop(key, None)
-        self.verdicts.pop(key, None)
-
-    def remember_synced(self, key: JobKey, job_modify_index: int, digest: str, job: ApiJob) -> None:
-        """After our own register: trust, but verify once.
-
-        The next pass that looks at this job reads it back (one request) and
-        judges it like any other; in sync, it is vouched for until its index
-        moves.  That read-back is what finds a job Nomad keeps reporting as
-        changed right after our own write (``not_converging``).
-        """
-        self.jobs[key] = _Seen(job_modify_index, None, None, job.get("Meta"))
 
 
 class ClusterReader:
@@ -267,7 +220,7 @@ class ClusterReader:
                         not_converging = verdict.fields or changed_field_paths(drift.changes)
             known = None if drifted else desired.digest
             vouched = not drifted
-        self.memory.jobs[key] = _Seen(jmi, known, job, meta, version)
+        self.memory.jobs[key] = Seen(jmi, known, job, meta, version)
 
         deployment = None
         failed_digest: str | None = None
@@ -417,57 +370,3 @@ def counts_plausible(
         if live != int(group.get("Count") if group.get("Count") is not None else 1):
             return False
     return True
-
-
-def replaced_unstable_versions(
-    versions: Sequence[Mapping[str, Any]],
-) -> list[Mapping[str, Any]]:
-    """Versions replaced by the live one and newer than the last stable version before it.
-
-    Only these can be a rollout that failed and was reverted: anything older
-    was followed by a version whose deployment succeeded.
-    """
-    if not versions:
-        return []
-    numbers = [int(v.get("Version") or 0) for v in versions]
-    live = max(numbers)
-    stable = [n for n, v in zip(numbers, versions, strict=True) if n < live and v.get("Stable")]
-    floor = max(stable, default=-1)
-    return [v for n, v in zip(numbers, versions, strict=True)
-            if floor < n < live and not v.get("Stable")]  # fmt: skip
-
-
-def failed_version_digest(
-    versions: Sequence[Mapping[str, Any]],
-    deployments: Sequence[Deployment],
-) -> str | None:
-    """The digest of ``failed_rollout``."""
-    return failed_rollout(versions, deployments)[0]
-
-
-def failed_rollout(
-    versions: Sequence[Mapping[str, Any]],
-    deployments: Sequence[Deployment],
-) -> tuple[str | None, Deployment | None]:
-    """The stamped digest of the newest replaced version whose own deployment failed, and
-    that deployment.
-
-    After an auto-revert the live version is a copy of an older one, and the
-    version it replaced is the spec whose rollout failed: its deployment says
-    ``failed``.  A version replaced while its deployment was still running
-    (its deployment is ``cancelled``: "newer version of job") did not fail:
-    it was superseded, typically by a change made out of band, and must not
-    stop self-healing.
-    """
-    failed = {
-        d.job_version: d
-        for d in sorted(deployments, key=lambda d: d.create_index)
-        if d.failed and d.job_version is not None
-    }
-    candidates = [v for v in replaced_unstable_versions(versions)
-                  if int(v.get("Version") or 0) in failed]  # fmt: skip
-    if not candidates:
-        return None, None
-    newest = max(candidates, key=lambda v: int(v.get("Version") or 0))
-    own = read_ownership(newest.get("Meta"))
-    return (own.digest if own else None), failed[int(newest.get("Version") or 0)]

@@ -239,7 +239,7 @@ async def test_promotion_under_policy() -> None:
 def test_failed_version_digest_from_history() -> None:
     from reconciler.deployment import Deployment
     from reconciler.nomad.objects import parse_deployment
-    from reconciler.sync.cluster import failed_version_digest
+    from reconciler.sync.failed_rollouts import failed_version_digest
 
     def v(n: int, stable: bool, digest: str | None) -> dict[str, object]:
         meta = {"gitops.source": "w.nomad", "gitops.digest": digest} if digest else None
