@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 from urllib.parse import urlsplit
 
+from reconciler.config.http_client import HTTPClientSettings, TLSErrors, TLSSettings
 from reconciler.config.values import parse_bool, parse_go_bool
 from reconciler.errors import ConfigError
 from reconciler.secrets import address_credentials, redact_url, register_secrets
@@ -49,6 +50,11 @@ NOMAD_ENV: Mapping[str, str] = {
     "NOMAD_HTTP_AUTH": "http_auth",
 }
 """The Nomad CLI's environment variables and the ``NomadConfig`` field each sets."""
+
+NOMAD_TLS_ERRORS = TLSErrors(
+    ca="NOMAD_CACERT/NOMAD_CAPATH {path}: cannot load CA ({error})",
+    client="NOMAD_CLIENT_CERT {cert} / NOMAD_CLIENT_KEY {key}: cannot load client certificate ({error})",
+)
 
 
 @dataclass(frozen=True)
@@ -96,6 +102,19 @@ class NomadConfig:
     @property
     def endpoint(self) -> Endpoint:
         return parse_address(self.address)
+
+    def http_settings(self) -> HTTPClientSettings:
+        """The HTTP client's settings (``reconciler.nomad.transport`` builds it)."""
+        endpoint = self.endpoint
+        tls = TLSSettings(
+            NOMAD_TLS_ERRORS, ca_cert=self.ca_cert, ca_path=self.ca_path,
+            client_cert=self.client_cert, client_key=self.client_key,
+            server_name=self.tls_server_name, skip_verify=self.skip_verify,
+        )  # fmt: skip
+        return HTTPClientSettings(
+            base_url=endpoint.base_url, timeout=self.timeout, tls=tls if endpoint.tls else None,
+            basic_auth=self.http_auth, unix_socket=endpoint.unix_socket,
+        )  # fmt: skip
 
     @property
     def display_address(self) -> str:

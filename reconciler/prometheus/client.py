@@ -25,7 +25,8 @@ from typing import Any, Self
 
 import httpx
 
-from reconciler.errors import ConfigError, PrometheusQueryError, PrometheusUnavailableError
+from reconciler.config.http_client import USER_AGENT
+from reconciler.errors import PrometheusQueryError, PrometheusUnavailableError
 from reconciler.prometheus.config import PrometheusConfig
 from reconciler.secrets import scrub
 from reconciler.token_file import TokenSource
@@ -40,28 +41,6 @@ class RequestRecord:
     duration_s: float
 
 
-def build_ssl_context(config: PrometheusConfig) -> ssl.SSLContext:
-    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
-    if config.ca_cert:
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        try:
-            context.load_verify_locations(cafile=config.ca_cert)
-        except (OSError, ssl.SSLError) as exc:
-            raise ConfigError(f"Prometheus CA certificate {config.ca_cert}: cannot load ({exc})") from exc
-    if config.client_cert and config.client_key:
-        try:
-            context.load_cert_chain(certfile=config.client_cert, keyfile=config.client_key)
-        except (OSError, ssl.SSLError) as exc:
-            raise ConfigError(
-                f"Prometheus client certificate {config.client_cert} / key {config.client_key}: "
-                f"cannot load ({exc})"
-            ) from exc
-    if config.skip_verify:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context
-
-
 class PrometheusClient:
     """Async client for one Prometheus server; use ``async with`` or ``aclose()``."""
 
@@ -73,27 +52,22 @@ class PrometheusClient:
         on_request: Callable[[RequestRecord], None] | None = None,
     ) -> None:
         self.config = config
-        base = config.base_url
-        tls = base.startswith("https://")
+        settings = config.http_settings()
         if transport is None:
-            transport = httpx.AsyncHTTPTransport(
-                verify=build_ssl_context(config) if tls else True, retries=0
-            )
-        auth = httpx.BasicAuth(*config.basic_auth) if config.basic_auth else None
-        self._extensions = (
-            {"sni_hostname": config.tls_server_name} if (tls and config.tls_server_name) else {}
-        )
+            transport = httpx.AsyncHTTPTransport(verify=settings.verify(), retries=0)
+        auth = httpx.BasicAuth(*settings.basic_auth) if settings.basic_auth else None
+        self._extensions = settings.extensions()
         self._token = TokenSource(
             token=config.token, token_file=config.token_file, what="Prometheus token file"
         )
         self._token.current()  # an unreadable token file is a start-up error
         self._http = httpx.AsyncClient(
-            base_url=base,
+            base_url=settings.base_url,
             transport=transport,
             auth=auth,
-            timeout=httpx.Timeout(config.timeout),
+            timeout=httpx.Timeout(settings.timeout),
             trust_env=False,  # no stray proxy must see the bearer token
-            headers={"User-Agent": "nomad-reconciler"},
+            headers={"User-Agent": USER_AGENT},
         )
         self._on_request = on_request
 

@@ -15,8 +15,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
+from reconciler.config.http_client import HTTPClientSettings, TLSErrors, TLSSettings
 from reconciler.errors import ConfigError
 from reconciler.secrets import address_credentials, redact_url, register_secrets
+
+PROMETHEUS_TLS_ERRORS = TLSErrors(
+    ca="Prometheus CA certificate {path}: cannot load ({error})",
+    client="Prometheus client certificate {cert} / key {key}: cannot load ({error})",
+)
 
 
 @dataclass(frozen=True, repr=False)
@@ -69,6 +75,18 @@ class PrometheusConfig:
         host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
         netloc = host if port is None else f"{host}:{port}"
         return f"{parts.scheme}://{netloc}{parts.path.rstrip('/')}"
+
+    def http_settings(self) -> HTTPClientSettings:
+        """The HTTP client's settings, built as the Nomad connection's are (``config.http_client``)."""
+        base = self.base_url
+        tls = TLSSettings(
+            PROMETHEUS_TLS_ERRORS, ca_cert=self.ca_cert, client_cert=self.client_cert,
+            client_key=self.client_key, server_name=self.tls_server_name, skip_verify=self.skip_verify,
+        )  # fmt: skip
+        return HTTPClientSettings(
+            base_url=base, timeout=self.timeout, tls=tls if base.startswith("https://") else None,
+            basic_auth=self.basic_auth,
+        )  # fmt: skip
 
     @property
     def basic_auth(self) -> tuple[str, str] | None:
