@@ -10,20 +10,21 @@ saw them, with ``raise ... from exc``::
     │   ├── JobSyntaxError           HCL/JSON that does not parse
     │   ├── JobEvaluationError       parses, but an expression or variable fails
     │   └── JobValidationError       a job Nomad's own validation would reject
-    ├── NomadError                   talking to Nomad failed
-    │   ├── NomadUnavailableError    unreachable, timeout, 5xx, 429, no leader: retry can help
-    │   └── NomadAPIError            Nomad answered and refused this request
-    │       ├── NomadBadRequestError         400: the request itself is wrong (file)
-    │       ├── NomadPermissionDeniedError   403 (rejected or insufficient token)
-    │       ├── NomadNotFoundError           404
-    │       ├── NomadIndexConflictError      EnforceIndex: someone else changed the job
-    │       ├── NomadClusterRefusalError     a job write refused for the cluster's sake
-    │       │                                (unknown namespace, Vault not enabled, an
-    │       │                                unrecognised 500): the same file may pass later
-    │       └── NomadJobRejectedError        the job failed Nomad's validation (its message kept)
-    └── PrometheusError              talking to Prometheus (canary analysis) failed
-        ├── PrometheusUnavailableError  unreachable, timeout, 5xx: the analysis is inconclusive
-        └── PrometheusQueryError        Prometheus answered and refused the query (its text kept)
+    └── ServerError                  talking to another server failed (its text scrubbed)
+        ├── NomadError                   talking to Nomad failed
+        │   ├── NomadUnavailableError    unreachable, timeout, 5xx, 429, no leader: retry can help
+        │   └── NomadAPIError            Nomad answered and refused this request
+        │       ├── NomadBadRequestError         400: the request itself is wrong (file)
+        │       ├── NomadPermissionDeniedError   403 (rejected or insufficient token)
+        │       ├── NomadNotFoundError           404
+        │       ├── NomadIndexConflictError      EnforceIndex: someone else changed the job
+        │       ├── NomadClusterRefusalError     a job write refused for the cluster's sake
+        │       │                                (unknown namespace, Vault not enabled, an
+        │       │                                unrecognised 500): the same file may pass later
+        │       └── NomadJobRejectedError        the job failed Nomad's validation (its message kept)
+        └── PrometheusError              talking to Prometheus (canary analysis) failed
+            ├── PrometheusUnavailableError  unreachable, timeout, 5xx: the analysis is inconclusive
+            └── PrometheusQueryError        Prometheus answered and refused the query (its text kept)
 
 A bad job is an *outcome* of that job (a ``JobSpecError`` recorded per file),
 never a crash of the pass.
@@ -50,6 +51,16 @@ class ErrorCause(enum.StrEnum):
 
     FILE = "file"  # the job file: the same file gets the same answer
     CLUSTER = "cluster"  # the cluster (state, permissions, reachability): may pass later
+
+
+def format_location(path: str, line: int | None, column: int | None) -> str:
+    """``path``, ``path:line`` or ``path:line,column``: how errors and diagnostics name a place."""
+    where = path
+    if line is not None:
+        where += f":{line}"
+        if column is not None:
+            where += f",{column}"
+    return where
 
 
 class ReconcilerError(Exception):
@@ -96,12 +107,7 @@ class JobSpecError(ReconcilerError):
 
     @property
     def location(self) -> str:
-        where = self.path or "<input>"
-        if self.line is not None:
-            where += f":{self.line}"
-            if self.column is not None:
-                where += f",{self.column}"
-        return where
+        return format_location(self.path or "<input>", self.line, self.column)
 
     def describe(self) -> str:
         return f"{self.location}: {self.reason}"
@@ -127,8 +133,8 @@ class JobValidationError(JobSpecError):
     """The job is structurally invalid: Nomad's ``/v1/validate/job`` would reject it."""
 
 
-class NomadError(ReconcilerError):
-    """Talking to Nomad failed.  Never carries a secret (token, credentials) in its text."""
+class ServerError(ReconcilerError):
+    """Talking to another server failed.  Never carries a secret (token, credentials) in its text."""
 
     cause = ErrorCause.CLUSTER
 
@@ -137,6 +143,10 @@ class NomadError(ReconcilerError):
         self.message = message
         self.endpoint = endpoint
         super().__init__(message if endpoint is None else f"{endpoint}: {message}")
+
+
+class NomadError(ServerError):
+    """Talking to Nomad failed."""
 
 
 class NomadUnavailableError(NomadError):
@@ -184,16 +194,8 @@ class NomadJobRejectedError(NomadAPIError):
     cause = ErrorCause.FILE
 
 
-class PrometheusError(ReconcilerError):
-    """Talking to Prometheus failed.  Never carries a secret (token, credentials) in its text."""
-
-    cause = ErrorCause.CLUSTER
-
-    def __init__(self, message: str, *, endpoint: str | None = None) -> None:
-        message = scrub(message)
-        self.message = message
-        self.endpoint = endpoint
-        super().__init__(message if endpoint is None else f"{endpoint}: {message}")
+class PrometheusError(ServerError):
+    """Talking to Prometheus failed."""
 
 
 class PrometheusUnavailableError(PrometheusError):

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from reconciler.errors import format_location
+
 JobKey = tuple[str, str]
 """(namespace, job ID): how a job is identified everywhere."""
 
@@ -41,12 +43,7 @@ class Diagnostic:
 
     @property
     def location(self) -> str:
-        where = self.path
-        if self.line is not None:
-            where += f":{self.line}"
-            if self.column is not None:
-                where += f",{self.column}"
-        return where
+        return format_location(self.path, self.line, self.column)
 
     def describe(self) -> str:
         return f"{self.location}: {self.severity.value}: {self.message} [{self.rule}]"
