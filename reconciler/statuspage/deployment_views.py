@@ -6,24 +6,20 @@ templates lay out; see ``views`` for the job rows and the overview.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from reconciler.deployment import Deployment, DeploymentStatus
 from reconciler.statuspage.text import format_age
+from reconciler.sync.outcome import GroupProgress as GroupCounts
 
 
 @dataclass(frozen=True)
-class GroupProgress:
-    name: str
-    desired: int
-    placed: int
-    healthy: int
-    unhealthy: int
-    desired_canaries: int
-    placed_canaries: int
-    healthy_canaries: int
-    promoted: bool
+class GroupProgress(GroupCounts):
+    """A group's counts, as ``sync``'s rollout reports them, and its healthy canaries."""
+
+    healthy_canaries: int = 0
 
     @property
     def text(self) -> str:
@@ -39,13 +35,10 @@ def group_progress(deployment: Deployment) -> list[GroupProgress]:
     """Per task group counts of a deployment, by group name."""
     return [
         GroupProgress(
-            name=g.name, desired=g.desired_total, placed=g.placed_allocs,
-            healthy=g.healthy_allocs, unhealthy=g.unhealthy_allocs,
-            desired_canaries=g.desired_canaries, placed_canaries=len(g.placed_canaries),
+            **dataclasses.asdict(GroupCounts.of(g)),
             # Before promotion, every healthy allocation of the deployment is a canary.
             healthy_canaries=min(g.healthy_allocs, len(g.placed_canaries))
             if g.desired_canaries else 0,
-            promoted=g.promoted,
         )
         for g in sorted(deployment.groups, key=lambda g: g.name)
     ]
