@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from typing import Any
 
 from reconciler.core.arbiter import (
@@ -99,13 +99,12 @@ class ClusterReader:
                     continue
                 if only is not None and key not in only:
                     continue
-                tasks[key] = group.create_task(
-                    self._live_job(
-                        stub, declared.get(key), policy, semaphore,
-                        list_meta=features.list_meta, refresh=refresh,
-                        with_deployment=with_deployments,
-                    )
+                read = self._read_live_job(
+                    stub, declared.get(key), policy, semaphore,
+                    list_meta=features.list_meta, refresh=refresh,
+                    with_deployment=with_deployments,
                 )  # fmt: skip
+                tasks[key] = group.create_task(_or_read_error(stub, read))
         jobs = {k: t.result() for k, t in tasks.items()}
         return ClusterState(
             jobs={k: v for k, v in jobs.items() if v is not None},
@@ -113,31 +112,6 @@ class ClusterReader:
             namespaces=policy.namespaces,
             version=features.version,
         )
-
-    async def _live_job(
-        self,
-        stub: Mapping[str, Any],
-        desired: DesiredJob | None,
-        policy: SyncPolicy,
-        semaphore: asyncio.Semaphore,
-        *,
-        list_meta: bool,
-        refresh: bool,
-        with_deployment: bool,
-    ) -> LiveJob | None:
-        """One job's live state; a failed read makes it an error of that job only."""
-        try:
-            return await self._read_live_job(
-                stub, desired, policy, semaphore,
-                list_meta=list_meta, refresh=refresh, with_deployment=with_deployment,
-            )  # fmt: skip
-        except NomadError as exc:
-            key: JobKey = (str(stub.get("Namespace") or "default"), str(stub["ID"]))
-            return LiveJob(
-                key=key, job_modify_index=int(stub.get("JobModifyIndex") or 0),
-                stop=bool(stub.get("Stop")), status=str(stub.get("Status", "")),
-                meta=stub.get("Meta"), read_error=str(exc),
-            )  # fmt: skip
 
     async def _read_live_job(
         self,
@@ -370,3 +344,16 @@ def counts_plausible(
         if live != int(group.get("Count") if group.get("Count") is not None else 1):
             return False
     return True
+
+
+async def _or_read_error(stub: Mapping[str, Any], read: Awaitable[LiveJob | None]) -> LiveJob | None:
+    """One job's live state; a failed read makes it an error of that job only."""
+    try:
+        return await read
+    except NomadError as exc:
+        key: JobKey = (str(stub.get("Namespace") or "default"), str(stub["ID"]))
+        return LiveJob(
+            key=key, job_modify_index=int(stub.get("JobModifyIndex") or 0),
+            stop=bool(stub.get("Stop")), status=str(stub.get("Status", "")),
+            meta=stub.get("Meta"), read_error=str(exc),
+        )  # fmt: skip
