@@ -48,6 +48,17 @@ class Diagnostic:
     def describe(self) -> str:
         return f"{self.location}: {self.severity.value}: {self.message} [{self.rule}]"
 
+    def to_json(self) -> dict[str, Any]:
+        """The diagnostic in the ``--json`` documents of ``lint``, ``plan``, ``sync`` and ``status``."""
+        return {
+            "path": self.path,
+            "line": self.line,
+            "column": self.column,
+            "severity": self.severity.value,
+            "message": self.message,
+            "rule": self.rule,
+        }
+
 
 @dataclass(frozen=True)
 class DesiredJob:

@@ -353,16 +353,6 @@ def render_json(diagnostics: Sequence[Diagnostic], *, jobs: int, exit_code: int)
             "jobs": jobs,
             "files_with_errors": len({d.path for d in diagnostics if d.severity is Severity.ERROR}),
         },
-        "diagnostics": [
-            {
-                "path": d.path,
-                "line": d.line,
-                "column": d.column,
-                "severity": d.severity.value,
-                "message": d.message,
-                "rule": d.rule,
-            }
-            for d in diagnostics
-        ],
+        "diagnostics": [d.to_json() for d in diagnostics],
     }
     return json.dumps(document, indent=2) + "\n"

@@ -13,7 +13,7 @@ from typing import Any
 from reconciler.core.diff import FieldChange, ObjectChange
 from reconciler.core.plan import JobAction, Plan
 from reconciler.core.redact import REDACTED
-from reconciler.model import Diagnostic, Revision
+from reconciler.model import Revision
 from reconciler.sync.outcome import JobOutcome, PassResult, Rollout
 
 SCHEMA = "nomad-reconciler/v1"
@@ -60,17 +60,6 @@ def rollout_json(rollout: Rollout) -> dict[str, Any]:
             }
             for g in rollout.groups
         ],
-    }
-
-
-def diagnostic_json(d: Diagnostic) -> dict[str, Any]:
-    return {
-        "path": d.path,
-        "line": d.line,
-        "column": d.column,
-        "severity": d.severity.value,
-        "message": d.message,
-        "rule": d.rule,
     }
 
 
@@ -158,7 +147,7 @@ def build_report(
         "plan": plan_counts(plan),
         "summary": result.summary() if result else None,
         "unmanaged": plan.unmanaged,
-        "errors": [diagnostic_json(d) for d in plan.errors],
+        "errors": [d.to_json() for d in plan.errors],
         "refusals": list(plan.refusals),
         "jobs": [
             job_json(a, by_key.get(a.key), show_secrets=show_secrets, analysis=(analysis or {}).get(a.key))
