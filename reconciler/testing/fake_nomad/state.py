@@ -355,11 +355,7 @@ class State:
             if rec is not None and not jobspec.spec_changed(rec.row, struct) and is_parent(rec.row):
                 return self._register_reply(None, self.index, rec.row["JobModifyIndex"])
             if rec is not None and not jobspec.spec_changed(rec.row, struct):
-                # Unchanged spec: no new version, but Nomad still creates an evaluation.
-                index = self.bump("evals")
-                evaluation = self._new_eval(rec.row, index, "job-register")
-                self._enqueue(rec, evaluation)
-                return self._register_reply(evaluation, index, rec.row["JobModifyIndex"])
+                return self._register_unchanged(rec)
             index = self.bump("jobs", "evals")
             rec = self._store_version(rec, struct, index)
             if submission is not None:
@@ -412,6 +408,13 @@ class State:
         rec.versions.append(copy.deepcopy(struct))
         del rec.versions[:-6]  # job_tracked_versions
         return rec
+
+    def _register_unchanged(self, rec: JobRecord) -> dict[str, Any]:
+        """An unchanged spec: no new version, but Nomad still creates an evaluation."""
+        index = self.bump("evals")
+        evaluation = self._new_eval(rec.row, index, "job-register")
+        self._enqueue(rec, evaluation)
+        return self._register_reply(evaluation, index, rec.row["JobModifyIndex"])
 
     @staticmethod
     def _register_reply(evaluation: dict[str, Any] | None, index: int, job_modify_index: int) -> dict[str, Any]:
@@ -1203,10 +1206,7 @@ class State:
                 raise APIError(500, f'job "{job_id}" in namespace "{namespace}" at version {version} not found')
             struct = copy.deepcopy(target)
             if not jobspec.spec_changed(rec.row, struct):
-                index = self.bump("evals")
-                evaluation = self._new_eval(rec.row, index, "job-register")
-                self._enqueue(rec, evaluation)
-                return self._register_reply(evaluation, index, rec.row["JobModifyIndex"])
+                return self._register_unchanged(rec)
             index = self.bump("jobs", "evals")
             rec = self._store_version(rec, struct, index)
             evaluation = self._new_eval(rec.row, index, "job-register")
