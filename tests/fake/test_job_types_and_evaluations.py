@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from reconciler.testing.fake_nomad import FakeNomad
+from tests.support.jobs import without_nulls
 from tests.support.nomad_backends import FAKE_VERSIONS
 
 SECOND = 1_000_000_000
@@ -38,12 +39,6 @@ def fake(request: pytest.FixtureRequest) -> Iterator[FakeNomad]:
         yield server
 
 
-@pytest.fixture
-def client(fake: FakeNomad) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=fake.address, timeout=10) as c:
-        yield c
-
-
 def _until(predicate: Callable[[], Any], *, timeout: float = 10.0) -> bool:
     """Poll an HTTP-observable condition (bounded); ``fake.wait_for`` holds the fake's lock."""
     deadline = time.monotonic() + timeout
@@ -54,12 +49,6 @@ def _until(predicate: Callable[[], Any], *, timeout: float = 10.0) -> bool:
     return True
 
 
-def _null_as_absent(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _null_as_absent(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_null_as_absent(v) for v in value]
-    return value
 
 
 def _recorded() -> list[dict[str, Any]]:
@@ -264,7 +253,7 @@ def test_the_parse_api_gives_a_system_job_no_update_block_before_1_11() -> None:
         with FakeNomad(version=version) as fake, httpx.Client(base_url=fake.address, timeout=10) as client:
             parsed = client.post("/v1/jobs/parse", json=body).json()
             if version == "1.0.18":
-                assert _null_as_absent(parsed) == _null_as_absent(recorded["response"]["body"])
+                assert without_nulls(parsed) == without_nulls(recorded["response"]["body"])
             job_update, group_update = parsed["Update"], parsed["TaskGroups"][0]["Update"]
             got = (job_update and job_update["MaxParallel"], group_update and group_update["HealthCheck"])
             assert got == expected, version

@@ -13,17 +13,12 @@ import httpx
 import pytest
 
 from reconciler.testing.fake_nomad import FakeNomad
+from tests.support.jobs import without_nulls
 
 CORPUS = Path(__file__).parent.parent / "golden" / "jobspec"
 MANIFEST = json.loads((CORPUS / "manifest.json").read_text())
 
 
-def _null_as_absent(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _null_as_absent(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_null_as_absent(v) for v in value]
-    return value
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +33,7 @@ def test_parse_matches_the_recorded_api_job(nomad: httpx.Client, entry: dict[str
     resp = nomad.put("/v1/jobs/parse", json={"JobHCL": text, "Canonicalize": True})
     assert resp.status_code == 200, resp.text
     expected = json.loads((CORPUS / entry["parse"]).read_text())
-    assert _null_as_absent(resp.json()) == _null_as_absent(expected)
+    assert without_nulls(resp.json()) == without_nulls(expected)
 
 
 @pytest.mark.parametrize("entry", [e for e in MANIFEST["invalid"] if e["fails_at"] == "parse"], ids=lambda e: e["file"])

@@ -13,12 +13,8 @@ import httpx
 import pytest
 
 from reconciler.testing.fake_nomad import FakeNomad, HealthModel, ManualClock
+from tests.support.fake_state import advance, latest_deployment
 from tests.support.jobs import raw_exec_job
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
 
 
 @pytest.fixture
@@ -27,24 +23,6 @@ def fake(clock: ManualClock) -> Iterator[FakeNomad]:
     # each ``tick()`` runs what is pending, so the states between evaluations can be seen.
     with FakeNomad(clock=clock, health=HealthModel(start_delay_s=0.1, success_delay_s=0.5, schedule_delay_s=3600)) as f:
         yield f
-
-
-@pytest.fixture
-def client(fake: FakeNomad) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=fake.address, timeout=10) as c:
-        yield c
-
-
-def _run(fake: FakeNomad, clock: ManualClock, seconds: float, step: float = 0.1) -> None:
-    for _ in range(round(seconds / step)):
-        clock.advance(step)
-        fake.tick()
-
-
-def _deployment(client: httpx.Client) -> dict[str, Any]:
-    body: dict[str, Any] | None = client.get("/v1/job/web/deployment").json()
-    assert body is not None
-    return body
 
 
 def _counts(dep: dict[str, Any]) -> tuple[int, int, int]:
@@ -58,8 +36,8 @@ def _allocs(client: httpx.Client) -> list[dict[str, Any]]:
 
 def _deploy_v0(fake: FakeNomad, clock: ManualClock, client: httpx.Client, count: int = 3) -> None:
     assert client.put("/v1/jobs", json=raw_exec_job(count=count)).status_code == 200
-    _run(fake, clock, 5)
-    assert _deployment(client)["Status"] == "successful"
+    advance(fake, clock, 5)
+    assert latest_deployment(client)["Status"] == "successful"
 
 
 def test_a_failing_batch_holds_the_rolling_update_until_the_progress_deadline(
@@ -68,8 +46,8 @@ def test_a_failing_batch_holds_the_rolling_update_until_the_progress_deadline(
     _deploy_v0(fake, clock, client)
     fake.set_health("web", mode="unhealthy", version=1)
     assert client.put("/v1/jobs", json=raw_exec_job(args="2", count=3)).status_code == 200
-    _run(fake, clock, 5)
-    dep = _deployment(client)
+    advance(fake, clock, 5)
+    dep = latest_deployment(client)
     assert dep["JobVersion"] == 1 and dep["Status"] == "running"
     assert _counts(dep) == (1, 0, 1), "the next batch is not placed while this one holds an unhealthy allocation"
     live = [a for a in _allocs(client) if a["DesiredStatus"] == "run"]
@@ -79,13 +57,13 @@ def test_a_failing_batch_holds_the_rolling_update_until_the_progress_deadline(
     summary = client.get("/v1/job/web/summary").json()["Summary"]["app"]
     assert (summary["Running"], summary["Failed"], summary["Complete"]) == (2, 1, 1)
 
-    _run(fake, clock, 6)
-    dep = _deployment(client)
+    advance(fake, clock, 6)
+    dep = latest_deployment(client)
     assert (dep["Status"], dep["StatusDescription"]) == ("failed", "Failed due to progress deadline")
     assert _counts(dep) == (1, 0, 1)
     # Long past the reschedule policy's delay: the failed allocation of the failed
     # deployment is not rescheduled into it, and the old version keeps running.
-    _run(fake, clock, 120, step=1.0)
+    advance(fake, clock, 120, step=1.0)
     allocs = _allocs(client)
     assert len(allocs) == 4
     failed = next(a for a in allocs if a["JobVersion"] == 1)
@@ -109,16 +87,16 @@ def test_between_two_batches_the_healthy_batch_is_seen_before_the_next_is_placed
     for _ in range(50):
         clock.advance(0.1)
         fake.tick()
-        if _counts(_deployment(client))[1] == 1:
+        if _counts(latest_deployment(client))[1] == 1:
             break
-    dep = _deployment(client)
+    dep = latest_deployment(client)
     assert _counts(dep) == (1, 1, 0)
     old = [a for a in _allocs(client) if a["JobVersion"] == 0 and a["DesiredStatus"] == "run"]
     assert len(old) == 1, "the next batch waits for the watcher's evaluation"
     pending = [e for e in client.get("/v1/job/web/evaluations").json() if e["Status"] == "pending"]
     assert [(e["TriggeredBy"], e["DeploymentID"]) for e in pending] == [("deployment-watcher", dep["ID"])]
     fake.tick()
-    assert _counts(_deployment(client)) == (2, 1, 0)
+    assert _counts(latest_deployment(client)) == (2, 1, 0)
     assert not [a for a in _allocs(client) if a["JobVersion"] == 0 and a["DesiredStatus"] == "run"]
 
 
@@ -127,14 +105,14 @@ def test_promotion_clears_the_canary_flag_and_completes_the_deployment_at_once(
 ) -> None:
     _deploy_v0(fake, clock, client, count=2)
     assert client.put("/v1/jobs", json=raw_exec_job(args="2", count=2, Canary=2)).status_code == 200
-    _run(fake, clock, 3)
-    dep = _deployment(client)
+    advance(fake, clock, 3)
+    dep = latest_deployment(client)
     assert dep["Status"] == "running" and dep["TaskGroups"]["app"]["HealthyAllocs"] == 2
     canaries = dep["TaskGroups"]["app"]["PlacedCanaries"]
     assert all(client.get(f"/v1/allocation/{a}").json()["DeploymentStatus"]["Canary"] for a in canaries)
     assert client.post(f"/v1/deployment/promote/{dep['ID']}", json={"DeploymentID": dep["ID"], "All": True}).status_code == 200
     fake.tick()  # the promotion's evaluation; the clock does not move
-    dep = _deployment(client)
+    dep = latest_deployment(client)
     assert (dep["Status"], dep["StatusDescription"]) == ("successful", "Deployment completed successfully")
     assert dep["TaskGroups"]["app"]["PlacedCanaries"] == canaries
     for alloc_id in canaries:
@@ -147,16 +125,16 @@ def test_failing_a_deployment_writes_an_evaluation(fake: FakeNomad, clock: Manua
     _deploy_v0(fake, clock, client, count=2)
     fake.set_health("web", mode="never", version=1)
     assert client.put("/v1/jobs", json=raw_exec_job(args="2", count=2)).status_code == 200
-    _run(fake, clock, 1)
-    dep = _deployment(client)
+    advance(fake, clock, 1)
+    dep = latest_deployment(client)
     reply = client.post(f"/v1/deployment/fail/{dep['ID']}", json={"DeploymentID": dep["ID"]}).json()
     assert reply["EvalID"] and reply["RevertedJobVersion"] is None
     evaluation = client.get(f"/v1/evaluation/{reply['EvalID']}").json()
     assert (evaluation["TriggeredBy"], evaluation["DeploymentID"], evaluation["JobID"]) == ("deployment-watcher", dep["ID"], "web")
     assert evaluation["CreateIndex"] == reply["EvalCreateIndex"]
-    dep = _deployment(client)
+    dep = latest_deployment(client)
     assert (dep["Status"], dep["StatusDescription"]) == ("failed", "Deployment marked as failed")
-    _run(fake, clock, 3)
+    advance(fake, clock, 3)
     live = sorted((a["JobVersion"], a["ClientStatus"]) for a in _allocs(client) if a["DesiredStatus"] == "run")
     assert live == [(0, "running"), (1, "running")], "a failed deployment replaces nothing more"
 
@@ -165,12 +143,12 @@ def test_a_finished_deployment_keeps_its_counters_when_its_allocations_move_on(
     fake: FakeNomad, clock: ManualClock, client: httpx.Client
 ) -> None:
     _deploy_v0(fake, clock, client, count=1)
-    first = _deployment(client)
+    first = latest_deployment(client)
     assert _counts(first) == (1, 1, 0)
     # A count change updates the allocation in place: it joins the new deployment.
     assert client.put("/v1/jobs", json=raw_exec_job(count=2)).status_code == 200
-    _run(fake, clock, 5)
-    second = _deployment(client)
+    advance(fake, clock, 5)
+    second = latest_deployment(client)
     assert second["ID"] != first["ID"] and second["Status"] == "successful"
     assert _counts(second) == (2, 2, 0)
     assert _counts(client.get(f"/v1/deployment/{first['ID']}").json()) == (1, 1, 0)

@@ -15,14 +15,10 @@ import pytest
 
 from reconciler.testing.fake_nomad import FakeNomad, HealthModel, ManualClock
 from reconciler.testing.fake_nomad.events import Subscription
+from tests.support.fake_state import advance, latest_deployment
 from tests.support.jobs import raw_exec_job
 
 S = 1_000_000_000
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
 
 
 @pytest.fixture
@@ -31,55 +27,36 @@ def fake(clock: ManualClock) -> Iterator[FakeNomad]:
         yield running
 
 
-@pytest.fixture
-def client(fake: FakeNomad) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=fake.address, timeout=10) as c:
-        yield c
-
-
-def _run(fake: FakeNomad, clock: ManualClock, seconds: float, step: float = 0.1) -> None:
-    """Let ``seconds`` of simulated time pass in small steps."""
-    for _ in range(round(seconds / step)):
-        clock.advance(step)
-        fake.tick()
-
-
-def _deployment(client: httpx.Client, job_id: str = "web") -> dict[str, Any]:
-    body = client.get(f"/v1/job/{job_id}/deployment").json()
-    assert body is not None
-    return body
-
-
 def test_healthy_rollout_completes_and_marks_the_version_stable(fake: FakeNomad, clock: ManualClock, client: httpx.Client) -> None:
     assert client.put("/v1/jobs", json=raw_exec_job()).status_code == 200
-    _run(fake, clock, 0.5)
-    assert _deployment(client)["TaskGroups"]["app"]["HealthyAllocs"] == 0
-    _run(fake, clock, 2.0)
-    dep = _deployment(client)
+    advance(fake, clock, 0.5)
+    assert latest_deployment(client)["TaskGroups"]["app"]["HealthyAllocs"] == 0
+    advance(fake, clock, 2.0)
+    dep = latest_deployment(client)
     assert (dep["Status"], dep["StatusDescription"]) == ("successful", "Deployment completed successfully")
     assert client.get("/v1/job/web").json()["Stable"] is True
 
 
 def test_rolling_update_respects_max_parallel(fake: FakeNomad, clock: ManualClock, client: httpx.Client) -> None:
     client.put("/v1/jobs", json=raw_exec_job(count=3))
-    _run(fake, clock, 3)
+    advance(fake, clock, 3)
     client.put("/v1/jobs", json=raw_exec_job(count=3, args="2"))
-    _run(fake, clock, 0.2)
+    advance(fake, clock, 0.2)
     allocs = client.get("/v1/job/web/allocations").json()
     new = [a for a in allocs if a["JobVersion"] == 1]
     assert len(new) == 1  # one replacement at a time
-    _run(fake, clock, 6)
+    advance(fake, clock, 6)
     allocs = client.get("/v1/job/web/allocations").json()
     assert sorted(a["JobVersion"] for a in allocs if a["DesiredStatus"] == "run") == [1, 1, 1]
-    assert _deployment(client)["Status"] == "successful"
+    assert latest_deployment(client)["Status"] == "successful"
 
 
 def test_unhealthy_version_fails_at_progress_deadline_and_auto_reverts(fake: FakeNomad, clock: ManualClock, client: httpx.Client) -> None:
     client.put("/v1/jobs", json=raw_exec_job(count=1, AutoRevert=True))
-    _run(fake, clock, 3)
+    advance(fake, clock, 3)
     fake.set_health("web", mode="unhealthy", version=1)
     client.put("/v1/jobs", json=raw_exec_job(count=1, args="bad", AutoRevert=True))
-    _run(fake, clock, 11)
+    advance(fake, clock, 11)
     deps = client.get("/v1/job/web/deployments").json()
     failed = next(d for d in deps if d["JobVersion"] == 1)
     assert failed["Status"] == "failed"
@@ -92,67 +69,67 @@ def test_unhealthy_version_fails_at_progress_deadline_and_auto_reverts(fake: Fak
 def test_never_healthy_without_auto_revert_says_so(fake: FakeNomad, clock: ManualClock, client: httpx.Client) -> None:
     fake.set_health("web", mode="never")
     client.put("/v1/jobs", json=raw_exec_job(count=1))
-    _run(fake, clock, 11)
-    dep = _deployment(client)
+    advance(fake, clock, 11)
+    dep = latest_deployment(client)
     assert (dep["Status"], dep["StatusDescription"]) == ("failed", "Failed due to progress deadline")
 
 
 def test_unhealthy_without_progress_deadline_fails_on_the_allocation(fake: FakeNomad, clock: ManualClock, client: httpx.Client) -> None:
     fake.set_health("web", mode="unhealthy")
     client.put("/v1/jobs", json=raw_exec_job(count=1, ProgressDeadline=0))
-    _run(fake, clock, 1)
-    assert _deployment(client)["StatusDescription"] == "Failed due to unhealthy allocations"
+    advance(fake, clock, 1)
+    assert latest_deployment(client)["StatusDescription"] == "Failed due to unhealthy allocations"
 
 
 def test_manual_canary_promotion(fake: FakeNomad, clock: ManualClock, client: httpx.Client) -> None:
     client.put("/v1/jobs", json=raw_exec_job(Canary=1))
-    _run(fake, clock, 3)
+    advance(fake, clock, 3)
     client.put("/v1/jobs", json=raw_exec_job(args="2", Canary=1))
-    _run(fake, clock, 0.2)
-    dep = _deployment(client)
+    advance(fake, clock, 0.2)
+    dep = latest_deployment(client)
     assert dep["StatusDescription"] == "Deployment is running but requires manual promotion"
     early = client.post(f"/v1/deployment/promote/{dep['ID']}", json={"DeploymentID": dep["ID"], "All": True})
     assert (early.status_code, early.text) == (500, '1 error occurred:\n\t* Task group "app" has 0/1 healthy allocations\n\n')
-    _run(fake, clock, 2)
+    advance(fake, clock, 2)
     assert client.post(f"/v1/deployment/promote/{dep['ID']}", json={"DeploymentID": dep["ID"], "All": True}).status_code == 200
-    _run(fake, clock, 5)
-    assert _deployment(client)["Status"] == "successful"
+    advance(fake, clock, 5)
+    assert latest_deployment(client)["Status"] == "successful"
     again = client.post(f"/v1/deployment/promote/{dep['ID']}", json={"DeploymentID": dep["ID"], "All": True})
     assert (again.status_code, again.text) == (500, "can't promote terminal deployment")
 
 
 def test_auto_promote(fake: FakeNomad, clock: ManualClock, client: httpx.Client) -> None:
     client.put("/v1/jobs", json=raw_exec_job(Canary=1, AutoPromote=True))
-    _run(fake, clock, 3)
+    advance(fake, clock, 3)
     client.put("/v1/jobs", json=raw_exec_job(args="2", Canary=1, AutoPromote=True))
-    _run(fake, clock, 0.2)
-    assert _deployment(client)["StatusDescription"] == "Deployment is running pending automatic promotion"
-    _run(fake, clock, 6)
-    dep = _deployment(client)
+    advance(fake, clock, 0.2)
+    assert latest_deployment(client)["StatusDescription"] == "Deployment is running pending automatic promotion"
+    advance(fake, clock, 6)
+    dep = latest_deployment(client)
     assert dep["TaskGroups"]["app"]["Promoted"] is True and dep["Status"] == "successful"
 
 
 def test_newer_registration_cancels_the_running_deployment(fake: FakeNomad, clock: ManualClock, client: httpx.Client) -> None:
     client.put("/v1/jobs", json=raw_exec_job())
-    _run(fake, clock, 0.3)
+    advance(fake, clock, 0.3)
     client.put("/v1/jobs", json=raw_exec_job(args="2"))
-    _run(fake, clock, 0.3)
+    advance(fake, clock, 0.3)
     first = next(d for d in client.get("/v1/job/web/deployments").json() if d["JobVersion"] == 0)
     assert (first["Status"], first["StatusDescription"]) == ("cancelled", "Cancelled due to newer version of job")
 
 
 def test_stop_cancels_the_deployment(fake: FakeNomad, clock: ManualClock, client: httpx.Client) -> None:
     client.put("/v1/jobs", json=raw_exec_job())
-    _run(fake, clock, 0.3)
+    advance(fake, clock, 0.3)
     client.delete("/v1/job/web")
-    _run(fake, clock, 0.5)
-    assert _deployment(client)["StatusDescription"] == "Cancelled because job is stopped"
+    advance(fake, clock, 0.5)
+    assert latest_deployment(client)["StatusDescription"] == "Cancelled because job is stopped"
     assert client.get("/v1/job/web").json()["Status"] == "dead"
 
 
 def test_scale_helper_and_out_of_band_run(fake: FakeNomad, clock: ManualClock, client: httpx.Client) -> None:
     fake.run_job_out_of_band(raw_exec_job()["Job"])
-    _run(fake, clock, 3)
+    advance(fake, clock, 3)
     submitted = client.get("/v1/job/web").json()["SubmitTime"]
     fake.scale("web", "app", 5)
     fake.tick()  # the scale's evaluation runs on the next tick
@@ -315,13 +292,13 @@ def test_failed_allocation_is_rescheduled_after_the_policy_delay(fake: FakeNomad
     body = raw_exec_job(count=1)
     body["Job"]["TaskGroups"][0]["ReschedulePolicy"] = {"Delay": 5 * S, "DelayFunction": "constant", "Unlimited": True}
     client.put("/v1/jobs", json=body)
-    _run(fake, clock, 1)
+    advance(fake, clock, 1)
     (failed,) = client.get("/v1/job/web/allocations").json()
     assert failed["ClientStatus"] == "failed" and failed["DesiredTransition"]["Reschedule"] is True
     assert client.get(f"/v1/evaluation/{failed['FollowupEvalID']}").json()["TriggeredBy"] == "alloc-failure"
-    _run(fake, clock, 3)
+    advance(fake, clock, 3)
     assert len(client.get("/v1/job/web/allocations").json()) == 1  # still inside the delay
-    _run(fake, clock, 2)
+    advance(fake, clock, 2)
     allocs = client.get("/v1/job/web/allocations").json()
     replacement = next(a for a in allocs if a["ID"] != failed["ID"])
     assert replacement["Name"] == failed["Name"]
@@ -391,29 +368,29 @@ def test_periodic_parent_gets_no_evaluation_or_allocations(fake: FakeNomad, cloc
     del body["Job"]["Update"]
     reply = client.put("/v1/jobs", json=body).json()
     assert (reply["EvalID"], reply["EvalCreateIndex"]) == ("", 0)
-    _run(fake, clock, 1)
+    advance(fake, clock, 1)
     assert client.get("/v1/job/web/allocations").json() == []
     assert client.get("/v1/job/web").json()["Status"] == "running"
 
 
 def test_paused_deployment_holds_the_rollout_until_resumed(fake: FakeNomad, clock: ManualClock, client: httpx.Client) -> None:
     client.put("/v1/jobs", json=raw_exec_job(count=2))
-    _run(fake, clock, 3)
+    advance(fake, clock, 3)
     client.put("/v1/jobs", json=raw_exec_job(count=2, args="2"))
-    _run(fake, clock, 0.2)
-    dep = _deployment(client)
+    advance(fake, clock, 0.2)
+    dep = latest_deployment(client)
     paused = client.post(f"/v1/deployment/pause/{dep['ID']}", json={"DeploymentID": dep["ID"], "Pause": True})
     assert paused.status_code == 200
-    assert (_deployment(client)["Status"], _deployment(client)["StatusDescription"]) == ("paused", "Deployment is paused")
-    _run(fake, clock, 15)  # past min_healthy_time and the progress deadline: nothing moves, nothing fails
+    assert (latest_deployment(client)["Status"], latest_deployment(client)["StatusDescription"]) == ("paused", "Deployment is paused")
+    advance(fake, clock, 15)  # past min_healthy_time and the progress deadline: nothing moves, nothing fails
     allocs = client.get("/v1/job/web/allocations").json()
     assert sorted(a["JobVersion"] for a in allocs if a["DesiredStatus"] == "run") == [0, 1]
-    assert _deployment(client)["Status"] == "paused"
+    assert latest_deployment(client)["Status"] == "paused"
     client.post(f"/v1/deployment/pause/{dep['ID']}", json={"DeploymentID": dep["ID"], "Pause": False})
-    _run(fake, clock, 0.2)
-    assert _deployment(client)["StatusDescription"] == "Deployment is running"
-    _run(fake, clock, 5)
-    assert _deployment(client)["Status"] == "successful"
+    advance(fake, clock, 0.2)
+    assert latest_deployment(client)["StatusDescription"] == "Deployment is running"
+    advance(fake, clock, 5)
+    assert latest_deployment(client)["Status"] == "successful"
     done = client.post(f"/v1/deployment/pause/{dep['ID']}", json={"DeploymentID": dep["ID"], "Pause": True})
     assert (done.status_code, done.text) == (500, "can't pause terminal deployment")
 
@@ -421,7 +398,7 @@ def test_paused_deployment_holds_the_rollout_until_resumed(fake: FakeNomad, cloc
 def test_revert_and_stable(fake: FakeNomad, clock: ManualClock, client: httpx.Client) -> None:
     client.put("/v1/jobs", json=raw_exec_job())
     client.put("/v1/jobs", json=raw_exec_job(args="2"))
-    _run(fake, clock, 0.2)
+    advance(fake, clock, 0.2)
     current = client.post("/v1/job/web/revert", json={"JobID": "web", "JobVersion": 1})
     assert (current.status_code, current.text) == (500, "can't revert to current version")
     stale = client.post("/v1/job/web/revert", json={"JobID": "web", "JobVersion": 0, "EnforcePriorVersion": 0})
@@ -438,7 +415,7 @@ def test_revert_and_stable(fake: FakeNomad, clock: ManualClock, client: httpx.Cl
 
 def test_allocation_by_id_carries_its_job(fake: FakeNomad, clock: ManualClock, client: httpx.Client) -> None:
     client.put("/v1/jobs", json=raw_exec_job(count=1))
-    _run(fake, clock, 0.5)
+    advance(fake, clock, 0.5)
     (stub,) = client.get("/v1/job/web/allocations").json()
     alloc = client.get(f"/v1/allocation/{stub['ID']}").json()
     assert alloc["Job"]["ID"] == "web" and alloc["ClientStatus"] == "running"
@@ -453,12 +430,12 @@ def test_batch_work_completes_and_is_not_placed_again(fake: FakeNomad, clock: Ma
     body["Job"]["Type"] = "batch"
     del body["Job"]["Update"]
     client.put("/v1/jobs", json=body)
-    _run(fake, clock, 1)
+    advance(fake, clock, 1)
     assert client.get("/v1/job/report").json()["Status"] == "running"
-    _run(fake, clock, 2)
+    advance(fake, clock, 2)
     allocs = client.get("/v1/job/report/allocations").json()
     assert [a["ClientStatus"] for a in allocs] == ["complete", "complete"]
     assert client.get("/v1/job/report").json()["Status"] == "dead"
     client.put("/v1/jobs", json=body)  # same spec: a new evaluation, nothing to place
-    _run(fake, clock, 1)
+    advance(fake, clock, 1)
     assert len(client.get("/v1/job/report/allocations").json()) == 2

@@ -17,6 +17,7 @@ import pytest
 from reconciler.jobspec.canonical import canonicalize, strip_server_fields
 from reconciler.jobspec.canonical_defaults import SECOND
 from reconciler.jobspec.normal_form import SERVER_FIELDS
+from tests.support.jobs import without_nulls
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 JOBSPEC = GOLDEN / "jobspec"
@@ -24,13 +25,6 @@ MANIFEST = json.loads((JOBSPEC / "manifest.json").read_text())
 VALID = [entry["file"].removesuffix(".nomad") for entry in MANIFEST["valid"]]
 
 
-def null_as_absent(value: Any) -> Any:
-    """The comparison the brief asks for: a key whose value is null is absent."""
-    if isinstance(value, dict):
-        return {k: null_as_absent(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [null_as_absent(v) for v in value]
-    return value
 
 
 def empty_as_absent(value: Any) -> Any:
@@ -132,8 +126,8 @@ def without_implied(job: dict[str, Any]) -> dict[str, Any]:
 def test_canonicalize_matches_nomad_parse_canonicalize(name: str) -> None:
     parsed = json.loads((JOBSPEC / f"{name}.parse.json").read_text())
     got = without_implied(canonicalize(load_output(name)))
-    want = empty_as_absent(null_as_absent(parse_json_as_read_back(parsed)))
-    assert null_as_absent(got) == want
+    want = empty_as_absent(without_nulls(parse_json_as_read_back(parsed)))
+    assert without_nulls(got) == want
 
 
 @pytest.mark.parametrize("name", VALID)
@@ -425,7 +419,7 @@ def test_opaque_maps_keep_empty_values_inside() -> None:
 def test_missing_keys_and_nulls_canonicalize_alike(name: str) -> None:
     # a hand-written JSON job omits what `-output` prints as null
     job = load_output(name)
-    assert canonicalize(null_as_absent(job)) == canonicalize(job)
+    assert canonicalize(without_nulls(job)) == canonicalize(job)
 
 
 SIGNALS = "${attr.os.signals}"

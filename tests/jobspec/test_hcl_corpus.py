@@ -23,6 +23,7 @@ import pytest
 from reconciler.commands.render import format_api_json
 from reconciler.errors import JobSpecError
 from reconciler.jobspec.hcl_convert import convert_hcl
+from tests.support.jobs import without_nulls
 
 CORPUS = Path(__file__).parent.parent / "golden" / "jobspec"
 MANIFEST = json.loads((CORPUS / "manifest.json").read_text())
@@ -31,13 +32,6 @@ PARSE_ERRORS = [entry["file"] for entry in MANIFEST["invalid"] if entry["fails_a
 VALIDATE_ERRORS = [entry["file"] for entry in MANIFEST["invalid"] if entry["fails_at"] == "validate"]
 
 
-def without_nulls(value: Any) -> Any:
-    """Null-valued keys count as absent (they are what Go prints for unset pointers)."""
-    if isinstance(value, dict):
-        return {k: without_nulls(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [without_nulls(v) for v in value]
-    return value
 
 
 def convert_corpus_file(name: str) -> dict[str, Any]:

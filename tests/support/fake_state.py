@@ -1,12 +1,15 @@
-"""What the Nomad fake recorded, read the way a test asserts on it."""
+"""What the Nomad fake recorded, read the way a test asserts on it, and driving its simulated time."""
 
 from __future__ import annotations
 
 import json
 import urllib.request
 from collections.abc import Iterable
+from typing import Any
 
-from reconciler.testing.fake_nomad import FakeNomad
+import httpx
+
+from reconciler.testing.fake_nomad import FakeNomad, ManualClock
 
 
 def registers(log: Iterable[tuple[str, str, str, int]]) -> int:
@@ -46,3 +49,17 @@ class WriteLedger:
 
     def new(self) -> list[tuple[str, str]]:
         return nomad_writes(self.fake)[self._seen :]
+
+
+def advance(fake: FakeNomad, clock: ManualClock, seconds: float, step: float = 0.1) -> None:
+    """Let ``seconds`` of simulated time pass in small steps, the fake simulating each."""
+    for _ in range(round(seconds / step)):
+        clock.advance(step)
+        fake.tick()
+
+
+def latest_deployment(client: httpx.Client, job_id: str = "web") -> dict[str, Any]:
+    """``GET /v1/job/:id/deployment``, which must exist."""
+    body: dict[str, Any] | None = client.get(f"/v1/job/{job_id}/deployment").json()
+    assert body is not None
+    return body

@@ -251,3 +251,13 @@ def live_from(d: DesiredJob, *, owned: bool = True, **changes: Any) -> ApiJob:
     )
     job.update(changes)
     return job
+
+
+def without_nulls(value: Any) -> Any:
+    """``value`` with null-valued keys dropped: they are what Go prints for unset pointers, so
+    comparisons with Nomad's JSON count them as absent."""
+    if isinstance(value, dict):
+        return {k: without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [without_nulls(v) for v in value]
+    return value
