@@ -27,7 +27,6 @@ import re
 import shutil
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -38,7 +37,7 @@ import pytest
 from reconciler.testing.fake_nomad import FakeNomad
 from tests.support.git import GitCheckout
 from tests.support.jobs import job_hcl
-from tests.support.network import free_port
+from tests.support.network import free_port, serving
 from tests.support.nomad_backends import running_nomad_agent
 from tests.support.waiting import stop_process, wait_until
 
@@ -182,16 +181,8 @@ def test_deploy_job_runs_with_its_defaults_and_reconciles_a_repository_on_the_fa
 @contextlib.contextmanager
 def _static_http_server(directory: Path) -> Iterator[str]:
     """A plain file server: the artifact, and a bare repository over git's dumb HTTP."""
-    handler = functools.partial(_QuietHandler, directory=str(directory))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, name="static-http", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serving(functools.partial(_QuietHandler, directory=str(directory))) as url:
+        yield url
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import json
 import ssl
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -26,6 +24,7 @@ from reconciler.errors import ConfigError, PrometheusQueryError, PrometheusUnava
 from reconciler.prometheus import PrometheusClient, PrometheusConfig, RequestRecord
 from reconciler.secrets import scrub
 from tests.support.exporter import MetricsExporter, running_exporter
+from tests.support.network import QuietHandler, serving
 from tests.support.prometheus import PROMETHEUS, Prometheus, running_prometheus
 
 needs_prometheus = pytest.mark.skipif(
@@ -129,33 +128,16 @@ class Stub:
 def stub_server(ssl_context: ssl.SSLContext | None = None) -> Iterator[tuple[str, Stub]]:
     stub = Stub()
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             form = parse_qs(self.rfile.read(length).decode())
             stub.requests.append((self.path, dict(self.headers.items()), form))
             body = json.dumps(stub.body).encode() if not isinstance(stub.body, str) else stub.body.encode()
-            self.send_response(stub.status)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            self.reply(stub.status, body)
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    if ssl_context is not None:
-        server.socket = ssl_context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    scheme = "https" if ssl_context else "http"
-    try:
-        yield f"{scheme}://127.0.0.1:{server.server_address[1]}", stub
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serving(Handler, ssl_context=ssl_context) as url:
+        yield url, stub
 
 
 async def test_bearer_token_from_a_file_is_sent_and_rotation_is_picked_up(tmp_path: Path) -> None:
