@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-
 from reconciler.config.settings import load_settings
 from reconciler.daemon.loop import Daemon, sync_policy
 from reconciler.observability.metrics import ReconcilerMetrics
@@ -33,13 +31,7 @@ async def test_a_failed_rollout_found_in_history_is_held_as_failed_rollout(tmp_p
     first = Reconciler(nomad, sync_policy(load_settings({"jobs_dir": str(tmp_path)}, {})))
     await first.reconcile(snapshot(good))
     await first.reconcile(snapshot(bad))
-    failed_index = nomad.jobs[("default", "web")]["JobModifyIndex"]
-    nomad.put(copy.deepcopy(nomad.versions[("default", "web")][1]))  # Nomad's auto-revert
-    nomad.deployments[("default", "web")] = {
-        "ID": "dep-1", "Status": "failed", "JobSpecModifyIndex": failed_index, "JobVersion": 1,
-        "StatusDescription": "Failed due to progress deadline - rolling back to job version 0",
-        "TaskGroups": {},
-    }  # fmt: skip
+    nomad.fail_and_revert("web")  # Nomad's auto-revert
     nomad.calls.clear()
 
     settings = load_settings({"jobs_dir": str(tmp_path)}, {})

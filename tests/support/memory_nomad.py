@@ -72,6 +72,18 @@ class MemoryNomad:
         self.versions.setdefault(key, []).insert(0, copy.deepcopy(stored))
         return stored
 
+    def fail_and_revert(self, job_id: str, *, namespace: str = "default") -> None:
+        """Nomad fails the live version's deployment (progress deadline) and auto-reverts:
+        the version before it comes back as a new version."""
+        key = (namespace, job_id)
+        failed_index = self.jobs[key]["JobModifyIndex"]
+        self.put(copy.deepcopy(self.versions[key][1]))
+        self.deployments[key] = {
+            "ID": "dep-1", "Status": "failed", "JobSpecModifyIndex": failed_index, "JobVersion": 1,
+            "StatusDescription": "Failed due to progress deadline - rolling back to job version 0",
+            "TaskGroups": {},
+        }  # fmt: skip
+
     def _server_form(self, job: ApiJob) -> ApiJob:
         stored = canonicalize(job)
         for name, value in self.server_defaults.items():

@@ -160,14 +160,8 @@ async def test_failed_rollout_is_held_and_not_retried() -> None:
     await engine.reconcile(snapshot(good))
     bad = make_job("web", count=2, Priority=60)
     await engine.reconcile(snapshot(bad))
-    failed_index = nomad.jobs[("default", "web")]["JobModifyIndex"]
     # Nomad fails the deployment and auto-reverts: the good spec comes back as a new version.
-    nomad.put(copy.deepcopy(nomad.versions[("default", "web")][1]))
-    nomad.deployments[("default", "web")] = {
-        "ID": "dep-1", "Status": "failed", "JobSpecModifyIndex": failed_index, "JobVersion": 1,
-        "StatusDescription": "Failed due to progress deadline - rolling back to job version 0",
-        "TaskGroups": {},
-    }  # fmt: skip
+    nomad.fail_and_revert("web")
     nomad.calls.clear()
     result = await engine.reconcile(snapshot(bad))
     assert results(result) == {"web": "held"}
