@@ -162,18 +162,18 @@ def test_an_auto_revert_stops_the_failed_canary_and_places_none_of_its_own(
     are updated in place to the reverted version, and its deployment needs no canary."""
     strategy = {"Canary": 1, "AutoRevert": True}
     assert client.put("/v1/jobs", json=raw_exec_job(count=2, **strategy)).status_code == 200
-    _run(fake, clock, 5)
-    assert _deployment(client)["Status"] == "successful"
+    advance(fake, clock, 5)
+    assert latest_deployment(client)["Status"] == "successful"
     assert client.put("/v1/jobs", json=raw_exec_job(args="2", count=2, **strategy)).status_code == 200
-    _run(fake, clock, 3)
-    dep = _deployment(client)
+    advance(fake, clock, 3)
+    dep = latest_deployment(client)
     assert (dep["JobVersion"], dep["Status"], dep["TaskGroups"]["app"]["HealthyAllocs"]) == (1, "running", 1)
     (canary,) = dep["TaskGroups"]["app"]["PlacedCanaries"]
     reply = client.post(f"/v1/deployment/fail/{dep['ID']}", json={"DeploymentID": dep["ID"]}).json()
     assert reply["RevertedJobVersion"] == 0
-    _run(fake, clock, 5)
+    advance(fake, clock, 5)
     assert client.get(f"/v1/allocation/{canary}").json()["DesiredStatus"] == "stop"
-    revert = _deployment(client)
+    revert = latest_deployment(client)
     assert (revert["JobVersion"], revert["Status"]) == (2, "successful")
     assert revert["TaskGroups"]["app"]["DesiredCanaries"] == 0
     live = [a for a in _allocs(client) if a["DesiredStatus"] == "run"]
