@@ -25,11 +25,8 @@ from typing import Any
 
 import httpx
 
-from reconciler.core.analysis_templates import (
-    AnalysisTemplate,
-    build_catalog,
-    format_value,
-)
+from reconciler.core.analysis_checks import AnalysisTemplate, format_value
+from reconciler.core.analysis_templates import build_catalog
 from reconciler.demo.metrics_source import MetricsSource, metrics_source
 from reconciler.demo.support import (
     ANALYSIS_KEY,
