@@ -19,7 +19,7 @@ from reconciler.testing.fake_nomad.acl import Policy, parse_rules
 from reconciler.testing.fake_nomad.events import Subscription
 from reconciler.testing.fake_nomad.job_routes import JobRoutes
 from reconciler.testing.fake_nomad.request import Reply
-from reconciler.testing.fake_nomad.scheduler import rfc3339
+from reconciler.testing.fake_nomad.scheduler import NODE_ID, NODE_NAME, rfc3339
 from reconciler.testing.fake_nomad.state import APIError, eval_answer, eval_list_order
 
 
@@ -33,6 +33,7 @@ class Route(JobRoutes):
         routes: list[tuple[str, Callable[..., None]]] = [
             (r"/v1/agent/self", self.agent_self), (r"/v1/status/leader", self.leader),
             (r"/v1/status/peers", self.peers), (r"/v1/regions", self.regions),
+            (r"/v1/nodes", self.nodes),
             (r"/v1/namespaces", self.namespaces), (r"/v1/namespace/?(?P<name>[^/]*)", self.namespace_one),
             (r"/v1/jobs/parse", self.parse), (r"/v1/jobs", self.jobs), (r"/v1/validate/job", self.validate),
             (r"/v1/job/(?P<job_id>.+)/periodic/force", self.periodic_force),
@@ -80,6 +81,19 @@ class Route(JobRoutes):
 
     def regions(self, *, write: bool) -> None:
         raise Reply(200, [self.fake.region], query=False)
+
+    def nodes(self, *, write: bool) -> None:
+        """The one client node the fake places allocations on, ready from the start (a
+        stub of ``structs.NodeListStub``, nomad/structs/structs.go@v1.0.18)."""
+        if write:
+            raise Reply(405, "Invalid method", text=True)
+        self.identity()
+        stub = {
+            "ID": NODE_ID, "Name": NODE_NAME, "Address": self.fake.host, "Datacenter": self.fake.datacenters[0],
+            "NodeClass": "", "Version": self.fake.version, "Drain": False, "SchedulingEligibility": "eligible",
+            "Status": "ready", "StatusDescription": "", "CreateIndex": 1, "ModifyIndex": 1,
+        }
+        self.ok([stub], 1)
 
     # --- namespaces ----------------------------------------------------------------------
     @staticmethod
