@@ -7,6 +7,6 @@
 """
 
 from reconciler.demo.support import CHANGE_KEY, compute_changed_source, opt_into_analysis
-from reconciler.demo.walkthrough import DemoOptions, run_demo
+from reconciler.demo.walkthrough import DEMO_DRIVERS, DemoOptions, run_demo
 
-__all__ = ["CHANGE_KEY", "DemoOptions", "compute_changed_source", "opt_into_analysis", "run_demo"]
+__all__ = ["CHANGE_KEY", "DEMO_DRIVERS", "DemoOptions", "compute_changed_source", "opt_into_analysis", "run_demo"]
