@@ -8,7 +8,9 @@ the local PromQL check) and returns ``Diagnostic``s:
 - a job whose Meta ``gitops.analysis`` names an unknown or broken template
   (rule ``analysis-reference``, an error at the Meta line of the job file);
 - a group that opts in but has no canaries, so nothing would ever be
-  analysed (rule ``analysis-no-canary``, a warning).
+  analysed (rule ``analysis-no-canary``, a warning);
+- a group that opts in while its update block sets ``auto_promote = true``: Nomad would
+  promote on health alone, before the analysis passed (rule ``analysis-auto-promote``, an error).
 
 Checking PromQL with Prometheus itself (``/api/v1/parse_query``) is I/O and
 happens in the ``lint`` command, which passes its findings in ``remote``.
@@ -26,6 +28,7 @@ from reconciler.model import DesiredJob, Diagnostic, Severity
 
 REFERENCE_RULE = "analysis-reference"
 NO_CANARY_RULE = "analysis-no-canary"
+AUTO_PROMOTE_RULE = "analysis-auto-promote"
 
 
 def lint_analysis(
@@ -50,7 +53,17 @@ def lint_analysis(
                     path=desired.path, message=f'job "{desired.job_id}": {problem}',
                     severity=Severity.ERROR, line=line, rule=REFERENCE_RULE,
                 ))  # fmt: skip
-            if not _canaries(desired.canonical, group):
+            if _auto_promote(desired.canonical, group):
+                out.append(Diagnostic(
+                    path=desired.path, severity=Severity.ERROR, line=line, rule=AUTO_PROMOTE_RULE,
+                    message=(
+                        f'group "{group}" opts into analysis ({", ".join(names)}) but its update '
+                        "block sets auto_promote = true: Nomad itself would promote the canaries "
+                        "once healthy, before any analysis passed; remove auto_promote (the "
+                        "reconciler promotes after the analysis)"
+                    ),
+                ))  # fmt: skip
+            elif not _canaries(desired.canonical, group):
                 out.append(Diagnostic(
                     path=desired.path, severity=Severity.WARNING, line=line, rule=NO_CANARY_RULE,
                     message=(
@@ -63,12 +76,22 @@ def lint_analysis(
 
 
 def _canaries(job: Mapping[str, Any], group: str) -> int:
+    count = _update(job, group).get("Canary")
+    return count if isinstance(count, int) else 0
+
+
+def _auto_promote(job: Mapping[str, Any], group: str) -> bool:
+    """Nomad's ``auto_promote`` (a group's update block, else the job's, which Nomad copies
+    into each group) promotes healthy canaries by itself; only with canaries does it matter."""
+    return _canaries(job, group) > 0 and _update(job, group).get("AutoPromote") is True
+
+
+def _update(job: Mapping[str, Any], group: str) -> Mapping[str, Any]:
     for tg in job.get("TaskGroups") or ():
         if isinstance(tg, Mapping) and tg.get("Name") == group:
             update = tg.get("Update") or job.get("Update") or {}
-            count = update.get("Canary") if isinstance(update, Mapping) else 0
-            return count if isinstance(count, int) else 0
-    return 0
+            return update if isinstance(update, Mapping) else {}
+    return {}
 
 
 def _meta_line(desired: DesiredJob, key: str, group: str) -> int | None:

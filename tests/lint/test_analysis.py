@@ -117,6 +117,25 @@ def test_a_group_without_canaries_is_a_warning(tmp_path: Path, capsys: pytest.Ca
     }
 
 
+@pytest.mark.parametrize("where", ["job", "group"])
+def test_nomads_own_auto_promote_beside_analysis_is_an_error(
+    where: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Nomad would promote healthy canaries itself, before any analysis passed."""
+    job = JOB.replace('"htp, latency"', '"http"')
+    if where == "job":
+        job = job.replace("canary = 1", "canary = 1\n    auto_promote = true")
+    else:  # the admin group's own update block; frontend keeps the job's (no auto_promote)
+        job = job.replace('  group "admin" {\n', '  group "admin" {\n    update {\n      canary = 1\n      auto_promote = true\n    }\n')
+    write(tmp_path, job=job)
+    code, out, _ = lint(tmp_path, capsys, "--format", "json")
+    assert code == 1
+    found = {(d["line"], d["severity"]) for d in json.loads(out)["diagnostics"]
+             if d["rule"] == "analysis-auto-promote"}  # fmt: skip
+    # at each group's Meta line: the job's (4) for frontend, admin's own
+    assert found == ({(4, "error"), (20, "error")} if where == "job" else {(23, "error")})
+
+
 def test_an_unreachable_prometheus_is_a_note_and_the_local_check_stands(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
