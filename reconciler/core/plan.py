@@ -28,6 +28,7 @@ from typing import Any
 
 from reconciler.core.diff import DriftState, JobDrift, compute_job_drift
 from reconciler.core.ownership import parse_wave, read_ownership, wants_auto_promote
+from reconciler.core.promotion import PromotionFacts, decide_promotion, soak_or_none
 from reconciler.core.prune import PruneHistory, decide_prune_guards
 from reconciler.deployment import Deployment
 from reconciler.model import ApiJob, DesiredJob, Diagnostic, JobKey, Snapshot
@@ -117,6 +118,11 @@ class SyncPolicy:
     supersede_only: frozenset[JobKey] | None = None
     retry_failed: bool = False  # re-submit a spec whose rollout failed
     promote: bool = False  # promote canaries of every job (else per job Meta)
+    # The daemon's promotion rules (``core/promotion.py``): canaries promoted once they
+    # stayed healthy for the job's soak (Meta, else ``promote_after``) and passed their
+    # analysis, from the caller's ``PromotionFacts``; off: the one-shot rules above.
+    soak_promotion: bool = False
+    promote_after: float | None = None
     wait: bool = False
     max_concurrent_deployments: int = 0  # 0: no cap
     namespaces: frozenset[str] | None = None  # only these namespaces; None: all
@@ -195,6 +201,7 @@ def compute_plan(
     now: float,
     only: set[JobKey] | None = None,
     prune_history: PruneHistory | None = None,
+    promotions: Mapping[JobKey, PromotionFacts] | None = None,
 ) -> Plan:
     """Decide one action per job.  Pure: same inputs, same plan.
 
@@ -203,6 +210,8 @@ def compute_plan(
     the prune fraction measured against every declared job).
     ``prune_history`` (a long-running caller's memory, on the clock of ``now``)
     enables the prune grace period and window (``reconciler.core.prune``).
+    ``promotions`` is that caller's memory of the deployments it follows
+    (``policy.soak_promotion``: the soak clock, the analysis verdict).
     """
     errors = list(snapshot.errors)
     broken_files = {d.path for d in snapshot.errors}
@@ -227,7 +236,8 @@ def compute_plan(
             )
             continue
         drift = _drift_of(desired, live, policy, cluster.version)
-        actions.append(_decide(desired, live, drift, wave, policy))
+        facts = (promotions or {}).get(desired.key)
+        actions.append(_decide(desired, live, drift, wave, policy, facts, now))
 
     refusals: list[str] = []
     unmanaged: list[JobKey] = []
@@ -320,7 +330,8 @@ def _drift_of(
 
 
 def _decide(
-    desired: DesiredJob, live: LiveJob | None, drift: JobDrift, wave: int, policy: SyncPolicy
+    desired: DesiredJob, live: LiveJob | None, drift: JobDrift, wave: int, policy: SyncPolicy,
+    facts: PromotionFacts | None = None, now: float = 0.0,
 ) -> JobAction:
     base: dict[str, Any] = {"wave": wave, "desired": desired, "live": live}
     key = desired.key
@@ -330,7 +341,7 @@ def _decide(
         return JobAction(key, ActionKind.REGISTER, drift, "not in Nomad", create=True, **base)
     assert live is not None
     if drift.state is DriftState.IN_SYNC:
-        return _maybe_promote(desired, live, drift, policy, base)
+        return _maybe_promote(desired, live, drift, policy, base, facts, now)
 
     if live.failed_digest == desired.digest and not policy.retry_failed:
         # The failed deployment's words ("Failed due to progress deadline ..."), not the
@@ -365,6 +376,14 @@ def _decide(
     )  # fmt: skip
 
 
+def promotion_allowed(desired: DesiredJob, policy: SyncPolicy) -> bool:
+    """May the policy ever promote this job's canaries (so its deployment is worth reading)?"""
+    meta = desired.canonical.get("Meta")
+    if policy.soak_promotion:
+        return soak_or_none(meta, default=policy.promote_after) is not None
+    return policy.promote or wants_auto_promote(meta)
+
+
 def may_supersede(desired: DesiredJob, drift: JobDrift, policy: SyncPolicy) -> bool:
     """May a register of ``desired`` replace the job's running deployment?
 
@@ -390,11 +409,27 @@ def _hold(
 
 
 def _maybe_promote(
-    desired: DesiredJob, live: LiveJob, drift: JobDrift, policy: SyncPolicy, base: dict[str, Any]
+    desired: DesiredJob, live: LiveJob, drift: JobDrift, policy: SyncPolicy, base: dict[str, Any],
+    facts: PromotionFacts | None, now: float,
 ) -> JobAction:
     dep = live.active_deployment
     if dep is None or not dep.awaiting_promotion:
         return JobAction(desired.key, ActionKind.NONE, drift, "", **base)
+    if policy.soak_promotion:
+        if facts is None or facts.deployment_id != dep.id:
+            reason = "awaiting promotion: its rollout is not followed yet"
+            return JobAction(
+                desired.key, ActionKind.NONE, drift, reason, deployment_id=dep.id, **base
+            )
+        decision = decide_promotion(
+            dep, soak=soak_or_none(desired.canonical.get("Meta"), default=policy.promote_after),
+            healthy_since=facts.healthy_since, now=now, analysis=facts.analysis,
+            promoted=facts.promoted,
+        )  # fmt: skip
+        kind = ActionKind.PROMOTE if decision.promote else ActionKind.NONE
+        return JobAction(
+            desired.key, kind, drift, decision.reason, deployment_id=dep.id, **base
+        )
     allowed = policy.promote or wants_auto_promote(desired.canonical.get("Meta"))
     dep_id = dep.id
     if not allowed:

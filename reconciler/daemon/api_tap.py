@@ -2,9 +2,7 @@
 
 Responsible for what the daemon must learn from the engine's writes that the
 engine's outcomes do not carry: the moment Nomad accepted a registration
-(change-to-registered latency), a gate on promotions (the daemon's soak
-policy decides, not the engine's "canaries healthy now"), and prefix lists
-for passes about a few jobs, and the index of the first job list the engine
+(change-to-registered latency), prefix lists for passes about a few jobs, and the index of the first job list the engine
 read (where the event stream starts).  (A failed write's typed error is the
 outcome's own: ``JobOutcome.error``.)
 It forwards every call unchanged otherwise and holds no policy of its own.
@@ -30,9 +28,6 @@ SCOPE: ContextVar[frozenset[JobKey] | None] = ContextVar("daemon_pass_scope", de
 PREFIX_LIST_MAX = 8
 """Up to this many jobs in scope, list them by prefix instead of listing the cluster."""
 
-PromotionGate = Callable[[str, str], bool]
-"""(namespace, deployment ID) → may the engine promote it now?"""
-
 
 def _key_of(job: Mapping[str, Any]) -> JobKey:
     return (str(job.get("Namespace") or "default"), str(job.get("ID") or ""))
@@ -40,14 +35,12 @@ def _key_of(job: Mapping[str, Any]) -> JobKey:
 
 @dataclass
 class TappedApi:
-    """A ``NomadApi`` that records per-job acceptance times and gates promotions."""
+    """A ``NomadApi`` that records per-job acceptance times ."""
 
     inner: NomadApi
-    gate: PromotionGate = lambda namespace, deployment_id: True
     client: NomadClient | None = None  # for prefix lists of a small scope
     clock: Callable[[], float] = time.monotonic
     accepted_at: dict[JobKey, float] = field(default_factory=dict)
-    blocked_promotions: set[str] = field(default_factory=set)
     listed_index: int | None = None  # X-Nomad-Index of the first job list (needs ``client``)
     _listed: asyncio.Event = field(default_factory=asyncio.Event, init=False, repr=False)
 
@@ -134,8 +127,4 @@ class TappedApi:
         return await self.inner.deregister_job(job_id, namespace=namespace, purge=purge)
 
     async def promote_deployment(self, deployment_id: str, *, namespace: str) -> dict[str, Any]:
-        if not self.gate(namespace, deployment_id):
-            # The daemon's rollout policy promotes this one itself, after the soak.
-            self.blocked_promotions.add(deployment_id)
-            return {}
         return await self.inner.promote_deployment(deployment_id, namespace=namespace)

@@ -52,6 +52,13 @@ from reconciler.core.analysis_templates import AnalysisCatalog, build_catalog
 from reconciler.core.diff import DriftState
 from reconciler.core.ownership import parse_wave, read_ownership
 from reconciler.core.plan import ActionKind, HoldReason, SyncPolicy
+from reconciler.core.promotion import (
+    NO_ANALYSIS,
+    Analysis,
+    AnalysisState,
+    expects_canaries,
+    soak_or_none,
+)
 from reconciler.core.prune import PruneHistory
 from reconciler.daemon.analysis import CanaryAnalysis
 from reconciler.daemon.api_tap import SCOPE, TappedApi
@@ -119,6 +126,7 @@ class Reason(enum.StrEnum):
     FILE = "file"  # the job's file changed
     NOMAD = "nomad"  # Nomad says the job changed (possibly out of band)
     ROLLOUT = "rollout"  # re-check the job's deployment
+    PROMOTE = "promote"  # the promotion policy says promote: a pass plans it (pass lock)
     RESYNC = "resync"
 
 
@@ -143,8 +151,10 @@ def nomad_config(settings: DaemonSettings) -> NomadConfig:
 def sync_policy(settings: DaemonSettings) -> SyncPolicy:
     """The engine's policy in the daemon.
 
-    The daemon follows rollouts itself (not the engine's blocking --wait) and owns
-    promotion (soak policy), so the engine neither waits nor promotes.  A new spec
+    The daemon follows rollouts itself (not the engine's blocking --wait).  Promotion
+    follows the soak policy (``core/promotion.py``): the engine plans it from the
+    daemon's memory of each deployment (the soak clock, the canary analysis' verdict,
+    the deployment it promoted), under the pass lock like any write.  A new spec
     supersedes a running deployment: git is the source of truth, and a canary left
     awaiting promotion must not block the next commit forever (Nomad cancels the old
     deployment "due to newer version" and rolls out through the job's update strategy).
@@ -158,7 +168,7 @@ def sync_policy(settings: DaemonSettings) -> SyncPolicy:
     """
     return SyncPolicy(
         prune=settings.prune, purge=settings.purge, promote=False, wait=False,
-        supersede_active=True, max_prune=settings.max_prune,
+        soak_promotion=True, promote_after=settings.promote_after, supersede_active=True, max_prune=settings.max_prune,
         prune_grace=settings.prune_grace, prune_window=settings.prune_window,
     )  # fmt: skip
 
@@ -206,6 +216,7 @@ class Daemon:
         self.metrics = metrics or ReconcilerMetrics()
         self.secret_filter = secret_filter
         self.tracker = RolloutTracker()
+        self.clock = time.time  # the engine's clock: its plan reads the soak clock too
         self.gate = ParseErrorGate(settle=settings.settle)
         self.snapshot: Snapshot | None = None
         self._declared: dict[JobKey, Any] = {}  # the current snapshot's jobs by key
@@ -288,9 +299,9 @@ class Daemon:
             ),
             on_measurement=self.metrics.observe_analysis_measurement,
         )  # fmt: skip
-        self.api = TappedApi(ClientApi(self.client), gate=lambda ns, dep: False, client=self.client)
+        self.api = TappedApi(ClientApi(self.client), client=self.client)
         self.engine = Reconciler(
-            self.api, sync_policy(s), annotate=False,
+            self.api, sync_policy(s), annotate=False, clock=self.clock,
             on_mismatch=lambda _key, fields: self.metrics.observe_canonical_mismatch(fields),
         )  # fmt: skip
         self.queue: WorkQueue[JobKey] = WorkQueue(
@@ -781,8 +792,10 @@ class Daemon:
         sync_keys = {k for k in rest if reasons.get(k, set()) - {Reason.ROLLOUT}}
         # Rollouts first: a deployment that just failed must hold its spec before any
         # sync of that job could resubmit it.
+        # (A promotion pass needs no look first: its check just asked for it.)
         check = {k for k in rest if k not in sync_keys} | {
-            k for k in (self._tracking if ALL in batch else sync_keys) if k in self._tracking
+            k for k in (self._tracking if ALL in batch else sync_keys)
+            if k in self._tracking and reasons.get(k) != {Reason.PROMOTE}
         }
         gate = asyncio.Semaphore(ROLLOUT_CHECK_CONCURRENCY)
 
@@ -976,7 +989,8 @@ class Daemon:
         try:
             if heal:
                 result = await self.engine.reconcile(
-                    snapshot, only=only, prune_history=self._prune_history(), policy=policy
+                    snapshot, only=only, prune_history=self._prune_history(), policy=policy,
+                    promotions=self.tracker.promotion_facts(),
                 )
                 found = {o.key: o for o in result.outcomes}
                 unmanaged = result.plan.unmanaged_keys
@@ -989,7 +1003,8 @@ class Daemon:
                 from_git = {
                     o.key for o in dry.outcomes
                     if o.result is SyncResult.PLANNED and (
-                        o.key in self._pending_files
+                        o.action.kind is ActionKind.PROMOTE  # a rollout's step, not a heal
+                        or o.key in self._pending_files
                         or o.action.desired is None
                         or o.action.drift.live_digest != o.action.desired.digest
                     )
@@ -997,7 +1012,7 @@ class Daemon:
                 if from_git:
                     applied = await self.engine.reconcile(
                         snapshot, only=from_git, prune_history=self._prune_history(),
-                        policy=policy,
+                        policy=policy, promotions=self.tracker.promotion_facts(),
                     )  # fmt: skip
                     found.update({o.key: o for o in applied.outcomes})
         except NomadError as exc:
@@ -1054,19 +1069,10 @@ class Daemon:
     def _may_promote(self, desired: Any) -> bool:
         """A canary job with a promotion policy (the only rollouts the daemon acts on)."""
         canon = desired.canonical
-        if not expects_deployment(canon):
-            return False
-        canaries = any(
-            int(((g.get("Update") or canon.get("Update") or {}).get("Canary")) or 0) > 0
-            for g in canon.get("TaskGroups") or ()
-        )
-        if not canaries:
-            return False
-        try:
-            soak = promotion_soak(canon.get("Meta"), default=self.settings.promote_after)
-        except ConfigError:
-            return False
-        return soak is not None
+        return (
+            expects_deployment(canon) and expects_canaries(canon)
+            and soak_or_none(canon.get("Meta"), default=self.settings.promote_after) is not None
+        )  # fmt: skip
 
     def _forget(self, key: JobKey) -> None:
         """A job gone from the checkout and from Nomad: drop everything kept about it."""
@@ -1174,7 +1180,9 @@ class Daemon:
                     prune_held = True
                 elif out.action.hold_reason is HoldReason.ACTIVE_DEPLOYMENT:
                     self._heal_after_deployment(key)
-            else:  # unchanged (the engine's promotions are gated off: also unchanged)
+            else:  # unchanged, or promoted (a rollout's step: the job is in sync)
+                if out.result is SyncResult.PROMOTED:
+                    self._promoted(key, out)
                 live = out.action.live
                 self._report_orphan(out)
                 if out.action.drift.state is DriftState.IN_SYNC and live is not None:
@@ -1298,8 +1306,22 @@ class Daemon:
             self._schedule_rollout_check(key, min(self.settings.rollout_poll, 0.5))
         return None
 
+    def _promoted(self, key: JobKey, out: JobOutcome) -> None:
+        dep_id = out.action.deployment_id or ""
+        self.tracker.mark_promoted(key, dep_id)  # one promote per deployment, whatever asks
+        self.metrics.observe_sync_operation("promote", "success")
+        log.info("promoted canaries", extra=_fields(
+            key, deployment=dep_id[:8], reason=out.action.reason))
+
     def _failed(self, key: JobKey, out: JobOutcome) -> Result:
         error = out.error
+        if out.action.kind is ActionKind.PROMOTE and error is not None:
+            # Counted and said as what it is; the promotion pass is retried with backoff.
+            self.metrics.observe_sync_operation("promote", OperationResult.from_error(error).value)
+            self.metrics.observe_reconcile_error(error)
+            log.warning("promoting canaries failed; will retry", extra=_fields(
+                key, deployment=(out.action.deployment_id or "")[:8], error=str(error)))
+            return error
         op = {
             ActionKind.DEREGISTER: "purge" if out.action.purge else "stop",
             ActionKind.PROMOTE: "promote",
@@ -1376,8 +1398,9 @@ class Daemon:
             log.error("bad promotion policy", extra=_fields(
                 key, file=desired.path if desired else None, error=str(exc)))
             soak = None
+        # On the engine's clock: its plan reads the soak clock too.
         update = self.tracker.observe(
-            key, dep, now=now_mono, soak=soak,
+            key, dep, now=self.clock(), soak=soak,
             digest=tracking.digest if tracking is not None else None,
         )  # fmt: skip
         self.metrics.observe_deployment(key, dep)
@@ -1390,6 +1413,14 @@ class Daemon:
                 key, dep, desired, catalog=self._analysis_catalog,
                 allocations=self.client.deployment_allocations,
             )  # fmt: skip
+            if gate is None:
+                self.tracker.set_analysis(key, update.deployment_id, NO_ANALYSIS)
+            elif gate.passed:
+                self.tracker.set_analysis(key, update.deployment_id, Analysis(
+                    AnalysisState.PASSED, gate.reason))
+            else:
+                self.tracker.set_analysis(key, update.deployment_id, Analysis(
+                    AnalysisState.WAITING, gate.reason))
             if gate is not None and gate.failed:
                 await self.client.fail_deployment(update.deployment_id, namespace=key[0])
                 self.tracker.hold(key, tracking.digest if tracking else desired.digest, gate.reason)
@@ -1411,20 +1442,9 @@ class Daemon:
                 key, deployment=update.deployment_id[:8], description=update.description,
                 reason=update.reason or None))
         if update.promote:
-            try:
-                await self.client.promote_deployment(update.deployment_id, namespace=key[0])
-            except NomadError as exc:
-                # Counted and said as what it is; the check is retried with backoff.
-                self.metrics.observe_sync_operation(
-                    "promote", OperationResult.from_error(exc).value)
-                self.metrics.observe_reconcile_error(exc)
-                log.warning("promoting canaries failed; will retry", extra=_fields(
-                    key, deployment=update.deployment_id[:8], error=str(exc)))
-                raise
-            self.metrics.observe_sync_operation("promote", "success")
-            log.info("promoted canaries", extra=_fields(
-                key, deployment=update.deployment_id[:8], reason=update.reason))
-            self._schedule_rollout_check(key, 0.0)
+            # A write like any other: the engine plans the PROMOTE in a pass about this job
+            # (pass lock, one worker per job), from a fresh read and the tracker's memory.
+            self._submit([key], Reason.PROMOTE)
             return
         if update.phase.terminal:
             self.metrics.clear_analysis(key)

@@ -1,19 +1,15 @@
-"""Rollout tracking and the canary promotion policy.  Pure: deployments and times in, decisions out.
+"""Rollout tracking: the daemon's memory of the deployments it follows.  Pure.
 
 Responsible for following every deployment the daemon starts to its end
 (running, awaiting promotion, promoted, successful, failed, cancelled or
-superseded), for deciding when a canary deployment may be promoted, and for
-holding a spec whose rollout failed.  It remembers, per job, only what Nomad
-cannot tell it: when all canaries were first seen healthy (the soak clock)
-and which digest failed.  It never calls Nomad: the loop reads deployments,
-passes them in with ``now``, and performs the promotions it is told to.
+superseded) and for holding a spec whose rollout failed.  It remembers, per
+job, only what Nomad cannot tell it: when all canaries were first seen healthy
+(the soak clock), the canary analysis' verdict, whether the daemon promoted the
+deployment, and which digest failed.  It never calls Nomad.
 
-Promotion policy (off by default, ARCHITECTURE.md): per job through Meta
-``gitops.auto-promote`` (true/false) and ``gitops.promote-after`` (seconds or
-a duration such as ``"2m"``), or globally with ``--promote-after``.  A
-deployment is promoted only once every canary of every unpromoted group has
-been healthy (placed and healthy >= desired, none unhealthy) for the whole
-soak time; any unhealthy canary resets the clock and blocks promotion.
+The promotion policy itself is ``reconciler.core.promotion``: the tracker asks
+it when a deployment may be promoted, and hands the same facts
+(``PromotionFacts``) to the engine, whose plan decides the ``PROMOTE``.
 """
 
 from __future__ import annotations
@@ -23,14 +19,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.config.values import parse_duration
-from reconciler.errors import ConfigError
-from reconciler.model import META_PREFIX, JobKey
+from reconciler.core.promotion import (
+    NO_ANALYSIS,
+    NOT_JUDGED,
+    Analysis,
+    PromotionFacts,
+    decide_promotion,
+    promotion_soak,
+)
+from reconciler.model import JobKey
+from reconciler.nomad.objects import parse_deployment
 
-AUTO_PROMOTE = "auto-promote"
-PROMOTE_AFTER = "promote-after"
-_TRUE = frozenset({"true", "1", "yes", "on"})
-_FALSE = frozenset({"false", "0", "no", "off"})
+__all__ = ["RolloutPhase", "RolloutTracker", "RolloutUpdate", "canaries_all_healthy",
+           "classify_deployment", "promotion_soak"]
 
 
 class RolloutPhase(enum.StrEnum):
@@ -79,47 +80,8 @@ def classify_deployment(deployment: Mapping[str, Any]) -> RolloutPhase:
 
 
 def canaries_all_healthy(deployment: Mapping[str, Any]) -> bool:
-    """Every unpromoted canary group has its canaries placed and healthy, none unhealthy."""
-    pending = [g for g in _canary_groups(deployment) if not g.get("Promoted")]
-    if not pending:
-        return False
-    for g in pending:
-        want = int(g.get("DesiredCanaries") or 0)
-        placed = len(g.get("PlacedCanaries") or ())
-        if placed < want or int(g.get("HealthyAllocs") or 0) < want:
-            return False
-        if int(g.get("UnhealthyAllocs") or 0) > 0:
-            return False
-    return True
-
-
-def promotion_soak(meta: Mapping[str, Any] | None, *, default: float | None) -> float | None:
-    """Seconds all canaries must stay healthy before promotion; None: never promote.
-
-    ``gitops.auto-promote = "false"`` opts a job out even when a global soak is
-    set; ``gitops.promote-after`` sets the job's own soak (and opts it in);
-    ``gitops.auto-promote = "true"`` alone uses the global soak, or 0.
-    Raises ConfigError naming the Meta key on a value it cannot read.
-    """
-    meta = meta or {}
-    auto_raw = meta.get(META_PREFIX + AUTO_PROMOTE)
-    auto: bool | None = None
-    if auto_raw is not None:
-        lowered = str(auto_raw).strip().lower()
-        if lowered in _TRUE:
-            auto = True
-        elif lowered in _FALSE:
-            auto = False
-        else:
-            raise ConfigError(f"Meta {META_PREFIX + AUTO_PROMOTE}: expected true or false, got {auto_raw!r}")
-    if auto is False:
-        return None
-    after_raw = meta.get(META_PREFIX + PROMOTE_AFTER)
-    if after_raw is not None and str(after_raw).strip() != "":
-        return parse_duration(str(after_raw).strip(), name=f"Meta {META_PREFIX + PROMOTE_AFTER}")
-    if auto is True:
-        return default if default is not None else 0.0
-    return default
+    """The one canary health rule (``Deployment.canaries_healthy``) on Nomad's JSON."""
+    return parse_deployment(deployment).canaries_healthy
 
 
 @dataclass(frozen=True)
@@ -143,6 +105,13 @@ class _Tracked:
     phase: RolloutPhase
     healthy_since: float | None = None
     digest: str | None = None
+    analysis: Analysis = NOT_JUDGED
+    promoted: bool = False  # the daemon's promote of this deployment went through
+
+    def facts(self) -> PromotionFacts:
+        return PromotionFacts(
+            self.deployment_id, self.healthy_since, self.analysis, self.promoted
+        )
 
 
 @dataclass
@@ -161,10 +130,12 @@ class RolloutTracker:
         soak: float | None,
         digest: str | None = None,
     ) -> RolloutUpdate:
-        """Record the job's latest deployment; decide promotion; hold a failed digest.
+        """Record the job's latest deployment; say whether the soak policy lets it be
+        promoted now (before its analysis: ``set_analysis``); hold a failed digest.
 
         ``digest`` is the desired spec's digest when this deployment rolls it
         out (the loop knows: it registered it or the live job carries it).
+        ``now`` is on the engine's clock: the plan reads the soak clock too.
         """
         dep_id = str(deployment.get("ID") or "")
         phase = classify_deployment(deployment)
@@ -190,29 +161,35 @@ class RolloutTracker:
             tracked.healthy_since = None
             return RolloutUpdate(key, dep_id, phase, description, changed, superseded=superseded)
 
-        if not canaries_all_healthy(deployment):
+        typed = parse_deployment(deployment)
+        if not typed.canaries_healthy:
             tracked.healthy_since = None
-            return RolloutUpdate(
-                key, dep_id, phase, description, changed, superseded=superseded,
-                reason="canaries not all healthy",
-            )  # fmt: skip
-        if tracked.healthy_since is None:
+        elif tracked.healthy_since is None:
             tracked.healthy_since = now
-        if soak is None:
-            return RolloutUpdate(
-                key, dep_id, phase, description, changed, superseded=superseded,
-                reason="awaiting promotion: no promotion policy for this job",
-            )  # fmt: skip
-        remaining = tracked.healthy_since + soak - now
-        if remaining > 0:
-            return RolloutUpdate(
-                key, dep_id, phase, description, changed, superseded=superseded,
-                recheck_in=remaining, reason=f"canaries healthy, soaking {remaining:.1f}s more",
-            )  # fmt: skip
-        return RolloutUpdate(
-            key, dep_id, phase, description, changed, promote=True, superseded=superseded,
-            reason=f"canaries healthy for {now - tracked.healthy_since:.1f}s",
+        decision = decide_promotion(
+            typed, soak=soak, healthy_since=tracked.healthy_since, now=now,
+            analysis=NO_ANALYSIS, promoted=tracked.promoted,
         )  # fmt: skip
+        return RolloutUpdate(
+            key, dep_id, phase, description, changed, promote=decision.promote,
+            superseded=superseded, recheck_in=decision.recheck_in, reason=decision.reason,
+        )  # fmt: skip
+
+    def set_analysis(self, key: JobKey, deployment_id: str, analysis: Analysis) -> None:
+        """The canary analysis' verdict on the job's deployment (the loop runs it)."""
+        tracked = self._tracked.get(key)
+        if tracked is not None and tracked.deployment_id == deployment_id:
+            tracked.analysis = analysis
+
+    def mark_promoted(self, key: JobKey, deployment_id: str) -> None:
+        """The engine promoted this deployment: never ask for it again."""
+        tracked = self._tracked.get(key)
+        if tracked is not None and tracked.deployment_id == deployment_id:
+            tracked.promoted = True
+
+    def promotion_facts(self) -> dict[JobKey, PromotionFacts]:
+        """What the engine's plan needs to decide promotions (``core/promotion.py``)."""
+        return {key: tracked.facts() for key, tracked in self._tracked.items()}
 
     def phase(self, key: JobKey) -> RolloutPhase | None:
         tracked = self._tracked.get(key)

@@ -35,8 +35,8 @@ from reconciler.core.arbiter import (
     plan_changes_job,
 )
 from reconciler.core.diff import JobDrift, compute_job_drift
-from reconciler.core.ownership import read_ownership, submitted_job, wants_auto_promote
-from reconciler.core.plan import ClusterState, LiveJob, SyncPolicy
+from reconciler.core.ownership import read_ownership, submitted_job
+from reconciler.core.plan import ClusterState, LiveJob, SyncPolicy, promotion_allowed
 from reconciler.deployment import Deployment
 from reconciler.errors import NomadError, NomadNotFoundError, NomadPermissionDeniedError
 from reconciler.jobspec.canonical import strip_server_fields
@@ -199,9 +199,7 @@ class ClusterReader:
         deployment = None
         failed_digest: str | None = None
         failed_deployment: Deployment | None = None
-        promotable = desired is not None and (
-            policy.promote or wants_auto_promote(desired.canonical.get("Meta"))
-        )
+        promotable = desired is not None and promotion_allowed(desired, policy)
         if with_deployment or drifted or (promotable and not stop):
             async with semaphore:
                 deployment = await self._client.read_latest_deployment(key[1], namespace=key[0])

@@ -11,12 +11,13 @@ deployments are healthy.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
 from reconciler.core.ownership import wants_auto_promote
 from reconciler.core.plan import ActionKind, ClusterState, JobAction, Plan, SyncPolicy, compute_plan
+from reconciler.core.promotion import PromotionFacts
 from reconciler.core.prune import PruneHistory
 from reconciler.deployment import Deployment
 from reconciler.errors import NomadError
@@ -65,7 +66,7 @@ class Reconciler:
         self.policy = policy
         self.memory = ClusterMemory()
         self.reader = ClusterReader(self.api, memory=self.memory, on_mismatch=on_mismatch)
-        self._clock = clock
+        self.clock = clock
         self._annotate = annotate
         self._timeout_s = timeout_s
         self._refresh = refresh
@@ -83,26 +84,28 @@ class Reconciler:
 
     async def plan(self, snapshot: Snapshot, *, only: set[JobKey] | None = None) -> Plan:
         cluster = await self.read_cluster(snapshot, only=only)
-        return compute_plan(snapshot, cluster, self.policy, now=self._clock(), only=only)
+        return compute_plan(snapshot, cluster, self.policy, now=self.clock(), only=only)
 
     async def reconcile(
         self, snapshot: Snapshot, *, only: set[JobKey] | None = None, dry_run: bool = False,
         prune_history: PruneHistory | None = None,
         policy: SyncPolicy | None = None,
+        promotions: Mapping[JobKey, PromotionFacts] | None = None,
     ) -> PassResult:
         """One pass.  With ``dry_run`` nothing is written (Nomad's plan is still asked).
 
         ``prune_history`` is a long-running caller's memory of orphans and prunes
         (times on this engine's clock), for the prune grace period and window.
         ``policy`` replaces the engine's for this pass only (concurrent passes each
-        bring their own)."""
+        bring their own).  ``promotions`` is the caller's memory of the deployments it
+        follows, for the soak promotion policy (``core/promotion.py``)."""
         policy = policy or self.policy
         cluster = await self.reader.read(
             snapshot, policy, only=only, refresh=self._refresh, with_deployments=False
         )
         plan = compute_plan(
-            snapshot, cluster, policy, now=self._clock(), only=only,
-            prune_history=prune_history,
+            snapshot, cluster, policy, now=self.clock(), only=only,
+            prune_history=prune_history, promotions=promotions,
         )  # fmt: skip
         features = await self.api.features()
         applier = Applier(

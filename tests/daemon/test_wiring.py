@@ -33,10 +33,10 @@ class InnerApi:
         return {"Index": 1}
 
 
-async def test_tapped_api_records_acceptance_and_gates_promotion() -> None:
+async def test_tapped_api_records_acceptance() -> None:
     inner = InnerApi()
     times = iter([10.0, 11.0])
-    tap = TappedApi(inner, gate=lambda ns, dep: dep == "allowed", clock=lambda: next(times))  # type: ignore[arg-type]
+    tap = TappedApi(inner, clock=lambda: next(times))  # type: ignore[arg-type]
     await tap.register_job({"ID": "web", "Namespace": "prod"}, enforce_index=0,
                            preserve_counts=False, submission=None)
     assert tap.take_accepted(("prod", "web")) == 10.0
@@ -45,10 +45,9 @@ async def test_tapped_api_records_acceptance_and_gates_promotion() -> None:
         await tap.register_job({"ID": "bad"}, enforce_index=0, preserve_counts=False,
                                submission=None)
     assert tap.take_accepted(("default", "bad")) is None  # refused: never accepted
-    assert await tap.promote_deployment("held-back", namespace="default") == {}
-    assert await tap.promote_deployment("allowed", namespace="default") == {"Index": 1}
-    assert ("promote", "held-back") not in inner.calls
-    assert tap.blocked_promotions == {"held-back"}
+    # Promotions are the engine's planned writes: forwarded, never gated.
+    assert await tap.promote_deployment("d1", namespace="default") == {"Index": 1}
+    assert ("promote", "d1") in inner.calls
 
 
 async def test_pass_lock_full_pass_runs_alone() -> None:
