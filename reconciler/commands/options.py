@@ -22,7 +22,7 @@ from reconciler.config.connection import NomadConfig
 from reconciler.config.settings import load_connection
 from reconciler.config.values import parse_duration
 from reconciler.core.analysis_templates import AnalysisCatalog, build_catalog
-from reconciler.core.plan import SyncPolicy
+from reconciler.core.policy import SyncPolicy, command_policy
 from reconciler.errors import ConfigError
 from reconciler.jobspec.analysis_files import read_analysis_files
 from reconciler.jobspec.limits import DEFAULT_MAX_FILE_SIZE
@@ -131,18 +131,16 @@ def build_inputs(args: argparse.Namespace, env: Mapping[str, str]) -> VariableIn
 
 def build_policy(args: argparse.Namespace) -> SyncPolicy:
     namespaces = frozenset(args.namespace) if getattr(args, "namespace", None) else None
-    if getattr(args, "purge", False) and not getattr(args, "prune", False):
-        raise ConfigError("--purge only applies with --prune")
-    return SyncPolicy(
+    return command_policy(
         prune=getattr(args, "prune", False),
         purge=getattr(args, "purge", False),
         max_prune=getattr(args, "max_prune", 0.5),
         preserve_counts=getattr(args, "preserve_counts", False),
-        supersede_active=getattr(args, "supersede", False),
+        supersede=getattr(args, "supersede", False),
         retry_failed=getattr(args, "retry_failed", False),
         promote=getattr(args, "promote", False),
         wait=getattr(args, "wait", False),
-        max_concurrent_deployments=getattr(args, "max_concurrent", 0),
+        max_concurrent=getattr(args, "max_concurrent", 0),
         namespaces=namespaces,
     )
 

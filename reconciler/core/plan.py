@@ -16,181 +16,33 @@ Safety rules enforced here:
 - a job with an active deployment is held unless the policy lets a new spec
   supersede it; a spec whose rollout failed (and was auto-reverted) is held
   until the file changes, so a broken commit never loops;
-- promotion only under an explicit policy (``promote`` or Meta ``auto-promote``).
+- promotion only under an explicit policy (``promote`` or Meta ``auto-promote``;
+  the daemon's soak policy: ``core/promotion.py``);
+- without ``heal`` (``--no-self-heal``), only changes that come from git are applied.
+
+The values it works with have their own modules: the actions and the plan
+(``core/actions.py``), the cluster as read (``core/cluster_state.py``), the
+policy (``core/policy.py``), the promotion policy (``core/promotion.py``).
 """
 
 from __future__ import annotations
 
-import enum
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
+from reconciler.core.actions import ActionKind, HoldReason, JobAction, Plan
+from reconciler.core.cluster_state import ClusterState, LiveJob
 from reconciler.core.diff import DriftState, JobDrift, compute_job_drift
 from reconciler.core.ownership import parse_wave, read_ownership, wants_auto_promote
+from reconciler.core.policy import SyncPolicy
 from reconciler.core.promotion import PromotionFacts, decide_promotion, soak_or_none
 from reconciler.core.prune import PruneHistory, decide_prune_guards
-from reconciler.deployment import Deployment
 from reconciler.model import ApiJob, DesiredJob, Diagnostic, JobKey, Snapshot
 
-
-class ActionKind(enum.StrEnum):
-    REGISTER = "register"
-    DEREGISTER = "deregister"
-    PROMOTE = "promote"
-    NONE = "none"
-    HOLD = "hold"
-
-
-class HoldReason(enum.StrEnum):
-    """Why a job is held: one value per rule, so every report of a hold agrees."""
-
-    FAILED_ROLLOUT = "failed_rollout"  # this spec's deployment failed (auto-reverted)
-    ACTIVE_DEPLOYMENT = "active_deployment"  # a deployment runs and may not be superseded
-    DEPLOYMENT_CAP = "deployment_cap"  # too many deployments at once
-    WAVE = "wave"  # a lower wave is not done
-    GUARD = "guard"  # a safety guard refused it (prune fraction, broken checkout)
-    NOT_CONVERGING = "not_converging"  # registered, yet Nomad still reports it changed
-
-
-@dataclass(frozen=True)
-class LiveJob:
-    """One job as the cluster reports it.
-
-    ``job`` is the full job (server fields stripped) when it was read; it is
-    None when the reader knew, without reading, that it matches the digest in
-    ``known_digest`` (same JobModifyIndex as last pass, or a trusted stamp).
-    ``failed_digest`` is the digest of a version whose deployment failed and
-    that Nomad rolled back, when the reader found one.
-    """
-
-    key: JobKey
-    job_modify_index: int
-    stop: bool = False
-    status: str = ""
-    meta: Mapping[str, Any] | None = None
-    job: ApiJob | None = None
-    version: int | None = None
-    deployment: Deployment | None = None
-    known_digest: str | None = None
-    failed_digest: str | None = None
-    failed_deployment: Deployment | None = None  # the deployment of failed_digest
-    read_error: str | None = None  # reading it failed: its state is unknown this pass
-    # Registered from this very digest by this process, nobody wrote since, and
-    # Nomad's plan still reports these fields changed: re-sending cannot help.
-    not_converging: tuple[str, ...] = ()
-    # Nomad's plan of the job a register would send, when the reader asked it
-    # (the arbiter): the applier shows its annotations instead of asking again.
-    nomad_plan: Mapping[str, Any] | None = None
-
-    @property
-    def active_deployment(self) -> Deployment | None:
-        dep = self.deployment
-        return dep if dep is not None and dep.active else None
-
-
-@dataclass(frozen=True)
-class ClusterState:
-    """The jobs Nomad runs, as read for one pass (restricted to ``namespaces`` when set)."""
-
-    jobs: Mapping[JobKey, LiveJob]
-    server_version: str = ""
-    namespaces: frozenset[str] | None = None
-    # (major, minor, patch) of the server: the diff fills in that release's defaults.
-    version: tuple[int, int, int] | None = None
-
-
-@dataclass(frozen=True)
-class SyncPolicy:
-    """What the user allows a pass to do.  Plain data: flags map onto it one to one."""
-
-    prune: bool = False
-    purge: bool = False
-    max_prune: float = 0.5  # fraction of owned jobs one pass (or window) may prune
-    prune_grace: float = 0.0  # seconds an orphan must stay undeclared (needs a PruneHistory)
-    prune_window: float = 0.0  # max_prune counts the prunes of this many seconds; 0: per pass
-    preserve_counts: bool = False
-    supersede_active: bool = False  # register over a running deployment
-    # With supersede_active, a set limits superseding to new specs: these jobs (their
-    # files changed) and jobs whose live stamp names another digest (the file moved on
-    # since it was applied).  Other differences were made out of band: healing them
-    # waits for the running deployment to finish.  None: every job may supersede.
-    supersede_only: frozenset[JobKey] | None = None
-    retry_failed: bool = False  # re-submit a spec whose rollout failed
-    promote: bool = False  # promote canaries of every job (else per job Meta)
-    # The daemon's promotion rules (``core/promotion.py``): canaries promoted once they
-    # stayed healthy for the job's soak (Meta, else ``promote_after``) and passed their
-    # analysis, from the caller's ``PromotionFacts``; off: the one-shot rules above.
-    soak_promotion: bool = False
-    promote_after: float | None = None
-    wait: bool = False
-    max_concurrent_deployments: int = 0  # 0: no cap
-    namespaces: frozenset[str] | None = None  # only these namespaces; None: all
-
-
-@dataclass(frozen=True)
-class JobAction:
-    """What the pass will do about one job."""
-
-    key: JobKey
-    kind: ActionKind
-    drift: JobDrift
-    reason: str = ""
-    wave: int = 0
-    create: bool = False  # register of a job Nomad does not have
-    enforce_index: int = 0  # JobModifyIndex the plan saw (0 for creates)
-    purge: bool = False
-    deployment_id: str | None = None
-    desired: DesiredJob | None = None
-    live: LiveJob | None = None
-    hold_reason: HoldReason | None = None  # set exactly when kind is HOLD
-
-    @property
-    def path(self) -> str | None:
-        return self.drift.path
-
-    @property
-    def label(self) -> str:
-        """The verb shown to users: create, update, prune, purge, promote, hold, none."""
-        if self.kind is ActionKind.REGISTER:
-            return "create" if self.create else "update"
-        if self.kind is ActionKind.DEREGISTER:
-            return "purge" if self.purge else "prune"
-        return self.kind.value
-
-
-@dataclass(frozen=True)
-class Plan:
-    actions: tuple[JobAction, ...]
-    errors: tuple[Diagnostic, ...] = ()
-    refusals: tuple[str, ...] = ()  # guards that stopped a whole class of actions
-    unmanaged: int = 0
-    created_at: float = 0.0
-    # Live jobs nobody declared or owns: counted (metrics), never touched.
-    unmanaged_keys: tuple[JobKey, ...] = ()
-
-    @property
-    def has_changes(self) -> bool:
-        """True when applying would write, or something is held back: not in sync."""
-        return any(a.kind is not ActionKind.NONE for a in self.actions) or any(
-            a.drift.state in (DriftState.MODIFIED, DriftState.MISSING)
-            # a pruned (stopped) orphan is the end state of a prune, not pending work
-            or (a.drift.state is DriftState.ORPHANED and not (a.live and a.live.stop))
-            for a in self.actions
-        )
-
-    @property
-    def has_errors(self) -> bool:
-        return bool(self.errors) or any(a.drift.state is DriftState.ERROR for a in self.actions)
-
-    def by_kind(self, kind: ActionKind) -> list[JobAction]:
-        return [a for a in self.actions if a.kind is kind]
-
-    def waves(self) -> Iterator[tuple[int, list[JobAction]]]:
-        """Register and promote actions grouped by wave, lowest first."""
-        work = [a for a in self.actions if a.kind in (ActionKind.REGISTER, ActionKind.PROMOTE)]
-        for wave in sorted({a.wave for a in work}):
-            yield wave, [a for a in work if a.wave == wave]
+__all__ = [  # the values, for callers that import them with the planner
+    "ActionKind", "ClusterState", "HoldReason", "JobAction", "LiveJob", "Plan", "SyncPolicy",
+    "compute_plan", "may_supersede", "promotion_allowed",
+]  # fmt: skip
 
 
 def compute_plan(
@@ -362,6 +214,8 @@ def _decide(
             f"{f' and {more} more' if more > 0 else ''}; not re-sent (held until the file changes)"
         )
         return _hold(key, drift, reason, base, HoldReason.NOT_CONVERGING)
+    if not policy.heal and not from_git(desired, drift, policy):
+        return JobAction(key, ActionKind.NONE, drift, drift.summary(), unhealed=True, **base)
     active = live.active_deployment
     if active is not None and not may_supersede(desired, drift, policy):
         what = "" if not policy.supersede_active else "changed out of band while "
@@ -382,6 +236,14 @@ def promotion_allowed(desired: DesiredJob, policy: SyncPolicy) -> bool:
     if policy.soak_promotion:
         return soak_or_none(meta, default=policy.promote_after) is not None
     return policy.promote or wants_auto_promote(meta)
+
+
+def from_git(desired: DesiredJob, drift: JobDrift, policy: SyncPolicy) -> bool:
+    """Does the difference come from git: the file changed (``supersede_only``), or the
+    live stamp names another digest (the file moved on since it was applied, or it
+    never was)?  Otherwise it was made out of band."""
+    changed = policy.supersede_only or frozenset()
+    return desired.key in changed or drift.live_digest != desired.digest
 
 
 def may_supersede(desired: DesiredJob, drift: JobDrift, policy: SyncPolicy) -> bool:

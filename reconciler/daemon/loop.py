@@ -48,10 +48,11 @@ from typing import Any
 from reconciler.config.connection import NomadConfig
 from reconciler.config.settings import DaemonSettings, load_settings, reload_changes
 from reconciler.config.values import parse_listen_address
+from reconciler.core.actions import ActionKind, HoldReason
 from reconciler.core.analysis_templates import AnalysisCatalog, build_catalog
 from reconciler.core.diff import DriftState
 from reconciler.core.ownership import parse_wave, read_ownership
-from reconciler.core.plan import ActionKind, HoldReason, SyncPolicy
+from reconciler.core.policy import daemon_policy
 from reconciler.core.promotion import (
     NO_ANALYSIS,
     Analysis,
@@ -146,31 +147,6 @@ def held_reason_of(outcome: JobOutcome) -> str:
 def nomad_config(settings: DaemonSettings) -> NomadConfig:
     """The client config from resolved settings (precedence already applied)."""
     return settings.nomad
-
-
-def sync_policy(settings: DaemonSettings) -> SyncPolicy:
-    """The engine's policy in the daemon.
-
-    The daemon follows rollouts itself (not the engine's blocking --wait).  Promotion
-    follows the soak policy (``core/promotion.py``): the engine plans it from the
-    daemon's memory of each deployment (the soak clock, the canary analysis' verdict,
-    the deployment it promoted), under the pass lock like any write.  A new spec
-    supersedes a running deployment: git is the source of truth, and a canary left
-    awaiting promotion must not block the next commit forever (Nomad cancels the old
-    deployment "due to newer version" and rolls out through the job's update strategy).
-    Healing an out-of-band change waits for a running deployment to finish: each
-    pass limits superseding to the jobs whose files changed (``supersede_only``).
-
-    Failed rollouts are held by both: the daemon holds a spec when it saw that
-    spec's own deployment fail (``RolloutTracker``); the engine finds the ones
-    that failed before this process started in Nomad's history (a version whose
-    own deployment failed, never one merely superseded).
-    """
-    return SyncPolicy(
-        prune=settings.prune, purge=settings.purge, promote=False, wait=False,
-        soak_promotion=True, promote_after=settings.promote_after, supersede_active=True, max_prune=settings.max_prune,
-        prune_grace=settings.prune_grace, prune_window=settings.prune_window,
-    )  # fmt: skip
 
 
 @dataclasses.dataclass
@@ -301,7 +277,7 @@ class Daemon:
         )  # fmt: skip
         self.api = TappedApi(ClientApi(self.client), client=self.client)
         self.engine = Reconciler(
-            self.api, sync_policy(s), annotate=False, clock=self.clock,
+            self.api, daemon_policy(s), annotate=False, clock=self.clock,
             on_mismatch=lambda _key, fields: self.metrics.observe_canonical_mismatch(fields),
         )  # fmt: skip
         self.queue: WorkQueue[JobKey] = WorkQueue(
@@ -426,7 +402,7 @@ class Daemon:
             self._spawn(self._rescan(), "rescan")  # what may be applied changed
         keep = {f: getattr(self.settings, f) for f in restart}
         self.settings = dataclasses.replace(new, **keep)
-        self.engine.policy = sync_policy(self.settings)
+        self.engine.policy = daemon_policy(self.settings)
         self.queue.settings = QueueSettings(
             backoffs=self.settings.backoffs, jitter=self.settings.jitter,
             max_workers=self.settings.workers,
@@ -859,7 +835,6 @@ class Daemon:
 
     async def _full_pass(self, snapshot: Snapshot) -> dict[JobKey, Result]:
         started = time.monotonic()
-        heal = self.settings.self_heal
         parked = self._parked(snapshot)
         held = {k for k, (state, _r) in parked.items() if state == "held"}
         deferred = self._defer(set(self._declared) - set(parked), parked)
@@ -868,7 +843,7 @@ class Daemon:
             # Everything known but the parked jobs (orphans included, for pruning).
             known = set(snapshot.by_key()) | set(self.engine.memory.jobs)
             only = known - set(parked) - deferred
-        outcomes, unmanaged = await self._reconcile(snapshot, only=only, heal=heal)
+        outcomes, unmanaged = await self._reconcile(snapshot, only=only)
         results = self._record_outcomes(outcomes.values(), snapshot)
         states = {k: self._state_of(o) for k, o in outcomes.items()}
         states.update({k: state for k, (state, _r) in parked.items()})
@@ -949,7 +924,7 @@ class Daemon:
             return results
         log.debug("syncing", extra={"fields": {
             "jobs": sorted(f"{ns}/{job}" for ns, job in keep)[:20], "count": len(keep)}})
-        found, _unmanaged = await self._reconcile(snapshot, only=keep, heal=self.settings.self_heal)
+        found, _unmanaged = await self._reconcile(snapshot, only=keep)
         outcomes = list(found.values())
         results.update(self._record_outcomes(outcomes, snapshot, drift_keys=drift_keys))
         self._release_deferred_after(outcomes)
@@ -963,18 +938,13 @@ class Daemon:
         return results
 
     async def _reconcile(
-        self, snapshot: Snapshot, *, only: set[JobKey] | None, heal: bool
+        self, snapshot: Snapshot, *, only: set[JobKey] | None
     ) -> tuple[dict[JobKey, JobOutcome], tuple[JobKey, ...]]:
-        """One engine pass; without self-heal, only changes that come from git are applied.
+        """One engine pass.  Returns the outcomes by job and the live jobs nobody declared
+        or owns (never touched; the metrics count them).
 
-        Returns the outcomes by job and the live jobs nobody declared or owns
-        (never touched; the metrics count them).
-
-        A change comes from git when the job's file changed while the daemon
-        watched it, or when the live job's stamped digest is not the file's
-        (the file changed since it was last applied, or it never was).  Drift
-        of a job still stamped with the file's digest was made out of band:
-        it is only reported.
+        Without self-heal the policy's ``heal`` is off: the plan applies only changes
+        that come from git (``core/plan.py``, ``from_git``) and reports the rest.
         """
         if only is not None:
             # The engine plans every job of the snapshot it is given: give it only these.
@@ -983,38 +953,15 @@ class Daemon:
             )
         # New specs supersede a running deployment; healing out-of-band drift waits for it.
         policy = dataclasses.replace(
-            self.engine.policy, supersede_only=frozenset(self._pending_files)
-        )
+            self.engine.policy, supersede_only=frozenset(self._pending_files),
+            heal=self.settings.self_heal,
+        )  # fmt: skip
         token = SCOPE.set(frozenset(only) if only is not None else None)
         try:
-            if heal:
-                result = await self.engine.reconcile(
-                    snapshot, only=only, prune_history=self._prune_history(), policy=policy,
-                    promotions=self.tracker.promotion_facts(),
-                )
-                found = {o.key: o for o in result.outcomes}
-                unmanaged = result.plan.unmanaged_keys
-            else:
-                dry = await self.engine.reconcile(
-                    snapshot, only=only, dry_run=True, prune_history=self._prune_history()
-                )
-                found = {o.key: o for o in dry.outcomes}
-                unmanaged = dry.plan.unmanaged_keys
-                from_git = {
-                    o.key for o in dry.outcomes
-                    if o.result is SyncResult.PLANNED and (
-                        o.action.kind is ActionKind.PROMOTE  # a rollout's step, not a heal
-                        or o.key in self._pending_files
-                        or o.action.desired is None
-                        or o.action.drift.live_digest != o.action.desired.digest
-                    )
-                }  # fmt: skip
-                if from_git:
-                    applied = await self.engine.reconcile(
-                        snapshot, only=from_git, prune_history=self._prune_history(),
-                        policy=policy, promotions=self.tracker.promotion_facts(),
-                    )  # fmt: skip
-                    found.update({o.key: o for o in applied.outcomes})
+            result = await self.engine.reconcile(
+                snapshot, only=only, prune_history=self._prune_history(), policy=policy,
+                promotions=self.tracker.promotion_facts(),
+            )  # fmt: skip
         except NomadError as exc:
             self._set_nomad_error(exc)
             self.metrics.observe_reconcile_error(exc)
@@ -1022,7 +969,7 @@ class Daemon:
         finally:
             SCOPE.reset(token)
         self._set_nomad_ok()
-        return found, unmanaged
+        return {o.key: o for o in result.outcomes}, result.plan.unmanaged_keys
 
     def _wave_of(self, key: JobKey) -> int:
         desired = self._declared.get(key)
@@ -1167,7 +1114,7 @@ class Daemon:
                 self._absent_since.pop(key, None)
             elif out.result is SyncResult.FAILED:
                 results[key] = self._failed(key, out)
-            elif out.result is SyncResult.PLANNED:
+            elif out.action.unhealed:
                 self._known_index.pop(key, None)
                 log.warning("drift (not healed: --no-self-heal)", extra=_fields(
                     key, state=out.action.drift.state.value, change=out.action.reason))

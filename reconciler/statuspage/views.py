@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from reconciler.core.plan import JobAction, Plan
+from reconciler.core.actions import JobAction, Plan
 from reconciler.model import JobKey
 from reconciler.observability.job_series import JobStateView
 from reconciler.statuspage.deployment_views import DeploymentSummary, summarize_deployment

@@ -12,10 +12,11 @@ import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
+from reconciler.core.actions import ActionKind, JobAction
 from reconciler.core.arbiter import compute_arbiter_job, plan_changes_job
 from reconciler.core.diff import compute_job_drift
 from reconciler.core.ownership import stamp_job, submitted_job
-from reconciler.core.plan import ActionKind, JobAction, SyncPolicy
+from reconciler.core.policy import SyncPolicy
 from reconciler.errors import (
     NomadAPIError,
     NomadError,

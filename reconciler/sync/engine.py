@@ -15,8 +15,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
+from reconciler.core.actions import ActionKind, JobAction, Plan
+from reconciler.core.cluster_state import ClusterState
 from reconciler.core.ownership import wants_auto_promote
-from reconciler.core.plan import ActionKind, ClusterState, JobAction, Plan, SyncPolicy, compute_plan
+from reconciler.core.plan import compute_plan
+from reconciler.core.policy import SyncPolicy
 from reconciler.core.promotion import PromotionFacts
 from reconciler.core.prune import PruneHistory
 from reconciler.deployment import Deployment

@@ -18,7 +18,8 @@ from typing import Any, TextIO
 from reconciler.config.connection import NomadConfig
 from reconciler.core.analysis_templates import AnalysisCatalog
 from reconciler.core.diff import DriftState
-from reconciler.core.plan import SyncPolicy, compute_plan
+from reconciler.core.plan import compute_plan
+from reconciler.core.policy import SyncPolicy
 from reconciler.errors import NomadError
 from reconciler.model import JobKey, Snapshot
 from reconciler.prometheus import PrometheusClient, PrometheusConfig

@@ -6,7 +6,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from reconciler.core.plan import JobAction, Plan
+from reconciler.core.actions import JobAction, Plan
 from reconciler.deployment import DeploymentGroup
 from reconciler.errors import ReconcilerError
 from reconciler.model import JobKey

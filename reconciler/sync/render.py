@@ -13,8 +13,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TextIO
 
+from reconciler.core.actions import ActionKind, JobAction, Plan
 from reconciler.core.diff import ChangeKind, DriftState, FieldChange, ObjectChange
-from reconciler.core.plan import ActionKind, JobAction, Plan
 from reconciler.core.redact import REDACTED
 from reconciler.errors import ErrorCause
 from reconciler.model import Diagnostic

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from reconciler.core.actions import JobAction, Plan
 from reconciler.core.diff import FieldChange, ObjectChange
-from reconciler.core.plan import JobAction, Plan
 from reconciler.core.redact import REDACTED
 from reconciler.model import Revision
 from reconciler.sync.outcome import JobOutcome, PassResult, Rollout

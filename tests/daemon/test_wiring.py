@@ -10,8 +10,9 @@ import pytest
 from reconciler.cli import build_parser
 from reconciler.commands.daemon import flags_from_args
 from reconciler.config.settings import load_settings
+from reconciler.core.policy import daemon_policy as sync_policy
 from reconciler.daemon.api_tap import TappedApi
-from reconciler.daemon.loop import nomad_config, sync_policy
+from reconciler.daemon.loop import nomad_config
 from reconciler.daemon.pass_lock import PassLock
 from reconciler.errors import NomadJobRejectedError
 
