@@ -3,7 +3,7 @@
 Layering inside the package (each module imports only those to its left)::
 
     settings, queue, revision, debounce, rollout, ordering, pass_lock
-        →  watcher, nomad_watch, api_tap, logging  →  loop
+        →  watcher, nomad_watch, logging  →  loop
 
 ``loop`` is the composition root; everything else is a small part it wires.
 """

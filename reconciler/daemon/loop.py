@@ -62,7 +62,6 @@ from reconciler.core.promotion import (
 )
 from reconciler.core.prune import PruneHistory
 from reconciler.daemon.analysis import CanaryAnalysis
-from reconciler.daemon.api_tap import SCOPE, TappedApi
 from reconciler.daemon.debounce import Debouncer, ParseErrorGate
 from reconciler.daemon.hooks import DaemonObserver
 from reconciler.daemon.logging import SecretFilter, configure_logging
@@ -275,9 +274,9 @@ class Daemon:
             ),
             on_measurement=self.metrics.observe_analysis_measurement,
         )  # fmt: skip
-        self.api = TappedApi(ClientApi(self.client), client=self.client)
+        self.nomad_api = ClientApi(self.client)  # the engine's; notes the first list's index
         self.engine = Reconciler(
-            self.api, daemon_policy(s), annotate=False, clock=self.clock,
+            self.nomad_api, daemon_policy(s), annotate=False, clock=self.clock,
             on_mismatch=lambda _key, fields: self.metrics.observe_canonical_mismatch(fields),
         )  # fmt: skip
         self.queue: WorkQueue[JobKey] = WorkQueue(
@@ -308,7 +307,7 @@ class Daemon:
             self._spawn(self._tick(), "tick", root=True)
             self._spawn(self._resync_timer(), "resync", root=True)
             watch = NomadWatch(self.client, self, event_stream=s.event_stream,
-                               start_index=self.api.first_list_index)  # issue 10
+                               start_index=self.nomad_api.first_list_index)  # issue 10
             self._spawn(watch.run(), "nomad-watch", root=True)
             while not self._stop.is_set():
                 reload_wait = asyncio.ensure_future(self._reload.wait())
@@ -956,7 +955,6 @@ class Daemon:
             self.engine.policy, supersede_only=frozenset(self._pending_files),
             heal=self.settings.self_heal,
         )  # fmt: skip
-        token = SCOPE.set(frozenset(only) if only is not None else None)
         try:
             result = await self.engine.reconcile(
                 snapshot, only=only, prune_history=self._prune_history(), policy=policy,
@@ -966,8 +964,6 @@ class Daemon:
             self._set_nomad_error(exc)
             self.metrics.observe_reconcile_error(exc)
             raise
-        finally:
-            SCOPE.reset(token)
         self._set_nomad_ok()
         return {o.key: o for o in result.outcomes}, result.plan.unmanaged_keys
 
@@ -1228,7 +1224,7 @@ class Daemon:
     def _registered(self, key: JobKey, out: JobOutcome, now: float) -> Result:
         op = "create" if out.result is SyncResult.CREATED else "update"
         self.metrics.observe_sync_operation(op, "success")
-        accepted = self.api.take_accepted(key) or now
+        accepted = out.accepted_at or now
         latency = None
         if self._is_current(out):
             # The registered spec is the file's current one: the change has landed.

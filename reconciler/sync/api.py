@@ -5,42 +5,34 @@
 client's call shapes), so the engine depends on a few verbs, not on a transport.
 Deployments arrive typed (``reconciler.deployment.Deployment``), parsed by the
 client.
-
-Compatibility, until the daemon takes typed deployments: ``NomadApi`` also
-lists the raw-JSON ``job_latest_deployment``/``job_deployments`` (the daemon's
-wrapper forwards them), and an API that offers only those
-(``LegacyNomadApi``) is adapted by ``typed_api``, which parses them with the
-client's parser.  Both go when the daemon passes a typed API.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
 
 from reconciler.deployment import Deployment
 from reconciler.model import ApiJob
 from reconciler.nomad.client import NomadClient
-from reconciler.nomad.objects import Evaluation, parse_deployment
+from reconciler.nomad.objects import Evaluation
 from reconciler.nomad.versions import Features
 
 
-class LegacyNomadApi(Protocol):
-    """``NomadApi`` before deployments were typed: what the daemon's wrapper still offers."""
+@runtime_checkable
+class NomadApi(Protocol):
+    """The verbs the sync engine calls; deployments come parsed."""
 
     async def features(self) -> Features: ...
 
-    async def list_jobs(self, *, namespace: str, meta: bool) -> list[dict[str, Any]]: ...
+    async def list_jobs(
+        self, *, namespace: str, meta: bool, prefix: str | None = None
+    ) -> list[dict[str, Any]]: ...
 
     async def read_job(self, job_id: str, *, namespace: str) -> ApiJob: ...
 
     async def job_versions(self, job_id: str, *, namespace: str) -> list[ApiJob]: ...
-
-    async def job_latest_deployment(
-        self, job_id: str, *, namespace: str
-    ) -> dict[str, Any] | None: ...
-
-    async def job_deployments(self, job_id: str, *, namespace: str) -> list[dict[str, Any]]: ...
 
     async def plan_job(self, job: ApiJob) -> dict[str, Any]: ...
 
@@ -60,11 +52,6 @@ class LegacyNomadApi(Protocol):
     async def promote_deployment(self, deployment_id: str, *, namespace: str) -> dict[str, Any]: ...
 
     async def parse_hcl(self, source: str, *, variables: str | None) -> ApiJob: ...
-
-
-@runtime_checkable
-class NomadApi(LegacyNomadApi, Protocol):
-    """The verbs the sync engine calls; deployments come parsed."""
 
     async def read_latest_deployment(self, job_id: str, *, namespace: str) -> Deployment | None: ...
 
@@ -92,12 +79,31 @@ class ClientApi:
 
     def __init__(self, client: NomadClient) -> None:
         self.client = client
+        self.listed_index: int | None = None  # X-Nomad-Index of the first job list
+        self._listed = asyncio.Event()
+
+    async def first_list_index(self) -> int:
+        """Wait for the first job list read through this API; its ``X-Nomad-Index``.
+
+        The daemon's event stream starts there, not at "now": a change made after
+        its start-up pass listed and before the subscription is then still
+        delivered (issue 10).  A list's index is its table's, whatever the prefix.
+        """
+        await self._listed.wait()
+        assert self.listed_index is not None
+        return self.listed_index
 
     async def features(self) -> Features:
         return await self.client.features()
 
-    async def list_jobs(self, *, namespace: str, meta: bool) -> list[dict[str, Any]]:
-        return (await self.client.list_jobs(namespace=namespace, meta=meta)).value
+    async def list_jobs(
+        self, *, namespace: str, meta: bool, prefix: str | None = None
+    ) -> list[dict[str, Any]]:
+        listed = await self.client.list_jobs(namespace=namespace, meta=meta, prefix=prefix)
+        if self.listed_index is None:
+            self.listed_index = listed.index
+            self._listed.set()
+        return list(listed.value)
 
     async def read_job(self, job_id: str, *, namespace: str) -> ApiJob:
         return await self.client.read_job(job_id, namespace=namespace)
@@ -111,14 +117,6 @@ class ClientApi:
 
     async def list_job_deployments(self, job_id: str, *, namespace: str) -> list[Deployment]:
         return await self.client.list_job_deployments(job_id, namespace=namespace)
-
-    async def job_latest_deployment(self, job_id: str, *, namespace: str) -> dict[str, Any] | None:
-        """Raw twin (compatibility, see the module docstring)."""
-        return await self.client.job_latest_deployment(job_id, namespace=namespace)
-
-    async def job_deployments(self, job_id: str, *, namespace: str) -> list[dict[str, Any]]:
-        """Raw twin (compatibility, see the module docstring)."""
-        return list(await self.client.job_deployments(job_id, namespace=namespace))
 
     async def watch_latest_deployment(
         self, job_id: str, *, namespace: str, index: int, wait_s: float
@@ -161,72 +159,6 @@ class ClientApi:
 
     async def parse_hcl(self, source: str, *, variables: str | None) -> ApiJob:
         return await self.client.parse_hcl(source, canonicalize=False, variables=variables)
-
-
-def typed_api(api: LegacyNomadApi | NomadClient) -> NomadApi:
-    """The engine's ``NomadApi`` for what a caller hands over (compatibility, see above)."""
-    if isinstance(api, NomadClient):
-        return ClientApi(api)
-    if isinstance(api, NomadApi):
-        return api
-    return _ParsedApi(api)
-
-
-class _ParsedApi:
-    """A ``LegacyNomadApi`` whose raw deployments are parsed here, with the client's parser."""
-
-    def __init__(self, inner: LegacyNomadApi) -> None:
-        self.inner = inner
-
-    async def read_latest_deployment(self, job_id: str, *, namespace: str) -> Deployment | None:
-        raw = await self.inner.job_latest_deployment(job_id, namespace=namespace)
-        return parse_deployment(raw) if raw else None
-
-    async def list_job_deployments(self, job_id: str, *, namespace: str) -> list[Deployment]:
-        return [parse_deployment(d)
-                for d in await self.inner.job_deployments(job_id, namespace=namespace)]  # fmt: skip
-
-    async def features(self) -> Features:
-        return await self.inner.features()
-
-    async def list_jobs(self, *, namespace: str, meta: bool) -> list[dict[str, Any]]:
-        return await self.inner.list_jobs(namespace=namespace, meta=meta)
-
-    async def read_job(self, job_id: str, *, namespace: str) -> ApiJob:
-        return await self.inner.read_job(job_id, namespace=namespace)
-
-    async def job_versions(self, job_id: str, *, namespace: str) -> list[ApiJob]:
-        return await self.inner.job_versions(job_id, namespace=namespace)
-
-    async def job_latest_deployment(self, job_id: str, *, namespace: str) -> dict[str, Any] | None:
-        return await self.inner.job_latest_deployment(job_id, namespace=namespace)
-
-    async def job_deployments(self, job_id: str, *, namespace: str) -> list[dict[str, Any]]:
-        return await self.inner.job_deployments(job_id, namespace=namespace)
-
-    async def plan_job(self, job: ApiJob) -> dict[str, Any]:
-        return await self.inner.plan_job(job)
-
-    async def register_job(
-        self,
-        job: ApiJob,
-        *,
-        enforce_index: int | None,
-        preserve_counts: bool,
-        submission: Mapping[str, Any] | None,
-    ) -> dict[str, Any]:
-        return await self.inner.register_job(
-            job, enforce_index=enforce_index, preserve_counts=preserve_counts, submission=submission
-        )
-
-    async def deregister_job(self, job_id: str, *, namespace: str, purge: bool) -> dict[str, Any]:
-        return await self.inner.deregister_job(job_id, namespace=namespace, purge=purge)
-
-    async def promote_deployment(self, deployment_id: str, *, namespace: str) -> dict[str, Any]:
-        return await self.inner.promote_deployment(deployment_id, namespace=namespace)
-
-    async def parse_hcl(self, source: str, *, variables: str | None) -> ApiJob:
-        return await self.inner.parse_hcl(source, variables=variables)
 
 
 @runtime_checkable

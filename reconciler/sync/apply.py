@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -152,6 +153,7 @@ class Applier:
                     preserve_counts=not action.create and self._preserve(desired),
                     submission=self._submission(desired) if self._submission else None,
                 )
+                accepted_at = time.monotonic()
                 break
             except NomadIndexConflictError as exc:
                 if attempt == 2:
@@ -186,7 +188,7 @@ class Applier:
             action.key, action, Result.CREATED if created else Result.UPDATED,
             action.reason, annotations, str(resp.get("Warnings") or warnings),
             eval_id=str(resp.get("EvalID") or "") or None, job_modify_index=jmi,
-            conflict_retried=retried,
+            conflict_retried=retried, accepted_at=accepted_at,
         )  # fmt: skip
 
     async def _replan(self, action: JobAction) -> int | None:

@@ -50,6 +50,9 @@ __all__ = ["ClusterMemory", "ClusterReader", "MismatchHook", "counts_plausible",
 
 log = logging.getLogger("reconciler.sync")
 
+PREFIX_LIST_MAX = 8
+"""Up to this many jobs in a pass, list them by prefix instead of listing the cluster."""
+
 # Reads run concurrently, but bounded: a thousand parallel requests would only queue.
 READ_CONCURRENCY = 16
 
@@ -83,10 +86,7 @@ class ClusterReader:
         self._server_version = features.version
         # One list for every namespace; with a namespace filter, one list per
         # namespace, so a token scoped to those namespaces suffices.
-        stubs: list[dict[str, Any]] = []
-        for namespace in sorted(policy.namespaces) if policy.namespaces else ["*"]:
-            listed = await self._client.list_jobs(namespace=namespace, meta=features.list_meta)
-            stubs.extend(with_namespace(stub, namespace) for stub in listed)
+        stubs = await self._list_jobs(policy, only, meta=features.list_meta)
         declared = snapshot.by_key()
         semaphore = asyncio.Semaphore(READ_CONCURRENCY)
         tasks: dict[JobKey, asyncio.Task[LiveJob | None]] = {}
@@ -112,6 +112,25 @@ class ClusterReader:
             namespaces=policy.namespaces,
             version=features.version,
         )
+
+    async def _list_jobs(
+        self, policy: SyncPolicy, only: set[JobKey] | None, *, meta: bool
+    ) -> list[dict[str, Any]]:
+        """The job list; for a pass about a few jobs (``only``), those jobs by prefix.
+
+        A one-job pass (a saved file, an event) would otherwise list every job of
+        the cluster: thousands of stubs to fetch and decode for one answer.
+        """
+        stubs: list[dict[str, Any]] = []
+        if only is not None and len(only) <= PREFIX_LIST_MAX and not policy.namespaces:
+            for namespace, job_id in sorted(only):
+                listed = await self._client.list_jobs(namespace=namespace, meta=meta, prefix=job_id)
+                stubs.extend(with_namespace(s, namespace) for s in listed if s.get("ID") == job_id)
+            return stubs
+        for namespace in sorted(policy.namespaces) if policy.namespaces else ["*"]:
+            listed = await self._client.list_jobs(namespace=namespace, meta=meta)
+            stubs.extend(with_namespace(stub, namespace) for stub in listed)
+        return stubs
 
     async def _read_live_job(
         self,

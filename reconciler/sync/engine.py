@@ -27,7 +27,7 @@ from reconciler.errors import NomadError
 from reconciler.model import DesiredJob, JobKey, Snapshot
 from reconciler.nomad.client import NomadClient
 from reconciler.sync.analysis import AnalysisRunner, Gate
-from reconciler.sync.api import AnalysisApi, LegacyNomadApi, NomadApi, typed_api
+from reconciler.sync.api import AnalysisApi, ClientApi, NomadApi
 from reconciler.sync.apply import (
     Applier,
     OutcomeHook,
@@ -47,7 +47,7 @@ class Reconciler:
 
     def __init__(
         self,
-        api: LegacyNomadApi | NomadClient,
+        api: NomadApi | NomadClient,
         policy: SyncPolicy,
         *,
         clock: Callable[[], float] = time.time,
@@ -65,7 +65,7 @@ class Reconciler:
         ``on_mismatch`` hears of every job the local diff flagged and Nomad's
         plan found unchanged (with the fields the local diff named).
         ``analysis`` runs the canary analyses while ``wait`` follows rollouts."""
-        self.api: NomadApi = typed_api(api)
+        self.api: NomadApi = ClientApi(api) if isinstance(api, NomadClient) else api
         self.policy = policy
         self.memory = ClusterMemory()
         self.reader = ClusterReader(self.api, memory=self.memory, on_mismatch=on_mismatch)

@@ -78,6 +78,9 @@ class JobOutcome:
     job_modify_index: int | None = None
     rollout: Rollout | None = None
     conflict_retried: bool = False
+    # When Nomad accepted a register (``time.monotonic()``, taken as its answer arrived):
+    # the end of the daemon's change-to-registered latency.
+    accepted_at: float | None = None
     # The error behind a FAILED outcome, kept typed: its class says whether a retry
     # can help (``error.retryable``); ``message`` is the text for people.
     error: ReconcilerError | None = None

@@ -6,8 +6,8 @@ import copy
 import time
 
 from reconciler.config.settings import load_settings
-from reconciler.daemon.api_tap import TappedApi
-from reconciler.daemon.loop import Daemon, sync_policy
+from reconciler.core.policy import daemon_policy as sync_policy
+from reconciler.daemon.loop import Daemon
 from reconciler.observability.metrics import ReconcilerMetrics
 from reconciler.sync.engine import Reconciler
 from tests.support.jobs import make_job, snapshot
@@ -22,8 +22,7 @@ async def test_creating_a_missing_job_is_not_a_drift_detection(tmp_path) -> None
     settings = load_settings({"jobs_dir": str(tmp_path)}, {})
     metrics = ReconcilerMetrics(process_metrics=False)
     daemon = Daemon(settings, env={}, metrics=metrics)
-    daemon.api = TappedApi(nomad)
-    daemon.engine = Reconciler(daemon.api, sync_policy(settings), annotate=False)
+    daemon.engine = Reconciler(nomad, sync_policy(settings), annotate=False)
     snap = snapshot(make_job("web"))
     daemon.snapshot, daemon._declared = snap, snap.by_key()
     try:

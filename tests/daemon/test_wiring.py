@@ -1,54 +1,34 @@
-"""The daemon's small adapters: the tapped engine API, the pass lock, CLI flags → settings."""
+"""The daemon's small adapters: what a registration tells the daemon, the pass lock, CLI flags → settings."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
-
-import pytest
 
 from reconciler.cli import build_parser
 from reconciler.commands.daemon import flags_from_args
 from reconciler.config.settings import load_settings
+from reconciler.core.policy import SyncPolicy
 from reconciler.core.policy import daemon_policy as sync_policy
-from reconciler.daemon.api_tap import TappedApi
 from reconciler.daemon.loop import nomad_config
 from reconciler.daemon.pass_lock import PassLock
-from reconciler.errors import NomadJobRejectedError
+from reconciler.sync.engine import Reconciler
+from reconciler.sync.outcome import Result
+from tests.support.jobs import make_job, snapshot
+from tests.support.memory_nomad import MemoryNomad
 
 
-class InnerApi:
-    """Records calls; fails registrations of jobs named 'bad'."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, Any]] = []
-
-    async def register_job(self, job: dict[str, Any], **kw: Any) -> dict[str, Any]:
-        self.calls.append(("register", job["ID"]))
-        if job["ID"] == "bad":
-            raise NomadJobRejectedError("1 error occurred", status=500)
-        return {"JobModifyIndex": 7}
-
-    async def promote_deployment(self, deployment_id: str, *, namespace: str) -> dict[str, Any]:
-        self.calls.append(("promote", deployment_id))
-        return {"Index": 1}
-
-
-async def test_tapped_api_records_acceptance() -> None:
-    inner = InnerApi()
-    times = iter([10.0, 11.0])
-    tap = TappedApi(inner, clock=lambda: next(times))  # type: ignore[arg-type]
-    await tap.register_job({"ID": "web", "Namespace": "prod"}, enforce_index=0,
-                           preserve_counts=False, submission=None)
-    assert tap.take_accepted(("prod", "web")) == 10.0
-    assert tap.take_accepted(("prod", "web")) is None  # taken once
-    with pytest.raises(NomadJobRejectedError):
-        await tap.register_job({"ID": "bad"}, enforce_index=0, preserve_counts=False,
-                               submission=None)
-    assert tap.take_accepted(("default", "bad")) is None  # refused: never accepted
-    # Promotions are the engine's planned writes: forwarded, never gated.
-    assert await tap.promote_deployment("d1", namespace="default") == {"Index": 1}
-    assert ("promote", "d1") in inner.calls
+async def test_a_registration_carries_the_moment_nomad_accepted_it() -> None:
+    """The end of the change-to-registered latency is a field of the outcome (``accepted_at``)."""
+    nomad = MemoryNomad()
+    engine = Reconciler(nomad, SyncPolicy(), annotate=False)
+    before = time.monotonic()
+    result = await engine.reconcile(snapshot(make_job("web")), only={("default", "web")})
+    [outcome] = result.outcomes
+    assert outcome.result is Result.CREATED
+    assert outcome.accepted_at is not None and before <= outcome.accepted_at <= time.monotonic()
+    assert ("list", "web") in nomad.calls  # a pass about one job lists it by prefix
 
 
 async def test_pass_lock_full_pass_runs_alone() -> None:

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from reconciler.deployment import Deployment
 from reconciler.errors import (
     NomadIndexConflictError,
     NomadJobRejectedError,
@@ -21,6 +22,7 @@ from reconciler.errors import (
 )
 from reconciler.jobspec.canonical import canonicalize
 from reconciler.model import ApiJob, JobKey
+from reconciler.nomad.objects import parse_deployment
 from reconciler.nomad.versions import Features, features_for
 
 
@@ -115,8 +117,10 @@ class MemoryNomad:
     async def features(self) -> Features:
         return features_for(self.version)
 
-    async def list_jobs(self, *, namespace: str, meta: bool) -> list[dict[str, Any]]:
-        self.calls.append(("list", "*"))
+    async def list_jobs(
+        self, *, namespace: str, meta: bool, prefix: str | None = None
+    ) -> list[dict[str, Any]]:
+        self.calls.append(("list", prefix or "*"))
         keys = (
             "ID",
             "Name",
@@ -129,6 +133,8 @@ class MemoryNomad:
         )
         out = []
         for job in self.jobs.values():
+            if prefix is not None and not str(job.get("ID")).startswith(prefix):
+                continue
             stub = {k: job.get(k) for k in keys}
             if meta and features_for(self.version).list_meta:
                 stub["Meta"] = job.get("Meta")
@@ -148,16 +154,16 @@ class MemoryNomad:
         self.calls.append(("versions", job_id))
         return copy.deepcopy(self.versions.get((namespace, job_id), []))
 
-    async def job_latest_deployment(self, job_id: str, *, namespace: str) -> dict[str, Any] | None:
+    async def read_latest_deployment(self, job_id: str, *, namespace: str) -> Deployment | None:
         self.calls.append(("deployment", job_id))
         dep = self.deployments.get((namespace, job_id))
-        return copy.deepcopy(dep) if dep else None
+        return parse_deployment(dep) if dep else None
 
-    async def job_deployments(self, job_id: str, *, namespace: str) -> list[dict[str, Any]]:
+    async def list_job_deployments(self, job_id: str, *, namespace: str) -> list[Deployment]:
         self.calls.append(("deployments", job_id))
         key = (namespace, job_id)
         latest = [self.deployments[key]] if key in self.deployments else []
-        return copy.deepcopy(latest + self.past_deployments.get(key, []))
+        return [parse_deployment(d) for d in latest + self.past_deployments.get(key, [])]
 
     async def plan_job(self, job: ApiJob) -> dict[str, Any]:
         self.calls.append(("plan", job["ID"]))
