@@ -84,6 +84,7 @@ from reconciler.errors import (
     ReconcilerError,
 )
 from reconciler.jobspec.analysis_files import read_analysis_files
+from reconciler.jobspec.loader import LoadCache
 from reconciler.model import JobKey, Revision, Snapshot
 from reconciler.nomad.client import NomadClient
 from reconciler.nomad.retry import RetryPolicy
@@ -235,6 +236,29 @@ class Daemon:
         self._nomad_error = ""
         self.heartbeat = Heartbeat(LIVENESS_MAX_AGE_S)
         self.passes = 0  # full passes completed (tests, logs)
+        self._cache = LoadCache()  # the loader's content-hash cache
+        self.watcher: JobsDirWatcher | None = None  # started by run()
+        # The parts run() drives; built here (no I/O), so nothing is half-there.
+        self.client = NomadClient(
+            nomad_config(settings),
+            retry=RetryPolicy(attempts=2, initial_backoff=0.1, max_backoff=1.0, max_total=5.0),
+            on_request=self.metrics.observe_nomad_request,
+        )
+        self.nomad_api = ClientApi(self.client)  # the engine's; notes the first list's index
+        self.engine = Reconciler(
+            self.nomad_api, daemon_policy(settings), annotate=False, clock=self.clock,
+            on_mismatch=lambda _key, fields: self.metrics.observe_canonical_mismatch(fields),
+        )  # fmt: skip
+        self.queue: WorkQueue[JobKey] = WorkQueue(
+            self._handle_batch,
+            settings=QueueSettings(
+                backoffs=settings.backoffs, jitter=settings.jitter, max_workers=settings.workers
+            ),
+            on_outcome=self._on_queue_outcome,
+        )
+        self.debouncer = Debouncer(
+            self._on_files_settled, quiet=settings.debounce, max_delay=settings.debounce_max
+        )
 
     # -- health ----------------------------------------------------------------------
 
@@ -256,14 +280,13 @@ class Daemon:
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
         s = self.settings
-        if not os.path.isdir(s.jobs_dir):
-            raise ConfigError(f"{s.jobs_dir}: jobs directory not found (or not a directory)")
-        check_startup_config(s)
-        self.client = NomadClient(
-            nomad_config(s),
-            retry=RetryPolicy(attempts=2, initial_backoff=0.1, max_backoff=1.0, max_total=5.0),
-            on_request=self.metrics.observe_nomad_request,
-        )
+        try:
+            if not os.path.isdir(s.jobs_dir):
+                raise ConfigError(f"{s.jobs_dir}: jobs directory not found (or not a directory)")
+            check_startup_config(s)
+        except ConfigError:
+            await self.client.aclose()
+            raise
         await self._require_namespace()
         self.analysis = CanaryAnalysis(
             prometheus_config(
@@ -274,27 +297,14 @@ class Daemon:
             ),
             on_measurement=self.metrics.observe_analysis_measurement,
         )  # fmt: skip
-        self.nomad_api = ClientApi(self.client)  # the engine's; notes the first list's index
-        self.engine = Reconciler(
-            self.nomad_api, daemon_policy(s), annotate=False, clock=self.clock,
-            on_mismatch=lambda _key, fields: self.metrics.observe_canonical_mismatch(fields),
-        )  # fmt: skip
-        self.queue: WorkQueue[JobKey] = WorkQueue(
-            self._handle_batch,
-            settings=QueueSettings(backoffs=s.backoffs, jitter=s.jitter, max_workers=s.workers),
-            on_outcome=self._on_queue_outcome,
-        )
         self._install_signals(loop)
         server = self._start_server()
-        self.debouncer = Debouncer(
-            self._on_files_settled, quiet=s.debounce, max_delay=s.debounce_max
-        )
         self._committed_dir = tempfile.mkdtemp(prefix="nomad-reconciler-committed-")
-        self.watcher = JobsDirWatcher(
+        self.watcher = watcher = JobsDirWatcher(
             s.jobs_dir, on_paths=self._on_file_events, on_switch=self._on_checkout_switched,
             git_dirs=await asyncio.to_thread(read_git_dirs, s.jobs_dir),
         )  # fmt: skip
-        self.watcher.start()
+        watcher.start()
         log.info(
             "daemon started",
             extra={"fields": {"jobs_dir": os.path.abspath(s.jobs_dir),
@@ -348,7 +358,8 @@ class Daemon:
 
     async def _shutdown(self, server: ObservabilityServer | None) -> None:
         log.info("shutting down", extra={"fields": {"timeout_s": self.settings.shutdown_timeout}})
-        self.watcher.stop()
+        if self.watcher is not None:
+            self.watcher.stop()
         self.debouncer.cancel()
         for timer in (*self._timers.values(), *self._heal_timers.values()):
             timer.cancel()
@@ -478,6 +489,8 @@ class Daemon:
         return min(seen) if seen else default
 
     def _on_files_settled(self, paths: frozenset[str]) -> None:
+        if self.watcher is None:
+            return  # stopped
         writing = self.watcher.writing
         now = time.monotonic()
         if writing:
@@ -501,17 +514,15 @@ class Daemon:
         self._spawn(self._rescan(), "rescan")
 
     async def _load(self) -> Snapshot:
-        from reconciler.jobspec.loader import LoadCache, load_directory
+        from reconciler.jobspec.loader import load_directory
         from reconciler.jobspec.variables import VariableInputs
 
-        if not hasattr(self, "_cache"):
-            self._cache = LoadCache()
         # Only NOMAD_VAR_* matter, and the loader fingerprints the env it is given.
         var_env = {k: v for k, v in self.env.items() if k.startswith("NOMAD_VAR_")}
         inputs = VariableInputs(
             cli=self.settings.variables, files=self.settings.var_files, env=var_env
         )
-        root = self.watcher.target if hasattr(self, "watcher") else self.settings.jobs_dir
+        root = self.watcher.target if self.watcher is not None else self.settings.jobs_dir
         if self._committed_dir is None:
             self._committed_dir = tempfile.mkdtemp(prefix="nomad-reconciler-committed-")
         # Git busy before or after the load: the files may be half checked out.
@@ -1441,6 +1452,11 @@ def run_daemon(settings: DaemonSettings, *, env: Mapping[str, str],
         from reconciler.statuspage.app import StatusPage
 
         observer = StatusPage(settings)  # reads its credentials now: a bad file stops here
-    daemon = Daemon(settings, env=env, flags=flags, secret_filter=secret_filter,
-                    observer=observer)
-    return asyncio.run(daemon.run())
+
+    async def main() -> int:
+        # Built on the loop: its queue, debouncer and client belong to it.
+        daemon = Daemon(settings, env=env, flags=flags, secret_filter=secret_filter,
+                        observer=observer)
+        return await daemon.run()
+
+    return asyncio.run(main())

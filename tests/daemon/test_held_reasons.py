@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from reconciler.config.settings import load_settings
-from reconciler.daemon.loop import Daemon, sync_policy
+from reconciler.core.policy import daemon_policy as sync_policy
+from reconciler.daemon.loop import Daemon
 from reconciler.observability.metrics import ReconcilerMetrics
 from reconciler.sync.engine import Reconciler
 from tests.support.jobs import make_job, snapshot
