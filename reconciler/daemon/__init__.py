@@ -2,8 +2,11 @@
 
 Layering inside the package (each module imports only those to its left)::
 
-    settings, queue, revision, debounce, rollout, ordering, pass_lock
-        →  watcher, nomad_watch, logging  →  loop
+    queue, debounce, rollout, analysis, ordering, pass_lock, hooks
+        →  watcher, nomad_watch, logging
+        →  base → checkout → prunes → outcomes → rollouts → worker → triggers → nomad_events
+        →  loop
 
-``loop`` is the composition root; everything else is a small part it wires.
+``loop`` is the composition root; everything else is a small part it wires
+(``loop``'s docstring says which part does what).
 """

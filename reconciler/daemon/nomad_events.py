@@ -1,0 +1,76 @@
+"""Nomad's event stream → the work queue (the ``WatchListener`` of ``nomad_watch``).
+
+An event only marks its job as due (``NOMAD``, ``ROLLOUT``); a reconnect or a
+recovery means events may have been missed: a full pass follows; an index
+going backwards means Nomad lost its state: every learnt index is forgotten.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from reconciler.core.ownership import read_ownership
+from reconciler.daemon.base import ALL, Reason
+from reconciler.daemon.nomad_watch import DeploymentChange, JobChange
+from reconciler.daemon.triggers import Triggers
+from reconciler.errors import (
+    NomadUnavailableError,
+)
+from reconciler.model import JobKey
+
+log = logging.getLogger("reconciler.daemon")
+
+
+class NomadEvents(Triggers):
+    def is_relevant(self, key: JobKey, job: Mapping[str, Any] | None) -> bool:
+        """Jobs we declare, own (stamped) or have registered: others are never touched."""
+        declared = key in self._declared
+        owned = job is not None and read_ownership(job.get("Meta")) is not None
+        return declared or owned or key in self._known_index
+
+    def known_index(self, key: JobKey) -> int | None:
+        return self._known_index.get(key)
+
+    def on_job_changed(self, change: JobChange) -> None:
+        self._drift_at.setdefault(change.key, change.changed_at)
+        self._submit([change.key], Reason.NOMAD)
+
+    def on_deployment(self, change: DeploymentChange) -> None:
+        # The payload is the whole deployment: the rollout check uses it, no request.
+        self._deployment_events[change.key] = dict(change.deployment)
+        self._submit([change.key], Reason.ROLLOUT)
+        if change.key in self._heal_timers:
+            self._submit([change.key], Reason.NOMAD)  # healing waits for this deployment
+
+    def on_connection(self, connected: bool, *, reconnect: bool) -> None:
+        self._stream_connected = connected
+        self.metrics.set_event_stream_connected(connected)
+        self.observer.stream_changed(connected)
+        if not connected:
+            self._deployment_events.clear()  # may miss updates from now on
+            if self._stop.is_set():
+                return  # we closed it ourselves: shutting down is not an outage
+            self._set_nomad_error(NomadUnavailableError("event stream disconnected"))
+            return
+        self._set_nomad_ok()
+        if reconnect:  # events may have been missed while disconnected
+            log.info("event stream reconnected; full resync")
+            self._submit([ALL], Reason.RESYNC)
+
+    def on_index_reset(self) -> None:
+        # Nomad restarted without its state: the JobModifyIndexes we know are from a
+        # history that is gone, and would filter out every new event as "not news".
+        log.warning("Nomad's state was reset (its index went backwards); full resync")
+        self._known_index.clear()
+        # The engine's per-index memory too: a new job may get an index an old one had.
+        self.engine.memory.jobs.clear()
+        self.engine.memory.submitted.clear()
+        self._submit([ALL], Reason.RESYNC, urgent=True)
+
+    def on_unavailable(self, exc: NomadUnavailableError) -> None:
+        self._set_nomad_error(exc)
+
+    def on_available(self) -> None:
+        self._set_nomad_ok()

@@ -1,0 +1,81 @@
+"""The prune guards' memory and re-checks: orphans' grace, the prune window, a busy checkout.
+
+The guards themselves are pure (``core/prune.py``); the daemon keeps their
+history and looks again when one may let go.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from reconciler.core.diff import DriftState
+from reconciler.core.ownership import read_ownership
+from reconciler.core.prune import PruneHistory
+from reconciler.daemon.base import ALL, Reason, job_fields
+from reconciler.daemon.checkout import Checkout
+from reconciler.model import Snapshot
+from reconciler.sync.outcome import JobOutcome
+
+log = logging.getLogger("reconciler.daemon")
+
+
+class Prunes(Checkout):
+    def _prune_history(self) -> PruneHistory:
+        """The memory the prune guards decide from (``reconciler.core.prune``)."""
+        cutoff = time.time() - self.settings.prune_window
+        self._pruned_at = [at for at in self._pruned_at if at > cutoff]
+        return PruneHistory(absent_since=dict(self._absent_since), pruned_at=tuple(self._pruned_at))
+
+    def _schedule_prune_recheck(self, snapshot: Snapshot) -> None:
+        """Look again when a prune guard may let go: the checkout settled (re-read it
+        each second), a grace period ends, or a prune leaves the window."""
+        now = time.time()
+        s = self.settings
+        due = [at + s.prune_grace - now for at in self._absent_since.values()]
+        due += [at + s.prune_window - now for at in self._pruned_at]
+        if snapshot.revision is not None and snapshot.revision.busy:
+            due.append(1.0)
+        due = [d for d in due if d > 0]
+        if not due:
+            return
+        delay = max(min(due), 0.2)
+        if self._prune_recheck is not None:
+            self._prune_recheck.cancel()
+
+        def recheck() -> None:
+            self._prune_recheck = None
+            self._spawn(self._recheck_prunes(), "prune-recheck")
+
+        self._prune_recheck = asyncio.get_running_loop().call_later(delay, recheck)
+
+    async def _recheck_prunes(self) -> None:
+        await self._rescan()  # a fresh snapshot: never prune from the one that was held
+        snapshot = self.snapshot
+        busy = bool(snapshot and snapshot.revision and snapshot.revision.busy)
+        log.debug("prune guards re-check", extra={"fields": {"checkout_busy": busy}})
+        if busy and snapshot is not None:
+            self._schedule_prune_recheck(snapshot)  # git is still at it: look again later
+            return
+        self._submit([ALL], Reason.RESYNC)
+
+    def _report_orphan(self, out: JobOutcome) -> None:
+        """Say once, per job, that a job whose file is gone keeps running, and how to stop it."""
+        key, live = out.key, out.action.live
+        orphan = (
+            out.action.drift.state is DriftState.ORPHANED and live is not None and not live.stop
+        )
+        if not orphan:
+            self._reported_orphans.discard(key)
+            return
+        if key in self._reported_orphans:
+            return
+        self._reported_orphans.add(key)
+        ownership = read_ownership(live.meta if live else None)
+        source = ownership.source if ownership else "?"
+        log.warning(
+            f"job {key[1]} is no longer declared (its file {source} was removed); it keeps "
+            "running; run with --prune to stop it",
+            extra=job_fields(key, file=source, state="orphaned"),
+        )

@@ -1,0 +1,163 @@
+"""Following deployments: phases, holds, canary analysis, and asking for promotion.
+
+A rollout check reads the job's deployment (or takes the event's), lets the
+tracker (``rollout.py``) record it and the canary analysis (``analysis.py``)
+judge it, and reports it.  When the promotion policy (``core/promotion.py``)
+says promote, it submits the job for a promotion pass: the engine plans the
+``PROMOTE`` and applies it like any write (pass lock, one worker per job).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from typing import Any
+
+from reconciler.core.actions import HoldReason
+from reconciler.core.promotion import (
+    NO_ANALYSIS,
+    Analysis,
+    AnalysisState,
+    expects_canaries,
+    soak_or_none,
+)
+from reconciler.daemon.base import (
+    ROLLOUT_APPEAR_TIMEOUT_S,
+    STREAM_ROLLOUT_POLL_S,
+    Reason,
+    job_fields,
+)
+from reconciler.daemon.outcomes import Outcomes
+from reconciler.daemon.rollout import (
+    RolloutPhase,
+    canaries_all_healthy,
+    promotion_soak,
+)
+from reconciler.errors import (
+    ConfigError,
+)
+from reconciler.model import JobKey
+from reconciler.sync.rollout import expects_deployment
+
+log = logging.getLogger("reconciler.daemon")
+
+
+class Rollouts(Outcomes):
+    def _may_promote(self, desired: Any) -> bool:
+        """A canary job with a promotion policy (the only rollouts the daemon acts on)."""
+        canon = desired.canonical
+        return (
+            expects_deployment(canon) and expects_canaries(canon)
+            and soak_or_none(canon.get("Meta"), default=self.settings.promote_after) is not None
+        )  # fmt: skip
+
+    async def _check_rollout(self, key: JobKey) -> None:
+        """Read the job's latest deployment and act on it (promote, hold, report)."""
+        tracking = self._tracking.get(key)
+        now_mono = time.monotonic()
+        dep: dict[str, Any] | None
+        cached = self._deployment_events.pop(key, None)
+        if (
+            cached is not None
+            and tracking is not None
+            and int(cached.get("JobSpecModifyIndex") or 0) == tracking.job_modify_index
+        ):
+            dep = cached  # fresh from the event stream, about our own registration
+        elif tracking is None:
+            # Not a deployment of ours (it began before this process, or elsewhere): what
+            # Nomad says now, never an event payload that may predate a later change.
+            dep = await self.client.job_latest_deployment(key[1], namespace=key[0])
+        else:
+            # The deployment of *our* registration, not merely the latest: after an
+            # auto-revert the latest is the rollback's, and ours is the failed one.
+            deployments = await self.client.job_deployments(key[1], namespace=key[0])
+            dep = next((d for d in deployments
+                        if int(d.get("JobSpecModifyIndex") or 0) == tracking.job_modify_index),
+                       None)
+        self._set_nomad_ok()
+        if dep is None:
+            if tracking is not None and now_mono - tracking.registered_at < ROLLOUT_APPEAR_TIMEOUT_S:
+                self._schedule_rollout_check(key, self.settings.rollout_poll)
+            elif self._tracking.pop(key, None) is not None:
+                self._release_deferred()
+            return
+        desired = self._declared.get(key)
+        try:
+            soak = promotion_soak(
+                desired.canonical.get("Meta") if desired else None,
+                default=self.settings.promote_after,
+            )
+        except ConfigError as exc:
+            log.error("bad promotion policy", extra=job_fields(
+                key, file=desired.path if desired else None, error=str(exc)))
+            soak = None
+        # On the engine's clock: its plan reads the soak clock too.
+        update = self.tracker.observe(
+            key, dep, now=self.clock(), soak=soak,
+            digest=tracking.digest if tracking is not None else None,
+        )  # fmt: skip
+        self.metrics.observe_deployment(key, dep)
+        self.observer.deployment_observed(key, dep, update.phase.value)
+        if update.phase is RolloutPhase.AWAITING_PROMOTION and desired is not None and (
+            canaries_all_healthy(dep)
+        ):
+            # Canary analysis: never promote unless it passed; fail the deployment on a breach.
+            gate = await self.analysis.gate(
+                key, dep, desired, catalog=self._analysis_catalog,
+                allocations=self.client.deployment_allocations,
+            )  # fmt: skip
+            if gate is None:
+                self.tracker.set_analysis(key, update.deployment_id, NO_ANALYSIS)
+            elif gate.passed:
+                self.tracker.set_analysis(key, update.deployment_id, Analysis(
+                    AnalysisState.PASSED, gate.reason))
+            else:
+                self.tracker.set_analysis(key, update.deployment_id, Analysis(
+                    AnalysisState.WAITING, gate.reason))
+            if gate is not None and gate.failed:
+                await self.client.fail_deployment(update.deployment_id, namespace=key[0])
+                self.tracker.hold(key, tracking.digest if tracking else desired.digest, gate.reason)
+                log.warning("analysis failed the canaries: deployment failed, Nomad rolls back",
+                            extra=job_fields(key, deployment=update.deployment_id[:8],
+                                          reason=gate.reason))  # fmt: skip
+                self._schedule_rollout_check(key, 0.0)
+                return
+            if gate is not None and not gate.passed:
+                waits = [d for d in (update.recheck_in, gate.recheck_in) if d is not None]
+                update = dataclasses.replace(
+                    update, promote=False, recheck_in=min(waits) if waits else None,
+                    reason=gate.reason)  # fmt: skip
+        if update.superseded:
+            log.info("rollout superseded", extra=job_fields(key, deployment=update.superseded[:8]))
+        if update.changed:
+            level = logging.WARNING if update.phase is RolloutPhase.FAILED else logging.INFO
+            log.log(level, f"rollout {update.phase.value.replace('_', ' ')}", extra=job_fields(
+                key, deployment=update.deployment_id[:8], description=update.description,
+                reason=update.reason or None))
+        if update.promote:
+            # A write like any other: the engine plans the PROMOTE in a pass about this job
+            # (pass lock, one worker per job), from a fresh read and the tracker's memory.
+            self._submit([key], Reason.PROMOTE)
+            return
+        if update.phase.terminal:
+            self.metrics.clear_analysis(key)
+            self.analysis.forget(key, update.deployment_id)
+            self._cancel_rollout_check(key)  # a safety re-check may still be pending
+            finished = self._tracking.pop(key, None)
+            self._release_deferred()  # a later wave or a capped change may go now
+            if update.phase is RolloutPhase.SUCCESSFUL and finished and finished.revision:
+                seen = self._revision_seen.get(finished.revision)
+                if seen is not None:
+                    self.metrics.observe_commit_to_healthy(max(time.time() - seen, 0.0))
+            if update.phase is RolloutPhase.FAILED:
+                self.metrics.set_job_state(
+                    key, "held", held_reason=HoldReason.FAILED_ROLLOUT.value)
+            return
+        delay = self.settings.rollout_poll
+        if self._stream_connected:
+            # Deployment events wake the check; polling is only the safety net.
+            delay = max(delay, STREAM_ROLLOUT_POLL_S)
+        if update.recheck_in is not None:
+            delay = min(delay, update.recheck_in)
+        self._schedule_rollout_check(key, delay)

@@ -1,0 +1,254 @@
+"""The worker: a queue batch → rollout checks, then one engine pass under the pass lock.
+
+A full pass (``ALL``) runs alone, per-job batches together (``pass_lock``).
+Before the engine sees a batch, the daemon removes what must not be submitted
+now: specs whose rollout failed or that Nomad rejected (until their file
+changes) and file changes that wait for a lower wave or the deployment cap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from collections.abc import Mapping
+
+from reconciler.core.actions import HoldReason
+from reconciler.daemon.base import (
+    ALL,
+    ROLLOUT_CHECK_CONCURRENCY,
+    Reason,
+    held_reason_of,
+    job_fields,
+)
+from reconciler.daemon.queue import Outcome, Result
+from reconciler.daemon.rollouts import Rollouts
+from reconciler.errors import (
+    ErrorCause,
+    NomadError,
+    NomadUnavailableError,
+)
+from reconciler.model import JobKey, Snapshot
+from reconciler.sync.outcome import JobOutcome
+
+log = logging.getLogger("reconciler.daemon")
+
+
+class Worker(Rollouts):
+    def _on_queue_outcome(self, key: JobKey, outcome: Outcome, error: BaseException | None) -> None:
+        reasons = self._running_reasons.pop(key, set())
+        self.observer.job_handled(key)
+        if outcome is Outcome.RETRY:
+            # The queue's retry must redo what failed (a sync, not only a rollout check).
+            self._reasons.setdefault(key, set()).update(reasons or {Reason.RESYNC})
+        if error is None:
+            return
+        if outcome is Outcome.RETRY:
+            level = logging.DEBUG if isinstance(error, NomadUnavailableError) else logging.WARNING
+            log.log(level, "will retry with backoff", extra=job_fields(key, error=str(error)))
+
+    async def _handle_batch(self, batch: frozenset[JobKey]) -> Mapping[JobKey, Result]:
+        reasons = {key: self._reasons.pop(key, set()) for key in batch}
+        self._running_reasons.update(reasons)
+        if self.snapshot is None:
+            raise NomadUnavailableError("jobs directory not loaded yet")
+        results: dict[JobKey, Result] = {}
+        rest = batch - {ALL}
+        sync_keys = {k for k in rest if reasons.get(k, set()) - {Reason.ROLLOUT}}
+        # Rollouts first: a deployment that just failed must hold its spec before any
+        # sync of that job could resubmit it.
+        # (A promotion pass needs no look first: its check just asked for it.)
+        check = {k for k in rest if k not in sync_keys} | {
+            k for k in (self._tracking if ALL in batch else sync_keys)
+            if k in self._tracking and reasons.get(k) != {Reason.PROMOTE}
+        }
+        gate = asyncio.Semaphore(ROLLOUT_CHECK_CONCURRENCY)
+
+        async def check_one(key: JobKey) -> None:
+            async with gate:
+                try:
+                    await self._check_rollout(key)
+                except NomadError as exc:
+                    self._set_nomad_error(exc)
+                    results[key] = exc
+
+        await asyncio.gather(*(check_one(k) for k in sorted(check)))
+        # The checkout is read only once the lock is held: a batch that took it earlier
+        # (before the rollout checks above, or while waiting) could otherwise write a
+        # spec older than one a concurrent batch already wrote.
+        if ALL in batch:
+            async with self._pass_lock.exclusive():
+                results.update(await self._full_pass(self._loaded()))
+            # Jobs the full pass could not finish get their own retry with backoff.
+            retry = [k for k, r in results.items()
+                     if k not in batch and isinstance(r, BaseException)]
+            self._submit(retry, Reason.RESYNC)
+        sync_keys -= {k for k, r in results.items() if isinstance(r, BaseException)}
+        if sync_keys:
+            async with self._pass_lock.shared():
+                # Drift Nomad told us about, not explained by a file change of ours.
+                drift_keys = {k for k in sync_keys
+                              if Reason.NOMAD in reasons.get(k, set())
+                              and k not in self._pending_files}
+                results.update(
+                    await self._sync(self._loaded(), sync_keys, drift_keys=drift_keys)
+                )
+        return results
+
+    def _parked(self, snapshot: Snapshot) -> dict[JobKey, tuple[str, str]]:
+        """Jobs not to submit again until their file changes: (state, reason) by key.
+
+        ``held``: the spec's rollout failed.  ``error``: Nomad rejected the spec
+        for a reason in the file (validation, bad request); resubmitting the same
+        spec is only tried again on the slow ``rejected_backoffs``.
+        """
+        parked: dict[JobKey, tuple[str, str]] = {}
+        now = time.monotonic()
+        for key, job in snapshot.by_key().items():
+            reason = self.tracker.hold_for(key, job.digest)
+            if reason is not None:
+                parked[key] = ("held", reason)
+                continue
+            rejected = self._rejected.get(key)
+            if rejected is not None:
+                if rejected.digest != job.digest:
+                    self._drop_rejection(key)  # a new spec: try it
+                elif now < rejected.retry_at:
+                    parked[key] = ("error", rejected.message)
+        return parked
+
+    async def _full_pass(self, snapshot: Snapshot) -> dict[JobKey, Result]:
+        started = time.monotonic()
+        parked = self._parked(snapshot)
+        held = {k for k, (state, _r) in parked.items() if state == "held"}
+        deferred = self._defer(set(self._declared) - set(parked), parked)
+        only: set[JobKey] | None = None
+        if parked or deferred:
+            # Everything known but the parked jobs (orphans included, for pruning).
+            known = set(snapshot.by_key()) | set(self.engine.memory.jobs)
+            only = known - set(parked) - deferred
+        outcomes, unmanaged = await self._reconcile(snapshot, only=only)
+        results = self._record_outcomes(outcomes.values(), snapshot)
+        states = {k: self._state_of(o) for k, o in outcomes.items()}
+        states.update({k: state for k, (state, _r) in parked.items()})
+        states.update(dict.fromkeys(deferred, "held"))
+        states.update(dict.fromkeys(unmanaged, "unmanaged"))  # counted, never touched
+        # One reason per hold, the same one every other report of it gives.
+        held_reasons = {k: held_reason_of(o) for k, o in outcomes.items()
+                        if states.get(k) == "held"}  # fmt: skip
+        held_reasons.update(dict.fromkeys(held, HoldReason.FAILED_ROLLOUT.value))
+        held_reasons.update({k: self._deferred[k].reason for k in deferred if k in self._deferred})
+        error_causes = {k: o.error.cause.value for k, o in outcomes.items() if o.error is not None}
+        error_causes.update(
+            {k: ErrorCause.FILE.value for k, (state, _r) in parked.items() if state == "error"}
+        )
+        self.metrics.observe_pass(
+            time.monotonic() - started, states,
+            held_reasons=held_reasons,
+            error_causes=error_causes,
+            succeeded=not any(isinstance(r, BaseException) or r is Outcome.FAILED
+                              for r in results.values()),
+        )
+        self.passes += 1
+        log.debug("full pass done", extra={"fields": {"pass": self.passes}})
+        self._release_deferred_after(outcomes.values())
+        # Canary rollouts the daemon may promote but is not following (it restarted, or
+        # the event stream dropped meanwhile): look at them once.
+        self._submit(
+            [k for k, job in self._declared.items()
+             if k not in self._tracking and k not in parked and self._may_promote(job)],
+            Reason.ROLLOUT,
+        )
+        if not self._first_pass_done:
+            self._first_pass_done = True
+            summary: dict[str, int] = {}
+            for out in outcomes.values():
+                summary[out.result.value] = summary.get(out.result.value, 0) + 1
+            log.info("first full pass done", extra={"fields": {
+                "jobs": len(snapshot.jobs), "summary": summary}})
+        # Jobs declared but absent from the engine's answer have nothing to do.
+        return {ALL: None, **results}
+
+    async def _sync(
+        self, snapshot: Snapshot, keys: set[JobKey], *, drift_keys: set[JobKey]
+    ) -> dict[JobKey, Result]:
+        started = time.monotonic()
+        declared = snapshot.by_key()
+        results: dict[JobKey, Result] = {}
+        keep: set[JobKey] = set()
+        parked = self._parked(snapshot)
+        for key in keys:
+            desired = declared.get(key)
+            if key in parked:
+                state, reason = parked[key]
+                self.metrics.set_job_state(
+                    key, state,
+                    held_reason=HoldReason.FAILED_ROLLOUT.value if state == "held" else None,
+                    error_cause=ErrorCause.FILE.value if state == "error" else None,
+                )
+                file = desired.path if desired else None
+                self._drift_at.pop(key, None)  # not healed: no detection to time
+                if key in drift_keys and state == "held":
+                    # Nomad says the job changed (a `job scale`, a `job run` by hand):
+                    # say why the daemon leaves it, or the drift looks ignored.
+                    log.warning(
+                        "held: the rollout of this spec failed; the change made out of band "
+                        "is not healed while the spec is held (commit a change to the file "
+                        "to release it)",
+                        extra=job_fields(key, state=state, reason=reason, file=file),
+                    )
+                else:
+                    log.info("not resubmitted until its file changes", extra=job_fields(
+                        key, state=state, reason=reason, file=file))
+                self._pending_files.discard(key)
+                continue
+            keep.add(key)
+        keep -= self._defer(keep, parked)
+        if not keep:
+            return results
+        log.debug("syncing", extra={"fields": {
+            "jobs": sorted(f"{ns}/{job}" for ns, job in keep)[:20], "count": len(keep)}})
+        found, _unmanaged = await self._reconcile(snapshot, only=keep)
+        outcomes = list(found.values())
+        results.update(self._record_outcomes(outcomes, snapshot, drift_keys=drift_keys))
+        self._release_deferred_after(outcomes)
+        for key in keep:
+            if key not in found:
+                # Neither declared nor live any more (or out of scope): nothing to do.
+                self._forget(key)
+        self.metrics.reconcile_pass_duration.observe(time.monotonic() - started)
+        if not any(isinstance(r, BaseException) or r is Outcome.FAILED for r in results.values()):
+            self.metrics.mark_sync_succeeded()
+        return results
+
+    async def _reconcile(
+        self, snapshot: Snapshot, *, only: set[JobKey] | None
+    ) -> tuple[dict[JobKey, JobOutcome], tuple[JobKey, ...]]:
+        """One engine pass.  Returns the outcomes by job and the live jobs nobody declared
+        or owns (never touched; the metrics count them).
+
+        Without self-heal the policy's ``heal`` is off: the plan applies only changes
+        that come from git (``core/plan.py``, ``from_git``) and reports the rest.
+        """
+        if only is not None:
+            # The engine plans every job of the snapshot it is given: give it only these.
+            snapshot = dataclasses.replace(
+                snapshot, jobs=tuple(j for j in snapshot.jobs if j.key in only)
+            )
+        # New specs supersede a running deployment; healing out-of-band drift waits for it.
+        policy = dataclasses.replace(
+            self.engine.policy, supersede_only=frozenset(self._pending_files),
+            heal=self.settings.self_heal,
+        )  # fmt: skip
+        try:
+            result = await self.engine.reconcile(
+                snapshot, only=only, prune_history=self._prune_history(), policy=policy,
+                promotions=self.tracker.promotion_facts(),
+            )  # fmt: skip
+        except NomadError as exc:
+            self._set_nomad_error(exc)
+            self.metrics.observe_reconcile_error(exc)
+            raise
+        self._set_nomad_ok()
+        return {o.key: o for o in result.outcomes}, result.plan.unmanaged_keys
