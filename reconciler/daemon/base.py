@@ -12,7 +12,6 @@ and ``_forget``.  The parts build on it in one chain, each in its own module:
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import enum
 import logging
 import time
@@ -29,12 +28,10 @@ from reconciler.daemon.analysis import CanaryAnalysis
 from reconciler.daemon.debounce import Debouncer, ParseErrorGate
 from reconciler.daemon.hooks import DaemonObserver
 from reconciler.daemon.logging import SecretFilter
-from reconciler.daemon.ordering import Deferral, defer_changes
+from reconciler.daemon.memory import JobMemory
+from reconciler.daemon.ordering import defer_changes
 from reconciler.daemon.pass_lock import PassLock
 from reconciler.daemon.queue import WorkQueue
-from reconciler.daemon.rollout import (
-    RolloutTracker,
-)
 from reconciler.daemon.watcher import JobsDirWatcher
 from reconciler.errors import (
     NomadUnavailableError,
@@ -96,30 +93,6 @@ def nomad_config(settings: DaemonSettings) -> NomadConfig:
     return settings.nomad
 
 
-@dataclasses.dataclass
-class Tracking:
-    """A registration whose deployment the daemon follows."""
-
-    job_modify_index: int
-    digest: str
-    registered_at: float  # monotonic
-    revision: str | None
-    wave: int = 0
-
-
-@dataclasses.dataclass
-class Rejection:
-    """A spec Nomad refused for a reason in the file: not resubmitted until it changes,
-    except on a slow backoff (the server may change: an upgrade, a new driver)."""
-
-    digest: str
-    message: str
-    attempts: int
-    retry_at: float  # monotonic
-    timer: asyncio.TimerHandle | None = None
-
-
-
 class DaemonBase:
     """The daemon's memory and shared verbs (see the module docstring)."""
 
@@ -143,7 +116,7 @@ class DaemonBase:
         self.flags = dict(flags or {})
         self.metrics = metrics or ReconcilerMetrics()
         self.secret_filter = secret_filter
-        self.tracker = RolloutTracker()
+        self.memory = JobMemory()  # per job: indexes, rollouts, holds, timers; one forget
         self.clock = time.time  # the engine's clock: its plan reads the soak clock too
         self.gate = ParseErrorGate(settle=settings.settle)
         self.snapshot: Snapshot | None = None
@@ -154,26 +127,14 @@ class DaemonBase:
         self.revision: Revision | None = None
         self._reasons: dict[JobKey, set[Reason]] = {}
         self._running_reasons: dict[JobKey, set[Reason]] = {}  # of keys in a running batch
-        self._pending_files: set[JobKey] = set()  # file changed, not yet applied
-        self._changed_at: dict[JobKey, float] = {}  # monotonic time of the file event
-        self._drift_at: dict[JobKey, float] = {}  # wall time of an out-of-band change
-        self._known_index: dict[JobKey, int] = {}  # JobModifyIndex last seen in sync / ours
-        self._tracking: dict[JobKey, Tracking] = {}
-        self._rejected: dict[JobKey, Rejection] = {}  # specs Nomad refused for the file's sake
-        self._absent_since: dict[JobKey, float] = {}  # wall time an orphan was first held
         self._pruned_at: list[float] = []  # wall times of recent prunes (--prune-window)
         self._prune_recheck: asyncio.TimerHandle | None = None
-        self._deployment_events: dict[JobKey, dict[str, Any]] = {}  # latest payload per job
         self._stream_connected = False
         self._recovery_resync_at = -RECOVERY_RESYNC_MIN_S
         self._writes_waited_since = 0.0  # monotonic; 0: not waiting for a writer
         self._event_at: dict[str, float] = {}  # path -> monotonic time of its first event
-        self._deferred: dict[JobKey, Deferral] = {}  # file changes waiting (wave, cap)
-        self._timers: dict[JobKey, asyncio.TimerHandle] = {}
-        self._heal_timers: dict[JobKey, asyncio.TimerHandle] = {}  # healing after a deployment
         self._revision_seen: dict[str, float] = {}  # commit → wall time first seen
         self._reported_errors: frozenset[tuple[str, str]] = frozenset()
-        self._reported_orphans: set[JobKey] = set()  # told once that it keeps running
         self._recheck: asyncio.TimerHandle | None = None
         self._stop = asyncio.Event()
         self._reload = asyncio.Event()
@@ -276,7 +237,7 @@ class DaemonBase:
             self._nomad_error = str(exc)
 
     def _cancel_rollout_check(self, key: JobKey) -> None:
-        timer = self._timers.pop(key, None)
+        timer = self.memory.rollout_timers.pop(key, None)
         if timer is not None:
             timer.cancel()
 
@@ -284,26 +245,26 @@ class DaemonBase:
         self._cancel_rollout_check(key)
 
         def fire() -> None:
-            self._timers.pop(key, None)
+            self.memory.rollout_timers.pop(key, None)
             self._submit([key], Reason.ROLLOUT)
 
-        self._timers[key] = asyncio.get_running_loop().call_later(max(delay, 0.0), fire)
+        self.memory.rollout_timers[key] = asyncio.get_running_loop().call_later(max(delay, 0.0), fire)
 
     def _heal_after_deployment(self, key: JobKey) -> None:
         """Re-check a job whose healing waits for a running deployment, until it ends.
 
         Deployment events wake it at once; the timer covers blocking-query mode.
         """
-        old = self._heal_timers.pop(key, None)
+        old = self.memory.heal_timers.pop(key, None)
         if old is not None:
             old.cancel()
 
         def fire() -> None:
-            self._heal_timers.pop(key, None)
+            self.memory.heal_timers.pop(key, None)
             self._submit([key], Reason.NOMAD)
 
         delay = max(self.settings.rollout_poll, 1.0)
-        self._heal_timers[key] = asyncio.get_running_loop().call_later(delay, fire)
+        self.memory.heal_timers[key] = asyncio.get_running_loop().call_later(delay, fire)
 
     def _loaded(self) -> Snapshot:
         """The checkout as last loaded (a snapshot is never unloaded once there)."""
@@ -327,55 +288,40 @@ class DaemonBase:
 
     def _defer(self, keys: set[JobKey], parked: Mapping[JobKey, tuple[str, str]]) -> set[JobKey]:
         """File changes among ``keys`` that must wait for a lower wave or the deployment cap."""
-        changed = {k: self._wave_of(k) for k in keys if k in self._pending_files}
+        changed = {k: self._wave_of(k) for k in keys if k in self.memory.pending_files}
         if not changed:
             return set()
         deploying = {k for k in changed
                      if k in self._declared and expects_deployment(self._declared[k].canonical)}
         deferrals = defer_changes(
             changed, deploying=deploying,
-            rolling={k: t.wave for k, t in self._tracking.items()},
+            rolling={k: t.wave for k, t in self.memory.tracking.items()},
             held={k: self._wave_of(k) for k, (state, _r) in parked.items() if state == "held"},
             cap=self.settings.max_concurrent_deployments,
         )  # fmt: skip
         for key, deferral in deferrals.items():
-            if self._deferred.get(key) != deferral:
+            if self.memory.deferred.get(key) != deferral:
                 log.info("change deferred", extra=job_fields(
                     key, reason=deferral.reason, detail=deferral.detail))
-            self._deferred[key] = deferral
+            self.memory.deferred[key] = deferral
             self.metrics.set_job_state(key, "held", held_reason=deferral.reason)
         return set(deferrals)
 
     def _release_deferred_after(self, outcomes: Iterable[JobOutcome]) -> None:
         """A registration went through (a lower wave may be done): retry deferred changes."""
-        if self._deferred and any(
-            o.result in (SyncResult.CREATED, SyncResult.UPDATED) and o.key not in self._tracking
+        if self.memory.deferred and any(
+            o.result in (SyncResult.CREATED, SyncResult.UPDATED) and o.key not in self.memory.tracking
             for o in outcomes
         ):
             self._release_deferred()
 
     def _release_deferred(self) -> None:
-        if self._deferred:
-            keys = list(self._deferred)
-            self._deferred.clear()
+        if self.memory.deferred:
+            keys = list(self.memory.deferred)
+            self.memory.deferred.clear()
             self._submit(keys, Reason.FILE)
 
     def _forget(self, key: JobKey) -> None:
         """A job gone from the checkout and from Nomad: drop everything kept about it."""
-        self._pending_files.discard(key)
-        self._drop_rejection(key)
-        for table in (self._changed_at, self._drift_at, self._known_index, self._tracking,
-                      self._deployment_events, self._deferred, self._absent_since):
-            table.pop(key, None)
-        self._reported_orphans.discard(key)
-        self._cancel_rollout_check(key)
-        heal_timer = self._heal_timers.pop(key, None)
-        if heal_timer is not None:
-            heal_timer.cancel()
-        self.tracker.forget(key)
+        self.memory.forget(key)
         self.metrics.forget_job(key)
-
-    def _drop_rejection(self, key: JobKey) -> None:
-        rejected = self._rejected.pop(key, None)
-        if rejected is not None and rejected.timer is not None:
-            rejected.timer.cancel()

@@ -178,8 +178,7 @@ class Daemon(NomadEvents):
         if self.watcher is not None:
             self.watcher.stop()
         self.debouncer.cancel()
-        for timer in (*self._timers.values(), *self._heal_timers.values()):
-            timer.cancel()
+        self.memory.cancel_timers()
         if self._recheck is not None:
             self._recheck.cancel()
         if self._prune_recheck is not None:

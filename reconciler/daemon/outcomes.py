@@ -14,7 +14,8 @@ from collections.abc import Iterable
 
 from reconciler.core.actions import ActionKind, HoldReason
 from reconciler.core.diff import DriftState
-from reconciler.daemon.base import Reason, Rejection, Tracking, held_reason_of, job_fields
+from reconciler.daemon.base import Reason, held_reason_of, job_fields
+from reconciler.daemon.memory import Rejection, Tracking
 from reconciler.daemon.prunes import Prunes
 from reconciler.daemon.queue import Outcome, Result
 from reconciler.errors import (
@@ -61,7 +62,7 @@ class Outcomes(Prunes):
                     held_reason=held_reason_of(out) if state == "held" else None,
                     error_cause=out.error.cause.value if out.error is not None else None,
                 )
-            drift_at = self._drift_at.pop(key, None)
+            drift_at = self.memory.drift_at.pop(key, None)
             drifted = out.action.drift.state in (
                 DriftState.MODIFIED, DriftState.MISSING, DriftState.ORPHANED)
             # Only out-of-band drift counts: an event for our own in-flight write (its
@@ -69,7 +70,7 @@ class Outcomes(Prunes):
             # and neither is creating a job this process never saw in sync (start-up,
             # or an event replayed from before it started): nothing drifted from a
             # state it knew.
-            seen_in_sync = key in self._known_index
+            seen_in_sync = key in self.memory.known_index
             if drift_at is not None and drifted and key in drift_keys and seen_in_sync:
                 self.metrics.observe_drift_detected(max(time.time() - drift_at, 0.0))
             if out.result in (SyncResult.CREATED, SyncResult.UPDATED):
@@ -78,13 +79,13 @@ class Outcomes(Prunes):
                 op = "purge" if out.action.purge else "stop"
                 self.metrics.observe_sync_operation(op, "success")
                 log.info("pruned", extra=job_fields(key, operation=op))
-                self._pending_files.discard(key)
+                self.memory.pending_files.discard(key)
                 self._pruned_at.append(time.time())  # counts against --max-prune for a window
-                self._absent_since.pop(key, None)
+                self.memory.absent_since.pop(key, None)
             elif out.result is SyncResult.FAILED:
                 results[key] = self._failed(key, out)
             elif out.action.unhealed:
-                self._known_index.pop(key, None)
+                self.memory.known_index.pop(key, None)
                 log.warning("drift (not healed: --no-self-heal)", extra=job_fields(
                     key, state=out.action.drift.state.value, change=out.action.reason))
             elif out.result is SyncResult.HELD:
@@ -92,7 +93,7 @@ class Outcomes(Prunes):
                 log.info("held", extra=job_fields(key, reason=out.message or out.action.reason))
                 if out.action.desired is None and out.action.hold_reason is HoldReason.GUARD:
                     # An orphan a prune guard holds: its grace period runs from now.
-                    self._absent_since.setdefault(key, time.time())
+                    self.memory.absent_since.setdefault(key, time.time())
                     prune_held = True
                 elif out.action.hold_reason is HoldReason.ACTIVE_DEPLOYMENT:
                     self._heal_after_deployment(key)
@@ -102,10 +103,10 @@ class Outcomes(Prunes):
                 live = out.action.live
                 self._report_orphan(out)
                 if out.action.drift.state is DriftState.IN_SYNC and live is not None:
-                    self._known_index[key] = live.job_modify_index
+                    self.memory.known_index[key] = live.job_modify_index
                     if self._is_current(out):
-                        self._pending_files.discard(key)
-                        self._changed_at.pop(key, None)
+                        self.memory.pending_files.discard(key)
+                        self.memory.changed_at.pop(key, None)
                 if out.action.kind is ActionKind.PROMOTE or (
                     live is not None and live.active_deployment is not None
                 ):
@@ -135,20 +136,20 @@ class Outcomes(Prunes):
         latency = None
         if self._is_current(out):
             # The registered spec is the file's current one: the change has landed.
-            changed_at = self._changed_at.pop(key, None)
-            if changed_at is not None and key in self._pending_files:
+            changed_at = self.memory.changed_at.pop(key, None)
+            if changed_at is not None and key in self.memory.pending_files:
                 latency = max(accepted - changed_at, 0.0)
                 self.metrics.observe_change_registered(latency)
-            self._pending_files.discard(key)
+            self.memory.pending_files.discard(key)
         if out.job_modify_index:
-            self._known_index[key] = out.job_modify_index
+            self.memory.known_index[key] = out.job_modify_index
         desired = out.action.desired
         log.info("registered", extra=job_fields(
             key, operation=op, file=desired.path if desired else None,
             job_modify_index=out.job_modify_index, change=out.action.reason[:200],
             latency_s=round(latency, 3) if latency is not None else None))
         if desired is not None and expects_deployment(desired.canonical):
-            self._tracking[key] = Tracking(
+            self.memory.tracking[key] = Tracking(
                 job_modify_index=out.job_modify_index or 0, digest=desired.digest,
                 registered_at=now, revision=self.revision.commit if self.revision else None,
                 wave=self._wave_of(key),
@@ -158,7 +159,7 @@ class Outcomes(Prunes):
 
     def _promoted(self, key: JobKey, out: JobOutcome) -> None:
         dep_id = out.action.deployment_id or ""
-        self.tracker.mark_promoted(key, dep_id)  # one promote per deployment, whatever asks
+        self.memory.rollouts.mark_promoted(key, dep_id)  # one promote per deployment, whatever asks
         self.metrics.observe_sync_operation("promote", "success")
         log.info("promoted canaries", extra=job_fields(
             key, deployment=dep_id[:8], reason=out.action.reason))
@@ -210,20 +211,20 @@ class Outcomes(Prunes):
 
     def _reject(self, key: JobKey, digest: str, message: str) -> float:
         """Park a spec Nomad refused for the file's sake; returns the delay before the slow retry."""
-        previous = self._rejected.get(key)
+        previous = self.memory.rejected.get(key)
         attempts = (
             previous.attempts + 1 if previous is not None and previous.digest == digest else 1
         )
-        self._drop_rejection(key)
+        self.memory.drop_rejection(key)
         delays = self.settings.rejected_backoffs or (3600.0,)
         delay = delays[min(attempts, len(delays)) - 1]
 
         def retry() -> None:
-            rejected = self._rejected.get(key)
+            rejected = self.memory.rejected.get(key)
             if rejected is not None:
                 rejected.timer = None
             self._submit([key], Reason.RESYNC)
 
         timer = asyncio.get_running_loop().call_later(delay, retry)
-        self._rejected[key] = Rejection(digest, message, attempts, time.monotonic() + delay, timer)
+        self.memory.rejected[key] = Rejection(digest, message, attempts, time.monotonic() + delay, timer)
         return delay

@@ -26,14 +26,14 @@ class Prunes(Checkout):
         """The memory the prune guards decide from (``reconciler.core.prune``)."""
         cutoff = time.time() - self.settings.prune_window
         self._pruned_at = [at for at in self._pruned_at if at > cutoff]
-        return PruneHistory(absent_since=dict(self._absent_since), pruned_at=tuple(self._pruned_at))
+        return PruneHistory(absent_since=dict(self.memory.absent_since), pruned_at=tuple(self._pruned_at))
 
     def _schedule_prune_recheck(self, snapshot: Snapshot) -> None:
         """Look again when a prune guard may let go: the checkout settled (re-read it
         each second), a grace period ends, or a prune leaves the window."""
         now = time.time()
         s = self.settings
-        due = [at + s.prune_grace - now for at in self._absent_since.values()]
+        due = [at + s.prune_grace - now for at in self.memory.absent_since.values()]
         due += [at + s.prune_window - now for at in self._pruned_at]
         if snapshot.revision is not None and snapshot.revision.busy:
             due.append(1.0)
@@ -67,11 +67,11 @@ class Prunes(Checkout):
             out.action.drift.state is DriftState.ORPHANED and live is not None and not live.stop
         )
         if not orphan:
-            self._reported_orphans.discard(key)
+            self.memory.reported_orphans.discard(key)
             return
-        if key in self._reported_orphans:
+        if key in self.memory.reported_orphans:
             return
-        self._reported_orphans.add(key)
+        self.memory.reported_orphans.add(key)
         ownership = read_ownership(live.meta if live else None)
         source = ownership.source if ownership else "?"
         log.warning(

@@ -54,10 +54,10 @@ class Rollouts(Outcomes):
 
     async def _check_rollout(self, key: JobKey) -> None:
         """Read the job's latest deployment and act on it (promote, hold, report)."""
-        tracking = self._tracking.get(key)
+        tracking = self.memory.tracking.get(key)
         now_mono = time.monotonic()
         dep: dict[str, Any] | None
-        cached = self._deployment_events.pop(key, None)
+        cached = self.memory.deployment_events.pop(key, None)
         if (
             cached is not None
             and tracking is not None
@@ -79,7 +79,7 @@ class Rollouts(Outcomes):
         if dep is None:
             if tracking is not None and now_mono - tracking.registered_at < ROLLOUT_APPEAR_TIMEOUT_S:
                 self._schedule_rollout_check(key, self.settings.rollout_poll)
-            elif self._tracking.pop(key, None) is not None:
+            elif self.memory.tracking.pop(key, None) is not None:
                 self._release_deferred()
             return
         desired = self._declared.get(key)
@@ -93,7 +93,7 @@ class Rollouts(Outcomes):
                 key, file=desired.path if desired else None, error=str(exc)))
             soak = None
         # On the engine's clock: its plan reads the soak clock too.
-        update = self.tracker.observe(
+        update = self.memory.rollouts.observe(
             key, dep, now=self.clock(), soak=soak,
             digest=tracking.digest if tracking is not None else None,
         )  # fmt: skip
@@ -108,16 +108,16 @@ class Rollouts(Outcomes):
                 allocations=self.client.deployment_allocations,
             )  # fmt: skip
             if gate is None:
-                self.tracker.set_analysis(key, update.deployment_id, NO_ANALYSIS)
+                self.memory.rollouts.set_analysis(key, update.deployment_id, NO_ANALYSIS)
             elif gate.passed:
-                self.tracker.set_analysis(key, update.deployment_id, Analysis(
+                self.memory.rollouts.set_analysis(key, update.deployment_id, Analysis(
                     AnalysisState.PASSED, gate.reason))
             else:
-                self.tracker.set_analysis(key, update.deployment_id, Analysis(
+                self.memory.rollouts.set_analysis(key, update.deployment_id, Analysis(
                     AnalysisState.WAITING, gate.reason))
             if gate is not None and gate.failed:
                 await self.client.fail_deployment(update.deployment_id, namespace=key[0])
-                self.tracker.hold(key, tracking.digest if tracking else desired.digest, gate.reason)
+                self.memory.rollouts.hold(key, tracking.digest if tracking else desired.digest, gate.reason)
                 log.warning("analysis failed the canaries: deployment failed, Nomad rolls back",
                             extra=job_fields(key, deployment=update.deployment_id[:8],
                                           reason=gate.reason))  # fmt: skip
@@ -144,7 +144,7 @@ class Rollouts(Outcomes):
             self.metrics.clear_analysis(key)
             self.analysis.forget(key, update.deployment_id)
             self._cancel_rollout_check(key)  # a safety re-check may still be pending
-            finished = self._tracking.pop(key, None)
+            finished = self.memory.tracking.pop(key, None)
             self._release_deferred()  # a later wave or a capped change may go now
             if update.phase is RolloutPhase.SUCCESSFUL and finished and finished.revision:
                 seen = self._revision_seen.get(finished.revision)

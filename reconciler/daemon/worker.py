@@ -60,8 +60,8 @@ class Worker(Rollouts):
         # sync of that job could resubmit it.
         # (A promotion pass needs no look first: its check just asked for it.)
         check = {k for k in rest if k not in sync_keys} | {
-            k for k in (self._tracking if ALL in batch else sync_keys)
-            if k in self._tracking and reasons.get(k) != {Reason.PROMOTE}
+            k for k in (self.memory.tracking if ALL in batch else sync_keys)
+            if k in self.memory.tracking and reasons.get(k) != {Reason.PROMOTE}
         }
         gate = asyncio.Semaphore(ROLLOUT_CHECK_CONCURRENCY)
 
@@ -90,7 +90,7 @@ class Worker(Rollouts):
                 # Drift Nomad told us about, not explained by a file change of ours.
                 drift_keys = {k for k in sync_keys
                               if Reason.NOMAD in reasons.get(k, set())
-                              and k not in self._pending_files}
+                              and k not in self.memory.pending_files}
                 results.update(
                     await self._sync(self._loaded(), sync_keys, drift_keys=drift_keys)
                 )
@@ -106,14 +106,14 @@ class Worker(Rollouts):
         parked: dict[JobKey, tuple[str, str]] = {}
         now = time.monotonic()
         for key, job in snapshot.by_key().items():
-            reason = self.tracker.hold_for(key, job.digest)
+            reason = self.memory.rollouts.hold_for(key, job.digest)
             if reason is not None:
                 parked[key] = ("held", reason)
                 continue
-            rejected = self._rejected.get(key)
+            rejected = self.memory.rejected.get(key)
             if rejected is not None:
                 if rejected.digest != job.digest:
-                    self._drop_rejection(key)  # a new spec: try it
+                    self.memory.drop_rejection(key)  # a new spec: try it
                 elif now < rejected.retry_at:
                     parked[key] = ("error", rejected.message)
         return parked
@@ -138,7 +138,7 @@ class Worker(Rollouts):
         held_reasons = {k: held_reason_of(o) for k, o in outcomes.items()
                         if states.get(k) == "held"}  # fmt: skip
         held_reasons.update(dict.fromkeys(held, HoldReason.FAILED_ROLLOUT.value))
-        held_reasons.update({k: self._deferred[k].reason for k in deferred if k in self._deferred})
+        held_reasons.update({k: self.memory.deferred[k].reason for k in deferred if k in self.memory.deferred})
         error_causes = {k: o.error.cause.value for k, o in outcomes.items() if o.error is not None}
         error_causes.update(
             {k: ErrorCause.FILE.value for k, (state, _r) in parked.items() if state == "error"}
@@ -157,7 +157,7 @@ class Worker(Rollouts):
         # the event stream dropped meanwhile): look at them once.
         self._submit(
             [k for k, job in self._declared.items()
-             if k not in self._tracking and k not in parked and self._may_promote(job)],
+             if k not in self.memory.tracking and k not in parked and self._may_promote(job)],
             Reason.ROLLOUT,
         )
         if not self._first_pass_done:
@@ -188,7 +188,7 @@ class Worker(Rollouts):
                     error_cause=ErrorCause.FILE.value if state == "error" else None,
                 )
                 file = desired.path if desired else None
-                self._drift_at.pop(key, None)  # not healed: no detection to time
+                self.memory.drift_at.pop(key, None)  # not healed: no detection to time
                 if key in drift_keys and state == "held":
                     # Nomad says the job changed (a `job scale`, a `job run` by hand):
                     # say why the daemon leaves it, or the drift looks ignored.
@@ -201,7 +201,7 @@ class Worker(Rollouts):
                 else:
                     log.info("not resubmitted until its file changes", extra=job_fields(
                         key, state=state, reason=reason, file=file))
-                self._pending_files.discard(key)
+                self.memory.pending_files.discard(key)
                 continue
             keep.add(key)
         keep -= self._defer(keep, parked)
@@ -238,13 +238,13 @@ class Worker(Rollouts):
             )
         # New specs supersede a running deployment; healing out-of-band drift waits for it.
         policy = dataclasses.replace(
-            self.engine.policy, supersede_only=frozenset(self._pending_files),
+            self.engine.policy, supersede_only=frozenset(self.memory.pending_files),
             heal=self.settings.self_heal,
         )  # fmt: skip
         try:
             result = await self.engine.reconcile(
                 snapshot, only=only, prune_history=self._prune_history(), policy=policy,
-                promotions=self.tracker.promotion_facts(),
+                promotions=self.memory.rollouts.promotion_facts(),
             )  # fmt: skip
         except NomadError as exc:
             self._set_nomad_error(exc)

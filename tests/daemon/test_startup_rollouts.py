@@ -38,7 +38,7 @@ async def test_an_old_deployment_event_is_not_reported_as_the_current_state(
                 "Status": "running",
                 "StatusDescription": "Deployment is running but requires manual promotion",
             }
-            daemon._deployment_events[("default", "web")] = stale
+            daemon.memory.deployment_events[("default", "web")] = stale
             daemon.queue = _NoQueue()  # type: ignore[assignment]
             with caplog.at_level(logging.INFO, logger="reconciler.daemon"):
                 daemon.on_deployment(DeploymentChange(("default", "web"), stale))
