@@ -18,7 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from reconciler.core.plan import Plan, compute_plan
+from reconciler.core.actions import Plan
+from reconciler.core.plan import compute_plan
 from reconciler.daemon.hooks import DaemonState
 from reconciler.errors import NomadError
 from reconciler.model import JobKey, Revision, Snapshot
