@@ -10,6 +10,13 @@ parser defaults of ``template``/``vault``/``periodic``/``scaling`` are filled,
 driver ``config`` is passed through with nested blocks as lists of maps, and
 ``meta``/``env`` values are stringified.
 
+``nomad_version`` picks the job specification: ``None`` reads every block and
+argument the schema knows (Nomad 1.0's and the later ones it lists, see
+``hcl_schema``); a release refuses what that release's ``nomad job run`` does
+not know, with HCL's own words.  Reading the newest by default lets one checkout
+serve clusters of several releases: the cluster's version (``later_fields``)
+or ``--nomad-version`` then says what a given release cannot take.
+
 Pure apart from reading var files and the filesystem functions (both can be
 turned off).  Every bad input raises a ``JobSpecError`` naming file, line,
 column and reason.
@@ -26,7 +33,7 @@ from reconciler.jobspec import hcl_syntax as ast
 from reconciler.jobspec.durations import DurationError, parse_go_duration
 from reconciler.jobspec.hcl_eval import Evaluator
 from reconciler.jobspec.hcl_functions import build_evaluator
-from reconciler.jobspec.hcl_schema import STRUCTS, Attr, Fixed, Nested, Struct
+from reconciler.jobspec.hcl_schema import STRUCTS, Attr, Fixed, Nested, Struct, Version
 from reconciler.jobspec.hcl_types import ConversionError, to_bool, to_number, to_string
 from reconciler.jobspec.limits import DEFAULT_MAX_FILE_SIZE
 from reconciler.jobspec.variables import (
@@ -49,16 +56,18 @@ def convert_hcl(
     base_dir: str | None = None,
     fs_root: str | None = None,
     read_limit: int = DEFAULT_MAX_FILE_SIZE,
+    nomad_version: Version | None = None,
 ) -> dict[str, Any]:
     """The API job (the object inside ``{"Job": ...}``) an HCL2 job file describes.
 
     ``fs_root``, when given, confines filesystem functions (``file()``...) to that tree;
-    ``read_limit`` bounds the size of each file they read.
+    ``read_limit`` bounds the size of each file they read; ``nomad_version``: the
+    release whose job specification is read (``None``: the newest modelled).
     """
     try:
         return _convert(
             text, path=path, inputs=inputs, allow_fs=allow_fs, base_dir=base_dir,
-            fs_root=fs_root, read_limit=read_limit,
+            fs_root=fs_root, read_limit=read_limit, version=nomad_version,
         )  # fmt: skip
     except RecursionError:
         # Only pathological nesting gets here; it is still this file's error, not a crash.
@@ -67,7 +76,7 @@ def convert_hcl(
 
 def _convert(
     text: str, *, path: str, inputs: VariableInputs, allow_fs: bool, base_dir: str | None,
-    fs_root: str | None, read_limit: int,
+    fs_root: str | None, read_limit: int, version: Version | None,
 ) -> dict[str, Any]:
     if text.lstrip(" ").startswith("{"):
         # Nomad would read this as HCL's JSON syntax; this converter reads native syntax only.
@@ -104,7 +113,7 @@ def _convert(
     var_values = resolve_variables(decls, inputs, ev)
     local_values = _evaluate_locals(body, ev, var_values)
     scope: dict[str, Any] = {"var": var_values, "local": local_values}
-    return _Decoder(ev).job(jobs[0], scope)
+    return _Decoder(ev, version).job(jobs[0], scope)
 
 
 def levenshtein(a: str, b: str) -> int:
@@ -189,9 +198,10 @@ def _evaluate_locals(body: ast.Body, ev: Evaluator, var_values: Mapping[str, Any
 class _Decoder:
     """Decodes block bodies against the schema; one per file."""
 
-    def __init__(self, ev: Evaluator) -> None:
+    def __init__(self, ev: Evaluator, version: Version | None = None) -> None:
         self.ev = ev
         self.path = ev.path
+        self.version = version
 
     # ------------------------------------------------------------- errors
     def syntax(self, pos: ast.Pos, reason: str) -> JobSyntaxError:
@@ -343,9 +353,10 @@ class _Decoder:
 
     def decode(self, struct: Struct, body: ast.Body, scope: Scope, *, label: tuple[str, str] | None = None) -> dict[str, Any]:
         """One block body → an API object with every field of ``struct``, in order."""
-        attr_specs = struct.attrs
-        block_specs = struct.blocks
-        map_names = {a.hcl for a in struct.fields if isinstance(a, Attr) and a.kind in _MAP_KINDS}
+        fields = struct.known(self.version)
+        attr_specs = struct.attrs_at(self.version)
+        block_specs = struct.blocks_at(self.version)
+        map_names = {a.hcl for a in fields if isinstance(a, Attr) and a.kind in _MAP_KINDS}
         # Free-form maps are blocks; only job/group/task meta and task env may also be
         # written as an attribute (`meta = {...}`), as in Nomad.
         blocks_only = tuple(n for n in map_names if n is not None and n not in struct.attr_maps)
@@ -361,7 +372,9 @@ class _Decoder:
             blocks.setdefault(block.type, []).append((block, bscope))
 
         out: dict[str, Any] = {}
-        for f in struct.fields:
+        for f in fields:
+            if not struct.added and getattr(f, "since", None) and getattr(f, "hcl", None) not in {*attrs, *blocks}:
+                continue  # a later field of a 1.0 struct: printed only when set
             if isinstance(f, Fixed):
                 out[f.json] = f.value
             elif isinstance(f, Attr):
@@ -528,6 +541,26 @@ class _Decoder:
                 raise self.syntax(block.pos, f'Invalid scaling policy type; Invalid policy type, expected "{policy["Type"]}" but found "{wanted}"')
             policies.append(policy)
         out["ScalingPolicies"] = policies or None
+        for block, _ in blocks.get("action", []):
+            if not any(a.name == "command" for a in block.body.attributes):
+                raise self.syntax(block.pos, 'Missing required argument; The argument "command" is required, but no definition was found.')
+        if "Identities" in out:
+            self.task_identity(out, blocks.get("identity", []))
+
+    def task_identity(self, out: dict[str, Any], found: list[tuple[ast.Block, Scope]]) -> None:
+        """Before 1.7 ``identity`` is one block (Task.Identity, api/tasks.go v1.5.0); from
+        1.7 the unnamed or "default" one becomes Task.Identity and the rest stay in
+        Identities (jobspec2/parse_job.go v1.7.0 normalizeJob)."""
+        identities = out.pop("Identities")
+        if self.version is not None and self.version < (1, 7, 0):
+            if len(found) > 1:
+                first, second = found[0][0].pos, found[1][0].pos
+                raise self.syntax(second, f"Duplicate identity block; Only one identity block is allowed. Another was defined at {self.path}:{first.line},{first.column}.")
+            out["Identity"] = identities[0]
+            return
+        default = next((i for i, wid in enumerate(identities) if wid["Name"] in ("", "default")), None)
+        out["Identity"] = identities.pop(default) if default is not None else None
+        out["Identities"] = identities
 
     def _shorthands(self, out: dict[str, Any], attrs: Mapping[str, ast.Attribute], scope: Scope, names: tuple[str, ...]) -> None:
         for op in names:

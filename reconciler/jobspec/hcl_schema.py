@@ -1,5 +1,12 @@
-"""The jobspec block schema of Nomad 1.0: which blocks and arguments exist where,
-and which API JSON field each one fills.
+"""The jobspec block schema of Nomad 1.0 and the later blocks and arguments users
+hit most: which blocks and arguments exist where, and which API JSON field each fills.
+
+A field with ``since`` is in the job specification from that release on (the ``hcl``
+tags of Nomad's ``api`` package at the tag cited beside it): a converter told an
+older release does not know it, so HCL refuses it there exactly as that release's
+``nomad job run`` does.  In a struct Nomad 1.0 already had, such a field is printed
+only when the file sets it, so a file using none of them converts to the same JSON
+as before; the structs added later print every field they know.
 
 Each ``Struct`` lists its API fields in the order Nomad's ``api`` package
 declares them (the order ``nomad job run -output`` prints), each with the HCL
@@ -12,6 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+Version = tuple[int, int, int]
 
 
 @dataclass(frozen=True)
@@ -29,6 +38,7 @@ class Attr:
     hcl: str | None
     kind: str
     pointer: bool = True
+    since: Version | None = None
 
 
 @dataclass(frozen=True)
@@ -45,6 +55,7 @@ class Nested:
     struct: str
     mode: str = "one"
     label: str | None = None
+    since: Version | None = None
 
 
 @dataclass(frozen=True)
@@ -66,14 +77,30 @@ class Struct:
     extra_blocks: tuple[str, ...] = ()  # accepted HCL blocks handled by hooks
     attr_maps: tuple[str, ...] = ()  # string maps that may also be written as `name = {...}`
     omit_empty: tuple[str, ...] = field(default=())  # fields with `json:",omitempty"`
+    added: bool = False  # a struct Nomad added after 1.0: its later fields are always printed
+
+    def known(self, version: Version | None) -> tuple[Field, ...]:
+        """The fields the job specification of ``version`` has (``None``: every one)."""
+        return tuple(f for f in self.fields if _known(f, version))
+
+    def attrs_at(self, version: Version | None) -> dict[str, Attr]:
+        return {f.hcl: f for f in self.known(version) if isinstance(f, Attr) and f.hcl}
+
+    def blocks_at(self, version: Version | None) -> dict[str, Nested]:
+        return {f.hcl: f for f in self.known(version) if isinstance(f, Nested)}
 
     @property
     def attrs(self) -> dict[str, Attr]:
-        return {f.hcl: f for f in self.fields if isinstance(f, Attr) and f.hcl}
+        return self.attrs_at(None)
 
     @property
     def blocks(self) -> dict[str, Nested]:
-        return {f.hcl: f for f in self.fields if isinstance(f, Nested)}
+        return self.blocks_at(None)
+
+
+def _known(f: Field, version: Version | None) -> bool:
+    since = getattr(f, "since", None)
+    return since is None or version is None or version >= since
 
 
 def _s(json: str, hcl: str | None, kind: str = "string", pointer: bool = True) -> Attr:
@@ -83,6 +110,11 @@ def _s(json: str, hcl: str | None, kind: str = "string", pointer: bool = True) -
 def _v(json: str, hcl: str | None, kind: str = "string") -> Attr:
     """A value (non-pointer) field: zero value when unset."""
     return Attr(json, hcl, kind, False)
+
+
+def _later(json: str, hcl: str, kind: str, since: Version, *, pointer: bool = True) -> Attr:
+    """An argument Nomad added in release ``since``."""
+    return Attr(json, hcl, kind, pointer, since)
 
 
 CONSTRAINT = Struct(
@@ -390,6 +422,7 @@ SERVICE = Struct(
         _s("Meta", "meta", "string_map"),
         _s("CanaryMeta", "canary_meta", "string_map"),
         _v("TaskName", "task"),
+        _later("Provider", "provider", "string", (1, 3, 0), pointer=False),  # api/services.go v1.3.0
     ),
 )
 
@@ -501,6 +534,29 @@ SCALING = Struct(
     ),
 )
 
+# api/tasks.go v1.5.0 WorkloadIdentity (env, file); v1.7.0 adds the rest and makes
+# `identity` repeatable (Task.Identities); v1.9.0 adds filepath.
+WORKLOAD_IDENTITY = Struct(
+    "identity",
+    (
+        _later("Name", "name", "string", (1, 7, 0), pointer=False),
+        _later("Audience", "aud", "strings", (1, 7, 0)),
+        _later("ChangeMode", "change_mode", "string", (1, 7, 0), pointer=False),
+        _later("ChangeSignal", "change_signal", "string", (1, 7, 0), pointer=False),
+        _v("Env", "env", "bool"),
+        _v("File", "file", "bool"),
+        _later("Filepath", "filepath", "string", (1, 9, 0), pointer=False),
+        _later("ServiceName", "service_name", "string", (1, 7, 0), pointer=False),
+        _later("TTL", "ttl", "duration", (1, 7, 0), pointer=False),
+    ),
+    added=True,
+)
+
+# api/tasks.go v1.7.0 Action: `command` is required (no ",optional").
+ACTION = Struct(
+    "action", (Fixed("Name", ""), _v("Command", "command"), _s("Args", "args", "strings")), added=True
+)
+
 TASK = Struct(
     "task",
     (
@@ -529,10 +585,27 @@ TASK = Struct(
         _v("KillSignal", "kill_signal"),
         _v("Kind", "kind"),
         Fixed("ScalingPolicies"),
+        # api/tasks.go v1.5.0: one `identity` block; v1.7.0: repeatable, the unnamed or
+        # "default" one moved to Identity by jobspec2/parse_job.go normalizeJob.
+        Nested("Identities", "identity", "identity", "list", since=(1, 5, 0)),
+        Nested("Actions", "action", "action", "list", label="Name", since=(1, 7, 0)),
     ),
     extra_blocks=("scaling",),
     attr_maps=("env", "meta"),
     omit_empty=("CSIPluginConfig",),
+)
+
+# api/tasks.go v1.8.0 DisconnectStrategy (jobspec2 prints it as decoded: the
+# defaults come from Canonicalize, on the server).
+DISCONNECT = Struct(
+    "disconnect",
+    (
+        _s("LostAfter", "lost_after", "duration"),
+        _s("StopOnClientAfter", "stop_on_client_after", "duration"),
+        _s("Replace", "replace", "bool"),
+        _s("Reconcile", "reconcile"),
+    ),
+    added=True,
 )
 
 GROUP = Struct(
@@ -546,6 +619,7 @@ GROUP = Struct(
         Nested("Spreads", "spread", "spread", "list"),
         Nested("Volumes", "volume", "volume", "map", label="Name"),
         Nested("RestartPolicy", "restart", "restart"),
+        Nested("Disconnect", "disconnect", "disconnect", since=(1, 8, 0)),  # api/tasks.go v1.8.0
         Nested("ReschedulePolicy", "reschedule", "reschedule"),
         Nested("EphemeralDisk", "ephemeral_disk", "ephemeral_disk"),
         Nested("Update", "update", "update"),
@@ -555,11 +629,17 @@ GROUP = Struct(
         Nested("Services", "service", "service", "list"),
         _s("ShutdownDelay", "shutdown_delay", "duration"),
         _s("StopAfterClientDisconnect", "stop_after_client_disconnect", "duration"),
+        _later("MaxClientDisconnect", "max_client_disconnect", "duration", (1, 3, 0)),  # api/tasks.go v1.3.0
         Nested("Scaling", "scaling", "scaling"),
+        _later("PreventRescheduleOnLost", "prevent_reschedule_on_lost", "bool", (1, 7, 2)),  # api/tasks.go v1.7.2
     ),
     extra_blocks=("vault",),
     attr_maps=("meta",),
 )
+
+# api/jobs.go v1.8.0 JobUIConfig, JobUILink.
+UI_LINK = Struct("link", (_v("Label", "label"), _v("URL", "url")), added=True)
+UI = Struct("ui", (_v("Description", "description"), Nested("Links", "link", "link", "list")), added=True)
 
 JOB = Struct(
     "job",
@@ -572,6 +652,7 @@ JOB = Struct(
         _s("Priority", "priority", "int"),
         _s("AllAtOnce", "all_at_once", "bool"),
         _s("Datacenters", "datacenters", "strings"),
+        _later("NodePool", "node_pool", "string", (1, 6, 0)),  # api/jobs.go v1.6.0
         Nested("Constraints", "constraint", "constraint", "list"),
         Nested("Affinities", "affinity", "affinity", "list"),
         Nested("TaskGroups", "group", "group", "list", label="Name"),
@@ -585,6 +666,7 @@ JOB = Struct(
         _s("Meta", "meta", "string_map"),
         _s("ConsulToken", "consul_token"),
         _s("VaultToken", "vault_token"),
+        Nested("UI", "ui", "ui", since=(1, 8, 0)),  # api/jobs.go v1.8.0
         Fixed("Stop"),
         Fixed("ParentID"),
         Fixed("Dispatched", False),
@@ -613,6 +695,6 @@ STRUCTS: dict[str, Struct] = {
         SIDECAR_TASK, GATEWAY_BIND_ADDRESS, GATEWAY_PROXY, GATEWAY_TLS, INGRESS_SERVICE,
         INGRESS_LISTENER, INGRESS, LINKED_SERVICE, TERMINATING, GATEWAY, CONNECT, SERVICE, DEVICE, RESOURCES, LOGS, ARTIFACT, VAULT, TEMPLATE,
         DISPATCH_PAYLOAD, VOLUME_MOUNT, MOUNT_OPTIONS, VOLUME, LIFECYCLE, CSI_PLUGIN, SCALING, TASK,
-        GROUP, JOB,
+        GROUP, JOB, WORKLOAD_IDENTITY, ACTION, DISCONNECT, UI_LINK, UI,
     )
 }

@@ -16,18 +16,25 @@ from typing import Any
 #   {*} / *      opaque map / any JSON value, kept as written
 #   bytes        base64 string ([]byte)
 #   Name? [Name] {Name}   pointer to / list of / map of struct Name
-#   Name~        pointer with `json:",omitempty"`: the key is absent unless set
+#   Name~        pointer with `json:",omitempty"`: the key is absent unless set; also every
+#                field Nomad added after 1.0 to a 1.0 struct (as the HCL converter prints them)
+#
+# Later fields, each from the ``api`` package at the tag named: Job.NodePool (jobs.go
+# v1.6.0), Job.UI (jobs.go v1.8.0), TaskGroup.MaxClientDisconnect (tasks.go v1.3.0),
+# TaskGroup.PreventRescheduleOnLost (tasks.go v1.7.2), TaskGroup.Disconnect (tasks.go
+# v1.8.0), Service.Provider (services.go v1.3.0), Task.Identity (tasks.go v1.5.0),
+# Task.Identities and Task.Actions (tasks.go v1.7.0).
 #: struct name → ((field, type), ...); the type notation is above.
 STRUCTS: dict[str, tuple[tuple[str, str], ...]] = {
     "Job": (
         ("Region", "s?"), ("Namespace", "s?"), ("ID", "s?"), ("Name", "s?"), ("Type", "s?"),
-        ("Priority", "i?"), ("AllAtOnce", "b?"), ("Datacenters", "[s]"),
+        ("Priority", "i?"), ("AllAtOnce", "b?"), ("Datacenters", "[s]"), ("NodePool", "s~"),
         ("Constraints", "[Constraint]"), ("Affinities", "[Affinity]"),
         ("TaskGroups", "[TaskGroup]"), ("Update", "UpdateStrategy?"),
         ("Multiregion", "Multiregion?"), ("Spreads", "[Spread]"),
         ("Periodic", "PeriodicConfig?"), ("ParameterizedJob", "ParameterizedJobConfig?"),
         ("Reschedule", "ReschedulePolicy?"), ("Migrate", "MigrateStrategy?"),
-        ("Meta", "{s}"), ("ConsulToken", "s?"), ("VaultToken", "s?"), ("Stop", "b?"),
+        ("Meta", "{s}"), ("ConsulToken", "s?"), ("VaultToken", "s?"), ("UI", "JobUIConfig~"), ("Stop", "b?"),
         ("ParentID", "s?"), ("Dispatched", "b"), ("Payload", "bytes"),
         ("VaultNamespace", "s?"), ("NomadTokenID", "s?"), ("Status", "s?"),
         ("StatusDescription", "s?"), ("Stable", "b?"), ("Version", "i?"),
@@ -67,12 +74,23 @@ STRUCTS: dict[str, tuple[tuple[str, str], ...]] = {
         ("Name", "s?"), ("Count", "i?"), ("Constraints", "[Constraint]"),
         ("Affinities", "[Affinity]"), ("Tasks", "[Task]"), ("Spreads", "[Spread]"),
         ("Volumes", "{VolumeRequest}"), ("RestartPolicy", "RestartPolicy?"),
-        ("ReschedulePolicy", "ReschedulePolicy?"), ("EphemeralDisk", "EphemeralDisk?"),
+        ("Disconnect", "DisconnectStrategy~"), ("ReschedulePolicy", "ReschedulePolicy?"), ("EphemeralDisk", "EphemeralDisk?"),
         ("Update", "UpdateStrategy?"), ("Migrate", "MigrateStrategy?"),
         ("Networks", "[NetworkResource]"), ("Meta", "{s}"), ("Services", "[Service]"),
         ("ShutdownDelay", "d?"), ("StopAfterClientDisconnect", "d?"),
-        ("Scaling", "ScalingPolicy?"),
+        ("MaxClientDisconnect", "d~"), ("Scaling", "ScalingPolicy?"),
+        ("PreventRescheduleOnLost", "b~"),
     ),
+    "DisconnectStrategy": (
+        ("LostAfter", "d?"), ("StopOnClientAfter", "d?"), ("Replace", "b?"), ("Reconcile", "s?"),
+    ),
+    "JobUIConfig": (("Description", "s"), ("Links", "[JobUILink]")),
+    "JobUILink": (("Label", "s"), ("URL", "s")),
+    "WorkloadIdentity": (
+        ("Name", "s"), ("Audience", "[s]"), ("ChangeMode", "s"), ("ChangeSignal", "s"),
+        ("Env", "b"), ("File", "b"), ("Filepath", "s"), ("ServiceName", "s"), ("TTL", "d"),
+    ),
+    "Action": (("Name", "s"), ("Command", "s"), ("Args", "[s]")),
     "VolumeRequest": (
         ("Name", "s"), ("Type", "s"), ("Source", "s"), ("ReadOnly", "b"),
         ("MountOptions", "CSIMountOptions?"),
@@ -90,7 +108,7 @@ STRUCTS: dict[str, tuple[tuple[str, str], ...]] = {
         ("Id", "s"), ("Name", "s"), ("Tags", "[s]"), ("CanaryTags", "[s]"),
         ("EnableTagOverride", "b"), ("PortLabel", "s"), ("AddressMode", "s"),
         ("Checks", "[ServiceCheck]"), ("CheckRestart", "CheckRestart?"), ("Connect", "*"),
-        ("Meta", "{s}"), ("CanaryMeta", "{s}"), ("TaskName", "s"),
+        ("Meta", "{s}"), ("CanaryMeta", "{s}"), ("TaskName", "s"), ("Provider", "s~"),
     ),
     "ServiceCheck": (
         ("Id", "s"), ("Name", "s"), ("Type", "s"), ("Command", "s"), ("Args", "[s]"),
@@ -116,6 +134,8 @@ STRUCTS: dict[str, tuple[tuple[str, str], ...]] = {
         ("VolumeMounts", "[VolumeMount]"), ("CSIPluginConfig", "TaskCSIPluginConfig~"),
         ("Leader", "b"), ("ShutdownDelay", "d"),
         ("KillSignal", "s"), ("Kind", "s"), ("ScalingPolicies", "[ScalingPolicy]"),
+        ("Identity", "WorkloadIdentity~"), ("Identities", "[WorkloadIdentity]~"),
+        ("Actions", "[Action]~"),
     ),
     "TaskLifecycle": (("Hook", "s"), ("Sidecar", "b")),
     "TaskCSIPluginConfig": (("ID", "s"), ("Type", "s"), ("MountDir", "s")),
