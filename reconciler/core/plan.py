@@ -37,6 +37,7 @@ from reconciler.core.ownership import parse_wave, read_ownership, wants_auto_pro
 from reconciler.core.policy import SyncPolicy
 from reconciler.core.promotion import PromotionFacts, decide_promotion, soak_or_none
 from reconciler.core.prune import PruneHistory, decide_prune_guards
+from reconciler.core.release import release_refusals
 from reconciler.model import ApiJob, DesiredJob, Diagnostic, JobKey, Snapshot
 
 __all__ = [  # the values, for callers that import them with the planner
@@ -86,6 +87,13 @@ def compute_plan(
             actions.append(
                 JobAction(desired.key, ActionKind.NONE, drift, str(exc), desired=desired)
             )
+            continue
+        refused = release_refusals(desired, cluster.version)
+        if refused:  # a block the cluster's release does not know: never sent
+            errors += refused
+            reason = "; ".join(d.message for d in refused)
+            drift = JobDrift(desired.key, DriftState.ERROR, path=desired.path, reason=reason)
+            actions.append(JobAction(desired.key, ActionKind.NONE, drift, reason, desired=desired))
             continue
         drift = _drift_of(desired, live, policy, cluster.version)
         facts = (promotions or {}).get(desired.key)

@@ -165,3 +165,40 @@ def test_project_model_agrees_with_the_fake_model(version: str) -> None:
         read = register(http, web_job())
     local = canonicalize_for_version(canonicalize(web_job()), parse_version(version))
     assert local == strip_server_fields(read)
+
+
+def later_job() -> dict[str, Any]:
+    """web_job with blocks Nomad added after 1.0, as the converter prints them."""
+    job = web_job("later", NodePool="default", UI={"Description": "edge", "Links": [{"Label": "d", "URL": "u"}]})
+    group = job["TaskGroups"][0]
+    group["Disconnect"] = {"LostAfter": 3600 * S, "StopOnClientAfter": None, "Replace": False, "Reconcile": None}
+    group["Services"][0]["Provider"] = "consul"
+    task = group["Tasks"][0]
+    identity = {"Name": "", "Audience": None, "ChangeMode": "", "ChangeSignal": "", "Env": True, "File": False,
+                "Filepath": "", "ServiceName": "", "TTL": 0}  # fmt: skip
+    task["Identity"] = identity
+    task["Identities"] = [dict(identity, Name="vault_default", Audience=["vault.io"], Env=False, TTL=3600 * S)]
+    task["Actions"] = [{"Name": "hello", "Command": "/bin/echo", "Args": ["hi"]}]
+    return job
+
+
+@pytest.mark.parametrize("version", ["1.8.4", "1.9.2", "2.0.5"])
+def test_later_blocks_stored_as_the_project_models_them(version: str) -> None:
+    """A job using disconnect, node_pool, ui, identities and actions: kept at releases that
+    store them, and the two models agree on the read-back (no drift forever)."""
+    with client(version) as http:
+        read = register(http, later_job())
+    assert read["TaskGroups"][0]["Disconnect"] == {
+        "LostAfter": 3600 * S, "StopOnClientAfter": None, "Replace": False, "Reconcile": "best_score"
+    }  # structs/group.go v1.8.0 DisconnectStrategy.Canonicalize
+    assert read["TaskGroups"][0]["Tasks"][0]["Actions"][0]["Command"] == "/bin/echo"
+    local = canonicalize_for_version(canonicalize(later_job()), parse_version(version))
+    assert local == strip_server_fields(read)
+
+
+def test_later_blocks_are_dropped_by_a_release_that_does_not_store_them() -> None:
+    """Nomad 1.0's HTTP API drops fields it does not know, without a word."""
+    with client("1.0.18") as http:
+        read = register(http, later_job())
+    assert "Disconnect" not in read["TaskGroups"][0] and "NodePool" not in read
+    assert "Actions" not in read["TaskGroups"][0]["Tasks"][0]

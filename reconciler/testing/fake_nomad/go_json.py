@@ -35,6 +35,8 @@ _SCHEMA: dict[str, dict[str, Any]] = {
         "SubmitTime": "int64", "CreateIndex": "uint64", "ModifyIndex": "uint64",
         "JobModifyIndex": "uint64", "Multiregion": "any", "Payload": "any",
         "Reschedule": "ReschedulePolicy", "Migrate": "MigrateStrategy",
+        # later releases (api/jobs.go v1.6.0, v1.8.0); ``later.keep_submitted`` keeps them
+        "NodePool": "string", "UI": "any",
     },
     "TaskGroup": {
         "Name": "string", "Count": "int", "Tasks": ("list", "Task"),
@@ -45,6 +47,8 @@ _SCHEMA: dict[str, dict[str, Any]] = {
         "Spreads": ("list", "Spread"), "Services": ("list", "Service"),
         "Networks": ("list", "any"), "Volumes": "any", "Scaling": "any",
         "ShutdownDelay": "duration", "StopAfterClientDisconnect": "duration",
+        # api/tasks.go v1.3.0, v1.7.2, v1.8.0
+        "MaxClientDisconnect": "duration", "PreventRescheduleOnLost": "bool", "Disconnect": "any",
     },
     "Task": {
         "Name": "string", "Driver": "string", "User": "string", "Config": "any",
@@ -56,6 +60,7 @@ _SCHEMA: dict[str, dict[str, Any]] = {
         "Artifacts": ("list", "any"), "Templates": ("list", "any"), "Vault": "any",
         "Lifecycle": "any", "DispatchPayload": "any", "VolumeMounts": ("list", "any"),
         "CSIPluginConfig": "any", "ScalingPolicies": "any",
+        "Identity": "any", "Identities": ("list", "any"), "Actions": ("list", "any"),  # v1.5.0, v1.7.0
     },
     "UpdateStrategy": {
         "Stagger": "duration", "MaxParallel": "int", "HealthCheck": "string",
@@ -85,7 +90,7 @@ _SCHEMA: dict[str, dict[str, Any]] = {
         "Name": "string", "PortLabel": "string", "AddressMode": "string",
         "TaskName": "string", "Tags": ("list", "string"), "CanaryTags": ("list", "string"),
         "EnableTagOverride": "bool", "Checks": ("list", "any"), "Meta": ("map", "string"),
-        "CanaryMeta": ("map", "string"), "Connect": "any",
+        "CanaryMeta": ("map", "string"), "Connect": "any", "Provider": "string",  # v1.3.0
     },
     "PeriodicConfig": {
         "Enabled": "bool", "Spec": "string", "SpecType": "string",

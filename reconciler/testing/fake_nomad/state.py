@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.testing.fake_nomad import jobs as jobspec
-from reconciler.testing.fake_nomad import versions
+from reconciler.testing.fake_nomad import later, versions
 from reconciler.testing.fake_nomad.acl import ACLStore
 from reconciler.testing.fake_nomad.events import EventBroker
 from reconciler.testing.fake_nomad.job_validation import multierror
@@ -379,6 +379,7 @@ class State:
     def _struct(self, api_job: Job, namespace: str) -> Job:
         """The job as this release stores it; a plan fills the same, so a resubmission diffs as None."""
         struct = jobspec.to_struct_job(api_job, namespace=namespace, region=self.region)
+        later.keep_submitted(struct, api_job, self.nomad_version)
         versions.store_for_version(struct, self.nomad_version)
         self.readback_extras.apply(struct)
         if (namespace, api_job["ID"]) in self.admission_nonce:

@@ -181,6 +181,8 @@ def _identity(task: dict[str, Any], version: V) -> None:
     if version >= (2, 0, 5):
         full["ExtraClaims"] = None
     full.update({k: v for k, v in ident.items() if v is not None})
+    full["Name"] = full["Name"] or "default"  # workload_id.go v1.7.0 Canonicalize
+    full["ChangeSignal"] = str(full["ChangeSignal"]).upper()
     if full["Name"] == "default":
         full["Audience"] = ["nomadproject.io"]  # Task.Canonicalize, 1.7.0
     task["Identity"] = full
