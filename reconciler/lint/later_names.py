@@ -1,9 +1,11 @@
 """Names of the job specification that Nomad added after 1.0, with the release that added them.
 
-Data for ``lint``: the converter reads Nomad 1.0's job specification (as ``nomad job
-run`` of 1.0.18 does), so a file using a later block or argument fails to load with
-Nomad 1.0's "Unsupported argument"/"Unsupported block type"; lint then names the
-release whose specification has it.  Derived from the ``hcl:"<name>,optional|block"``
+Data for ``lint``: the converter reads Nomad 1.0's job specification and the later
+blocks its schema lists (``disconnect``, ``node_pool``, ``identity``... see
+``jobspec/hcl_schema.py``; ``lint.later_blocks`` says which releases refuse those), so
+a file using another later block or argument fails to load with HCL's "Unsupported
+argument"/"Unsupported block type"; lint then names the release whose specification
+has it.  Derived from the ``hcl:"<name>,optional|block"``
 tags of Nomad's ``api`` package (api/*.go, without the namespace, node pool and quota
 specifications) at v1.0.18 and at each later minor release up to v2.0.0 (v1.11.0-rc.1
 for 1.11): a name absent at v1.0.18 is listed with the first release that has it.
@@ -79,5 +81,6 @@ def release_hint(message: str) -> str:
     name, release = found.group(1), ".".join(map(str, LATER_NAMES[found.group(1)]))
     return (
         f'{message} ("{name}" is in the job specification from Nomad {release}; '
-        "this parser reads Nomad 1.0's)"
+        "nomad-reconciler reads Nomad 1.0's and only the later blocks listed in "
+        "reconciler/jobspec/hcl_schema.py)"
     )

@@ -45,6 +45,7 @@ from reconciler.jobspec.validate.target import (
     describe_versions,
     representative_versions,
 )
+from reconciler.lint.later_blocks import later_block_findings
 from reconciler.lint.later_names import release_hint
 from reconciler.lint.rules import COVERED_VALIDATION_TEXTS, RULES, Rule
 from reconciler.model import ApiJob, DesiredJob, Diagnostic, Severity, Snapshot
@@ -142,6 +143,9 @@ def lint_job(
                     rule=WARNING_RULE,
                 )
             )
+    out += later_block_findings(
+        job, path=path, source=source, source_format=source_format, nomad_version=nomad_version
+    )
     try:
         canonical = canonicalize(job)
     except (TypeError, ValueError, AttributeError, KeyError):

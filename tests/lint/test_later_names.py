@@ -1,10 +1,12 @@
-"""Blocks and arguments of later Nomad releases: a load error that names the release.
+"""Blocks and arguments of later Nomad releases the converter does not model: a load
+error that names the release.
 
-The converter reads Nomad 1.0's job specification; a real ``nomad job run -output`` of
-1.0.18 refuses ``max_client_disconnect`` and ``disconnect`` with the same words
-(recorded: "d.nomad:4,5-26: Unsupported argument; An argument named
+The converter reads Nomad 1.0's job specification and the later blocks its schema
+lists; a real ``nomad job run -output`` of 1.0.18 refuses a later name with the same
+words (recorded: "d.nomad:4,5-26: Unsupported argument; An argument named
 "max_client_disconnect" is not expected here.").  The release is the first whose
 ``api`` package declares the name (see ``reconciler/lint/later_names.py``).
+(The modelled ones, ``disconnect``..., are in tests/lint/test_later_blocks.py.)
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ from reconciler.lint.later_names import LATER_NAMES, release_hint
 LATER = """job "d" {
   datacenters = ["dc1"]
   group "g" {
-    disconnect {
-      lost_after = "1h"
+    consul {
+      namespace = "team"
     }
     task "t" {
       driver = "raw_exec"
@@ -40,9 +42,9 @@ def test_a_later_block_fails_to_load_and_lint_names_its_release(
     assert main(["lint", str(tmp_path)]) == 1
     out = capsys.readouterr().out
     assert (
-        'd.nomad:4,5: error: Unsupported block type; Blocks of type "disconnect" are not expected '
-        'here. ("disconnect" is in the job specification from Nomad 1.8.0; this parser reads '
-        "Nomad 1.0's) [load]"
+        'd.nomad:4,5: error: Unsupported block type; Blocks of type "consul" are not expected '
+        'here. ("consul" is in the job specification from Nomad 1.1.0; nomad-reconciler reads '
+        "Nomad 1.0's and only the later blocks listed in reconciler/jobspec/hcl_schema.py) [load]"
     ) in out
 
 
