@@ -4,6 +4,8 @@ The output is what ``nomad job run -output FILE`` prints: ``{"Job": {...}}``
 with 4-space indentation and Go's JSON escaping, so the two can be diffed.
 HCL2 files take ``--var``/``--var-file`` and ``NOMAD_VAR_*`` like the Nomad
 CLI; JSON job files are read as they are (variables do not apply to them).
+The job specification is the newest the converter models; ``--nomad-version``
+reads that release's instead, refusing what its ``nomad job run`` would not know.
 """
 
 from __future__ import annotations
@@ -93,10 +95,12 @@ def render_file(
     var_files: tuple[str, ...] = (),
     env: dict[str, str] | None = None,
     max_file_size: int = DEFAULT_MAX_FILE_SIZE,
+    nomad_version: tuple[int, int, int] | None = None,
 ) -> dict[str, Any]:
     """The API job for the file at ``path`` (HCL2, or JSON when it ends in ``.json``).
 
     The file, and each file it reads with ``file()``, may be at most ``max_file_size`` bytes.
+    ``nomad_version``: the release whose job specification is read (``None``: the newest).
     """
     try:
         with open(path, "rb") as fh:
@@ -115,15 +119,20 @@ def render_file(
         if variables or var_files:
             raise ConfigError(f"{path}: --var and --var-file apply only to HCL2 job files, not to JSON jobs")
         from reconciler.jobspec.jsonspec import parse_json_job
+        from reconciler.jobspec.later_fields import later_messages
 
-        return parse_json_job(text, path=path)
+        job = parse_json_job(text, path=path)
+        refused = later_messages(job, nomad_version) if nomad_version is not None else []
+        if refused:
+            raise JobSpecError("; ".join(refused), path=path)
+        return job
     from reconciler.jobspec.hcl_convert import convert_hcl
     from reconciler.jobspec.variables import VariableInputs
 
     inputs = VariableInputs(cli=variables, files=var_files, env=dict(env or {}))
     return convert_hcl(
         text, path=path, inputs=inputs, allow_fs=True, base_dir=os.path.dirname(path) or ".",
-        read_limit=max_file_size,
+        read_limit=max_file_size, nomad_version=nomad_version,
     )  # fmt: skip
 
 
@@ -131,10 +140,21 @@ def _run(args: argparse.Namespace) -> int:
     env = {k: v for k, v in os.environ.items() if k.startswith("NOMAD_VAR_")}
     job = render_file(
         args.file, variables=tuple(args.var), var_files=tuple(args.var_file), env=env,
-        max_file_size=parse_size(args.max_file_size),
+        max_file_size=parse_size(args.max_file_size), nomad_version=_version(args.nomad_version),
     )  # fmt: skip
     sys.stdout.write(format_api_json(job) + "\n")
     return 0
+
+
+def _version(text: str | None) -> tuple[int, int, int] | None:
+    from reconciler.nomad.versions import parse_version
+
+    if text is None:
+        return None
+    try:
+        return parse_version(text)
+    except ValueError as exc:
+        raise ConfigError(f"--nomad-version {text!r}: {exc}") from None
 
 
 def register(subparsers: Any) -> None:
@@ -162,5 +182,11 @@ def register(subparsers: Any) -> None:
         "--max-file-size", default="256KiB", metavar="SIZE",
         help="largest job file, and largest file it reads with file(), in bytes or with a "
         "unit (default 256KiB; e.g. 64KiB, 1MiB); a larger one is an error, never parsed",
+    )
+    parser.add_argument(
+        "--nomad-version", metavar="X.Y.Z",
+        help="read the job specification of this Nomad release: blocks and arguments it does "
+        "not know (e.g. disconnect before 1.8.0) are refused as its `nomad job run` refuses "
+        "them (default: the newest the converter models)",
     )
     parser.set_defaults(func=_run)

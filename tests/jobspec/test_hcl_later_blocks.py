@@ -133,3 +133,18 @@ def test_the_json_decoder_reads_what_the_converter_prints() -> None:
         task='identity { env = true }\naction "a" { command = "c" }',
     )
     assert parse_json_job(json.dumps({"Job": job}), path="l.json") == job
+
+
+def test_render_nomad_version(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    """``render --nomad-version``: the release's job specification, for HCL and JSON files."""
+    from reconciler.cli import main
+
+    (tmp_path / "d.nomad").write_text('job "d" {\n  group "g" {\n    disconnect {\n      lost_after = "1h"\n    }\n  }\n}\n')
+    assert main(["render", str(tmp_path / "d.nomad"), "--nomad-version", "1.8.0"]) == 0
+    rendered = capsys.readouterr().out
+    assert json.loads(rendered)["Job"]["TaskGroups"][0]["Disconnect"]["LostAfter"] == 3600 * S
+    assert main(["render", str(tmp_path / "d.nomad"), "--nomad-version", "1.7.7"]) == 1
+    assert 'd.nomad:3,5: Unsupported block type; Blocks of type "disconnect"' in capsys.readouterr().err
+    (tmp_path / "d.json").write_text(rendered)
+    assert main(["render", str(tmp_path / "d.json"), "--nomad-version", "1.7.7"]) == 1
+    assert '"disconnect" is in the job specification from Nomad 1.8.0' in capsys.readouterr().err
