@@ -75,6 +75,8 @@ FIELDS: tuple[tuple[Version, str, str, Any], ...] = (
 #: Fields a release removed from the struct: no longer read back.
 REMOVED: tuple[tuple[Version, str, str], ...] = (
     ((1, 10, 0), "vault", "Policies"),  # structs.go v1.10.0: legacy Vault tokens are gone
+    # job_endpoint.go v1.10.0 ApiTgToStructsTG: what `disconnect` replaced is not copied
+    ((1, 10, 0), "group", "StopAfterClientDisconnect"), ((1, 10, 0), "group", "MaxClientDisconnect"),
 )
 
 #: Workload identity fields (structs/workload_id.go): 1.5.0 has Env/File only.
@@ -294,6 +296,8 @@ def _group_defaults(group: dict[str, Any], job: Mapping[str, Any], version: Vers
         group["Consul"] = {}
     if version >= (1, 1, 0) and isinstance(group.get("Consul"), dict):
         _consul_block(group["Consul"], job, version)
+    if version >= (1, 10, 0):
+        group["PreventRescheduleOnLost"] = False  # job_endpoint.go v1.10.0: not copied
     disconnect = group.get("Disconnect")
     if version >= (1, 8, 0) and isinstance(disconnect, dict):
         # structs/group.go v1.8.0 DisconnectStrategy.Canonicalize

@@ -202,3 +202,19 @@ def test_later_blocks_are_dropped_by_a_release_that_does_not_store_them() -> Non
         read = register(http, later_job())
     assert "Disconnect" not in read["TaskGroups"][0] and "NodePool" not in read
     assert "Actions" not in read["TaskGroups"][0]["Tasks"][0]
+
+
+@pytest.mark.parametrize("version", ["1.7.3", "1.9.2", "1.10.3", "2.0.5"])
+def test_fields_disconnect_replaced_per_release(version: str) -> None:
+    """max_client_disconnect (1.3.0) and prevent_reschedule_on_lost (1.7.2) are stored until
+    1.9.x; from 1.10.0 the API no longer copies them, nor stop_after_client_disconnect
+    (command/agent/job_endpoint.go v1.10.0 ApiTgToStructsTG).  Both models agree."""
+    job = web_job("old")
+    job["TaskGroups"][0].update(MaxClientDisconnect=3600 * S, PreventRescheduleOnLost=True)
+    with client(version) as http:
+        read = register(http, job)
+    group = read["TaskGroups"][0]
+    v = parse_version(version)
+    assert group["MaxClientDisconnect"] == (3600 * S if v < (1, 10, 0) else None)
+    assert group["PreventRescheduleOnLost"] is (v < (1, 10, 0))
+    assert canonicalize_for_version(canonicalize(job), v) == strip_server_fields(read)

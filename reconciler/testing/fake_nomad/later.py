@@ -43,6 +43,12 @@ def keep_submitted(struct: dict[str, Any], submitted: Mapping[str, Any], version
     for group in struct.get("TaskGroups") or []:
         given = groups.get(group.get("Name")) or {}
         _copy("group", given, group, version)
+        if version >= (1, 10, 0):
+            # command/agent/job_endpoint.go v1.10.0 ApiTgToStructsTG no longer copies the
+            # fields ``disconnect`` replaced: stored unset, whatever the job says
+            group["StopAfterClientDisconnect"] = None
+            group.pop("MaxClientDisconnect", None)
+            group.pop("PreventRescheduleOnLost", None)
         if version >= (1, 8, 0) and isinstance(group.get("Disconnect"), dict):
             _disconnect(group["Disconnect"])
         _services(given.get("Services"), group.get("Services"), version)
