@@ -11,11 +11,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import httpx
 import pytest
 
 from reconciler.cli import main
 from reconciler.testing.fake_nomad import FakeNomad
 from tests.support.git import GitCheckout
+from tests.support.nomad_backends import purge_all_jobs
 
 LATER_JOB = """
 job "edge" {
@@ -76,15 +78,28 @@ def test_later_blocks_round_trip_without_drift_at_2_0_5(
             assert [j["state"] for j in doc["jobs"]] == ["in_sync"], doc
 
 
+def assert_refused_and_not_sent(address: str, repo: GitCheckout, capsys: pytest.CaptureFixture[str]) -> None:
+    repo.write("edge.nomad", LATER_JOB)
+    repo.commit("a job using disconnect, node_pool and identity")
+    code, doc = run(capsys, "sync", str(repo.root), "--address", address)
+    assert code != 0
+    messages = " ".join(str(d.get("message")) for d in doc.get("diagnostics") or doc.get("errors") or [])
+    assert 'Blocks of type "disconnect" are not expected here.' in messages, doc
+    assert 'An argument named "node_pool" is not expected here.' in messages, doc
+    assert httpx.get(f"{address}/v1/job/edge", timeout=10).status_code == 404  # never sent
+
+
 def test_later_blocks_are_refused_at_1_0_18_and_never_sent(
     repo: GitCheckout, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    repo.write("edge.nomad", LATER_JOB)
-    repo.commit("a job using disconnect, node_pool and identity")
     with FakeNomad(version="1.0.18") as fake:
-        code, doc = run(capsys, "sync", str(repo.root), "--address", fake.address)
-        assert code != 0
-        messages = " ".join(str(d.get("message")) for d in doc.get("diagnostics") or doc.get("errors") or [])
-        assert 'Blocks of type "disconnect" are not expected here.' in messages, doc
-        assert 'An argument named "node_pool" is not expected here.' in messages, doc
-        assert ("default", "edge") not in fake.state.jobs
+        assert_refused_and_not_sent(fake.address, repo, capsys)
+
+
+@pytest.mark.real_nomad
+def test_a_real_1_0_agent_gets_nothing_it_does_not_know(
+    nomad_agent: str, repo: GitCheckout, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The real agent on PATH is Nomad 1.0.18: its version, read from the agent, refuses."""
+    purge_all_jobs(nomad_agent)
+    assert_refused_and_not_sent(nomad_agent, repo, capsys)
