@@ -541,11 +541,16 @@ class _Decoder:
                 raise self.syntax(block.pos, f'Invalid scaling policy type; Invalid policy type, expected "{policy["Type"]}" but found "{wanted}"')
             policies.append(policy)
         out["ScalingPolicies"] = policies or None
-        for block, _ in blocks.get("action", []):
-            if not any(a.name == "command" for a in block.body.attributes):
-                raise self.syntax(block.pos, 'Missing required argument; The argument "command" is required, but no definition was found.')
+        self.require_arguments(blocks.get("action", []), ("command",))
         if "Identities" in out:
             self.task_identity(out, blocks.get("identity", []))
+
+    def require_arguments(self, found: list[tuple[ast.Block, Scope]], names: tuple[str, ...]) -> None:
+        """gohcl refuses a block without an argument its tag does not mark optional."""
+        for block, _ in found:
+            for name in names:
+                if not any(a.name == name for a in block.body.attributes):
+                    raise self.syntax(block.pos, f'Missing required argument; The argument "{name}" is required, but no definition was found.')
 
     def task_identity(self, out: dict[str, Any], found: list[tuple[ast.Block, Scope]]) -> None:
         """Before 1.7 ``identity`` is one block (Task.Identity, api/tasks.go v1.5.0); from
@@ -600,7 +605,14 @@ class _Decoder:
         if out["Spec"] is not None:
             out["SpecType"] = "cron"
 
-    def after_template(self, out: dict[str, Any], *_: Any) -> None:
+    def after_template(self, out: dict[str, Any], attrs: Any, blocks: Mapping[str, list[tuple[ast.Block, Scope]]], scope: Scope) -> None:
+        self.require_arguments(blocks.get("wait", []), STRUCTS["wait"].required)
+        self.require_arguments(blocks.get("change_script", []), STRUCTS["change_script"].required)
+        script = out.get("ChangeScript")
+        if script is not None:  # jobspec2/parse_job.go v1.8.0 normalizeChangeScript
+            script["Args"] = [] if script["Args"] is None else script["Args"]
+            script["Timeout"] = 5_000_000_000 if script["Timeout"] is None else script["Timeout"]
+            script["FailOnError"] = False if script["FailOnError"] is None else script["FailOnError"]
         if out["ChangeMode"] is None:
             out["ChangeMode"] = "restart"
         if out["Perms"] is None:

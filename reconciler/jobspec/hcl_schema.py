@@ -78,6 +78,7 @@ class Struct:
     attr_maps: tuple[str, ...] = ()  # string maps that may also be written as `name = {...}`
     omit_empty: tuple[str, ...] = field(default=())  # fields with `json:",omitempty"`
     added: bool = False  # a struct Nomad added after 1.0: its later fields are always printed
+    required: tuple[str, ...] = ()  # HCL arguments without ",optional" in the api tag
 
     def known(self, version: Version | None) -> tuple[Field, ...]:
         """The fields the job specification of ``version`` has (``None``: every one)."""
@@ -227,6 +228,7 @@ RESTART = Struct(
         _s("Attempts", "attempts", "int"),
         _s("Delay", "delay", "duration"),
         _s("Mode", "mode"),
+        _later("RenderTemplates", "render_templates", "bool", (1, 6, 2)),  # api/tasks.go v1.6.2
     ),
 )
 
@@ -465,11 +467,41 @@ VAULT = Struct(
     "vault",
     (
         _s("Policies", "policies", "strings"),
+        _later("Role", "role", "string", (1, 7, 0), pointer=False),  # api/tasks.go v1.7.0
         _s("Namespace", "namespace"),
+        _later("Cluster", "cluster", "string", (1, 7, 0), pointer=False),  # api/tasks.go v1.7.0
         _s("Env", "env", "bool"),
+        _later("DisableFile", "disable_file", "bool", (1, 6, 0)),  # api/tasks.go v1.6.0
         _s("ChangeMode", "change_mode"),
         _s("ChangeSignal", "change_signal"),
+        _later("AllowTokenExpiration", "allow_token_expiration", "bool", (1, 7, 3)),  # api/tasks.go v1.7.3
     ),
+)
+
+# api/consul.go: the group block (v1.1.0), the task block (api/tasks.go v1.7.0).
+CONSUL = Struct(
+    "consul",
+    (
+        _v("Namespace", "namespace"),
+        _later("Cluster", "cluster", "string", (1, 7, 0), pointer=False),
+        _later("Partition", "partition", "string", (1, 7, 3), pointer=False),
+    ),
+    added=True,
+)
+
+# api/tasks.go v1.3.0 WaitConfig and v1.4.0 ChangeScript (jobspec2/parse_job.go v1.8.0
+# normalizeChangeScript fills args, timeout and fail_on_error).
+WAIT = Struct("wait", (_s("Min", "min", "duration"), _s("Max", "max", "duration")), added=True, required=("min", "max"))
+CHANGE_SCRIPT = Struct(
+    "change_script",
+    (
+        _s("Command", "command"),
+        _s("Args", "args", "strings"),
+        _s("Timeout", "timeout", "duration"),
+        _s("FailOnError", "fail_on_error", "bool"),
+    ),
+    added=True,
+    required=("command", "fail_on_error"),
 )
 
 TEMPLATE = Struct(
@@ -479,13 +511,19 @@ TEMPLATE = Struct(
         _s("DestPath", "destination"),
         _s("EmbeddedTmpl", "data"),
         _s("ChangeMode", "change_mode"),
+        Nested("ChangeScript", "change_script", "change_script", since=(1, 4, 0)),  # api/tasks.go v1.4.0
         _s("ChangeSignal", "change_signal"),
+        _later("Once", "once", "bool", (1, 10, 2)),  # api/tasks.go v1.10.2
         _s("Splay", "splay", "duration"),
         _s("Perms", "perms"),
+        _later("Uid", "uid", "int", (1, 4, 0)),  # api/tasks.go v1.4.0
+        _later("Gid", "gid", "int", (1, 4, 0)),
         _s("LeftDelim", "left_delimiter"),
         _s("RightDelim", "right_delimiter"),
         _s("Envvars", "env", "bool"),
         _s("VaultGrace", "vault_grace", "duration"),
+        Nested("Wait", "wait", "wait", since=(1, 3, 0)),  # api/tasks.go v1.3.0
+        _later("ErrMissingKey", "error_on_missing_key", "bool", (1, 4, 3)),  # api/tasks.go v1.4.3
     ),
 )
 
@@ -576,6 +614,7 @@ TASK = Struct(
         Nested("LogConfig", "logs", "logs"),
         Nested("Artifacts", "artifact", "artifact", "list"),
         Nested("Vault", "vault", "vault"),
+        Nested("Consul", "consul", "consul", since=(1, 7, 0)),  # api/tasks.go v1.7.0
         Nested("Templates", "template", "template", "list"),
         Nested("DispatchPayload", "dispatch_payload", "dispatch_payload"),
         Nested("VolumeMounts", "volume_mount", "volume_mount", "list"),
@@ -631,6 +670,7 @@ GROUP = Struct(
         _s("StopAfterClientDisconnect", "stop_after_client_disconnect", "duration"),
         _later("MaxClientDisconnect", "max_client_disconnect", "duration", (1, 3, 0)),  # api/tasks.go v1.3.0
         Nested("Scaling", "scaling", "scaling"),
+        Nested("Consul", "consul", "consul", since=(1, 1, 0)),  # api/tasks.go v1.1.0
         _later("PreventRescheduleOnLost", "prevent_reschedule_on_lost", "bool", (1, 7, 2)),  # api/tasks.go v1.7.2
     ),
     extra_blocks=("vault",),
@@ -695,6 +735,6 @@ STRUCTS: dict[str, Struct] = {
         SIDECAR_TASK, GATEWAY_BIND_ADDRESS, GATEWAY_PROXY, GATEWAY_TLS, INGRESS_SERVICE,
         INGRESS_LISTENER, INGRESS, LINKED_SERVICE, TERMINATING, GATEWAY, CONNECT, SERVICE, DEVICE, RESOURCES, LOGS, ARTIFACT, VAULT, TEMPLATE,
         DISPATCH_PAYLOAD, VOLUME_MOUNT, MOUNT_OPTIONS, VOLUME, LIFECYCLE, CSI_PLUGIN, SCALING, TASK,
-        GROUP, JOB, WORKLOAD_IDENTITY, ACTION, DISCONNECT, UI_LINK, UI,
+        GROUP, JOB, WORKLOAD_IDENTITY, ACTION, DISCONNECT, UI_LINK, UI, CONSUL, WAIT, CHANGE_SCRIPT,
     )
 }

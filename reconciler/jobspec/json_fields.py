@@ -23,7 +23,9 @@ from typing import Any
 # v1.6.0), Job.UI (jobs.go v1.8.0), TaskGroup.MaxClientDisconnect (tasks.go v1.3.0),
 # TaskGroup.PreventRescheduleOnLost (tasks.go v1.7.2), TaskGroup.Disconnect (tasks.go
 # v1.8.0), Service.Provider (services.go v1.3.0), Task.Identity (tasks.go v1.5.0),
-# Task.Identities and Task.Actions (tasks.go v1.7.0).
+# Task.Identities and Task.Actions (tasks.go v1.7.0), TaskGroup.Consul (tasks.go v1.1.0),
+# Task.Consul (tasks.go v1.7.0; consul.go), RestartPolicy.RenderTemplates (v1.6.2), the
+# Vault fields (tasks.go v1.6.0 to v1.7.3) and the Template fields (tasks.go v1.3.0 to v1.10.2).
 #: struct name → ((field, type), ...); the type notation is above.
 STRUCTS: dict[str, tuple[tuple[str, str], ...]] = {
     "Job": (
@@ -78,7 +80,7 @@ STRUCTS: dict[str, tuple[tuple[str, str], ...]] = {
         ("Update", "UpdateStrategy?"), ("Migrate", "MigrateStrategy?"),
         ("Networks", "[NetworkResource]"), ("Meta", "{s}"), ("Services", "[Service]"),
         ("ShutdownDelay", "d?"), ("StopAfterClientDisconnect", "d?"),
-        ("MaxClientDisconnect", "d~"), ("Scaling", "ScalingPolicy?"),
+        ("MaxClientDisconnect", "d~"), ("Scaling", "ScalingPolicy?"), ("Consul", "Consul~"),
         ("PreventRescheduleOnLost", "b~"),
     ),
     "DisconnectStrategy": (
@@ -96,7 +98,13 @@ STRUCTS: dict[str, tuple[tuple[str, str], ...]] = {
         ("MountOptions", "CSIMountOptions?"),
     ),
     "CSIMountOptions": (("FSType", "s"), ("MountFlags", "[s]")),
-    "RestartPolicy": (("Interval", "d?"), ("Attempts", "i?"), ("Delay", "d?"), ("Mode", "s?")),
+    "RestartPolicy": (
+        ("Interval", "d?"), ("Attempts", "i?"), ("Delay", "d?"), ("Mode", "s?"),
+        ("RenderTemplates", "b~"),
+    ),
+    "Consul": (("Namespace", "s"), ("Cluster", "s"), ("Partition", "s")),
+    "WaitConfig": (("Min", "d?"), ("Max", "d?")),
+    "ChangeScript": (("Command", "s?"), ("Args", "[s]"), ("Timeout", "d?"), ("FailOnError", "b?")),
     "EphemeralDisk": (("Sticky", "b?"), ("Migrate", "b?"), ("SizeMB", "i?")),
     "NetworkResource": (
         ("Mode", "s"), ("Device", "s"), ("CIDR", "s"), ("IP", "s"), ("DNS", "DNSConfig?"),
@@ -130,6 +138,7 @@ STRUCTS: dict[str, tuple[tuple[str, str], ...]] = {
         ("Env", "{s}"), ("Services", "[Service]"), ("Resources", "Resources?"),
         ("RestartPolicy", "RestartPolicy?"), ("Meta", "{s}"), ("KillTimeout", "d?"),
         ("LogConfig", "LogConfig?"), ("Artifacts", "[TaskArtifact]"), ("Vault", "Vault?"),
+        ("Consul", "Consul~"),
         ("Templates", "[Template]"), ("DispatchPayload", "DispatchPayloadConfig?"),
         ("VolumeMounts", "[VolumeMount]"), ("CSIPluginConfig", "TaskCSIPluginConfig~"),
         ("Leader", "b"), ("ShutdownDelay", "d"),
@@ -153,13 +162,16 @@ STRUCTS: dict[str, tuple[tuple[str, str], ...]] = {
         ("GetterMode", "s?"), ("RelativeDest", "s?"),
     ),
     "Vault": (
-        ("Policies", "[s]"), ("Namespace", "s?"), ("Env", "b?"), ("ChangeMode", "s?"),
-        ("ChangeSignal", "s?"),
+        ("Policies", "[s]"), ("Role", "s~"), ("Namespace", "s?"), ("Cluster", "s~"), ("Env", "b?"),
+        ("DisableFile", "b~"), ("ChangeMode", "s?"), ("ChangeSignal", "s?"),
+        ("AllowTokenExpiration", "b~"),
     ),
     "Template": (
         ("SourcePath", "s?"), ("DestPath", "s?"), ("EmbeddedTmpl", "s?"), ("ChangeMode", "s?"),
-        ("ChangeSignal", "s?"), ("Splay", "d?"), ("Perms", "s?"), ("LeftDelim", "s?"),
-        ("RightDelim", "s?"), ("Envvars", "b?"), ("VaultGrace", "d?"),
+        ("ChangeScript", "ChangeScript~"), ("ChangeSignal", "s?"), ("Once", "b~"), ("Splay", "d?"),
+        ("Perms", "s?"), ("Uid", "i~"), ("Gid", "i~"), ("LeftDelim", "s?"),
+        ("RightDelim", "s?"), ("Envvars", "b?"), ("VaultGrace", "d?"), ("Wait", "WaitConfig~"),
+        ("ErrMissingKey", "b~"),
     ),
     "DispatchPayloadConfig": (("File", "s"),),
     "VolumeMount": (

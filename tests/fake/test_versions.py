@@ -218,3 +218,34 @@ def test_fields_disconnect_replaced_per_release(version: str) -> None:
     assert group["MaxClientDisconnect"] == (3600 * S if v < (1, 10, 0) else None)
     assert group["PreventRescheduleOnLost"] is (v < (1, 10, 0))
     assert canonicalize_for_version(canonicalize(job), v) == strip_server_fields(read)
+
+
+def template_vault_consul_job() -> dict[str, Any]:
+    """web_job with the later fields of template, vault, restart and consul blocks."""
+    job = web_job("tvc")
+    group = job["TaskGroups"][0]
+    group["Consul"] = {"Namespace": "team", "Cluster": "", "Partition": ""}
+    group["RestartPolicy"] = {"RenderTemplates": True}
+    task = group["Tasks"][0]
+    task["Consul"] = {"Namespace": "", "Cluster": "east", "Partition": ""}
+    task["Vault"] = {"Policies": ["p"], "Role": "web", "Cluster": "default", "Env": True, "DisableFile": True,
+                     "ChangeMode": "restart", "AllowTokenExpiration": True}  # fmt: skip
+    task["Templates"] = [{
+        "EmbeddedTmpl": "x", "DestPath": "local/x", "ChangeMode": "restart", "Splay": 5 * S, "Perms": "0644",
+        "ChangeScript": {"Command": "/bin/reload", "Args": [], "Timeout": 5 * S, "FailOnError": True},
+        "Once": True, "Uid": 1000, "Gid": 1000, "Wait": {"Min": 5 * S, "Max": 60 * S}, "ErrMissingKey": True,
+    }]  # fmt: skip
+    return job
+
+
+@pytest.mark.parametrize("version", ["1.8.4", "2.0.5"])
+def test_template_vault_consul_fields_agree(version: str) -> None:
+    """Later template (wait, change_script, uid/gid, once, error_on_missing_key), vault
+    (role, cluster, disable_file, allow_token_expiration), restart render_templates and
+    consul blocks: stored, and read back as the project models them."""
+    with client(version) as http:
+        read = register(http, template_vault_consul_job())
+    assert read["TaskGroups"][0]["RestartPolicy"]["RenderTemplates"] is True
+    assert read["TaskGroups"][0]["Tasks"][0]["Consul"]["Cluster"] == "east"
+    local = canonicalize_for_version(canonicalize(template_vault_consul_job()), parse_version(version))
+    assert local == strip_server_fields(read)

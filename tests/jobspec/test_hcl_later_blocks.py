@@ -148,3 +148,43 @@ def test_render_nomad_version(tmp_path: Any, capsys: pytest.CaptureFixture[str])
     (tmp_path / "d.json").write_text(rendered)
     assert main(["render", str(tmp_path / "d.json"), "--nomad-version", "1.7.7"]) == 1
     assert '"disconnect" is in the job specification from Nomad 1.8.0' in capsys.readouterr().err
+
+
+def test_template_later_fields() -> None:
+    """api/tasks.go v1.3.0 (wait), v1.4.0 (change_script, uid, gid), v1.4.3
+    (error_on_missing_key), v1.10.2 (once); change_script filled by jobspec2/parse_job.go
+    v1.8.0 normalizeChangeScript."""
+    body = ('template {\n data = "x"\n destination = "local/x"\n change_script {\n command = "/bin/r"\n'
+            ' fail_on_error = true\n }\n uid = 1000\n gid = 100\n once = true\n error_on_missing_key = true\n'
+            ' wait {\n min = "5s"\n max = "1m"\n }\n}')  # fmt: skip
+    template = convert("", task=body)["TaskGroups"][0]["Tasks"][0]["Templates"][0]
+    assert template["ChangeScript"] == {"Command": "/bin/r", "Args": [], "Timeout": 5 * S, "FailOnError": True}
+    assert (template["Uid"], template["Gid"], template["Once"], template["ErrMissingKey"]) == (1000, 100, True, True)
+    assert template["Wait"] == {"Min": 5 * S, "Max": 60 * S}
+    plain = convert("", task='template {\n data = "x"\n}')["TaskGroups"][0]["Tasks"][0]["Templates"][0]
+    assert not {"ChangeScript", "Uid", "Gid", "Once", "Wait", "ErrMissingKey"} & set(plain)
+    assert refused((1, 10, 1), task=body) == 'Unsupported argument; An argument named "once" is not expected here.'
+    with pytest.raises(JobSyntaxError, match='The argument "max" is required'):
+        convert("", task='template {\n wait {\n min = "5s"\n }\n}')
+
+
+def test_vault_restart_and_consul_later_fields() -> None:
+    """api/tasks.go v1.6.0 (disable_file), v1.7.0 (role, cluster, task consul), v1.7.3
+    (allow_token_expiration), v1.6.2 (render_templates), v1.1.0 (group consul)."""
+    task_body = ('vault {\n policies = ["p"]\n role = "web"\n cluster = "default"\n disable_file = true\n'
+                 ' allow_token_expiration = true\n}\nconsul {\n cluster = "east"\n}\nrestart {\n render_templates = true\n}')  # fmt: skip
+    job = convert("", group='consul {\n namespace = "team"\n}', task=task_body)
+    group, task = job["TaskGroups"][0], job["TaskGroups"][0]["Tasks"][0]
+    assert task["Vault"] == {"Policies": ["p"], "Role": "web", "Namespace": None, "Cluster": "default", "Env": True,
+                             "DisableFile": True, "ChangeMode": "restart", "ChangeSignal": None,
+                             "AllowTokenExpiration": True}  # fmt: skip
+    assert task["Consul"] == {"Namespace": "", "Cluster": "east", "Partition": ""}
+    assert group["Consul"] == {"Namespace": "team", "Cluster": "", "Partition": ""}
+    assert task["RestartPolicy"]["RenderTemplates"] is True
+    assert refused((1, 6, 0), task=task_body).startswith('Unsupported block type; Blocks of type "consul"')
+    assert refused((1, 6, 0), task='vault {\n role = "web"\n}') == (
+        'Unsupported argument; An argument named "role" is not expected here.')
+    assert refused((1, 0, 18), group='consul {\n namespace = "team"\n}').startswith(
+        'Unsupported block type; Blocks of type "consul"')
+    assert convert("", group='consul {\n namespace = "team"\n}', version=(1, 1, 0))["TaskGroups"][0]["Consul"] == {
+        "Namespace": "team"}

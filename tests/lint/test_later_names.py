@@ -21,8 +21,8 @@ from reconciler.lint.later_names import LATER_NAMES, release_hint
 LATER = """job "d" {
   datacenters = ["dc1"]
   group "g" {
-    consul {
-      namespace = "team"
+    volume "v" {
+      per_alloc = true
     }
     task "t" {
       driver = "raw_exec"
@@ -42,8 +42,8 @@ def test_a_later_block_fails_to_load_and_lint_names_its_release(
     assert main(["lint", str(tmp_path)]) == 1
     out = capsys.readouterr().out
     assert (
-        'd.nomad:4,5: error: Unsupported block type; Blocks of type "consul" are not expected '
-        'here. ("consul" is in the job specification from Nomad 1.1.0; nomad-reconciler reads '
+        'd.nomad:5,7: error: Unsupported argument; An argument named "per_alloc" is not expected '
+        'here. ("per_alloc" is in the job specification from Nomad 1.1.0; nomad-reconciler reads '
         "Nomad 1.0's and only the later blocks listed in reconciler/jobspec/hcl_schema.py) [load]"
     ) in out
 

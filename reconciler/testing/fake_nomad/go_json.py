@@ -49,6 +49,7 @@ _SCHEMA: dict[str, dict[str, Any]] = {
         "ShutdownDelay": "duration", "StopAfterClientDisconnect": "duration",
         # api/tasks.go v1.3.0, v1.7.2, v1.8.0
         "MaxClientDisconnect": "duration", "PreventRescheduleOnLost": "bool", "Disconnect": "any",
+        "Consul": "any",  # v1.1.0
     },
     "Task": {
         "Name": "string", "Driver": "string", "User": "string", "Config": "any",
@@ -61,6 +62,7 @@ _SCHEMA: dict[str, dict[str, Any]] = {
         "Lifecycle": "any", "DispatchPayload": "any", "VolumeMounts": ("list", "any"),
         "CSIPluginConfig": "any", "ScalingPolicies": "any",
         "Identity": "any", "Identities": ("list", "any"), "Actions": ("list", "any"),  # v1.5.0, v1.7.0
+        "Consul": "any",  # v1.7.0
     },
     "UpdateStrategy": {
         "Stagger": "duration", "MaxParallel": "int", "HealthCheck": "string",
@@ -68,7 +70,8 @@ _SCHEMA: dict[str, dict[str, Any]] = {
         "ProgressDeadline": "duration", "Canary": "int", "AutoRevert": "bool",
         "AutoPromote": "bool",
     },
-    "RestartPolicy": {"Attempts": "int", "Interval": "duration", "Delay": "duration", "Mode": "string"},
+    "RestartPolicy": {"Attempts": "int", "Interval": "duration", "Delay": "duration", "Mode": "string",
+                      "RenderTemplates": "bool"},  # v1.6.2
     "ReschedulePolicy": {
         "Attempts": "int", "Interval": "duration", "Delay": "duration",
         "DelayFunction": "string", "MaxDelay": "duration", "Unlimited": "bool",

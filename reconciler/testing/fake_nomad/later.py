@@ -24,8 +24,12 @@ _KEPT: dict[str, tuple[tuple[V, str], ...]] = {
         ((1, 3, 0), "MaxClientDisconnect"),  # structs.go v1.3.0
         ((1, 7, 2), "PreventRescheduleOnLost"),  # structs.go v1.7.2
         ((1, 8, 0), "Disconnect"),  # structs/group.go v1.8.0
+        ((1, 1, 0), "Consul"),  # structs.go v1.1.0
     ),
-    "task": (((1, 5, 0), "Identity"), ((1, 7, 0), "Identities"), ((1, 7, 0), "Actions")),  # structs.go
+    "task": (
+        ((1, 5, 0), "Identity"), ((1, 7, 0), "Identities"), ((1, 7, 0), "Actions"),  # structs.go
+        ((1, 7, 0), "Consul"),  # structs.go v1.7.0
+    ),
     "service": (((1, 3, 0), "Provider"),),  # structs/services.go v1.3.0
 }
 
@@ -59,6 +63,11 @@ def keep_submitted(struct: dict[str, Any], submitted: Mapping[str, Any], version
             _services(given_task.get("Services"), task.get("Services"), version)
             if version >= (1, 7, 0) and task.get("Identities"):
                 task["Identities"] = [_identity(i, version) for i in task["Identities"]]
+            _templates(task.get("Templates"), version)
+        for owner in (group, *(group.get("Tasks") or [])):
+            restart = owner.get("RestartPolicy")
+            if isinstance(restart, dict) and version < (1, 6, 2):
+                restart.pop("RenderTemplates", None)  # structs.go v1.6.2 added it
 
 
 def _copy(kind: str, given: Mapping[str, Any], obj: dict[str, Any], version: V) -> None:
@@ -72,6 +81,14 @@ def _services(given: Any, stored: Any, version: V) -> None:
     for source, service in zip(given or [], stored or [], strict=False):
         if isinstance(source, Mapping):
             _copy("service", source, service, version)
+
+
+def _templates(templates: Any, version: V) -> None:
+    """structs.go v2.0.5 ChangeScript.RunOnFirstRender (a value field)."""
+    for template in templates or []:
+        script = template.get("ChangeScript") if isinstance(template, dict) else None
+        if isinstance(script, dict) and version >= (2, 0, 5):
+            script.setdefault("RunOnFirstRender", False)
 
 
 def _disconnect(disconnect: dict[str, Any]) -> None:
