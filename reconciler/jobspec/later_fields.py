@@ -65,7 +65,7 @@ def _walk(struct: Struct, obj: Any, where: tuple[Step, ...], version: Version) -
         if not isinstance(f, Attr | Nested) or f.hcl is None or f.json == "Identities":
             continue  # (identities: below)
         value = obj.get(f.json)
-        if not _is_set(value, added=struct.added):
+        if not _is_set(value):
             continue
         if f.since is not None and version < f.since:
             step = Step(f.hcl) if isinstance(f, Nested) else Step("attr", f.hcl)
@@ -104,9 +104,8 @@ def _items(f: Nested, value: Any) -> Iterator[tuple[Step, Any]]:
             yield (Step(f.hcl, str(label)) if label is not None else Step(f.hcl, index=index)), item
 
 
-def _is_set(value: Any, *, added: bool) -> bool:
-    """A later struct prints every field (its zero values say nothing); a 1.0 struct
-    carries a later field only when the file sets it."""
-    if value is None or value == [] or value == {}:
-        return False
-    return not added or value not in ("", 0, False)
+def _is_set(value: Any) -> bool:
+    """A zero value says nothing: the converter prints a later field of a 1.0 struct only
+    when the file sets it, a later struct prints every field, and a JSON job (say, read
+    back from a newer Nomad) may carry zero values a release that drops them loses nothing by."""
+    return value is not None and not (isinstance(value, list | dict | str | bool | int) and not value)

@@ -188,3 +188,21 @@ def test_vault_restart_and_consul_later_fields() -> None:
         'Unsupported block type; Blocks of type "consul"')
     assert convert("", group='consul {\n namespace = "team"\n}', version=(1, 1, 0))["TaskGroups"][0]["Consul"] == {
         "Namespace": "team"}
+
+
+def test_later_fields_names_what_a_release_refuses_and_ignores_zero_values() -> None:
+    from reconciler.jobspec.later_fields import later_messages
+
+    job = convert('node_pool = "gpu"', task='vault {\n policies = ["p"]\n role = "web"\n}')
+    assert later_messages(job, (1, 6, 0)) == [
+        'Unsupported argument; An argument named "role" is not expected here. ("role" is in the job '
+        "specification from Nomad 1.7.0; this is Nomad 1.6.0)"
+    ]
+    assert later_messages(job, (1, 7, 0)) == []
+    assert [m.split(";")[1].strip() for m in later_messages(job, (1, 5, 6))] == [
+        'An argument named "node_pool" is not expected here. ("node_pool" is in the job specification from Nomad 1.6.0',
+        'An argument named "role" is not expected here. ("role" is in the job specification from Nomad 1.7.0',
+    ]
+    job["TaskGroups"][0]["Tasks"][0]["Vault"]["Role"] = ""  # as read back from a newer Nomad
+    job["NodePool"] = ""
+    assert later_messages(job, (1, 0, 18)) == []
