@@ -129,9 +129,11 @@ async def test_the_follower_does_not_promote_it_either() -> None:
 
 
 def test_the_daemons_promotion_policy_agrees() -> None:
-    update = RolloutTracker().observe(("default", "web"), ONE_HEALTHY_ONE_UNHEALTHY, now=0.0, soak=0.0)
+    update = RolloutTracker().observe(
+        ("default", "web"), parse_deployment(ONE_HEALTHY_ONE_UNHEALTHY), now=0.0, soak=0.0)
     assert not update.promote and update.reason == "canaries not all healthy"
-    update = RolloutTracker().observe(("default", "web"), canary_deployment(), now=0.0, soak=0.0)
+    update = RolloutTracker().observe(
+        ("default", "web"), parse_deployment(canary_deployment()), now=0.0, soak=0.0)
     assert update.promote
 
 

@@ -39,13 +39,15 @@ from reconciler.core.analysis_templates import (
     group_analyses,
     render_query,
 )
+from reconciler.deployment import Deployment, DeploymentGroup
 from reconciler.errors import PrometheusError, PrometheusUnavailableError
 from reconciler.model import DesiredJob, JobKey
+from reconciler.nomad.objects import AllocationStub
 from reconciler.prometheus import PrometheusClient, PrometheusConfig
 
 log = logging.getLogger(__name__)
 
-AllocationsReader = Callable[..., Awaitable[Sequence[Mapping[str, Any]]]]
+AllocationsReader = Callable[..., Awaitable[Sequence[AllocationStub]]]
 """``reader(deployment_id, *, namespace)``: the deployment's allocation stubs."""
 
 
@@ -107,7 +109,7 @@ class CanaryAnalysis:
     async def gate(
         self,
         key: JobKey,
-        deployment: Mapping[str, Any],
+        deployment: Deployment,
         desired: DesiredJob,
         *,
         catalog: AnalysisCatalog,
@@ -117,9 +119,8 @@ class CanaryAnalysis:
         """The analysis verdict of ``deployment``'s canaries; ``None`` when the job has none."""
         wanted = group_analyses(desired.job, prefix=prefix)
         groups = {
-            name: g for name, g in (deployment.get("TaskGroups") or {}).items()
-            if int(g.get("DesiredCanaries") or 0) > 0 and not g.get("Promoted") and name in wanted
-        }  # fmt: skip
+            g.name: g for g in deployment.groups if g.awaiting_promotion and g.name in wanted
+        }
         if not groups:
             return None
         checks: dict[str, list[Check]] = {}
@@ -133,7 +134,7 @@ class CanaryAnalysis:
         if self._client is None:
             return self._say(key, Gate(None, "analysis cannot run: no --prometheus-url; canaries "
                                              "that opt into analysis are never promoted without it"))
-        dep_id = str(deployment.get("ID") or "")
+        dep_id = deployment.id
         now = self._clock()
         starts = await self._starts(key, dep_id, groups, allocations, now=now)
         statuses = []
@@ -142,8 +143,8 @@ class CanaryAnalysis:
             run = self._runs.setdefault((dep_id, group), _Run(start=starts[group]))
             values = PlaceholderValues(
                 job=key[1], namespace=key[0], group=group, deployment_id=dep_id,
-                version=int(deployment.get("JobVersion") or 0),
-                canary_alloc_ids=tuple(groups[group].get("PlacedCanaries") or ()),
+                version=deployment.job_version or 0,
+                canary_alloc_ids=groups[group].placed_canaries,
             )  # fmt: skip
             for check in group_checks:
                 samples = await self._measure(key, check, run, values, now=now)
@@ -157,7 +158,7 @@ class CanaryAnalysis:
         return self._say(key, Gate(combined.verdict, combined.reason, recheck, combined))
 
     async def _starts(
-        self, key: JobKey, dep_id: str, groups: Mapping[str, Mapping[str, Any]],
+        self, key: JobKey, dep_id: str, groups: Mapping[str, DeploymentGroup],
         allocations: AllocationsReader, *, now: float,
     ) -> dict[str, float]:  # fmt: skip
         """When each group's last canary turned healthy (Nomad's own timestamps)."""
@@ -168,7 +169,7 @@ class CanaryAnalysis:
         for group, tg in groups.items():
             if group in known:
                 continue
-            canaries = set(tg.get("PlacedCanaries") or ())
+            canaries = set(tg.placed_canaries)
             times = [
                 unix_time((a.get("DeploymentStatus") or {}).get("Timestamp"))
                 for a in stubs if a.get("ID") in canaries

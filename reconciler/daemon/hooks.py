@@ -15,9 +15,10 @@ HTTP server starts, with the daemon as a read-only ``DaemonState``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol
 
+from reconciler.deployment import Deployment
 from reconciler.model import JobKey, Revision, Snapshot
 from reconciler.sync.outcome import JobOutcome
 
@@ -66,7 +67,7 @@ class DaemonObserver:
     def outcomes_recorded(self, outcomes: Sequence[JobOutcome]) -> None:
         """The engine finished these jobs (registered, held, failed, unchanged, ...)."""
 
-    def deployment_observed(self, key: JobKey, deployment: Mapping[str, Any], phase: str) -> None:
+    def deployment_observed(self, key: JobKey, deployment: Deployment, phase: str) -> None:
         """The daemon read (or was sent) a job's deployment; ``phase`` is its RolloutPhase."""
 
     def job_handled(self, key: JobKey) -> None:

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Any
 
 from reconciler.daemon.ordering import Deferral
 from reconciler.daemon.rollout import RolloutTracker
+from reconciler.deployment import Deployment
 from reconciler.model import JobKey
 
 
@@ -57,7 +57,7 @@ class JobMemory:
     tracking: dict[JobKey, Tracking] = field(default_factory=dict)
     rejected: dict[JobKey, Rejection] = field(default_factory=dict)  # for the file's sake
     absent_since: dict[JobKey, float] = field(default_factory=dict)  # wall, orphan first held
-    deployment_events: dict[JobKey, dict[str, Any]] = field(default_factory=dict)  # latest
+    deployment_events: dict[JobKey, Deployment] = field(default_factory=dict)  # latest
     deferred: dict[JobKey, Deferral] = field(default_factory=dict)  # waiting (wave, cap)
     rollout_timers: dict[JobKey, asyncio.TimerHandle] = field(default_factory=dict)
     heal_timers: dict[JobKey, asyncio.TimerHandle] = field(default_factory=dict)

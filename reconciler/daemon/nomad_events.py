@@ -39,7 +39,7 @@ class NomadEvents(Triggers):
 
     def on_deployment(self, change: DeploymentChange) -> None:
         # The payload is the whole deployment: the rollout check uses it, no request.
-        self.memory.deployment_events[change.key] = dict(change.deployment)
+        self.memory.deployment_events[change.key] = change.deployment
         self._submit([change.key], Reason.ROLLOUT)
         if change.key in self.memory.heal_timers:
             self._submit([change.key], Reason.NOMAD)  # healing waits for this deployment

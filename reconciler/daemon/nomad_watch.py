@@ -29,6 +29,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from reconciler.deployment import Deployment
 from reconciler.errors import NomadAPIError, NomadError, NomadUnavailableError
 from reconciler.model import JobKey
 from reconciler.nomad.client import NomadClient
@@ -55,7 +56,7 @@ class JobChange:
 @dataclass(frozen=True)
 class DeploymentChange:
     key: JobKey
-    deployment: Mapping[str, Any]  # the whole deployment, as the event carries it
+    deployment: Deployment  # the whole deployment, as the event carries it (parsed)
 
 
 Relevant = Callable[[JobKey, Mapping[str, Any] | None], bool]
@@ -107,14 +108,13 @@ def deregistration_of(event: Event, *, relevant: Relevant, now: float) -> JobCha
 
 def deployment_change_of(event: Event, *, relevant: Relevant) -> DeploymentChange | None:
     """Pure: the deployment a Deployment-topic event carries, for jobs we care about."""
-    if event.topic != "Deployment":
+    dep = event.deployment  # parsed with the frame (``nomad/events.py``)
+    if event.topic != "Deployment" or dep is None:
         return None
-    dep = event.payload.get("Deployment") or {}
-    key: JobKey = (str(dep.get("Namespace") or event.namespace or "default"),
-                   str(dep.get("JobID") or ""))  # fmt: skip
+    key: JobKey = (dep.namespace, dep.job_id)
     if not key[1] or not relevant(key, None):
         return None
-    return DeploymentChange(key, dict(dep))
+    return DeploymentChange(key, dep)
 
 
 def changed_keys(previous: Mapping[JobKey, int], current: Mapping[JobKey, int]) -> set[JobKey]:

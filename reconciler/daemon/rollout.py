@@ -15,9 +15,7 @@ it when a deployment may be promoted, and hands the same facts
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from reconciler.core.promotion import (
     NO_ANALYSIS,
@@ -27,11 +25,11 @@ from reconciler.core.promotion import (
     decide_promotion,
     promotion_soak,
 )
+from reconciler.deployment import Deployment, DeploymentStatus
 from reconciler.model import JobKey
-from reconciler.nomad.objects import parse_deployment
 
-__all__ = ["RolloutPhase", "RolloutTracker", "RolloutUpdate", "canaries_all_healthy",
-           "classify_deployment", "promotion_soak"]
+__all__ = ["RolloutPhase", "RolloutTracker", "RolloutUpdate", "classify_deployment",
+           "promotion_soak"]
 
 
 class RolloutPhase(enum.StrEnum):
@@ -52,36 +50,22 @@ class RolloutPhase(enum.StrEnum):
         )  # fmt: skip
 
 
-def _canary_groups(deployment: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    groups = deployment.get("TaskGroups") or {}
-    return [g for g in groups.values() if int(g.get("DesiredCanaries") or 0) > 0]
-
-
-def classify_deployment(deployment: Mapping[str, Any]) -> RolloutPhase:
-    """The phase of a deployment from Nomad's JSON (``Status`` and canary groups)."""
-    status = deployment.get("Status")
-    if status == "successful":
+def classify_deployment(deployment: Deployment) -> RolloutPhase:
+    """The phase of a deployment: its status, and its canary groups' promotion."""
+    status = deployment.status
+    if status is DeploymentStatus.SUCCESSFUL:
         return RolloutPhase.SUCCESSFUL
-    if status == "failed":
+    if status is DeploymentStatus.FAILED:
         return RolloutPhase.FAILED
-    if status == "cancelled":
-        description = str(deployment.get("StatusDescription") or "")
-        if "newer version" in description:
-            return RolloutPhase.SUPERSEDED
-        return RolloutPhase.CANCELLED
-    if status == "paused":
+    if status is DeploymentStatus.CANCELLED:
+        return RolloutPhase.SUPERSEDED if deployment.superseded else RolloutPhase.CANCELLED
+    if status is DeploymentStatus.PAUSED:
         return RolloutPhase.PAUSED
-    canaries = _canary_groups(deployment)
-    if status == "running" and any(not g.get("Promoted") for g in canaries):
+    if deployment.awaiting_promotion:
         return RolloutPhase.AWAITING_PROMOTION
-    if canaries and all(g.get("Promoted") for g in canaries):
+    if deployment.canary_groups and all(g.promoted for g in deployment.canary_groups):
         return RolloutPhase.PROMOTED
     return RolloutPhase.RUNNING
-
-
-def canaries_all_healthy(deployment: Mapping[str, Any]) -> bool:
-    """The one canary health rule (``Deployment.canaries_healthy``) on Nomad's JSON."""
-    return parse_deployment(deployment).canaries_healthy
 
 
 @dataclass(frozen=True)
@@ -124,7 +108,7 @@ class RolloutTracker:
     def observe(
         self,
         key: JobKey,
-        deployment: Mapping[str, Any],
+        deployment: Deployment,
         *,
         now: float,
         soak: float | None,
@@ -137,9 +121,9 @@ class RolloutTracker:
         out (the loop knows: it registered it or the live job carries it).
         ``now`` is on the engine's clock: the plan reads the soak clock too.
         """
-        dep_id = str(deployment.get("ID") or "")
+        dep_id = deployment.id
         phase = classify_deployment(deployment)
-        description = str(deployment.get("StatusDescription") or "")
+        description = deployment.description
         previous = self._tracked.get(key)
         superseded = None
         if previous is not None and previous.deployment_id != dep_id:
@@ -161,13 +145,12 @@ class RolloutTracker:
             tracked.healthy_since = None
             return RolloutUpdate(key, dep_id, phase, description, changed, superseded=superseded)
 
-        typed = parse_deployment(deployment)
-        if not typed.canaries_healthy:
+        if not deployment.canaries_healthy:
             tracked.healthy_since = None
         elif tracked.healthy_since is None:
             tracked.healthy_since = now
         decision = decide_promotion(
-            typed, soak=soak, healthy_since=tracked.healthy_since, now=now,
+            deployment, soak=soak, healthy_since=tracked.healthy_since, now=now,
             analysis=NO_ANALYSIS, promoted=tracked.promoted,
         )  # fmt: skip
         return RolloutUpdate(

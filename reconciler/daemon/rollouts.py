@@ -29,11 +29,8 @@ from reconciler.daemon.base import (
     job_fields,
 )
 from reconciler.daemon.outcomes import Outcomes
-from reconciler.daemon.rollout import (
-    RolloutPhase,
-    canaries_all_healthy,
-    promotion_soak,
-)
+from reconciler.daemon.rollout import RolloutPhase, promotion_soak
+from reconciler.deployment import Deployment
 from reconciler.errors import (
     ConfigError,
 )
@@ -56,25 +53,24 @@ class Rollouts(Outcomes):
         """Read the job's latest deployment and act on it (promote, hold, report)."""
         tracking = self.memory.tracking.get(key)
         now_mono = time.monotonic()
-        dep: dict[str, Any] | None
+        dep: Deployment | None
         cached = self.memory.deployment_events.pop(key, None)
         if (
             cached is not None
             and tracking is not None
-            and int(cached.get("JobSpecModifyIndex") or 0) == tracking.job_modify_index
+            and cached.job_spec_modify_index == tracking.job_modify_index
         ):
             dep = cached  # fresh from the event stream, about our own registration
         elif tracking is None:
             # Not a deployment of ours (it began before this process, or elsewhere): what
             # Nomad says now, never an event payload that may predate a later change.
-            dep = await self.client.job_latest_deployment(key[1], namespace=key[0])
+            dep = await self.client.read_latest_deployment(key[1], namespace=key[0])
         else:
             # The deployment of *our* registration, not merely the latest: after an
             # auto-revert the latest is the rollback's, and ours is the failed one.
-            deployments = await self.client.job_deployments(key[1], namespace=key[0])
+            deployments = await self.client.list_job_deployments(key[1], namespace=key[0])
             dep = next((d for d in deployments
-                        if int(d.get("JobSpecModifyIndex") or 0) == tracking.job_modify_index),
-                       None)
+                        if d.job_spec_modify_index == tracking.job_modify_index), None)
         self._set_nomad_ok()
         if dep is None:
             if tracking is not None and now_mono - tracking.registered_at < ROLLOUT_APPEAR_TIMEOUT_S:
@@ -99,9 +95,8 @@ class Rollouts(Outcomes):
         )  # fmt: skip
         self.metrics.observe_deployment(key, dep)
         self.observer.deployment_observed(key, dep, update.phase.value)
-        if update.phase is RolloutPhase.AWAITING_PROMOTION and desired is not None and (
-            canaries_all_healthy(dep)
-        ):
+        if (update.phase is RolloutPhase.AWAITING_PROMOTION and desired is not None
+                and dep.canaries_healthy):
             # Canary analysis: never promote unless it passed; fail the deployment on a breach.
             gate = await self.analysis.gate(
                 key, dep, desired, catalog=self._analysis_catalog,

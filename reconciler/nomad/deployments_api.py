@@ -61,10 +61,14 @@ class DeploymentsApi(RequestCore):
         wait: float | None = None,
     ) -> QueryResult[Deployment | None]:
         """``GET /v1/job/:id/deployment``: the latest deployment, ``None`` if there is none."""
-        result = await self.job_latest_deployment_query(
-            job_id, namespace=namespace, index=index, wait=wait
-        )
         endpoint = "/v1/job/:id/deployment"
+        result = await self._get(
+            f"/v1/job/{path_id(job_id, endpoint=endpoint)}/deployment",
+            endpoint=endpoint,
+            params={"namespace": self._default_namespace(namespace)},
+            index=index,
+            wait=wait,
+        )
         value = self._deployment(result.value, endpoint=endpoint) if result.value else None
         return result.with_value(value)
 
@@ -83,68 +87,22 @@ class DeploymentsApi(RequestCore):
         wait: float | None = None,
     ) -> QueryResult[list[Deployment]]:
         """``GET /v1/job/:id/deployments`` (not reliably newest-first: sort by ``create_index``)."""
-        result = await self.job_deployments_query(
-            job_id, namespace=namespace, all=all, index=index, wait=wait
-        )
         endpoint = "/v1/job/:id/deployments"
-        return result.with_value([self._deployment(d, endpoint=endpoint) for d in result.value])
+        result = await self._get(
+            f"/v1/job/{path_id(job_id, endpoint=endpoint)}/deployments",
+            endpoint=endpoint,
+            params={"namespace": self._default_namespace(namespace), "all": all},
+            index=index,
+            wait=wait,
+        )
+        return result.with_value(
+            [self._deployment(d, endpoint=endpoint) for d in result.value or []]
+        )
 
     async def list_job_deployments(
         self, job_id: str, *, namespace: str | None = None, all: bool = False
     ) -> list[Deployment]:
         return (await self.list_job_deployments_query(job_id, namespace=namespace, all=all)).value
-
-    # Raw JSON twins of the two reads above, kept only for ``reconciler/daemon``
-    # until it takes ``Deployment`` values; nothing else may use them.
-
-    async def job_latest_deployment_query(
-        self,
-        job_id: str,
-        *,
-        namespace: str | None = None,
-        index: int | None = None,
-        wait: float | None = None,
-    ) -> QueryResult[dict[str, Any] | None]:
-        """Raw twin of ``read_latest_deployment_query`` (for the daemon, to be removed)."""
-        return await self._get(
-            f"/v1/job/{path_id(job_id, endpoint='/v1/job/:id/deployment')}/deployment",
-            endpoint="/v1/job/:id/deployment",
-            params={"namespace": self._default_namespace(namespace)},
-            index=index,
-            wait=wait,
-        )
-
-    async def job_latest_deployment(
-        self, job_id: str, *, namespace: str | None = None
-    ) -> dict[str, Any] | None:
-        """Raw twin of ``read_latest_deployment`` (for the daemon, to be removed)."""
-        value = (await self.job_latest_deployment_query(job_id, namespace=namespace)).value
-        return dict(value) if value else None
-
-    async def job_deployments_query(
-        self,
-        job_id: str,
-        *,
-        namespace: str | None = None,
-        all: bool = False,
-        index: int | None = None,
-        wait: float | None = None,
-    ) -> QueryResult[list[dict[str, Any]]]:
-        """Raw twin of ``list_job_deployments_query`` (for the daemon, to be removed)."""
-        result = await self._get(
-            f"/v1/job/{path_id(job_id, endpoint='/v1/job/:id/deployments')}/deployments",
-            endpoint="/v1/job/:id/deployments",
-            params={"namespace": self._default_namespace(namespace), "all": all},
-            index=index,
-            wait=wait,
-        )
-        return result.with_value(list(result.value or []))
-
-    async def job_deployments(
-        self, job_id: str, *, namespace: str | None = None, all: bool = False
-    ) -> list[dict[str, Any]]:
-        """Raw twin of ``list_job_deployments`` (for the daemon, to be removed)."""
-        return (await self.job_deployments_query(job_id, namespace=namespace, all=all)).value
 
     async def read_evaluation(
         self, eval_id: str, *, namespace: str | None = None

@@ -22,14 +22,13 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Protocol
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry, ProcessCollector
 
 from reconciler import __version__
 from reconciler.deployment import Deployment, DeploymentStatus
 from reconciler.model import Diagnostic, JobKey, Severity, Snapshot
-from reconciler.nomad.objects import parse_deployment
 from reconciler.observability.deployments import DeploymentView, summarize_deployment
 from reconciler.observability.job_series import (
     JobStateView,
@@ -196,15 +195,9 @@ class ReconcilerMetrics(MetricSeries):
         )
 
     def observe_deployment(
-        self, key: JobKey, deployment: Deployment | Mapping[str, Any], *, now: float | None = None
+        self, key: JobKey, deployment: Deployment, *, now: float | None = None
     ) -> None:
-        """Set the job's latest deployment.
-
-        A mapping is Nomad's raw JSON, still accepted from the daemon until it
-        passes ``Deployment`` values; it is parsed with the client's parser.
-        """
-        if not isinstance(deployment, Deployment):
-            deployment = parse_deployment(deployment)
+        """Set the job's latest deployment (as the client parsed it)."""
         self.observe_deployment_view(key, summarize_deployment(deployment), now=now)
 
     def observe_deployment_view(

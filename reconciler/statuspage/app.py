@@ -14,17 +14,16 @@ scrubbed), and never block the event loop.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from reconciler.config.settings import DaemonSettings
 from reconciler.config.values import parse_listen_address
 from reconciler.daemon.hooks import DaemonObserver, DaemonState
+from reconciler.deployment import Deployment
 from reconciler.model import JobKey, Revision
-from reconciler.nomad.objects import parse_deployment
 from reconciler.observability.server import WebApp
 from reconciler.secrets import scrub
 from reconciler.statuspage.auth import Access, read_access
@@ -81,12 +80,12 @@ class StatusPage(DaemonObserver):
                 self.history.registered(out.key, commit=revision.commit if revision else None)
         self.feed.publish([o.key for o in outcomes])
 
-    def deployment_observed(self, key: JobKey, deployment: Mapping[str, Any], phase: str) -> None:
-        dep_id = str(deployment.get("ID") or "")
-        if dep_id:
-            self.history.saw_steps(key, dep_id, steps_reached(parse_deployment(deployment)))
-        signature = (dep_id, phase, deployment.get("Status"), deployment.get("StatusDescription"),
-                     json.dumps(deployment.get("TaskGroups"), sort_keys=True, default=str))  # fmt: skip
+    def deployment_observed(self, key: JobKey, deployment: Deployment, phase: str) -> None:
+        if deployment.id:
+            self.history.saw_steps(key, deployment.id, steps_reached(deployment))
+        # What a page shows of it: a poll that reads the same deployment wakes no page.
+        signature = (deployment.id, phase, deployment.status_text, deployment.description,
+                     deployment.groups)  # fmt: skip
         if self._seen_deployments.get(key) != signature:
             self._seen_deployments[key] = signature
             self.feed.publish([key])

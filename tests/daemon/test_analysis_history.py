@@ -15,6 +15,7 @@ from typing import Any
 from reconciler.core.analysis_templates import build_catalog
 from reconciler.daemon.analysis import CanaryAnalysis
 from reconciler.errors import PrometheusUnavailableError
+from reconciler.nomad.objects import parse_deployment
 from tests.support.jobs import make_job
 
 TEMPLATE = """\
@@ -28,10 +29,10 @@ analysis "http" {
 }
 """
 START = 1_000_000.0  # when the canary turned healthy (Unix time)
-DEPLOYMENT = {
+DEPLOYMENT = parse_deployment({
     "ID": "d1", "JobVersion": 2,
     "TaskGroups": {"app": {"DesiredCanaries": 1, "PlacedCanaries": ["c1"], "Promoted": False}},
-}  # fmt: skip
+})  # fmt: skip
 
 
 class Prometheus:

@@ -21,6 +21,7 @@ from reconciler.daemon.nomad_watch import (
 )
 from reconciler.nomad.client import NomadClient
 from reconciler.nomad.events import Event, decode_frame
+from reconciler.nomad.objects import parse_deployment
 from reconciler.testing.fake_nomad import FakeNomad
 from tests.support.jobs import minimal_job
 
@@ -74,11 +75,13 @@ def test_job_change_of(event: Event, known: int | None, expected: JobChange | No
 def test_deployment_change_of() -> None:
     dep = {"ID": "d1", "JobID": "web", "Namespace": "default", "Status": "running"}
     event = Event(topic="Deployment", type="DeploymentStatusUpdate", key="d1",
-                  namespace="default", index=5, payload={"Deployment": dep})
+                  namespace="default", index=5, payload={"Deployment": dep},
+                  deployment=parse_deployment(dep))
     assert deployment_change_of(event, relevant=relevant) == DeploymentChange(
-        ("default", "web"), dep)
+        ("default", "web"), parse_deployment(dep))
+    adhoc = {**dep, "JobID": "adhoc"}
     other = Event(topic="Deployment", type="PlanResult", key="d2", namespace="default",
-                  index=6, payload={"Deployment": {**dep, "JobID": "adhoc"}})
+                  index=6, payload={"Deployment": adhoc}, deployment=parse_deployment(adhoc))
     assert deployment_change_of(other, relevant=relevant) is None
     assert deployment_change_of(job_event(), relevant=relevant) is None
 

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from reconciler.daemon.rollout import (
     RolloutPhase,
     RolloutTracker,
-    canaries_all_healthy,
     classify_deployment,
     promotion_soak,
 )
+from reconciler.deployment import Deployment
 from reconciler.errors import ConfigError
+from reconciler.nomad.objects import parse_deployment
 
 KEY = ("default", "web")
 
@@ -28,8 +27,8 @@ def dep(
     promoted: bool = False,
     dep_id: str = "d1",
     description: str = "",
-) -> dict[str, Any]:
-    return {
+) -> Deployment:
+    return parse_deployment({
         "ID": dep_id,
         "Status": status,
         "StatusDescription": description,
@@ -43,7 +42,7 @@ def dep(
                 "DesiredTotal": 3,
             }
         },
-    }
+    })
 
 
 @pytest.mark.parametrize(
@@ -62,7 +61,7 @@ def dep(
         (dep("pending", desired=0, placed=0), RolloutPhase.RUNNING),
     ],
 )
-def test_classify_deployment(deployment: dict[str, Any], phase: RolloutPhase) -> None:
+def test_classify_deployment(deployment: Deployment, phase: RolloutPhase) -> None:
     assert classify_deployment(deployment) is phase
 
 
@@ -77,8 +76,8 @@ def test_classify_deployment(deployment: dict[str, Any], phase: RolloutPhase) ->
         (dep(desired=0, placed=0, healthy=3), False),  # no canaries: nothing to promote
     ],
 )
-def test_canaries_all_healthy(deployment: dict[str, Any], healthy: bool) -> None:
-    assert canaries_all_healthy(deployment) is healthy
+def test_canaries_all_healthy(deployment: Deployment, healthy: bool) -> None:
+    assert deployment.canaries_healthy is healthy
 
 
 @pytest.mark.parametrize(

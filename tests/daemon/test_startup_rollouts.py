@@ -16,6 +16,7 @@ from reconciler.config.settings import load_settings
 from reconciler.daemon.loop import Daemon
 from reconciler.daemon.nomad_watch import DeploymentChange
 from reconciler.nomad.client import NomadClient
+from reconciler.nomad.objects import parse_deployment
 from reconciler.observability.metrics import ReconcilerMetrics
 from reconciler.testing.fake_nomad import FakeNomad
 from tests.support.jobs import minimal_job
@@ -38,10 +39,10 @@ async def test_an_old_deployment_event_is_not_reported_as_the_current_state(
                 "Status": "running",
                 "StatusDescription": "Deployment is running but requires manual promotion",
             }
-            daemon.memory.deployment_events[("default", "web")] = stale
+            daemon.memory.deployment_events[("default", "web")] = parse_deployment(stale)
             daemon.queue = _NoQueue()  # type: ignore[assignment]
             with caplog.at_level(logging.INFO, logger="reconciler.daemon"):
-                daemon.on_deployment(DeploymentChange(("default", "web"), stale))
+                daemon.on_deployment(DeploymentChange(("default", "web"), parse_deployment(stale)))
                 await daemon._check_rollout(("default", "web"))
     said = [(r.getMessage(), getattr(r, "fields", {}).get("description")) for r in caplog.records]
     assert said == [("rollout successful", "Deployment completed successfully")]

@@ -298,7 +298,6 @@ async def test_latest_deployment_null_is_none() -> None:
     with recording_server(respond=respond) as (address, _):
         async with client_for(address) as client:
             assert await client.read_latest_deployment("web") is None
-            assert await client.job_latest_deployment("web") is None  # the raw twin too
 
 
 async def test_job_ids_are_escaped_in_paths() -> None:

@@ -14,6 +14,7 @@ from reconciler.errors import (
     NomadUnavailableError,
 )
 from reconciler.model import Diagnostic, Revision, Severity, Snapshot
+from reconciler.nomad.objects import parse_deployment
 from reconciler.observability import (
     DeploymentStatus,
     ErrorKind,
@@ -221,16 +222,16 @@ def test_clear_deployment_keeps_the_job(metrics: ReconcilerMetrics) -> None:
     assert value(metrics, P + "job_sync_state", job(WEB, state="in_sync")) == 1
 
 
-def test_observe_deployment_reads_nomad_json(metrics: ReconcilerMetrics) -> None:
+def test_observe_deployment_of_nomad_json_as_the_client_parsed_it(metrics: ReconcilerMetrics) -> None:
     metrics.observe_deployment(
         WEB,
-        {
+        parse_deployment({
             "ID": "d1",
             "Status": "running",
             "StatusDescription": "Deployment is running but requires manual promotion",
             "TaskGroups": {"app": {"DesiredCanaries": 1, "PlacedCanaries": ["a"],
                                    "HealthyAllocs": 1, "UnhealthyAllocs": 0, "Promoted": False}},
-        },
+        }),
     )  # fmt: skip
     assert value(metrics, P + "job_awaiting_promotion", job(WEB)) == 1
     assert value(metrics, P + "job_canaries_healthy", job(WEB)) == 1

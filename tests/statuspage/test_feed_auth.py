@@ -11,6 +11,7 @@ import pytest
 
 from reconciler.config.settings import DaemonSettings
 from reconciler.errors import ConfigError
+from reconciler.nomad.objects import parse_deployment
 from reconciler.secrets import scrub
 from reconciler.statuspage.auth import Access, read_access
 from reconciler.statuspage.feed import ChangeFeed, FeedClosed, JobHistory, JobLogBuffer
@@ -187,11 +188,11 @@ def test_pages_are_woken_only_when_what_they_show_moved() -> None:
 
     running = {"ID": "d1", "Status": "running", "StatusDescription": "Deployment is running",
                "TaskGroups": {"web": {"DesiredTotal": 2, "HealthyAllocs": 0}}}
-    page.deployment_observed(key, running, "running")
-    page.deployment_observed(key, dict(running), "running")
+    page.deployment_observed(key, parse_deployment(running), "running")
+    page.deployment_observed(key, parse_deployment(dict(running)), "running")
     assert page.feed.version == version + 2
     healthier = {**running, "TaskGroups": {"web": {"DesiredTotal": 2, "HealthyAllocs": 1}}}
-    page.deployment_observed(key, healthier, "running")
+    page.deployment_observed(key, parse_deployment(healthier), "running")
     assert page.feed.version == version + 3
     page.job_handled(("*", "*"))
     assert page.feed.version == version + 4 and page.last_pass_at is not None

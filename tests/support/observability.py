@@ -10,6 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from reconciler.errors import NomadIndexConflictError, NomadUnavailableError
 from reconciler.model import Diagnostic, Revision, Snapshot
+from reconciler.nomad.objects import parse_deployment
 from reconciler.observability import ObservabilityServer, ReconcilerMetrics
 
 SUFFIXES = {"histogram": ("_bucket", "_count", "_sum"), "summary": ("_count", "_sum")}
@@ -69,14 +70,14 @@ def populate(metrics: ReconcilerMetrics, clock: FakeClock) -> None:
     metrics.set_deployment(db, "failed", deployment_id="d-db-1")
     metrics.observe_deployment(
         api,
-        {
+        parse_deployment({
             "ID": "d-api-2",
             "Status": "running",
             "TaskGroups": {
                 "app": {"DesiredCanaries": 2, "PlacedCanaries": ["a1", "a2"], "HealthyAllocs": 1,
                         "UnhealthyAllocs": 1, "Promoted": False},
             },
-        },
+        }),
     )  # fmt: skip
     clock.now += 90
     metrics.set_deployment(
