@@ -22,7 +22,8 @@ Safety rules enforced here:
 
 The values it works with have their own modules: the actions and the plan
 (``core/actions.py``), the cluster as read (``core/cluster_state.py``), the
-policy (``core/policy.py``), the promotion policy (``core/promotion.py``).
+policy (``core/policy.py``), the promotion policy (``core/promotion.py``); the
+prune actions are decided in ``core/prune_plan.py``.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ from reconciler.core.diff import DriftState, JobDrift, compute_job_drift
 from reconciler.core.ownership import parse_wave, read_ownership, wants_auto_promote
 from reconciler.core.policy import SyncPolicy
 from reconciler.core.promotion import PromotionFacts, decide_promotion, soak_or_none
-from reconciler.core.prune import PruneHistory, decide_prune_guards
+from reconciler.core.prune import PruneHistory
+from reconciler.core.prune_plan import plan_prunes
 from reconciler.core.release import release_refusals
 from reconciler.model import ApiJob, DesiredJob, Diagnostic, JobKey, Snapshot
 
@@ -133,7 +135,7 @@ def compute_plan(
     # cluster read is partial, so the declared jobs stand in for the owned ones.
     managed = max(owned_total, declared_in_scope + len(orphans))
     actions.extend(
-        _decide_prunes(orphans, managed, snapshot, policy, refusals, prune_history, now)
+        plan_prunes(orphans, managed, snapshot, policy, refusals, prune_history, now)
     )
     actions = _cap_deployments(actions, cluster, policy)
     actions.sort(key=lambda a: (_ORDER[a.kind], a.wave, a.key))
@@ -311,78 +313,6 @@ def _maybe_promote(
     return JobAction(
         desired.key, ActionKind.PROMOTE, drift, "canaries healthy", deployment_id=dep_id, **base
     )
-
-
-def _decide_prunes(
-    orphans: list[JobAction],
-    owned_total: int,
-    snapshot: Snapshot,
-    policy: SyncPolicy,
-    refusals: list[str],
-    history: PruneHistory | None = None,
-    now: float = 0.0,
-) -> list[JobAction]:
-    if not orphans:
-        return []
-    candidates = [o for o in orphans if policy.purge or not (o.live and o.live.stop)]
-    already = [o for o in orphans if o not in candidates]
-    out = [_with(o, ActionKind.NONE, "already stopped (pruned earlier)") for o in already]
-    if not policy.prune:
-        return out + [
-            _with(o, ActionKind.NONE, "not declared; prune disabled (--prune)") for o in candidates
-        ]
-    refusal = None
-    if not snapshot.complete:
-        bad = sum(1 for d in snapshot.errors)
-        refusal = f"prune refused: {bad} file(s) failed to load; fix them first"
-    elif not snapshot.jobs:
-        refusal = "prune refused: the checkout declares no job at all (empty or wrong directory?)"
-    if refusal is not None:
-        if candidates:
-            refusals.append(refusal)
-        return out + [_with(o, ActionKind.HOLD, refusal, HoldReason.GUARD) for o in candidates]
-    guards = decide_prune_guards(
-        [o.key for o in candidates], owned_total=owned_total, snapshot=snapshot,
-        max_prune=policy.max_prune, grace=policy.prune_grace, window=policy.prune_window,
-        history=history, now=now,
-    )  # fmt: skip
-    if guards.refusal is not None:
-        refusals.append(guards.refusal)
-    allowed = set(guards.allowed)
-    for o in candidates:
-        if o.key in guards.waiting:
-            out.append(_with(o, ActionKind.HOLD, guards.waiting[o.key], HoldReason.GUARD))
-        elif o.key not in allowed:
-            out.append(_with(o, ActionKind.HOLD, guards.refusal or "", HoldReason.GUARD))
-    candidates = [o for o in candidates if o.key in allowed]
-    return out + [
-        JobAction(
-            o.key,
-            ActionKind.DEREGISTER,
-            o.drift,
-            o.drift.reason,
-            wave=_live_wave(o, policy),
-            purge=policy.purge,
-            live=o.live,
-        )
-        for o in candidates
-    ]
-
-
-def _live_wave(action: JobAction, policy: SyncPolicy) -> int:
-    try:
-        return parse_wave(action.live.meta if action.live else None)
-    except ValueError:
-        return 0
-
-
-def _with(
-    action: JobAction, kind: ActionKind, reason: str, why: HoldReason | None = None
-) -> JobAction:
-    return JobAction(
-        action.key, kind, action.drift, reason, wave=action.wave, live=action.live,
-        hold_reason=why,
-    )  # fmt: skip
 
 
 def _cap_deployments(
