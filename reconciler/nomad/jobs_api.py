@@ -16,6 +16,7 @@ from typing import Any
 from reconciler.errors import NomadBadRequestError, NomadNotFoundError
 from reconciler.jobspec.identifiers import url_path_problem
 from reconciler.nomad.agent_api import AgentApi
+from reconciler.nomad.objects import JobStub
 from reconciler.nomad.request import QueryResult, path_id
 from reconciler.nomad.versions import format_version
 
@@ -36,7 +37,7 @@ class JobsApi(AgentApi):
         meta: bool = False,
         index: int | None = None,
         wait: float | None = None,
-    ) -> QueryResult[list[dict[str, Any]]]:
+    ) -> QueryResult[list[JobStub]]:
         """``GET /v1/jobs``: job stubs (``namespace="*"`` lists every namespace).
 
         With ``meta=True`` every stub carries ``"Meta"`` (dict or ``None``):
@@ -53,7 +54,7 @@ class JobsApi(AgentApi):
             index=index,
             wait=wait,
         )
-        stubs: list[dict[str, Any]] = list(result.value or [])
+        stubs: list[JobStub] = list(result.value or [])
         if ns and ns != "*":
             # Nomad 1.0.x leaves ``Namespace`` out of the stubs of a one-namespace list
             # (tests/golden/api/11-namespaces.jsonl): without it, a job of namespace
@@ -63,10 +64,10 @@ class JobsApi(AgentApi):
             stubs = await self._fill_meta(stubs)
         return QueryResult(stubs, result.index, result.known_leader, result.last_contact)
 
-    async def _fill_meta(self, stubs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    async def _fill_meta(self, stubs: list[JobStub]) -> list[JobStub]:
         gate = asyncio.Semaphore(_META_FILL_CONCURRENCY)
 
-        async def fill(stub: dict[str, Any]) -> dict[str, Any] | None:
+        async def fill(stub: JobStub) -> JobStub | None:
             if url_path_problem(str(stub["ID"])) is not None:
                 return {**stub, "Meta": None}  # no URL reads it safely: ownership unknown
             async with gate:

@@ -16,7 +16,7 @@ from typing import Any, Protocol, runtime_checkable
 from reconciler.deployment import Deployment
 from reconciler.model import ApiJob
 from reconciler.nomad.client import NomadClient
-from reconciler.nomad.objects import Evaluation
+from reconciler.nomad.objects import Evaluation, JobStub
 from reconciler.nomad.versions import Features
 
 
@@ -28,7 +28,7 @@ class NomadApi(Protocol):
 
     async def list_jobs(
         self, *, namespace: str, meta: bool, prefix: str | None = None
-    ) -> list[dict[str, Any]]: ...
+    ) -> list[JobStub]: ...
 
     async def read_job(self, job_id: str, *, namespace: str) -> ApiJob: ...
 
@@ -98,7 +98,7 @@ class ClientApi:
 
     async def list_jobs(
         self, *, namespace: str, meta: bool, prefix: str | None = None
-    ) -> list[dict[str, Any]]:
+    ) -> list[JobStub]:
         listed = await self.client.list_jobs(namespace=namespace, meta=meta, prefix=prefix)
         if self.listed_index is None:
             self.listed_index = listed.index

@@ -41,6 +41,7 @@ from reconciler.deployment import Deployment
 from reconciler.errors import NomadError, NomadNotFoundError, NomadPermissionDeniedError
 from reconciler.jobspec.canonical import strip_server_fields
 from reconciler.model import ApiJob, DesiredJob, JobKey, Snapshot
+from reconciler.nomad.objects import JobStub
 from reconciler.sync.api import NomadApi
 from reconciler.sync.cluster_memory import ClusterMemory, MismatchHook, Seen, Verdict
 from reconciler.sync.failed_rollouts import failed_rollout, replaced_unstable_versions
@@ -115,13 +116,13 @@ class ClusterReader:
 
     async def _list_jobs(
         self, policy: SyncPolicy, only: set[JobKey] | None, *, meta: bool
-    ) -> list[dict[str, Any]]:
+    ) -> list[JobStub]:
         """The job list; for a pass about a few jobs (``only``), those jobs by prefix.
 
         A one-job pass (a saved file, an event) would otherwise list every job of
         the cluster: thousands of stubs to fetch and decode for one answer.
         """
-        stubs: list[dict[str, Any]] = []
+        stubs: list[JobStub] = []
         if only is not None and len(only) <= PREFIX_LIST_MAX and not policy.namespaces:
             for namespace, job_id in sorted(only):
                 listed = await self._client.list_jobs(namespace=namespace, meta=meta, prefix=job_id)
@@ -134,7 +135,7 @@ class ClusterReader:
 
     async def _read_live_job(
         self,
-        stub: Mapping[str, Any],
+        stub: JobStub,
         desired: DesiredJob | None,
         policy: SyncPolicy,
         semaphore: asyncio.Semaphore,
@@ -327,20 +328,20 @@ class ClusterReader:
         return failed_rollout(versions, deployments)
 
 
-def with_namespace(stub: Mapping[str, Any], namespace: str) -> dict[str, Any]:
+def with_namespace(stub: JobStub, namespace: str) -> JobStub:
     """A list stub with its namespace: Nomad 1.0.x stubs have none outside ``namespace=*``.
 
     The namespace is then the one the list was asked for (never a guess of
     ``default``, which would make every job of another namespace "missing").
     """
-    out = dict(stub)
+    out = stub.copy()
     if not out.get("Namespace"):
         out["Namespace"] = namespace if namespace != "*" else "default"
     return out
 
 
 def counts_plausible(
-    stub: Mapping[str, Any], desired: DesiredJob, *, preserve_counts: bool
+    stub: JobStub, desired: DesiredJob, *, preserve_counts: bool
 ) -> bool:
     """False when the list stub's allocation summary contradicts the file's group counts.
 
@@ -363,7 +364,7 @@ def counts_plausible(
     return True
 
 
-async def _or_read_error(stub: Mapping[str, Any], read: Awaitable[LiveJob | None]) -> LiveJob | None:
+async def _or_read_error(stub: JobStub, read: Awaitable[LiveJob | None]) -> LiveJob | None:
     """One job's live state; a failed read makes it an error of that job only."""
     try:
         return await read
