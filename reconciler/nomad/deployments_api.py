@@ -28,6 +28,25 @@ class DeploymentsApi(RequestCore):
             raise NomadError(f"Nomad answered with an unreadable deployment: {exc}",
                              endpoint=endpoint) from exc
 
+    async def _get_by_id(
+        self,
+        endpoint: str,
+        ident: str,
+        *,
+        namespace: str | None,
+        index: int | None = None,
+        wait: float | None = None,
+        **params: Any,
+    ) -> QueryResult[JSON]:
+        """``GET`` of an ``endpoint`` template with its ``:id`` filled in (escaped)."""
+        return await self._get(
+            endpoint.replace(":id", path_id(ident, endpoint=endpoint)),
+            endpoint=endpoint,
+            params={"namespace": self._default_namespace(namespace), **params},
+            index=index,
+            wait=wait,
+        )
+
     async def read_deployment_query(
         self,
         deployment_id: str,
@@ -38,12 +57,8 @@ class DeploymentsApi(RequestCore):
     ) -> QueryResult[Deployment]:
         """``GET /v1/deployment/:id``; blocks when ``index`` is given."""
         endpoint = "/v1/deployment/:id"
-        result = await self._get(
-            f"/v1/deployment/{path_id(deployment_id, endpoint=endpoint)}",
-            endpoint=endpoint,
-            params={"namespace": self._default_namespace(namespace)},
-            index=index,
-            wait=wait,
+        result = await self._get_by_id(
+            endpoint, deployment_id, namespace=namespace, index=index, wait=wait
         )
         return result.with_value(self._deployment(result.value, endpoint=endpoint))
 
@@ -62,13 +77,7 @@ class DeploymentsApi(RequestCore):
     ) -> QueryResult[Deployment | None]:
         """``GET /v1/job/:id/deployment``: the latest deployment, ``None`` if there is none."""
         endpoint = "/v1/job/:id/deployment"
-        result = await self._get(
-            f"/v1/job/{path_id(job_id, endpoint=endpoint)}/deployment",
-            endpoint=endpoint,
-            params={"namespace": self._default_namespace(namespace)},
-            index=index,
-            wait=wait,
-        )
+        result = await self._get_by_id(endpoint, job_id, namespace=namespace, index=index, wait=wait)
         value = self._deployment(result.value, endpoint=endpoint) if result.value else None
         return result.with_value(value)
 
@@ -88,12 +97,8 @@ class DeploymentsApi(RequestCore):
     ) -> QueryResult[list[Deployment]]:
         """``GET /v1/job/:id/deployments`` (not reliably newest-first: sort by ``create_index``)."""
         endpoint = "/v1/job/:id/deployments"
-        result = await self._get(
-            f"/v1/job/{path_id(job_id, endpoint=endpoint)}/deployments",
-            endpoint=endpoint,
-            params={"namespace": self._default_namespace(namespace), "all": all},
-            index=index,
-            wait=wait,
+        result = await self._get_by_id(
+            endpoint, job_id, namespace=namespace, index=index, wait=wait, all=all
         )
         return result.with_value(
             [self._deployment(d, endpoint=endpoint) for d in result.value or []]
@@ -108,21 +113,15 @@ class DeploymentsApi(RequestCore):
         self, eval_id: str, *, namespace: str | None = None
     ) -> Evaluation:
         """``GET /v1/evaluation/:id``: its ``Status``, ``FailedTGAllocs``, ``BlockedEval``."""
-        result = await self._get(
-            f"/v1/evaluation/{path_id(eval_id, endpoint='/v1/evaluation/:id')}",
-            endpoint="/v1/evaluation/:id",
-            params={"namespace": self._default_namespace(namespace)},
-        )
+        result = await self._get_by_id("/v1/evaluation/:id", eval_id, namespace=namespace)
         evaluation: Evaluation = result.value or {}
         return evaluation
 
     async def deployment_allocations(
         self, deployment_id: str, *, namespace: str | None = None
     ) -> list[AllocationStub]:
-        result = await self._get(
-            f"/v1/deployment/allocations/{path_id(deployment_id, endpoint='/v1/deployment/allocations/:id')}",
-            endpoint="/v1/deployment/allocations/:id",
-            params={"namespace": self._default_namespace(namespace)},
+        result = await self._get_by_id(
+            "/v1/deployment/allocations/:id", deployment_id, namespace=namespace
         )
         return list(result.value or [])
 
