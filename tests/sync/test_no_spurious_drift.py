@@ -76,7 +76,7 @@ class Nomad:
         allocs = self.http.get(f"/v1/job/{job_id}/allocations", params={"namespace": namespace})
         return {int(a["JobVersion"]) for a in allocs.json()}
 
-    def wait_scheduled(self, job_id: str, *, timeout_s: float = 30.0) -> None:
+    def wait_scheduled(self, job_id: str, *, timeout_s: float = 120.0) -> None:
         """Wait until Nomad has finished scheduling the job (no evaluation pending), so
         that its allocations are all there before the test takes note of them."""
         deadline = time.monotonic() + timeout_s
