@@ -2,9 +2,11 @@
 
 Responsibility: turn the bodies the reconciler reads for decisions into
 typed values, once, inside ``reconciler.nomad``: a deployment into the frozen
-``reconciler.deployment.Deployment`` (``parse_deployment``), and the other
-bodies into ``TypedDict`` views of the fields the code reads (a job list stub,
-an allocation stub, an evaluation and its placement metrics).  Field names
+``reconciler.deployment.Deployment`` (``parse_deployment``), a plan's and a
+write's answers into ``reconciler.job_plan``'s ``JobPlan`` and ``JobWrite``, a
+job's versions into ``JobVersion``s, a Job event's job into ``EventJob``, and
+the other bodies into ``TypedDict`` views of the fields the code reads (a job
+list stub, an allocation stub, an evaluation and its placement metrics).  Field names
 and meanings follow ``nomad/structs/structs.go`` (v1.0.18) and the recorded
 bodies in ``tests/golden/api/``.  Pure: no I/O.
 
@@ -16,9 +18,19 @@ crashes a caller; a body that is not an object at all is a ``ValueError``.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
 from reconciler.deployment import Deployment, DeploymentGroup, DeploymentStatus
+from reconciler.job_plan import (
+    NO_CHANGE,
+    FieldDiff,
+    JobDiff,
+    JobPlan,
+    JobWrite,
+    ObjectDiff,
+    TaskGroupDiff,
+)
 
 
 def _int(value: Any) -> int:
@@ -26,6 +38,19 @@ def _int(value: Any) -> int:
         return int(value or 0)
     except (TypeError, ValueError):
         return 0
+
+
+def _object(body: Any, what: str) -> Mapping[str, Any]:
+    if not isinstance(body, Mapping):
+        raise ValueError(f"{what} must be a JSON object, not {type(body).__name__}")
+    return body
+
+
+def _objects(value: Any) -> list[Mapping[str, Any]]:
+    """A JSON array's objects (``null`` or anything else: none)."""
+    if not isinstance(value, list):
+        return []
+    return [item for item in value if isinstance(item, Mapping)]
 
 
 def parse_deployment_group(name: str, body: Mapping[str, Any]) -> DeploymentGroup:
@@ -46,8 +71,7 @@ def parse_deployment_group(name: str, body: Mapping[str, Any]) -> DeploymentGrou
 
 def parse_deployment(body: Mapping[str, Any]) -> Deployment:
     """``GET /v1/deployment/:id``, ``/v1/job/:id/deployment(s)``, a Deployment event's payload."""
-    if not isinstance(body, Mapping):
-        raise ValueError(f"a deployment must be a JSON object, not {type(body).__name__}")
+    _object(body, "a deployment")
     groups = body.get("TaskGroups") or {}
     status = str(body.get("Status") or "")
     version = body.get("JobVersion")
@@ -150,3 +174,145 @@ class Evaluation(TypedDict, total=False):
     BlockedEval: str
     FailedTGAllocs: dict[str, AllocMetric] | None
     CreateTime: int
+
+
+def parse_evaluation(body: Mapping[str, Any]) -> Evaluation:
+    """An evaluation (``GET /v1/evaluation/:id``, an Evaluation event's payload), checked to be an object."""
+    evaluation: Evaluation = dict(_object(body, "an evaluation"))  # type: ignore[assignment]
+    return evaluation
+
+
+# ---------------------------------------------------------------- jobs
+
+def parse_job_write(body: Any) -> JobWrite:
+    """``PUT /v1/jobs`` (``JobRegisterResponse``) or ``DELETE /v1/job/:id`` (``JobDeregisterResponse``).
+
+    Both are ``EvalID``, ``EvalCreateIndex``, ``JobModifyIndex`` (api/jobs.go,
+    v1.0.18 to v2.0.0); only a register has ``Warnings``.  An empty body reads
+    as no evaluation.
+    """
+    body = _object(body or {}, "a job write's answer")
+    return JobWrite(
+        eval_id=str(body.get("EvalID") or "") or None,
+        eval_create_index=_int(body.get("EvalCreateIndex")),
+        job_modify_index=_int(body.get("JobModifyIndex")),
+        warnings=str(body.get("Warnings") or ""),
+    )
+
+
+def _field_diffs(value: Any) -> tuple[FieldDiff, ...]:
+    return tuple(
+        FieldDiff(
+            type=str(f.get("Type") or NO_CHANGE),
+            name=str(f.get("Name") or ""),
+            old=str(f.get("Old") or ""),
+            new=str(f.get("New") or ""),
+        )
+        for f in _objects(value)
+    )
+
+
+def parse_object_diff(body: Mapping[str, Any]) -> ObjectDiff:
+    """An ``ObjectDiff`` or a ``TaskDiff`` (a missing ``Type`` is no change)."""
+    return ObjectDiff(
+        type=str(body.get("Type") or NO_CHANGE),
+        name=str(body.get("Name") or ""),
+        fields=_field_diffs(body.get("Fields")),
+        objects=tuple(parse_object_diff(o) for o in _objects(body.get("Objects"))),
+    )
+
+
+def parse_job_diff(body: Any) -> JobDiff | None:
+    """A plan's ``Diff``, or ``None`` when there is none (no object, or no ``Type``)."""
+    if not isinstance(body, Mapping) or not isinstance(body.get("Type"), str):
+        return None
+    top = parse_object_diff(body)
+    groups = tuple(
+        TaskGroupDiff(
+            type=inner.type, name=inner.name, fields=inner.fields, objects=inner.objects,
+            tasks=tuple(parse_object_diff(t) for t in _objects(group.get("Tasks"))),
+        )
+        for group in _objects(body.get("TaskGroups"))
+        for inner in (parse_object_diff(group),)
+    )
+    return JobDiff(
+        type=top.type, name=str(body.get("ID") or ""), fields=top.fields, objects=top.objects,
+        task_groups=groups,
+    )
+
+
+def parse_job_plan(body: Any) -> JobPlan:
+    """``PUT /v1/job/:id/plan`` (``JobPlanResponse``, api/jobs.go, v1.0.18 to v2.0.0).
+
+    ``Annotations.DesiredTGUpdates`` is kept per group as Nomad's counts
+    (``DesiredUpdates``); ``FailedTGAllocs`` as its group names.
+    """
+    body = _object(body or {}, "a plan's answer")
+    annotations = (body.get("Annotations") or {}).get("DesiredTGUpdates") or None
+    failed = body.get("FailedTGAllocs") or {}
+    return JobPlan(
+        job_modify_index=_int(body.get("JobModifyIndex")),
+        diff=parse_job_diff(body.get("Diff")),
+        annotations={
+            str(group): {str(k): _int(n) for k, n in (counts or {}).items()}
+            for group, counts in annotations.items()
+        } if isinstance(annotations, Mapping) else None,
+        failed_groups=tuple(sorted(str(g) for g in failed)) if isinstance(failed, Mapping) else (),
+        warnings=str(body.get("Warnings") or ""),
+    )
+
+
+@dataclass(frozen=True)
+class JobVersion:
+    """One entry of ``GET /v1/job/:id/versions``' ``Versions`` (a whole ``Job``, api/jobs.go).
+
+    The fields the failed-rollout rule reads: ``Version``, ``Stable`` (set
+    once the version's deployment succeeded) and ``Meta`` (the ownership
+    stamp); ``job`` is the version as Nomad sent it.
+    """
+
+    version: int
+    stable: bool
+    meta: Mapping[str, Any] | None
+    job: Mapping[str, Any] = field(repr=False, compare=False)
+
+
+def parse_job_version(body: Mapping[str, Any]) -> JobVersion:
+    body = _object(body, "a job version")
+    meta = body.get("Meta")
+    return JobVersion(
+        version=_int(body.get("Version")),
+        stable=bool(body.get("Stable")),
+        meta=meta if isinstance(meta, Mapping) else None,
+        job=body,
+    )
+
+
+def parse_job_versions(body: Any) -> list[JobVersion]:
+    """``GET /v1/job/:id/versions`` (``JobVersionsResponse``): its ``Versions``, newest first."""
+    return [parse_job_version(v) for v in _objects(_object(body or {}, "a job's versions").get("Versions"))]
+
+
+@dataclass(frozen=True)
+class EventJob:
+    """The job of a Job-topic event (``Payload.Job``, a whole ``Job``): what the watch decides on.
+
+    ``namespace`` is ``""`` when the payload has none; ``job_modify_index`` is
+    0 when unknown.
+    """
+
+    id: str
+    namespace: str
+    job_modify_index: int
+    meta: Mapping[str, Any] | None
+
+
+def parse_event_job(body: Mapping[str, Any]) -> EventJob:
+    body = _object(body, "an event's job")
+    meta = body.get("Meta")
+    return EventJob(
+        id=str(body.get("ID") or ""),
+        namespace=str(body.get("Namespace") or ""),
+        job_modify_index=_int(body.get("JobModifyIndex")),
+        meta=meta if isinstance(meta, Mapping) else None,
+    )
