@@ -8,8 +8,6 @@ going backwards means Nomad lost its state: every learnt index is forgotten.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from typing import Any
 
 from reconciler.core.ownership import read_ownership
 from reconciler.daemon.base import ALL, Reason
@@ -19,15 +17,16 @@ from reconciler.errors import (
     NomadUnavailableError,
 )
 from reconciler.model import JobKey
+from reconciler.nomad.objects import EventJob
 
 log = logging.getLogger("reconciler.daemon")
 
 
 class NomadEvents(Triggers):
-    def is_relevant(self, key: JobKey, job: Mapping[str, Any] | None) -> bool:
+    def is_relevant(self, key: JobKey, job: EventJob | None) -> bool:
         """Jobs we declare, own (stamped) or have registered: others are never touched."""
         declared = key in self._declared
-        owned = job is not None and read_ownership(job.get("Meta")) is not None
+        owned = job is not None and read_ownership(job.meta) is not None
         return declared or owned or key in self.memory.known_index
 
     def known_index(self, key: JobKey) -> int | None:

@@ -27,13 +27,14 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from reconciler.deployment import Deployment
 from reconciler.errors import NomadAPIError, NomadError, NomadUnavailableError
 from reconciler.model import JobKey
 from reconciler.nomad.client import NomadClient
 from reconciler.nomad.events import Event
+from reconciler.nomad.objects import EventJob
 
 log = logging.getLogger("reconciler.daemon")
 
@@ -59,7 +60,8 @@ class DeploymentChange:
     deployment: Deployment  # the whole deployment, as the event carries it (parsed)
 
 
-Relevant = Callable[[JobKey, Mapping[str, Any] | None], bool]
+# Is a job ours?  Given its key and, from a Job event, the job it carries.
+Relevant = Callable[[JobKey, EventJob | None], bool]
 KnownIndex = Callable[[JobKey], int | None]
 
 
@@ -74,12 +76,12 @@ def job_change_of(
     """
     if event.topic != "Job":
         return None
-    job = event.payload.get("Job") or {}
-    key: JobKey = (event.namespace or str(job.get("Namespace") or "default"), event.key)
+    job = event.job  # parsed with the frame (``nomad/events.py``)
+    key: JobKey = (event.namespace or (job.namespace if job else "") or "default", event.key)
     if not relevant(key, job):
         return None
     deleted = event.type == "JobDeregistered"
-    index = int(job.get("JobModifyIndex") or 0)
+    index = job.job_modify_index if job else 0
     known = known_index(key)
     if not deleted and index and known is not None and index <= known:
         return None
@@ -94,7 +96,7 @@ def deregistration_of(event: Event, *, relevant: Relevant, now: float) -> JobCha
     """
     if event.topic != "Evaluation":
         return None
-    ev = event.payload.get("Evaluation") or {}
+    ev = event.evaluation or {}  # parsed with the frame (``nomad/events.py``)
     if ev.get("TriggeredBy") != "job-deregister" or ev.get("Status") != "pending":
         return None
     job_id = str(ev.get("JobID") or "")
@@ -123,7 +125,7 @@ def changed_keys(previous: Mapping[JobKey, int], current: Mapping[JobKey, int]) 
 
 
 class WatchListener(Protocol):
-    def is_relevant(self, key: JobKey, job: Mapping[str, Any] | None) -> bool: ...
+    def is_relevant(self, key: JobKey, job: EventJob | None) -> bool: ...
 
     def known_index(self, key: JobKey) -> int | None: ...
 

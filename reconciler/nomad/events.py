@@ -38,7 +38,13 @@ from typing import Any
 from reconciler.deployment import Deployment
 from reconciler.errors import NomadError, NomadUnavailableError
 from reconciler.nomad.hooks import ConnectionHook, ResetHook, call_hook_safely
-from reconciler.nomad.objects import parse_deployment
+from reconciler.nomad.objects import (
+    Evaluation,
+    EventJob,
+    parse_deployment,
+    parse_evaluation,
+    parse_event_job,
+)
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +62,11 @@ class Event:
     index: int
     payload: Mapping[str, Any]
     filter_keys: tuple[str, ...] = ()
-    # A Deployment-topic event's deployment, parsed with the frame (``objects.py``).
+    # Parsed with the frame (``objects.py``), each on its own topic: a Deployment
+    # event's deployment, a Job event's job, an Evaluation event's evaluation.
     deployment: Deployment | None = None
+    job: EventJob | None = None
+    evaluation: Evaluation | None = None
 
 
 @dataclass(frozen=True)
@@ -107,14 +116,20 @@ def decode_frame(line: bytes) -> EventFrame | None:
     if "Error" in data and "Index" not in data:
         raise ValueError(f"event stream error: {data['Error']}")
     index = int(data["Index"])
-    events = tuple(_decode_event(raw, index) for raw in data.get("Events") or ())
+    events = tuple(decode_event(raw, index) for raw in data.get("Events") or ())
     return EventFrame(index=index, events=events)
 
 
-def _decode_event(raw: Mapping[str, Any], index: int) -> Event:
+def decode_event(raw: Mapping[str, Any], index: int) -> Event:
+    """One of a frame's ``Events`` (``api/event_stream.go`` ``Event``, v1.0.18 to v2.0.0).
+
+    The payload of its topic is parsed here, once: ``Payload.Deployment``,
+    ``Payload.Job``, ``Payload.Evaluation`` (a missing or non-object body: ``None``).
+    """
     topic = str(raw.get("Topic", ""))
     payload = raw.get("Payload") or {}
-    body = payload.get("Deployment") if topic == "Deployment" else None
+    found = payload.get(topic) if topic in ("Deployment", "Job", "Evaluation") else None
+    body: Mapping[str, Any] | None = found if isinstance(found, Mapping) else None
     return Event(
         topic=topic,
         type=str(raw.get("Type", "")),
@@ -123,7 +138,9 @@ def _decode_event(raw: Mapping[str, Any], index: int) -> Event:
         index=int(raw.get("Index", index)),
         payload=payload,
         filter_keys=tuple(raw.get("FilterKeys") or ()),
-        deployment=parse_deployment(body) if isinstance(body, Mapping) else None,
+        deployment=parse_deployment(body) if body is not None and topic == "Deployment" else None,
+        job=parse_event_job(body) if body is not None and topic == "Job" else None,
+        evaluation=parse_evaluation(body) if body is not None and topic == "Evaluation" else None,
     )
 
 

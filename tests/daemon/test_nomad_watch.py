@@ -20,16 +20,16 @@ from reconciler.daemon.nomad_watch import (
     job_change_of,
 )
 from reconciler.nomad.client import NomadClient
-from reconciler.nomad.events import Event, decode_frame
-from reconciler.nomad.objects import parse_deployment
+from reconciler.nomad.events import Event, decode_event, decode_frame
+from reconciler.nomad.objects import EventJob, parse_deployment
 from reconciler.testing.fake_nomad import FakeNomad
 from tests.support.jobs import minimal_job
 
 DECLARED = {("default", "web")}
 
 
-def relevant(key: tuple[str, str], job: Any) -> bool:
-    owned = bool(job and (job.get("Meta") or {}).get("gitops.source"))
+def relevant(key: tuple[str, str], job: EventJob | None) -> bool:
+    owned = bool(job and (job.meta or {}).get("gitops.source"))
     return key in DECLARED or owned
 
 
@@ -42,8 +42,8 @@ def job_event(
                            "Meta": meta}
     if submit_ns is not None:
         job["SubmitTime"] = submit_ns
-    return Event(topic="Job", type=type_, key=job_id, namespace=namespace, index=index,
-                 payload={"Job": job})
+    return decode_event({"Topic": "Job", "Type": type_, "Key": job_id, "Namespace": namespace,
+                         "Index": index, "Payload": {"Job": job}}, index)
 
 
 @pytest.mark.parametrize(
@@ -110,8 +110,8 @@ def recorded_events() -> list[Event]:
 def eval_event(triggered_by: str, status: str, *, job_id: str = "web") -> Event:
     ev = {"ID": "e1", "Namespace": "default", "JobID": job_id, "TriggeredBy": triggered_by,
           "Status": status, "CreateTime": 1_700_000_000_000_000_000}
-    return Event(topic="Evaluation", type="JobDeregistered", key="e1", namespace="default",
-                 index=7, payload={"Evaluation": ev})
+    return decode_event({"Topic": "Evaluation", "Type": "JobDeregistered", "Key": "e1",
+                         "Namespace": "default", "Index": 7, "Payload": {"Evaluation": ev}}, 7)
 
 
 @pytest.mark.parametrize(
@@ -183,8 +183,9 @@ async def test_a_purge_wakes_the_job_on_real_nomads_stream(fake_job_event: bool)
     assert not [e for e in events if e.topic == "Job" and e.type == "JobDeregistered"]
     if fake_job_event:
         job = {"ID": RECORDED[1], "Namespace": "default", "JobModifyIndex": 542}
-        events.append(Event(topic="Job", type="JobDeregistered", key=RECORDED[1],
-                            namespace="default", index=542, payload={"Job": job}))
+        events.append(decode_event({"Topic": "Job", "Type": "JobDeregistered", "Key": RECORDED[1],
+                                    "Namespace": "default", "Index": 542,
+                                    "Payload": {"Job": job}}, 542))
     client, listener = ReplayClient(events), Recorder()
     await NomadWatch(client, listener)._follow_stream()  # type: ignore[arg-type]
     assert "Evaluation" in client.topics
