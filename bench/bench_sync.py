@@ -47,6 +47,7 @@ from reconciler.config.connection import NomadConfig
 from reconciler.core.plan import SyncPolicy
 from reconciler.jobspec.loader import LoadCache, load_directory
 from reconciler.jobspec.variables import VariableInputs
+from reconciler.sync.api import Registration
 from reconciler.sync.engine import Reconciler
 from reconciler.sync.session import connect
 from reconciler.testing.fake_nomad import FakeNomad, HealthModel
@@ -204,9 +205,7 @@ async def adopted(count: int, version: str) -> list[dict[str, Any]]:
         async with connect(NomadConfig(address=fake.address, timeout=60)) as api:
             for path in sorted(root.rglob("*.json")):
                 job = json.loads(path.read_text())["Job"]
-                await api.register_job(
-                    job, enforce_index=None, preserve_counts=False, submission=None
-                )
+                await api.register_job(Registration(job))
         return [cli_process_row(
             fake, "plan", root, f"[{version}] `plan` process over {count} adopted (unstamped) jobs")]
 

@@ -55,8 +55,9 @@ class TaskGroupDiff(ObjectDiff):
 
 @dataclass(frozen=True)
 class JobDiff(ObjectDiff):
-    """A plan's ``Diff``: the job's fields and blocks, and its groups'."""
+    """A plan's ``Diff``: the job's ``ID``, its fields and blocks, and its groups'."""
 
+    id: str = ""
     task_groups: tuple[TaskGroupDiff, ...] = ()
 
 
@@ -82,8 +83,9 @@ class JobPlan:
 class JobWrite:
     """A register's or deregister's answer (``JobRegisterResponse``, ``JobDeregisterResponse``).
 
-    ``eval_id`` is ``None`` when Nomad created no evaluation (deregistering
-    a job that does not exist, a periodic or parameterized job's register).
+    ``eval_id`` is ``None`` when Nomad created no evaluation (a periodic or
+    parameterized job's register); deregistering a job that does not exist
+    still creates one (tests/golden/api/09-stop-deregister-missing.jsonl).
     Do not feed ``job_modify_index`` back into ``EnforceIndex``: for an
     unchanged spec it is ``ModifyIndex`` since Nomad 1.11.2
     (``nomad/job_endpoint.go``).

@@ -27,6 +27,7 @@ from typing import Any
 
 from reconciler.core.diff import ObjectChange
 from reconciler.core.ownership import stamped_keys
+from reconciler.job_plan import NO_CHANGE, JobDiff, JobPlan, ObjectDiff
 from reconciler.model import ApiJob
 
 
@@ -45,20 +46,17 @@ def compute_arbiter_job(
     return probe
 
 
-def plan_changes_job(plan: Mapping[str, Any]) -> bool | None:
+def plan_changes_job(plan: JobPlan) -> bool | None:
     """Nomad's verdict in a plan response: would the register change anything but the stamp?
 
     None when the answer carries no diff (then the caller cannot tell).
     """
-    diff = plan.get("Diff")
-    if not isinstance(diff, Mapping) or not isinstance(diff.get("Type"), str):
+    if plan.diff is None:
         return None
-    return bool(nomad_diff_fields(diff))
+    return bool(nomad_diff_fields(plan.diff))
 
 
-def nomad_diff_fields(
-    diff: Mapping[str, Any] | None, *, limit: int = 0
-) -> tuple[str, ...]:
+def nomad_diff_fields(diff: JobDiff | None, *, limit: int = 0) -> tuple[str, ...]:
     """The changed fields of a Nomad plan ``Diff`` (``Group/Task: Object.Field``), stamp excluded.
 
     ``limit`` > 0 keeps only the first ``limit`` fields.
@@ -66,32 +64,29 @@ def nomad_diff_fields(
     stamp = {f"Meta[{key}]" for key in stamped_keys()}
     out: list[str] = []
 
-    def fields(obj: Mapping[str, Any], where: str, *, top: bool = False) -> None:
-        for f in obj.get("Fields") or ():
-            if f.get("Type") in (None, "None") or (top and f.get("Name") in stamp):
+    def fields(obj: ObjectDiff, where: str, *, top: bool = False) -> None:
+        for f in obj.fields:
+            if f.type == NO_CHANGE or (top and f.name in stamp):
                 continue
-            out.append(f"{where}{f.get('Name')}")
-        for o in obj.get("Objects") or ():
-            if o.get("Type") not in (None, "None"):
-                fields(o, f"{where}{o.get('Name')}.")
+            out.append(f"{where}{f.name}")
+        for o in obj.objects:
+            if o.changed:
+                fields(o, f"{where}{o.name}.")
 
-    if diff and diff.get("Type") not in (None, "None"):
+    if diff is not None and diff.changed:
         fields(diff, "", top=True)
-        for group in diff.get("TaskGroups") or ():
-            kind = group.get("Type")
-            if kind in (None, "None"):
+        for group in diff.task_groups:
+            if not group.changed:
                 continue
-            name = str(group.get("Name"))
-            if kind in ("Added", "Deleted"):
-                out.append(f"{name} ({str(kind).lower()})")
+            if group.type in ("Added", "Deleted"):
+                out.append(f"{group.name} ({group.type.lower()})")
                 continue
-            fields(group, f"{name}: ")
-            for task in group.get("Tasks") or ():
-                tkind = task.get("Type")
-                if tkind in ("Added", "Deleted"):
-                    out.append(f"{name}/{task.get('Name')} ({str(tkind).lower()})")
-                elif tkind not in (None, "None"):
-                    fields(task, f"{name}/{task.get('Name')}: ")
+            fields(group, f"{group.name}: ")
+            for task in group.tasks:
+                if task.type in ("Added", "Deleted"):
+                    out.append(f"{group.name}/{task.name} ({task.type.lower()})")
+                elif task.changed:
+                    fields(task, f"{group.name}/{task.name}: ")
     unique = tuple(dict.fromkeys(out))
     return unique[:limit] if limit > 0 else unique
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.deployment import Deployment
+from reconciler.job_plan import JobPlan
 from reconciler.model import ApiJob, JobKey
 
 
@@ -42,7 +43,7 @@ class LiveJob:
     not_converging: tuple[str, ...] = ()
     # Nomad's plan of the job a register would send, when the reader asked it
     # (the arbiter): the applier shows its annotations instead of asking again.
-    nomad_plan: Mapping[str, Any] | None = None
+    nomad_plan: JobPlan | None = None
 
     @property
     def active_deployment(self) -> Deployment | None:

@@ -14,7 +14,7 @@ from typing import Any
 from reconciler.deployment import Deployment
 from reconciler.errors import NomadBadRequestError, NomadError
 from reconciler.nomad.objects import AllocationStub, Evaluation, parse_deployment
-from reconciler.nomad.request import JSON, QueryResult, RequestCore, path_id
+from reconciler.nomad.request import JSON, QueryResult, RequestCore
 
 
 class DeploymentsApi(RequestCore):
@@ -28,25 +28,6 @@ class DeploymentsApi(RequestCore):
             raise NomadError(f"Nomad answered with an unreadable deployment: {exc}",
                              endpoint=endpoint) from exc
 
-    async def _get_by_id(
-        self,
-        endpoint: str,
-        ident: str,
-        *,
-        namespace: str | None,
-        index: int | None = None,
-        wait: float | None = None,
-        **params: Any,
-    ) -> QueryResult[JSON]:
-        """``GET`` of an ``endpoint`` template with its ``:id`` filled in (escaped)."""
-        return await self._get(
-            endpoint.replace(":id", path_id(ident, endpoint=endpoint)),
-            endpoint=endpoint,
-            params={"namespace": self._default_namespace(namespace), **params},
-            index=index,
-            wait=wait,
-        )
-
     async def read_deployment_query(
         self,
         deployment_id: str,
@@ -57,7 +38,7 @@ class DeploymentsApi(RequestCore):
     ) -> QueryResult[Deployment]:
         """``GET /v1/deployment/:id``; blocks when ``index`` is given."""
         endpoint = "/v1/deployment/:id"
-        result = await self._get_by_id(
+        result = await self._get_at(
             endpoint, deployment_id, namespace=namespace, index=index, wait=wait
         )
         return result.with_value(self._deployment(result.value, endpoint=endpoint))
@@ -77,7 +58,7 @@ class DeploymentsApi(RequestCore):
     ) -> QueryResult[Deployment | None]:
         """``GET /v1/job/:id/deployment``: the latest deployment, ``None`` if there is none."""
         endpoint = "/v1/job/:id/deployment"
-        result = await self._get_by_id(endpoint, job_id, namespace=namespace, index=index, wait=wait)
+        result = await self._get_at(endpoint, job_id, namespace=namespace, index=index, wait=wait)
         value = self._deployment(result.value, endpoint=endpoint) if result.value else None
         return result.with_value(value)
 
@@ -97,7 +78,7 @@ class DeploymentsApi(RequestCore):
     ) -> QueryResult[list[Deployment]]:
         """``GET /v1/job/:id/deployments`` (not reliably newest-first: sort by ``create_index``)."""
         endpoint = "/v1/job/:id/deployments"
-        result = await self._get_by_id(
+        result = await self._get_at(
             endpoint, job_id, namespace=namespace, index=index, wait=wait, all=all
         )
         return result.with_value(
@@ -113,14 +94,14 @@ class DeploymentsApi(RequestCore):
         self, eval_id: str, *, namespace: str | None = None
     ) -> Evaluation:
         """``GET /v1/evaluation/:id``: its ``Status``, ``FailedTGAllocs``, ``BlockedEval``."""
-        result = await self._get_by_id("/v1/evaluation/:id", eval_id, namespace=namespace)
+        result = await self._get_at("/v1/evaluation/:id", eval_id, namespace=namespace)
         evaluation: Evaluation = result.value or {}
         return evaluation
 
     async def deployment_allocations(
         self, deployment_id: str, *, namespace: str | None = None
     ) -> list[AllocationStub]:
-        result = await self._get_by_id(
+        result = await self._get_at(
             "/v1/deployment/allocations/:id", deployment_id, namespace=namespace
         )
         return list(result.value or [])
@@ -148,27 +129,15 @@ class DeploymentsApi(RequestCore):
             )
         else:
             body["Groups"] = list(groups)
-        return dict(
-            await self._write(
-                "PUT",
-                f"/v1/deployment/promote/{path_id(deployment_id, endpoint='/v1/deployment/promote/:id')}",
-                endpoint="/v1/deployment/promote/:id",
-                params={"namespace": self._default_namespace(namespace)},
-                body=body,
-            )
-            or {}
-        )
+        return await self._write_at(
+            "PUT", "/v1/deployment/promote/:id", deployment_id,
+            namespace=self._default_namespace(namespace), body=body,
+        )  # fmt: skip
 
     async def fail_deployment(
         self, deployment_id: str, *, namespace: str | None = None
     ) -> dict[str, Any]:
-        return dict(
-            await self._write(
-                "PUT",
-                f"/v1/deployment/fail/{path_id(deployment_id, endpoint='/v1/deployment/fail/:id')}",
-                endpoint="/v1/deployment/fail/:id",
-                params={"namespace": self._default_namespace(namespace)},
-                body={"DeploymentID": deployment_id},
-            )
-            or {}
-        )
+        return await self._write_at(
+            "PUT", "/v1/deployment/fail/:id", deployment_id,
+            namespace=self._default_namespace(namespace), body={"DeploymentID": deployment_id},
+        )  # fmt: skip

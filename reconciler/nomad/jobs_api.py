@@ -1,7 +1,9 @@
 """The job endpoints of the Nomad client: list, read, versions, register, plan, stop, scale, parse.
 
 Jobs stay Nomad's JSON (``dict``): the reconciler's model of a job is that JSON
-(``reconciler.model.ApiJob``).  Version differences handled here: ``Meta`` in
+(``reconciler.model.ApiJob``).  The answers the reconciler decides on come
+parsed (``objects.py``): a plan's (``JobPlan``), a register's or deregister's
+(``JobWrite``), a job's versions (``JobVersion``).  Version differences handled here: ``Meta`` in
 the list (``?meta=true`` since 1.4.3, else read per job), the job source in a
 register (1.6+), variables in the parse API (1.6+), never a ``Version`` sent.
 """
@@ -14,10 +16,17 @@ from collections.abc import Mapping
 from typing import Any
 
 from reconciler.errors import NomadBadRequestError, NomadNotFoundError
+from reconciler.job_plan import JobPlan, JobWrite
 from reconciler.jobspec.identifiers import url_path_problem
 from reconciler.nomad.agent_api import AgentApi
-from reconciler.nomad.objects import JobStub
-from reconciler.nomad.request import QueryResult, path_id
+from reconciler.nomad.objects import (
+    JobStub,
+    JobVersion,
+    parse_job_plan,
+    parse_job_versions,
+    parse_job_write,
+)
+from reconciler.nomad.request import DRY_RUN, JOB_DRY_RUN, JOB_WRITE, QueryResult
 from reconciler.nomad.versions import format_version
 
 log = logging.getLogger("reconciler.nomad.client")
@@ -47,12 +56,8 @@ class JobsApi(AgentApi):
         ns = self._default_namespace(namespace)
         features = await self.features() if meta else None
         native_meta = bool(features and features.list_meta)
-        result = await self._get(
-            "/v1/jobs",
-            endpoint="/v1/jobs",
-            params={"namespace": ns, "prefix": prefix, "meta": native_meta},
-            index=index,
-            wait=wait,
+        result = await self._get_at(
+            "/v1/jobs", namespace=ns, index=index, wait=wait, prefix=prefix, meta=native_meta
         )
         stubs: list[JobStub] = list(result.value or [])
         if ns and ns != "*":
@@ -99,28 +104,18 @@ class JobsApi(AgentApi):
         wait: float | None = None,
     ) -> QueryResult[dict[str, Any]]:
         """``GET /v1/job/:id`` with query metadata; blocks when ``index`` is given."""
-        return await self._get(
-            f"/v1/job/{path_id(job_id, endpoint='/v1/job/:id')}",
-            endpoint="/v1/job/:id",
-            params={"namespace": self._default_namespace(namespace)},
-            index=index,
-            wait=wait,
+        return await self._get_at(
+            "/v1/job/:id", job_id, namespace=namespace, index=index, wait=wait
         )
 
     async def read_job(self, job_id: str, *, namespace: str | None = None) -> dict[str, Any]:
         """The full job (server struct).  ``NomadNotFoundError`` when it does not exist."""
         return dict((await self.read_job_query(job_id, namespace=namespace)).value)
 
-    async def job_versions(
-        self, job_id: str, *, namespace: str | None = None, diffs: bool = False
-    ) -> dict[str, Any]:
-        """``GET /v1/job/:id/versions``: ``{"Versions": [...newest first], "Diffs": [...]}``."""
-        result = await self._get(
-            f"/v1/job/{path_id(job_id, endpoint='/v1/job/:id/versions')}/versions",
-            endpoint="/v1/job/:id/versions",
-            params={"namespace": self._default_namespace(namespace), "diffs": diffs},
-        )
-        return dict(result.value or {})
+    async def job_versions(self, job_id: str, *, namespace: str | None = None) -> list[JobVersion]:
+        """``GET /v1/job/:id/versions``: the job's versions, newest first."""
+        result = await self._get_at("/v1/job/:id/versions", job_id, namespace=namespace)
+        return parse_job_versions(result.value)
 
     async def job_submission(
         self, job_id: str, *, version: int, namespace: str | None = None
@@ -133,40 +128,26 @@ class JobsApi(AgentApi):
         if not (await self.features()).register_submission:
             return None
         try:
-            result = await self._get(
-                f"/v1/job/{path_id(job_id, endpoint='/v1/job/:id/submission')}/submission",
-                endpoint="/v1/job/:id/submission",
-                params={"namespace": self._default_namespace(namespace), "version": version},
+            result = await self._get_at(
+                "/v1/job/:id/submission", job_id, namespace=namespace, version=version
             )
         except NomadNotFoundError:
             return None
         return dict(result.value or {})
 
     async def job_summary(self, job_id: str, *, namespace: str | None = None) -> dict[str, Any]:
-        result = await self._get(
-            f"/v1/job/{path_id(job_id, endpoint='/v1/job/:id/summary')}/summary",
-            endpoint="/v1/job/:id/summary",
-            params={"namespace": self._default_namespace(namespace)},
-        )
+        result = await self._get_at("/v1/job/:id/summary", job_id, namespace=namespace)
         return dict(result.value or {})
 
     async def job_allocations(
         self, job_id: str, *, namespace: str | None = None, all: bool = False
     ) -> list[dict[str, Any]]:
-        result = await self._get(
-            f"/v1/job/{path_id(job_id, endpoint='/v1/job/:id/allocations')}/allocations",
-            endpoint="/v1/job/:id/allocations",
-            params={"namespace": self._default_namespace(namespace), "all": all},
-        )
+        result = await self._get_at("/v1/job/:id/allocations", job_id, namespace=namespace, all=all)
         return list(result.value or [])
 
     async def scale_status(self, job_id: str, *, namespace: str | None = None) -> dict[str, Any]:
         """``GET /v1/job/:id/scale``: desired/placed/running per group."""
-        result = await self._get(
-            f"/v1/job/{path_id(job_id, endpoint='/v1/job/:id/scale')}/scale",
-            endpoint="/v1/job/:id/scale",
-            params={"namespace": self._default_namespace(namespace)},
-        )
+        result = await self._get_at("/v1/job/:id/scale", job_id, namespace=namespace)
         return dict(result.value or {})
 
     # ---------------------------------------------------------------- jobs: writes
@@ -196,17 +177,15 @@ class JobsApi(AgentApi):
         enforce_index: int | None = None,
         preserve_counts: bool = False,
         submission: Mapping[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        """``PUT /v1/jobs``: create or update; returns the RegisterResponse.
+    ) -> JobWrite:
+        """``PUT /v1/jobs``: create or update; returns the RegisterResponse, parsed.
 
         ``enforce_index`` is check-and-set on ``JobModifyIndex`` (0 = only
         create); a conflict raises ``NomadIndexConflictError``.  ``submission``
         (``{"Source", "Format", "VariableFlags", "Variables"}``) is sent only
         to Nomad ≥ 1.6, which stores it.  Never retried once it may have
-        reached Nomad.  Do not feed the response's ``JobModifyIndex`` back
-        into ``enforce_index`` (for an unchanged spec it is ``ModifyIndex`` since Nomad 1.11.2,
-        nomad/job_endpoint.go): read it from the job
-        or a plan.
+        reached Nomad.  Do not feed the response's ``job_modify_index`` back
+        into ``enforce_index`` (``JobWrite``): read it from the job or a plan.
         """
         self._job_id(job)
         body: dict[str, Any] = {"Job": self._wire_job(job)}
@@ -220,65 +199,39 @@ class JobsApi(AgentApi):
                 body["Submission"] = dict(submission)
             else:
                 log.debug("Nomad < 1.6 cannot store the job source; submission not sent")
-        return dict(
-            await self._write(
-                "PUT",
-                "/v1/jobs",
-                endpoint="/v1/jobs",
-                params={"namespace": self._job_namespace(job)},
-                body=body,
-                job_write=True,
+        return parse_job_write(
+            await self._write_at(
+                "PUT", "/v1/jobs", namespace=self._job_namespace(job), body=body, kind=JOB_WRITE
             )
-            or {}
         )
 
-    async def plan_job(self, job: Mapping[str, Any], *, diff: bool = True) -> dict[str, Any]:
-        """``PUT /v1/job/:id/plan``: dry run; ``JobModifyIndex`` in the result feeds EnforceIndex."""
-        job_id = self._job_id(job)
-        return dict(
-            await self._write(
-                "PUT",
-                f"/v1/job/{path_id(job_id, endpoint='/v1/job/:id/plan')}/plan",
-                endpoint="/v1/job/:id/plan",
-                params={"namespace": self._job_namespace(job)},
-                body={"Job": self._wire_job(job), "Diff": diff},
-                job_write=True,
-                side_effect_free=True,
-            )
-            or {}
-        )
+    async def plan_job(self, job: Mapping[str, Any], *, diff: bool = True) -> JobPlan:
+        """``PUT /v1/job/:id/plan``: dry run; its ``job_modify_index`` feeds EnforceIndex."""
+        answer = await self._write_at(
+            "PUT", "/v1/job/:id/plan", self._job_id(job), namespace=self._job_namespace(job),
+            body={"Job": self._wire_job(job), "Diff": diff}, kind=JOB_DRY_RUN,
+        )  # fmt: skip
+        return parse_job_plan(answer)
 
     async def validate_job(self, job: Mapping[str, Any]) -> dict[str, Any]:
         """``PUT /v1/validate/job``: always 200 when validation ran; errors are in the body."""
-        return dict(
-            await self._write(
-                "PUT",
-                "/v1/validate/job",
-                endpoint="/v1/validate/job",
-                params={"namespace": self._job_namespace(job)},
-                body={"Job": self._wire_job(job)},
-                job_write=True,
-                side_effect_free=True,
-            )
-            or {}
-        )
+        return await self._write_at(
+            "PUT", "/v1/validate/job", namespace=self._job_namespace(job),
+            body={"Job": self._wire_job(job)}, kind=JOB_DRY_RUN,
+        )  # fmt: skip
 
     async def deregister_job(
         self, job_id: str, *, namespace: str | None = None, purge: bool = False
-    ) -> dict[str, Any]:
+    ) -> JobWrite:
         """``DELETE /v1/job/:id``: stop (a new version with ``Stop=true``) or purge.
 
-        A job that does not exist is a success in Nomad (``EvalID`` empty).
+        A job that does not exist is a success in Nomad.
         """
-        return dict(
-            await self._write(
-                "DELETE",
-                f"/v1/job/{path_id(job_id, endpoint='/v1/job/:id')}",
-                endpoint="/v1/job/:id",
-                params={"namespace": self._default_namespace(namespace), "purge": purge},
-            )
-            or {}
-        )
+        answer = await self._write_at(
+            "DELETE", "/v1/job/:id", job_id, namespace=self._default_namespace(namespace),
+            purge=purge,
+        )  # fmt: skip
+        return parse_job_write(answer)
 
     async def scale_job(
         self,
@@ -298,16 +251,10 @@ class JobsApi(AgentApi):
             body["Message"] = message
         if meta is not None:
             body["Meta"] = dict(meta)
-        return dict(
-            await self._write(
-                "POST",
-                f"/v1/job/{path_id(job_id, endpoint='/v1/job/:id/scale')}/scale",
-                endpoint="/v1/job/:id/scale",
-                params={"namespace": self._default_namespace(namespace)},
-                body=body,
-            )
-            or {}
-        )
+        return await self._write_at(
+            "POST", "/v1/job/:id/scale", job_id,
+            namespace=self._default_namespace(namespace), body=body,
+        )  # fmt: skip
 
     async def parse_hcl(
         self,
@@ -333,14 +280,7 @@ class JobsApi(AgentApi):
                     endpoint="/v1/jobs/parse",
                 )
             body["Variables"] = variables
-        return dict(
-            await self._write(
-                "PUT",
-                "/v1/jobs/parse",
-                endpoint="/v1/jobs/parse",
-                params={"namespace": self._default_namespace(namespace)},
-                body=body,
-                side_effect_free=True,
-            )
-            or {}
-        )
+        return await self._write_at(
+            "PUT", "/v1/jobs/parse", namespace=self._default_namespace(namespace),
+            body=body, kind=DRY_RUN,
+        )  # fmt: skip

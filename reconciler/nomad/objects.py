@@ -236,7 +236,7 @@ def parse_job_diff(body: Any) -> JobDiff | None:
         for inner in (parse_object_diff(group),)
     )
     return JobDiff(
-        type=top.type, name=str(body.get("ID") or ""), fields=top.fields, objects=top.objects,
+        type=top.type, id=str(body.get("ID") or ""), fields=top.fields, objects=top.objects,
         task_groups=groups,
     )
 

@@ -62,6 +62,31 @@ class QueryResult(Generic[T]):
         return QueryResult(value, self.index, self.known_leader, self.last_contact)
 
 
+@dataclass(frozen=True)
+class WriteKind:
+    """What a write is, for the request core: how its errors read and whether a retry is safe.
+
+    ``job_write``: a register, plan or validate, whose 500s carry Nomad's
+    validation texts (``failures.map_response_error``).  ``side_effect_free``:
+    a plan, validate or parse changes nothing in Nomad, so it is retried like
+    a GET; any other write only when it never reached Nomad.
+    """
+
+    job_write: bool = False
+    side_effect_free: bool = False
+
+
+WRITE = WriteKind()
+JOB_WRITE = WriteKind(job_write=True)
+JOB_DRY_RUN = WriteKind(job_write=True, side_effect_free=True)
+DRY_RUN = WriteKind(side_effect_free=True)
+
+
+def endpoint_path(endpoint: str, ident: str | None) -> str:
+    """An endpoint template's path, its ``:id`` filled in with ``ident`` escaped (``path_id``)."""
+    return endpoint if ident is None else endpoint.replace(":id", path_id(ident, endpoint=endpoint))
+
+
 class ClientState(enum.Enum):
     OPEN = "open"
     CLOSED = "closed"
@@ -241,18 +266,16 @@ class RequestCore:
         body: JSON | None = None,
         index: int | None = None,
         wait: float | None = None,
-        job_write: bool = False,
-        side_effect_free: bool = False,
+        kind: WriteKind = WRITE,
     ) -> httpx.Response:
         """One logical request with retries; returns a 2xx response or raises ``NomadError``.
 
-        GETs and ``side_effect_free`` writes (plan, validate, parse change
-        nothing in Nomad) are retried on any unavailability; other writes only
-        when they never reached Nomad.
+        GETs and ``side_effect_free`` writes (``WriteKind``) are retried on any
+        unavailability; other writes only when they never reached Nomad.
         """
         query = self._params(params, index=index, wait=wait)
         timeout = self._timeout(wait)
-        idempotent = method == "GET" or side_effect_free
+        idempotent = method == "GET" or kind.side_effect_free
         budget = (wait or 0.0) * (1 + _BLOCKING_JITTER)
         retrying = build_retrying(self.retry, idempotent=idempotent, request_budget=budget)
         async for attempt in retrying:
@@ -264,7 +287,7 @@ class RequestCore:
                     params=query,
                     body=body,
                     timeout=timeout,
-                    job_write=job_write,
+                    job_write=kind.job_write,
                 )
         raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
 
@@ -312,24 +335,47 @@ class RequestCore:
         )
         return self._query_result(response, self._decode(response, endpoint=endpoint))
 
-    async def _write(
+    async def _get_at(
+        self,
+        endpoint: str,
+        ident: str | None = None,
+        *,
+        namespace: str | None,
+        index: int | None = None,
+        wait: float | None = None,
+        **params: Any,
+    ) -> QueryResult[JSON]:
+        """``GET`` of an ``endpoint`` template (its ``:id`` is ``ident``), in ``namespace`` or the default one."""
+        return await self._get(
+            endpoint_path(endpoint, ident),
+            endpoint=endpoint,
+            params={"namespace": self._default_namespace(namespace), **params},
+            index=index,
+            wait=wait,
+        )
+
+    async def _write_at(
         self,
         method: str,
-        path: str,
-        *,
         endpoint: str,
-        params: Mapping[str, Any] | None = None,
+        ident: str | None = None,
+        *,
+        namespace: str | None,
         body: JSON | None = None,
-        job_write: bool = False,
-        side_effect_free: bool = False,
-    ) -> JSON:
+        kind: WriteKind = WRITE,
+        **params: Any,
+    ) -> dict[str, Any]:
+        """A write to an ``endpoint`` template; its JSON object answer (``{}`` for none).
+
+        ``namespace`` is sent as given: a job write sends the job's own
+        (``JobsApi``), ``None`` sends none.
+        """
         response = await self._call(
             method,
-            path,
+            endpoint_path(endpoint, ident),
             endpoint=endpoint,
-            params=params,
+            params={"namespace": namespace, **params},
             body=body,
-            job_write=job_write,
-            side_effect_free=side_effect_free,
+            kind=kind,
         )
-        return self._decode(response, endpoint=endpoint)
+        return dict(self._decode(response, endpoint=endpoint) or {})

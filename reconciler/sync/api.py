@@ -11,13 +11,29 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from reconciler.deployment import Deployment
+from reconciler.job_plan import JobPlan, JobWrite
 from reconciler.model import ApiJob
 from reconciler.nomad.client import NomadClient
-from reconciler.nomad.objects import Evaluation, JobStub
+from reconciler.nomad.objects import AllocationStub, Evaluation, JobStub, JobVersion
 from reconciler.nomad.versions import Features
+
+
+@dataclass(frozen=True)
+class Registration:
+    """One register as the applier sends it: the job and ``PUT /v1/jobs``' options.
+
+    ``enforce_index``: check-and-set on ``JobModifyIndex`` (0: only create,
+    ``None``: no check); ``submission``: the source Nomad >= 1.6 keeps.
+    """
+
+    job: ApiJob
+    enforce_index: int | None = None
+    preserve_counts: bool = False
+    submission: Mapping[str, Any] | None = None
 
 
 @runtime_checkable
@@ -32,22 +48,13 @@ class NomadApi(Protocol):
 
     async def read_job(self, job_id: str, *, namespace: str) -> ApiJob: ...
 
-    async def job_versions(self, job_id: str, *, namespace: str) -> list[ApiJob]: ...
+    async def job_versions(self, job_id: str, *, namespace: str) -> list[JobVersion]: ...
 
-    async def plan_job(self, job: ApiJob) -> dict[str, Any]: ...
+    async def plan_job(self, job: ApiJob) -> JobPlan: ...
 
-    async def register_job(
-        self,
-        job: ApiJob,
-        *,
-        enforce_index: int | None,
-        preserve_counts: bool,
-        submission: Mapping[str, Any] | None,
-    ) -> dict[str, Any]: ...
+    async def register_job(self, registration: Registration) -> JobWrite: ...
 
-    async def deregister_job(
-        self, job_id: str, *, namespace: str, purge: bool
-    ) -> dict[str, Any]: ...
+    async def deregister_job(self, job_id: str, *, namespace: str, purge: bool) -> JobWrite: ...
 
     async def promote_deployment(self, deployment_id: str, *, namespace: str) -> dict[str, Any]: ...
 
@@ -108,9 +115,8 @@ class ClientApi:
     async def read_job(self, job_id: str, *, namespace: str) -> ApiJob:
         return await self.client.read_job(job_id, namespace=namespace)
 
-    async def job_versions(self, job_id: str, *, namespace: str) -> list[ApiJob]:
-        body = await self.client.job_versions(job_id, namespace=namespace)
-        return list(body.get("Versions") or [])
+    async def job_versions(self, job_id: str, *, namespace: str) -> list[JobVersion]:
+        return await self.client.job_versions(job_id, namespace=namespace)
 
     async def read_latest_deployment(self, job_id: str, *, namespace: str) -> Deployment | None:
         return await self.client.read_latest_deployment(job_id, namespace=namespace)
@@ -130,28 +136,26 @@ class ClientApi:
     async def read_evaluation(self, eval_id: str, *, namespace: str) -> Evaluation:
         return await self.client.read_evaluation(eval_id, namespace=namespace)
 
-    async def deployment_allocations(self, deployment_id: str, *, namespace: str) -> list[Any]:
-        return list(await self.client.deployment_allocations(deployment_id, namespace=namespace))
+    async def deployment_allocations(
+        self, deployment_id: str, *, namespace: str
+    ) -> list[AllocationStub]:
+        return await self.client.deployment_allocations(deployment_id, namespace=namespace)
 
     async def fail_deployment(self, deployment_id: str, *, namespace: str) -> dict[str, Any]:
         return await self.client.fail_deployment(deployment_id, namespace=namespace)
 
-    async def plan_job(self, job: ApiJob) -> dict[str, Any]:
+    async def plan_job(self, job: ApiJob) -> JobPlan:
         return await self.client.plan_job(job, diff=True)
 
-    async def register_job(
-        self,
-        job: ApiJob,
-        *,
-        enforce_index: int | None,
-        preserve_counts: bool,
-        submission: Mapping[str, Any] | None,
-    ) -> dict[str, Any]:
+    async def register_job(self, registration: Registration) -> JobWrite:
         return await self.client.register_job(
-            job, enforce_index=enforce_index, preserve_counts=preserve_counts, submission=submission
+            registration.job,
+            enforce_index=registration.enforce_index,
+            preserve_counts=registration.preserve_counts,
+            submission=registration.submission,
         )
 
-    async def deregister_job(self, job_id: str, *, namespace: str, purge: bool) -> dict[str, Any]:
+    async def deregister_job(self, job_id: str, *, namespace: str, purge: bool) -> JobWrite:
         return await self.client.deregister_job(job_id, namespace=namespace, purge=purge)
 
     async def promote_deployment(self, deployment_id: str, *, namespace: str) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from reconciler.errors import (
 from reconciler.jobspec.canonical import strip_server_fields
 from reconciler.jobspec.positions import Step, locate
 from reconciler.model import DesiredJob
-from reconciler.sync.api import NomadApi
+from reconciler.sync.api import NomadApi, Registration
 from reconciler.sync.cluster_memory import ClusterMemory
 from reconciler.sync.outcome import JobOutcome, Result
 
@@ -104,22 +104,21 @@ class Applier:
         self._submission = submission
         self._annotate = annotate
 
-    async def annotate(self, action: JobAction) -> tuple[dict[str, Any] | None, str]:
+    async def annotate(
+        self, action: JobAction
+    ) -> tuple[Mapping[str, Mapping[str, int]] | None, str]:
         """Nomad's own plan for a register: per-group annotations and warnings."""
         if action.desired is None:
             return None, ""
         if action.live is not None and action.live.nomad_plan is not None:
-            resp: Mapping[str, Any] = action.live.nomad_plan  # the arbiter's answer, same job
+            plan = action.live.nomad_plan  # the arbiter's answer, same job
         else:
-            job = submitted_job(action.desired)
-            resp = await self._api.plan_job(job)
-        ann = (resp.get("Annotations") or {}).get("DesiredTGUpdates") or None
-        warnings = str(resp.get("Warnings") or "")
-        failed = resp.get("FailedTGAllocs") or {}
-        if failed:
-            groups = ", ".join(sorted(failed))
+            plan = await self._api.plan_job(submitted_job(action.desired))
+        warnings = plan.warnings
+        if plan.failed_groups:
+            groups = ", ".join(plan.failed_groups)
             warnings = (warnings + "\n" if warnings else "") + f"cannot place group(s): {groups}"
-        return ann, warnings
+        return plan.annotations, warnings
 
     async def run(self, action: JobAction) -> JobOutcome:
         try:
@@ -147,12 +146,12 @@ class Applier:
         retried = False
         for attempt in (1, 2):
             try:
-                resp = await self._api.register_job(
+                resp = await self._api.register_job(Registration(
                     submitted_job(desired),
                     enforce_index=index,
                     preserve_counts=not action.create and self._preserve(desired),
                     submission=self._submission(desired) if self._submission else None,
-                )
+                ))
                 accepted_at = time.monotonic()
                 break
             except NomadIndexConflictError as exc:
@@ -174,7 +173,7 @@ class Applier:
                         conflict_retried=True,
                     )  # fmt: skip
                 index = refreshed
-        jmi = int(resp.get("JobModifyIndex") or 0)
+        jmi = resp.job_modify_index
         self._memory.remember_submit(action.key, desired.digest, jmi)
         if jmi:
             synced = stamp_job(desired.canonical, source=desired.path, digest=desired.digest)
@@ -186,8 +185,8 @@ class Applier:
         created = index == 0 if retried else action.create
         return JobOutcome(
             action.key, action, Result.CREATED if created else Result.UPDATED,
-            action.reason, annotations, str(resp.get("Warnings") or warnings),
-            eval_id=str(resp.get("EvalID") or "") or None, job_modify_index=jmi,
+            action.reason, annotations, resp.warnings or warnings,
+            eval_id=resp.eval_id, job_modify_index=jmi,
             conflict_retried=retried, accepted_at=accepted_at,
         )  # fmt: skip
 
@@ -227,7 +226,7 @@ class Applier:
         self._memory.forget(action.key)
         return JobOutcome(
             action.key, action, Result.PRUNED, action.reason,
-            eval_id=str(resp.get("EvalID") or "") or None,
+            eval_id=resp.eval_id,
         )  # fmt: skip
 
     async def _promote(self, action: JobAction) -> JobOutcome:

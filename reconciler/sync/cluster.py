@@ -25,8 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Mapping
-from typing import Any
+from collections.abc import Awaitable
 
 from reconciler.core.arbiter import (
     changed_field_paths,
@@ -39,6 +38,7 @@ from reconciler.core.ownership import read_ownership, submitted_job
 from reconciler.core.plan import ClusterState, LiveJob, SyncPolicy, promotion_allowed
 from reconciler.deployment import Deployment
 from reconciler.errors import NomadError, NomadNotFoundError, NomadPermissionDeniedError
+from reconciler.job_plan import JobPlan
 from reconciler.jobspec.canonical import strip_server_fields
 from reconciler.model import ApiJob, DesiredJob, JobKey, Snapshot
 from reconciler.nomad.objects import JobStub
@@ -149,7 +149,7 @@ class ClusterReader:
         stop = bool(stub.get("Stop"))
         seen = self.memory.jobs.get(key)
         not_converging: tuple[str, ...] = ()
-        nomad_plan: Mapping[str, Any] | None = None
+        nomad_plan: JobPlan | None = None
         meta = (
             stub.get("Meta")
             if list_meta
@@ -275,7 +275,7 @@ class ClusterReader:
         changed = plan_changes_job(answer)
         if changed is None:
             return None
-        fields = nomad_diff_fields(answer.get("Diff"))
+        fields = nomad_diff_fields(answer.diff)
         verdict = Verdict(jmi, desired.digest, changed, fields, answer)
         self.memory.verdicts[key] = verdict
         if not changed:

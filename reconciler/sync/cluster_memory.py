@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from reconciler.job_plan import JobPlan
 from reconciler.model import ApiJob, JobKey
 
 
@@ -34,7 +35,7 @@ class Verdict:
     digest: str
     changed: bool
     fields: tuple[str, ...] = ()  # what Nomad says would change
-    answer: Mapping[str, Any] | None = None  # Nomad's plan response (annotations too)
+    answer: JobPlan | None = None  # Nomad's plan response (annotations too)
 
 
 # Called when Nomad overrules the local diff: (job, the fields the local diff flagged).

@@ -1,22 +1,20 @@
 """Which rollout failed: a job's version history and deployments → the spec Nomad reverted.
 
-Pure functions of the job's versions (``GET /v1/job/:id/versions``) and its
-deployments; the cluster reader asks for those only when a reverted rollout
+Pure functions of the job's versions (``GET /v1/job/:id/versions``, parsed
+into ``JobVersion``s by the client) and its deployments; the cluster reader asks for those only when a reverted rollout
 is possible (``replaced_unstable_versions``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from reconciler.core.ownership import read_ownership
 from reconciler.deployment import Deployment
+from reconciler.nomad.objects import JobVersion
 
 
-def replaced_unstable_versions(
-    versions: Sequence[Mapping[str, Any]],
-) -> list[Mapping[str, Any]]:
+def replaced_unstable_versions(versions: Sequence[JobVersion]) -> list[JobVersion]:
     """Versions replaced by the live one and newer than the last stable version before it.
 
     Only these can be a rollout that failed and was reverted: anything older
@@ -24,16 +22,13 @@ def replaced_unstable_versions(
     """
     if not versions:
         return []
-    numbers = [int(v.get("Version") or 0) for v in versions]
-    live = max(numbers)
-    stable = [n for n, v in zip(numbers, versions, strict=True) if n < live and v.get("Stable")]
-    floor = max(stable, default=-1)
-    return [v for n, v in zip(numbers, versions, strict=True)
-            if floor < n < live and not v.get("Stable")]  # fmt: skip
+    live = max(v.version for v in versions)
+    floor = max((v.version for v in versions if v.version < live and v.stable), default=-1)
+    return [v for v in versions if floor < v.version < live and not v.stable]
 
 
 def failed_version_digest(
-    versions: Sequence[Mapping[str, Any]],
+    versions: Sequence[JobVersion],
     deployments: Sequence[Deployment],
 ) -> str | None:
     """The digest of ``failed_rollout``."""
@@ -41,7 +36,7 @@ def failed_version_digest(
 
 
 def failed_rollout(
-    versions: Sequence[Mapping[str, Any]],
+    versions: Sequence[JobVersion],
     deployments: Sequence[Deployment],
 ) -> tuple[str | None, Deployment | None]:
     """The stamped digest of the newest replaced version whose own deployment failed, and
@@ -59,10 +54,9 @@ def failed_rollout(
         for d in sorted(deployments, key=lambda d: d.create_index)
         if d.failed and d.job_version is not None
     }
-    candidates = [v for v in replaced_unstable_versions(versions)
-                  if int(v.get("Version") or 0) in failed]  # fmt: skip
+    candidates = [v for v in replaced_unstable_versions(versions) if v.version in failed]
     if not candidates:
         return None, None
-    newest = max(candidates, key=lambda v: int(v.get("Version") or 0))
-    own = read_ownership(newest.get("Meta"))
-    return (own.digest if own else None), failed[int(newest.get("Version") or 0)]
+    newest = max(candidates, key=lambda v: v.version)
+    own = read_ownership(newest.meta)
+    return (own.digest if own else None), failed[newest.version]

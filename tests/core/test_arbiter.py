@@ -15,6 +15,8 @@ from reconciler.core.arbiter import (
     plan_changes_job,
 )
 from reconciler.core.diff import compute_job_drift
+from reconciler.job_plan import JobPlan
+from reconciler.nomad.objects import parse_job_plan
 from tests.support.jobs import make_job
 
 API = Path(__file__).resolve().parents[1] / "golden" / "api"
@@ -29,9 +31,9 @@ def recorded_plans() -> dict[str, dict[str, Any]]:
     return out
 
 
-def plan_where(words: str) -> dict[str, Any]:
+def plan_where(words: str) -> JobPlan:
     [body] = [b for step, b in recorded_plans().items() if words in step]
-    return body
+    return parse_job_plan(body)
 
 
 def test_recorded_unchanged_plan_is_in_sync_and_diffless_plan_is_unknown() -> None:
@@ -42,14 +44,14 @@ def test_recorded_unchanged_plan_is_in_sync_and_diffless_plan_is_unknown() -> No
 def test_recorded_edits_name_their_fields() -> None:
     edited = plan_where("changed job (config args")
     assert plan_changes_job(edited) is True
-    fields = nomad_diff_fields(edited["Diff"])
+    fields = nomad_diff_fields(edited.diff)
     assert fields == (
         "Meta[owner]", "Meta[rev]", "Priority",
         "app/sleeper: Env[EXTRA]", "app/sleeper: Env[MODE]", "app/sleeper: Config.args[0]",
     )  # fmt: skip
-    count = nomad_diff_fields(plan_where("count-only")["Diff"])
+    count = nomad_diff_fields(plan_where("count-only").diff)
     assert count == ("app: Count",)
-    added = nomad_diff_fields(plan_where("second task group")["Diff"])
+    added = nomad_diff_fields(plan_where("second task group").diff)
     assert added == ("extra (added)",)
 
 
@@ -78,7 +80,7 @@ def test_the_ownership_stamp_alone_is_not_a_change(
     fields: list[dict[str, Any]], changed: bool
 ) -> None:
     answer = {"Diff": {"Type": "Edited", "Fields": fields, "TaskGroups": []}}
-    assert plan_changes_job(answer) is changed
+    assert plan_changes_job(parse_job_plan(answer)) is changed
 
 
 def test_probe_keeps_counts_the_file_does_not_own() -> None:

@@ -97,7 +97,8 @@ async def test_side_effect_free_writes_are_retried(fake_nomad: FakeNomad) -> Non
     records: list[RequestRecord] = []
     async with client_for(fake_nomad.address, records) as client:
         fake_nomad.faults.fail_next(1, status=500, path_prefix="/v1/job/", body="No cluster leader")
-        assert (await client.plan_job(job))["Diff"]["Type"] == "Added"
+        diff = (await client.plan_job(job)).diff
+        assert diff is not None and diff.type == "Added"
         fake_nomad.faults.fail_next(
             1, status=500, path_prefix="/v1/validate", body="No cluster leader"
         )

@@ -17,6 +17,7 @@ from reconciler.errors import (
     NomadJobRejectedError,
     NomadNotFoundError,
 )
+from reconciler.job_plan import JobWrite
 from reconciler.nomad.client import NomadClient
 from reconciler.nomad.events import Event, StreamSettings
 from reconciler.nomad.hooks import RequestRecord
@@ -59,7 +60,7 @@ async def test_job_lifecycle(client: NomadClient) -> None:
     job_id = unique_id("life")
     job = sleeper_job(job_id)
     created = await client.register_job(job, enforce_index=0)
-    assert created["EvalID"]
+    assert created.eval_id
 
     read = await client.read_job(job_id)
     assert (read["ID"], read["Version"], read["Namespace"]) == (job_id, 0, "default")
@@ -67,22 +68,22 @@ async def test_job_lifecycle(client: NomadClient) -> None:
     assert [stub["ID"] for stub in listed.value] == [job_id]
     assert listed.index > 0
     assert (await client.job_summary(job_id))["Summary"].keys() == {"app"}
-    assert len((await client.job_versions(job_id))["Versions"]) == 1
+    assert len(await client.job_versions(job_id)) == 1
 
     unchanged = await client.plan_job(job)
-    assert unchanged["Diff"]["Type"] == "None"
-    assert unchanged["JobModifyIndex"] == read["JobModifyIndex"]
+    assert unchanged.diff is not None and unchanged.diff.type == "None"
+    assert unchanged.job_modify_index == read["JobModifyIndex"]
 
     changed = sleeper_job(job_id, args="7200")
     plan = await client.plan_job(changed)
-    assert plan["Diff"]["Type"] == "Edited"
-    await client.register_job(changed, enforce_index=plan["JobModifyIndex"])
-    versions = await client.job_versions(job_id, diffs=True)
-    assert [v["Version"] for v in versions["Versions"]] == [1, 0]  # newest first
+    assert plan.diff is not None and plan.diff.type == "Edited"
+    await client.register_job(changed, enforce_index=plan.job_modify_index)
+    versions = await client.job_versions(job_id)
+    assert [v.version for v in versions] == [1, 0]  # newest first
 
     with pytest.raises(NomadIndexConflictError, match="Enforcing job modify index"):
         await client.register_job(
-            sleeper_job(job_id, args="1"), enforce_index=plan["JobModifyIndex"]
+            sleeper_job(job_id, args="1"), enforce_index=plan.job_modify_index
         )
 
     await client.deregister_job(job_id)
@@ -93,7 +94,7 @@ async def test_job_lifecycle(client: NomadClient) -> None:
     with pytest.raises(NomadNotFoundError, match="job versions not found"):
         await client.job_versions(job_id)
     # Deregistering a job that does not exist is a success in Nomad.
-    assert "EvalID" in await client.deregister_job(job_id, purge=True)
+    assert isinstance(await client.deregister_job(job_id, purge=True), JobWrite)
 
 
 async def test_rejected_job_keeps_nomads_text_and_is_sent_once(backend: Backend) -> None:
@@ -146,7 +147,7 @@ async def test_scale_shows_as_drift_in_plan(client: NomadClient) -> None:
     assert (await client.read_job(job_id))["TaskGroups"][0]["Count"] == 3
     assert (await client.scale_status(job_id))["TaskGroups"]["app"]["Desired"] == 3
     plan = await client.plan_job(job)
-    assert plan["Diff"]["Type"] == "Edited"
+    assert plan.diff is not None and plan.diff.type == "Edited"
     await client.deregister_job(job_id, purge=True)
 
 

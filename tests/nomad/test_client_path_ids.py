@@ -34,7 +34,7 @@ async def test_ids_needing_escapes_address_exactly_their_job(
         assert (await client.read_job(job_id))["ID"] == job_id
         assert (await client.job_summary(job_id))["JobID"] == job_id
         plan = await client.plan_job(sleeper_job(job_id))
-        assert plan["Diff"]["ID"] == job_id
+        assert plan.diff is not None and plan.diff.id == job_id
         await client.deregister_job(job_id)
         assert (await client.read_job(job_id))["Stop"] is True
     assert (await client.read_job(neighbour))["Stop"] is False

@@ -94,13 +94,13 @@ async def test_canary_rollout_read_through_observe_deployment(fake: FakeNomad) -
             return None
 
         await eventually("the first deployment to succeed", lambda: deployment_of(
-            first["JobModifyIndex"], "successful"))  # fmt: skip
+            first.job_modify_index, "successful"))  # fmt: skip
         second = await client.register_job(
             sleeper_job("web", count=2, args="3601", update=canary_update())
         )
 
         async def healthy_canary() -> Deployment | None:
-            dep = await deployment_of(second["JobModifyIndex"], "running")
+            dep = await deployment_of(second.job_modify_index, "running")
             group = dep.group("app") if dep else None
             return dep if group and group.healthy_allocs >= 1 else None
 

@@ -9,7 +9,6 @@ set by the test.  End-to-end behaviour over HTTP is tested against FakeNomad.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,10 +19,18 @@ from reconciler.errors import (
     NomadNotFoundError,
     NomadUnavailableError,
 )
+from reconciler.job_plan import JobPlan, JobWrite
 from reconciler.jobspec.canonical import canonicalize
 from reconciler.model import ApiJob, JobKey
-from reconciler.nomad.objects import parse_deployment
+from reconciler.nomad.objects import (
+    JobVersion,
+    parse_deployment,
+    parse_job_plan,
+    parse_job_version,
+    parse_job_write,
+)
 from reconciler.nomad.versions import Features, features_for
+from reconciler.sync.api import Registration
 
 
 @dataclass
@@ -150,9 +157,9 @@ class MemoryNomad:
             raise NomadNotFoundError("job not found", status=404)
         return copy.deepcopy(job)
 
-    async def job_versions(self, job_id: str, *, namespace: str) -> list[ApiJob]:
+    async def job_versions(self, job_id: str, *, namespace: str) -> list[JobVersion]:
         self.calls.append(("versions", job_id))
-        return copy.deepcopy(self.versions.get((namespace, job_id), []))
+        return [parse_job_version(copy.deepcopy(v)) for v in self.versions.get((namespace, job_id), [])]
 
     async def read_latest_deployment(self, job_id: str, *, namespace: str) -> Deployment | None:
         self.calls.append(("deployment", job_id))
@@ -165,7 +172,7 @@ class MemoryNomad:
         latest = [self.deployments[key]] if key in self.deployments else []
         return [parse_deployment(d) for d in latest + self.past_deployments.get(key, [])]
 
-    async def plan_job(self, job: ApiJob) -> dict[str, Any]:
+    async def plan_job(self, job: ApiJob) -> JobPlan:
         self.calls.append(("plan", job["ID"]))
         if job["ID"] in self.failing_plans:
             raise NomadJobRejectedError("1 error occurred:\n\t* Missing task driver\n", status=500)
@@ -173,23 +180,17 @@ class MemoryNomad:
         existing = self.jobs.get(key)
         groups = {g["Name"]: {"Place": 0 if existing else g.get("Count") or 1, "DestructiveUpdate": 1 if existing else 0}
                   for g in job.get("TaskGroups") or ()}  # fmt: skip
-        return {
+        return parse_job_plan({
             "JobModifyIndex": existing["JobModifyIndex"] if existing else 0,
             "Diff": self._diff(job, existing),
             "Annotations": {"DesiredTGUpdates": groups},
             "Warnings": "",
-        }
+        })
 
-    async def register_job(
-        self,
-        job: ApiJob,
-        *,
-        enforce_index: int | None,
-        preserve_counts: bool,
-        submission: Mapping[str, Any] | None,
-    ) -> dict[str, Any]:
+    async def register_job(self, registration: Registration) -> JobWrite:
+        job, enforce_index = registration.job, registration.enforce_index
         self.calls.append(("register", job["ID"]))
-        self.submissions[job["ID"]] = submission
+        self.submissions[job["ID"]] = registration.submission
         if job["ID"] in self.failing_registers:
             raise self.failing_registers[job["ID"]]
         if self.before_register is not None:
@@ -213,19 +214,19 @@ class MemoryNomad:
                     status=500,
                 )
         body = copy.deepcopy(job)
-        if preserve_counts and existing is not None:
+        if registration.preserve_counts and existing is not None:
             live = {g["Name"]: g["Count"] for g in existing["TaskGroups"]}
             for group in body["TaskGroups"]:
                 if group["Name"] in live:
                     group["Count"] = live[group["Name"]]
         stored = self.put(body)
-        return {
+        return parse_job_write({
             "EvalID": f"eval-{self.index}",
             "JobModifyIndex": stored["JobModifyIndex"],
             "Warnings": "",
-        }
+        })
 
-    async def deregister_job(self, job_id: str, *, namespace: str, purge: bool) -> dict[str, Any]:
+    async def deregister_job(self, job_id: str, *, namespace: str, purge: bool) -> JobWrite:
         self.calls.append(("deregister", job_id))
         key = (namespace, job_id)
         if purge:
@@ -235,7 +236,7 @@ class MemoryNomad:
             stopped["Stop"] = True
             self.put(stopped)
             self.jobs[key]["Status"] = "dead"
-        return {"EvalID": "eval-d"}
+        return parse_job_write({"EvalID": "eval-d"})
 
     async def promote_deployment(self, deployment_id: str, *, namespace: str) -> dict[str, Any]:
         self.calls.append(("promote", deployment_id))

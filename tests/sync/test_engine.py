@@ -232,12 +232,12 @@ async def test_promotion_under_policy() -> None:
 
 def test_failed_version_digest_from_history() -> None:
     from reconciler.deployment import Deployment
-    from reconciler.nomad.objects import parse_deployment
+    from reconciler.nomad.objects import JobVersion, parse_deployment, parse_job_version
     from reconciler.sync.failed_rollouts import failed_version_digest
 
-    def v(n: int, stable: bool, digest: str | None) -> dict[str, object]:
+    def v(n: int, stable: bool, digest: str | None) -> JobVersion:
         meta = {"gitops.source": "w.nomad", "gitops.digest": digest} if digest else None
-        return {"Version": n, "Stable": stable, "Meta": meta}
+        return parse_job_version({"Version": n, "Stable": stable, "Meta": meta})
 
     def dep(version: int, status: str) -> Deployment:
         return parse_deployment({"JobVersion": version, "Status": status})

@@ -13,8 +13,10 @@ import pytest
 from reconciler.cli import main
 from reconciler.config.connection import NomadConfig
 from reconciler.core.plan import SyncPolicy
+from reconciler.job_plan import JobWrite
 from reconciler.jobspec.loader import load_directory
 from reconciler.jobspec.variables import VariableInputs
+from reconciler.sync.api import Registration
 from reconciler.sync.engine import Reconciler
 from reconciler.sync.outcome import Result
 from reconciler.sync.session import connect
@@ -82,13 +84,13 @@ class MeddlingApi:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
-    async def register_job(self, job: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    async def register_job(self, registration: Registration) -> JobWrite:
         if self._times > 0:
             self._times -= 1
             meddled = copy.deepcopy(self._job)
             meddled["Priority"] = 70 + self._times
             self._fake.run_job_out_of_band(meddled)
-        return dict(await self._inner.register_job(job, **kwargs))
+        return await self._inner.register_job(registration)
 
 
 @pytest.mark.parametrize(("meddles", "expected"), [(1, Result.UPDATED), (2, Result.FAILED)])
