@@ -9,12 +9,12 @@ writes.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Unpack
 
 from reconciler.deployment import Deployment
 from reconciler.errors import NomadBadRequestError, NomadError
 from reconciler.nomad.objects import AllocationStub, Evaluation, parse_deployment
-from reconciler.nomad.request import JSON, QueryResult, RequestCore
+from reconciler.nomad.request import JSON, Query, QueryResult, RequestCore
 
 
 class DeploymentsApi(RequestCore):
@@ -29,18 +29,11 @@ class DeploymentsApi(RequestCore):
                              endpoint=endpoint) from exc
 
     async def read_deployment_query(
-        self,
-        deployment_id: str,
-        *,
-        namespace: str | None = None,
-        index: int | None = None,
-        wait: float | None = None,
+        self, deployment_id: str, **query: Unpack[Query]
     ) -> QueryResult[Deployment]:
         """``GET /v1/deployment/:id``; blocks when ``index`` is given."""
         endpoint = "/v1/deployment/:id"
-        result = await self._get_at(
-            endpoint, deployment_id, namespace=namespace, index=index, wait=wait
-        )
+        result = await self._get_at(endpoint, deployment_id, **query)
         return result.with_value(self._deployment(result.value, endpoint=endpoint))
 
     async def read_deployment(
@@ -49,16 +42,11 @@ class DeploymentsApi(RequestCore):
         return (await self.read_deployment_query(deployment_id, namespace=namespace)).value
 
     async def read_latest_deployment_query(
-        self,
-        job_id: str,
-        *,
-        namespace: str | None = None,
-        index: int | None = None,
-        wait: float | None = None,
+        self, job_id: str, **query: Unpack[Query]
     ) -> QueryResult[Deployment | None]:
         """``GET /v1/job/:id/deployment``: the latest deployment, ``None`` if there is none."""
         endpoint = "/v1/job/:id/deployment"
-        result = await self._get_at(endpoint, job_id, namespace=namespace, index=index, wait=wait)
+        result = await self._get_at(endpoint, job_id, **query)
         value = self._deployment(result.value, endpoint=endpoint) if result.value else None
         return result.with_value(value)
 
@@ -68,19 +56,11 @@ class DeploymentsApi(RequestCore):
         return (await self.read_latest_deployment_query(job_id, namespace=namespace)).value
 
     async def list_job_deployments_query(
-        self,
-        job_id: str,
-        *,
-        namespace: str | None = None,
-        all: bool = False,
-        index: int | None = None,
-        wait: float | None = None,
+        self, job_id: str, *, all: bool = False, **query: Unpack[Query]
     ) -> QueryResult[list[Deployment]]:
         """``GET /v1/job/:id/deployments`` (not reliably newest-first: sort by ``create_index``)."""
         endpoint = "/v1/job/:id/deployments"
-        result = await self._get_at(
-            endpoint, job_id, namespace=namespace, index=index, wait=wait, all=all
-        )
+        result = await self._get_at(endpoint, job_id, {"all": all}, **query)
         return result.with_value(
             [self._deployment(d, endpoint=endpoint) for d in result.value or []]
         )
@@ -129,15 +109,13 @@ class DeploymentsApi(RequestCore):
             )
         else:
             body["Groups"] = list(groups)
-        return await self._write_at(
-            "PUT", "/v1/deployment/promote/:id", deployment_id,
-            namespace=self._default_namespace(namespace), body=body,
-        )  # fmt: skip
+        endpoint = "/v1/deployment/promote/:id"
+        return await self._write_at("PUT", endpoint, deployment_id, namespace=namespace, body=body)
 
     async def fail_deployment(
         self, deployment_id: str, *, namespace: str | None = None
     ) -> dict[str, Any]:
         return await self._write_at(
             "PUT", "/v1/deployment/fail/:id", deployment_id,
-            namespace=self._default_namespace(namespace), body={"DeploymentID": deployment_id},
+            namespace=namespace, body={"DeploymentID": deployment_id},
         )  # fmt: skip

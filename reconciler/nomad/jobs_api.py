@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Unpack
 
 from reconciler.errors import NomadBadRequestError, NomadNotFoundError
 from reconciler.job_plan import JobPlan, JobWrite
@@ -26,7 +26,7 @@ from reconciler.nomad.objects import (
     parse_job_versions,
     parse_job_write,
 )
-from reconciler.nomad.request import DRY_RUN, JOB_DRY_RUN, JOB_WRITE, QueryResult
+from reconciler.nomad.request import DRY_RUN, JOB_DRY_RUN, JOB_WRITE, Query, QueryResult
 from reconciler.nomad.versions import format_version
 
 log = logging.getLogger("reconciler.nomad.client")
@@ -57,8 +57,9 @@ class JobsApi(AgentApi):
         features = await self.features() if meta else None
         native_meta = bool(features and features.list_meta)
         result = await self._get_at(
-            "/v1/jobs", namespace=ns, index=index, wait=wait, prefix=prefix, meta=native_meta
-        )
+            "/v1/jobs", None, {"prefix": prefix, "meta": native_meta},
+            namespace=ns, index=index, wait=wait,
+        )  # fmt: skip
         stubs: list[JobStub] = list(result.value or [])
         if ns and ns != "*":
             # Nomad 1.0.x leaves ``Namespace`` out of the stubs of a one-namespace list
@@ -96,17 +97,10 @@ class JobsApi(AgentApi):
         return [stub for stub in filled if stub is not None]
 
     async def read_job_query(
-        self,
-        job_id: str,
-        *,
-        namespace: str | None = None,
-        index: int | None = None,
-        wait: float | None = None,
+        self, job_id: str, **query: Unpack[Query]
     ) -> QueryResult[dict[str, Any]]:
         """``GET /v1/job/:id`` with query metadata; blocks when ``index`` is given."""
-        return await self._get_at(
-            "/v1/job/:id", job_id, namespace=namespace, index=index, wait=wait
-        )
+        return await self._get_at("/v1/job/:id", job_id, **query)
 
     async def read_job(self, job_id: str, *, namespace: str | None = None) -> dict[str, Any]:
         """The full job (server struct).  ``NomadNotFoundError`` when it does not exist."""
@@ -129,7 +123,7 @@ class JobsApi(AgentApi):
             return None
         try:
             result = await self._get_at(
-                "/v1/job/:id/submission", job_id, namespace=namespace, version=version
+                "/v1/job/:id/submission", job_id, {"version": version}, namespace=namespace
             )
         except NomadNotFoundError:
             return None
@@ -142,7 +136,9 @@ class JobsApi(AgentApi):
     async def job_allocations(
         self, job_id: str, *, namespace: str | None = None, all: bool = False
     ) -> list[dict[str, Any]]:
-        result = await self._get_at("/v1/job/:id/allocations", job_id, namespace=namespace, all=all)
+        result = await self._get_at(
+            "/v1/job/:id/allocations", job_id, {"all": all}, namespace=namespace
+        )
         return list(result.value or [])
 
     async def scale_status(self, job_id: str, *, namespace: str | None = None) -> dict[str, Any]:
@@ -151,10 +147,7 @@ class JobsApi(AgentApi):
         return dict(result.value or {})
 
     # ---------------------------------------------------------------- jobs: writes
-
-    def _job_namespace(self, job: Mapping[str, Any]) -> str | None:
-        # As the CLI: the job's own namespace wins, else the configured one.
-        return job.get("Namespace") or self.config.namespace
+    # As the CLI, a job write goes to the job's own namespace, else the configured one.
 
     @staticmethod
     def _job_id(job: Mapping[str, Any]) -> str:
@@ -201,14 +194,14 @@ class JobsApi(AgentApi):
                 log.debug("Nomad < 1.6 cannot store the job source; submission not sent")
         return parse_job_write(
             await self._write_at(
-                "PUT", "/v1/jobs", namespace=self._job_namespace(job), body=body, kind=JOB_WRITE
+                "PUT", "/v1/jobs", namespace=job.get("Namespace"), body=body, kind=JOB_WRITE
             )
         )
 
     async def plan_job(self, job: Mapping[str, Any], *, diff: bool = True) -> JobPlan:
         """``PUT /v1/job/:id/plan``: dry run; its ``job_modify_index`` feeds EnforceIndex."""
         answer = await self._write_at(
-            "PUT", "/v1/job/:id/plan", self._job_id(job), namespace=self._job_namespace(job),
+            "PUT", "/v1/job/:id/plan", self._job_id(job), namespace=job.get("Namespace"),
             body={"Job": self._wire_job(job), "Diff": diff}, kind=JOB_DRY_RUN,
         )  # fmt: skip
         return parse_job_plan(answer)
@@ -216,7 +209,7 @@ class JobsApi(AgentApi):
     async def validate_job(self, job: Mapping[str, Any]) -> dict[str, Any]:
         """``PUT /v1/validate/job``: always 200 when validation ran; errors are in the body."""
         return await self._write_at(
-            "PUT", "/v1/validate/job", namespace=self._job_namespace(job),
+            "PUT", "/v1/validate/job", namespace=job.get("Namespace"),
             body={"Job": self._wire_job(job)}, kind=JOB_DRY_RUN,
         )  # fmt: skip
 
@@ -228,7 +221,7 @@ class JobsApi(AgentApi):
         A job that does not exist is a success in Nomad.
         """
         answer = await self._write_at(
-            "DELETE", "/v1/job/:id", job_id, namespace=self._default_namespace(namespace),
+            "DELETE", "/v1/job/:id", job_id, namespace=namespace,
             purge=purge,
         )  # fmt: skip
         return parse_job_write(answer)
@@ -244,17 +237,13 @@ class JobsApi(AgentApi):
         meta: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """``POST /v1/job/:id/scale`` (what ``nomad job scale`` does)."""
-        body: dict[str, Any] = {"Target": {"Group": group}}
-        if count is not None:
-            body["Count"] = int(count)
-        if message is not None:
-            body["Message"] = message
-        if meta is not None:
-            body["Meta"] = dict(meta)
-        return await self._write_at(
-            "POST", "/v1/job/:id/scale", job_id,
-            namespace=self._default_namespace(namespace), body=body,
-        )  # fmt: skip
+        given = {
+            "Count": None if count is None else int(count),
+            "Message": message,
+            "Meta": None if meta is None else dict(meta),
+        }
+        body = {"Target": {"Group": group}, **{k: v for k, v in given.items() if v is not None}}
+        return await self._write_at("POST", "/v1/job/:id/scale", job_id, namespace=namespace, body=body)
 
     async def parse_hcl(
         self,
@@ -281,6 +270,6 @@ class JobsApi(AgentApi):
                 )
             body["Variables"] = variables
         return await self._write_at(
-            "PUT", "/v1/jobs/parse", namespace=self._default_namespace(namespace),
+            "PUT", "/v1/jobs/parse", namespace=namespace,
             body=body, kind=DRY_RUN,
         )  # fmt: skip

@@ -19,7 +19,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Generic, Literal, Self, TypeVar
+from typing import Any, Generic, Literal, Self, TypedDict, TypeVar, Unpack
 from urllib.parse import quote
 
 import httpx
@@ -60,6 +60,19 @@ class QueryResult(Generic[T]):
     def with_value(self, value: U) -> QueryResult[U]:
         """The same query metadata around another value (the typed form of this one)."""
         return QueryResult(value, self.index, self.known_leader, self.last_contact)
+
+
+class Query(TypedDict, total=False):
+    """A read's keywords, shared by the client's reads of one object.
+
+    ``namespace``: ``None`` reads in the configured one (else ``default``);
+    ``index``: a blocking query, answered once Nomad's index passes it;
+    ``wait``: the longest such a query waits, in seconds.
+    """
+
+    namespace: str | None
+    index: int | None
+    wait: float | None
 
 
 @dataclass(frozen=True)
@@ -339,19 +352,16 @@ class RequestCore:
         self,
         endpoint: str,
         ident: str | None = None,
-        *,
-        namespace: str | None,
-        index: int | None = None,
-        wait: float | None = None,
-        **params: Any,
+        params: Mapping[str, Any] | None = None,
+        **query: Unpack[Query],
     ) -> QueryResult[JSON]:
-        """``GET`` of an ``endpoint`` template (its ``:id`` is ``ident``), in ``namespace`` or the default one."""
+        """``GET`` of an ``endpoint`` template (its ``:id`` is ``ident``), with ``params`` too."""
         return await self._get(
             endpoint_path(endpoint, ident),
             endpoint=endpoint,
-            params={"namespace": self._default_namespace(namespace), **params},
-            index=index,
-            wait=wait,
+            params={"namespace": self._default_namespace(query.get("namespace")), **(params or {})},
+            index=query.get("index"),
+            wait=query.get("wait"),
         )
 
     async def _write_at(
@@ -365,16 +375,13 @@ class RequestCore:
         kind: WriteKind = WRITE,
         **params: Any,
     ) -> dict[str, Any]:
-        """A write to an ``endpoint`` template; its JSON object answer (``{}`` for none).
-
-        ``namespace`` is sent as given: a job write sends the job's own
-        (``JobsApi``), ``None`` sends none.
-        """
+        """A write to an ``endpoint`` template, in ``namespace`` or the configured one (else
+        ``default``); its JSON object answer (``{}`` for none)."""
         response = await self._call(
             method,
             endpoint_path(endpoint, ident),
             endpoint=endpoint,
-            params={"namespace": namespace, **params},
+            params={"namespace": self._default_namespace(namespace), **params},
             body=body,
             kind=kind,
         )
