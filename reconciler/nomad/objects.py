@@ -191,7 +191,7 @@ def parse_job_write(body: Any) -> JobWrite:
     v1.0.18 to v2.0.0); only a register has ``Warnings``.  An empty body reads
     as no evaluation.
     """
-    body = _object(body or {}, "a job write's answer")
+    body = _object({} if body is None else body, "a job write's answer")
     return JobWrite(
         eval_id=str(body.get("EvalID") or "") or None,
         eval_create_index=_int(body.get("EvalCreateIndex")),
@@ -247,7 +247,7 @@ def parse_job_plan(body: Any) -> JobPlan:
     ``Annotations.DesiredTGUpdates`` is kept per group as Nomad's counts
     (``DesiredUpdates``); ``FailedTGAllocs`` as its group names.
     """
-    body = _object(body or {}, "a plan's answer")
+    body = _object({} if body is None else body, "a plan's answer")
     annotations = (body.get("Annotations") or {}).get("DesiredTGUpdates") or None
     failed = body.get("FailedTGAllocs") or {}
     return JobPlan(
@@ -290,7 +290,8 @@ def parse_job_version(body: Mapping[str, Any]) -> JobVersion:
 
 def parse_job_versions(body: Any) -> list[JobVersion]:
     """``GET /v1/job/:id/versions`` (``JobVersionsResponse``): its ``Versions``, newest first."""
-    return [parse_job_version(v) for v in _objects(_object(body or {}, "a job's versions").get("Versions"))]
+    body = _object({} if body is None else body, "a job's versions")
+    return [parse_job_version(v) for v in _objects(body.get("Versions"))]
 
 
 @dataclass(frozen=True)

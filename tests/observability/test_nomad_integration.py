@@ -121,7 +121,7 @@ async def test_canary_rollout_read_through_observe_deployment(fake: FakeNomad) -
 
         await client.promote_deployment(waiting.id, namespace="default")
         done = await eventually("the promoted deployment to succeed", lambda: deployment_of(
-            second["JobModifyIndex"], "successful"))  # fmt: skip
+            second.job_modify_index, "successful"))  # fmt: skip
         metrics.observe_deployment(KEY, done)
         metrics.observe_deployment(KEY, done)  # read again on the next poll: counted once
     labels = {"nomad_namespace": "default", "nomad_job": "web"}
