@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from reconciler.errors import NomadError, NomadPermissionDeniedError, NomadUnavailableError
+from reconciler.nomad.objects import Namespace
 from reconciler.nomad.request import RequestCore
 from reconciler.nomad.versions import (
     OLDEST_SUPPORTED,
@@ -78,7 +79,7 @@ class AgentApi(RequestCore):
             raise NomadUnavailableError("No cluster leader", endpoint="/v1/status/leader")
         return leader
 
-    async def list_namespaces(self) -> list[dict[str, Any]]:
+    async def list_namespaces(self) -> list[Namespace]:
         result = await self._get("/v1/namespaces", endpoint="/v1/namespaces")
         return list(result.value or [])
 

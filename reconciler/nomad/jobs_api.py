@@ -20,6 +20,7 @@ from reconciler.job_plan import JobPlan, JobWrite
 from reconciler.jobspec.identifiers import url_path_problem
 from reconciler.nomad.agent_api import AgentApi
 from reconciler.nomad.objects import (
+    AllocationStub,
     JobStub,
     JobVersion,
     parse_job_plan,
@@ -135,7 +136,7 @@ class JobsApi(AgentApi):
 
     async def job_allocations(
         self, job_id: str, *, namespace: str | None = None, all: bool = False
-    ) -> list[dict[str, Any]]:
+    ) -> list[AllocationStub]:
         result = await self._get_at(
             "/v1/job/:id/allocations", job_id, {"all": all}, namespace=namespace
         )

@@ -121,6 +121,13 @@ class JobStub(TypedDict, total=False):
     Meta: dict[str, str] | None
 
 
+class Namespace(TypedDict, total=False):
+    """One entry of ``GET /v1/namespaces`` (api/namespace.go: the same fields at v1.0.18 and v2.0.0)."""
+
+    Name: str
+    Description: str
+
+
 class AllocDeploymentStatus(TypedDict, total=False):
     Healthy: bool | None
     Canary: bool

@@ -169,6 +169,8 @@ class ClientApi:
 class AnalysisApi(Protocol):
     """Optional: what canary analysis needs of Nomad (``ClientApi`` offers it)."""
 
-    async def deployment_allocations(self, deployment_id: str, *, namespace: str) -> list[Any]: ...
+    async def deployment_allocations(
+        self, deployment_id: str, *, namespace: str
+    ) -> list[AllocationStub]: ...
 
     async def fail_deployment(self, deployment_id: str, *, namespace: str) -> dict[str, Any]: ...
