@@ -6,7 +6,8 @@ reading settings does not pull in httpx):
 - ``client``    ``NomadClient`` (async, every endpoint), ``QueryResult``, ``run_sync``; its
   parts: ``request`` (one request, retries, the token), ``agent_api``, ``jobs_api``,
   ``deployments_api``, ``events_api``
-- ``objects``   the one parser of Nomad's deployment JSON, TypedDicts of other bodies
+- ``objects``   the one parser of Nomad's JSON: deployments, plan and write answers, job
+  versions, a Job event's job (typed values); TypedDicts of the other bodies
 - ``events``    the event stream: ``Event``, ``StreamSettings``, ``follow_events``
 - ``retry``     ``RetryPolicy`` and when a retry can help
 - ``failures``  Nomad responses and transport failures → ``reconciler.errors``

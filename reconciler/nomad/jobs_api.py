@@ -3,9 +3,10 @@
 Jobs stay Nomad's JSON (``dict``): the reconciler's model of a job is that JSON
 (``reconciler.model.ApiJob``).  The answers the reconciler decides on come
 parsed (``objects.py``): a plan's (``JobPlan``), a register's or deregister's
-(``JobWrite``), a job's versions (``JobVersion``).  Version differences handled here: ``Meta`` in
-the list (``?meta=true`` since 1.4.3, else read per job), the job source in a
-register (1.6+), variables in the parse API (1.6+), never a ``Version`` sent.
+(``JobWrite``), a job's versions (``JobVersion``).  Version differences
+handled here: ``Meta`` in the list (``?meta=true`` since 1.4.3, else read per
+job), the job source in a register (1.6+), variables in the parse API (1.6+),
+never a ``Version`` sent.
 """
 
 from __future__ import annotations
@@ -221,10 +222,8 @@ class JobsApi(AgentApi):
 
         A job that does not exist is a success in Nomad.
         """
-        answer = await self._write_at(
-            "DELETE", "/v1/job/:id", job_id, namespace=namespace,
-            purge=purge,
-        )  # fmt: skip
+        endpoint = "/v1/job/:id"
+        answer = await self._write_at("DELETE", endpoint, job_id, namespace=namespace, purge=purge)
         return parse_job_write(answer)
 
     async def scale_job(
@@ -244,7 +243,8 @@ class JobsApi(AgentApi):
             "Meta": None if meta is None else dict(meta),
         }
         body = {"Target": {"Group": group}, **{k: v for k, v in given.items() if v is not None}}
-        return await self._write_at("POST", "/v1/job/:id/scale", job_id, namespace=namespace, body=body)
+        endpoint = "/v1/job/:id/scale"
+        return await self._write_at("POST", endpoint, job_id, namespace=namespace, body=body)
 
     async def parse_hcl(
         self,
