@@ -37,7 +37,7 @@ from reconciler.jobspec import hcl_syntax as ast
 from reconciler.jobspec.durations import DurationError, parse_go_duration
 from reconciler.model import ApiJob, Diagnostic
 
-# The daemon (daemon/analysis.py, daemon/loop.py) still imports these from here.
+# The daemon and the sync layer import these from here.
 __all__ = [
     "AnalysisCatalog",
     "Check",

@@ -2,7 +2,7 @@
 
 Layering inside the package (each module imports only those to its left)::
 
-    queue, debounce, rollout, analysis, ordering, pass_lock, hooks
+    queue, debounce, rollout, analysis_log, ordering, pass_lock, hooks
         →  watcher, nomad_watch, logging
         →  base → checkout → prunes → outcomes → rollouts → worker → triggers → nomad_events
         →  loop

@@ -24,7 +24,7 @@ from reconciler.core.actions import HoldReason
 from reconciler.core.analysis_templates import AnalysisCatalog
 from reconciler.core.ownership import parse_wave
 from reconciler.core.policy import daemon_policy
-from reconciler.daemon.analysis import CanaryAnalysis
+from reconciler.daemon.analysis_log import DaemonAnalysis
 from reconciler.daemon.debounce import Debouncer, ParseErrorGate
 from reconciler.daemon.hooks import DaemonObserver
 from reconciler.daemon.logging import SecretFilter
@@ -123,7 +123,7 @@ class DaemonBase:
         self._declared: dict[JobKey, Any] = {}  # the current snapshot's jobs by key
         self._analysis_catalog = AnalysisCatalog()  # the checkout's analysis templates
         # Without Prometheus until run() reads the settings: analyses then never pass.
-        self.analysis = CanaryAnalysis(None, on_measurement=self.metrics.observe_analysis_measurement)
+        self.analysis = DaemonAnalysis(None, on_measurement=self.metrics.observe_analysis_measurement)
         self.revision: Revision | None = None
         self._reasons: dict[JobKey, set[Reason]] = {}
         self._running_reasons: dict[JobKey, set[Reason]] = {}  # of keys in a running batch

@@ -40,7 +40,7 @@ from typing import Any
 from reconciler.config.settings import DaemonSettings, load_settings, reload_changes
 from reconciler.config.values import parse_listen_address
 from reconciler.core.policy import daemon_policy
-from reconciler.daemon.analysis import CanaryAnalysis
+from reconciler.daemon.analysis_log import DaemonAnalysis
 from reconciler.daemon.base import ALL, Reason, held_reason_of, log, nomad_config
 from reconciler.daemon.debounce import Debouncer
 from reconciler.daemon.hooks import DaemonObserver
@@ -57,6 +57,7 @@ from reconciler.errors import (
 from reconciler.model import JobKey
 from reconciler.observability.metrics import ReconcilerMetrics
 from reconciler.observability.server import ObservabilityServer
+from reconciler.prometheus import PrometheusClient
 from reconciler.prometheus.config import prometheus_config
 from reconciler.revision import (
     read_git_dirs,
@@ -105,15 +106,16 @@ class Daemon(NomadEvents):
             await self.client.aclose()
             raise
         await self._require_namespace()
-        self.analysis = CanaryAnalysis(
-            prometheus_config(
-                url=s.prometheus_url, env=self.env, token_file=s.prometheus_token_file,
-                ca_cert=s.prometheus_ca_cert, client_cert=s.prometheus_client_cert,
-                client_key=s.prometheus_client_key, tls_server_name=s.prometheus_tls_server_name,
-                skip_verify=s.prometheus_tls_skip_verify,
-            ),
-            on_measurement=self.metrics.observe_analysis_measurement,
+        prometheus = prometheus_config(
+            url=s.prometheus_url, env=self.env, token_file=s.prometheus_token_file,
+            ca_cert=s.prometheus_ca_cert, client_cert=s.prometheus_client_cert,
+            client_key=s.prometheus_client_key, tls_server_name=s.prometheus_tls_server_name,
+            skip_verify=s.prometheus_tls_skip_verify,
         )  # fmt: skip
+        self.analysis = DaemonAnalysis(
+            PrometheusClient(prometheus) if prometheus is not None else None,
+            on_measurement=self.metrics.observe_analysis_measurement,
+        )
         self._install_signals(loop)
         server = self._start_server()
         self._committed_dir = tempfile.mkdtemp(prefix="nomad-reconciler-committed-")

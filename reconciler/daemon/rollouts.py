@@ -1,7 +1,7 @@
 """Following deployments: phases, holds, canary analysis, and asking for promotion.
 
 A rollout check reads the job's deployment (or takes the event's), lets the
-tracker (``rollout.py``) record it and the canary analysis (``analysis.py``)
+tracker (``rollout.py``) record it and the canary analysis (``analysis_log.py``)
 judge it, and reports it.  When the promotion policy (``core/promotion.py``)
 says promote, it submits the job for a promotion pass: the engine plans the
 ``PROMOTE`` and applies it like any write (pass lock, one worker per job).

@@ -47,7 +47,7 @@ from reconciler.core.analysis_templates import (
     render_query,
 )
 from reconciler.deployment import Deployment, DeploymentGroup
-from reconciler.errors import PrometheusError
+from reconciler.errors import PrometheusError, PrometheusUnavailableError
 from reconciler.model import META_PREFIX, ApiJob, JobKey
 from reconciler.prometheus import PrometheusClient
 
@@ -58,6 +58,8 @@ class AllocationsReader(Protocol):
 
     def __call__(self, deployment_id: str, /, *, namespace: str) -> Awaitable[Sequence[Mapping[str, Any]]]: ...
 MeasurementHook = Callable[[JobKey, Check, Measurement], None]
+HistoryErrorHook = Callable[[JobKey, Check, PrometheusError], None]
+"""Told once per check and run when the history's range query failed."""
 
 NO_PROMETHEUS = (
     "analysis cannot run: no --prometheus-url; canaries that opt into analysis are never "
@@ -96,7 +98,8 @@ class _Run:
 
     start: float
     samples: dict[str, list[Sample]] = field(default_factory=dict)  # by qualified check name
-    resumed: set[str] = field(default_factory=set)
+    resumed: set[str] = field(default_factory=set)  # checks whose history was read (or not needed)
+    history_missed: set[str] = field(default_factory=set)  # told once: history unavailable
 
 
 @dataclass(frozen=True)
@@ -114,13 +117,20 @@ class AnalysisRunner:
         catalog: AnalysisCatalog,
         *,
         on_measurement: MeasurementHook | None = None,
+        on_history_error: HistoryErrorHook | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.client = client
-        self.catalog = catalog
+        self.catalog = catalog  # the daemon replaces it when the checkout's templates change
         self._on_measurement = on_measurement
+        self._on_history_error = on_history_error
         self._clock = clock
         self._runs: dict[tuple[str, str], _Run] = {}  # (deployment ID, group)
+
+    def forget(self, deployment_id: str) -> None:
+        """The deployment is over: drop what its analyses measured."""
+        for run_key in [k for k in self._runs if k[0] == deployment_id]:
+            del self._runs[run_key]
 
     def opts_in(self, job: ApiJob) -> bool:
         """Some group of ``job`` (as submitted) names analysis templates in its Meta."""
@@ -242,9 +252,20 @@ class AnalysisRunner:
             first, last = plan.history
             try:
                 points = await self.client.query_range(query, start=first, end=last, step=check.interval_s)
-                samples += range_samples(points, check=check, start=run.start, end=last)
-            except PrometheusError:
-                pass  # the history stays unknown: only delays a pass (inconclusive slots)
+                # Slots this process measured itself (failed queries while Prometheus was
+                # down) stay as they were: the range query's lookback would fill them with
+                # the last value from before the outage.
+                samples += [h for h in range_samples(points, check=check, start=run.start, end=last)
+                            if slot_of(check, start=run.start, at=h.at) not in measured]  # fmt: skip
+            except PrometheusError as exc:
+                if isinstance(exc, PrometheusUnavailableError):
+                    # Prometheus down: read the history when it is back, or a restarted
+                    # process would start the analysis again from zero.
+                    run.resumed.discard(name)
+                if name not in run.history_missed:
+                    run.history_missed.add(name)
+                    if self._on_history_error is not None:
+                        self._on_history_error(key, check, exc)
         if plan.instant is not None:
             try:
                 sample = Sample(at=plan.instant, values=await self.client.query(query, at=plan.instant))

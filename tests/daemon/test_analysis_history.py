@@ -1,6 +1,6 @@
 """The analysis history (one range query after a restart) when Prometheus is down at first.
 
-``CanaryAnalysis`` with a stand-in for the Prometheus client whose answers the test
+``DaemonAnalysis`` (the shared ``AnalysisRunner`` with the daemon's logs) with a stand-in for the Prometheus client whose answers the test
 sets, and a clock the test moves: the history is read once Prometheus is back (not
 given up on, or the analysis would start from zero), and slots this process
 measured while Prometheus was down stay inconclusive (a range query's lookback
@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from reconciler.core.analysis_templates import build_catalog
-from reconciler.daemon.analysis import CanaryAnalysis
+from reconciler.daemon.analysis_log import DaemonAnalysis
 from reconciler.errors import PrometheusUnavailableError
 from reconciler.nomad.objects import parse_deployment
 from tests.support.jobs import make_job
@@ -67,9 +67,9 @@ async def test_the_history_is_read_once_prometheus_is_back_and_outage_slots_stay
     now = [START + 35.0]  # a restarted daemon: slots 1-3 were measured by its predecessor
     prom = Prometheus()
     measured: list[str] = []
-    analysis = CanaryAnalysis(None, on_measurement=lambda _k, _c, result, _v: measured.append(result),
+    analysis = DaemonAnalysis(prom,  # type: ignore[arg-type]
+                              on_measurement=lambda _k, _c, result, _v: measured.append(result),
                               clock=lambda: now[0])  # fmt: skip
-    analysis._client = prom  # type: ignore[assignment]
     catalog = build_catalog({".reconciler/analysis/http.hcl": TEMPLATE})
     job = make_job("web", meta={"gitops.analysis": "http"})
 
