@@ -11,7 +11,10 @@ import re
 from dataclasses import dataclass
 
 #: Placeholder names a query may use, written ``{{name}}`` (spaces inside allowed).
-PLACEHOLDERS = ("job", "namespace", "group", "deployment_id", "version", "canary_alloc_ids")
+PLACEHOLDERS = ("job", "namespace", "group", "deployment_id", "version", "canary_alloc_ids", "alloc_ids")
+#: Placeholders filled with the analysed allocations: a group's canaries, or (background
+#: analysis of a rolling update without canaries) the deployment's new allocations.
+ALLOC_PLACEHOLDERS = ("canary_alloc_ids", "alloc_ids")
 _PLACEHOLDER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 
 @dataclass(frozen=True)
@@ -23,7 +26,7 @@ class PlaceholderValues:
     group: str
     deployment_id: str
     version: int
-    canary_alloc_ids: tuple[str, ...]
+    canary_alloc_ids: tuple[str, ...]  # the allocations analysed (``{{alloc_ids}}`` too)
 
 
 #: Values used to check a query's syntax where no deployment exists (lint).
@@ -81,14 +84,14 @@ _REGEX_SPECIAL = re.compile(r"([\\.+*?()|\[\]{}^$])")
 def render_query(query: str, values: PlaceholderValues) -> str:
     """``query`` with its placeholders replaced.  Values are escaped for a PromQL
     double-quoted string; ``{{canary_alloc_ids}}`` becomes a regex alternation
-    (``id1|id2``) for ``=~``.  Raises ``ValueError`` for an unknown placeholder,
-    or for ``{{canary_alloc_ids}}`` with no canaries (an empty regex would match
-    every series without the label)."""
+    (``id1|id2``) for ``=~``, and so does its alias ``{{alloc_ids}}``.  Raises
+    ``ValueError`` for an unknown placeholder, or for either with no allocations
+    (an empty regex would match every series without the label)."""
     def replace(match: re.Match[str]) -> str:
         name = match.group(1)
-        if name == "canary_alloc_ids":
+        if name in ALLOC_PLACEHOLDERS:
             if not values.canary_alloc_ids:
-                raise ValueError("{{canary_alloc_ids}} with no canary allocations")
+                raise ValueError(f"{{{{{name}}}}} with no allocations")
             regex = "|".join(_REGEX_SPECIAL.sub(r"\\\1", a) for a in values.canary_alloc_ids)
             return _escape_string(regex)
         if name not in PLACEHOLDERS:

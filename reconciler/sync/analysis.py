@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from reconciler.core.analysis import (
     AnalysisStatus,
+    CheckStatus,
     Measurement,
     Sample,
     Verdict,
@@ -39,6 +40,7 @@ from reconciler.core.analysis import (
     slot_time,
     unix_time,
 )
+from reconciler.core.analysis_background import background_groups, group_allocations
 from reconciler.core.analysis_templates import (
     AnalysisCatalog,
     Check,
@@ -147,11 +149,48 @@ class AnalysisRunner:
         assert self.client is not None
         now = self._clock()
         starts = await self._starts(key, deployment, groups, allocations, now=now)
-        statuses, next_due = [], []
-        for name, wanted in groups.items():
-            run = self._runs.setdefault((deployment.id, name), _Run(start=starts[name]))
-            values = _values(key, deployment, wanted.group)
-            for check in wanted.checks:
+        runs = [
+            (self._runs.setdefault((deployment.id, name), _Run(start=starts[name])),
+             _values(key, deployment, wanted.group), wanted.checks)
+            for name, wanted in groups.items()
+        ]  # fmt: skip
+        return await self._judge(key, runs, now=now)
+
+    async def background(
+        self, key: JobKey, deployment: Deployment, job: ApiJob, *, allocations: AllocationsReader
+    ) -> Gate | None:
+        """The verdict of the background checks of ``deployment``'s groups without canaries
+        (``core.analysis_background``), measuring what is due; ``None`` when none opts in.
+        It never gates anything: the caller fails the deployment on a breach, else waits
+        for Nomad.  A group is measured from its first healthy new allocation on."""
+        wanted = background_groups(job, deployment, prefix=META_PREFIX)
+        if not wanted:
+            return None
+        groups, blocked = self._resolve_groups(deployment, wanted)
+        if blocked is not None:
+            return blocked
+        now = self._clock()
+        stubs = await allocations(deployment.id, namespace=key[0])
+        runs, waiting = [], []
+        for name, group in groups.items():
+            found = group_allocations(deployment, group.group, stubs)
+            run = self._runs.get((deployment.id, name))
+            if run is None and found.first_healthy_at is None:
+                waiting += [evaluate_check(c, (), start=now) for c in group.checks]  # pending
+                continue
+            if run is None:
+                run = self._runs[(deployment.id, name)] = _Run(start=found.first_healthy_at or now)
+            runs.append((run, _values(key, deployment, group.group, alloc_ids=found.alloc_ids), group.checks))
+        return await self._judge(key, runs, now=now, waiting=waiting)
+
+    async def _judge(
+        self, key: JobKey, runs: Sequence[tuple[_Run, PlaceholderValues, tuple[Check, ...]]], *,
+        now: float, waiting: Sequence[CheckStatus] = (),
+    ) -> Gate:  # fmt: skip
+        """Measure what is due for each run's checks and combine the verdicts."""
+        statuses, next_due = list(waiting), []
+        for run, values, checks in runs:
+            for check in checks:
                 known = run.samples.get(check.qualified_name)
                 status = evaluate_check(check, known or (), start=run.start)
                 if known is None or status.verdict not in (Verdict.PASS, Verdict.FAIL):
@@ -204,10 +243,18 @@ class AnalysisRunner:
     def _resolve(self, deployment: Deployment, job: ApiJob) -> tuple[dict[str, _Group], Gate | None]:
         """The unpromoted canary groups that opt in, with their checks; or why it cannot run."""
         wanted = group_analyses(job, prefix=META_PREFIX)
-        pending = [g for g in deployment.groups if g.awaiting_promotion and g.name in wanted]
+        pending = {g.name: wanted[g.name] for g in deployment.groups if g.awaiting_promotion and g.name in wanted}
+        return self._resolve_groups(deployment, pending)
+
+    def _resolve_groups(
+        self, deployment: Deployment, wanted: Mapping[str, tuple[str, ...]]
+    ) -> tuple[dict[str, _Group], Gate | None]:
+        """``wanted`` (group → template names) with their checks; or why it cannot run."""
         groups: dict[str, _Group] = {}
         problems: list[str] = []
-        for group in pending:
+        for group in deployment.groups:
+            if group.name not in wanted:
+                continue
             templates, missing = self.catalog.resolve(wanted[group.name])
             problems += missing
             groups[group.name] = _Group(group, tuple(c for t in templates for c in t.checks))
@@ -278,10 +325,14 @@ class AnalysisRunner:
         return samples
 
 
-def _values(key: JobKey, deployment: Deployment, group: DeploymentGroup) -> PlaceholderValues:
+def _values(
+    key: JobKey, deployment: Deployment, group: DeploymentGroup, *, alloc_ids: tuple[str, ...] | None = None
+) -> PlaceholderValues:
+    """A group's placeholders: the allocations analysed are its canaries unless given."""
     return PlaceholderValues(
         job=key[1], namespace=key[0], group=group.name, deployment_id=deployment.id,
-        version=deployment.job_version or 0, canary_alloc_ids=group.placed_canaries,
+        version=deployment.job_version or 0,
+        canary_alloc_ids=group.placed_canaries if alloc_ids is None else alloc_ids,
     )  # fmt: skip
 
 

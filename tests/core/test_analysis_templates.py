@@ -250,8 +250,17 @@ def test_render_fills_every_placeholder_escaped_for_a_promql_string() -> None:
     assert render_query(query, values) == (
         'x{job="we\\"b\\\\1", ns="prod", g="front end", d="d-1", v="7", alloc=~"a-1|b\\\\.2"}'
     )
-    with pytest.raises(ValueError, match="no canary allocations"):
+    with pytest.raises(ValueError, match="with no allocations"):
         render_query('x{a=~"{{canary_alloc_ids}}"}', PlaceholderValues("j", "n", "g", "d", 1, ()))
+
+
+def test_alloc_ids_is_an_alias_of_canary_alloc_ids() -> None:
+    """One template serves canary and background analysis: both name the allocations analysed."""
+    values = PlaceholderValues("j", "n", "g", "d", 1, ("a-1", "b-2"))
+    assert render_query('x{a=~"{{alloc_ids}}"}', values) == render_query('x{a=~"{{canary_alloc_ids}}"}', values)
+    assert placeholder_problems('x{a=~"{{ alloc_ids }}"}') == []
+    with pytest.raises(ValueError, match=r"\{\{alloc_ids\}\} with no allocations"):
+        render_query('x{a=~"{{alloc_ids}}"}', PlaceholderValues("j", "n", "g", "d", 1, ()))
 
 
 # --- the local PromQL check --------------------------------------------------------------
