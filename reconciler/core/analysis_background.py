@@ -30,6 +30,18 @@ from reconciler.deployment import Deployment, DeploymentGroup
 from reconciler.model import ApiJob
 
 
+def has_background_analysis(canonical: ApiJob, *, prefix: str) -> bool:
+    """Some group of the job (canonical API JSON) rolls out without canaries (its update
+    block's, or the job's, ``Canary`` is 0) and opts into analysis: its deployments are
+    worth following for the background checks (a restarted daemon looks at them)."""
+    wanted = group_analyses(canonical, prefix=prefix)
+    return any(
+        str(g.get("Name")) in wanted
+        and int(((g.get("Update") or canonical.get("Update") or {}).get("Canary")) or 0) == 0
+        for g in canonical.get("TaskGroups") or ()
+    )
+
+
 def background_groups(job: ApiJob, deployment: Deployment, *, prefix: str) -> dict[str, tuple[str, ...]]:
     """The groups of ``deployment`` analysed in the background, with the templates they name:
     no canaries, opted in, and the deployment still active (a finished one is left alone)."""

@@ -7,7 +7,8 @@ client for the process's lifetime, hands the runner the checkout's current
 templates (they change on a commit or a checkout switch), logs each
 measurement (``analysis measurement``), a failed history read once per check
 (``analysis history unavailable``) and each change of an analysis as a whole
-(``canary analysis``, with per-check summaries), and feeds the metrics.
+(``canary analysis``, or ``background analysis`` for the checks of a rolling
+update without canaries, with per-check summaries), and feeds the metrics.
 """
 
 from __future__ import annotations
@@ -47,14 +48,15 @@ class DaemonAnalysis:
             client, AnalysisCatalog(), on_measurement=self._measured,
             on_history_error=self._history_missed, clock=clock,
         )  # fmt: skip
-        self._said: dict[JobKey, str] = {}
+        self._said: dict[tuple[JobKey, str], str] = {}  # (key, what) → the summary last logged
 
     async def aclose(self) -> None:
         if self._client is not None:
             await self._client.aclose()
 
     def forget(self, key: JobKey, deployment_id: str | None = None) -> None:
-        self._said.pop(key, None)
+        for what in ("canary analysis", "background analysis"):
+            self._said.pop((key, what), None)
         if deployment_id is not None:
             self.runner.forget(deployment_id)
 
@@ -70,7 +72,22 @@ class DaemonAnalysis:
         """The analysis verdict of ``deployment``'s canaries; ``None`` when the job has none."""
         self.runner.catalog = catalog
         gate = await self.runner.gate(key, deployment, desired.job, allocations=allocations)
-        return gate if gate is None else self._say(key, gate)
+        return gate if gate is None else self._say(key, gate, "canary analysis")
+
+    async def background(
+        self,
+        key: JobKey,
+        deployment: Deployment,
+        desired: DesiredJob,
+        *,
+        catalog: AnalysisCatalog,
+        allocations: AllocationsReader,
+    ) -> Gate | None:
+        """The verdict of the background checks of ``deployment``'s groups without canaries;
+        ``None`` when none opts in (``AnalysisRunner.background``)."""
+        self.runner.catalog = catalog
+        gate = await self.runner.background(key, deployment, desired.job, allocations=allocations)
+        return gate if gate is None else self._say(key, gate, "background analysis")
 
     def _measured(self, key: JobKey, check: Check, m: Measurement) -> None:
         name = check.qualified_name
@@ -83,13 +100,13 @@ class DaemonAnalysis:
         log.warning("analysis history unavailable",
                     extra=_fields(key, check=check.qualified_name, error=str(exc)))  # fmt: skip
 
-    def _say(self, key: JobKey, gate: Gate) -> Gate:
+    def _say(self, key: JobKey, gate: Gate, what: str) -> Gate:
         """Log the analysis state when it changes (per-check summaries with it)."""
         summary = gate.reason if gate.status is None else "; ".join(gate.summaries())
-        if self._said.get(key) != summary:
-            self._said[key] = summary
+        if self._said.get((key, what)) != summary:
+            self._said[(key, what)] = summary
             level = logging.WARNING if gate.verdict in (None, Verdict.FAIL) else logging.INFO
-            log.log(level, "canary analysis", extra=_fields(
+            log.log(level, what, extra=_fields(
                 key, verdict=gate.verdict.value if gate.verdict else "blocked",
                 reason=gate.reason, checks=summary))  # fmt: skip
         return gate

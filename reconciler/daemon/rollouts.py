@@ -1,4 +1,4 @@
-"""Following deployments: phases, holds, canary analysis, and asking for promotion.
+"""Following deployments: phases, holds, canary and background analysis, and asking for promotion.
 
 A rollout check reads the job's deployment (or takes the event's), lets the
 tracker (``rollout.py``) record it and the canary analysis (``analysis_log.py``)
@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 from reconciler.core.actions import HoldReason
+from reconciler.core.analysis_background import has_background_analysis
 from reconciler.core.promotion import (
     NO_ANALYSIS,
     Analysis,
@@ -34,7 +35,7 @@ from reconciler.deployment import Deployment
 from reconciler.errors import (
     ConfigError,
 )
-from reconciler.model import JobKey
+from reconciler.model import META_PREFIX, JobKey
 from reconciler.sync.rollout import expects_deployment
 
 log = logging.getLogger("reconciler.daemon")
@@ -42,12 +43,26 @@ log = logging.getLogger("reconciler.daemon")
 
 class Rollouts(Outcomes):
     def _may_promote(self, desired: Any) -> bool:
-        """A canary job with a promotion policy (the only rollouts the daemon acts on)."""
+        """A rollout the daemon acts on: a canary job with a promotion policy, or a job
+        whose groups without canaries have background analysis (it may fail them)."""
         canon = desired.canonical
+        if not expects_deployment(canon):
+            return False
         return (
-            expects_deployment(canon) and expects_canaries(canon)
+            expects_canaries(canon)
             and soak_or_none(canon.get("Meta"), default=self.settings.promote_after) is not None
-        )  # fmt: skip
+        ) or has_background_analysis(canon, prefix=META_PREFIX)  # fmt: skip
+
+    async def _fail_by_analysis(
+        self, key: JobKey, deployment_id: str, reason: str, digest: str, what: str
+    ) -> None:
+        """Fail the deployment an analysis failed (Nomad's auto_revert rolls it back) and
+        hold its digest with the analysis' reason until the file changes."""
+        await self.client.fail_deployment(deployment_id, namespace=key[0])
+        self.memory.rollouts.hold(key, digest, reason)
+        log.warning(f"analysis failed {what}: deployment failed, Nomad rolls back",
+                    extra=job_fields(key, deployment=deployment_id[:8], reason=reason))  # fmt: skip
+        self._schedule_rollout_check(key, 0.0)
 
     async def _check_rollout(self, key: JobKey) -> None:
         """Read the job's latest deployment and act on it (promote, hold, report)."""
@@ -111,18 +126,28 @@ class Rollouts(Outcomes):
                 self.memory.rollouts.set_analysis(key, update.deployment_id, Analysis(
                     AnalysisState.WAITING, gate.reason))
             if gate is not None and gate.failed:
-                await self.client.fail_deployment(update.deployment_id, namespace=key[0])
-                self.memory.rollouts.hold(key, tracking.digest if tracking else desired.digest, gate.reason)
-                log.warning("analysis failed the canaries: deployment failed, Nomad rolls back",
-                            extra=job_fields(key, deployment=update.deployment_id[:8],
-                                          reason=gate.reason))  # fmt: skip
-                self._schedule_rollout_check(key, 0.0)
+                await self._fail_by_analysis(key, update.deployment_id, gate.reason,
+                                             tracking.digest if tracking else desired.digest, "the canaries")
                 return
             if gate is not None and not gate.passed:
                 waits = [d for d in (update.recheck_in, gate.recheck_in) if d is not None]
                 update = dataclasses.replace(
                     update, promote=False, recheck_in=min(waits) if waits else None,
                     reason=gate.reason)  # fmt: skip
+        if desired is not None and dep.active:
+            # Background checks of groups without canaries: a breach fails the deployment
+            # like a canary's; anything else leaves the rolling update to Nomad.
+            background = await self.analysis.background(
+                key, dep, desired, catalog=self._analysis_catalog,
+                allocations=self.client.deployment_allocations,
+            )  # fmt: skip
+            if background is not None and background.failed:
+                await self._fail_by_analysis(key, update.deployment_id, background.reason,
+                                             tracking.digest if tracking else desired.digest, "the rolling update")
+                return
+            if background is not None and background.recheck_in is not None:
+                waits = [d for d in (update.recheck_in, background.recheck_in) if d is not None]
+                update = dataclasses.replace(update, recheck_in=min(waits))
         if update.superseded:
             log.info("rollout superseded", extra=job_fields(key, deployment=update.superseded[:8]))
         if update.changed:

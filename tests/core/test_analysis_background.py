@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from reconciler.core.analysis import unix_time
-from reconciler.core.analysis_background import background_groups, group_allocations
+from reconciler.core.analysis_background import background_groups, group_allocations, has_background_analysis
 from reconciler.nomad.objects import parse_deployment
 from tests.support.jobs import make_job
 
@@ -71,3 +71,17 @@ def test_before_any_new_allocation_is_healthy_there_is_no_start() -> None:
     found = group_allocations(dep, group, [_stub("a1"), _stub("b2", healthy=None)])
     assert (found.alloc_ids, found.first_healthy_at) == (("a1", "b2"), None)
     assert group_allocations(dep, group, []).alloc_ids == ()
+
+
+def test_a_job_has_background_analysis_when_a_group_without_canaries_opts_in() -> None:
+    job = _job(app={})
+    job["TaskGroups"][0]["Update"] = {"Canary": 0, "MaxParallel": 1}
+    assert has_background_analysis(job, prefix="gitops.")
+    job["TaskGroups"][0]["Update"] = {"Canary": 1, "MaxParallel": 1}  # canary analysis instead
+    assert not has_background_analysis(job, prefix="gitops.")
+    job["TaskGroups"][0]["Update"] = None
+    job["Update"] = {"Canary": 2}  # the job's update block applies
+    assert not has_background_analysis(job, prefix="gitops.")
+    job["TaskGroups"][0]["Meta"] = {"gitops.analysis": ""}
+    job["Update"] = {"Canary": 0}
+    assert not has_background_analysis(job, prefix="gitops.")  # opted out

@@ -178,3 +178,34 @@ def test_an_auto_revert_stops_the_failed_canary_and_places_none_of_its_own(
     assert revert["TaskGroups"]["app"]["DesiredCanaries"] == 0
     live = [a for a in _allocs(client) if a["DesiredStatus"] == "run"]
     assert sorted((a["JobVersion"], a["ClientStatus"]) for a in live) == [(2, "running"), (2, "running")]
+
+
+def test_failing_a_running_rolling_update_with_auto_revert_rolls_back_its_new_allocations(
+    fake: FakeNomad, clock: ManualClock, client: httpx.Client
+) -> None:
+    """A deployment without canaries failed by hand mid-update (background analysis does
+    this): Nomad's watcher reverts to the latest stable version when a group has
+    auto_revert (deploymentwatcher ``FailDeployment``, v1.0.18), the revert is a new
+    version, and the new version's allocations are replaced by it."""
+    _deploy_v0(fake, clock, client, count=3)
+    assert client.put("/v1/jobs", json=raw_exec_job(args="2", count=3, AutoRevert=True)).status_code == 200
+    advance(fake, clock, 2)
+    dep = latest_deployment(client)
+    assert (dep["JobVersion"], dep["Status"], dep["TaskGroups"]["app"]["DesiredCanaries"]) == (1, "running", 0)
+    assert dep["TaskGroups"]["app"]["HealthyAllocs"] >= 1
+    new = [a["ID"] for a in _allocs(client) if a["JobVersion"] == 1]
+    assert new and len(new) < 3, "mid-update: some allocations still run the old version"
+    reply = client.post(f"/v1/deployment/fail/{dep['ID']}", json={"DeploymentID": dep["ID"]}).json()
+    assert reply["RevertedJobVersion"] == 0
+    failed = client.get(f"/v1/deployment/{dep['ID']}").json()
+    assert (failed["Status"], failed["StatusDescription"]) == (
+        "failed", "Deployment marked as failed - rolling back to job version 0")
+    job = client.get("/v1/job/web").json()
+    assert (job["Version"], job["TaskGroups"][0]["Tasks"][0]["Config"]["args"]) == (2, ["1"])
+    advance(fake, clock, 10)
+    revert = latest_deployment(client)
+    assert (revert["JobVersion"], revert["Status"]) == (2, "successful")
+    for alloc_id in new:
+        assert client.get(f"/v1/allocation/{alloc_id}").json()["DesiredStatus"] == "stop"
+    live = [a for a in _allocs(client) if a["DesiredStatus"] == "run"]
+    assert sorted((a["JobVersion"], a["ClientStatus"]) for a in live) == [(2, "running")] * 3
