@@ -7,7 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 from reconciler.core.analysis import unix_time
-from reconciler.core.analysis_background import background_groups, group_allocations, has_background_analysis
+from reconciler.core.analysis_background import (
+    background_groups,
+    group_allocations,
+    has_background_analysis,
+)
 from reconciler.nomad.objects import parse_deployment
 from tests.support.jobs import make_job
 

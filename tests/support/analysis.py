@@ -5,6 +5,9 @@
   ``MetricsExporter``) below 0.05, every 2s, 3 times.
 - ``canary_job(release)``: ``web`` (HCL), opting in with Meta ``gitops.analysis = "http"``;
   one canary, ``auto_revert``.
+- ``BACKGROUND_TEMPLATE`` and ``rolling_job(release)``: the same check on ``{{alloc_ids}}``,
+  and ``web`` rolling out without canaries (3 allocations one at a time, ``auto_revert``),
+  opting in: background analysis.
 - ``running_monitoring(workdir)``: a loopback exporter and a real Prometheus scraping it.
 - ``placed_canary(fake, job_id, after)``: the canary of the deployment after ``after``.
 """
@@ -53,6 +56,39 @@ def canary_job(
   }}
   group "app" {{
     count = 2
+    task "main" {{
+      driver = "exec"
+      config {{
+        command = "/bin/sleep"
+        args    = ["3600"]
+      }}
+    }}
+  }}
+}}
+"""
+
+
+BACKGROUND_TEMPLATE = TEMPLATE.replace("{{canary_alloc_ids}}", "{{alloc_ids}}")
+
+
+def rolling_job(release: str, *, name: str = "web", analysis: str = "http") -> str:
+    """A service job rolling out without canaries, one allocation at a time, slowly enough
+    (``min_healthy_time``) for a background check to judge it mid-update; ``auto_revert``."""
+    return f"""job "{name}" {{
+  datacenters = ["dc1"]
+  meta = {{
+    release           = "{release}"
+    "gitops.analysis" = "{analysis}"
+  }}
+  update {{
+    max_parallel      = 1
+    auto_revert       = true
+    min_healthy_time  = "8s"
+    healthy_deadline  = "60s"
+    progress_deadline = "120s"
+  }}
+  group "app" {{
+    count = 3
     task "main" {{
       driver = "exec"
       config {{
