@@ -134,9 +134,13 @@ class Rollouts(Outcomes):
                 update = dataclasses.replace(
                     update, promote=False, recheck_in=min(waits) if waits else None,
                     reason=gate.reason)  # fmt: skip
-        if desired is not None and dep.active:
+        if desired is not None and dep.active and (
+            dep.job_spec_modify_index == tracking.job_modify_index if tracking is not None
+            else self.memory.rollouts.hold_for(key, desired.digest) is None
+        ):
             # Background checks of groups without canaries: a breach fails the deployment
-            # like a canary's; anything else leaves the rolling update to Nomad.
+            # like a canary's; anything else leaves the rolling update to Nomad.  Only a
+            # deployment of the file's spec: never the revert of a held one.
             background = await self.analysis.background(
                 key, dep, desired, catalog=self._analysis_catalog,
                 allocations=self.client.deployment_allocations,

@@ -220,11 +220,12 @@ class Reconciler:
         if desired is None or not expects_deployment(desired.canonical):
             return outcome
         promote = self.policy.promote or wants_auto_promote(desired.canonical.get("Meta"))
+        analyse, background = self._analysers(outcome.key, desired)
         try:
             rollout = await follow_deployment(
                 self.api, outcome.key, job_modify_index=outcome.job_modify_index or 0,
                 timeout_s=self._timeout_s, promote=promote, on_progress=self._on_progress,
-                eval_id=outcome.eval_id, analyse=self._analyse(outcome.key, desired),
+                eval_id=outcome.eval_id, analyse=analyse, background=background,
             )  # fmt: skip
         except NomadError as exc:
             return replace(
@@ -240,18 +241,22 @@ class Reconciler:
         )  # fmt: skip
 
 
-    def _analyse(self, key: JobKey, desired: DesiredJob) -> Analyse | None:
-        """The job's canary analysis for ``follow_deployment`` (``None``: it has none)."""
+    def _analysers(self, key: JobKey, desired: DesiredJob) -> tuple[Analyse | None, Analyse | None]:
+        """The job's canary analysis and background analysis (groups without canaries) for
+        ``follow_deployment``; ``None``, ``None``: it has none."""
         runner, api = self.analysis, self.api
         if runner is None or not runner.opts_in(desired.job):
-            return None
+            return None, None
         if not isinstance(api, AnalysisApi):
             raise TypeError("canary analysis needs a Nomad API that reads deployment allocations")
 
         async def analyse(dep: Deployment) -> Gate | None:
             return await runner.gate(key, dep, desired.job, allocations=api.deployment_allocations)
 
-        return analyse
+        async def background(dep: Deployment) -> Gate | None:
+            return await runner.background(key, dep, desired.job, allocations=api.deployment_allocations)
+
+        return analyse, background
 
 
 # Requests in flight at once for writes (and Nomad plans): enough to hide latency,

@@ -7,7 +7,9 @@ deployment that belongs to our registration is the latest one whose
 Canaries are promoted only when the caller's policy allows it, and, for a job
 that opts into canary analysis, only once the analysis passed
 (``sync.analysis``): a breach fails the deployment (``/v1/deployment/fail``)
-so that Nomad's ``auto_revert`` rolls it back.
+so that Nomad's ``auto_revert`` rolls it back.  Groups without canaries that
+opt in are analysed in the background while the deployment runs: a breach
+fails it the same way, anything else leaves the rolling update to Nomad.
 """
 
 from __future__ import annotations
@@ -80,14 +82,16 @@ def describe_placement_failure(evaluation: Evaluation) -> str | None:
     return text
 
 
-def rollout_of(deployment: Deployment, *, promoted: bool = False, gate: Gate | None = None) -> Rollout:
+def rollout_of(
+    deployment: Deployment, *, promoted: bool = False, gate: Gate | None = None, background: Gate | None = None
+) -> Rollout:
     return Rollout(
         deployment_id=deployment.id or None,
         status=deployment.status_text,
         description=deployment.description,
         groups=tuple(GroupProgress.of(g) for g in deployment.groups),
         promoted=promoted,
-        analysis=tuple(gate.summaries()) if gate is not None else (),
+        analysis=tuple(line for g in (gate, background) if g is not None for line in g.summaries()),
     )
 
 
@@ -102,6 +106,7 @@ async def follow_deployment(
     on_progress: ProgressHook | None = None,
     eval_id: str | None = None,
     analyse: Analyse | None = None,
+    background: Analyse | None = None,
 ) -> Rollout:
     """Follow the job's latest deployment until it ends or ``timeout_s`` passes.
 
@@ -117,7 +122,9 @@ async def follow_deployment(
     deployment and returns ``failed`` with ``analysis: <check> = <value>, wanted
     <condition>``; an analysis that cannot run (no Prometheus, a broken
     template) returns ``blocked`` at once; inconclusive waits, and a timeout
-    says so.
+    says so.  With ``background`` (groups without canaries that opt in), a
+    breach while the deployment runs fails it the same way; nothing else of it
+    changes the follow (shown in the progress only).
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
@@ -129,13 +136,14 @@ async def follow_deployment(
     promoted = False
     gate: Gate | None = None
     shown: Gate | None = None  # the latest verdict, kept in the result after a promotion
+    behind: Gate | None = None  # the background analysis' latest verdict
     watcher = api if isinstance(api, DeploymentWatcher) else None
     index = 0
     while True:
         if watcher is not None:
             # A blocking query: Nomad answers when the deployment changes (bounded wait),
             # or sooner when the analysis' next measurement is due.
-            wait_s = max(min(BLOCKING_WAIT_S, deadline - loop.time(), _recheck(gate)), 0.0)
+            wait_s = max(min(BLOCKING_WAIT_S, deadline - loop.time(), _recheck(gate), _recheck(behind)), 0.0)
             dep, index = await watcher.watch_latest_deployment(
                 key[1], namespace=key[0], index=index, wait_s=wait_s
             )
@@ -152,6 +160,13 @@ async def follow_deployment(
             )  # fmt: skip
         if dep is not None and spec_index >= job_modify_index:
             gate = None
+            if background is not None and dep.active:
+                behind = await background(dep)
+                if behind is not None and behind.failed:
+                    failed = await _fail(api, key, dep, behind)
+                    if on_progress is not None:
+                        on_progress(key, failed)
+                    return failed
             if analyse is not None and dep.awaiting_promotion and dep.canaries_healthy and not promoted:
                 gate = shown = await analyse(dep)
                 ended = await _act_on(api, key, dep, gate)
@@ -165,7 +180,7 @@ async def follow_deployment(
                 promoted = True
                 index = 0  # read the promoted state at once
                 continue
-            current = rollout_of(dep, promoted=promoted, gate=shown)
+            current = rollout_of(dep, promoted=promoted, gate=shown, background=behind)
             if on_progress is not None and current != last:
                 on_progress(key, current)
             last = current
@@ -185,7 +200,7 @@ async def follow_deployment(
                 last.groups, promoted, last.analysis,
             )  # fmt: skip
         if watcher is None:
-            await asyncio.sleep(min(poll_s, remaining, max(_recheck(gate), 0.01)))
+            await asyncio.sleep(min(poll_s, remaining, max(min(_recheck(gate), _recheck(behind)), 0.01)))
 
 
 def _recheck(gate: Gate | None) -> float:
@@ -203,12 +218,17 @@ async def _act_on(api: NomadApi, key: JobKey, dep: Deployment, gate: Gate | None
         return Rollout(dep.id, "blocked", f"{gate.reason}; the canaries stay unpromoted",
                        groups, False, tuple(gate.summaries()))  # fmt: skip
     if gate.failed:
-        assert isinstance(api, AnalysisApi)
-        await api.fail_deployment(dep.id, namespace=key[0])
-        then = "Nomad rolls the job back (auto_revert)" if dep.auto_revert else "no auto_revert: nothing rolls back"
-        return Rollout(dep.id, "failed", f"{gate.reason}; {then}",
-                       groups, False, tuple(gate.summaries()))  # fmt: skip
+        return await _fail(api, key, dep, gate)
     return None
+
+
+async def _fail(api: NomadApi, key: JobKey, dep: Deployment, gate: Gate) -> Rollout:
+    """Fail the deployment an analysis failed; Nomad's ``auto_revert`` rolls it back."""
+    assert isinstance(api, AnalysisApi)
+    await api.fail_deployment(dep.id, namespace=key[0])
+    then = "Nomad rolls the job back (auto_revert)" if dep.auto_revert else "no auto_revert: nothing rolls back"
+    return Rollout(dep.id, "failed", f"{gate.reason}; {then}",
+                   tuple(GroupProgress.of(g) for g in dep.groups), False, tuple(gate.summaries()))  # fmt: skip
 
 
 async def _placement_failure(

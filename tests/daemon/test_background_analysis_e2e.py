@@ -5,7 +5,7 @@ per-allocation series the test drives (the check reads ``{{alloc_ids}}``).
 
 - the new allocations breach the check: the daemon fails the deployment
   (``/v1/deployment/fail``) mid-update, Nomad reverts the job, the digest is held
-  with the check's value;
+  with the check's value, and the revert's own deployment is left alone;
 - they pass: nothing waits for the analysis, the deployment succeeds on health
   alone and nothing is failed.
 
@@ -59,7 +59,8 @@ class Rollout:
                    what="web's first deployment")  # fmt: skip
         self.first = self.deployment()["ID"]
 
-    def release_2(self) -> None:
+    def release_2(self, template: str = BACKGROUND_TEMPLATE) -> None:
+        self.repo.write(".reconciler/analysis/http.hcl", template)
         self.repo.write("web.nomad", rolling_job("2"))
         self.repo.commit("release 2")
 
@@ -108,7 +109,9 @@ def test_a_breach_of_the_new_allocations_fails_the_rolling_update_nomad_reverts_
     rollout: tuple[Rollout, MetricsExporter],
 ) -> None:
     run, exporter = rollout
-    run.release_2()
+    # No data fails too: the revert's allocations have no series, so analysing the revert's
+    # deployment with the held release's checks would fail it (it must not be analysed).
+    run.release_2(BACKGROUND_TEMPLATE.replace("count    = 3", 'count    = 3\n    on_empty = "fail"'))
     dep = run.new_deployment()
     assert dep["TaskGroups"]["app"]["DesiredCanaries"] == 0
     alloc = run.first_new_allocation(dep["ID"])
@@ -117,16 +120,18 @@ def test_a_breach_of_the_new_allocations_fails_the_rolling_update_nomad_reverts_
                                  timeout=90, nomad_job="web")  # fmt: skip
     assert failed["reason"] == "analysis: http/error-rate = 0.5, wanted < 0.05"
     assert failed["deployment"] == dep["ID"][:8]
-    assert run.fail_requests() == [f"/v1/deployment/fail/{dep['ID']}"]
     said = run.daemon.logs("background analysis", nomad_job="web", verdict="fail")
     assert said and "http/error-rate: fail (last 0.5" in said[-1]["checks"], said
-    # Nomad's auto_revert: the job runs release 1 again, as a new version
+    # Nomad's auto_revert: the job runs release 1 again, as a new version, rolled out
     wait_until(lambda: ((run.fake.read_job("web") or {}).get("Meta", {}).get("release") == "1"
                and (run.fake.read_job("web") or {}).get("Version", 0) >= 2) or None,
                timeout=60, what="Nomad to revert web")  # fmt: skip
     assert httpx.get(f"{run.fake.address}/v1/deployment/{dep['ID']}", timeout=10).json()["Status"] == "failed"
     run.daemon.wait_metric("nomad_reconciler_job_held", lambda v: v == 1, timeout=30,
                            nomad_job="web", reason="failed_rollout")  # fmt: skip
+    wait_until(lambda: run.deployment().get("ID") != dep["ID"] and run.deployment().get("Status") == "successful",
+               timeout=90, what="the revert's deployment")  # fmt: skip
+    assert run.fail_requests() == [f"/v1/deployment/fail/{dep['ID']}"]  # the revert's never
 
 
 def test_passing_new_allocations_let_the_rolling_update_finish_on_health_alone(
