@@ -45,7 +45,7 @@ def register(subparsers: Any) -> None:
             "analysis templates (.reconciler/analysis/*.hcl, docs/analysis.md): analysis (a "
             "template's own errors), analysis-promql (Prometheus refused a query; needs "
             "--prometheus-url), analysis-reference (Meta gitops.analysis names an unknown or "
-            "broken template), analysis-no-canary (warning: a group opts in without canaries).\n\n"
+            "broken template), analysis-no-canary (warning: a group opts in without canaries nor a rolling update).\n\n"
             "--format json prints the nomad-reconciler/v1 document (docs/json-output.md): "
             "{schema, command: lint, exit_code, summary: {errors, warnings, jobs, "
             "files_with_errors}, diagnostics: [{path, line, column, severity, message, rule}]}."

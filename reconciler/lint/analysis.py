@@ -7,8 +7,10 @@ the local PromQL check) and returns ``Diagnostic``s:
 - every error of the template files (rule ``analysis``);
 - a job whose Meta ``gitops.analysis`` names an unknown or broken template
   (rule ``analysis-reference``, an error at the Meta line of the job file);
-- a group that opts in but has no canaries, so nothing would ever be
-  analysed (rule ``analysis-no-canary``, a warning);
+- a group that opts in but has neither canaries nor a rolling update (no
+  deployment: ``max_parallel = 0``, or not a service job), so nothing would ever
+  be analysed (rule ``analysis-no-canary``, a warning); a group with a rolling
+  update and no canaries is analysed in the background (docs/analysis.md);
 - a group that opts in while its update block sets ``auto_promote = true``: Nomad would
   promote on health alone, before the analysis passed (rule ``analysis-auto-promote``, an error).
 
@@ -63,13 +65,13 @@ def lint_analysis(
                         "reconciler promotes after the analysis)"
                     ),
                 ))  # fmt: skip
-            elif not _canaries(desired.canonical, group):
+            elif not _canaries(desired.canonical, group) and not _rolling(desired.canonical, group):
                 out.append(Diagnostic(
                     path=desired.path, severity=Severity.WARNING, line=line, rule=NO_CANARY_RULE,
                     message=(
                         f'group "{group}" opts into analysis ({", ".join(names)}) but has no '
-                        "canaries (update { canary = N }): analysis gates canary promotion, so "
-                        "its checks would never run"
+                        "canaries (update { canary = N }) and no rolling update (update "
+                        "{ max_parallel > 0 } in a service job): its checks would never run"
                     ),
                 ))  # fmt: skip
     return out
@@ -78,6 +80,13 @@ def lint_analysis(
 def _canaries(job: Mapping[str, Any], group: str) -> int:
     count = _update(job, group).get("Canary")
     return count if isinstance(count, int) else 0
+
+
+def _rolling(job: Mapping[str, Any], group: str) -> bool:
+    """Nomad deploys the group (a service job, ``max_parallel > 0``): background analysis
+    runs while the deployment does."""
+    parallel = _update(job, group).get("MaxParallel")
+    return (job.get("Type") or "service") == "service" and isinstance(parallel, int) and parallel > 0
 
 
 def _auto_promote(job: Mapping[str, Any], group: str) -> bool:

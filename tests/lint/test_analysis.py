@@ -106,15 +106,27 @@ def test_template_errors_name_the_template_file_and_hold_the_reference(
     ]
 
 
-def test_a_group_without_canaries_is_a_warning(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    write(tmp_path, job=JOB.replace("canary = 1", "canary = 0").replace('"htp, latency"', '"http"'))
+def test_a_group_without_canaries_nor_a_rolling_update_is_a_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    no_deployment = "canary = 0\n    max_parallel = 0"  # Nomad deploys nothing: nothing is analysed
+    write(tmp_path, job=JOB.replace("canary = 1", no_deployment).replace('"htp, latency"', '"http"'))
     code, out, _ = lint(tmp_path, capsys, "--format", "json")
     assert code == 0
     document = json.loads(out)
     assert {(d["path"], d["line"], d["rule"], d["severity"]) for d in document["diagnostics"]} == {
         ("web.nomad", 4, "analysis-no-canary", "warning"),
-        ("web.nomad", 19, "analysis-no-canary", "warning"),
+        ("web.nomad", 20, "analysis-no-canary", "warning"),
     }
+
+
+def test_a_rolling_update_without_canaries_is_analysed_in_the_background_no_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(tmp_path, job=JOB.replace("canary = 1", "canary = 0").replace('"htp, latency"', '"http"'))
+    code, out, _ = lint(tmp_path, capsys, "--format", "json")
+    assert code == 0
+    assert json.loads(out)["diagnostics"] == []
 
 
 @pytest.mark.parametrize("where", ["job", "group"])
