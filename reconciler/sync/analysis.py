@@ -9,8 +9,13 @@ interval, plus one range query when a run first looks at an analysis that is
 already under way.  ``recompute`` answers from one range query per check and
 keeps nothing, so ``status`` shows what Prometheus' data says, not memory.
 
-It never promotes nor fails anything: ``gate`` says what the verdict means and
-the caller (``sync.rollout``) acts on it.  ``bench/bench_analysis_queries.py``
+``background`` runs the checks of groups without canaries while their rolling
+update runs (``core.analysis_background``: which groups, which allocations,
+from when).  The daemon uses this runner too (``daemon/analysis_log.py`` adds
+its logs and metrics).
+
+It never promotes nor fails anything: ``gate`` and ``background`` say what the
+verdict means and the caller (``sync.rollout``, the daemon's rollouts) acts on it.  ``bench/bench_analysis_queries.py``
 measures the query budget of this runner.
 """
 
