@@ -44,7 +44,8 @@ def test_groups_without_canaries_that_opt_in_are_analysed_while_the_deployment_i
 
 def test_no_opt_in_means_no_background_analysis() -> None:
     job = make_job("web").job
-    assert background_groups(job, _deployment(**{job["TaskGroups"][0]["Name"]: {}}), prefix="gitops.") == {}
+    dep = parse_deployment({"ID": "d1", "Status": "running", "TaskGroups": {job["TaskGroups"][0]["Name"]: {}}})
+    assert background_groups(job, dep, prefix="gitops.") == {}
 
 
 def _stub(alloc_id: str, *, group: str = "app", version: int = 3, healthy: bool | None = None,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from reconciler.core.analysis import unix_time
+from reconciler.core.analysis import Verdict, unix_time
 from reconciler.core.analysis_templates import build_catalog
 from reconciler.nomad.objects import parse_deployment
 from reconciler.sync.analysis import AnalysisRunner
@@ -84,7 +84,7 @@ async def test_a_passing_rolling_update_is_measured_on_its_new_allocations_once_
     runner = _runner(prom, now)
     allocs.place("new-a")  # placed, not healthy yet: nothing to measure
     waiting = await runner.background(KEY, _deployment(), JOB, allocations=allocs)
-    assert waiting is not None and waiting.verdict.value == "pending" and prom.queries == []
+    assert waiting is not None and waiting.verdict is Verdict.PENDING and prom.queries == []
     allocs.stubs[-1]["DeploymentStatus"] = {"Healthy": True, "Timestamp": HEALTHY_AT}
     for t in (START + 1.0, START + 9.0, START + 10.5, START + 12.0, START + 15.0):
         now[0] = t
@@ -95,7 +95,7 @@ async def test_a_passing_rolling_update_is_measured_on_its_new_allocations_once_
     now[0] = START + 20.0
     gate = await runner.background(KEY, _deployment(), JOB, allocations=allocs)
     assert prom.queries[-1] == ('max(error_ratio{alloc_id=~"new-a|new-b"})', START + 20.0)
-    assert gate is not None and gate.verdict.value == "pending" and gate.recheck_in == 10.0
+    assert gate is not None and gate.verdict is Verdict.PENDING and gate.recheck_in == 10.0
     now[0] = START + 30.0
     gate = await runner.background(KEY, _deployment(), JOB, allocations=allocs)
     assert gate is not None and gate.passed and len(prom.queries) == 3
