@@ -61,33 +61,23 @@ class DaemonAnalysis:
             self.runner.forget(deployment_id)
 
     async def gate(
-        self,
-        key: JobKey,
-        deployment: Deployment,
-        desired: DesiredJob,
-        *,
-        catalog: AnalysisCatalog,
-        allocations: AllocationsReader,
-    ) -> Gate | None:
+        self, key: JobKey, deployment: Deployment, desired: DesiredJob, *,
+        catalog: AnalysisCatalog, allocations: AllocationsReader,
+    ) -> Gate | None:  # fmt: skip
         """The analysis verdict of ``deployment``'s canaries; ``None`` when the job has none."""
-        self.runner.catalog = catalog
+        self.runner.catalog = catalog  # the checkout's current templates
         gate = await self.runner.gate(key, deployment, desired.job, allocations=allocations)
         return gate if gate is None else self._say(key, gate, "canary analysis")
 
     async def background(
-        self,
-        key: JobKey,
-        deployment: Deployment,
-        desired: DesiredJob,
-        *,
-        catalog: AnalysisCatalog,
-        allocations: AllocationsReader,
-    ) -> Gate | None:
+        self, key: JobKey, deployment: Deployment, desired: DesiredJob, *,
+        catalog: AnalysisCatalog, allocations: AllocationsReader,
+    ) -> Gate | None:  # fmt: skip
         """The verdict of the background checks of ``deployment``'s groups without canaries;
         ``None`` when none opts in (``AnalysisRunner.background``)."""
         self.runner.catalog = catalog
-        gate = await self.runner.background(key, deployment, desired.job, allocations=allocations)
-        return gate if gate is None else self._say(key, gate, "background analysis")
+        found = await self.runner.background(key, deployment, desired.job, allocations=allocations)
+        return found if found is None else self._say(key, found, "background analysis")
 
     def _measured(self, key: JobKey, check: Check, m: Measurement) -> None:
         name = check.qualified_name

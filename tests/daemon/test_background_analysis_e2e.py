@@ -26,16 +26,10 @@ from tests.support.analysis import BACKGROUND_TEMPLATE, rolling_job, running_mon
 from tests.support.daemon import DaemonProcess
 from tests.support.exporter import MetricsExporter
 from tests.support.git import GitCheckout
-from tests.support.prometheus import PROMETHEUS, Prometheus
+from tests.support.prometheus import Prometheus, needs_prometheus
 from tests.support.waiting import wait_until
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        PROMETHEUS is None,
-        reason="prometheus not on PATH (Debian package 'prometheus'; .ci/run installs it)",
-    ),
-]
+pytestmark = [pytest.mark.slow, needs_prometheus]
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,11 @@ per-allocation series the test drives.
   no series: inconclusive until ``--timeout``, neither promoted nor failed;
   no ``--prometheus-url``: blocked at once, never promoted;
 - ``status``: the checks of a deployment in progress, recomputed from Prometheus
-  (``--json`` and text), or "not evaluated" without a URL.
+  (``--json`` and text), or "not evaluated" without a URL;
+- background analysis (``web`` rolling out without canaries, one allocation at a time,
+  the check on ``{{alloc_ids}}``): a breach of the new allocations fails the deployment
+  mid-update, Nomad reverts, ``sync`` exits 1 with the check's value; passing
+  allocations let the rolling update finish on health alone.
 
 Skipped only when no ``prometheus`` binary is installed (Debian package ``prometheus``).
 """
@@ -23,10 +27,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from reconciler.testing.fake_nomad import FakeNomad, HealthModel
-from tests.support.analysis import TEMPLATE, canary_job, placed_canary, running_monitoring
+from tests.support.analysis import (
+    BACKGROUND_TEMPLATE,
+    TEMPLATE,
+    canary_job,
+    placed_canary,
+    rolling_job,
+    running_monitoring,
+)
 from tests.support.exporter import MetricsExporter
 from tests.support.git import GitCheckout
 from tests.support.network import free_port
@@ -56,18 +68,22 @@ def _env() -> dict[str, str]:
 
 
 class Release:
-    """web at release 1 synced and rolled out; release 2 committed, not yet synced."""
+    """web at release 1 synced and rolled out; release 2 committed, not yet synced.
+    ``rolling``: web rolls out without canaries (background analysis)."""
 
-    def __init__(self, root: Path, fake: FakeNomad, prom: Prometheus, exporter: MetricsExporter) -> None:
+    def __init__(
+        self, root: Path, fake: FakeNomad, prom: Prometheus, exporter: MetricsExporter, *, rolling: bool = False
+    ) -> None:  # fmt: skip
         self.fake, self.prom, self.exporter = fake, prom, exporter
+        spec = rolling_job if rolling else canary_job
         self.repo = GitCheckout(root)
-        self.repo.write(".reconciler/analysis/http.hcl", TEMPLATE)
-        self.repo.write("web.nomad", canary_job("1"))
+        self.repo.write(".reconciler/analysis/http.hcl", BACKGROUND_TEMPLATE if rolling else TEMPLATE)
+        self.repo.write("web.nomad", spec("1"))
         self.repo.commit("web 1")
-        first = self.cli("sync", "--wait", "--timeout", "60s", "--prometheus-url", prom.url)
+        first = self.cli("sync", "--wait", "--timeout", "90s", "--prometheus-url", prom.url)
         assert first.returncode == 0, first.stdout + first.stderr
         self.first = (fake.latest_deployment("web") or {})["ID"]
-        self.repo.write("web.nomad", canary_job("2"))
+        self.repo.write("web.nomad", spec("2"))
         self.repo.commit("web 2")
 
     def argv(self, command: str, *extra: str) -> list[str]:
@@ -84,6 +100,18 @@ class Release:
 
     def canary(self) -> str:
         return placed_canary(self.fake, "web", after=self.first)
+
+    def first_new_allocation(self) -> str:
+        """Release 2's first allocation (a rolling update), once placed."""
+        def placed() -> str | None:
+            dep = self.deployment()
+            if dep.get("ID") in (None, self.first):
+                return None
+            stubs = httpx.get(f"{self.fake.address}/v1/deployment/allocations/{dep['ID']}", timeout=10).json()
+            return next((a["ID"] for a in stubs if a.get("TaskGroup") == "app"), None)
+
+        found: str = wait_until(placed, timeout=60, what="release 2's first allocation")
+        return found
 
     def set_error_ratio(self, value: float, canary: str) -> None:
         self.exporter.set_gauge("canary_error_ratio", value, nomad_job="web", group="app", alloc_id=canary)
@@ -104,7 +132,17 @@ def release(
         yield Release(tmp_path / "jobs", fake, prom, exporter)
 
 
-def finish(process: subprocess.Popen[str], timeout: float = 120) -> tuple[int, str, str]:
+@pytest.fixture(params=fake_backend_params())
+def rolling(
+    request: pytest.FixtureRequest, tmp_path: Path, monitoring: tuple[Prometheus, MetricsExporter]
+) -> Iterator[Release]:
+    """A rolling update without canaries, slow enough (``min_healthy_time``) to be judged mid-way."""
+    prom, exporter = monitoring
+    with FakeNomad(version=request.param) as fake:
+        yield Release(tmp_path / "jobs", fake, prom, exporter, rolling=True)
+
+
+def finish(process: subprocess.Popen[str], timeout: float = 150) -> tuple[int, str, str]:
     try:
         out, err = process.communicate(timeout=timeout)
     finally:
@@ -225,3 +263,28 @@ def test_sync_wait_without_a_promotion_policy_passes_the_analysis_and_waits(rele
     assert "http/error-rate: pass" in out, out
     assert release.writes("/v1/deployment/promote/") == []
     assert release.deployment().get("Status") == "running"
+
+
+def test_sync_wait_fails_a_rolling_update_whose_new_allocations_breach(rolling: Release) -> None:
+    process = rolling.start("sync", "--wait", "--timeout", "120s", "--prometheus-url", rolling.prom.url)
+    rolling.set_error_ratio(0.5, rolling.first_new_allocation())
+    code, out, err = finish(process)
+    assert code == 1, out + err
+    assert "deployment failed: analysis: http/error-rate = 0.5, wanted < 0.05" in out, out
+    assert len(rolling.writes("/v1/deployment/fail/")) == 1
+    wait_until(lambda: ((rolling.fake.read_job("web") or {}).get("Meta", {}).get("release") == "1"
+                        and (rolling.fake.read_job("web") or {}).get("Version", 0) >= 2) or None,
+               timeout=60, what="Nomad to revert web")  # fmt: skip
+
+
+def test_sync_wait_lets_a_passing_rolling_update_finish_on_health_alone(rolling: Release) -> None:
+    process = rolling.start("sync", "--wait", "--json", "--timeout", "120s", "--prometheus-url", rolling.prom.url)
+    rolling.set_error_ratio(0.01, rolling.first_new_allocation())
+    code, out, err = finish(process)
+    assert code == 0, out + err
+    rollout: dict[str, Any] = json.loads(out)["jobs"][0]["rollout"]
+    assert rollout["status"] == "successful" and rollout["promoted"] is False, rollout
+    # measured on the new allocations' series: a value, never "no data"
+    assert any("http/error-rate:" in line and "last 0.01" in line for line in rollout["analysis"]), rollout
+    assert rolling.writes("/v1/deployment/fail/") == []
+    assert (rolling.fake.read_job("web") or {})["Meta"]["release"] == "2"
