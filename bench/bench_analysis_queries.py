@@ -24,7 +24,9 @@ Scenarios:
   running analysis): one range query per check, then instant queries;
 - ``passes``: as ``fresh`` with a window of 3: once a check passed it is never
   measured again, so 3 queries per check however long the canaries then wait;
-- ``status``: ``recompute`` once per deployment at the end (one range query per check).
+- ``status``: ``recompute`` once per deployment at the end (one range query per check);
+- ``background``: as ``fresh``, for rolling updates without canaries (``background``:
+  the same deployments with no canaries, their new allocation healthy at the start).
 
     .venv/bin/python bench/bench_analysis_queries.py [--checks 1,3] [--deployments 1,10,50]
         [--intervals 10] [--calls-per-interval 5] [--stub] [--json FILE]
@@ -36,6 +38,7 @@ import argparse
 import asyncio
 import collections
 import contextlib
+import dataclasses
 import json
 import os
 import platform
@@ -244,7 +247,8 @@ async def drive(
     async def allocations(dep_id: str, *, namespace: str) -> list[dict[str, Any]]:
         # every canary healthy at ``start`` (Nomad's own timestamp)
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start))
-        return [{"ID": f"{dep_id[:8]}-aaaa-0000-0000-000000000000", "DeploymentStatus": {"Timestamp": stamp}}]
+        return [{"ID": f"{dep_id[:8]}-aaaa-0000-0000-000000000000", "TaskGroup": "app", "JobVersion": 2,
+                 "DeploymentStatus": {"Healthy": True, "Timestamp": stamp}}]  # fmt: skip
 
     began = time.perf_counter()
     async with PrometheusClient(PrometheusConfig(url=url)) as client:
@@ -259,10 +263,14 @@ async def drive(
                     results.update(m.result.value for m in check.measurements)
             return time.perf_counter() - began
         first = intervals // 2 if scenario == "late" else 0
+        if scenario == "background":  # the same rollouts without canaries
+            deps = [dataclasses.replace(d, groups=tuple(
+                dataclasses.replace(g, desired_canaries=0, placed_canaries=()) for g in d.groups)) for d in deps]
+        judge = runner.background if scenario == "background" else runner.gate
         for tick in range(first * calls, intervals * calls + 1):
             now = start + tick * INTERVAL_S / calls + 0.5
             for dep in deps:
-                gate = await runner.gate(("default", dep.job_id), dep, JOB, allocations=allocations)
+                gate = await judge(("default", dep.job_id), dep, JOB, allocations=allocations)
                 assert gate is not None and gate.verdict is not None, gate
     return time.perf_counter() - began
 
@@ -294,7 +302,7 @@ def main() -> None:
         time.sleep(max(0.0, start + (args.intervals + 1) * INTERVAL_S - time.time()))
         for k in ks:
             for m in ms:
-                for scenario in ("fresh", "late", "passes", "status"):
+                for scenario in ("fresh", "late", "passes", "status", "background"):
                     counter.take()
                     results: collections.Counter[str] = collections.Counter()
                     wall = asyncio.run(drive(

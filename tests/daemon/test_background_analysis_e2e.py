@@ -6,6 +6,7 @@ per-allocation series the test drives (the check reads ``{{alloc_ids}}``).
 - the new allocations breach the check: the daemon fails the deployment
   (``/v1/deployment/fail``) mid-update, Nomad reverts the job, the digest is held
   with the check's value, and the revert's own deployment is left alone;
+- a daemon started while the rolling update runs finds it and fails it on a breach;
 - they pass: nothing waits for the analysis, the deployment succeeds on health
   alone and nothing is failed.
 
@@ -146,3 +147,26 @@ def test_passing_new_allocations_let_the_rolling_update_finish_on_health_alone(
     assert run.fail_requests() == []
     assert run.daemon.logs("analysis failed the rolling update: deployment failed, Nomad rolls back") == []
     assert run.daemon.metrics().get("nomad_reconciler_job_held", nomad_job="web", reason="failed_rollout") in (None, 0)
+
+
+def test_a_restarted_daemon_finds_the_running_rolling_update_and_fails_it_on_a_breach(
+    rollout: tuple[Rollout, MetricsExporter],
+) -> None:
+    """A daemon started while the rolling update runs (it never registered it) looks at
+    the job's deployment (its full pass, or the deployment's events) and judges it."""
+    run, exporter = rollout
+    assert run.daemon.stop() == 0
+    run.release_2()
+    # register release 2 by a first daemon, stopped as soon as Nomad has the deployment
+    run.daemon = DaemonProcess(run.repo.root, run.fake.address, *run.daemon.args[run.daemon.args.index("--prometheus-url"):])
+    dep = run.new_deployment()
+    assert run.daemon.stop() == 0
+    assert run.fail_requests() == []
+    exporter.set_gauge("canary_error_ratio", 0.5, nomad_job="web", group="app", alloc_id=run.first_new_allocation(dep["ID"]))
+    run.daemon = DaemonProcess(run.repo.root, run.fake.address, *run.daemon.args[run.daemon.args.index("--prometheus-url"):])
+    failed = run.daemon.wait_log("analysis failed the rolling update: deployment failed, Nomad rolls back",
+                                 timeout=90, nomad_job="web")  # fmt: skip
+    assert failed["reason"] == "analysis: http/error-rate = 0.5, wanted < 0.05"
+    assert run.fail_requests() == [f"/v1/deployment/fail/{dep['ID']}"]
+    wait_until(lambda: (run.fake.read_job("web") or {}).get("Meta", {}).get("release") == "1" or None,
+               timeout=60, what="Nomad to revert web")  # fmt: skip
