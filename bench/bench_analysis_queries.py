@@ -238,7 +238,8 @@ async def drive(
     start: float, results: collections.Counter[str],
 ) -> float:  # fmt: skip
     """Run one scenario; return the wall time spent in the runner; ``results`` counts the
-    measurements' results (they must be real values, not failed queries)."""
+    measurements' results (they must be real values, not failed queries) and, as
+    ``nomad_reads``, the deployment allocation reads the runner asked Nomad for."""
     window = PASSES_AFTER if scenario == "passes" else 10000
     catalog = build_catalog({".reconciler/analysis/bench.hcl": template(checks, window)})
     assert not catalog.errors, catalog.errors
@@ -246,6 +247,7 @@ async def drive(
 
     async def allocations(dep_id: str, *, namespace: str) -> list[dict[str, Any]]:
         # every canary healthy at ``start`` (Nomad's own timestamp)
+        results.update(["nomad_reads"])
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start))
         return [{"ID": f"{dep_id[:8]}-aaaa-0000-0000-000000000000", "TaskGroup": "app", "JobVersion": 2,
                  "DeploymentStatus": {"Healthy": True, "Timestamp": stamp}}]  # fmt: skip
@@ -281,6 +283,7 @@ def main() -> None:
     parser.add_argument("--deployments", default="1,10,50")
     parser.add_argument("--intervals", type=int, default=10)
     parser.add_argument("--calls-per-interval", type=int, default=5)
+    parser.add_argument("--scenarios", default="fresh,late,passes,status,background")
     parser.add_argument("--stub", action="store_true", help="a loopback stand-in, not the real binary")
     parser.add_argument("--json", metavar="FILE")
     args = parser.parse_args()
@@ -302,7 +305,7 @@ def main() -> None:
         time.sleep(max(0.0, start + (args.intervals + 1) * INTERVAL_S - time.time()))
         for k in ks:
             for m in ms:
-                for scenario in ("fresh", "late", "passes", "status", "background"):
+                for scenario in args.scenarios.split(","):
                     counter.take()
                     results: collections.Counter[str] = collections.Counter()
                     wall = asyncio.run(drive(
@@ -320,6 +323,7 @@ def main() -> None:
                     rows.append({"checks": k, "deployments": m, "intervals": n, "scenario": scenario,
                                  "instant": instant, "range": ranged, "budget": budget, "errors": errors,
                                  "gate_calls": 0 if scenario == "status" else m * calls,
+                                 "nomad_reads": results.pop("nomad_reads", 0),
                                  "measured": dict(results),
                                  "wall_s": round(wall, 3)})  # fmt: skip
                     print(json.dumps(rows[-1]), flush=True)

@@ -101,12 +101,26 @@ class Gate:
 
 @dataclass
 class _Run:
-    """One canary group's analysis within one deployment."""
+    """One group's analysis within one deployment."""
 
     start: float
     samples: dict[str, list[Sample]] = field(default_factory=dict)  # by qualified check name
     resumed: set[str] = field(default_factory=set)  # checks whose history was read (or not needed)
     history_missed: set[str] = field(default_factory=set)  # told once: history unavailable
+    alloc_ids: tuple[str, ...] = ()  # background: the new allocations last read
+
+    def wants_query(self, checks: Sequence[Check], *, now: float) -> bool:
+        """Some undecided check has a query due (``plan_queries``)."""
+        for check in checks:
+            name = check.qualified_name
+            samples = self.samples.get(name, [])
+            if evaluate_check(check, samples, start=self.start).verdict in (Verdict.PASS, Verdict.FAIL):
+                continue
+            measured = {slot_of(check, start=self.start, at=s.at) for s in samples}
+            plan = plan_queries(check, start=self.start, now=now, measured=measured, resumed=name in self.resumed)
+            if plan.history is not None or plan.instant is not None:
+                return True
+        return False
 
 
 @dataclass(frozen=True)
@@ -175,17 +189,24 @@ class AnalysisRunner:
         if blocked is not None:
             return blocked
         now = self._clock()
-        stubs = await allocations(deployment.id, namespace=key[0])
+        known = {name: self._runs.get((deployment.id, name)) for name in groups}
+        # Nomad is asked for the allocations only when they matter: a group not started
+        # yet, or a query due (the batches placed since then join it).
+        read = any(r is None or r.wants_query(groups[n].checks, now=now) for n, r in known.items())
+        stubs = await allocations(deployment.id, namespace=key[0]) if read else ()
         runs, waiting = [], []
         for name, group in groups.items():
-            found = group_allocations(deployment, group.group, stubs)
-            run = self._runs.get((deployment.id, name))
-            if run is None and found.first_healthy_at is None:
+            run = known[name]
+            if read:
+                found = group_allocations(deployment, group.group, stubs)
+                if run is None and found.first_healthy_at is not None:
+                    run = self._runs[(deployment.id, name)] = _Run(start=found.first_healthy_at)
+                if run is not None:
+                    run.alloc_ids = found.alloc_ids or run.alloc_ids
+            if run is None:
                 waiting += [evaluate_check(c, (), start=now) for c in group.checks]  # pending
                 continue
-            if run is None:
-                run = self._runs[(deployment.id, name)] = _Run(start=found.first_healthy_at or now)
-            runs.append((run, _values(key, deployment, group.group, alloc_ids=found.alloc_ids), group.checks))
+            runs.append((run, _values(key, deployment, group.group, alloc_ids=run.alloc_ids), group.checks))
         return await self._judge(key, runs, now=now, waiting=waiting)
 
     async def _judge(

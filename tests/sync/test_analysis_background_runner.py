@@ -56,6 +56,7 @@ class Allocations:
     """The deployment's allocation stubs, as the test places and heals them."""
 
     def __init__(self) -> None:
+        self.reads = 0
         self.stubs: list[dict[str, Any]] = [
             {"ID": "old-1", "TaskGroup": "app", "JobVersion": 3,
              "DeploymentStatus": {"Healthy": True, "Timestamp": "2025-12-31T00:00:00Z"}},
@@ -66,6 +67,7 @@ class Allocations:
         self.stubs.append({"ID": alloc_id, "TaskGroup": "app", "JobVersion": 4, "DeploymentStatus": status})
 
     async def __call__(self, deployment_id: str, /, *, namespace: str) -> list[dict[str, Any]]:
+        self.reads += 1
         return list(self.stubs)
 
 
@@ -90,6 +92,7 @@ async def test_a_passing_rolling_update_is_measured_on_its_new_allocations_once_
         now[0] = t
         gate = await runner.background(KEY, _deployment(), JOB, allocations=allocs)
     assert [at for _q, at in prom.queries] == [START + 10.0]  # the first slot, asked once
+    assert allocs.reads == 3  # Nomad asked only while it mattered: before the start, and at slot 1
     assert prom.queries[0][0] == 'max(error_ratio{alloc_id=~"new-a"})'  # never the old version's
     allocs.place("new-b", "2026-01-01T10:00:15Z")  # the next batch joins the query
     now[0] = START + 20.0
