@@ -22,8 +22,10 @@ from reconciler.jobspec.identifiers import url_path_problem
 from reconciler.nomad.agent_api import AgentApi
 from reconciler.nomad.objects import (
     AllocationStub,
+    Evaluation,
     JobStub,
     JobVersion,
+    parse_evaluations,
     parse_job_plan,
     parse_job_versions,
     parse_job_write,
@@ -112,6 +114,12 @@ class JobsApi(AgentApi):
         """``GET /v1/job/:id/versions``: the job's versions, newest first."""
         result = await self._get_at("/v1/job/:id/versions", job_id, namespace=namespace)
         return parse_job_versions(result.value)
+
+    async def job_evaluations(self, job_id: str, *, namespace: str | None = None) -> list[Evaluation]:
+        """``GET /v1/job/:id/evaluations``: the job's evaluations Nomad still keeps (it
+        garbage-collects them, by default an hour after they complete)."""
+        result = await self._get_at("/v1/job/:id/evaluations", job_id, namespace=namespace)
+        return parse_evaluations(result.value)
 
     async def job_submission(
         self, job_id: str, *, version: int, namespace: str | None = None

@@ -180,13 +180,19 @@ class Evaluation(TypedDict, total=False):
     DeploymentID: str
     BlockedEval: str
     FailedTGAllocs: dict[str, AllocMetric] | None
-    CreateTime: int
+    CreateIndex: int
+    CreateTime: int  # Unix nanoseconds (Nomad's clock)
 
 
 def parse_evaluation(body: Mapping[str, Any]) -> Evaluation:
     """An evaluation (``GET /v1/evaluation/:id``, an Evaluation event's payload), checked to be an object."""
     evaluation: Evaluation = dict(_object(body, "an evaluation"))  # type: ignore[assignment]
     return evaluation
+
+
+def parse_evaluations(body: Any) -> list[Evaluation]:
+    """``GET /v1/job/:id/evaluations``: the job's evaluations (``null``: none)."""
+    return [parse_evaluation(e) for e in _objects(body)]
 
 
 # ---------------------------------------------------------------- jobs

@@ -153,6 +153,9 @@ class AnalysisRunner:
         for run_key in [k for k in self._runs if k[0] == deployment_id]:
             del self._runs[run_key]
 
+    def now(self) -> float:
+        return self._clock()
+
     def opts_in(self, job: ApiJob) -> bool:
         """Some group of ``job`` (as submitted) names analysis templates in its Meta."""
         return bool(group_analyses(job, prefix=META_PREFIX))
@@ -232,10 +235,14 @@ class AnalysisRunner:
         return Gate(combined.verdict, combined.reason, recheck, combined)
 
     async def recompute(
-        self, key: JobKey, deployment: Deployment, job: ApiJob, *, allocations: AllocationsReader
+        self, key: JobKey, deployment: Deployment, job: ApiJob, *, allocations: AllocationsReader,
+        until: float | None = None,
     ) -> Gate | None:
         """The verdict so far from Prometheus' data alone: one range query per check over
-        every measurement due.  Keeps nothing; ``None`` when the job has no analysis here."""
+        every measurement due.  Keeps nothing; ``None`` when the job has no analysis here.
+
+        ``until``: the deployment ended then (Unix time; a failed deployment's analysis
+        window closes when Nomad failed it), so only the measurements due by then count."""
         groups, blocked = self._resolve(deployment, job)
         if blocked is not None or not groups:
             return blocked
@@ -243,9 +250,10 @@ class AnalysisRunner:
         waiting = [n for n, g in groups.items() if not g.group.canaries_healthy]
         if waiting:
             checks = tuple(c for g in groups.values() for c in g.checks)
-            return Gate(Verdict.PENDING, "analysis waits for healthy canaries: " + ", ".join(waiting),
-                        checks=checks)  # fmt: skip
-        now = self._clock()
+            said = ("analysis waits for healthy canaries: " if until is None
+                    else "analysis never started (canaries not healthy when the deployment ended): ")
+            return Gate(Verdict.PENDING, said + ", ".join(waiting), checks=checks)  # fmt: skip
+        now = self._clock() if until is None else until
         starts = await self._starts(key, deployment, groups, allocations, now=now)
         statuses = []
         for name, wanted in groups.items():

@@ -141,6 +141,9 @@ class ClientApi:
     ) -> list[AllocationStub]:
         return await self.client.deployment_allocations(deployment_id, namespace=namespace)
 
+    async def job_evaluations(self, job_id: str, *, namespace: str) -> list[Any]:
+        return list(await self.client.job_evaluations(job_id, namespace=namespace))
+
     async def fail_deployment(self, deployment_id: str, *, namespace: str) -> dict[str, Any]:
         return await self.client.fail_deployment(deployment_id, namespace=namespace)
 
@@ -174,3 +177,5 @@ class AnalysisApi(Protocol):
     ) -> list[AllocationStub]: ...
 
     async def fail_deployment(self, deployment_id: str, *, namespace: str) -> dict[str, Any]: ...
+
+    async def job_evaluations(self, job_id: str, *, namespace: str) -> list[Any]: ...

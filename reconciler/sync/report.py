@@ -105,7 +105,8 @@ def job_json(
         "annotations": dict(outcome.annotations) if outcome and outcome.annotations else None,
         "warnings": outcome.warnings if outcome else "",
         "rollout": rollout_json(outcome.rollout) if outcome and outcome.rollout else None,
-        # status: the canary analysis of a deployment in progress (sync.status_analysis)
+        # status: the canary analysis of a deployment in progress, or of the failed deployment
+        # that holds the job (sync.status_analysis)
         "analysis": dict(analysis) if analysis is not None else None,
     }
 

@@ -1,44 +1,78 @@
-"""``status``: the canary analysis of each job whose deployment is in progress.
+"""``status``: the canary analysis of each job whose deployment is in progress, or whose
+failed deployment holds it.
 
 For every job with an active deployment whose unpromoted canary groups opt
 into analysis (Meta ``gitops.analysis`` of the version being deployed), the
 verdict so far is recomputed from Prometheus (``AnalysisRunner.recompute``:
 one range query per check), so ``status`` shows what the daemon or a
-``sync --wait`` would judge, without having been there.  Without a Prometheus
-URL the checks are listed as not evaluated.
+``sync --wait`` would judge, without having been there.  For a job held
+because its rollout failed (``failed_rollout``), the same is recomputed over
+the failed deployment's window (``core.failed_analysis``: its canaries healthy
+→ Nomad failing it), for the version it rolled out: the hold then reads
+``analysis: <check> = <value>, wanted <condition>``, with each check's counts.
+Without a Prometheus URL the checks are listed as not evaluated.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Protocol
 
+from reconciler.core.actions import HoldReason
 from reconciler.core.analysis import CheckStatus
+from reconciler.core.failed_analysis import failed_at, rolled_out_version
 from reconciler.core.plan import JobAction
-from reconciler.model import JobKey
+from reconciler.deployment import Deployment
+from reconciler.model import ApiJob, JobKey
 from reconciler.sync.analysis import NO_PROMETHEUS, AnalysisRunner, Gate, finite
 from reconciler.sync.api import AnalysisApi
 
 NOT_EVALUATED = "analysis not evaluated (no --prometheus-url)"
 
 
+class StatusApi(AnalysisApi, Protocol):
+    """What ``status`` reads of Nomad for the analyses (``ClientApi`` offers it)."""
+
+    async def job_versions(self, job_id: str, *, namespace: str) -> list[ApiJob]: ...
+
+
 async def analyse_actions(
-    runner: AnalysisRunner, api: AnalysisApi, actions: Iterable[JobAction]
+    runner: AnalysisRunner, api: StatusApi, actions: Iterable[JobAction]
 ) -> dict[JobKey, Gate]:
-    """The analysis of each job with a deployment in progress that opts in."""
+    """The analysis of each job that opts in with a deployment in progress, or held by a
+    failed deployment (over that deployment's window)."""
     found: dict[JobKey, Gate] = {}
     for action in actions:
         live = action.live
         dep = live.active_deployment if live is not None else None
         job = (live.job if live is not None else None) or (action.desired.job if action.desired else None)
-        if dep is None or job is None or not runner.opts_in(job):
+        gate: Gate | None
+        if action.hold_reason is HoldReason.FAILED_ROLLOUT and live is not None and live.failed_deployment:
+            gate = await _failed_analysis(runner, api, action.key, live.failed_deployment)
+        elif dep is None or job is None or not runner.opts_in(job):
             continue
-        gate = await runner.recompute(action.key, dep, job, allocations=api.deployment_allocations)
+        else:
+            gate = await runner.recompute(action.key, dep, job, allocations=api.deployment_allocations)
         if gate is not None and gate.reason == NO_PROMETHEUS:
             gate = Gate(None, NOT_EVALUATED, checks=gate.checks)
         if gate is not None:
             found[action.key] = gate
     return found
+
+
+async def _failed_analysis(runner: AnalysisRunner, api: StatusApi, key: JobKey, dep: Deployment) -> Gate | None:
+    """The analysis of the version ``dep`` rolled out, over its window (canaries healthy →
+    Nomad failed it); ``None`` when that version does not opt in (or Nomad forgot it)."""
+    version = rolled_out_version(await api.job_versions(key[1], namespace=key[0]), dep)
+    if version is None or not runner.opts_in(version):
+        return None
+    if runner.client is None:  # no Prometheus to ask: Nomad need not be asked either
+        return await runner.recompute(key, dep, version, allocations=api.deployment_allocations)
+    until = failed_at(await api.job_evaluations(key[1], namespace=key[0]), dep)
+    # Nomad no longer dates the failure (its evaluation was garbage-collected): up to now,
+    # which changes nothing decided (a verdict never flips), only asks for more points.
+    return await runner.recompute(key, dep, version, allocations=api.deployment_allocations,
+                                  until=until if until is not None else runner.now())  # fmt: skip
 
 
 def analysis_json(gate: Gate) -> dict[str, Any]:

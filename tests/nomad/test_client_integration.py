@@ -4,6 +4,7 @@ real ``nomad agent -dev`` when one is on PATH (``backend`` fixture)."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from contextlib import aclosing
 
@@ -11,6 +12,7 @@ import httpx
 import pytest
 
 from reconciler.config.connection import NomadConfig
+from reconciler.core.failed_analysis import failed_at
 from reconciler.deployment import Deployment
 from reconciler.errors import (
     NomadIndexConflictError,
@@ -190,10 +192,15 @@ async def test_fail_deployment(client: NomadClient) -> None:
     running = await wait_for_deployment(
         client, job_id, lambda d: d.status_text == "running" and d.job_version == 1
     )
+    before = time.time()
     await client.fail_deployment(running.id)
+    after = time.time()
     failed = await client.read_deployment(running.id)
     assert failed.status_text == "failed"
     assert failed.description == "Deployment marked as failed"
+    # the evaluation Nomad writes with the failure dates it (status' analysis window)
+    when = failed_at(await client.job_evaluations(job_id), failed)
+    assert when is not None and before - 1 <= when <= after + 1, when
     await client.deregister_job(job_id, purge=True)
 
 

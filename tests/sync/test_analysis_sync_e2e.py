@@ -181,6 +181,36 @@ def test_sync_wait_fails_a_breaching_canary_and_nomad_reverts(release: Release) 
                timeout=60, what="Nomad to revert web")  # fmt: skip
 
 
+def test_status_explains_a_hold_by_the_analysis_of_the_failed_deployment(release: Release) -> None:
+    """After a breach and Nomad's revert, a fresh ``status`` recomputes the failed deployment's
+    analysis over its window (canaries healthy → failed, Nomad's timestamps)."""
+    process = release.start("sync", "--wait", "--promote", "--timeout", "90s",
+                            "--prometheus-url", release.prom.url)  # fmt: skip
+    canary = release.canary()
+    release.set_error_ratio(0.5, canary)
+    code, out, err = finish(process)
+    assert code == 1 and "analysis: http/error-rate = 0.5" in out, out + err
+    wait_until(lambda: (release.fake.read_job("web") or {}).get("Version", 0) >= 2 or None,
+               timeout=60, what="Nomad to revert web")  # fmt: skip
+    # after the revert the canary serves nothing: only the window's data can explain the hold
+    release.exporter.remove("canary_error_ratio", nomad_job="web", group="app", alloc_id=canary)
+    done = release.cli("status", "--json", "--prometheus-url", release.prom.url)
+    assert done.returncode == 0, done.stdout + done.stderr
+    job = json.loads(done.stdout)["jobs"][0]
+    assert job["action"] == "hold" and "rollout of this spec failed" in job["reason"], job
+    analysis = job["analysis"]
+    assert analysis["evaluated"] is True and analysis["verdict"] == "fail", analysis
+    assert analysis["reason"] == "analysis: http/error-rate = 0.5, wanted < 0.05", analysis
+    check = analysis["checks"][0]
+    assert check["last_value"] == 0.5 and check["failures"] == 1 and check["failure_limit"] == 0, check
+    text = release.cli("status", "--prometheus-url", release.prom.url)
+    assert "Analysis of web (default): analysis: http/error-rate = 0.5, wanted < 0.05" in text.stdout, text.stdout
+    assert "http/error-rate: fail (last 0.5, wanted < 0.05; " in text.stdout, text.stdout
+    bare = json.loads(release.cli("status", "--json").stdout)["jobs"][0]["analysis"]
+    assert bare["evaluated"] is False and bare["reason"] == "analysis not evaluated (no --prometheus-url)"
+    assert len(release.writes("/v1/deployment/fail/")) == 1  # status only read
+
+
 def test_sync_wait_without_data_is_inconclusive_until_the_timeout(release: Release) -> None:
     # no series for this canary: every measurement is inconclusive
     code_out = release.cli("sync", "--wait", "--promote", "--timeout", "9s", "--prometheus-url", release.prom.url)

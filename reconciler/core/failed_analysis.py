@@ -1,0 +1,54 @@
+"""The analysis window of a deployment that failed: which job version it rolled out, and when
+Nomad failed it.
+
+``status`` explains a ``failed_rollout`` hold by recomputing the canary analysis
+over the failed deployment's window: from its canaries turning healthy (the
+allocations' ``DeploymentStatus.Timestamp``, as for a running analysis) to the
+moment Nomad failed it.  Nomad's ``Deployment`` carries no timestamps (v1.0.18
+``structs.go``); the failure is dated by the evaluation the deployment watcher
+writes with it, in the same Raft entry (``FailDeployment`` and ``getEval`` in
+``nomad/deploymentwatcher/deployment_watcher.go``, v1.0.18: ``TriggeredBy``
+``deployment-watcher``, the deployment's ID, ``CreateTime`` now), so its
+``CreateIndex`` is the failed deployment's ``ModifyIndex``.  The job version's
+``SubmitTime`` cannot date it: the auto-revert copies the stable version,
+``SubmitTime`` included.
+
+Pure: values in (the job's versions and evaluations as Nomad lists them),
+values out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from reconciler.deployment import Deployment
+from reconciler.model import ApiJob
+
+DEPLOYMENT_WATCHER = "deployment-watcher"  # Nomad's EvalTriggerDeploymentWatcher
+
+
+def failed_at(evaluations: Sequence[Mapping[str, Any]], deployment: Deployment) -> float | None:
+    """When Nomad failed ``deployment`` (Unix seconds), from the deployment watcher's
+    evaluation written with the failure; ``None`` when Nomad no longer keeps it
+    (evaluations are garbage-collected) or the deployment did not fail."""
+    if not deployment.failed:
+        return None
+    written = [
+        e for e in evaluations
+        if e.get("DeploymentID") == deployment.id and e.get("TriggeredBy") == DEPLOYMENT_WATCHER
+        and isinstance(e.get("CreateTime"), int) and e["CreateTime"] > 0
+        and int(e.get("CreateIndex") or 0) <= deployment.modify_index
+    ]  # fmt: skip
+    if not written:
+        return None
+    # The failure is the deployment's last write: the newest watcher evaluation up to it.
+    last = max(written, key=lambda e: int(e.get("CreateIndex") or 0))
+    return int(last["CreateTime"]) / 1e9
+
+
+def rolled_out_version(versions: Sequence[ApiJob], deployment: Deployment) -> ApiJob | None:
+    """The job version ``deployment`` rolled out (its analysis Meta is that version's)."""
+    if deployment.job_version is None:
+        return None
+    return next((v for v in versions if int(v.get("Version") or 0) == deployment.job_version), None)

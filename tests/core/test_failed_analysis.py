@@ -1,0 +1,57 @@
+"""The failed deployment's analysis window: its version, and when Nomad failed it.
+
+Evaluations are shaped as ``GET /v1/job/:id/evaluations`` lists them (Nomad
+v1.0.18: the deployment watcher writes one with every failure, in the same
+Raft entry, so its ``CreateIndex`` is the failed deployment's ``ModifyIndex``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reconciler.core.failed_analysis import failed_at, rolled_out_version
+from reconciler.deployment import Deployment, DeploymentStatus
+
+DEP = Deployment(id="d-2", status=DeploymentStatus.FAILED, job_version=1, modify_index=40)
+
+
+def evaluation(index: int, *, at_s: float, dep: str = "d-2", by: str = "deployment-watcher") -> dict[str, Any]:
+    return {"ID": f"e-{index}", "DeploymentID": dep, "TriggeredBy": by, "CreateIndex": index,
+            "CreateTime": int(at_s * 1e9), "Status": "complete"}  # fmt: skip
+
+
+def test_the_failure_is_dated_by_the_watcher_evaluation_written_with_it() -> None:
+    evals = [
+        evaluation(12, at_s=1000.0, by="job-register"),  # the register: no deployment yet
+        evaluation(30, at_s=1010.0),  # a health update of the same deployment
+        evaluation(40, at_s=1016.5),  # the failure
+        evaluation(41, at_s=1017.0, dep="d-3"),  # the rollback's deployment
+        evaluation(41, at_s=1017.0, by="job-register", dep=""),
+    ]
+    assert failed_at(evals, DEP) == 1016.5
+
+
+def test_a_watcher_evaluation_after_the_failure_does_not_count() -> None:
+    # the deployment's last write is the failure: a later index is not about it
+    evals = [evaluation(40, at_s=1016.5), evaluation(55, at_s=2000.0)]
+    assert failed_at(evals, DEP) == 1016.5
+
+
+def test_no_date_when_nomad_forgot_the_evaluation_or_nothing_failed() -> None:
+    assert failed_at([], DEP) is None
+    assert failed_at([evaluation(40, at_s=1016.5, dep="other")], DEP) is None
+    assert failed_at([{**evaluation(40, at_s=0.0), "CreateTime": 0}], DEP) is None
+    running = Deployment(id="d-2", status=DeploymentStatus.RUNNING, job_version=1, modify_index=40)
+    assert failed_at([evaluation(40, at_s=1016.5)], running) is None
+
+
+def test_the_version_rolled_out_is_the_deployments_not_the_revert() -> None:
+    versions = [  # newest first, as Nomad lists them
+        {"Version": 2, "Meta": {"release": "1"}},
+        {"Version": 1, "Meta": {"release": "2", "gitops.analysis": "http"}},
+        {"Version": 0, "Meta": {"release": "1"}},
+    ]
+    found = rolled_out_version(versions, DEP)
+    assert found is not None and found["Meta"]["gitops.analysis"] == "http"
+    assert rolled_out_version(versions[:1], DEP) is None
+    assert rolled_out_version(versions, Deployment(id="x", status=DeploymentStatus.FAILED)) is None
