@@ -24,6 +24,7 @@ from reconciler.sync.outcome import JobOutcome
 
 if TYPE_CHECKING:
     from reconciler.config.settings import DaemonSettings
+    from reconciler.daemon.memory import JobMemory
     from reconciler.nomad.client import NomadClient
     from reconciler.observability.metrics import ReconcilerMetrics
     from reconciler.observability.server import WebApp
@@ -53,6 +54,9 @@ class DaemonState(Protocol):
 
     @property
     def engine(self) -> Reconciler: ...
+
+    @property
+    def memory(self) -> JobMemory: ...
 
     def readiness(self) -> tuple[bool, str]: ...
 

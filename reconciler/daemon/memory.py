@@ -4,9 +4,10 @@ Everything the daemon learnt about a job or waits for on its behalf: the file
 change not yet applied and when it happened, the out-of-band change to time,
 the ``JobModifyIndex`` last seen in sync, the registration whose deployment it
 follows, a spec Nomad rejected, an orphan's grace, the latest deployment event,
-a deferred change, its timers, and the rollout tracker's deployment memory
-(the soak clock, the analysis verdict, the deployment promoted, failed-digest
-holds: ``rollout.RolloutTracker``).  ``forget`` drops all of it (and cancels
+a deferred change, its timers, the latest canary analysis (for the status
+page) and the rollout tracker's deployment memory (the soak clock, the
+analysis verdict, the deployment promoted, failed-digest holds:
+``rollout.RolloutTracker``).  ``forget`` drops all of it (and cancels
 the timers) when a job is gone from the checkout and from Nomad.
 
 Per process: a restart re-learns everything from the checkout and Nomad.
@@ -21,6 +22,7 @@ from reconciler.daemon.ordering import Deferral
 from reconciler.daemon.rollout import RolloutTracker
 from reconciler.deployment import Deployment
 from reconciler.model import JobKey
+from reconciler.sync.status_analysis import GateView
 
 
 @dataclass
@@ -46,6 +48,15 @@ class Rejection:
     timer: asyncio.TimerHandle | None = None
 
 
+@dataclass(frozen=True)
+class JobAnalysis:
+    """The latest canary analysis of a job's deployment, as the daemon judged it (kept
+    after the deployment ends: it says why a failed one is held)."""
+
+    deployment_id: str
+    gate: GateView
+
+
 @dataclass
 class JobMemory:
     """What the daemon remembers per job (by key), and the one ``forget``."""
@@ -63,6 +74,14 @@ class JobMemory:
     heal_timers: dict[JobKey, asyncio.TimerHandle] = field(default_factory=dict)
     reported_orphans: set[JobKey] = field(default_factory=set)  # told once: keeps running
     rollouts: RolloutTracker = field(default_factory=RolloutTracker)
+    analyses: dict[JobKey, JobAnalysis] = field(default_factory=dict)  # latest, per job
+
+    def note_analysis(self, key: JobKey, deployment_id: str, gate: GateView | None) -> None:
+        """The analysis gate just judged (``None``: the deployment has no analysis)."""
+        if gate is None:
+            self.analyses.pop(key, None)
+        else:
+            self.analyses[key] = JobAnalysis(deployment_id, gate)
 
     def forget(self, key: JobKey) -> None:
         """A job gone from the checkout and from Nomad: drop everything kept about it."""
@@ -70,7 +89,7 @@ class JobMemory:
         self.reported_orphans.discard(key)
         self.drop_rejection(key)
         for table in (self.changed_at, self.drift_at, self.known_index, self.tracking,
-                      self.deployment_events, self.deferred, self.absent_since):  # fmt: skip
+                      self.deployment_events, self.deferred, self.absent_since, self.analyses):  # fmt: skip
             table.pop(key, None)
         for timers in (self.rollout_timers, self.heal_timers):
             timer = timers.pop(key, None)

@@ -117,6 +117,7 @@ class Rollouts(Outcomes):
                 key, dep, desired, catalog=self._analysis_catalog,
                 allocations=self.client.deployment_allocations,
             )  # fmt: skip
+            self.memory.note_analysis(key, update.deployment_id, gate)  # for the status page
             if gate is None:
                 self.memory.rollouts.set_analysis(key, update.deployment_id, NO_ANALYSIS)
             elif gate.passed:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from reconciler.core.actions import Plan
 from reconciler.core.plan import compute_plan
 from reconciler.daemon.hooks import DaemonState
+from reconciler.daemon.memory import JobAnalysis
 from reconciler.errors import NomadError
 from reconciler.model import JobKey, Revision, Snapshot
 from reconciler.secrets import scrub
@@ -47,6 +48,10 @@ class Status:
     server_version: str
     snapshot: Snapshot
     computed_at: float
+    # the daemon's own memory, read on its loop with the plan: its latest canary analysis
+    # per job, and the reason it holds a failed spec (an analysis' value, Nomad's words)
+    analyses: Mapping[JobKey, JobAnalysis] = dataclasses.field(default_factory=dict)
+    holds: Mapping[JobKey, str] = dataclasses.field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -144,7 +149,12 @@ class Picture:
         cluster = await engine.read_cluster(snapshot, deployments=True)
         plan = compute_plan(snapshot, cluster, policy, now=0.0)
         await self.read_commit(snapshot.revision)
-        return Status(plan, cluster.server_version, snapshot, time.monotonic())
+        memory = daemon.memory
+        held = {a.key: memory.rollouts.held(a.key) for a in plan.actions}
+        return Status(
+            plan, cluster.server_version, snapshot, time.monotonic(), analyses=dict(memory.analyses),
+            holds={key: h[1] for key, h in held.items() if h is not None},
+        )  # fmt: skip
 
     async def read_job_plan(self, key: JobKey) -> JobPlan:
         """What ``plan --json`` computes for one job: a dry run, Nomad's plan included."""

@@ -135,9 +135,12 @@ def job_row(
     registration: Registration | None,
     now: float,
     last_problem: str | None = None,
+    daemon_hold: str | None = None,
 ) -> JobRow:
     """One job's row.  ``last_problem`` is the job's latest warning or error log line: for a
-    held or failing job it says more than the plan's reason (Nomad's own words)."""
+    held or failing job it says more than the plan's reason (Nomad's own words);
+    ``daemon_hold`` is the reason the daemon recorded when it held the job's failed spec
+    (``analysis: <check> = <value>, wanted <condition>``), which says the most."""
     live = action.live
     state, hold, cause = effective_state(action, daemon)
     deployment = summarize_deployment(
@@ -156,6 +159,8 @@ def job_row(
     reason = action.reason
     if state in ("held", "error") and last_problem:
         reason = last_problem
+    if state == "held" and daemon_hold:
+        reason = daemon_hold
     return JobRow(
         namespace=action.key[0], job_id=action.key[1], path=action.path or "",
         state=state, state_label=label, reason=reason, hold_reason=hold,
@@ -252,10 +257,11 @@ def build_overview(
     flt: JobFilter,
     now: float,
     problems: Callable[[JobKey], str | None] = lambda key: None,
+    holds: Mapping[JobKey, str] | None = None,
 ) -> Overview:
     rows = [
         job_row(a, daemon=daemon_states.get(a.key), registration=registrations(a.key), now=now,
-                last_problem=problems(a.key))
+                last_problem=problems(a.key), daemon_hold=(holds or {}).get(a.key))
         for a in sorted(plan.actions, key=lambda a: a.key)
     ]
     counts = dict.fromkeys(STATES, 0)

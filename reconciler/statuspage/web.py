@@ -20,6 +20,7 @@ import jinja2
 
 from reconciler.model import JobKey
 from reconciler.observability.server import WebRequest, WebResponse
+from reconciler.statuspage.analysis_views import analyses_json, analysis_view, shown_analysis
 from reconciler.statuspage.deployment_views import rollout_timeline, steps_reached
 from reconciler.statuspage.feed import FeedClosed
 from reconciler.statuspage.picture import Picture, Unavailable
@@ -36,6 +37,7 @@ from reconciler.statuspage.views import (
 from reconciler.sync.oneshot import plan_exit
 from reconciler.sync.render import Style, render_action
 from reconciler.sync.report import SCHEMA, build_report
+from reconciler.sync.status_analysis import analysis_json
 
 if TYPE_CHECKING:
     from reconciler.statuspage.app import StatusPage
@@ -143,7 +145,7 @@ class StatusApp:
         overview = build_overview(
             status.plan, facts=facts, daemon_states=self.picture.daemon_states(),
             registrations=page.history.last_registration, flt=flt, now=page.clock(),
-            problems=page.logs.last_problem,
+            problems=page.logs.last_problem, holds=status.holds,
         )  # fmt: skip
         return self._html("overview.html", title="status", o=overview, states=STATES)
 
@@ -164,7 +166,9 @@ class StatusApp:
         now = page.clock()
         daemon_state = self.picture.daemon_states().get(key)
         row = job_row(action, daemon=daemon_state, registration=page.history.last_registration(key),
-                      now=now, last_problem=page.logs.last_problem(key))  # fmt: skip
+                      now=now, last_problem=page.logs.last_problem(key),
+                      daemon_hold=status.holds.get(key))  # fmt: skip
+        gate = shown_analysis(action, status.analyses.get(key))
         outcome = next((o for o in job_plan.result.outcomes if o.key == key), None)
         diff = render_action(planned, Style(colour=False, show_secrets=False), outcome)
         live = action.live
@@ -183,6 +187,7 @@ class StatusApp:
             diff=classify_diff_lines(diff), in_sync=not planned.drift.changes,
             annotations=annotation_rows(outcome.annotations if outcome else None),
             timeline=timeline, hold=explain_hold(row, daemon_state),
+            analysis=analysis_view(analysis_json(gate) if gate is not None else None),
             logs=list(reversed(page.logs.lines(key))),
             api_url="/api/v1/jobs/" + row.url.removeprefix("/jobs/"),
         )  # fmt: skip
@@ -198,6 +203,7 @@ class StatusApp:
         doc = build_report(
             "status", status.plan, revision=status.snapshot.revision,
             server_version=status.server_version, exit_code=code,
+            analysis=analyses_json(status.plan.actions, status.analyses),
         )  # fmt: skip
         return self._json(doc)
 

@@ -19,7 +19,8 @@ from collections.abc import Iterable
 from typing import Any, Protocol
 
 from reconciler.core.actions import HoldReason
-from reconciler.core.analysis import CheckStatus
+from reconciler.core.analysis import AnalysisStatus, CheckStatus, Verdict
+from reconciler.core.analysis_templates import Check
 from reconciler.core.failed_analysis import failed_at, rolled_out_version
 from reconciler.core.plan import JobAction
 from reconciler.deployment import Deployment
@@ -75,17 +76,31 @@ async def _failed_analysis(runner: AnalysisRunner, api: StatusApi, key: JobKey, 
                                   until=until if until is not None else runner.now())  # fmt: skip
 
 
-def analysis_json(gate: Gate) -> dict[str, Any]:
-    """The ``analysis`` object of a job in ``status --json``."""
+class GateView(Protocol):
+    """What ``analysis_json`` reads of a gate (``sync.analysis.Gate``, the daemon's too)."""
+
+    @property
+    def verdict(self) -> Verdict | None: ...
+
+    @property
+    def reason(self) -> str: ...
+
+    @property
+    def status(self) -> AnalysisStatus | None: ...
+
+
+def analysis_json(gate: GateView) -> dict[str, Any]:
+    """The ``analysis`` object of a job in ``status --json`` (and on the status page)."""
     checks: list[dict[str, Any]] = []
     if gate.status is not None:
         checks = [_check_json(c) for c in gate.status.checks]
     else:
+        unmeasured: tuple[Check, ...] = getattr(gate, "checks", ())  # what could not run
         checks = [
             {"name": c.qualified_name, "condition": c.success.describe(), "verdict": None,
              "last_value": None, "last_note": "", "passes": None, "failures": None,
              "inconclusive": None, "failure_limit": c.failure_limit, "count": c.count}
-            for c in gate.checks
+            for c in unmeasured
         ]  # fmt: skip
     evaluated = gate.status is not None
     return {
