@@ -20,21 +20,30 @@ Skipped only when no ``prometheus`` binary is installed (Debian package ``promet
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from reconciler.testing.fake_nomad import FakeNomad, HealthModel
 from tests.support.analysis import TEMPLATE, canary_job
-from tests.support.daemon import DaemonProcess
+from tests.support.daemon import DaemonProcess, daemon_env
 from tests.support.exporter import MetricsExporter, running_exporter
 from tests.support.git import GitCheckout
-from tests.support.prometheus import PROMETHEUS, Prometheus, RunningPrometheus, running_prometheus
+from tests.support.prometheus import (
+    PROMETHEUS,
+    Prometheus,
+    RunningPrometheus,
+    immediate_alerts,
+    running_prometheus,
+)
 from tests.support.waiting import wait_until
 
 pytestmark = [
@@ -44,6 +53,9 @@ pytestmark = [
         reason="prometheus not on PATH (Debian package 'prometheus'; .ci/run installs it)",
     ),
 ]
+
+BREACH = "analysis: http/error-rate = 0.5, wanted < 0.05"
+
 
 def job(release: str, job_id: str = "web", analysis: str = "http") -> str:
     return canary_job(release, name=job_id, analysis=analysis)
@@ -172,22 +184,59 @@ def test_a_healthy_canary_is_promoted_once_its_window_passed(
 
 
 def test_a_breach_fails_the_deployment_nomad_reverts_and_the_digest_is_held(
-    rollout: tuple[Rollout, MetricsExporter],
+    rollout: tuple[Rollout, MetricsExporter], monitoring: tuple[Prometheus, MetricsExporter],
+    tmp_path: Path,
 ) -> None:
+    """The issue's "done when": a commit whose canary breaches its check ends with Nomad
+    running the old version, the digest held with the check's value in ``status`` (the
+    CLI's and the status page's), and an alert, without anyone touching Nomad."""
     run, exporter = rollout
+    prom, _ = monitoring
     canary = run.canary()
-    exporter.set_gauge("canary_error_ratio", 0.5, nomad_job="web", group="app", alloc_id=canary)
-    failed = run.daemon.wait_log(
-        "analysis failed the canaries: deployment failed, Nomad rolls back", timeout=90, nomad_job="web"
-    )
-    assert failed["reason"] == "analysis: http/error-rate = 0.5, wanted < 0.05"
-    assert run.daemon.logs("promoted canaries") == []
-    # Nomad's auto_revert: the job runs release 1 again, as a new version
-    wait_until(lambda: ((run.fake.read_job("web") or {}).get("Meta", {}).get("release") == "1"
-               and (run.fake.read_job("web") or {}).get("Version", 0) >= 2) or None,
-               timeout=60, what="Nomad to revert web")  # fmt: skip
-    run.daemon.wait_metric("nomad_reconciler_job_held", lambda v: v == 1, timeout=30,
-                           nomad_job="web", reason="failed_rollout")  # fmt: skip
+    # A second Prometheus scrapes the daemon with the project's alert rules (``for``
+    # removed: the test waits for the expression, not the rule's patience) before the breach,
+    # so it sees the failed deployments counter move.
+    alerting_dir = tmp_path / "alerting"
+    alerting_dir.mkdir()
+    with running_prometheus(f"127.0.0.1:{run.daemon.port}", alerting_dir,
+                            rule_files=[immediate_alerts(alerting_dir)]) as alerting:  # fmt: skip
+        exporter.set_gauge("canary_error_ratio", 0.5, nomad_job="web", group="app", alloc_id=canary)
+        failed = run.daemon.wait_log(
+            "analysis failed the canaries: deployment failed, Nomad rolls back", timeout=90, nomad_job="web"
+        )
+        assert failed["reason"] == BREACH
+        assert run.daemon.logs("promoted canaries") == []
+        # Nomad's auto_revert: the job runs release 1 again, as a new version
+        wait_until(lambda: ((run.fake.read_job("web") or {}).get("Meta", {}).get("release") == "1"
+                   and (run.fake.read_job("web") or {}).get("Version", 0) >= 2) or None,
+                   timeout=60, what="Nomad to revert web")  # fmt: skip
+        run.daemon.wait_metric("nomad_reconciler_job_held", lambda v: v == 1, timeout=30,
+                               nomad_job="web", reason="failed_rollout")  # fmt: skip
+        wait_until(lambda: alerting.firing("NomadReconcilerDeploymentFailed", nomad_job="web") or None,
+                   timeout=60, what="the failed-deployment alert to fire")  # fmt: skip
+    # The status page: the held job, the daemon's reason and the analysis with the value.
+    doc = httpx.get(run.daemon.url + "/api/v1/status", timeout=30).json()
+    web = next(j for j in doc["jobs"] if j["id"] == "web")
+    assert web["action"] == "hold", web
+    assert web["analysis"]["reason"] == BREACH and web["analysis"]["verdict"] == "fail", web
+    assert web["analysis"]["checks"][0]["last_value"] == 0.5, web
+    page = httpx.get(run.daemon.url + "/jobs/default/web", timeout=30).text
+    assert "analysis: http/error-rate = 0.5, wanted &lt; 0.05" in page, page
+    assert 'data-check="http/error-rate"' in page, page
+    # The one-shot status, a fresh process: recomputed from Prometheus over the failed
+    # deployment's window, after the canary is gone (its series no longer scraped).
+    exporter.remove("canary_error_ratio", nomad_job="web", group="app", alloc_id=canary)
+    status = subprocess.run(
+        [sys.executable, "-m", "reconciler", "status", str(run.repo.root), "--address", run.fake.address,
+         "--prometheus-url", prom.url],
+        env={**daemon_env(), "NO_COLOR": "1"}, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert status.returncode == 0, status.stdout + status.stderr
+    assert f"Analysis of web (default): {BREACH}" in status.stdout, status.stdout
+    assert "http/error-rate: fail (last 0.5, wanted < 0.05; 0 passed, 1 failed" in status.stdout, status.stdout
+    # nobody touched Nomad: one fail (the daemon's), no promotion, no hand-made write
+    fails = [p for m, p, _q, _s in run.fake.request_log if m in ("PUT", "POST") and "/deployment/fail/" in p]
+    assert len(fails) == 1 and run.promote_requests() == []
 
 
 def test_no_series_is_inconclusive_and_the_analysis_resumes_when_data_appears(

@@ -2,7 +2,8 @@
 
 ``running_prometheus(target, workdir)`` starts the ``prometheus`` binary
 (Debian package ``prometheus``) scraping ``target`` ("host:port") every
-second with the project's alert rules loaded, waits (bounded) until it has
+second with the project's alert rules loaded (or ``immediate_alerts``: the same
+rules without their ``for`` durations), waits (bounded) until it has
 scraped a few times, and stops it afterwards.  The observability tests point
 it at an ObservabilityServer; the daemon's tests can point it at a running
 daemon's ``--listen`` address.
@@ -16,7 +17,7 @@ import subprocess
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,11 @@ class Prometheus:
         assert answer["status"] == "success", (expr, answer)
         result: list[dict[str, Any]] = answer["data"]["result"]
         return result
+
+    def firing(self, alert: str, **labels: str) -> list[dict[str, Any]]:
+        """The alert's firing instances (Prometheus' ``ALERTS`` series) with these labels."""
+        matchers = "".join(f', {k}="{v}"' for k, v in labels.items())
+        return self.query(f'ALERTS{{alertname="{alert}", alertstate="firing"{matchers}}}')
 
 
 class RunningPrometheus(Prometheus):
@@ -100,16 +106,29 @@ class RunningPrometheus(Prometheus):
             self.process = None
 
 
+def immediate_alerts(workdir: Path) -> Path:
+    """``alerts.yml`` with every rule's ``for`` set to ``0s`` (written under ``workdir``): an
+    alert fires at the first evaluation its expression holds, the expressions unchanged."""
+    rules = yaml.safe_load(ALERTS_FILE.read_text())
+    for group in rules["groups"]:
+        for rule in group["rules"]:
+            if "for" in rule:
+                rule["for"] = "0s"
+    path = workdir / "alerts-immediate.yml"
+    path.write_text(yaml.safe_dump(rules, sort_keys=False))
+    return path
+
+
 @contextmanager
 def running_prometheus(
-    target: str, workdir: Path, *, min_scrapes: int = 3
+    target: str, workdir: Path, *, min_scrapes: int = 3, rule_files: Sequence[Path] = (ALERTS_FILE,)
 ) -> Iterator[RunningPrometheus]:
     """Run Prometheus scraping ``target`` until the block ends; needs the binary on PATH."""
     if PROMETHEUS is None:
         raise RuntimeError("prometheus is not on PATH")
     config = {
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-        "rule_files": [str(ALERTS_FILE)],
+        "rule_files": [str(path) for path in rule_files],
         "scrape_configs": [{"job_name": JOB_NAME, "static_configs": [{"targets": [target]}]}],
     }
     (workdir / "prometheus.yml").write_text(yaml.safe_dump(config))
