@@ -6,7 +6,9 @@ file failed to load, else 0.
 For a job whose deployment is in progress and whose canaries opt into
 analysis (Meta ``gitops.analysis``), shows each check's last value,
 condition, passes and failures so far, recomputed from ``--prometheus-url``
-(one range query per check); without it, says the analysis is not evaluated.
+(one range query per check); for a job held because its rollout failed, the
+same over the failed deployment's window (canaries healthy → Nomad failed
+it); without a URL, says the analysis is not evaluated.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ def register(subparsers: Any) -> None:
     add_source_options(parser)
     add_connection_options(parser)
     add_output_options(parser)
-    add_prometheus_options(parser, purpose="canary analysis of deployments in progress, docs/analysis.md")
+    add_prometheus_options(parser, purpose="canary analysis of deployments in progress or failed, docs/analysis.md")
     parser.add_argument("--preserve-counts", action="store_true",
                         help="do not count live group counts as drift")  # fmt: skip
     parser.set_defaults(func=run)
