@@ -9,9 +9,12 @@ moment Nomad failed it.  Nomad's ``Deployment`` carries no timestamps (v1.0.18
 writes with it, in the same Raft entry (``FailDeployment`` and ``getEval`` in
 ``nomad/deploymentwatcher/deployment_watcher.go``, v1.0.18: ``TriggeredBy``
 ``deployment-watcher``, the deployment's ID, ``CreateTime`` now), so its
-``CreateIndex`` is the failed deployment's ``ModifyIndex``.  The job version's
-``SubmitTime`` cannot date it: the auto-revert copies the stable version,
-``SubmitTime`` included.
+``CreateIndex`` is the failed deployment's ``ModifyIndex``.  That index is
+what identifies it: its ``DeploymentID`` does not, as the scheduler rewrites
+it to the job's latest deployment when it completes the evaluation
+(``setStatus`` in ``scheduler/util.go``), which after an auto-revert is the
+rollback's.  The job version's ``SubmitTime`` cannot date it either: the
+auto-revert copies the stable version, ``SubmitTime`` included.
 
 Pure: values in (the job's versions and evaluations as Nomad lists them),
 values out.
@@ -31,20 +34,18 @@ DEPLOYMENT_WATCHER = "deployment-watcher"  # Nomad's EvalTriggerDeploymentWatche
 def failed_at(evaluations: Sequence[Mapping[str, Any]], deployment: Deployment) -> float | None:
     """When Nomad failed ``deployment`` (Unix seconds), from the deployment watcher's
     evaluation written with the failure; ``None`` when Nomad no longer keeps it
-    (evaluations are garbage-collected) or the deployment did not fail."""
+    (evaluations are garbage-collected), the deployment was written again since, or it
+    did not fail.  ``None`` costs the caller a window running to now, which never
+    changes a decided check; a guess too early could hide the measurement that failed it.
+    """
     if not deployment.failed:
         return None
-    written = [
+    written = next((
         e for e in evaluations
-        if e.get("DeploymentID") == deployment.id and e.get("TriggeredBy") == DEPLOYMENT_WATCHER
+        if e.get("TriggeredBy") == DEPLOYMENT_WATCHER and e.get("CreateIndex") == deployment.modify_index
         and isinstance(e.get("CreateTime"), int) and e["CreateTime"] > 0
-        and int(e.get("CreateIndex") or 0) <= deployment.modify_index
-    ]  # fmt: skip
-    if not written:
-        return None
-    # The failure is the deployment's last write: the newest watcher evaluation up to it.
-    last = max(written, key=lambda e: int(e.get("CreateIndex") or 0))
-    return int(last["CreateTime"]) / 1e9
+    ), None)  # fmt: skip
+    return int(written["CreateTime"]) / 1e9 if written is not None else None
 
 
 def rolled_out_version(versions: Sequence[ApiJob], deployment: Deployment) -> ApiJob | None:

@@ -2,7 +2,8 @@
 
 Evaluations are shaped as ``GET /v1/job/:id/evaluations`` lists them (Nomad
 v1.0.18: the deployment watcher writes one with every failure, in the same
-Raft entry, so its ``CreateIndex`` is the failed deployment's ``ModifyIndex``).
+Raft entry, so its ``CreateIndex`` is the failed deployment's ``ModifyIndex``; the
+scheduler then rewrites its ``DeploymentID`` to the job's latest deployment).
 """
 
 from __future__ import annotations
@@ -24,22 +25,19 @@ def test_the_failure_is_dated_by_the_watcher_evaluation_written_with_it() -> Non
     evals = [
         evaluation(12, at_s=1000.0, by="job-register"),  # the register: no deployment yet
         evaluation(30, at_s=1010.0),  # a health update of the same deployment
-        evaluation(40, at_s=1016.5),  # the failure
+        # the failure: the scheduler named the rollback's deployment when it completed it
+        evaluation(40, at_s=1016.5, dep="d-3"),
         evaluation(41, at_s=1017.0, dep="d-3"),  # the rollback's deployment
-        evaluation(41, at_s=1017.0, by="job-register", dep=""),
     ]
-    assert failed_at(evals, DEP) == 1016.5
-
-
-def test_a_watcher_evaluation_after_the_failure_does_not_count() -> None:
-    # the deployment's last write is the failure: a later index is not about it
-    evals = [evaluation(40, at_s=1016.5), evaluation(55, at_s=2000.0)]
     assert failed_at(evals, DEP) == 1016.5
 
 
 def test_no_date_when_nomad_forgot_the_evaluation_or_nothing_failed() -> None:
     assert failed_at([], DEP) is None
-    assert failed_at([evaluation(40, at_s=1016.5, dep="other")], DEP) is None
+    # only an earlier evaluation of the deployment is left: not a date (it could hide the
+    # measurement that failed it)
+    assert failed_at([evaluation(30, at_s=1010.0)], DEP) is None
+    assert failed_at([evaluation(40, at_s=1016.5, by="job-register")], DEP) is None
     assert failed_at([{**evaluation(40, at_s=0.0), "CreateTime": 0}], DEP) is None
     running = Deployment(id="d-2", status=DeploymentStatus.RUNNING, job_version=1, modify_index=40)
     assert failed_at([evaluation(40, at_s=1016.5)], running) is None

@@ -7,6 +7,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from contextlib import aclosing
+from typing import Any
 
 import httpx
 import pytest
@@ -201,6 +202,38 @@ async def test_fail_deployment(client: NomadClient) -> None:
     # the evaluation Nomad writes with the failure dates it (status' analysis window)
     when = failed_at(await client.job_evaluations(job_id), failed)
     assert when is not None and before - 1 <= when <= after + 1, when
+    await client.deregister_job(job_id, purge=True)
+
+
+async def test_an_auto_reverted_failure_is_dated_by_its_evaluation(client: NomadClient) -> None:
+    """With auto_revert, the failure's evaluation is scheduled as the rollback's: it still
+    dates the failure (``status`` closes the failed deployment's analysis window there)."""
+    job_id = unique_id("revert")
+    update = {**canary_update(), "AutoRevert": True}
+    await client.register_job(sleeper_job(job_id, count=1, update=update))
+    await wait_for_deployment(client, job_id, lambda d: d.status_text == "successful")
+    await client.register_job(sleeper_job(job_id, count=1, args="99", update=update))
+    running = await wait_for_deployment(
+        client, job_id, lambda d: d.status_text == "running" and d.job_version == 1
+    )
+    before = time.time()
+    await client.fail_deployment(running.id)
+    after = time.time()
+    await wait_for_deployment(client, job_id, lambda d: d.job_version == 2)  # the rollback's
+
+    async def scheduled() -> list[Any]:
+        evals = await client.job_evaluations(job_id)
+        return evals if all(e.get("Status") == "complete" for e in evals) else []
+
+    evals: list[Any] = []
+    for _ in range(100):  # bounded: the scheduler completes them within moments
+        evals = await scheduled()
+        if evals:
+            break
+        await asyncio.sleep(0.1)
+    failed = await client.read_deployment(running.id)
+    when = failed_at(evals, failed)
+    assert when is not None and before - 1 <= when <= after + 1, (when, evals)
     await client.deregister_job(job_id, purge=True)
 
 

@@ -23,6 +23,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -209,6 +210,40 @@ def test_status_explains_a_hold_by_the_analysis_of_the_failed_deployment(release
     bare = json.loads(release.cli("status", "--json").stdout)["jobs"][0]["analysis"]
     assert bare["evaluated"] is False and bare["reason"] == "analysis not evaluated (no --prometheus-url)"
     assert len(release.writes("/v1/deployment/fail/")) == 1  # status only read
+
+
+def test_status_closes_a_failed_deployments_window_when_nomad_failed_it(release: Release) -> None:
+    """A deployment failed by hand mid-analysis: ``status`` counts the measurements up to the
+    failure (dated by Nomad's evaluation), never the canary's silence after it."""
+    # A window of 20 (40s): the analysis is still pending when the deployment is failed.
+    release.repo.write(".reconciler/analysis/http.hcl", TEMPLATE.replace("count    = 3", "count    = 20"))
+    release.repo.commit("web 2: a longer analysis window")
+    assert release.cli("sync").returncode == 0  # no --wait: nobody judges but status
+    canary = release.canary()
+    release.set_error_ratio(0.01, canary)
+
+    def passed_once() -> bool | None:
+        done = release.cli("status", "--json", "--prometheus-url", release.prom.url)
+        analysis = json.loads(done.stdout)["jobs"][0]["analysis"] or {}
+        return (bool(analysis.get("checks")) and (analysis["checks"][0]["passes"] or 0) >= 1) or None
+
+    wait_until(passed_once, timeout=60, what="a passing measurement")
+    failing = release.deployment()["ID"]
+    httpx.put(f"{release.fake.address}/v1/deployment/fail/{failing}", json={}).raise_for_status()
+    failed_at = time.time()
+    wait_until(lambda: (release.fake.read_job("web") or {}).get("Version", 0) >= 2 or None,
+               timeout=60, what="Nomad to revert web")  # fmt: skip
+    release.exporter.remove("canary_error_ratio", nomad_job="web", group="app", alloc_id=canary)
+    # two more intervals: a window running to now would hold inconclusive slots
+    wait_until(lambda: time.time() > failed_at + 5 or None, timeout=30, what="two intervals")
+    done = release.cli("status", "--json", "--prometheus-url", release.prom.url)
+    job = json.loads(done.stdout)["jobs"][0]
+    assert job["action"] == "hold" and "rollout of this spec failed" in job["reason"], job
+    analysis = job["analysis"]
+    assert analysis["verdict"] == "pending" and analysis["reason"] == "analysis pending: http/error-rate", analysis
+    check = analysis["checks"][0]
+    assert check["passes"] >= 1 and check["failures"] == 0 and check["inconclusive"] == 0, check
+    assert check["last_value"] == 0.01, check
 
 
 def test_sync_wait_without_data_is_inconclusive_until_the_timeout(release: Release) -> None:
