@@ -83,6 +83,10 @@ class JobMemory:
         else:
             self.analyses[key] = JobAnalysis(deployment_id, gate)
 
+    def analysis_of(self, key: JobKey) -> JobAnalysis | None:
+        """The job's latest analysis, as the daemon last judged it."""
+        return self.analyses.get(key)
+
     def forget(self, key: JobKey) -> None:
         """A job gone from the checkout and from Nomad: drop everything kept about it."""
         self.pending_files.discard(key)

@@ -150,9 +150,12 @@ class Picture:
         plan = compute_plan(snapshot, cluster, policy, now=0.0)
         await self.read_commit(snapshot.revision)
         memory = daemon.memory
-        held = {a.key: memory.rollouts.held(a.key) for a in plan.actions}
+        keys = [a.key for a in plan.actions]
+        analyses = {key: memory.analysis_of(key) for key in keys}
+        held = {key: memory.rollouts.held(key) for key in keys}
         return Status(
-            plan, cluster.server_version, snapshot, time.monotonic(), analyses=dict(memory.analyses),
+            plan, cluster.server_version, snapshot, time.monotonic(),
+            analyses={key: a for key, a in analyses.items() if a is not None},
             holds={key: h[1] for key, h in held.items() if h is not None},
         )  # fmt: skip
 

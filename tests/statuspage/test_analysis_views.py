@@ -38,7 +38,9 @@ def held_action(*, failed: Deployment | None = FAILED) -> JobAction:
 def test_the_failed_deployments_analysis_is_shown_for_the_held_job() -> None:
     memory = JobMemory()
     memory.note_analysis(KEY, "failed-dep", breach())
-    doc = analyses_json((held_action(),), memory.analyses)[KEY]
+    noted = memory.analysis_of(KEY)
+    assert noted is not None and noted.deployment_id == "failed-dep"
+    doc = analyses_json((held_action(),), {KEY: noted})[KEY]
     assert doc["verdict"] == "fail" and doc["evaluated"] is True
     assert doc["reason"] == "analysis: http/error-rate = 0.5, wanted < 0.05"
     [check] = doc["checks"]
@@ -61,10 +63,10 @@ def test_memory_forgets_the_analysis_with_the_job_and_when_none_runs() -> None:
     memory = JobMemory()
     memory.note_analysis(KEY, "failed-dep", breach())
     memory.note_analysis(KEY, "next-dep", None)
-    assert KEY not in memory.analyses
+    assert memory.analysis_of(KEY) is None
     memory.note_analysis(KEY, "failed-dep", breach())
     memory.forget(KEY)
-    assert memory.analyses == {}
+    assert memory.analysis_of(KEY) is None
 
 
 def test_an_analysis_that_cannot_run_lists_its_checks_unevaluated() -> None:
