@@ -1,5 +1,4 @@
-"""The analysis window of a deployment that failed: which job version it rolled out, and when
-Nomad failed it.
+"""The analysis window of a deployment that failed: when Nomad failed it.
 
 ``status`` explains a ``failed_rollout`` hold by recomputing the canary analysis
 over the failed deployment's window: from its canaries turning healthy (the
@@ -16,8 +15,7 @@ it to the job's latest deployment when it completes the evaluation
 rollback's.  The job version's ``SubmitTime`` cannot date it either: the
 auto-revert copies the stable version, ``SubmitTime`` included.
 
-Pure: values in (the job's versions and evaluations as Nomad lists them),
-values out.
+Pure: values in (the job's evaluations as Nomad lists them), values out.
 """
 
 from __future__ import annotations
@@ -26,7 +24,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.deployment import Deployment
-from reconciler.model import ApiJob
 
 DEPLOYMENT_WATCHER = "deployment-watcher"  # Nomad's EvalTriggerDeploymentWatcher
 
@@ -47,9 +44,3 @@ def failed_at(evaluations: Sequence[Mapping[str, Any]], deployment: Deployment) 
     ), None)  # fmt: skip
     return int(written["CreateTime"]) / 1e9 if written is not None else None
 
-
-def rolled_out_version(versions: Sequence[ApiJob], deployment: Deployment) -> ApiJob | None:
-    """The job version ``deployment`` rolled out (its analysis Meta is that version's)."""
-    if deployment.job_version is None:
-        return None
-    return next((v for v in versions if int(v.get("Version") or 0) == deployment.job_version), None)

@@ -8,7 +8,8 @@ one range query per check), so ``status`` shows what the daemon or a
 ``sync --wait`` would judge, without having been there.  For a job held
 because its rollout failed (``failed_rollout``), the same is recomputed over
 the failed deployment's window (``core.failed_analysis``: its canaries healthy
-→ Nomad failing it), for the version it rolled out: the hold then reads
+→ Nomad failing it), for the file's spec (a held spec is the failed version's,
+digest for digest): the hold then reads
 ``analysis: <check> = <value>, wanted <condition>``, with each check's counts.
 Without a Prometheus URL the checks are listed as not evaluated.
 """
@@ -21,7 +22,7 @@ from typing import Any, Protocol
 from reconciler.core.actions import HoldReason
 from reconciler.core.analysis import AnalysisStatus, CheckStatus, Verdict
 from reconciler.core.analysis_templates import Check
-from reconciler.core.failed_analysis import failed_at, rolled_out_version
+from reconciler.core.failed_analysis import failed_at
 from reconciler.core.plan import JobAction
 from reconciler.deployment import Deployment
 from reconciler.model import ApiJob, JobKey
@@ -31,14 +32,8 @@ from reconciler.sync.api import AnalysisApi
 NOT_EVALUATED = "analysis not evaluated (no --prometheus-url)"
 
 
-class StatusApi(AnalysisApi, Protocol):
-    """What ``status`` reads of Nomad for the analyses (``ClientApi`` offers it)."""
-
-    async def job_versions(self, job_id: str, *, namespace: str) -> list[ApiJob]: ...
-
-
 async def analyse_actions(
-    runner: AnalysisRunner, api: StatusApi, actions: Iterable[JobAction]
+    runner: AnalysisRunner, api: AnalysisApi, actions: Iterable[JobAction]
 ) -> dict[JobKey, Gate]:
     """The analysis of each job that opts in with a deployment in progress, or held by a
     failed deployment (over that deployment's window)."""
@@ -47,9 +42,13 @@ async def analyse_actions(
         live = action.live
         dep = live.active_deployment if live is not None else None
         job = (live.job if live is not None else None) or (action.desired.job if action.desired else None)
+        failed = live.failed_deployment if live is not None else None
         gate: Gate | None
-        if action.hold_reason is HoldReason.FAILED_ROLLOUT and live is not None and live.failed_deployment:
-            gate = await _failed_analysis(runner, api, action.key, live.failed_deployment)
+        if action.hold_reason is HoldReason.FAILED_ROLLOUT and failed is not None and action.desired:
+            # Held: the file's digest is the failed version's, so its Meta says what was analysed.
+            if not runner.opts_in(action.desired.job):
+                continue
+            gate = await _failed_analysis(runner, api, action.key, failed, action.desired.job)
         elif dep is None or job is None or not runner.opts_in(job):
             continue
         else:
@@ -61,18 +60,16 @@ async def analyse_actions(
     return found
 
 
-async def _failed_analysis(runner: AnalysisRunner, api: StatusApi, key: JobKey, dep: Deployment) -> Gate | None:
-    """The analysis of the version ``dep`` rolled out, over its window (canaries healthy →
-    Nomad failed it); ``None`` when that version does not opt in (or Nomad forgot it)."""
-    version = rolled_out_version(await api.job_versions(key[1], namespace=key[0]), dep)
-    if version is None or not runner.opts_in(version):
-        return None
+async def _failed_analysis(
+    runner: AnalysisRunner, api: AnalysisApi, key: JobKey, dep: Deployment, job: ApiJob
+) -> Gate | None:
+    """The analysis of ``job`` over ``dep``'s window: its canaries healthy → Nomad failed it."""
     if runner.client is None:  # no Prometheus to ask: Nomad need not be asked either
-        return await runner.recompute(key, dep, version, allocations=api.deployment_allocations)
+        return await runner.recompute(key, dep, job, allocations=api.deployment_allocations)
     until = failed_at(await api.job_evaluations(key[1], namespace=key[0]), dep)
     # Nomad no longer dates the failure (its evaluation was garbage-collected): up to now,
     # which changes nothing decided (a verdict never flips), only asks for more points.
-    return await runner.recompute(key, dep, version, allocations=api.deployment_allocations,
+    return await runner.recompute(key, dep, job, allocations=api.deployment_allocations,
                                   until=until if until is not None else runner.now())  # fmt: skip
 
 

@@ -1,4 +1,4 @@
-"""The failed deployment's analysis window: its version, and when Nomad failed it.
+"""The failed deployment's analysis window: when Nomad failed it.
 
 Evaluations are shaped as ``GET /v1/job/:id/evaluations`` lists them (Nomad
 v1.0.18: the deployment watcher writes one with every failure, in the same
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from reconciler.core.failed_analysis import failed_at, rolled_out_version
+from reconciler.core.failed_analysis import failed_at
 from reconciler.deployment import Deployment, DeploymentStatus
 
 DEP = Deployment(id="d-2", status=DeploymentStatus.FAILED, job_version=1, modify_index=40)
@@ -42,14 +42,3 @@ def test_no_date_when_nomad_forgot_the_evaluation_or_nothing_failed() -> None:
     running = Deployment(id="d-2", status=DeploymentStatus.RUNNING, job_version=1, modify_index=40)
     assert failed_at([evaluation(40, at_s=1016.5)], running) is None
 
-
-def test_the_version_rolled_out_is_the_deployments_not_the_revert() -> None:
-    versions = [  # newest first, as Nomad lists them
-        {"Version": 2, "Meta": {"release": "1"}},
-        {"Version": 1, "Meta": {"release": "2", "gitops.analysis": "http"}},
-        {"Version": 0, "Meta": {"release": "1"}},
-    ]
-    found = rolled_out_version(versions, DEP)
-    assert found is not None and found["Meta"]["gitops.analysis"] == "http"
-    assert rolled_out_version(versions[:1], DEP) is None
-    assert rolled_out_version(versions, Deployment(id="x", status=DeploymentStatus.FAILED)) is None
