@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,7 +29,6 @@ from typing import Any
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from reconciler.testing.fake_nomad import FakeNomad, HealthModel
 from tests.support.analysis import TEMPLATE, canary_job
@@ -257,19 +255,6 @@ def test_no_series_is_inconclusive_and_the_analysis_resumes_when_data_appears(
     assert len(run.measurements("pass")) >= 3
 
 
-def _range_queries(prom: Prometheus) -> float:
-    """Range queries this Prometheus has answered (its own ``/metrics``)."""
-    with urllib.request.urlopen(prom.url + "/metrics", timeout=10) as response:
-        text = response.read().decode()
-    return sum(
-        sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-        if sample.name == "prometheus_http_requests_total"
-        and sample.labels.get("handler") == "/api/v1/query_range"
-    )
-
-
 def test_a_restarted_daemon_resumes_from_prometheus_data_not_from_zero(
     rollout: tuple[Rollout, MetricsExporter], monitoring: tuple[Prometheus, MetricsExporter]
 ) -> None:
@@ -282,13 +267,13 @@ def test_a_restarted_daemon_resumes_from_prometheus_data_not_from_zero(
     assert run.daemon.stop() == 0
     assert run.daemon.logs("promoted canaries") == []
     assert run.promote_requests() == []
-    ranges_before = _range_queries(prom)
+    ranges_before = prom.answered("/api/v1/query_range")
     first = run.daemon
     run.daemon = DaemonProcess(run.repo.root, run.fake.address, *first.args[first.args.index("--promote-after"):])
     run.daemon.wait_log("promoted canaries", timeout=90, nomad_job="web")
     # the history came from a range query: fewer than a whole window measured anew
     assert len(run.measurements("pass")) < 3, run.daemon.dump()[-3000:]
-    assert _range_queries(prom) > ranges_before
+    assert prom.answered("/api/v1/query_range") > ranges_before
     resumed = run.daemon.logs("canary analysis", nomad_job="web")[0]
     assert "0 passed" not in resumed["checks"], resumed
     wait_until(lambda: run.deployment().get("Status") == "successful", timeout=60,

@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.network import free_port
 from tests.support.waiting import stop_process, wait_for
@@ -54,6 +55,17 @@ class Prometheus:
         assert answer["status"] == "success", (expr, answer)
         result: list[dict[str, Any]] = answer["data"]["result"]
         return result
+
+    def answered(self, handler: str) -> float:
+        """Requests this Prometheus has answered on ``handler`` (its own ``/metrics``)."""
+        with urllib.request.urlopen(self.url + "/metrics", timeout=10) as response:
+            text = response.read().decode()
+        return sum(
+            sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if sample.name == "prometheus_http_requests_total" and sample.labels.get("handler") == handler
+        )
 
     def firing(self, alert: str, **labels: str) -> list[dict[str, Any]]:
         """The alert's firing instances (Prometheus' ``ALERTS`` series) with these labels."""
