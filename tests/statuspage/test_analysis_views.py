@@ -52,6 +52,19 @@ def test_the_failed_deployments_analysis_is_shown_for_the_held_job() -> None:
     assert (row.last, row.condition, row.failures, row.window) == ("0.5", "< 0.05", "1 of 0 allowed", "3")
 
 
+def test_the_analysis_of_a_deployment_in_progress_is_shown() -> None:
+    running = Deployment(id="running-dep", status=DeploymentStatus.RUNNING)
+    action = JobAction(key=KEY, kind=ActionKind.NONE, reason="in sync",
+                       drift=JobDrift(key=KEY, state=DriftState.IN_SYNC, path="web.nomad"),
+                       live=LiveJob(key=KEY, job_modify_index=9, version=1, deployment=running))  # fmt: skip
+    status = evaluate_checks([CHECK], {"http/error-rate": [Sample(START + 2, values=(0.01,))]}, start=START)
+    gate = Gate(status.verdict, status.reason, status=status)
+    doc = analyses_json((action,), {KEY: JobAnalysis("running-dep", gate)})[KEY]
+    assert (doc["verdict"], doc["reason"]) == ("pending", "analysis pending: http/error-rate")
+    view = analysis_view(doc)
+    assert view is not None and view.tone == "info" and view.checks[0].passes == "1"
+
+
 def test_an_analysis_of_another_deployment_is_not_shown() -> None:
     analysis = JobAnalysis("older-dep", breach())
     assert shown_analysis(held_action(), analysis) is None
