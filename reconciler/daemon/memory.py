@@ -4,7 +4,7 @@ Everything the daemon learnt about a job or waits for on its behalf: the file
 change not yet applied and when it happened, the out-of-band change to time,
 the ``JobModifyIndex`` last seen in sync, the registration whose deployment it
 follows, a spec Nomad rejected, an orphan's grace, the latest deployment event,
-a deferred change, its timers, the latest canary analysis (for the status
+a deferred change, its timers, the latest canary analyses (for the status
 page) and the rollout tracker's deployment memory (the soak clock, the
 analysis verdict, the deployment promoted, failed-digest holds:
 ``rollout.RolloutTracker``).  ``forget`` drops all of it (and cancels
@@ -48,6 +48,9 @@ class Rejection:
     timer: asyncio.TimerHandle | None = None
 
 
+ANALYSES_KEPT = 2  # per job: a failed deployment's, and the rollback's
+
+
 @dataclass(frozen=True)
 class JobAnalysis:
     """The latest canary analysis of a job's deployment, as the daemon judged it (kept
@@ -74,18 +77,23 @@ class JobMemory:
     heal_timers: dict[JobKey, asyncio.TimerHandle] = field(default_factory=dict)
     reported_orphans: set[JobKey] = field(default_factory=set)  # told once: keeps running
     rollouts: RolloutTracker = field(default_factory=RolloutTracker)
-    analyses: dict[JobKey, JobAnalysis] = field(default_factory=dict)  # latest, per job
+    # The latest analyses per job, by deployment: a failed deployment's (it says why the job
+    # is held) survives the rollback's, which Nomad may place with canaries too.
+    analyses: dict[JobKey, tuple[JobAnalysis, ...]] = field(default_factory=dict)
 
     def note_analysis(self, key: JobKey, deployment_id: str, gate: GateView | None) -> None:
         """The analysis gate just judged (``None``: the deployment has no analysis)."""
-        if gate is None:
-            self.analyses.pop(key, None)
+        kept = tuple(a for a in self.analyses.get(key, ()) if a.deployment_id != deployment_id)
+        if gate is not None:
+            kept = (*kept, JobAnalysis(deployment_id, gate))[-ANALYSES_KEPT:]
+        if kept:
+            self.analyses[key] = kept
         else:
-            self.analyses[key] = JobAnalysis(deployment_id, gate)
+            self.analyses.pop(key, None)
 
-    def analysis_of(self, key: JobKey) -> JobAnalysis | None:
-        """The job's latest analysis, as the daemon last judged it."""
-        return self.analyses.get(key)
+    def analyses_of(self, key: JobKey) -> tuple[JobAnalysis, ...]:
+        """The job's latest analyses (oldest first), as the daemon last judged each."""
+        return self.analyses.get(key, ())
 
     def forget(self, key: JobKey) -> None:
         """A job gone from the checkout and from Nomad: drop everything kept about it."""

@@ -10,11 +10,11 @@ Pure: values in, frozen values out.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.core.actions import JobAction
+from reconciler.core.actions import HoldReason, JobAction
 from reconciler.core.analysis_checks import format_value
 from reconciler.daemon.memory import JobAnalysis
 from reconciler.sync.analysis import finite
@@ -23,23 +23,26 @@ from reconciler.sync.status_analysis import GateView, analysis_json
 TONES: Mapping[str | None, str] = {"pass": "ok", "fail": "bad", "inconclusive": "warn", "pending": "info"}
 
 
-def shown_analysis(action: JobAction, analysis: JobAnalysis | None) -> GateView | None:
-    """The daemon's latest analysis of ``action``'s job, if it is about the deployment the
-    job's row shows (a later deployment makes an older analysis moot)."""
+def shown_analysis(action: JobAction, analyses: Sequence[JobAnalysis]) -> GateView | None:
+    """The daemon's analysis of the deployment ``action``'s job is about: for a job held by
+    a failed rollout, the failed deployment's (not the rollback's), else the latest one's."""
     live = action.live
-    if analysis is None or live is None:
+    if live is None:
         return None
-    shown = {d.id for d in (live.deployment, live.failed_deployment) if d is not None}
-    return analysis.gate if analysis.deployment_id in shown else None
+    wanted = [live.deployment]
+    if action.hold_reason is HoldReason.FAILED_ROLLOUT:
+        wanted.insert(0, live.failed_deployment)
+    by_id = {a.deployment_id: a.gate for a in analyses}
+    return next((by_id[d.id] for d in wanted if d is not None and d.id in by_id), None)
 
 
 def analyses_json(
-    actions: tuple[JobAction, ...], analyses: Mapping[Any, JobAnalysis]
+    actions: Sequence[JobAction], analyses: Mapping[Any, Sequence[JobAnalysis]]
 ) -> dict[Any, dict[str, Any]]:
     """Per job key, the ``analysis`` object of the status document."""
     found: dict[Any, dict[str, Any]] = {}
     for action in actions:
-        gate = shown_analysis(action, analyses.get(action.key))
+        gate = shown_analysis(action, analyses.get(action.key, ()))
         if gate is not None:
             found[action.key] = analysis_json(gate)
     return found

@@ -50,7 +50,7 @@ class Status:
     computed_at: float
     # the daemon's own memory, read on its loop with the plan: its latest canary analysis
     # per job, and the reason it holds a failed spec (an analysis' value, Nomad's words)
-    analyses: Mapping[JobKey, JobAnalysis] = dataclasses.field(default_factory=dict)
+    analyses: Mapping[JobKey, tuple[JobAnalysis, ...]] = dataclasses.field(default_factory=dict)
     holds: Mapping[JobKey, str] = dataclasses.field(default_factory=dict)
 
 
@@ -151,11 +151,11 @@ class Picture:
         await self.read_commit(snapshot.revision)
         memory = daemon.memory
         keys = [a.key for a in plan.actions]
-        analyses = {key: memory.analysis_of(key) for key in keys}
+        analyses = {key: memory.analyses_of(key) for key in keys}
         held = {key: memory.rollouts.held(key) for key in keys}
         return Status(
             plan, cluster.server_version, snapshot, time.monotonic(),
-            analyses={key: a for key, a in analyses.items() if a is not None},
+            analyses={key: a for key, a in analyses.items() if a},
             holds={key: h[1] for key, h in held.items() if h is not None},
         )  # fmt: skip
 

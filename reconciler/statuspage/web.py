@@ -168,7 +168,7 @@ class StatusApp:
         row = job_row(action, daemon=daemon_state, registration=page.history.last_registration(key),
                       now=now, last_problem=page.logs.last_problem(key),
                       daemon_hold=status.holds.get(key))  # fmt: skip
-        gate = shown_analysis(action, status.analyses.get(key))
+        gate = shown_analysis(action, status.analyses.get(key, ()))
         outcome = next((o for o in job_plan.result.outcomes if o.key == key), None)
         diff = render_action(planned, Style(colour=False, show_secrets=False), outcome)
         live = action.live

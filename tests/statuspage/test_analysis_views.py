@@ -38,9 +38,10 @@ def held_action(*, failed: Deployment | None = FAILED) -> JobAction:
 def test_the_failed_deployments_analysis_is_shown_for_the_held_job() -> None:
     memory = JobMemory()
     memory.note_analysis(KEY, "failed-dep", breach())
-    noted = memory.analysis_of(KEY)
-    assert noted is not None and noted.deployment_id == "failed-dep"
-    doc = analyses_json((held_action(),), {KEY: noted})[KEY]
+    # Nomad's rollback may place canaries too: its analysis does not replace the failure's
+    memory.note_analysis(KEY, "revert-dep", Gate(None, "analysis pending"))
+    assert [a.deployment_id for a in memory.analyses_of(KEY)] == ["failed-dep", "revert-dep"]
+    doc = analyses_json((held_action(),), {KEY: memory.analyses_of(KEY)})[KEY]
     assert doc["verdict"] == "fail" and doc["evaluated"] is True
     assert doc["reason"] == "analysis: http/error-rate = 0.5, wanted < 0.05"
     [check] = doc["checks"]
@@ -59,7 +60,8 @@ def test_the_analysis_of_a_deployment_in_progress_is_shown() -> None:
                        live=LiveJob(key=KEY, job_modify_index=9, version=1, deployment=running))  # fmt: skip
     status = evaluate_checks([CHECK], {"http/error-rate": [Sample(START + 2, values=(0.01,))]}, start=START)
     gate = Gate(status.verdict, status.reason, status=status)
-    doc = analyses_json((action,), {KEY: JobAnalysis("running-dep", gate)})[KEY]
+    doc = analyses_json((action,), {KEY: (JobAnalysis("failed-before", breach()),
+                                          JobAnalysis("running-dep", gate))})[KEY]  # fmt: skip
     assert (doc["verdict"], doc["reason"]) == ("pending", "analysis pending: http/error-rate")
     view = analysis_view(doc)
     assert view is not None and view.tone == "info" and view.checks[0].passes == "1"
@@ -67,24 +69,25 @@ def test_the_analysis_of_a_deployment_in_progress_is_shown() -> None:
 
 def test_an_analysis_of_another_deployment_is_not_shown() -> None:
     analysis = JobAnalysis("older-dep", breach())
-    assert shown_analysis(held_action(), analysis) is None
-    assert shown_analysis(held_action(failed=None), JobAnalysis("failed-dep", breach())) is None
-    assert analyses_json((held_action(),), {KEY: analysis}) == {}
+    assert shown_analysis(held_action(), (analysis,)) is None
+    assert shown_analysis(held_action(failed=None), (JobAnalysis("failed-dep", breach()),)) is None
+    assert analyses_json((held_action(),), {KEY: (analysis,)}) == {}
 
 
-def test_memory_forgets_the_analysis_with_the_job_and_when_none_runs() -> None:
+def test_memory_keeps_the_latest_two_and_forgets_with_the_job() -> None:
     memory = JobMemory()
-    memory.note_analysis(KEY, "failed-dep", breach())
-    memory.note_analysis(KEY, "next-dep", None)
-    assert memory.analysis_of(KEY) is None
-    memory.note_analysis(KEY, "failed-dep", breach())
+    for dep_id in ("one", "two", "three"):
+        memory.note_analysis(KEY, dep_id, breach())
+    assert [a.deployment_id for a in memory.analyses_of(KEY)] == ["two", "three"]
+    memory.note_analysis(KEY, "three", None)  # that deployment has no analysis after all
+    assert [a.deployment_id for a in memory.analyses_of(KEY)] == ["two"]
     memory.forget(KEY)
-    assert memory.analysis_of(KEY) is None
+    assert memory.analyses_of(KEY) == ()
 
 
 def test_an_analysis_that_cannot_run_lists_its_checks_unevaluated() -> None:
     gate = Gate(None, "analysis cannot run: no --prometheus-url", checks=(CHECK,))
-    view = analysis_view(analyses_json((held_action(),), {KEY: JobAnalysis("failed-dep", gate)})[KEY])
+    view = analysis_view(analyses_json((held_action(),), {KEY: (JobAnalysis("failed-dep", gate),)})[KEY])
     assert view is not None and not view.evaluated and view.verdict == "not evaluated"
     [row] = view.checks
     assert (row.verdict, row.last, row.passes) == ("not evaluated", "not measured yet", "-")
