@@ -153,12 +153,13 @@ class AnalysisRunner:
         for run_key in [k for k in self._runs if k[0] == deployment_id]:
             del self._runs[run_key]
 
-    def now(self) -> float:
-        return self._clock()
-
     def opts_in(self, job: ApiJob) -> bool:
         """Some group of ``job`` (as submitted) names analysis templates in its Meta."""
         return bool(group_analyses(job, prefix=META_PREFIX))
+
+    def now(self) -> float:
+        """The runner's clock (Unix time)."""
+        return self._clock()
 
     async def gate(
         self, key: JobKey, deployment: Deployment, job: ApiJob, *, allocations: AllocationsReader
