@@ -188,10 +188,6 @@ class RolloutTracker:
             return None
         return held[1]
 
-    def held(self, key: JobKey) -> tuple[str, str] | None:
-        """(digest, reason) of the job's failed spec, if one is held (a read, no release)."""
-        return self._held.get(key)
-
     def hold(self, key: JobKey, digest: str, reason: str) -> None:
         """Hold ``digest`` with ``reason`` (a canary analysis failed it) until the spec changes."""
         self._held[key] = (digest, reason)

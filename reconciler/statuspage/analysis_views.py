@@ -2,7 +2,8 @@
 
 Which analysis belongs to a job's row (the daemon's latest is shown only when
 it judged the deployment the page shows: the one running, or the failed one
-that holds the job), and how its checks read.  The JSON is ``status --json``'s
+that holds the job), the reason the daemon held a spec its analysis failed
+(the gate's, which it held the digest with), and how its checks read.  The JSON is ``status --json``'s
 ``analysis`` object (``sync.status_analysis.analysis_json``), and the HTML view
 is built from that same object, so the page, its API and the CLI say the same.
 Pure: values in, frozen values out.
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.core.actions import HoldReason, JobAction
+from reconciler.core.analysis import Verdict
 from reconciler.core.analysis_checks import format_value
 from reconciler.daemon.memory import JobAnalysis
 from reconciler.sync.analysis import finite
@@ -45,6 +47,19 @@ def analyses_json(
         gate = shown_analysis(action, analyses.get(action.key, ()))
         if gate is not None:
             found[action.key] = analysis_json(gate)
+    return found
+
+
+def analysis_holds(
+    actions: Sequence[JobAction], analyses: Mapping[Any, Sequence[JobAnalysis]]
+) -> dict[Any, str]:
+    """Per held job whose failed deployment the daemon's analysis failed, the reason it held
+    the spec with: ``analysis: <check> = <value>, wanted <condition>``."""
+    found: dict[Any, str] = {}
+    for action in actions:
+        gate = shown_analysis(action, analyses.get(action.key, ()))
+        if action.hold_reason is HoldReason.FAILED_ROLLOUT and gate is not None and gate.verdict is Verdict.FAIL:
+            found[action.key] = gate.reason
     return found
 
 

@@ -48,10 +48,8 @@ class Status:
     server_version: str
     snapshot: Snapshot
     computed_at: float
-    # the daemon's own memory, read on its loop with the plan: its latest canary analysis
-    # per job, and the reason it holds a failed spec (an analysis' value, Nomad's words)
+    # the daemon's own memory, read on its loop with the plan: its latest canary analyses
     analyses: Mapping[JobKey, tuple[JobAnalysis, ...]] = dataclasses.field(default_factory=dict)
-    holds: Mapping[JobKey, str] = dataclasses.field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -149,15 +147,9 @@ class Picture:
         cluster = await engine.read_cluster(snapshot, deployments=True)
         plan = compute_plan(snapshot, cluster, policy, now=0.0)
         await self.read_commit(snapshot.revision)
-        memory = daemon.memory
-        keys = [a.key for a in plan.actions]
-        analyses = {key: memory.analyses_of(key) for key in keys}
-        held = {key: memory.rollouts.held(key) for key in keys}
-        return Status(
-            plan, cluster.server_version, snapshot, time.monotonic(),
-            analyses={key: a for key, a in analyses.items() if a},
-            holds={key: h[1] for key, h in held.items() if h is not None},
-        )  # fmt: skip
+        analyses = {a.key: daemon.memory.analyses_of(a.key) for a in plan.actions}
+        return Status(plan, cluster.server_version, snapshot, time.monotonic(),
+                      analyses={key: a for key, a in analyses.items() if a})  # fmt: skip
 
     async def read_job_plan(self, key: JobKey) -> JobPlan:
         """What ``plan --json`` computes for one job: a dry run, Nomad's plan included."""

@@ -20,7 +20,12 @@ import jinja2
 
 from reconciler.model import JobKey
 from reconciler.observability.server import WebRequest, WebResponse
-from reconciler.statuspage.analysis_views import analyses_json, analysis_view, shown_analysis
+from reconciler.statuspage.analysis_views import (
+    analyses_json,
+    analysis_holds,
+    analysis_view,
+    shown_analysis,
+)
 from reconciler.statuspage.deployment_views import rollout_timeline, steps_reached
 from reconciler.statuspage.feed import FeedClosed
 from reconciler.statuspage.picture import Picture, Unavailable
@@ -145,7 +150,8 @@ class StatusApp:
         overview = build_overview(
             status.plan, facts=facts, daemon_states=self.picture.daemon_states(),
             registrations=page.history.last_registration, flt=flt, now=page.clock(),
-            problems=page.logs.last_problem, holds=status.holds,
+            problems=page.logs.last_problem,
+            holds=analysis_holds(status.plan.actions, status.analyses),
         )  # fmt: skip
         return self._html("overview.html", title="status", o=overview, states=STATES)
 
@@ -167,7 +173,7 @@ class StatusApp:
         daemon_state = self.picture.daemon_states().get(key)
         row = job_row(action, daemon=daemon_state, registration=page.history.last_registration(key),
                       now=now, last_problem=page.logs.last_problem(key),
-                      daemon_hold=status.holds.get(key))  # fmt: skip
+                      daemon_hold=analysis_holds((action,), status.analyses).get(key))  # fmt: skip
         gate = shown_analysis(action, status.analyses.get(key, ()))
         outcome = next((o for o in job_plan.result.outcomes if o.key == key), None)
         diff = render_action(planned, Style(colour=False, show_secrets=False), outcome)

@@ -218,8 +218,11 @@ def test_a_breach_fails_the_deployment_nomad_reverts_and_the_digest_is_held(
     assert web["action"] == "hold", web
     assert web["analysis"]["reason"] == BREACH and web["analysis"]["verdict"] == "fail", web
     assert web["analysis"]["checks"][0]["last_value"] == 0.5, web
+    shown = BREACH.replace("<", "&lt;")  # HTML-escaped
+    overview = httpx.get(run.daemon.url + "/", timeout=30).text
+    assert overview.count(shown) >= 2, overview  # the holds list and the job's row
     page = httpx.get(run.daemon.url + "/jobs/default/web", timeout=30).text
-    assert "analysis: http/error-rate = 0.5, wanted &lt; 0.05" in page, page
+    assert shown in page, page
     assert 'data-check="http/error-rate"' in page, page
     # The one-shot status, a fresh process: recomputed from Prometheus over the failed
     # deployment's window, after the canary is gone (its series no longer scraped).

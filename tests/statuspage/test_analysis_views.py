@@ -10,7 +10,12 @@ from reconciler.core.diff import DriftState, JobDrift
 from reconciler.core.plan import ActionKind, HoldReason, JobAction, LiveJob
 from reconciler.daemon.memory import JobAnalysis, JobMemory
 from reconciler.deployment import Deployment, DeploymentStatus
-from reconciler.statuspage.analysis_views import analyses_json, analysis_view, shown_analysis
+from reconciler.statuspage.analysis_views import (
+    analyses_json,
+    analysis_holds,
+    analysis_view,
+    shown_analysis,
+)
 from reconciler.statuspage.views import job_row
 from reconciler.sync.analysis import Gate
 
@@ -94,7 +99,12 @@ def test_an_analysis_that_cannot_run_lists_its_checks_unevaluated() -> None:
 
 
 def test_a_held_row_says_the_reason_the_daemon_recorded() -> None:
-    said = "analysis: http/error-rate = 0.5, wanted < 0.05"
+    analyses = {KEY: (JobAnalysis("failed-dep", breach()),)}
+    said = analysis_holds((held_action(),), analyses)[KEY]
+    assert said == "analysis: http/error-rate = 0.5, wanted < 0.05"
+    # a hold the analysis did not cause (the failed deployment's analysis was pending)
+    pending = Gate(None, "analysis pending: http/error-rate")
+    assert analysis_holds((held_action(),), {KEY: (JobAnalysis("failed-dep", pending),)}) == {}
     row = job_row(held_action(), daemon=None, registration=None, now=0.0,
                   last_problem="analysis failed the canaries: deployment failed, Nomad rolls back",
                   daemon_hold=said)  # fmt: skip
