@@ -141,8 +141,8 @@ class ClientApi:
     ) -> list[AllocationStub]:
         return await self.client.deployment_allocations(deployment_id, namespace=namespace)
 
-    async def job_evaluations(self, job_id: str, *, namespace: str) -> list[Any]:
-        return list(await self.client.job_evaluations(job_id, namespace=namespace))
+    async def job_evaluations(self, job_id: str, *, namespace: str) -> list[Evaluation]:
+        return await self.client.job_evaluations(job_id, namespace=namespace)
 
     async def fail_deployment(self, deployment_id: str, *, namespace: str) -> dict[str, Any]:
         return await self.client.fail_deployment(deployment_id, namespace=namespace)
@@ -178,4 +178,4 @@ class AnalysisApi(Protocol):
 
     async def fail_deployment(self, deployment_id: str, *, namespace: str) -> dict[str, Any]: ...
 
-    async def job_evaluations(self, job_id: str, *, namespace: str) -> list[Any]: ...
+    async def job_evaluations(self, job_id: str, *, namespace: str) -> list[Evaluation]: ...
