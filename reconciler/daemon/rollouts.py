@@ -146,6 +146,8 @@ class Rollouts(Outcomes):
                 key, dep, desired, catalog=self._analysis_catalog,
                 allocations=self.client.deployment_allocations,
             )  # fmt: skip
+            if background is not None and (background.failed or not any(g.has_canaries for g in dep.groups)):
+                self.memory.note_analysis(key, update.deployment_id, background)  # the status page's
             if background is not None and background.failed:
                 await self._fail_by_analysis(key, update.deployment_id, background.reason,
                                              tracking.digest if tracking else desired.digest, "the rolling update")

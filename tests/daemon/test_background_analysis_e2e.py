@@ -127,6 +127,11 @@ def test_a_breach_of_the_new_allocations_fails_the_rolling_update_nomad_reverts_
     wait_until(lambda: run.deployment().get("ID") != dep["ID"] and run.deployment().get("Status") == "successful",
                timeout=90, what="the revert's deployment")  # fmt: skip
     assert run.fail_requests() == [f"/v1/deployment/fail/{dep['ID']}"]  # the revert's never
+    # the status page: the held job's row and analysis say the value the daemon held it with
+    doc = httpx.get(run.daemon.url + "/api/v1/status", timeout=30).json()
+    web = next(j for j in doc["jobs"] if j["id"] == "web")
+    assert web["analysis"]["reason"] == "analysis: http/error-rate = 0.5, wanted < 0.05", web
+    assert "analysis: http/error-rate = 0.5, wanted &lt; 0.05" in httpx.get(run.daemon.url + "/", timeout=30).text
 
 
 def test_passing_new_allocations_let_the_rolling_update_finish_on_health_alone(
