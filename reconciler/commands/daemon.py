@@ -13,6 +13,7 @@ import os
 from typing import Any
 
 from reconciler.commands.prometheus_options import add_prometheus_options
+from reconciler.config.values import LOG_FORMATS, LOG_LEVELS
 
 _NOMAD_FLAGS = {
     "address": "Nomad address (env NOMAD_ADDR; default http://127.0.0.1:4646)",
@@ -26,6 +27,72 @@ _NOMAD_FLAGS = {
     "client_key": "client key for mutual TLS (env NOMAD_CLIENT_KEY)",
     "tls_server_name": "server name checked in Nomad's certificate (env NOMAD_TLS_SERVER_NAME)",
 }
+
+
+SWITCH = "switch"  # a --flag/--no-flag pair
+CHOICE = "choice"  # one of _CHOICES
+_CHOICES = {"log_format": LOG_FORMATS, "log_level": LOG_LEVELS}
+
+# The daemon's options by settings group (``reconciler.config.groups``), in --help's order:
+# (the option's dest, which is the setting's key; its METAVAR, or SWITCH; its help).
+_OPTIONS: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "source": (
+        ("max_file_size", "SIZE", "largest job file loaded (default 256KiB); a larger one is an "
+                                  "error of that file, never parsed"),
+        ("apply_uncommitted", SWITCH, "apply uncommitted edits of a git checkout too (a local "
+                                      "development loop); default: only what is committed (HEAD) is applied"),
+    ),
+    "policy": (
+        ("self_heal", SWITCH, "re-apply the declared spec when a job is changed out of band "
+                              "(default on); --no-self-heal only reports drift and applies "
+                              "only jobs whose files change"),
+        ("promote_after", "DURATION", "promote canaries of every job once all have been healthy "
+                                      "this long (e.g. 120, 2m); default off: report 'awaiting "
+                                      "promotion'. Per job: Meta gitops.auto-promote / gitops.promote-after"),
+        ("max_concurrent_deployments", "N", "start no new deployment from a file change while N "
+                                            "run (default 0: no cap); waves (Meta gitops.wave) always roll out in order"),
+        ("prune", SWITCH, "stop owned jobs whose files were removed (default off)"),
+        ("purge", SWITCH, "purge instead of stop when pruning"),
+        ("max_prune", "FRACTION", "prune at most this fraction of the owned jobs within "
+                                  "--prune-window (default 0.5); more is held (reason guard) until confirmed"),
+        ("prune_window", "DURATION", "the time --max-prune counts prunes over (default 10m), so "
+                                     "deleting files one at a time cannot get around it"),
+        ("prune_grace", "DURATION", "prune a job only once its file has been gone this long "
+                                    "(default 30s); never while git is changing the checkout (.git/index.lock)"),
+    ),
+    "retry": (
+        ("backoffs", "LIST", "per-job retry delays after an error caused by the cluster (Nomad "
+                             "unavailable, a missing namespace, ACL denied, ...), comma-separated "
+                             "(default 1,2,4,8,16,30,60)"),
+        ("rejected_backoffs", "LIST", "retry delays of a spec Nomad refused for a reason in the "
+                                      "file (validation); it is also retried as soon as the file "
+                                      "changes (default 1m,5m,15m,30m,1h)"),
+        ("workers", "N", "job batches handled concurrently (default 8)"),
+    ),
+    "timing": (
+        ("resync_interval", "DURATION", "full pass over every job as a safety net (default 5m)"),
+        ("debounce", "DURATION", "quiet time closing a burst of file events (default 100ms)"),
+        ("debounce_max", "DURATION", "longest a burst may delay a pass (default 1s)"),
+        ("settle", "DURATION", "a load error is reported only if it persists this long (default 1s)"),
+        ("rollout_poll", "DURATION", "re-check interval of a running deployment (default 2s)"),
+        ("shutdown_timeout", "DURATION", "how long in-flight writes may take at shutdown (default 20s)"),
+    ),
+    "process": (
+        ("listen", "HOST:PORT", "address of /metrics, /healthz, /readyz (default 127.0.0.1:9464; "
+                                "'' disables)"),
+        ("log_format", CHOICE, "text (default, for terminals) or one JSON object per line"),
+        ("log_level", CHOICE, "default info"),
+        ("event_stream", SWITCH, "follow Nomad's event stream (default on); off: blocking queries"),
+    ),
+    "ui": (
+        ("ui", SWITCH, "serve the read-only status page (/) and its JSON API (/api/v1/...) on "
+                       "--listen (default on)"),
+        ("ui_token_file", "FILE", "require 'Authorization: Bearer <token>' for the status page "
+                                  "and API; the token is the file's content (config: ui.token or ui.token_file)"),
+        ("ui_basic_auth_file", "FILE", "require HTTP basic auth for the status page and API; the "
+                                       "file holds USER:PASSWORD (config: ui.basic_auth or ui.basic_auth_file)"),
+    ),
+}  # fmt: skip
 
 
 def register(subparsers: Any) -> None:
@@ -43,81 +110,26 @@ def register(subparsers: Any) -> None:
     p.add_argument("jobs_dir", nargs="?", default=None,
                    help="the jobs directory, e.g. a git-sync 'current' link (default: .)")
     p.add_argument("--config", dest="config_file", metavar="FILE",
-                   help="TOML config file (env NOMAD_RECONCILER_CONFIG); keys as the long "
-                        "options with '_' for '-', Nomad options in a [nomad] table")
-    p.add_argument("--listen", metavar="HOST:PORT",
-                   help="address of /metrics, /healthz, /readyz (default 127.0.0.1:9464; "
-                        "'' disables)")
-    p.add_argument("--ui", action=argparse.BooleanOptionalAction, default=None,
-                   help="serve the read-only status page (/) and its JSON API (/api/v1/...) "
-                        "on --listen (default on)")
-    p.add_argument("--ui-token-file", metavar="FILE",
-                   help="require 'Authorization: Bearer <token>' for the status page and API; "
-                        "the token is the file's content (config: ui_token or ui_token_file)")
-    p.add_argument("--ui-basic-auth-file", metavar="FILE",
-                   help="require HTTP basic auth for the status page and API; the file holds "
-                        "USER:PASSWORD (config: ui_basic_auth or ui_basic_auth_file)")
-    p.add_argument("--log-format", choices=("text", "json"),
-                   help="text (default, for terminals) or one JSON object per line")
-    p.add_argument("--log-level", choices=("debug", "info", "warning", "error"),
-                   help="default info")
-    p.add_argument("--self-heal", action=argparse.BooleanOptionalAction, default=None,
-                   help="re-apply the declared spec when a job is changed out of band "
-                        "(default on); --no-self-heal only reports drift and applies "
-                        "only jobs whose files change")
-    p.add_argument("--promote-after", metavar="DURATION",
-                   help="promote canaries of every job once all have been healthy this long "
-                        "(e.g. 120, 2m); default off: report 'awaiting promotion'. Per job: "
-                        "Meta gitops.auto-promote / gitops.promote-after")
-    p.add_argument("--resync-interval", metavar="DURATION",
-                   help="full pass over every job as a safety net (default 5m)")
-    p.add_argument("--debounce", metavar="DURATION",
-                   help="quiet time closing a burst of file events (default 100ms)")
-    p.add_argument("--debounce-max", metavar="DURATION",
-                   help="longest a burst may delay a pass (default 1s)")
-    p.add_argument("--settle", metavar="DURATION",
-                   help="a load error is reported only if it persists this long (default 1s)")
-    p.add_argument("--backoffs", metavar="LIST",
-                   help="per-job retry delays after an error caused by the cluster (Nomad "
-                        "unavailable, a missing namespace, ACL denied, ...), comma-separated "
-                        "(default 1,2,4,8,16,30,60)")
-    p.add_argument("--rejected-backoffs", metavar="LIST",
-                   help="retry delays of a spec Nomad refused for a reason in the file "
-                        "(validation); it is also retried as soon as the file changes "
-                        "(default 1m,5m,15m,30m,1h)")
-    p.add_argument("--workers", type=int, metavar="N",
-                   help="job batches handled concurrently (default 8)")
-    p.add_argument("--max-concurrent-deployments", type=int, metavar="N",
-                   help="start no new deployment from a file change while N run (default 0: "
-                        "no cap); waves (Meta gitops.wave) always roll out in order")
-    p.add_argument("--rollout-poll", metavar="DURATION",
-                   help="re-check interval of a running deployment (default 2s)")
-    p.add_argument("--shutdown-timeout", metavar="DURATION",
-                   help="how long in-flight writes may take at shutdown (default 20s)")
-    p.add_argument("--event-stream", action=argparse.BooleanOptionalAction, default=None,
-                   help="follow Nomad's event stream (default on); off: blocking queries")
-    p.add_argument("--prune", action=argparse.BooleanOptionalAction, default=None,
-                   help="stop owned jobs whose files were removed (default off)")
-    p.add_argument("--purge", action=argparse.BooleanOptionalAction, default=None,
-                   help="purge instead of stop when pruning")
-    p.add_argument("--max-prune", metavar="FRACTION",
-                   help="prune at most this fraction of the owned jobs within --prune-window "
-                        "(default 0.5); more is held (reason guard) until confirmed")
-    p.add_argument("--prune-window", metavar="DURATION",
-                   help="the time --max-prune counts prunes over (default 10m), so deleting "
-                        "files one at a time cannot get around it")
-    p.add_argument("--prune-grace", metavar="DURATION",
-                   help="prune a job only once its file has been gone this long (default "
-                        "30s); never while git is changing the checkout (.git/index.lock)")
-    p.add_argument("--max-file-size", metavar="SIZE",
-                   help="largest job file loaded (default 256KiB); a larger one is an error of that file, never parsed")  # fmt: skip
-    p.add_argument("--apply-uncommitted", action=argparse.BooleanOptionalAction, default=None,
-                   help="apply uncommitted edits of a git checkout too (a local development "
-                        "loop); default: only what is committed (HEAD) is applied")
+                   help="TOML config file (env NOMAD_RECONCILER_CONFIG); a table per settings "
+                        "group ([timing] debounce = ...) or the long options' names with '_' "
+                        "for '-' at the top level; Nomad options in a [nomad] table")
     p.add_argument("--var", "-var", dest="variables", action="append", metavar="KEY=VALUE",
                    help="HCL2 variable (repeatable); also NOMAD_VAR_* in the environment")
     p.add_argument("--var-file", "-var-file", dest="var_files", action="append", metavar="FILE",
                    help="HCL2 variable file (repeatable)")
+    for group, options in _OPTIONS.items():
+        arguments = p.add_argument_group(f"{group} settings (config file: [{group}] table)")
+        for dest, metavar, help_text in options:
+            flag = "--" + dest.replace("_", "-")
+            if metavar == SWITCH:
+                arguments.add_argument(flag, action=argparse.BooleanOptionalAction, default=None,
+                                       help=help_text)  # fmt: skip
+            elif metavar == CHOICE:
+                arguments.add_argument(flag, choices=_CHOICES[dest], help=help_text)
+            elif metavar == "N":
+                arguments.add_argument(flag, metavar=metavar, type=int, help=help_text)
+            else:
+                arguments.add_argument(flag, metavar=metavar, help=help_text)
     nomad = p.add_argument_group("Nomad connection (Nomad CLI environment variables also apply)")
     for name, help_text in _NOMAD_FLAGS.items():
         nomad.add_argument("--" + name.replace("_", "-"), dest="nomad_" + name, help=help_text)

@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     parse_duration(args.promote_after, name="--promote-after")
     options = DemoOptions(
         jobs_dir=Path(args.jobs_dir),
-        nomad=NomadConfig(**given) if "address" in given else None,
+        nomad=NomadConfig.from_values(given) if "address" in given else None,
         nomad_version=args.nomad_version,
         listen=args.listen,
         workdir=args.workdir,

@@ -92,15 +92,16 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     # Lazy imports: the HCL machinery loads only when the command runs.
-    from reconciler.commands.options import build_inputs
-    from reconciler.jobspec.loader import load_directory, parse_size
+    from reconciler.commands.options import build_inputs, build_source
+    from reconciler.jobspec.loader import load_directory
     from reconciler.lint.runner import count_errors, lint_snapshot, render_json, render_text
 
-    root = Path(args.dir)
+    source = build_source(args)  # the files as the daemon reads them: its `source` settings
+    root = Path(source.jobs_dir)
     if not root.is_dir():
         raise ConfigError(f"jobs directory {args.dir!r} does not exist or is not a directory")
     snapshot = load_directory(
-        root, inputs=build_inputs(args, os.environ), max_file_size=parse_size(args.max_file_size)
+        root, inputs=build_inputs(source, os.environ), max_file_size=source.max_file_size
     )
     diagnostics = lint_snapshot(
         snapshot, nomad_version=_target_version(args), time_zones=_known_time_zones()

@@ -4,8 +4,9 @@ Shared by ``lint`` (PromQL checked by Prometheus itself), ``sync --wait`` and
 ``daemon``.  Like the Nomad connection: a URL (credentials in it are basic
 auth), a bearer token (``PROMETHEUS_TOKEN``, or ``--prometheus-token-file``,
 re-read on rotation), basic auth (``PROMETHEUS_HTTP_AUTH=user:password``),
-and TLS (CA, client certificate and key, server name, skip-verify).
-Precedence: flag > environment > default.  Secrets never reach a log line.
+and TLS (CA, client certificate and key, server name, skip-verify): the
+flags of the daemon's ``analysis`` settings group.
+Precedence: flag > config file > environment > default.  Secrets never reach a log line.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Mapping
 
-from reconciler.config.settings import given_analysis
+from reconciler.config.settings import KEYS, load_analysis
 from reconciler.prometheus.config import PrometheusConfig, prometheus_config
 
 
@@ -38,20 +39,8 @@ def build_prometheus_config(
 ) -> PrometheusConfig | None:
     """The configured Prometheus, or ``None`` when no URL is given.
 
-    Resolved as the daemon resolves it: flag > the config file's ``prometheus_*``
-    keys (``NOMAD_RECONCILER_CONFIG``) > ``PROMETHEUS_*`` variables.
+    Resolved as the daemon resolves it (its ``analysis`` group): flag > the config
+    file's (``NOMAD_RECONCILER_CONFIG``) > ``PROMETHEUS_*`` variables.
     """
-    names = ("prometheus_url", "prometheus_token_file", "prometheus_ca_cert", "prometheus_client_cert",
-             "prometheus_client_key", "prometheus_tls_server_name", "prometheus_tls_skip_verify")  # fmt: skip
-    flags = {name: getattr(args, name, None) for name in names}
-    values = given_analysis({**flags, "config_file": getattr(args, "config_file", None)}, env)
-    return prometheus_config(
-        url=values.get("prometheus_url"),
-        env=env,
-        token_file=values.get("prometheus_token_file"),
-        ca_cert=values.get("prometheus_ca_cert"),
-        client_cert=values.get("prometheus_client_cert"),
-        client_key=values.get("prometheus_client_key"),
-        tls_server_name=values.get("prometheus_tls_server_name"),
-        skip_verify=bool(values.get("prometheus_tls_skip_verify", False)),
-    )
+    flags = {key: getattr(args, key, None) for key, path in KEYS.items() if path.startswith("analysis.")}
+    return prometheus_config(load_analysis({**flags, "config_file": getattr(args, "config_file", None)}, env), env)

@@ -14,44 +14,21 @@ it); without a URL, says the analysis is not evaluated.
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 from typing import Any
 
-from reconciler.commands.options import (
-    add_connection_options,
-    add_output_options,
-    add_source_options,
-    build_config,
-    build_inputs,
-    build_policy,
-    load_sources,
-)
-from reconciler.commands.prometheus_options import add_prometheus_options, build_prometheus_config
-from reconciler.sync.oneshot import Analysis, output_for, run_status
+from reconciler.commands.options import add_command, prepare
+from reconciler.sync.oneshot import run_status
 
 
 def register(subparsers: Any) -> None:
-    parser: argparse.ArgumentParser = subparsers.add_parser(
-        "status",
-        help="per job: sync state, version, last deployment, drift",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    add_source_options(parser)
-    add_connection_options(parser)
-    add_output_options(parser)
-    add_prometheus_options(parser, purpose="canary analysis of deployments in progress or failed, docs/analysis.md")
+    parser = add_command(
+        subparsers, "status", doc=__doc__, run=run, help="per job: sync state, version, last deployment, drift",
+        policy=None, prometheus="canary analysis of deployments in progress or failed, docs/analysis.md",
+    )  # fmt: skip
     parser.add_argument("--preserve-counts", action="store_true",
                         help="do not count live group counts as drift")  # fmt: skip
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    env = dict(os.environ)
-    config = build_config(args, env)
-    policy = build_policy(args)
-    inputs = build_inputs(args, env)
-    snapshot, catalog = load_sources(args, inputs)
-    analysis = Analysis(build_prometheus_config(args, env), catalog)
-    return run_status(snapshot, config, policy, output_for(args, sys.stdout, env), analysis=analysis)
+    c = prepare(args)
+    return run_status(c.snapshot, c.config, c.policy, c.output, analysis=c.analysis)

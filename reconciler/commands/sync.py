@@ -19,48 +19,22 @@ says so.  Without a Prometheus URL such canaries are never promoted.
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 from typing import Any
 
-from reconciler.commands.options import (
-    add_connection_options,
-    add_output_options,
-    add_policy_options,
-    add_source_options,
-    build_config,
-    build_inputs,
-    build_policy,
-    load_sources,
-)
-from reconciler.commands.prometheus_options import add_prometheus_options, build_prometheus_config
-from reconciler.sync.oneshot import Analysis, output_for, run_sync
+from reconciler.commands.options import add_command, prepare
+from reconciler.sync.oneshot import run_sync
 
 
 def register(subparsers: Any) -> None:
-    parser: argparse.ArgumentParser = subparsers.add_parser(
-        "sync",
-        help="apply the jobs directory to Nomad once (CI-friendly)",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    add_source_options(parser)
-    add_connection_options(parser)
-    add_policy_options(parser, writes=True)
-    add_output_options(parser)
-    add_prometheus_options(parser, purpose="canary analysis with --wait, docs/analysis.md")
-    parser.set_defaults(func=run)
+    add_command(subparsers, "sync", doc=__doc__, run=run,
+                help="apply the jobs directory to Nomad once (CI-friendly)",
+                policy="sync", prometheus="canary analysis with --wait, docs/analysis.md")  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
-    env = dict(os.environ)
-    config = build_config(args, env)
-    policy = build_policy(args)
-    inputs = build_inputs(args, env)
-    snapshot, catalog = load_sources(args, inputs)
-    analysis = Analysis(build_prometheus_config(args, env), catalog)
+    c = prepare(args)
     return run_sync(
-        snapshot, config, policy, output_for(args, sys.stdout, env),
-        dry_run=args.dry_run, server_parser=args.parser == "server", inputs=inputs,
-        refresh=args.refresh, timeout_s=args.timeout, analysis=analysis,
+        c.snapshot, c.config, c.policy, c.output,
+        dry_run=args.dry_run, server_parser=args.parser == "server", inputs=c.inputs,
+        refresh=args.refresh, timeout_s=args.timeout, analysis=c.analysis,
     )  # fmt: skip

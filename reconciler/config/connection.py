@@ -15,12 +15,15 @@ the environment (``DefaultConfig`` in Nomad's ``api/api.go`` and
 ``NomadConfig`` itself is a frozen value that never reads ``os.environ``.
 Secrets (the ACL token, the basic-auth password, credentials in the address)
 are registered for redaction and kept out of ``repr`` and error messages.
+The TLS options are a ``TLSSettings`` (``tls``), the type the Prometheus
+connection uses too; their keys keep the Nomad CLI's names (``NOMAD_TLS_KEYS``).
 Reading a token file at request time is the client's business
 (``reconciler.token_file``), not configuration.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -49,7 +52,13 @@ NOMAD_ENV: Mapping[str, str] = {
     "NOMAD_SKIP_VERIFY": "skip_verify",
     "NOMAD_HTTP_AUTH": "http_auth",
 }
-"""The Nomad CLI's environment variables and the ``NomadConfig`` field each sets."""
+"""The Nomad CLI's environment variables and the setting (``[nomad]`` key) each sets."""
+
+NOMAD_TLS_KEYS: Mapping[str, str] = {
+    "ca_cert": "ca_cert", "ca_path": "ca_path", "client_cert": "client_cert",
+    "client_key": "client_key", "tls_server_name": "server_name", "skip_verify": "skip_verify",
+}  # fmt: skip
+"""The ``[nomad]`` keys (and flags) of TLS, and the ``TLSSettings`` field of each."""
 
 NOMAD_TLS_ERRORS = TLSErrors(
     ca="NOMAD_CACERT/NOMAD_CAPATH {path}: cannot load CA ({error})",
@@ -66,12 +75,7 @@ class NomadConfig:
     token_file: str | None = None  # re-read when it changes (rotation without restart)
     namespace: str | None = None
     region: str | None = None
-    ca_cert: str | None = None
-    ca_path: str | None = None
-    client_cert: str | None = None
-    client_key: str | None = None
-    tls_server_name: str | None = None
-    skip_verify: bool = False
+    tls: TLSSettings = field(default_factory=TLSSettings)  # NOMAD_CACERT ... NOMAD_SKIP_VERIFY
     http_auth: tuple[str, str] | None = field(default=None, repr=False)
     # Seconds for connect/read of ordinary requests; blocking queries add their wait.
     timeout: float = 30.0
@@ -79,7 +83,7 @@ class NomadConfig:
     def __post_init__(self) -> None:
         if self.token is not None and self.token_file is not None:
             raise ConfigError("set either a Nomad token or a token file, not both")
-        if (self.client_cert is None) != (self.client_key is None):
+        if (self.tls.client_cert is None) != (self.tls.client_key is None):
             raise ConfigError(
                 "NOMAD_CLIENT_CERT and NOMAD_CLIENT_KEY must be set together (mutual TLS)"
             )
@@ -97,7 +101,14 @@ class NomadConfig:
     @classmethod
     def from_env(cls, env: Mapping[str, str], **flags: Any) -> NomadConfig:
         """``flags`` over ``env`` over defaults (``connection_values`` without a config file)."""
-        return cls(**connection_values(flags=flags, env=env))
+        return cls.from_values(connection_values(flags=flags, env=env))
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, Any]) -> NomadConfig:
+        """From ``connection_values``' keys (the ``[nomad]`` table's), the TLS ones into ``tls``."""
+        tls = {NOMAD_TLS_KEYS[k]: v for k, v in values.items() if k in NOMAD_TLS_KEYS}
+        rest = {k: v for k, v in values.items() if k not in NOMAD_TLS_KEYS}
+        return cls(**rest, tls=TLSSettings(**tls))
 
     @property
     def endpoint(self) -> Endpoint:
@@ -106,14 +117,9 @@ class NomadConfig:
     def http_settings(self) -> HTTPClientSettings:
         """The HTTP client's settings (``reconciler.nomad.transport`` builds it)."""
         endpoint = self.endpoint
-        tls = TLSSettings(
-            NOMAD_TLS_ERRORS, ca_cert=self.ca_cert, ca_path=self.ca_path,
-            client_cert=self.client_cert, client_key=self.client_key,
-            server_name=self.tls_server_name, skip_verify=self.skip_verify,
-        )  # fmt: skip
         return HTTPClientSettings(
-            base_url=endpoint.base_url, timeout=self.timeout, tls=tls if endpoint.tls else None,
-            basic_auth=self.http_auth, unix_socket=endpoint.unix_socket,
+            base_url=endpoint.base_url, timeout=self.timeout, tls=self.tls if endpoint.tls else None,
+            tls_errors=NOMAD_TLS_ERRORS, basic_auth=self.http_auth, unix_socket=endpoint.unix_socket,
         )  # fmt: skip
 
     @property
@@ -125,6 +131,7 @@ class NomadConfig:
         """A loggable view: secrets replaced by a marker, credentials cut from the address."""
         view = {f.name: getattr(self, f.name) for f in fields(self)}
         view["address"] = self.display_address
+        view["tls"] = dataclasses.asdict(self.tls)
         for secret in ("token", "http_auth"):
             if view[secret]:
                 view[secret] = "<redacted>"
@@ -161,7 +168,7 @@ def connection_values(
     return merged
 
 
-_FIELDS = frozenset(f.name for f in fields(NomadConfig)) - {"timeout"}
+_FIELDS = frozenset(f.name for f in fields(NomadConfig)) - {"timeout", "tls"} | set(NOMAD_TLS_KEYS)
 
 
 def _env_layer(env: Mapping[str, str]) -> dict[str, Any]:

@@ -1,24 +1,33 @@
-"""The daemon's settings: one frozen value, resolved flag > environment > file > default.
+"""The settings of every command: one value, resolved flag > environment > file > default.
 
-Responsible for: ``DaemonSettings`` (every option of the daemon, grouped and
-documented below, the Nomad connection included as a resolved ``NomadConfig``),
-reading the TOML config file, the precedence rule, and which settings a
-SIGHUP reload may change.  ``resolve_settings`` is pure (values in, value
-out); only ``read_config_file`` and ``load_settings`` touch the filesystem.
-It must not open connections or start anything: the daemon does that.
+Responsible for: parsing each setting (one parser per kind, named by its
+field in ``reconciler.config.groups``), reading the TOML config file, the
+precedence rule, and which settings a SIGHUP reload may change (by field
+path, ``"timing.debounce"``).  ``resolve_settings`` is pure (values in, value
+out); only ``read_config_file`` and the ``load_*`` functions touch the
+filesystem.  It must not open connections or start anything: the daemon does that.
 
 The environment holds the Nomad CLI's variables (``reconciler.config.connection``)
 and the config file's path (``NOMAD_RECONCILER_CONFIG``); the daemon's own
 options have no variable.  Durations are seconds or Go durations (``300ms``,
 ``5m``, ``1h30m``), booleans TOML booleans or Go's ``ParseBool`` spellings.
 
-The config file uses the long options' names with ``_`` for ``-``, the
-connection in a ``[nomad]`` table (every key optional)::
+The config file writes a setting in its group's table, under the field's
+name, or at the top level under its flag's name (``_`` for ``-``; the form
+files written before the groups use); the connection is the ``[nomad]``
+table (every key optional).  One setting written both ways is an error::
 
-    jobs_dir = "/srv/jobs/current"
-    listen = "0.0.0.0:9464"
+    [source]
+    jobs_dir = "/srv/jobs/current"   # or, top level: jobs_dir = ...
+
+    [policy]
     promote_after = "2m"
+
+    [timing]
     resync_interval = "5m"
+
+    [process]
+    listen = "0.0.0.0:9464"
     log_format = "json"
 
     [nomad]
@@ -28,226 +37,114 @@ connection in a ``[nomad]`` table (every key optional)::
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import math
 import tomllib
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from reconciler.config.connection import NomadConfig, connection_values
-from reconciler.config.values import parse_bool, parse_duration, parse_listen_address
+from reconciler.config.groups import (
+    ANALYSIS_TLS_KEYS,
+    GROUPS,
+    TLS_KINDS,
+    AnalysisSettings,
+    DaemonSettings,
+)
+from reconciler.config.values import PARSERS
 from reconciler.errors import ConfigError
-from reconciler.jobspec.limits import DEFAULT_MAX_FILE_SIZE
-from reconciler.jobspec.loader import parse_size
-from reconciler.secrets import redact_url
 
 CONFIG_ENV = "NOMAD_RECONCILER_CONFIG"
 
-LOG_FORMATS = ("text", "json")
-LOG_LEVELS = ("debug", "info", "warning", "error")
+
+def _kinds() -> tuple[dict[str, str], dict[str, str]]:
+    """(every setting's path → its kind, every flat key → its path)."""
+    kinds: dict[str, str] = {}
+    keys: dict[str, str] = {}
+    for group, cls in GROUPS.items():
+        for f in dataclasses.fields(cls):
+            if "kind" in f.metadata:
+                kinds[f"{group}.{f.name}"] = f.metadata["kind"]
+                keys[f.metadata["key"] or f.name] = f"{group}.{f.name}"
+    kinds.update({f"analysis.tls.{name}": kind for name, kind in TLS_KINDS.items()})
+    keys.update({key: f"analysis.tls.{name}" for key, name in ANALYSIS_TLS_KEYS.items()})
+    return kinds, keys
 
 
-@dataclass(frozen=True)
-class DaemonSettings:
-    """Everything the daemon needs to run, in groups; every delay is plain data (tests zero it).
+KINDS, KEYS = _kinds()
+"""``KINDS``: each setting's path (``timing.debounce``) and how it is parsed;
+``KEYS``: each flag's (and top-level config key's) name and its setting's path."""
 
-    The fields stay flat (``settings.debounce``), so the flag, the config file
-    key and the attribute have one name; ``GROUPS`` names the group of each.
-    """
-
-    # -- source: what is read ------------------------------------------------
-    jobs_dir: str = "."
-    apply_uncommitted: bool = False
-    """Apply uncommitted edits of a git checkout too (a development loop); default: HEAD."""
-    variables: tuple[str, ...] = ()
-    """HCL2 ``-var KEY=VALUE`` for every job (``NOMAD_VAR_*`` come from the environment)."""
-    var_files: tuple[str, ...] = ()
-    max_file_size: int = DEFAULT_MAX_FILE_SIZE
-    """Bytes; a larger job file is an error of that file, never parsed."""
-
-    # -- policy: what a pass may do ------------------------------------------
-    self_heal: bool = True
-    """Re-apply the declared spec when a job is changed out of band (else only report drift)."""
-    promote_after: float | None = None
-    """Global canary soak before promotion; None: promote only jobs that ask (Meta)."""
-    prune: bool = False
-    """Stop owned jobs whose files were removed."""
-    purge: bool = False
-    """Purge instead of stop when pruning."""
-    max_prune: float = 0.5
-    """Fraction of the owned jobs pruned within ``prune_window`` at most; more is held."""
-    prune_grace: float = 30.0
-    """An orphan is pruned once undeclared this long."""
-    prune_window: float = 600.0
-    max_concurrent_deployments: int = 0
-    """No new deployment from a file change while this many run; 0: no cap."""
-
-    # -- retry: what happens after an error ----------------------------------
-    backoffs: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 60.0)
-    """Per-job delays after an error caused by the cluster (unavailable, ACL, ...)."""
-    rejected_backoffs: tuple[float, ...] = (60.0, 300.0, 900.0, 1800.0, 3600.0)
-    """Delays of a spec Nomad refused for the file's sake (it is retried when the file changes)."""
-    jitter: float = 0.2
-    """+/- fraction applied to each backoff delay."""
-    workers: int = 8
-    """Job batches handled concurrently."""
-
-    # -- timing: when things happen ------------------------------------------
-    resync_interval: float = 300.0
-    """Full pass over every job as a safety net."""
-    debounce: float = 0.1
-    """Quiet period that closes a burst of file events."""
-    debounce_max: float = 1.0
-    """A burst never delays a pass longer than this."""
-    settle: float = 1.0
-    """A load error is reported only if it persists this long."""
-    rollout_poll: float = 2.0
-    """Re-check interval of an active deployment (events also wake it)."""
-    shutdown_timeout: float = 20.0
-    """How long in-flight writes may take at shutdown."""
-
-    # -- process: how the daemon runs and reports ----------------------------
-    listen: str = "127.0.0.1:9464"
-    """Address of /metrics, /healthz, /readyz; "" disables the endpoint."""
-    log_format: str = "text"
-    log_level: str = "info"
-    event_stream: bool = True
-    """Follow Nomad's event stream; False: blocking queries only."""
-    config_file: str | None = None
-
-    # -- ui: the status page and JSON API on ``listen`` (reconciler.statuspage) -------
-    ui: bool = True
-    # Optional access control of the status page and its JSON API (not /metrics, /healthz):
-    # a bearer token, or basic auth "user:password"; each also from a file.
-    ui_token: str | None = field(default=None, repr=False)
-    ui_token_file: str | None = None
-    ui_basic_auth: str | None = field(default=None, repr=False)
-    ui_basic_auth_file: str | None = None
-
-    # -- analysis: canary checks against Prometheus (docs/analysis.md) ------------
-    # PROMETHEUS_URL/_TOKEN/_HTTP_AUTH apply too (reconciler.prometheus.config).
-    prometheus_url: str | None = None
-    prometheus_token_file: str | None = None
-    prometheus_ca_cert: str | None = None
-    prometheus_client_cert: str | None = None
-    prometheus_client_key: str | None = None
-    prometheus_tls_server_name: str | None = None
-    prometheus_tls_skip_verify: bool = False
-
-    # -- nomad: the connection (``[nomad]`` table, Nomad CLI variables) --------
-    nomad: NomadConfig = field(default_factory=NomadConfig)
-
-    def redacted(self) -> dict[str, Any]:
-        """A loggable view: secrets replaced by a marker."""
-        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        data["nomad"] = self.nomad.redacted()
-        if data["prometheus_url"]:
-            data["prometheus_url"] = redact_url(data["prometheus_url"])
-        for secret in ("ui_token", "ui_basic_auth"):
-            if data[secret]:
-                data[secret] = "<redacted>"
-        return data
-
-
-GROUPS: Mapping[str, tuple[str, ...]] = {
-    "source": ("jobs_dir", "apply_uncommitted", "variables", "var_files", "max_file_size"),
-    "policy": ("self_heal", "promote_after", "prune", "purge", "max_prune", "prune_grace",
-               "prune_window", "max_concurrent_deployments"),
-    "retry": ("backoffs", "rejected_backoffs", "jitter", "workers"),
-    "timing": ("resync_interval", "debounce", "debounce_max", "settle", "rollout_poll",
-               "shutdown_timeout"),
-    "process": ("listen", "log_format", "log_level", "event_stream", "config_file"),
-    "ui": ("ui", "ui_token", "ui_token_file", "ui_basic_auth", "ui_basic_auth_file"),
-    "analysis": ("prometheus_url", "prometheus_token_file", "prometheus_ca_cert",
-                 "prometheus_client_cert", "prometheus_client_key",
-                 "prometheus_tls_server_name", "prometheus_tls_skip_verify"),
-    "nomad": ("nomad",),
-}  # fmt: skip
-"""Each setting's group, in the order above (documentation and ``--help`` follow it)."""
-
-# Fields a SIGHUP may change without restarting connections or watches.
 RELOADABLE = frozenset(
-    {"log_level", "apply_uncommitted", "max_file_size"}
-    | set(GROUPS["policy"]) | set(GROUPS["retry"]) - {"workers"} | set(GROUPS["timing"])
-)
-
-_DURATIONS = frozenset(GROUPS["timing"]) | {"jitter", "prune_grace", "prune_window"}
-_BOOLEANS = frozenset({"self_heal", "event_stream", "prune", "purge", "apply_uncommitted", "ui",
-                       "prometheus_tls_skip_verify"})  # fmt: skip
+    {"process.log_level", "source.apply_uncommitted", "source.max_file_size"}
+    | {path for path in KINDS if path.split(".")[0] in ("policy", "retry", "timing")}
+) - {"retry.workers"}
+"""Settings a SIGHUP may change without restarting connections or watches."""
 
 
-def _coerce(key: str, value: object, *, source: str) -> Any:
-    """Validate one top-level setting's value; ``source`` names where it came from."""
-    name = f"{source}: {key}"
-    if key in _DURATIONS:
-        return parse_duration(value, name=name)
-    if key in _BOOLEANS:
-        return parse_bool(value, name=name)
-    if key == "promote_after":
-        return None if value in (None, "", "off") else parse_duration(value, name=name)
-    if key == "max_prune":
-        fraction = math.nan
-        if isinstance(value, int | float | str) and not isinstance(value, bool):
-            with contextlib.suppress(ValueError):
-                fraction = float(value)
-        if not 0.0 <= fraction <= 1.0:
-            raise ConfigError(f"{name}: expected a fraction between 0 and 1, got {value!r}")
-        return fraction
-    if key in ("workers", "max_concurrent_deployments"):
-        minimum = 1 if key == "workers" else 0
-        if (isinstance(value, bool) or not isinstance(value, int | str)
-                or not str(value).isdigit() or int(value) < minimum):  # fmt: skip
-            raise ConfigError(f"{name}: expected an integer >= {minimum}, got {value!r}")
-        return int(value)
-    if key in ("backoffs", "rejected_backoffs"):
-        if isinstance(value, str):
-            value = [v for v in value.split(",") if v.strip()]
-        if not isinstance(value, list | tuple) or not value:
-            raise ConfigError(f"{name}: expected a non-empty list of durations, got {value!r}")
-        return tuple(parse_duration(v, name=name) for v in value)
-    if key == "max_file_size":
-        return parse_size(value, name=name)
-    if key in ("variables", "var_files"):
-        if isinstance(value, str):
-            return (value,)
-        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
-            raise ConfigError(f"{name}: expected a list of strings, got {value!r}")
-        return tuple(value)
-    if key in ("log_format", "log_level"):
-        choices = LOG_FORMATS if key == "log_format" else LOG_LEVELS
-        if not isinstance(value, str) or value.lower() not in choices:
-            raise ConfigError(f"{name}: expected one of {', '.join(choices)}, got {value!r}")
-        return value.lower()
-    if key == "listen":
-        if not isinstance(value, str):
-            raise ConfigError(f"{name}: expected HOST:PORT, got {value!r}")
-        if value:  # "" disables the endpoint
-            parse_listen_address(value, name=name)
-        return value
-    if key in ("jobs_dir", "config_file", "ui_token_file", "ui_basic_auth_file") or (
-        key in GROUPS["analysis"] and key != "prometheus_tls_skip_verify"
-    ):
-        if not isinstance(value, str):
-            raise ConfigError(f"{name}: expected a path, got {value!r}")
-        return value
-    if key in ("ui_token", "ui_basic_auth"):
-        if not isinstance(value, str) or not value:
-            raise ConfigError(f"{name}: expected a non-empty string")  # never echo a secret
-        if key == "ui_basic_auth" and ":" not in value:
-            raise ConfigError(f"{name}: expected USER:PASSWORD")
-        return value
-    raise ConfigError(f"{name}: unknown setting")
+def parse_setting(path: str, value: object, *, name: str) -> Any:
+    """One setting's value, parsed by its kind; ``name`` says where it was written."""
+    return PARSERS[KINDS[path]](value, name)
 
 
-def _top_level(values: Mapping[str, Any], *, source: str) -> dict[str, Any]:
-    return {
-        key: _coerce(key, value, source=source)
-        for key, value in values.items()
-        if value is not None and key != "nomad"
-    }
+def _given(values: Mapping[str, Any], *, source: str) -> dict[str, Any]:
+    """The settings ``values`` give, by path, parsed (``None``: not given; ``nomad`` left out).
+
+    A key is a flag's name (the top-level form) or a group's table of its field
+    names; the same setting written both ways is an error naming both.
+    """
+    written: dict[str, str] = {}  # path → the key it was written as
+    given: dict[str, Any] = {}
+
+    def take(path: str, key: str, value: object) -> None:
+        if path in written:
+            raise ConfigError(f"{source}: {written[path]} and {key} are the same setting "
+                              f"({path}); set it once")  # fmt: skip
+        written[path] = key
+        given[path] = parse_setting(path, value, name=f"{source}: {key}")
+
+    def table(prefix: str, values: Mapping[str, Any]) -> None:
+        for name, value in values.items():
+            path = f"{prefix}.{name}"
+            if value is None:
+                continue
+            if path in KINDS:
+                take(path, path, value)
+            elif isinstance(value, Mapping) and any(p.startswith(path + ".") for p in KINDS):
+                table(path, value)
+            else:
+                raise ConfigError(f"{source}: {path}: unknown setting")
+
+    for key, value in values.items():
+        if value is None or key == "nomad":
+            continue
+        if key in GROUPS and isinstance(value, Mapping):  # `ui` is a key and a table
+            table(key, value)
+        elif key in KEYS:
+            take(KEYS[key], key, value)
+        else:
+            raise ConfigError(f"{source}: {key}: unknown setting")
+    return given
+
+
+def _build(cls: Callable[..., Any], given: Mapping[str, Any]) -> Any:
+    """``cls`` from the paths (relative to it) given; a nested group from its own paths."""
+    kwargs: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        if f.name in given:
+            kwargs[f.name] = given[f.name]
+        elif sub := {p.split(".", 1)[1]: v for p, v in given.items() if p.startswith(f.name + ".")}:
+            kwargs[f.name] = _build(f.default_factory, sub)  # type: ignore[arg-type]
+    return cls(**kwargs)
+
+
+def resolve_group(group: str, values: Mapping[str, Any], *, source: str = "command line") -> Any:
+    """One group from flat keys (``None``: not given), parsed as the daemon parses them.
+
+    The one-shot commands build their ``source`` and ``policy`` groups with it.
+    """
+    given = _given({k: v for k, v in values.items() if v is not None}, source=source)
+    return _build(GROUPS[group], {p.split(".", 1)[1]: v for p, v in given.items()})
 
 
 def _nomad_table(values: Mapping[str, Any], *, source: str) -> Mapping[str, Any]:
@@ -263,26 +160,36 @@ def resolve_settings(
     env: Mapping[str, str],
     file_values: Mapping[str, Any],
     file_name: str = "config file",
+    file_path: str | None = None,
 ) -> DaemonSettings:
     """Merge the sources, later ones winning: defaults < file < environment < flags.
 
     Pure: ``flags`` holds only options the user actually gave (argparse
     defaults of ``None`` are dropped), ``nomad`` nested as in the file.
+    ``file_path``: where the file was read; a relative ``jobs_dir`` in it is
+    relative to the file, not to the working directory.
     """
-    top = _top_level(file_values, source=file_name)
-    top.update(_top_level(flags, source="command line"))
-    for secret, secret_file in (("ui_token", "ui_token_file"),
-                                ("ui_basic_auth", "ui_basic_auth_file")):  # fmt: skip
-        if secret in top and secret_file in top:
-            raise ConfigError(f"set either {secret} or {secret_file}, not both")
+    given = _given(file_values, source=file_name)
+    if file_path is not None:
+        given["process.config_file"] = file_path
+        jobs_dir = given.get("source.jobs_dir")
+        if jobs_dir is not None and not Path(jobs_dir).is_absolute():
+            given["source.jobs_dir"] = str(Path(file_path).parent / jobs_dir)
+    given.update(_given(flags, source="command line"))
+    for secret in ("ui.token", "ui.basic_auth"):
+        if secret in given and secret + "_file" in given:
+            name = secret.replace(".", "_")
+            raise ConfigError(f"set either {name} or {name}_file, not both")
     nomad = connection_values(
         flags=_nomad_table(flags, source="command line"), env=env,
         file_values=_nomad_table(file_values, source=file_name), file_name=file_name,
     )  # fmt: skip
-    settings = DaemonSettings(**top, nomad=NomadConfig(**nomad))
-    if settings.debounce_max < settings.debounce:
+    settings: DaemonSettings = _build(DaemonSettings, given)
+    settings = dataclasses.replace(settings, nomad=NomadConfig.from_values(nomad))
+    timing = settings.timing
+    if timing.debounce_max < timing.debounce:
         raise ConfigError(
-            f"debounce_max ({settings.debounce_max}s) must be >= debounce ({settings.debounce}s)"
+            f"debounce_max ({timing.debounce_max}s) must be >= debounce ({timing.debounce}s)"
         )
     return settings
 
@@ -313,16 +220,10 @@ def load_settings(flags: Mapping[str, Any], env: Mapping[str, str]) -> DaemonSet
     current environment), so a reload sees the file's new content.
     """
     config_path = config_file_path(flags, env)
-    file_values: dict[str, Any] = {}
-    if config_path:
-        file_values = read_config_file(config_path)
-        file_values["config_file"] = config_path
-        # A relative jobs_dir in the file is relative to the file, not to the cwd.
-        jobs_dir = file_values.get("jobs_dir")
-        if isinstance(jobs_dir, str) and not Path(jobs_dir).is_absolute():
-            file_values["jobs_dir"] = str(Path(config_path).parent / jobs_dir)
+    file_values = read_config_file(config_path) if config_path else {}
     return resolve_settings(
-        flags=flags, env=env, file_values=file_values, file_name=config_path or "config file"
+        flags=flags, env=env, file_values=file_values, file_name=config_path or "config file",
+        file_path=config_path,
     )
 
 
@@ -343,31 +244,56 @@ def given_connection(flags: Mapping[str, Any], env: Mapping[str, str]) -> dict[s
     )  # fmt: skip
 
 
-def given_analysis(flags: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
-    """The canary analysis settings (``prometheus_*``) as the daemon resolves them: flags >
-    the config file's top-level keys (``--config``/``NOMAD_RECONCILER_CONFIG``); the
+def load_analysis(flags: Mapping[str, Any], env: Mapping[str, str]) -> AnalysisSettings:
+    """The canary analysis settings as the daemon resolves them: flags > the config
+    file's (``--config``/``NOMAD_RECONCILER_CONFIG``) > default; the
     ``PROMETHEUS_*`` variables apply after, in ``reconciler.prometheus.config``.
 
     For ``sync --wait``, ``status`` and ``lint``: the same file reaches the same Prometheus.
     """
     config_path = config_file_path(flags, env)
     file_values = read_config_file(config_path) if config_path else {}
-    source = config_path or "config file"
-    values = _top_level({k: v for k, v in file_values.items() if k in GROUPS["analysis"]}, source=source)
-    values.update(_top_level({k: v for k, v in flags.items() if k in GROUPS["analysis"]},
-                             source="command line"))  # fmt: skip
-    return values
+    given = {p: v for p, v in _given(file_values, source=config_path or "config file").items()
+             if p.startswith("analysis.")}  # fmt: skip
+    given.update(_given({k: v for k, v in flags.items() if k in KEYS and KEYS[k].startswith("analysis.")},
+                        source="command line"))  # fmt: skip
+    return _build(AnalysisSettings, {p.split(".", 1)[1]: v for p, v in given.items()})  # type: ignore[no-any-return]
 
 
 def load_connection(flags: Mapping[str, Any], env: Mapping[str, str]) -> NomadConfig:
     """``NomadConfig`` from ``given_connection`` over the defaults."""
-    return NomadConfig(**given_connection(flags, env))
+    return NomadConfig.from_values(given_connection(flags, env))
+
+
+def setting_values(value: Any, prefix: str = "") -> dict[str, Any]:
+    """Every setting of a settings value by path (``timing.debounce``, ``nomad.tls.ca_cert``)."""
+    if not dataclasses.is_dataclass(value) or isinstance(value, type):
+        return {prefix: value}
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(value):
+        values.update(setting_values(getattr(value, f.name), f"{prefix}{f.name}."))
+    return {path.rstrip("."): v for path, v in values.items()}
 
 
 def reload_changes(old: DaemonSettings, new: DaemonSettings) -> tuple[set[str], set[str]]:
-    """(fields a reload applies, changed fields that need a restart)."""
-    changed = {
-        f.name for f in dataclasses.fields(DaemonSettings)
-        if getattr(old, f.name) != getattr(new, f.name)
-    }  # fmt: skip
+    """(settings a reload applies, changed settings that need a restart), by path."""
+    before, after = setting_values(old), setting_values(new)
+    changed = {path for path in before if before[path] != after[path]}
     return changed & RELOADABLE, changed - RELOADABLE
+
+
+def reloaded(old: DaemonSettings, new: DaemonSettings) -> tuple[DaemonSettings, set[str], set[str]]:
+    """The settings a reload runs with: ``new`` where it may apply, ``old`` where only a
+    restart may change them; and ``reload_changes``.  The connection is one value (its
+    token and token file exclude each other): any change to it keeps the old one whole."""
+    applied, restart = reload_changes(old, new)
+    settings = new
+    for path in restart:
+        path = "nomad" if path.startswith("nomad.") else path
+        settings = _replace_at(settings, path, setting_values(old)[path] if path != "nomad" else old.nomad)
+    return settings, applied, restart
+
+
+def _replace_at(value: Any, path: str, new: Any) -> Any:
+    head, _, rest = path.partition(".")
+    return dataclasses.replace(value, **{head: _replace_at(getattr(value, head), rest, new) if rest else new})

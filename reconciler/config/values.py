@@ -1,17 +1,25 @@
-"""Parsers of single setting values: durations, booleans, listen addresses.
+"""Parsers of single setting values: durations, booleans, listen addresses, ...
 
 Every command and the daemon's config file read their values through these,
 so ``5m`` or ``[::1]:9464`` mean the same thing wherever they are written.
 Pure: text in, value out; a bad value is a ``ConfigError`` that names where
-it came from (``name``: a flag, a variable, ``FILE: key``).
+it came from (``name``: a flag, a variable, ``FILE: key``).  ``PARSERS`` names
+one parser per kind of setting (the ``kind`` of a field in ``config/groups.py``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from reconciler.errors import ConfigError
 from reconciler.jobspec.durations import DurationError, parse_go_duration
+from reconciler.jobspec.loader import parse_size
+
+LOG_FORMATS = ("text", "json")
+LOG_LEVELS = ("debug", "info", "warning", "error")
 
 _GO_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
 _GO_FALSE = frozenset({"0", "f", "F", "FALSE", "false", "False"})
@@ -83,3 +91,86 @@ def parse_listen_address(value: str, *, name: str = "--listen") -> tuple[str, in
     if not 0 <= int(port_text) <= 65535:
         raise ConfigError(f"{name}: expected HOST:PORT; port {port_text} is out of range 0-65535")
     return (host or "0.0.0.0", int(port_text))
+
+
+def _fraction(value: object, name: str) -> float:
+    fraction = math.nan
+    if isinstance(value, int | float | str) and not isinstance(value, bool):
+        with contextlib.suppress(ValueError):
+            fraction = float(value)
+    if not 0.0 <= fraction <= 1.0:
+        raise ConfigError(f"{name}: expected a fraction between 0 and 1, got {value!r}")
+    return fraction
+
+
+def _count(minimum: int) -> Callable[[object, str], int]:
+    def parse(value: object, name: str) -> int:
+        if (isinstance(value, bool) or not isinstance(value, int | str)
+                or not str(value).isdigit() or int(value) < minimum):  # fmt: skip
+            raise ConfigError(f"{name}: expected an integer >= {minimum}, got {value!r}")
+        return int(value)
+
+    return parse
+
+
+def _durations(value: object, name: str) -> tuple[float, ...]:
+    if isinstance(value, str):
+        value = [v for v in value.split(",") if v.strip()]
+    if not isinstance(value, list | tuple) or not value:
+        raise ConfigError(f"{name}: expected a non-empty list of durations, got {value!r}")
+    return tuple(parse_duration(v, name=name) for v in value)
+
+
+def _strings(value: object, name: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{name}: expected a list of strings, got {value!r}")
+    return tuple(value)
+
+
+def _choice(choices: tuple[str, ...]) -> Callable[[object, str], str]:
+    def parse(value: object, name: str) -> str:
+        if not isinstance(value, str) or value.lower() not in choices:
+            raise ConfigError(f"{name}: expected one of {', '.join(choices)}, got {value!r}")
+        return value.lower()
+
+    return parse
+
+
+def _listen(value: object, name: str) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f"{name}: expected HOST:PORT, got {value!r}")
+    if value:  # "" disables the endpoint
+        parse_listen_address(value, name=name)
+    return value
+
+
+def _text(value: object, name: str) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f"{name}: expected a path, got {value!r}")
+    return value
+
+
+def _secret(value: object, name: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{name}: expected a non-empty string")  # never echo a secret
+    return value
+
+
+def _user_password(value: object, name: str) -> str:
+    if ":" not in _secret(value, name):
+        raise ConfigError(f"{name}: expected USER:PASSWORD")
+    return str(value)
+
+
+PARSERS: Mapping[str, Callable[[object, str], Any]] = {
+    "path": _text, "text": _text, "secret": _secret, "user_password": _user_password,
+    "bool": lambda value, name: parse_bool(value, name=name),
+    "duration": lambda value, name: parse_duration(value, name=name),
+    "soak": lambda value, name: None if value in ("", "off") else parse_duration(value, name=name),
+    "durations": _durations, "fraction": _fraction, "count": _count(0), "positive_count": _count(1),
+    "size": lambda value, name: parse_size(value, name=name), "strings": _strings,
+    "log_format": _choice(LOG_FORMATS), "log_level": _choice(LOG_LEVELS), "listen": _listen,
+}  # fmt: skip
+"""One parser per kind of value; a bad value is a ``ConfigError`` naming where it was written."""

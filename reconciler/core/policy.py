@@ -1,7 +1,7 @@
 """What the user allows a pass to do (``SyncPolicy``), built in one place for every command.
 
 ``command_policy`` maps the one-shot commands' flags onto it, ``daemon_policy``
-the daemon's settings (``config/settings.py``); the planner (``core/plan.py``)
+the daemon's settings; both from the ``policy`` group (``config/groups.py``); the planner (``core/plan.py``)
 and the applier read nothing else.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from reconciler.config.settings import DaemonSettings
+from reconciler.config.groups import DaemonSettings, PolicySettings
 from reconciler.errors import ConfigError
 from reconciler.model import JobKey
 
@@ -46,28 +46,26 @@ class SyncPolicy:
     namespaces: frozenset[str] | None = None  # only these namespaces; None: all
 
 
-
-
 def command_policy(
+    policy: PolicySettings,
     *,
-    prune: bool = False,
-    purge: bool = False,
-    max_prune: float = 0.5,
     preserve_counts: bool = False,
     supersede: bool = False,
     retry_failed: bool = False,
     promote: bool = False,
     wait: bool = False,
-    max_concurrent: int = 0,
     namespaces: frozenset[str] | None = None,
 ) -> SyncPolicy:
-    """The one-shot commands' policy (``sync``, ``plan``): their flags, one to one."""
-    if purge and not prune:
+    """The one-shot commands' policy (``sync``, ``plan``): the daemon's ``policy`` group
+    (``--prune``, ``--purge``, ``--max-prune``, ``--max-concurrent``, parsed as the daemon
+    parses them) and the flags only they have, one to one."""
+    if policy.purge and not policy.prune:
         raise ConfigError("--purge only applies with --prune")
     return SyncPolicy(
-        prune=prune, purge=purge, max_prune=max_prune, preserve_counts=preserve_counts,
-        supersede_active=supersede, retry_failed=retry_failed, promote=promote, wait=wait,
-        max_concurrent_deployments=max_concurrent, namespaces=namespaces,
+        prune=policy.prune, purge=policy.purge, max_prune=policy.max_prune,
+        preserve_counts=preserve_counts, supersede_active=supersede, retry_failed=retry_failed,
+        promote=promote, wait=wait, max_concurrent_deployments=policy.max_concurrent_deployments,
+        namespaces=namespaces,
     )  # fmt: skip
 
 
@@ -91,9 +89,9 @@ def daemon_policy(settings: DaemonSettings) -> SyncPolicy:
     that failed before this process started in Nomad's history (a version whose
     own deployment failed, never one merely superseded).
     """
+    policy = settings.policy
     return SyncPolicy(
-        prune=settings.prune, purge=settings.purge, promote=False, wait=False,
-        soak_promotion=True, promote_after=settings.promote_after, supersede_active=True,
-        max_prune=settings.max_prune,
-        prune_grace=settings.prune_grace, prune_window=settings.prune_window,
+        prune=policy.prune, purge=policy.purge, promote=False, wait=False,
+        soak_promotion=True, promote_after=policy.promote_after, supersede_active=True,
+        max_prune=policy.max_prune, prune_grace=policy.prune_grace, prune_window=policy.prune_window,
     )  # fmt: skip

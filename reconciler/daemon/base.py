@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from reconciler.config.connection import NomadConfig
-from reconciler.config.settings import DaemonSettings
+from reconciler.config.groups import DaemonSettings
 from reconciler.core.actions import HoldReason
 from reconciler.core.analysis_templates import AnalysisCatalog
 from reconciler.core.ownership import parse_wave
@@ -118,7 +118,7 @@ class DaemonBase:
         self.secret_filter = secret_filter
         self.memory = JobMemory()  # per job: indexes, rollouts, holds, timers; one forget
         self.clock = time.time  # the engine's clock: its plan reads the soak clock too
-        self.gate = ParseErrorGate(settle=settings.settle)
+        self.gate = ParseErrorGate(settle=settings.timing.settle)
         self.snapshot: Snapshot | None = None
         self._declared: dict[JobKey, Any] = {}  # the current snapshot's jobs by key
         self._analysis_catalog = AnalysisCatalog()  # the checkout's analysis templates
@@ -263,7 +263,7 @@ class DaemonBase:
             self.memory.heal_timers.pop(key, None)
             self._submit([key], Reason.NOMAD)
 
-        delay = max(self.settings.rollout_poll, 1.0)
+        delay = max(self.settings.timing.rollout_poll, 1.0)
         self.memory.heal_timers[key] = asyncio.get_running_loop().call_later(delay, fire)
 
     def _loaded(self) -> Snapshot:
@@ -297,7 +297,7 @@ class DaemonBase:
             changed, deploying=deploying,
             rolling={k: t.wave for k, t in self.memory.tracking.items()},
             held={k: self._wave_of(k) for k, (state, _r) in parked.items() if state == "held"},
-            cap=self.settings.max_concurrent_deployments,
+            cap=self.settings.policy.max_concurrent_deployments,
         )  # fmt: skip
         for key, deferral in deferrals.items():
             if self.memory.deferred.get(key) != deferral:

@@ -38,24 +38,24 @@ class Checkout(DaemonBase):
         # Only NOMAD_VAR_* matter, and the loader fingerprints the env it is given.
         var_env = {k: v for k, v in self.env.items() if k.startswith("NOMAD_VAR_")}
         inputs = VariableInputs(
-            cli=self.settings.variables, files=self.settings.var_files, env=var_env
+            cli=self.settings.source.variables, files=self.settings.source.var_files, env=var_env
         )
-        root = self.watcher.target if self.watcher is not None else self.settings.jobs_dir
+        root = self.watcher.target if self.watcher is not None else self.settings.source.jobs_dir
         if self._committed_dir is None:
             self._committed_dir = tempfile.mkdtemp(prefix="nomad-reconciler-committed-")
         # Git busy before or after the load: the files may be half checked out.
         busy_before = await checkout_busy(root)
         source = await asyncio.to_thread(
             resolve_jobs_source, root, cache_dir=self._committed_dir,
-            uncommitted=self.settings.apply_uncommitted,
+            uncommitted=self.settings.source.apply_uncommitted,
         )  # fmt: skip
         self._report_source(source)
         snapshot = await asyncio.to_thread(
             load_directory, source.root, inputs=inputs, cache=self._cache,
-            max_file_size=self.settings.max_file_size,
+            max_file_size=self.settings.source.max_file_size,
         )  # fmt: skip
         texts, unread = await asyncio.to_thread(
-            read_analysis_files, source.root, max_file_size=self.settings.max_file_size)
+            read_analysis_files, source.root, max_file_size=self.settings.source.max_file_size)
         self._analysis_catalog = build_catalog(texts, read_errors=unread)
         for problem in self._analysis_catalog.errors:
             log.error("analysis template error", extra={"fields": {"error": problem.describe()}})
@@ -126,7 +126,7 @@ class Checkout(DaemonBase):
                 "jobs": sorted(f"{ns}/{job}" for ns, job in due)[:20], "count": len(due),
                 "revision": snapshot.revision.commit[:12] if snapshot.revision else None}})
             self._submit(due, Reason.FILE, urgent=True)
-        if removed and self.settings.prune:
+        if removed and self.settings.policy.prune:
             # Pruning guards (fraction of owned jobs, empty checkout) need the whole picture.
             self._submit([ALL], Reason.RESYNC, urgent=True)
 

@@ -23,7 +23,7 @@ from reconciler.model import JobKey, Revision, Snapshot
 from reconciler.sync.outcome import JobOutcome
 
 if TYPE_CHECKING:
-    from reconciler.config.settings import DaemonSettings
+    from reconciler.config.groups import DaemonSettings
     from reconciler.daemon.memory import JobMemory
     from reconciler.nomad.client import NomadClient
     from reconciler.observability.metrics import ReconcilerMetrics

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import os
 import shutil
@@ -37,7 +36,8 @@ import tempfile
 from collections.abc import Mapping
 from typing import Any
 
-from reconciler.config.settings import DaemonSettings, load_settings, reload_changes
+from reconciler.config.groups import DaemonSettings
+from reconciler.config.settings import load_settings, reloaded
 from reconciler.config.values import parse_listen_address
 from reconciler.core.policy import daemon_policy
 from reconciler.daemon.analysis_log import DaemonAnalysis
@@ -87,30 +87,26 @@ class Daemon(NomadEvents):
         self.queue: WorkQueue[JobKey] = WorkQueue(
             self._handle_batch,
             settings=QueueSettings(
-                backoffs=settings.backoffs, jitter=settings.jitter, max_workers=settings.workers
+                backoffs=settings.retry.backoffs, jitter=settings.retry.jitter, max_workers=settings.retry.workers
             ),
             on_outcome=self._on_queue_outcome,
         )
         self.debouncer = Debouncer(
-            self._on_files_settled, quiet=settings.debounce, max_delay=settings.debounce_max
+            self._on_files_settled, quiet=settings.timing.debounce, max_delay=settings.timing.debounce_max
         )
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
         s = self.settings
         try:
-            if not os.path.isdir(s.jobs_dir):
-                raise ConfigError(f"{s.jobs_dir}: jobs directory not found (or not a directory)")
+            if not os.path.isdir(s.source.jobs_dir):
+                raise ConfigError(f"{s.source.jobs_dir}: jobs directory not found (or not a directory)")
             check_startup_config(s)
         except ConfigError:
             await self.client.aclose()
             raise
         await self._require_namespace()
-        prometheus = prometheus_config(
-            url=s.prometheus_url, env=self.env, token_file=s.prometheus_token_file,
-            ca_cert=s.prometheus_ca_cert, client_cert=s.prometheus_client_cert,
-            client_key=s.prometheus_client_key, tls_server_name=s.prometheus_tls_server_name,
-            skip_verify=s.prometheus_tls_skip_verify,
+        prometheus = prometheus_config(s.analysis, self.env
         )  # fmt: skip
         self.analysis = DaemonAnalysis(
             PrometheusClient(prometheus) if prometheus is not None else None,
@@ -120,14 +116,14 @@ class Daemon(NomadEvents):
         server = self._start_server()
         self._committed_dir = tempfile.mkdtemp(prefix="nomad-reconciler-committed-")
         self.watcher = watcher = JobsDirWatcher(
-            s.jobs_dir, on_paths=self._on_file_events, on_switch=self._on_checkout_switched,
-            git_dirs=await asyncio.to_thread(read_git_dirs, s.jobs_dir),
+            s.source.jobs_dir, on_paths=self._on_file_events, on_switch=self._on_checkout_switched,
+            git_dirs=await asyncio.to_thread(read_git_dirs, s.source.jobs_dir),
         )  # fmt: skip
         watcher.start()
         log.info(
             "daemon started",
-            extra={"fields": {"jobs_dir": os.path.abspath(s.jobs_dir),
-                              "nomad": nomad_config(s).display_address, "self_heal": s.self_heal,
+            extra={"fields": {"jobs_dir": os.path.abspath(s.source.jobs_dir),
+                              "nomad": nomad_config(s).display_address, "self_heal": s.policy.self_heal,
                               "listen": server.url if server else None}},
         )
         try:
@@ -135,7 +131,7 @@ class Daemon(NomadEvents):
             self._submit([ALL], Reason.RESYNC)
             self._spawn(self._tick(), "tick", root=True)
             self._spawn(self._resync_timer(), "resync", root=True)
-            watch = NomadWatch(self.client, self, event_stream=s.event_stream,
+            watch = NomadWatch(self.client, self, event_stream=s.process.event_stream,
                                start_index=self.nomad_api.first_list_index)  # issue 10
             self._spawn(watch.run(), "nomad-watch", root=True)
             while not self._stop.is_set():
@@ -176,7 +172,7 @@ class Daemon(NomadEvents):
             raise
 
     async def _shutdown(self, server: ObservabilityServer | None) -> None:
-        log.info("shutting down", extra={"fields": {"timeout_s": self.settings.shutdown_timeout}})
+        log.info("shutting down", extra={"fields": {"timeout_s": self.settings.timing.shutdown_timeout}})
         if self.watcher is not None:
             self.watcher.stop()
         self.debouncer.cancel()
@@ -188,7 +184,7 @@ class Daemon(NomadEvents):
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        finished = await self.queue.close(timeout=self.settings.shutdown_timeout)
+        finished = await self.queue.close(timeout=self.settings.timing.shutdown_timeout)
         if not finished:
             log.warning("in-flight work cancelled at shutdown timeout")
         await self.analysis.aclose()
@@ -207,9 +203,9 @@ class Daemon(NomadEvents):
             loop.add_signal_handler(signal.SIGHUP, self.request_reload)
 
     def _start_server(self) -> ObservabilityServer | None:
-        if not self.settings.listen:
+        if not self.settings.process.listen:
             return None
-        host, port = parse_listen_address(self.settings.listen)
+        host, port = parse_listen_address(self.settings.process.listen)
         server = ObservabilityServer(
             self.metrics, host=host, port=port,
             liveness=self.heartbeat.check, readiness=self.readiness,
@@ -225,20 +221,18 @@ class Daemon(NomadEvents):
             log.error("configuration reload failed; keeping the running configuration",
                       extra={"fields": {"error": str(exc)}})
             return
-        applied, restart = reload_changes(self.settings, new)
-        if "apply_uncommitted" in applied:
+        self.settings, applied, restart = reloaded(self.settings, new)
+        if "source.apply_uncommitted" in applied:
             self._spawn(self._rescan(), "rescan")  # what may be applied changed
-        keep = {f: getattr(self.settings, f) for f in restart}
-        self.settings = dataclasses.replace(new, **keep)
         self.engine.policy = daemon_policy(self.settings)
         self.queue.settings = QueueSettings(
-            backoffs=self.settings.backoffs, jitter=self.settings.jitter,
-            max_workers=self.settings.workers,
+            backoffs=self.settings.retry.backoffs, jitter=self.settings.retry.jitter,
+            max_workers=self.settings.retry.workers,
         )  # fmt: skip
-        self.debouncer.quiet = self.settings.debounce
-        self.debouncer.max_delay = self.settings.debounce_max
-        self.gate.settle = self.settings.settle
-        logging.getLogger("reconciler").setLevel(self.settings.log_level.upper())
+        self.debouncer.quiet = self.settings.timing.debounce
+        self.debouncer.max_delay = self.settings.timing.debounce_max
+        self.gate.settle = self.settings.timing.settle
+        logging.getLogger("reconciler").setLevel(self.settings.process.log_level.upper())
         log.info("configuration reloaded", extra={"fields": {
             "applied": sorted(applied), "needs_restart": sorted(restart)}})
         self._submit([ALL], Reason.RESYNC)
@@ -253,7 +247,7 @@ def check_startup_config(settings: DaemonSettings) -> None:
     """
     cfg = nomad_config(settings)
     TokenSource(token=cfg.token, token_file=cfg.token_file).current()
-    for var_file in settings.var_files:
+    for var_file in settings.source.var_files:
         try:
             with open(var_file, "rb"):
                 pass
@@ -265,11 +259,11 @@ def run_daemon(settings: DaemonSettings, *, env: Mapping[str, str],
                flags: Mapping[str, Any] | None = None) -> int:
     """Synchronous entry for the CLI: logging, then the loop until a signal."""
     secret_filter = configure_logging(
-        fmt=settings.log_format, level=settings.log_level,
+        fmt=settings.process.log_format, level=settings.process.log_level,
         secrets=[settings.nomad.token, *(settings.nomad.http_auth or ())[1:]],
     )  # fmt: skip
     observer = None
-    if settings.listen and settings.ui:
+    if settings.process.listen and settings.ui.enabled:
         from reconciler.statuspage.app import StatusPage
 
         observer = StatusPage(settings)  # reads its credentials now: a bad file stops here

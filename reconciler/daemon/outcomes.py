@@ -154,7 +154,7 @@ class Outcomes(Prunes):
                 registered_at=now, revision=self.revision.commit if self.revision else None,
                 wave=self._wave_of(key),
             )  # fmt: skip
-            self._schedule_rollout_check(key, min(self.settings.rollout_poll, 0.5))
+            self._schedule_rollout_check(key, min(self.settings.timing.rollout_poll, 0.5))
         return None
 
     def _promoted(self, key: JobKey, out: JobOutcome) -> None:
@@ -216,7 +216,7 @@ class Outcomes(Prunes):
             previous.attempts + 1 if previous is not None and previous.digest == digest else 1
         )
         self.memory.drop_rejection(key)
-        delays = self.settings.rejected_backoffs or (3600.0,)
+        delays = self.settings.retry.rejected_backoffs or (3600.0,)
         delay = delays[min(attempts, len(delays)) - 1]
 
         def retry() -> None:

@@ -24,7 +24,7 @@ log = logging.getLogger("reconciler.daemon")
 class Prunes(Checkout):
     def _prune_history(self) -> PruneHistory:
         """The memory the prune guards decide from (``reconciler.core.prune``)."""
-        cutoff = time.time() - self.settings.prune_window
+        cutoff = time.time() - self.settings.policy.prune_window
         self._pruned_at = [at for at in self._pruned_at if at > cutoff]
         return PruneHistory(absent_since=dict(self.memory.absent_since), pruned_at=tuple(self._pruned_at))
 
@@ -33,8 +33,8 @@ class Prunes(Checkout):
         each second), a grace period ends, or a prune leaves the window."""
         now = time.time()
         s = self.settings
-        due = [at + s.prune_grace - now for at in self.memory.absent_since.values()]
-        due += [at + s.prune_window - now for at in self._pruned_at]
+        due = [at + s.policy.prune_grace - now for at in self.memory.absent_since.values()]
+        due += [at + s.policy.prune_window - now for at in self._pruned_at]
         if snapshot.revision is not None and snapshot.revision.busy:
             due.append(1.0)
         due = [d for d in due if d > 0]

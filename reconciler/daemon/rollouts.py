@@ -50,7 +50,7 @@ class Rollouts(Outcomes):
             return False
         return (
             expects_canaries(canon)
-            and soak_or_none(canon.get("Meta"), default=self.settings.promote_after) is not None
+            and soak_or_none(canon.get("Meta"), default=self.settings.policy.promote_after) is not None
         ) or has_background_analysis(canon, prefix=META_PREFIX)  # fmt: skip
 
     async def _fail_by_analysis(
@@ -89,7 +89,7 @@ class Rollouts(Outcomes):
         self._set_nomad_ok()
         if dep is None:
             if tracking is not None and now_mono - tracking.registered_at < ROLLOUT_APPEAR_TIMEOUT_S:
-                self._schedule_rollout_check(key, self.settings.rollout_poll)
+                self._schedule_rollout_check(key, self.settings.timing.rollout_poll)
             elif self.memory.tracking.pop(key, None) is not None:
                 self._release_deferred()
             return
@@ -97,7 +97,7 @@ class Rollouts(Outcomes):
         try:
             soak = promotion_soak(
                 desired.canonical.get("Meta") if desired else None,
-                default=self.settings.promote_after,
+                default=self.settings.policy.promote_after,
             )
         except ConfigError as exc:
             log.error("bad promotion policy", extra=job_fields(
@@ -181,7 +181,7 @@ class Rollouts(Outcomes):
                 self.metrics.set_job_state(
                     key, "held", held_reason=HoldReason.FAILED_ROLLOUT.value)
             return
-        delay = self.settings.rollout_poll
+        delay = self.settings.timing.rollout_poll
         if self._stream_connected:
             # Deployment events wake the check; polling is only the safety net.
             delay = max(delay, STREAM_ROLLOUT_POLL_S)

@@ -24,7 +24,7 @@ class Triggers(Worker):
 
     async def _resync_timer(self) -> None:
         while True:
-            await asyncio.sleep(self.settings.resync_interval)
+            await asyncio.sleep(self.settings.timing.resync_interval)
             await self._rescan()
             self._submit([ALL], Reason.RESYNC)
 

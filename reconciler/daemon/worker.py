@@ -239,7 +239,7 @@ class Worker(Rollouts):
         # New specs supersede a running deployment; healing out-of-band drift waits for it.
         policy = dataclasses.replace(
             self.engine.policy, supersede_only=frozenset(self.memory.pending_files),
-            heal=self.settings.self_heal,
+            heal=self.settings.policy.self_heal,
         )  # fmt: skip
         try:
             result = await self.engine.reconcile(

@@ -2,10 +2,10 @@
 
 ``PrometheusConfig`` is a frozen value, built from flags, the daemon's config
 file or the environment by the CLI (this module reads no environment).  The
-options mirror the Nomad connection's: a bearer token (fixed, or a file
+options are the Nomad connection's: a bearer token (fixed, or a file
 re-read when it changes, for rotation), HTTP basic auth (``user:password``, or
 credentials in the URL), a CA file, a client certificate and key, a TLS server
-name and skip-verify.  Every secret is registered with ``reconciler.secrets``
+name and skip-verify (one ``TLSSettings``, the type ``NomadConfig.tls`` is).  Every secret is registered with ``reconciler.secrets``
 so no log line or error text shows it.
 """
 
@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
+from reconciler.config.groups import AnalysisSettings
 from reconciler.config.http_client import HTTPClientSettings, TLSErrors, TLSSettings
 from reconciler.errors import ConfigError
 from reconciler.secrets import address_credentials, redact_url, register_secrets
@@ -31,11 +32,7 @@ class PrometheusConfig:
     token: str | None = field(default=None, repr=False)
     token_file: str | None = None
     http_auth: tuple[str, str] | None = field(default=None, repr=False)
-    ca_cert: str | None = None
-    client_cert: str | None = None
-    client_key: str | None = None
-    tls_server_name: str | None = None
-    skip_verify: bool = False
+    tls: TLSSettings = field(default_factory=TLSSettings)  # the Nomad connection's type too
     timeout: float = 10.0
 
     def __post_init__(self) -> None:
@@ -46,7 +43,7 @@ class PrometheusConfig:
         )
         if self.token is not None and self.token_file is not None:
             raise ConfigError("set either a Prometheus bearer token or a token file, not both")
-        if (self.client_cert is None) != (self.client_key is None):
+        if (self.tls.client_cert is None) != (self.tls.client_key is None):
             raise ConfigError("the Prometheus client certificate and key must be set together")
         if self.timeout <= 0:
             raise ConfigError(f"Prometheus timeout must be positive, got {self.timeout}")
@@ -56,8 +53,7 @@ class PrometheusConfig:
         # The URL may carry basic-auth credentials: only its redacted form is shown.
         return (
             f"PrometheusConfig(url={self.display_url!r}, token_file={self.token_file!r}, "
-            f"ca_cert={self.ca_cert!r}, client_cert={self.client_cert!r}, "
-            f"tls_server_name={self.tls_server_name!r}, skip_verify={self.skip_verify})"
+            f"tls={self.tls!r})"
         )
 
     @property
@@ -79,13 +75,9 @@ class PrometheusConfig:
     def http_settings(self) -> HTTPClientSettings:
         """The HTTP client's settings, built as the Nomad connection's are (``config.http_client``)."""
         base = self.base_url
-        tls = TLSSettings(
-            PROMETHEUS_TLS_ERRORS, ca_cert=self.ca_cert, client_cert=self.client_cert,
-            client_key=self.client_key, server_name=self.tls_server_name, skip_verify=self.skip_verify,
-        )  # fmt: skip
         return HTTPClientSettings(
-            base_url=base, timeout=self.timeout, tls=tls if base.startswith("https://") else None,
-            basic_auth=self.basic_auth,
+            base_url=base, timeout=self.timeout, tls=self.tls if base.startswith("https://") else None,
+            tls_errors=PROMETHEUS_TLS_ERRORS, basic_auth=self.basic_auth,
         )  # fmt: skip
 
     @property
@@ -112,25 +104,18 @@ def parse_http_auth(value: str, *, name: str = "PROMETHEUS_HTTP_AUTH") -> tuple[
     return user, password
 
 
-def prometheus_config(
-    *,
-    url: str | None,
-    env: Mapping[str, str],
-    token_file: str | None = None,
-    ca_cert: str | None = None,
-    client_cert: str | None = None,
-    client_key: str | None = None,
-    tls_server_name: str | None = None,
-    skip_verify: bool = False,
-) -> PrometheusConfig | None:
-    """The configured Prometheus (flags over ``PROMETHEUS_*`` variables), or ``None`` without a URL.
+def prometheus_config(settings: AnalysisSettings, env: Mapping[str, str]) -> PrometheusConfig | None:
+    """The configured Prometheus (settings over ``PROMETHEUS_*`` variables), or ``None`` without a URL.
 
-    ``PROMETHEUS_URL``, ``PROMETHEUS_TOKEN`` (unless a token file is given) and
-    ``PROMETHEUS_HTTP_AUTH`` (``user:password``) come from ``env``.
+    ``settings`` is the ``analysis`` group, resolved as every command resolves it
+    (``reconciler.config.settings``); ``PROMETHEUS_URL``, ``PROMETHEUS_TOKEN``
+    (unless a token file is given) and ``PROMETHEUS_HTTP_AUTH`` (``user:password``)
+    come from ``env``.
     """
-    url = url or env.get("PROMETHEUS_URL") or None
+    url = settings.prometheus_url or env.get("PROMETHEUS_URL") or None
     if url is None:
         return None
+    token_file = settings.prometheus_token_file
     auth = env.get("PROMETHEUS_HTTP_AUTH") or None
     try:
         return PrometheusConfig(
@@ -138,11 +123,7 @@ def prometheus_config(
             token=None if token_file else (env.get("PROMETHEUS_TOKEN") or None),
             token_file=token_file,
             http_auth=parse_http_auth(auth) if auth else None,
-            ca_cert=ca_cert,
-            client_cert=client_cert,
-            client_key=client_key,
-            tls_server_name=tls_server_name,
-            skip_verify=skip_verify,
+            tls=settings.tls,
         )
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from reconciler.config.settings import DaemonSettings
+from reconciler.config.groups import DaemonSettings
 from reconciler.config.values import parse_listen_address
 from reconciler.daemon.hooks import DaemonObserver, DaemonState
 from reconciler.deployment import Deployment
@@ -48,7 +48,7 @@ class StatusPage(DaemonObserver):
         self.feed = ChangeFeed()
         self.history = JobHistory(clock=clock)
         self.logs = JobLogBuffer(scrub)
-        self.stream_connected: bool | None = False if settings.event_stream else None
+        self.stream_connected: bool | None = False if settings.process.event_stream else None
         self.last_pass_at: float | None = None
         self.daemon: DaemonState | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -62,7 +62,7 @@ class StatusPage(DaemonObserver):
     def http_app(self, daemon: DaemonState) -> WebApp | None:
         self.daemon = daemon
         self.loop = asyncio.get_running_loop()
-        host, port = parse_listen_address(self.settings.listen)
+        host, port = parse_listen_address(self.settings.process.listen)
         if not self.access.required and host not in ("127.0.0.1", "::1", "localhost"):
             log.warning(
                 "the status page and its JSON API are served without authentication on a "

@@ -14,7 +14,7 @@ import binascii
 import hmac
 from dataclasses import dataclass, field
 
-from reconciler.config.settings import DaemonSettings
+from reconciler.config.groups import DaemonSettings
 from reconciler.errors import ConfigError
 from reconciler.secrets import register_secrets
 
@@ -76,17 +76,17 @@ def _read_secret_file(path: str, what: str) -> str:
 
 def read_access(settings: DaemonSettings) -> Access:
     """The access rule from the settings; reads the secret files; registers the secrets."""
-    token = settings.ui_token
-    if settings.ui_token_file:
-        token = _read_secret_file(settings.ui_token_file, "ui_token")
-    basic_text = settings.ui_basic_auth
-    if settings.ui_basic_auth_file:
-        basic_text = _read_secret_file(settings.ui_basic_auth_file, "ui_basic_auth")
+    token = settings.ui.token
+    if settings.ui.token_file:
+        token = _read_secret_file(settings.ui.token_file, "ui_token")
+    basic_text = settings.ui.basic_auth
+    if settings.ui.basic_auth_file:
+        basic_text = _read_secret_file(settings.ui.basic_auth_file, "ui_basic_auth")
     basic = None
     if basic_text is not None:
         user, sep, password = basic_text.partition(":")
         if not sep or not user or not password:
-            where = settings.ui_basic_auth_file or "ui_basic_auth"
+            where = settings.ui.basic_auth_file or "ui_basic_auth"
             raise ConfigError(f"{where}: expected USER:PASSWORD")
         basic = (user, password)
         register_secrets(password, basic_text)

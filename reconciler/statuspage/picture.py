@@ -169,7 +169,7 @@ class Picture:
         if revision is None or revision.commit in self._commits:
             return
         daemon = self._daemon()
-        root = daemon.snapshot.root if daemon.snapshot is not None else daemon.settings.jobs_dir
+        root = daemon.snapshot.root if daemon.snapshot is not None else daemon.settings.source.jobs_dir
         author, subject, when = "", "", None
         try:
             proc = await asyncio.create_subprocess_exec(

@@ -20,7 +20,7 @@ from reconciler.errors import ConfigError
 
 
 def _resolve(**sources: Any) -> NomadConfig:
-    return NomadConfig(**connection_values(**sources))
+    return NomadConfig.from_values(connection_values(**sources))
 
 
 SECRET = "0b8f8a3c-5c2e-4f7e-9d2a-5ec7e7f0c0de"
@@ -31,7 +31,7 @@ def test_defaults_without_environment() -> None:
     assert config.address == DEFAULT_ADDRESS
     assert config.token is None
     assert config.namespace is None
-    assert config.skip_verify is False
+    assert config.tls.skip_verify is False
 
 
 def test_every_variable_is_read() -> None:
@@ -52,10 +52,10 @@ def test_every_variable_is_read() -> None:
     assert config.address == "https://nomad.example:4646"
     assert config.token == SECRET
     assert (config.namespace, config.region) == ("prod", "eu")
-    assert (config.ca_cert, config.ca_path) == ("/ca.pem", "/cas")
-    assert (config.client_cert, config.client_key) == ("/c.pem", "/k.pem")
-    assert config.tls_server_name == "server.global.nomad"
-    assert config.skip_verify is True
+    assert (config.tls.ca_cert, config.tls.ca_path) == ("/ca.pem", "/cas")
+    assert (config.tls.client_cert, config.tls.client_key) == ("/c.pem", "/k.pem")
+    assert config.tls.server_name == "server.global.nomad"
+    assert config.tls.skip_verify is True
     assert config.http_auth == ("ops", "hunter2")
 
 
@@ -94,7 +94,7 @@ def test_skip_verify_not_accepted_by_go_is_ignored_with_a_warning(
     # err == nil {...}`: a value ParseBool refuses leaves verification on.
     with caplog.at_level(logging.WARNING, logger="reconciler.config"):
         config = NomadConfig.from_env({"NOMAD_SKIP_VERIFY": value})
-    assert config.skip_verify is False
+    assert config.tls.skip_verify is False
     assert f"NOMAD_SKIP_VERIFY={value!r}" in caplog.text
     assert "TLS certificates are verified" in caplog.text
 
@@ -105,7 +105,7 @@ def test_skip_verify_not_accepted_by_go_is_ignored_with_a_warning(
      *((v, False) for v in ("0", "f", "F", "FALSE", "false", "False"))],
 )  # fmt: skip
 def test_skip_verify_parses_like_go(value: str, expected: bool) -> None:
-    assert NomadConfig.from_env({"NOMAD_SKIP_VERIFY": value}).skip_verify is expected
+    assert NomadConfig.from_env({"NOMAD_SKIP_VERIFY": value}).tls.skip_verify is expected
 
 
 def test_empty_address_falls_through_to_the_config_file_then_the_default() -> None:
@@ -128,8 +128,8 @@ def test_precedence_flag_environment_file_default() -> None:
     assert (config.address, config.namespace, config.region) == (
         "http://flag:1", "env-ns", "file-r"
     )
-    assert config.skip_verify is True
-    assert config.tls_server_name is None  # default
+    assert config.tls.skip_verify is True
+    assert config.tls.server_name is None  # default
 
 
 def test_config_file_values_are_checked_and_named() -> None:
@@ -182,6 +182,6 @@ def test_the_nomad_cli_recording_agrees(golden: Path) -> None:
     recorded = json.loads((golden / "config" / "nomad-cli-env.json").read_text())
     for value, outcome in recorded["skip_verify"].items():
         config = NomadConfig.from_env({"NOMAD_SKIP_VERIFY": value})
-        assert config.skip_verify is (outcome == "skipped"), value
+        assert config.tls.skip_verify is (outcome == "skipped"), value
     config = NomadConfig.from_env({"NOMAD_ADDR": ""}, address="")
     assert config.address == recorded["empty_address_dials"]

@@ -8,14 +8,15 @@ from pathlib import Path
 import pytest
 
 from reconciler.config.connection import NomadConfig
+from reconciler.config.http_client import TLSSettings
 from reconciler.errors import ConfigError
 from reconciler.prometheus import PrometheusConfig
 
 
 def test_plain_http_uses_no_tls_options() -> None:
     for settings in (
-        NomadConfig(address="http://nomad:4646", tls_server_name="nomad.internal").http_settings(),
-        PrometheusConfig(url="http://prom:9090", tls_server_name="prom.internal").http_settings(),
+        NomadConfig(address="http://nomad:4646", tls=TLSSettings(server_name="nomad.internal")).http_settings(),
+        PrometheusConfig(url="http://prom:9090", tls=TLSSettings(server_name="prom.internal")).http_settings(),
     ):
         assert settings.tls is None
         assert settings.verify() is True
@@ -24,11 +25,11 @@ def test_plain_http_uses_no_tls_options() -> None:
 
 def test_https_settings_of_both_clients_agree() -> None:
     nomad = NomadConfig(
-        address="https://nomad:4646", tls_server_name="server.global.nomad", skip_verify=True,
+        address="https://nomad:4646", tls=TLSSettings(server_name="server.global.nomad", skip_verify=True),
         http_auth=("ops", "pw"), timeout=7.0,
     ).http_settings()  # fmt: skip
     prometheus = PrometheusConfig(
-        url="https://ops:pw@prom:9090/", tls_server_name="server.global.nomad", skip_verify=True,
+        url="https://ops:pw@prom:9090/", tls=TLSSettings(server_name="server.global.nomad", skip_verify=True),
         timeout=7.0,
     ).http_settings()  # fmt: skip
     for settings in (nomad, prometheus):
@@ -50,9 +51,9 @@ def test_unix_socket_reaches_the_nomad_settings() -> None:
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
-        (lambda ca: NomadConfig(address="https://n:4646", ca_cert=ca).http_settings(),
+        (lambda ca: NomadConfig(address="https://n:4646", tls=TLSSettings(ca_cert=ca)).http_settings(),
          r"NOMAD_CACERT/NOMAD_CAPATH .*missing\.pem: cannot load CA"),
-        (lambda ca: PrometheusConfig(url="https://p:9090", ca_cert=ca).http_settings(),
+        (lambda ca: PrometheusConfig(url="https://p:9090", tls=TLSSettings(ca_cert=ca)).http_settings(),
          r"Prometheus CA certificate .*missing\.pem: cannot load"),
     ],
 )  # fmt: skip

@@ -77,14 +77,14 @@ def test_cli_flags_beat_environment_and_map_onto_nomad_config(tmp_path) -> None:
     flags = flags_from_args(args)
     env = {"NOMAD_ADDR": "http://env:4646", "NOMAD_NAMESPACE": "team", "NOMAD_TOKEN": "t" * 36}
     settings = load_settings(flags, env)
-    assert settings.jobs_dir == "jobs"
-    assert settings.self_heal is False and settings.promote_after == 90.0
-    assert settings.resync_interval == 600.0
-    assert settings.variables == ("a=1", "b=2")
+    assert settings.source.jobs_dir == "jobs"
+    assert settings.policy.self_heal is False and settings.policy.promote_after == 90.0
+    assert settings.timing.resync_interval == 600.0
+    assert settings.source.variables == ("a=1", "b=2")
     config_ = nomad_config(settings)
     assert config_.address == "http://flag:4646"
     assert config_.namespace == "team" and config_.region == "file-region"
-    assert config_.skip_verify is True and config_.token == "t" * 36
+    assert config_.tls.skip_verify is True and config_.token == "t" * 36
     policy = sync_policy(settings)
     assert policy.promote is False and policy.wait is False and policy.supersede_active is True
     # The engine holds specs whose own deployment failed, on every pass (no workaround).

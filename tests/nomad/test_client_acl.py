@@ -14,6 +14,7 @@ import pytest
 import trustme
 
 from reconciler.config.connection import NomadConfig
+from reconciler.config.http_client import TLSSettings
 from reconciler.errors import NomadPermissionDeniedError
 from reconciler.nomad.client import NomadClient
 from reconciler.nomad.retry import RetryPolicy
@@ -100,11 +101,9 @@ async def test_fake_over_mutual_tls(pki: tuple[trustme.CA, str], tmp_path: Path)
     with FakeNomad(ssl_context=server) as fake:
         config = NomadConfig(
             address=fake.address,
-            ca_cert=ca_file,
-            client_cert=str(cert),
-            client_key=str(key),
-            tls_server_name="server.global.nomad",
-        )
+            tls=TLSSettings(ca_cert=ca_file, client_cert=str(cert), client_key=str(key),
+                            server_name="server.global.nomad"),
+        )  # fmt: skip
         async with NomadClient(config) as client:
             await client.register_job(sleeper_job("tls-web"))
             assert (await client.read_job("tls-web"))["ID"] == "tls-web"

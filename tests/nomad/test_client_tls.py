@@ -16,6 +16,7 @@ import pytest
 import trustme
 
 from reconciler.config.connection import NomadConfig
+from reconciler.config.http_client import TLSSettings
 from reconciler.errors import ConfigError, NomadUnavailableError
 from reconciler.nomad.client import NomadClient
 from reconciler.nomad.retry import RetryPolicy
@@ -87,10 +88,10 @@ async def test_skip_verify_accepts_an_unknown_ca(tls_server: str) -> None:
 async def test_tls_server_name_verifies_a_certificate_without_the_ip(pki: Pki) -> None:
     # Like Nomad's own certificates: issued for server.<region>.nomad, reached by IP.
     with recording_server(ssl_context=server_context(pki, SERVER_NAME)) as (address, _):
-        named = NomadConfig(address=address, ca_cert=pki.ca_file, tls_server_name=SERVER_NAME)
+        named = NomadConfig(address=address, tls=TLSSettings(ca_cert=pki.ca_file, server_name=SERVER_NAME))
         assert await version_via(named) == (1, 0, 18)
         with pytest.raises(NomadUnavailableError, match="CERTIFICATE_VERIFY_FAILED"):
-            await version_via(NomadConfig(address=address, ca_cert=pki.ca_file))
+            await version_via(NomadConfig(address=address, tls=TLSSettings(ca_cert=pki.ca_file)))
 
 
 async def test_mutual_tls(pki: Pki) -> None:
@@ -104,13 +105,13 @@ async def test_mutual_tls(pki: Pki) -> None:
         }
         assert await version_via(NomadConfig.from_env(env)) == (1, 0, 18)
         with pytest.raises(NomadUnavailableError):
-            await version_via(NomadConfig(address=address, ca_cert=pki.ca_file))
+            await version_via(NomadConfig(address=address, tls=TLSSettings(ca_cert=pki.ca_file)))
 
 
 def test_unreadable_ca_file_is_a_config_error_naming_it(tmp_path: Path) -> None:
     missing = str(tmp_path / "nope.pem")
     with pytest.raises(ConfigError, match=r"nope\.pem"):
-        NomadClient(NomadConfig(address="https://127.0.0.1:1", ca_cert=missing))
+        NomadClient(NomadConfig(address="https://127.0.0.1:1", tls=TLSSettings(ca_cert=missing)))
 
 
 def test_bad_client_key_is_a_config_error_naming_it(pki: Pki, tmp_path: Path) -> None:
@@ -118,9 +119,7 @@ def test_bad_client_key_is_a_config_error_naming_it(pki: Pki, tmp_path: Path) ->
     bad_key.write_text("not a key")
     config = NomadConfig(
         address="https://127.0.0.1:1",
-        ca_cert=pki.ca_file,
-        client_cert=pki.client_cert,
-        client_key=str(bad_key),
+        tls=TLSSettings(ca_cert=pki.ca_file, client_cert=pki.client_cert, client_key=str(bad_key)),
     )
     with pytest.raises(ConfigError, match=r"bad-key\.pem"):
         NomadClient(config)

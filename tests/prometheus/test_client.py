@@ -20,6 +20,7 @@ from urllib.parse import parse_qs
 import pytest
 import trustme
 
+from reconciler.config.http_client import TLSSettings
 from reconciler.errors import ConfigError, PrometheusQueryError, PrometheusUnavailableError
 from reconciler.prometheus import PrometheusClient, PrometheusConfig, RequestRecord
 from reconciler.secrets import scrub
@@ -178,13 +179,13 @@ async def test_tls_with_a_ca_and_a_server_name(tmp_path: Path) -> None:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("prometheus.internal").configure_cert(context)
     with stub_server(context) as (url, _stub):
-        named = PrometheusConfig(url=url, ca_cert=str(ca_file), tls_server_name="prometheus.internal")
+        named = PrometheusConfig(url=url, tls=TLSSettings(ca_cert=str(ca_file), server_name="prometheus.internal"))
         async with PrometheusClient(named) as client:
             assert len(await client.query("up")) == 2
-        async with PrometheusClient(PrometheusConfig(url=url, ca_cert=str(ca_file))) as client:
+        async with PrometheusClient(PrometheusConfig(url=url, tls=TLSSettings(ca_cert=str(ca_file)))) as client:
             with pytest.raises(PrometheusUnavailableError, match=r"CERTIFICATE_VERIFY_FAILED|match"):
                 await client.query("up")
-        async with PrometheusClient(PrometheusConfig(url=url, skip_verify=True)) as client:
+        async with PrometheusClient(PrometheusConfig(url=url, tls=TLSSettings(skip_verify=True))) as client:
             assert len(await client.query("up")) == 2
 
 
@@ -194,7 +195,7 @@ async def test_tls_with_a_ca_and_a_server_name(tmp_path: Path) -> None:
         ({"url": "ftp://x"}, "expected http://host:port"),
         ({"url": "http://x:port"}, "invalid port"),
         ({"url": "http://x", "token": "t" * 8, "token_file": "/f"}, "either a Prometheus bearer token"),
-        ({"url": "http://x", "client_cert": "/c"}, "certificate and key must be set together"),
+        ({"url": "http://x", "tls": TLSSettings(client_cert="/c")}, "certificate and key must be set together"),
     ],
 )
 def test_bad_settings_are_config_errors(kwargs: dict[str, Any], message: str) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.config.settings import DaemonSettings
+from reconciler.config.groups import DaemonSettings, UiSettings
 from reconciler.errors import ConfigError
 from reconciler.nomad.objects import parse_deployment
 from reconciler.secrets import scrub
@@ -145,8 +145,8 @@ def test_read_access_from_files_registers_the_secrets(tmp_path: Path) -> None:
     token_file.write_text("file-token-abcdef\n")
     auth_file = tmp_path / "auth"
     auth_file.write_text("ops:basic-pass-123456\n")
-    access = read_access(DaemonSettings(ui_token_file=str(token_file),
-                                        ui_basic_auth_file=str(auth_file)))  # fmt: skip
+    access = read_access(DaemonSettings(ui=UiSettings(token_file=str(token_file),
+                                                   basic_auth_file=str(auth_file))))  # fmt: skip
     assert access.token == "file-token-abcdef"
     assert access.basic == ("ops", "basic-pass-123456")
     assert "file-token-abcdef" not in scrub("token file-token-abcdef")
@@ -156,15 +156,15 @@ def test_read_access_from_files_registers_the_secrets(tmp_path: Path) -> None:
 
 def test_read_access_errors_name_the_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"ui_token file .*missing: cannot read it"):
-        read_access(DaemonSettings(ui_token_file=str(tmp_path / "missing")))
+        read_access(DaemonSettings(ui=UiSettings(token_file=str(tmp_path / "missing"))))
     bad = tmp_path / "auth"
     bad.write_text("no-colon-here")
     with pytest.raises(ConfigError, match=rf"{bad}: expected USER:PASSWORD"):
-        read_access(DaemonSettings(ui_basic_auth_file=str(bad)))
+        read_access(DaemonSettings(ui=UiSettings(basic_auth_file=str(bad))))
     empty = tmp_path / "empty"
     empty.write_text("\n")
     with pytest.raises(ConfigError, match="it is empty"):
-        read_access(DaemonSettings(ui_token_file=str(empty)))
+        read_access(DaemonSettings(ui=UiSettings(token_file=str(empty))))
 
 
 def test_pages_are_woken_only_when_what_they_show_moved() -> None:
