@@ -87,11 +87,12 @@ def parse_setting(path: str, value: object, *, name: str) -> Any:
     return PARSERS[KINDS[path]](value, name)
 
 
-def _given(values: Mapping[str, Any], *, source: str) -> dict[str, Any]:
+def _given(values: Mapping[str, Any], *, source: str, as_flags: bool = False) -> dict[str, Any]:
     """The settings ``values`` give, by path, parsed (``None``: not given; ``nomad`` left out).
 
     A key is a flag's name (the top-level form) or a group's table of its field
-    names; the same setting written both ways is an error naming both.
+    names; the same setting written both ways is an error naming both.  Errors
+    name ``source`` and the key, or (``as_flags``) the flag: ``--max-prune``.
     """
     written: dict[str, str] = {}  # path → the key it was written as
     given: dict[str, Any] = {}
@@ -101,7 +102,8 @@ def _given(values: Mapping[str, Any], *, source: str) -> dict[str, Any]:
             raise ConfigError(f"{source}: {written[path]} and {key} are the same setting "
                               f"({path}); set it once")  # fmt: skip
         written[path] = key
-        given[path] = parse_setting(path, value, name=f"{source}: {key}")
+        name = "--" + key.replace("_", "-") if as_flags else f"{source}: {key}"
+        given[path] = parse_setting(path, value, name=name)
 
     def table(prefix: str, values: Mapping[str, Any]) -> None:
         for name, value in values.items():
@@ -138,12 +140,12 @@ def _build(cls: Callable[..., Any], given: Mapping[str, Any]) -> Any:
     return cls(**kwargs)
 
 
-def resolve_group(group: str, values: Mapping[str, Any], *, source: str = "command line") -> Any:
-    """One group from flat keys (``None``: not given), parsed as the daemon parses them.
+def resolve_group(group: str, values: Mapping[str, Any]) -> Any:
+    """One group from flags (``None``: not given), parsed as the daemon parses them.
 
     The one-shot commands build their ``source`` and ``policy`` groups with it.
     """
-    given = _given({k: v for k, v in values.items() if v is not None}, source=source)
+    given = _given({k: v for k, v in values.items() if v is not None}, source="command line", as_flags=True)
     return _build(GROUPS[group], {p.split(".", 1)[1]: v for p, v in given.items()})
 
 

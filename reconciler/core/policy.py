@@ -1,8 +1,8 @@
 """What the user allows a pass to do (``SyncPolicy``), built in one place for every command.
 
-``command_policy`` maps the one-shot commands' flags onto it, ``daemon_policy``
-the daemon's settings; both from the ``policy`` group (``config/groups.py``); the planner (``core/plan.py``)
-and the applier read nothing else.
+Both builders start from the settings' ``policy`` group (``config/groups.py``):
+``command_policy`` adds the one-shot commands' own flags, ``daemon_policy`` the
+daemon's rules.  The planner (``core/plan.py``) and the applier read nothing else.
 """
 
 from __future__ import annotations

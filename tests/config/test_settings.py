@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -248,7 +249,21 @@ def test_reload_works_by_field_path(tmp_path: Path) -> None:
 def test_one_shot_commands_parse_their_groups_as_the_daemon() -> None:
     policy = resolve_group("policy", {"prune": True, "max_prune": "0.25", "max_concurrent_deployments": None})
     assert (policy.prune, policy.max_prune, policy.max_concurrent_deployments) == (True, 0.25, 0)
-    with pytest.raises(ConfigError, match=r"command line: max_prune: expected a fraction between 0 and 1"):
+    with pytest.raises(ConfigError, match=r"--max-prune: expected a fraction between 0 and 1"):
         resolve_group("policy", {"max_prune": "1.5"})
     source = resolve_group("source", {"jobs_dir": "jobs", "max_file_size": "1KiB", "variables": ["a=1"]})
     assert (source.jobs_dir, source.max_file_size, source.variables) == ("jobs", 1024, ("a=1",))
+
+
+def test_the_documented_config_files_load(tmp_path: Path) -> None:
+    """Every TOML example of the README and docs/configuration.md is a valid config file."""
+    root = Path(__file__).resolve().parents[2]
+    blocks = [block for doc in ("README.md", "docs/configuration.md")
+              for block in re.findall(r"```toml\n(.*?)```", (root / doc).read_text(), flags=re.DOTALL)]  # fmt: skip
+    assert len(blocks) >= 2
+    for block in blocks:
+        cfg = tmp_path / "daemon.toml"
+        cfg.write_text(block)
+        settings = load_settings({"config_file": str(cfg)}, {})
+        assert settings.nomad.token_file == "/run/secrets/nomad-token"
+        assert settings.timing.resync_interval == 300.0 and settings.policy.promote_after == 120.0
