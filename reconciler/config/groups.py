@@ -125,10 +125,15 @@ class UiSettings:
     """
 
     enabled: bool = setting(True, "bool", key="ui")
+    """Serve the page (``/``) and its API (``/api/v1/...``); flag ``--ui``/``--no-ui``."""
     token: str | None = setting(None, "secret", key="ui_token", secret=True)
+    """Require ``Authorization: Bearer <token>``."""
     token_file: str | None = setting(None, "path", key="ui_token_file")
+    """As ``token``, the file's content (read at start); not with ``token``."""
     basic_auth: str | None = setting(None, "user_password", key="ui_basic_auth", secret=True)
+    """Require HTTP basic auth, ``user:password``."""
     basic_auth_file: str | None = setting(None, "path", key="ui_basic_auth_file")
+    """As ``basic_auth``, the file's content (read at start); not with ``basic_auth``."""
 
 
 @dataclass(frozen=True)

@@ -253,12 +253,14 @@ def load_analysis(flags: Mapping[str, Any], env: Mapping[str, str]) -> AnalysisS
 
     For ``sync --wait``, ``status`` and ``lint``: the same file reaches the same Prometheus.
     """
+    def analysis(values: Mapping[str, Any]) -> dict[str, Any]:  # the rest is the daemon's
+        return {k: v for k, v in values.items()
+                if k == "analysis" or KEYS.get(k, "").startswith("analysis.")}  # fmt: skip
+
     config_path = config_file_path(flags, env)
     file_values = read_config_file(config_path) if config_path else {}
-    given = {p: v for p, v in _given(file_values, source=config_path or "config file").items()
-             if p.startswith("analysis.")}  # fmt: skip
-    given.update(_given({k: v for k, v in flags.items() if k in KEYS and KEYS[k].startswith("analysis.")},
-                        source="command line"))  # fmt: skip
+    given = _given(analysis(file_values), source=config_path or "config file")
+    given.update(_given(analysis(flags), source="command line"))
     return _build(AnalysisSettings, {p.split(".", 1)[1]: v for p, v in given.items()})  # type: ignore[no-any-return]
 
 
@@ -289,10 +291,12 @@ def reloaded(old: DaemonSettings, new: DaemonSettings) -> tuple[DaemonSettings, 
     restart may change them; and ``reload_changes``.  The connection is one value (its
     token and token file exclude each other): any change to it keeps the old one whole."""
     applied, restart = reload_changes(old, new)
-    settings = new
+    settings, running = new, setting_values(old)
     for path in restart:
-        path = "nomad" if path.startswith("nomad.") else path
-        settings = _replace_at(settings, path, setting_values(old)[path] if path != "nomad" else old.nomad)
+        if path.startswith("nomad."):
+            settings = dataclasses.replace(settings, nomad=old.nomad)
+        else:
+            settings = _replace_at(settings, path, running[path])
     return settings, applied, restart
 
 

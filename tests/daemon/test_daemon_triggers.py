@@ -119,8 +119,8 @@ def test_sighup_reloads_the_config_file(fake, repo, tmp_path, start_daemon) -> N
     config.write_text("self_heal = false\nevent_stream = false\n")
     daemon.signal(signal.SIGHUP)
     reloaded = daemon.wait_log("configuration reloaded")
-    assert reloaded["applied"] == ["self_heal"]
-    assert reloaded["needs_restart"] == ["event_stream"]
+    assert reloaded["applied"] == ["policy.self_heal"]
+    assert reloaded["needs_restart"] == ["process.event_stream"]
     before = registers(fake.request_log)
     job = fake.read_job("web")
     assert job is not None
