@@ -116,7 +116,7 @@ class DaemonBase:
         self.flags = dict(flags or {})
         self.metrics = metrics or ReconcilerMetrics()
         self.secret_filter = secret_filter
-        self.memory = JobMemory()  # per job: indexes, rollouts, holds, timers; one forget
+        self.memory = JobMemory()  # one record per job: indexes, rollouts, holds, timers
         self.clock = time.time  # the engine's clock: its plan reads the soak clock too
         self.gate = ParseErrorGate(settle=settings.timing.settle)
         self.snapshot: Snapshot | None = None
@@ -237,34 +237,36 @@ class DaemonBase:
             self._nomad_error = str(exc)
 
     def _cancel_rollout_check(self, key: JobKey) -> None:
-        timer = self.memory.rollout_timers.pop(key, None)
-        if timer is not None:
-            timer.cancel()
+        record = self.memory.get(key)
+        if record is not None and record.rollout_timer is not None:
+            record.rollout_timer.cancel()
+            record.rollout_timer = None
 
     def _schedule_rollout_check(self, key: JobKey, delay: float) -> None:
         self._cancel_rollout_check(key)
+        record = self.memory.get_or_create(key)
 
         def fire() -> None:
-            self.memory.rollout_timers.pop(key, None)
+            record.rollout_timer = None
             self._submit([key], Reason.ROLLOUT)
 
-        self.memory.rollout_timers[key] = asyncio.get_running_loop().call_later(max(delay, 0.0), fire)
+        record.rollout_timer = asyncio.get_running_loop().call_later(max(delay, 0.0), fire)
 
     def _heal_after_deployment(self, key: JobKey) -> None:
         """Re-check a job whose healing waits for a running deployment, until it ends.
 
         Deployment events wake it at once; the timer covers blocking-query mode.
         """
-        old = self.memory.heal_timers.pop(key, None)
-        if old is not None:
-            old.cancel()
+        record = self.memory.get_or_create(key)
+        if record.heal_timer is not None:
+            record.heal_timer.cancel()
 
         def fire() -> None:
-            self.memory.heal_timers.pop(key, None)
+            record.heal_timer = None
             self._submit([key], Reason.NOMAD)
 
         delay = max(self.settings.timing.rollout_poll, 1.0)
-        self.memory.heal_timers[key] = asyncio.get_running_loop().call_later(delay, fire)
+        record.heal_timer = asyncio.get_running_loop().call_later(delay, fire)
 
     def _loaded(self) -> Snapshot:
         """The checkout as last loaded (a snapshot is never unloaded once there)."""
@@ -288,37 +290,39 @@ class DaemonBase:
 
     def _defer(self, keys: set[JobKey], parked: Mapping[JobKey, tuple[str, str]]) -> set[JobKey]:
         """File changes among ``keys`` that must wait for a lower wave or the deployment cap."""
-        changed = {k: self._wave_of(k) for k in keys if k in self.memory.pending_files}
+        pending = self.memory.pending_files()
+        changed = {k: self._wave_of(k) for k in keys if k in pending}
         if not changed:
             return set()
         deploying = {k for k in changed
                      if k in self._declared and expects_deployment(self._declared[k].canonical)}
         deferrals = defer_changes(
             changed, deploying=deploying,
-            rolling={k: t.wave for k, t in self.memory.tracking.items()},
+            rolling={k: t.wave for k, t in self.memory.tracking().items()},
             held={k: self._wave_of(k) for k, (state, _r) in parked.items() if state == "held"},
             cap=self.settings.policy.max_concurrent_deployments,
         )  # fmt: skip
         for key, deferral in deferrals.items():
-            if self.memory.deferred.get(key) != deferral:
+            record = self.memory.get_or_create(key)
+            if record.deferral != deferral:
                 log.info("change deferred", extra=job_fields(
                     key, reason=deferral.reason, detail=deferral.detail))
-            self.memory.deferred[key] = deferral
+            record.deferral = deferral
             self.metrics.set_job_state(key, "held", held_reason=deferral.reason)
         return set(deferrals)
 
     def _release_deferred_after(self, outcomes: Iterable[JobOutcome]) -> None:
         """A registration went through (a lower wave may be done): retry deferred changes."""
-        if self.memory.deferred and any(
-            o.result in (SyncResult.CREATED, SyncResult.UPDATED) and o.key not in self.memory.tracking
+        tracking = self.memory.tracking()
+        if self.memory.deferred() and any(
+            o.result in (SyncResult.CREATED, SyncResult.UPDATED) and o.key not in tracking
             for o in outcomes
         ):
             self._release_deferred()
 
     def _release_deferred(self) -> None:
-        if self.memory.deferred:
-            keys = list(self.memory.deferred)
-            self.memory.deferred.clear()
+        keys = self.memory.take_deferred()
+        if keys:
             self._submit(keys, Reason.FILE)
 
     def _forget(self, key: JobKey) -> None:

@@ -101,8 +101,9 @@ class Checkout(DaemonBase):
             previous = self.snapshot
             self.snapshot = snapshot
             self._declared = snapshot.by_key()
-            for key in [k for k in self.memory.absent_since if k in self._declared]:
-                del self.memory.absent_since[key]  # its file came back: never prune it for that
+            for key, record in self.memory.items():
+                if key in self._declared:
+                    record.absent_since = None  # its file came back: never prune it for that
         self._observe_revision(snapshot.revision)
         self._report_load_errors(snapshot)
         if initial or previous is None:
@@ -114,10 +115,12 @@ class Checkout(DaemonBase):
         removed = {k for k, job in old.items() if k not in new and job.path not in failing}
         due = changed | removed
         for key in due:
-            self.memory.pending_files.add(key)
+            record = self.memory.get_or_create(key)
+            record.pending_file = True
             job = new.get(key) or old[key]
             # Latency counts from the first file event, not from this (debounced) pass.
-            self.memory.changed_at.setdefault(key, self._first_event_at(job.path, default=started))
+            if record.changed_at is None:
+                record.changed_at = self._first_event_at(job.path, default=started)
         for path, at in covered.items():
             if self._event_at.get(path) == at:
                 del self._event_at[path]

@@ -27,20 +27,23 @@ class NomadEvents(Triggers):
         """Jobs we declare, own (stamped) or have registered: others are never touched."""
         declared = key in self._declared
         owned = job is not None and read_ownership(job.meta) is not None
-        return declared or owned or key in self.memory.known_index
+        return declared or owned or self.memory.known_index(key) is not None
 
     def known_index(self, key: JobKey) -> int | None:
-        return self.memory.known_index.get(key)
+        return self.memory.known_index(key)
 
     def on_job_changed(self, change: JobChange) -> None:
-        self.memory.drift_at.setdefault(change.key, change.changed_at)
+        record = self.memory.get_or_create(change.key)
+        if record.drift_at is None:
+            record.drift_at = change.changed_at
         self._submit([change.key], Reason.NOMAD)
 
     def on_deployment(self, change: DeploymentChange) -> None:
         # The payload is the whole deployment: the rollout check uses it, no request.
-        self.memory.deployment_events[change.key] = change.deployment
+        record = self.memory.get_or_create(change.key)
+        record.deployment_event = change.deployment
         self._submit([change.key], Reason.ROLLOUT)
-        if change.key in self.memory.heal_timers:
+        if record.heal_timer is not None:
             self._submit([change.key], Reason.NOMAD)  # healing waits for this deployment
 
     def on_connection(self, connected: bool, *, reconnect: bool) -> None:
@@ -48,7 +51,7 @@ class NomadEvents(Triggers):
         self.metrics.set_event_stream_connected(connected)
         self.observer.stream_changed(connected)
         if not connected:
-            self.memory.deployment_events.clear()  # may miss updates from now on
+            self.memory.drop_deployment_events()  # may miss updates from now on
             if self._stop.is_set():
                 return  # we closed it ourselves: shutting down is not an outage
             self._set_nomad_error(NomadUnavailableError("event stream disconnected"))
@@ -62,7 +65,7 @@ class NomadEvents(Triggers):
         # Nomad restarted without its state: the JobModifyIndexes we know are from a
         # history that is gone, and would filter out every new event as "not news".
         log.warning("Nomad's state was reset (its index went backwards); full resync")
-        self.memory.known_index.clear()
+        self.memory.forget_indexes()
         # The engine's per-index memory too: a new job may get an index an old one had.
         self.engine.memory.jobs.clear()
         self.engine.memory.submitted.clear()

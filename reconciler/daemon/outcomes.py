@@ -62,7 +62,8 @@ class Outcomes(Prunes):
                     held_reason=held_reason_of(out) if state == "held" else None,
                     error_cause=out.error.cause.value if out.error is not None else None,
                 )
-            drift_at = self.memory.drift_at.pop(key, None)
+            record = self.memory.get_or_create(key)
+            drift_at, record.drift_at = record.drift_at, None
             drifted = out.action.drift.state in (
                 DriftState.MODIFIED, DriftState.MISSING, DriftState.ORPHANED)
             # Only out-of-band drift counts: an event for our own in-flight write (its
@@ -70,7 +71,7 @@ class Outcomes(Prunes):
             # and neither is creating a job this process never saw in sync (start-up,
             # or an event replayed from before it started): nothing drifted from a
             # state it knew.
-            seen_in_sync = key in self.memory.known_index
+            seen_in_sync = record.known_index is not None
             if drift_at is not None and drifted and key in drift_keys and seen_in_sync:
                 self.metrics.observe_drift_detected(max(time.time() - drift_at, 0.0))
             if out.result in (SyncResult.CREATED, SyncResult.UPDATED):
@@ -79,13 +80,13 @@ class Outcomes(Prunes):
                 op = "purge" if out.action.purge else "stop"
                 self.metrics.observe_sync_operation(op, "success")
                 log.info("pruned", extra=job_fields(key, operation=op))
-                self.memory.pending_files.discard(key)
+                record.pending_file = False
                 self._pruned_at.append(time.time())  # counts against --max-prune for a window
-                self.memory.absent_since.pop(key, None)
+                record.absent_since = None
             elif out.result is SyncResult.FAILED:
                 results[key] = self._failed(key, out)
             elif out.action.unhealed:
-                self.memory.known_index.pop(key, None)
+                record.known_index = None
                 log.warning("drift (not healed: --no-self-heal)", extra=job_fields(
                     key, state=out.action.drift.state.value, change=out.action.reason))
             elif out.result is SyncResult.HELD:
@@ -93,7 +94,8 @@ class Outcomes(Prunes):
                 log.info("held", extra=job_fields(key, reason=out.message or out.action.reason))
                 if out.action.desired is None and out.action.hold_reason is HoldReason.GUARD:
                     # An orphan a prune guard holds: its grace period runs from now.
-                    self.memory.absent_since.setdefault(key, time.time())
+                    if record.absent_since is None:
+                        record.absent_since = time.time()
                     prune_held = True
                 elif out.action.hold_reason is HoldReason.ACTIVE_DEPLOYMENT:
                     self._heal_after_deployment(key)
@@ -103,10 +105,10 @@ class Outcomes(Prunes):
                 live = out.action.live
                 self._report_orphan(out)
                 if out.action.drift.state is DriftState.IN_SYNC and live is not None:
-                    self.memory.known_index[key] = live.job_modify_index
+                    record.known_index = live.job_modify_index
                     if self._is_current(out):
-                        self.memory.pending_files.discard(key)
-                        self.memory.changed_at.pop(key, None)
+                        record.pending_file = False
+                        record.changed_at = None
                 if out.action.kind is ActionKind.PROMOTE or (
                     live is not None and live.active_deployment is not None
                 ):
@@ -134,22 +136,23 @@ class Outcomes(Prunes):
         self.metrics.observe_sync_operation(op, "success")
         accepted = out.accepted_at or now
         latency = None
+        record = self.memory.get_or_create(key)
         if self._is_current(out):
             # The registered spec is the file's current one: the change has landed.
-            changed_at = self.memory.changed_at.pop(key, None)
-            if changed_at is not None and key in self.memory.pending_files:
+            changed_at, record.changed_at = record.changed_at, None
+            if changed_at is not None and record.pending_file:
                 latency = max(accepted - changed_at, 0.0)
                 self.metrics.observe_change_registered(latency)
-            self.memory.pending_files.discard(key)
+            record.pending_file = False
         if out.job_modify_index:
-            self.memory.known_index[key] = out.job_modify_index
+            record.known_index = out.job_modify_index
         desired = out.action.desired
         log.info("registered", extra=job_fields(
             key, operation=op, file=desired.path if desired else None,
             job_modify_index=out.job_modify_index, change=out.action.reason[:200],
             latency_s=round(latency, 3) if latency is not None else None))
         if desired is not None and expects_deployment(desired.canonical):
-            self.memory.tracking[key] = Tracking(
+            record.tracking = Tracking(
                 job_modify_index=out.job_modify_index or 0, digest=desired.digest,
                 registered_at=now, revision=self.revision.commit if self.revision else None,
                 wave=self._wave_of(key),
@@ -211,20 +214,20 @@ class Outcomes(Prunes):
 
     def _reject(self, key: JobKey, digest: str, message: str) -> float:
         """Park a spec Nomad refused for the file's sake; returns the delay before the slow retry."""
-        previous = self.memory.rejected.get(key)
+        record = self.memory.get_or_create(key)
+        previous = record.rejection
         attempts = (
             previous.attempts + 1 if previous is not None and previous.digest == digest else 1
         )
-        self.memory.drop_rejection(key)
+        record.drop_rejection()
         delays = self.settings.retry.rejected_backoffs or (3600.0,)
         delay = delays[min(attempts, len(delays)) - 1]
 
         def retry() -> None:
-            rejected = self.memory.rejected.get(key)
-            if rejected is not None:
-                rejected.timer = None
+            if record.rejection is not None:
+                record.rejection.timer = None
             self._submit([key], Reason.RESYNC)
 
         timer = asyncio.get_running_loop().call_later(delay, retry)
-        self.memory.rejected[key] = Rejection(digest, message, attempts, time.monotonic() + delay, timer)
+        record.rejection = Rejection(digest, message, attempts, time.monotonic() + delay, timer)
         return delay

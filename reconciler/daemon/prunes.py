@@ -26,14 +26,14 @@ class Prunes(Checkout):
         """The memory the prune guards decide from (``reconciler.core.prune``)."""
         cutoff = time.time() - self.settings.policy.prune_window
         self._pruned_at = [at for at in self._pruned_at if at > cutoff]
-        return PruneHistory(absent_since=dict(self.memory.absent_since), pruned_at=tuple(self._pruned_at))
+        return PruneHistory(absent_since=self.memory.absent_since(), pruned_at=tuple(self._pruned_at))
 
     def _schedule_prune_recheck(self, snapshot: Snapshot) -> None:
         """Look again when a prune guard may let go: the checkout settled (re-read it
         each second), a grace period ends, or a prune leaves the window."""
         now = time.time()
         s = self.settings
-        due = [at + s.policy.prune_grace - now for at in self.memory.absent_since.values()]
+        due = [at + s.policy.prune_grace - now for at in self.memory.absent_since().values()]
         due += [at + s.policy.prune_window - now for at in self._pruned_at]
         if snapshot.revision is not None and snapshot.revision.busy:
             due.append(1.0)
@@ -67,11 +67,14 @@ class Prunes(Checkout):
             out.action.drift.state is DriftState.ORPHANED and live is not None and not live.stop
         )
         if not orphan:
-            self.memory.reported_orphans.discard(key)
+            record = self.memory.get(key)
+            if record is not None:
+                record.orphan_reported = False
             return
-        if key in self.memory.reported_orphans:
+        record = self.memory.get_or_create(key)
+        if record.orphan_reported:
             return
-        self.memory.reported_orphans.add(key)
+        record.orphan_reported = True
         ownership = read_ownership(live.meta if live else None)
         source = ownership.source if ownership else "?"
         log.warning(

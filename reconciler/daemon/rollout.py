@@ -5,7 +5,8 @@ Responsible for following every deployment the daemon starts to its end
 superseded) and for holding a spec whose rollout failed.  It remembers, per
 job, only what Nomad cannot tell it: when all canaries were first seen healthy
 (the soak clock), the canary analysis' verdict, whether the daemon promoted the
-deployment, and which digest failed.  It never calls Nomad.
+deployment, and which digest failed: a ``RolloutMemory`` per job, kept in the
+daemon's one record per job (``memory.JobRecord``).  It never calls Nomad.
 
 The promotion policy itself is ``reconciler.core.promotion``: the tracker asks
 it when a deployment may be promoted, and hands the same facts
@@ -15,7 +16,9 @@ it when a deployment may be promoted, and hands the same facts
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from reconciler.core.promotion import (
     NO_ANALYSIS,
@@ -28,8 +31,8 @@ from reconciler.core.promotion import (
 from reconciler.deployment import Deployment, DeploymentStatus
 from reconciler.model import JobKey
 
-__all__ = ["RolloutPhase", "RolloutTracker", "RolloutUpdate", "classify_deployment",
-           "promotion_soak"]
+__all__ = ["FollowedDeployment", "RolloutMemory", "RolloutPhase", "RolloutStore",
+           "RolloutTracker", "RolloutUpdate", "classify_deployment", "promotion_soak"]
 
 
 class RolloutPhase(enum.StrEnum):
@@ -84,7 +87,9 @@ class RolloutUpdate:
 
 
 @dataclass
-class _Tracked:
+class FollowedDeployment:
+    """The job's latest deployment as the tracker last saw it."""
+
     deployment_id: str
     phase: RolloutPhase
     healthy_since: float | None = None
@@ -99,11 +104,49 @@ class _Tracked:
 
 
 @dataclass
-class RolloutTracker:
-    """Per-job memory of the latest deployment, the soak clock and failed-digest holds."""
+class RolloutMemory:
+    """One job's rollout memory: the deployment followed, and a failed digest held."""
 
-    _tracked: dict[JobKey, _Tracked] = field(default_factory=dict)
-    _held: dict[JobKey, tuple[str, str]] = field(default_factory=dict)  # digest, reason
+    followed: FollowedDeployment | None = None
+    failed: tuple[str, str] | None = None  # digest, reason
+
+
+class RolloutStore(Protocol):
+    """Where the per-job rollout memory lives (the daemon: its ``JobMemory`` records)."""
+
+    def rollout_of(self, key: JobKey) -> RolloutMemory:
+        """The job's rollout memory, created when missing."""
+        ...
+
+    def find_rollout(self, key: JobKey) -> RolloutMemory | None: ...
+
+    def all_rollouts(self) -> Iterator[tuple[JobKey, RolloutMemory]]: ...
+
+
+@dataclass
+class _OwnStore:
+    """A tracker's own store, when it is used alone (tests, one-shot callers)."""
+
+    rollouts: dict[JobKey, RolloutMemory] = field(default_factory=dict)
+
+    def rollout_of(self, key: JobKey) -> RolloutMemory:
+        return self.rollouts.setdefault(key, RolloutMemory())
+
+    def find_rollout(self, key: JobKey) -> RolloutMemory | None:
+        return self.rollouts.get(key)
+
+    def all_rollouts(self) -> Iterator[tuple[JobKey, RolloutMemory]]:
+        return iter(self.rollouts.items())
+
+
+class RolloutTracker:
+    """The rules over each job's latest deployment, the soak clock and failed-digest holds.
+
+    It keeps nothing itself: the memory is each job's ``RolloutMemory`` in ``store``.
+    """
+
+    def __init__(self, store: RolloutStore | None = None) -> None:
+        self._store: RolloutStore = store if store is not None else _OwnStore()
 
     def observe(
         self,
@@ -121,26 +164,27 @@ class RolloutTracker:
         out (the loop knows: it registered it or the live job carries it).
         ``now`` is on the engine's clock: the plan reads the soak clock too.
         """
+        memory = self._store.rollout_of(key)
         dep_id = deployment.id
         phase = classify_deployment(deployment)
         description = deployment.description
-        previous = self._tracked.get(key)
+        previous = memory.followed
         superseded = None
         if previous is not None and previous.deployment_id != dep_id:
             if not previous.phase.terminal:
                 superseded = previous.deployment_id
             previous = None
         changed = previous is None or previous.phase is not phase
-        tracked = previous or _Tracked(deployment_id=dep_id, phase=phase, digest=digest)
+        tracked = previous or FollowedDeployment(deployment_id=dep_id, phase=phase, digest=digest)
         tracked.phase = phase
         if digest is not None:
             tracked.digest = digest
-        self._tracked[key] = tracked
+        memory.followed = tracked
 
         if phase is RolloutPhase.FAILED and tracked.digest is not None and (
-            self._held.get(key, ("",))[0] != tracked.digest  # keep an analysis' own reason
+            (memory.failed or ("",))[0] != tracked.digest  # keep an analysis' own reason
         ):
-            self._held[key] = (tracked.digest, description or "deployment failed")
+            memory.failed = (tracked.digest, description or "deployment failed")
         if phase is not RolloutPhase.AWAITING_PROMOTION:
             tracked.healthy_since = None
             return RolloutUpdate(key, dep_id, phase, description, changed, superseded=superseded)
@@ -158,40 +202,44 @@ class RolloutTracker:
             superseded=superseded, recheck_in=decision.recheck_in, reason=decision.reason,
         )  # fmt: skip
 
+    def _followed(self, key: JobKey, deployment_id: str) -> FollowedDeployment | None:
+        memory = self._store.find_rollout(key)
+        tracked = memory.followed if memory is not None else None
+        return tracked if tracked is not None and tracked.deployment_id == deployment_id else None
+
     def set_analysis(self, key: JobKey, deployment_id: str, analysis: Analysis) -> None:
         """The canary analysis' verdict on the job's deployment (the loop runs it)."""
-        tracked = self._tracked.get(key)
-        if tracked is not None and tracked.deployment_id == deployment_id:
+        tracked = self._followed(key, deployment_id)
+        if tracked is not None:
             tracked.analysis = analysis
 
     def mark_promoted(self, key: JobKey, deployment_id: str) -> None:
         """The engine promoted this deployment: never ask for it again."""
-        tracked = self._tracked.get(key)
-        if tracked is not None and tracked.deployment_id == deployment_id:
+        tracked = self._followed(key, deployment_id)
+        if tracked is not None:
             tracked.promoted = True
 
     def promotion_facts(self) -> dict[JobKey, PromotionFacts]:
         """What the engine's plan needs to decide promotions (``core/promotion.py``)."""
-        return {key: tracked.facts() for key, tracked in self._tracked.items()}
+        return {key: memory.followed.facts() for key, memory in self._store.all_rollouts()
+                if memory.followed is not None}  # fmt: skip
 
     def phase(self, key: JobKey) -> RolloutPhase | None:
-        tracked = self._tracked.get(key)
+        memory = self._store.find_rollout(key)
+        tracked = memory.followed if memory is not None else None
         return None if tracked is None else tracked.phase
 
     def hold_for(self, key: JobKey, digest: str) -> str | None:
         """The hold reason when ``digest`` is the job's failed spec; a new digest releases it."""
-        held = self._held.get(key)
-        if held is None:
+        memory = self._store.find_rollout(key)
+        held = memory.failed if memory is not None else None
+        if memory is None or held is None:
             return None
         if held[0] != digest:
-            del self._held[key]
+            memory.failed = None
             return None
         return held[1]
 
     def hold(self, key: JobKey, digest: str, reason: str) -> None:
         """Hold ``digest`` with ``reason`` (a canary analysis failed it) until the spec changes."""
-        self._held[key] = (digest, reason)
-
-    def forget(self, key: JobKey) -> None:
-        self._tracked.pop(key, None)
-        self._held.pop(key, None)
+        self._store.rollout_of(key).failed = (digest, reason)

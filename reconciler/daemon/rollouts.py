@@ -66,10 +66,11 @@ class Rollouts(Outcomes):
 
     async def _check_rollout(self, key: JobKey) -> None:
         """Read the job's latest deployment and act on it (promote, hold, report)."""
-        tracking = self.memory.tracking.get(key)
+        record = self.memory.get_or_create(key)
+        tracking = record.tracking
         now_mono = time.monotonic()
         dep: Deployment | None
-        cached = self.memory.deployment_events.pop(key, None)
+        cached, record.deployment_event = record.deployment_event, None
         if (
             cached is not None
             and tracking is not None
@@ -90,7 +91,8 @@ class Rollouts(Outcomes):
         if dep is None:
             if tracking is not None and now_mono - tracking.registered_at < ROLLOUT_APPEAR_TIMEOUT_S:
                 self._schedule_rollout_check(key, self.settings.timing.rollout_poll)
-            elif self.memory.tracking.pop(key, None) is not None:
+            elif record.tracking is not None:
+                record.tracking = None
                 self._release_deferred()
             return
         desired = self._declared.get(key)
@@ -171,7 +173,7 @@ class Rollouts(Outcomes):
             self.metrics.clear_analysis(key)
             self.analysis.forget(key, update.deployment_id)
             self._cancel_rollout_check(key)  # a safety re-check may still be pending
-            finished = self.memory.tracking.pop(key, None)
+            finished, record.tracking = record.tracking, None
             self._release_deferred()  # a later wave or a capped change may go now
             if update.phase is RolloutPhase.SUCCESSFUL and finished and finished.revision:
                 seen = self._revision_seen.get(finished.revision)

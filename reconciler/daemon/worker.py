@@ -59,9 +59,10 @@ class Worker(Rollouts):
         # Rollouts first: a deployment that just failed must hold its spec before any
         # sync of that job could resubmit it.
         # (A promotion pass needs no look first: its check just asked for it.)
+        tracking = self.memory.tracking()
         check = {k for k in rest if k not in sync_keys} | {
-            k for k in (self.memory.tracking if ALL in batch else sync_keys)
-            if k in self.memory.tracking and reasons.get(k) != {Reason.PROMOTE}
+            k for k in (tracking if ALL in batch else sync_keys)
+            if k in tracking and reasons.get(k) != {Reason.PROMOTE}
         }
         gate = asyncio.Semaphore(ROLLOUT_CHECK_CONCURRENCY)
 
@@ -88,9 +89,9 @@ class Worker(Rollouts):
         if sync_keys:
             async with self._pass_lock.shared():
                 # Drift Nomad told us about, not explained by a file change of ours.
+                pending = self.memory.pending_files()
                 drift_keys = {k for k in sync_keys
-                              if Reason.NOMAD in reasons.get(k, set())
-                              and k not in self.memory.pending_files}
+                              if Reason.NOMAD in reasons.get(k, set()) and k not in pending}
                 results.update(
                     await self._sync(self._loaded(), sync_keys, drift_keys=drift_keys)
                 )
@@ -110,10 +111,11 @@ class Worker(Rollouts):
             if reason is not None:
                 parked[key] = ("held", reason)
                 continue
-            rejected = self.memory.rejected.get(key)
-            if rejected is not None:
+            record = self.memory.get(key)
+            rejected = record.rejection if record is not None else None
+            if record is not None and rejected is not None:
                 if rejected.digest != job.digest:
-                    self.memory.drop_rejection(key)  # a new spec: try it
+                    record.drop_rejection()  # a new spec: try it
                 elif now < rejected.retry_at:
                     parked[key] = ("error", rejected.message)
         return parked
@@ -138,7 +140,8 @@ class Worker(Rollouts):
         held_reasons = {k: held_reason_of(o) for k, o in outcomes.items()
                         if states.get(k) == "held"}  # fmt: skip
         held_reasons.update(dict.fromkeys(held, HoldReason.FAILED_ROLLOUT.value))
-        held_reasons.update({k: self.memory.deferred[k].reason for k in deferred if k in self.memory.deferred})
+        deferrals = self.memory.deferred()
+        held_reasons.update({k: deferrals[k].reason for k in deferred if k in deferrals})
         error_causes = {k: o.error.cause.value for k, o in outcomes.items() if o.error is not None}
         error_causes.update(
             {k: ErrorCause.FILE.value for k, (state, _r) in parked.items() if state == "error"}
@@ -155,9 +158,10 @@ class Worker(Rollouts):
         self._release_deferred_after(outcomes.values())
         # Canary rollouts the daemon may promote but is not following (it restarted, or
         # the event stream dropped meanwhile): look at them once.
+        tracking = self.memory.tracking()
         self._submit(
             [k for k, job in self._declared.items()
-             if k not in self.memory.tracking and k not in parked and self._may_promote(job)],
+             if k not in tracking and k not in parked and self._may_promote(job)],
             Reason.ROLLOUT,
         )
         if not self._first_pass_done:
@@ -188,7 +192,9 @@ class Worker(Rollouts):
                     error_cause=ErrorCause.FILE.value if state == "error" else None,
                 )
                 file = desired.path if desired else None
-                self.memory.drift_at.pop(key, None)  # not healed: no detection to time
+                record = self.memory.get(key)
+                if record is not None:
+                    record.drift_at = None  # not healed: no detection to time
                 if key in drift_keys and state == "held":
                     # Nomad says the job changed (a `job scale`, a `job run` by hand):
                     # say why the daemon leaves it, or the drift looks ignored.
@@ -201,7 +207,8 @@ class Worker(Rollouts):
                 else:
                     log.info("not resubmitted until its file changes", extra=job_fields(
                         key, state=state, reason=reason, file=file))
-                self.memory.pending_files.discard(key)
+                if record is not None:
+                    record.pending_file = False
                 continue
             keep.add(key)
         keep -= self._defer(keep, parked)
@@ -238,7 +245,7 @@ class Worker(Rollouts):
             )
         # New specs supersede a running deployment; healing out-of-band drift waits for it.
         policy = dataclasses.replace(
-            self.engine.policy, supersede_only=frozenset(self.memory.pending_files),
+            self.engine.policy, supersede_only=self.memory.pending_files(),
             heal=self.settings.policy.self_heal,
         )  # fmt: skip
         try:

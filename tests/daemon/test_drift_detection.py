@@ -28,7 +28,7 @@ async def test_creating_a_missing_job_is_not_a_drift_detection(tmp_path) -> None
     try:
         # Start-up: a Nomad event about the job (e.g. one replayed from before the
         # daemon started) arrives while the job is missing; the daemon creates it.
-        daemon.memory.drift_at[KEY] = time.time() - 1.0
+        daemon.memory.get_or_create(KEY).drift_at = time.time() - 1.0
         await daemon._sync(snap, {KEY}, drift_keys={KEY})
         assert nomad.jobs[KEY]["Version"] == 0  # created
         assert not metrics.registry.get_sample_value(DETECTED)
@@ -37,10 +37,9 @@ async def test_creating_a_missing_job_is_not_a_drift_detection(tmp_path) -> None
         edited = copy.deepcopy(nomad.jobs[KEY])
         edited["TaskGroups"][0]["Count"] = 5
         nomad.put(edited)
-        daemon.memory.drift_at[KEY] = time.time() - 1.0
+        daemon.memory.get_or_create(KEY).drift_at = time.time() - 1.0
         await daemon._sync(snap, {KEY}, drift_keys={KEY})
         assert nomad.jobs[KEY]["TaskGroups"][0]["Count"] == 1  # healed
         assert metrics.registry.get_sample_value(DETECTED) == 1
     finally:
-        for timer in daemon.memory.rollout_timers.values():  # rollout re-checks the test does not run
-            timer.cancel()
+        daemon.memory.cancel_timers()  # rollout re-checks the test does not run

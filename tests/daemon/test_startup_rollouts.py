@@ -39,7 +39,7 @@ async def test_an_old_deployment_event_is_not_reported_as_the_current_state(
                 "Status": "running",
                 "StatusDescription": "Deployment is running but requires manual promotion",
             }
-            daemon.memory.deployment_events[("default", "web")] = parse_deployment(stale)
+            daemon.memory.get_or_create(("default", "web")).deployment_event = parse_deployment(stale)
             daemon.queue = _NoQueue()  # type: ignore[assignment]
             with caplog.at_level(logging.INFO, logger="reconciler.daemon"):
                 daemon.on_deployment(DeploymentChange(("default", "web"), parse_deployment(stale)))
