@@ -1,8 +1,8 @@
-"""Outcomes of the engine → logs, metrics, the observer and the daemon's memory.
+"""Reporting: outcomes of the engine → logs, metrics, the observer and the daemon's memory.
 
 Each engine outcome is said once, counted (``observability/metrics.py``),
-remembered (indexes, rejections, rollouts to follow) and mapped to a queue
-result (retry for the cluster's sake, park for the file's).
+remembered in the job's record (indexes, rejections, rollouts to follow) and
+mapped to a queue result (retry for the cluster's sake, park for the file's).
 """
 
 from __future__ import annotations
@@ -12,17 +12,22 @@ import logging
 import time
 from collections.abc import Iterable
 
+from reconciler.config.groups import DaemonSettings
 from reconciler.core.actions import ActionKind, HoldReason
 from reconciler.core.diff import DriftState
-from reconciler.daemon.base import Reason, held_reason_of, job_fields
-from reconciler.daemon.memory import Rejection, Tracking
-from reconciler.daemon.prunes import Prunes
+from reconciler.daemon.checkout import Checkout
+from reconciler.daemon.due import Reason, Submit, job_fields
+from reconciler.daemon.hooks import DaemonObserver
+from reconciler.daemon.memory import JobMemory, Rejection, Tracking
+from reconciler.daemon.prunes import PruneGuards
 from reconciler.daemon.queue import Outcome, Result
+from reconciler.daemon.timers import JobTimers
 from reconciler.errors import (
     ErrorCause,
 )
 from reconciler.model import JobKey, Snapshot
 from reconciler.observability.labels import OperationResult
+from reconciler.observability.metrics import ReconcilerMetrics
 from reconciler.sync.outcome import JobOutcome
 from reconciler.sync.outcome import Result as SyncResult
 from reconciler.sync.rollout import expects_deployment
@@ -30,19 +35,46 @@ from reconciler.sync.rollout import expects_deployment
 log = logging.getLogger("reconciler.daemon")
 
 
-class Outcomes(Prunes):
-    def _state_of(self, outcome: JobOutcome) -> str:
-        if outcome.result in (SyncResult.CREATED, SyncResult.UPDATED, SyncResult.PROMOTED):
-            return "in_sync"
-        if outcome.result is SyncResult.FAILED:
-            return "error"
-        if outcome.result is SyncResult.HELD:
-            return "held"
-        if outcome.result is SyncResult.PRUNED:
-            return "orphaned"
-        return str(outcome.action.drift.state.value)
+def held_reason_of(outcome: JobOutcome) -> str:
+    """The one ``reason`` label of a job the engine held (the metrics' small set).
 
-    def _record_outcomes(
+    The plan names its holds; an engine outcome held without a plan hold is a
+    wave the engine did not start because a lower one failed (``--wait``).
+    """
+    return (outcome.action.hold_reason or HoldReason.WAVE).value
+
+
+def state_of(outcome: JobOutcome) -> str:
+    """The job's state label after this outcome."""
+    if outcome.result in (SyncResult.CREATED, SyncResult.UPDATED, SyncResult.PROMOTED):
+        return "in_sync"
+    if outcome.result is SyncResult.FAILED:
+        return "error"
+    if outcome.result is SyncResult.HELD:
+        return "held"
+    if outcome.result is SyncResult.PRUNED:
+        return "orphaned"
+    return str(outcome.action.drift.state.value)
+
+
+class OutcomeReporter:
+    """Says, counts and remembers what the engine did (see the module docstring)."""
+
+    def __init__(
+        self, settings: DaemonSettings, *, memory: JobMemory, checkout: Checkout,
+        metrics: ReconcilerMetrics, observer: DaemonObserver, timers: JobTimers,
+        prunes: PruneGuards, submit: Submit,
+    ) -> None:  # fmt: skip
+        self.settings = settings
+        self._memory = memory
+        self._checkout = checkout
+        self._metrics = metrics
+        self._observer = observer
+        self._timers = timers
+        self._prunes = prunes
+        self._submit = submit
+
+    def record(
         self, outcomes: Iterable[JobOutcome], snapshot: Snapshot,
         *, drift_keys: set[JobKey] | frozenset[JobKey] = frozenset(),
     ) -> dict[JobKey, Result]:
@@ -54,15 +86,15 @@ class Outcomes(Prunes):
         for out in outcomes:
             key = out.key
             self._count_refused_attempt(out)
-            state = self._state_of(out)
+            state = state_of(out)
             if state != "unmanaged":
-                self.metrics.set_job_state(
+                self._metrics.set_job_state(
                     key,
                     state,
                     held_reason=held_reason_of(out) if state == "held" else None,
                     error_cause=out.error.cause.value if out.error is not None else None,
                 )
-            record = self.memory.get_or_create(key)
+            record = self._memory.get_or_create(key)
             drift_at, record.drift_at = record.drift_at, None
             drifted = out.action.drift.state in (
                 DriftState.MODIFIED, DriftState.MISSING, DriftState.ORPHANED)
@@ -73,15 +105,15 @@ class Outcomes(Prunes):
             # state it knew.
             seen_in_sync = record.known_index is not None
             if drift_at is not None and drifted and key in drift_keys and seen_in_sync:
-                self.metrics.observe_drift_detected(max(time.time() - drift_at, 0.0))
+                self._metrics.observe_drift_detected(max(time.time() - drift_at, 0.0))
             if out.result in (SyncResult.CREATED, SyncResult.UPDATED):
                 results[key] = self._registered(key, out, now)
             elif out.result is SyncResult.PRUNED:
                 op = "purge" if out.action.purge else "stop"
-                self.metrics.observe_sync_operation(op, "success")
+                self._metrics.observe_sync_operation(op, "success")
                 log.info("pruned", extra=job_fields(key, operation=op))
                 record.pending_file = False
-                self._pruned_at.append(time.time())  # counts against --max-prune for a window
+                self._prunes.pruned()  # counts against --max-prune for a window
                 record.absent_since = None
             elif out.result is SyncResult.FAILED:
                 results[key] = self._failed(key, out)
@@ -98,15 +130,15 @@ class Outcomes(Prunes):
                         record.absent_since = time.time()
                     prune_held = True
                 elif out.action.hold_reason is HoldReason.ACTIVE_DEPLOYMENT:
-                    self._heal_after_deployment(key)
+                    self._timers.heal_after_deployment(key)
             else:  # unchanged, or promoted (a rollout's step: the job is in sync)
                 if out.result is SyncResult.PROMOTED:
                     self._promoted(key, out)
                 live = out.action.live
-                self._report_orphan(out)
+                self._prunes.report_orphan(out)
                 if out.action.drift.state is DriftState.IN_SYNC and live is not None:
                     record.known_index = live.job_modify_index
-                    if self._is_current(out):
+                    if self._checkout.is_current(out):
                         record.pending_file = False
                         record.changed_at = None
                 if out.action.kind is ActionKind.PROMOTE or (
@@ -114,8 +146,8 @@ class Outcomes(Prunes):
                 ):
                     self._submit([key], Reason.ROLLOUT)
         if prune_held:
-            self._schedule_prune_recheck(snapshot)
-        self.observer.outcomes_recorded(outcomes)
+            self._prunes.schedule_recheck(snapshot)
+        self._observer.outcomes_recorded(outcomes)
         return results
 
     def _count_refused_attempt(self, out: JobOutcome) -> None:
@@ -127,22 +159,22 @@ class Outcomes(Prunes):
         if not out.conflict_retried or out.result is SyncResult.FAILED:
             return  # a failed outcome is counted once, with its own error
         op = "create" if out.action.create else "update"
-        self.metrics.observe_sync_operation(op, OperationResult.CONFLICT.value)
+        self._metrics.observe_sync_operation(op, OperationResult.CONFLICT.value)
         log.warning("Nomad refused the write: the job changed in Nomad meanwhile; re-planned",
                     extra=job_fields(out.key, operation=op, result=out.result.value))
 
     def _registered(self, key: JobKey, out: JobOutcome, now: float) -> Result:
         op = "create" if out.result is SyncResult.CREATED else "update"
-        self.metrics.observe_sync_operation(op, "success")
+        self._metrics.observe_sync_operation(op, "success")
         accepted = out.accepted_at or now
         latency = None
-        record = self.memory.get_or_create(key)
-        if self._is_current(out):
+        record = self._memory.get_or_create(key)
+        if self._checkout.is_current(out):
             # The registered spec is the file's current one: the change has landed.
             changed_at, record.changed_at = record.changed_at, None
             if changed_at is not None and record.pending_file:
                 latency = max(accepted - changed_at, 0.0)
-                self.metrics.observe_change_registered(latency)
+                self._metrics.observe_change_registered(latency)
             record.pending_file = False
         if out.job_modify_index:
             record.known_index = out.job_modify_index
@@ -152,18 +184,19 @@ class Outcomes(Prunes):
             job_modify_index=out.job_modify_index, change=out.action.reason[:200],
             latency_s=round(latency, 3) if latency is not None else None))
         if desired is not None and expects_deployment(desired.canonical):
+            revision = self._checkout.revision
             record.tracking = Tracking(
                 job_modify_index=out.job_modify_index or 0, digest=desired.digest,
-                registered_at=now, revision=self.revision.commit if self.revision else None,
-                wave=self._wave_of(key),
+                registered_at=now, revision=revision.commit if revision else None,
+                wave=self._checkout.wave_of(key),
             )  # fmt: skip
-            self._schedule_rollout_check(key, min(self.settings.timing.rollout_poll, 0.5))
+            self._timers.schedule_rollout_check(key, min(self.settings.timing.rollout_poll, 0.5))
         return None
 
     def _promoted(self, key: JobKey, out: JobOutcome) -> None:
         dep_id = out.action.deployment_id or ""
-        self.memory.rollouts.mark_promoted(key, dep_id)  # one promote per deployment, whatever asks
-        self.metrics.observe_sync_operation("promote", "success")
+        self._memory.rollouts.mark_promoted(key, dep_id)  # one promote per deployment, whatever asks
+        self._metrics.observe_sync_operation("promote", "success")
         log.info("promoted canaries", extra=job_fields(
             key, deployment=dep_id[:8], reason=out.action.reason))
 
@@ -171,8 +204,8 @@ class Outcomes(Prunes):
         error = out.error
         if out.action.kind is ActionKind.PROMOTE and error is not None:
             # Counted and said as what it is; the promotion pass is retried with backoff.
-            self.metrics.observe_sync_operation("promote", OperationResult.from_error(error).value)
-            self.metrics.observe_reconcile_error(error)
+            self._metrics.observe_sync_operation("promote", OperationResult.from_error(error).value)
+            self._metrics.observe_reconcile_error(error)
             log.warning("promoting canaries failed; will retry", extra=job_fields(
                 key, deployment=(out.action.deployment_id or "")[:8], error=str(error)))
             return error
@@ -181,8 +214,8 @@ class Outcomes(Prunes):
             ActionKind.PROMOTE: "promote",
         }.get(out.action.kind, "create" if out.action.create else "update")
         if error is not None:
-            self.metrics.observe_sync_operation(op, OperationResult.from_error(error).value)
-            self.metrics.observe_reconcile_error(error)
+            self._metrics.observe_sync_operation(op, OperationResult.from_error(error).value)
+            self._metrics.observe_reconcile_error(error)
             if error.cause is ErrorCause.CLUSTER:
                 # Caused by the cluster (unavailable, a missing namespace, ACL, a conflict,
                 # an unrecognised 500): the same file may pass, so retry with backoff (and
@@ -214,7 +247,7 @@ class Outcomes(Prunes):
 
     def _reject(self, key: JobKey, digest: str, message: str) -> float:
         """Park a spec Nomad refused for the file's sake; returns the delay before the slow retry."""
-        record = self.memory.get_or_create(key)
+        record = self._memory.get_or_create(key)
         previous = record.rejection
         attempts = (
             previous.attempts + 1 if previous is not None and previous.digest == digest else 1

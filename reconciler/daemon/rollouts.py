@@ -12,8 +12,9 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from typing import Any
+from collections.abc import Callable
 
+from reconciler.config.groups import DaemonSettings
 from reconciler.core.actions import HoldReason
 from reconciler.core.analysis_background import has_background_analysis
 from reconciler.core.promotion import (
@@ -23,26 +24,56 @@ from reconciler.core.promotion import (
     expects_canaries,
     soak_or_none,
 )
-from reconciler.daemon.base import (
-    ROLLOUT_APPEAR_TIMEOUT_S,
-    STREAM_ROLLOUT_POLL_S,
-    Reason,
-    job_fields,
-)
-from reconciler.daemon.outcomes import Outcomes
+from reconciler.daemon.analysis_log import DaemonAnalysis
+from reconciler.daemon.checkout import Checkout
+from reconciler.daemon.deferrals import Deferrals
+from reconciler.daemon.due import Reason, Submit, job_fields
+from reconciler.daemon.health import NomadHealth
+from reconciler.daemon.hooks import DaemonObserver
+from reconciler.daemon.memory import JobMemory
 from reconciler.daemon.rollout import RolloutPhase, promotion_soak
+from reconciler.daemon.timers import JobTimers
 from reconciler.deployment import Deployment
 from reconciler.errors import (
     ConfigError,
 )
-from reconciler.model import META_PREFIX, JobKey
+from reconciler.model import META_PREFIX, DesiredJob, JobKey
+from reconciler.nomad.client import NomadClient
+from reconciler.observability.metrics import ReconcilerMetrics
 from reconciler.sync.rollout import expects_deployment
 
 log = logging.getLogger("reconciler.daemon")
 
+ROLLOUT_APPEAR_TIMEOUT_S = 60.0  # how long to wait for a registration's deployment to show up
+STREAM_ROLLOUT_POLL_S = 10.0  # rollout re-check while deployment events arrive anyway
 
-class Rollouts(Outcomes):
-    def _may_promote(self, desired: Any) -> bool:
+
+class RolloutFollower:
+    """Follows each job's deployment (see the module docstring)."""
+
+    def __init__(
+        self, settings: DaemonSettings, *, client: NomadClient, memory: JobMemory,
+        checkout: Checkout, metrics: ReconcilerMetrics, observer: DaemonObserver,
+        timers: JobTimers, deferrals: Deferrals, health: NomadHealth, submit: Submit,
+        clock: Callable[[], float], stream_connected: Callable[[], bool],
+    ) -> None:  # fmt: skip
+        self.settings = settings
+        self.client = client
+        self._memory = memory
+        self._checkout = checkout
+        self._metrics = metrics
+        self._observer = observer
+        self._timers = timers
+        self._deferrals = deferrals
+        self._health = health
+        self._submit = submit
+        self._clock = clock  # the engine's: its plan reads the soak clock too
+        self._stream_connected = stream_connected
+        # Without Prometheus until the composition root's run() reads the settings:
+        # analyses then never pass.
+        self.analysis = DaemonAnalysis(None, on_measurement=metrics.observe_analysis_measurement)
+
+    def may_promote(self, desired: DesiredJob) -> bool:
         """A rollout the daemon acts on: a canary job with a promotion policy, or a job
         whose groups without canaries have background analysis (it may fail them)."""
         canon = desired.canonical
@@ -59,14 +90,14 @@ class Rollouts(Outcomes):
         """Fail the deployment an analysis failed (Nomad's auto_revert rolls it back) and
         hold its digest with the analysis' reason until the file changes."""
         await self.client.fail_deployment(deployment_id, namespace=key[0])
-        self.memory.rollouts.hold(key, digest, reason)
+        self._memory.rollouts.hold(key, digest, reason)
         log.warning(f"analysis failed {what}: deployment failed, Nomad rolls back",
                     extra=job_fields(key, deployment=deployment_id[:8], reason=reason))  # fmt: skip
-        self._schedule_rollout_check(key, 0.0)
+        self._timers.schedule_rollout_check(key, 0.0)
 
-    async def _check_rollout(self, key: JobKey) -> None:
+    async def check(self, key: JobKey) -> None:
         """Read the job's latest deployment and act on it (promote, hold, report)."""
-        record = self.memory.get_or_create(key)
+        record = self._memory.get_or_create(key)
         tracking = record.tracking
         now_mono = time.monotonic()
         dep: Deployment | None
@@ -87,15 +118,15 @@ class Rollouts(Outcomes):
             deployments = await self.client.list_job_deployments(key[1], namespace=key[0])
             dep = next((d for d in deployments
                         if d.job_spec_modify_index == tracking.job_modify_index), None)
-        self._set_nomad_ok()
+        self._health.ok()
         if dep is None:
             if tracking is not None and now_mono - tracking.registered_at < ROLLOUT_APPEAR_TIMEOUT_S:
-                self._schedule_rollout_check(key, self.settings.timing.rollout_poll)
+                self._timers.schedule_rollout_check(key, self.settings.timing.rollout_poll)
             elif record.tracking is not None:
                 record.tracking = None
-                self._release_deferred()
+                self._deferrals.release()
             return
-        desired = self._declared.get(key)
+        desired = self._checkout.declared.get(key)
         try:
             soak = promotion_soak(
                 desired.canonical.get("Meta") if desired else None,
@@ -106,27 +137,27 @@ class Rollouts(Outcomes):
                 key, file=desired.path if desired else None, error=str(exc)))
             soak = None
         # On the engine's clock: its plan reads the soak clock too.
-        update = self.memory.rollouts.observe(
-            key, dep, now=self.clock(), soak=soak,
+        update = self._memory.rollouts.observe(
+            key, dep, now=self._clock(), soak=soak,
             digest=tracking.digest if tracking is not None else None,
         )  # fmt: skip
-        self.metrics.observe_deployment(key, dep)
-        self.observer.deployment_observed(key, dep, update.phase.value)
+        self._metrics.observe_deployment(key, dep)
+        self._observer.deployment_observed(key, dep, update.phase.value)
         if (update.phase is RolloutPhase.AWAITING_PROMOTION and desired is not None
                 and dep.canaries_healthy):
             # Canary analysis: never promote unless it passed; fail the deployment on a breach.
             gate = await self.analysis.gate(
-                key, dep, desired, catalog=self._analysis_catalog,
+                key, dep, desired, catalog=self._checkout.analysis_catalog,
                 allocations=self.client.deployment_allocations,
             )  # fmt: skip
-            self.memory.note_analysis(key, update.deployment_id, gate)  # for the status page
+            self._memory.note_analysis(key, update.deployment_id, gate)  # for the status page
             if gate is None:
-                self.memory.rollouts.set_analysis(key, update.deployment_id, NO_ANALYSIS)
+                self._memory.rollouts.set_analysis(key, update.deployment_id, NO_ANALYSIS)
             elif gate.passed:
-                self.memory.rollouts.set_analysis(key, update.deployment_id, Analysis(
+                self._memory.rollouts.set_analysis(key, update.deployment_id, Analysis(
                     AnalysisState.PASSED, gate.reason))
             else:
-                self.memory.rollouts.set_analysis(key, update.deployment_id, Analysis(
+                self._memory.rollouts.set_analysis(key, update.deployment_id, Analysis(
                     AnalysisState.WAITING, gate.reason))
             if gate is not None and gate.failed:
                 await self._fail_by_analysis(key, update.deployment_id, gate.reason,
@@ -139,17 +170,17 @@ class Rollouts(Outcomes):
                     reason=gate.reason)  # fmt: skip
         if desired is not None and dep.active and (
             dep.job_spec_modify_index == tracking.job_modify_index if tracking is not None
-            else self.memory.rollouts.hold_for(key, desired.digest) is None
+            else self._memory.rollouts.hold_for(key, desired.digest) is None
         ):
             # Background checks of groups without canaries: a breach fails the deployment
             # like a canary's; anything else leaves the rolling update to Nomad.  Only a
             # deployment of the file's spec: never the revert of a held one.
             background = await self.analysis.background(
-                key, dep, desired, catalog=self._analysis_catalog,
+                key, dep, desired, catalog=self._checkout.analysis_catalog,
                 allocations=self.client.deployment_allocations,
             )  # fmt: skip
             if background is not None and (background.failed or not any(g.has_canaries for g in dep.groups)):
-                self.memory.note_analysis(key, update.deployment_id, background)  # the status page's
+                self._memory.note_analysis(key, update.deployment_id, background)  # the status page's
             if background is not None and background.failed:
                 await self._fail_by_analysis(key, update.deployment_id, background.reason,
                                              tracking.digest if tracking else desired.digest, "the rolling update")
@@ -170,23 +201,23 @@ class Rollouts(Outcomes):
             self._submit([key], Reason.PROMOTE)
             return
         if update.phase.terminal:
-            self.metrics.clear_analysis(key)
+            self._metrics.clear_analysis(key)
             self.analysis.forget(key, update.deployment_id)
-            self._cancel_rollout_check(key)  # a safety re-check may still be pending
+            self._timers.cancel_rollout_check(key)  # a safety re-check may still be pending
             finished, record.tracking = record.tracking, None
-            self._release_deferred()  # a later wave or a capped change may go now
+            self._deferrals.release()  # a later wave or a capped change may go now
             if update.phase is RolloutPhase.SUCCESSFUL and finished and finished.revision:
-                seen = self._revision_seen.get(finished.revision)
+                seen = self._checkout.revision_seen_at(finished.revision)
                 if seen is not None:
-                    self.metrics.observe_commit_to_healthy(max(time.time() - seen, 0.0))
+                    self._metrics.observe_commit_to_healthy(max(time.time() - seen, 0.0))
             if update.phase is RolloutPhase.FAILED:
-                self.metrics.set_job_state(
+                self._metrics.set_job_state(
                     key, "held", held_reason=HoldReason.FAILED_ROLLOUT.value)
             return
         delay = self.settings.timing.rollout_poll
-        if self._stream_connected:
+        if self._stream_connected():
             # Deployment events wake the check; polling is only the safety net.
             delay = max(delay, STREAM_ROLLOUT_POLL_S)
         if update.recheck_in is not None:
             delay = min(delay, update.recheck_in)
-        self._schedule_rollout_check(key, delay)
+        self._timers.schedule_rollout_check(key, delay)

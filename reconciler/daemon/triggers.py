@@ -10,29 +10,51 @@ import asyncio
 import logging
 import time
 
-from reconciler.daemon.base import ALL, TICK_S, WRITE_WAIT_MAX_S, Reason
-from reconciler.daemon.worker import Worker
+from reconciler.config.groups import DaemonSettings
+from reconciler.daemon.checkout import Checkout, Spawn
+from reconciler.daemon.debounce import Debouncer
+from reconciler.daemon.due import ALL, Reason, Submit
+from reconciler.daemon.watcher import JobsDirWatcher
+from reconciler.observability.server import Heartbeat
 
 log = logging.getLogger("reconciler.daemon")
 
+TICK_S = 1.0  # liveness heartbeat period
+WRITE_WAIT_MAX_S = 10.0  # longest wait for a writer to close a job file
 
-class Triggers(Worker):
-    async def _tick(self) -> None:
+
+class Triggers:
+    """The heartbeat, the resync timer and the jobs directory's changes."""
+
+    def __init__(
+        self, settings: DaemonSettings, *, heartbeat: Heartbeat, checkout: Checkout,
+        submit: Submit, spawn: Spawn,
+    ) -> None:  # fmt: skip
+        self.settings = settings
+        self._heartbeat = heartbeat
+        self._checkout = checkout
+        self._submit = submit
+        self._spawn = spawn
+        self.debouncer = Debouncer(
+            self._on_files_settled, quiet=settings.timing.debounce, max_delay=settings.timing.debounce_max
+        )
+        self.watcher: JobsDirWatcher | None = None  # set by the composition root's run()
+        self._writes_waited_since = 0.0  # monotonic; 0: not waiting for a writer
+
+    async def tick(self) -> None:
         while True:
-            self.heartbeat.beat()
+            self._heartbeat.beat()
             await asyncio.sleep(TICK_S)
 
-    async def _resync_timer(self) -> None:
+    async def resync_timer(self) -> None:
         while True:
             await asyncio.sleep(self.settings.timing.resync_interval)
-            await self._rescan()
+            await self._checkout.rescan()
             self._submit([ALL], Reason.RESYNC)
 
-    def _on_file_events(self, paths: set[str]) -> None:
+    def on_file_events(self, paths: set[str]) -> None:
         """Loop thread: remember when each path first changed (the latency's start), debounce."""
-        now = time.monotonic()
-        for path in paths:
-            self._event_at.setdefault(path, now)
+        self._checkout.note_file_events(paths, time.monotonic())
         self.debouncer.add(paths)
 
     def _on_files_settled(self, paths: frozenset[str]) -> None:
@@ -55,7 +77,7 @@ class Triggers(Worker):
         self._writes_waited_since = 0.0
         log.debug("files changed", extra={"fields": {"paths": sorted(paths)[:20],
                                                       "count": len(paths)}})
-        self._spawn(self._rescan(), "rescan")
+        self._spawn(self._checkout.rescan(), "rescan")
 
-    def _on_checkout_switched(self) -> None:
-        self._spawn(self._rescan(), "rescan")
+    def on_checkout_switched(self) -> None:
+        self._spawn(self._checkout.rescan(), "rescan")

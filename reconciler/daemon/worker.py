@@ -14,44 +14,70 @@ import logging
 import time
 from collections.abc import Mapping
 
+from reconciler.config.groups import DaemonSettings
 from reconciler.core.actions import HoldReason
-from reconciler.daemon.base import (
-    ALL,
-    ROLLOUT_CHECK_CONCURRENCY,
-    Reason,
-    held_reason_of,
-    job_fields,
-)
+from reconciler.daemon.checkout import Checkout
+from reconciler.daemon.deferrals import Deferrals
+from reconciler.daemon.due import ALL, DueJobs, Reason, job_fields
+from reconciler.daemon.health import NomadHealth
+from reconciler.daemon.hooks import DaemonObserver
+from reconciler.daemon.memory import JobMemory
+from reconciler.daemon.outcomes import OutcomeReporter, held_reason_of, state_of
+from reconciler.daemon.pass_lock import PassLock
+from reconciler.daemon.prunes import PruneGuards
 from reconciler.daemon.queue import Outcome, Result
-from reconciler.daemon.rollouts import Rollouts
+from reconciler.daemon.rollouts import RolloutFollower
 from reconciler.errors import (
     ErrorCause,
     NomadError,
     NomadUnavailableError,
 )
 from reconciler.model import JobKey, Snapshot
+from reconciler.observability.metrics import ReconcilerMetrics
+from reconciler.sync.engine import Reconciler
 from reconciler.sync.outcome import JobOutcome
 
 log = logging.getLogger("reconciler.daemon")
 
+ROLLOUT_CHECK_CONCURRENCY = 16  # deployment reads in flight at once
 
-class Worker(Rollouts):
-    def _on_queue_outcome(self, key: JobKey, outcome: Outcome, error: BaseException | None) -> None:
-        reasons = self._running_reasons.pop(key, set())
-        self.observer.job_handled(key)
-        if outcome is Outcome.RETRY:
-            # The queue's retry must redo what failed (a sync, not only a rollout check).
-            self._reasons.setdefault(key, set()).update(reasons or {Reason.RESYNC})
+
+class Worker:
+    """Runs the queue's batches (see the module docstring); ``passes`` counts full passes."""
+
+    def __init__(
+        self, settings: DaemonSettings, *, engine: Reconciler, memory: JobMemory,
+        checkout: Checkout, metrics: ReconcilerMetrics, observer: DaemonObserver,
+        reporter: OutcomeReporter, rollouts: RolloutFollower, deferrals: Deferrals,
+        prunes: PruneGuards, health: NomadHealth, due: DueJobs,
+    ) -> None:  # fmt: skip
+        self.settings = settings
+        self.engine = engine
+        self._memory = memory
+        self._checkout = checkout
+        self._metrics = metrics
+        self._observer = observer
+        self._reporter = reporter
+        self._rollouts = rollouts
+        self._deferrals = deferrals
+        self._prunes = prunes
+        self._health = health
+        self._due = due
+        self._pass_lock = PassLock()
+        self.passes = 0  # full passes completed (tests, logs)
+
+    def on_queue_outcome(self, key: JobKey, outcome: Outcome, error: BaseException | None) -> None:
+        self._due.finish(key, retry=outcome is Outcome.RETRY)
+        self._observer.job_handled(key)
         if error is None:
             return
         if outcome is Outcome.RETRY:
             level = logging.DEBUG if isinstance(error, NomadUnavailableError) else logging.WARNING
             log.log(level, "will retry with backoff", extra=job_fields(key, error=str(error)))
 
-    async def _handle_batch(self, batch: frozenset[JobKey]) -> Mapping[JobKey, Result]:
-        reasons = {key: self._reasons.pop(key, set()) for key in batch}
-        self._running_reasons.update(reasons)
-        if self.snapshot is None:
+    async def handle_batch(self, batch: frozenset[JobKey]) -> Mapping[JobKey, Result]:
+        reasons = self._due.start(batch)
+        if self._checkout.snapshot is None:
             raise NomadUnavailableError("jobs directory not loaded yet")
         results: dict[JobKey, Result] = {}
         rest = batch - {ALL}
@@ -59,7 +85,7 @@ class Worker(Rollouts):
         # Rollouts first: a deployment that just failed must hold its spec before any
         # sync of that job could resubmit it.
         # (A promotion pass needs no look first: its check just asked for it.)
-        tracking = self.memory.tracking()
+        tracking = self._memory.tracking()
         check = {k for k in rest if k not in sync_keys} | {
             k for k in (tracking if ALL in batch else sync_keys)
             if k in tracking and reasons.get(k) != {Reason.PROMOTE}
@@ -69,9 +95,9 @@ class Worker(Rollouts):
         async def check_one(key: JobKey) -> None:
             async with gate:
                 try:
-                    await self._check_rollout(key)
+                    await self._rollouts.check(key)
                 except NomadError as exc:
-                    self._set_nomad_error(exc)
+                    self._health.error(exc)
                     results[key] = exc
 
         await asyncio.gather(*(check_one(k) for k in sorted(check)))
@@ -80,20 +106,20 @@ class Worker(Rollouts):
         # spec older than one a concurrent batch already wrote.
         if ALL in batch:
             async with self._pass_lock.exclusive():
-                results.update(await self._full_pass(self._loaded()))
+                results.update(await self.full_pass(self._checkout.loaded()))
             # Jobs the full pass could not finish get their own retry with backoff.
             retry = [k for k, r in results.items()
                      if k not in batch and isinstance(r, BaseException)]
-            self._submit(retry, Reason.RESYNC)
+            self._due.submit(retry, Reason.RESYNC)
         sync_keys -= {k for k, r in results.items() if isinstance(r, BaseException)}
         if sync_keys:
             async with self._pass_lock.shared():
                 # Drift Nomad told us about, not explained by a file change of ours.
-                pending = self.memory.pending_files()
+                pending = self._memory.pending_files()
                 drift_keys = {k for k in sync_keys
                               if Reason.NOMAD in reasons.get(k, set()) and k not in pending}
                 results.update(
-                    await self._sync(self._loaded(), sync_keys, drift_keys=drift_keys)
+                    await self.sync(self._checkout.loaded(), sync_keys, drift_keys=drift_keys)
                 )
         return results
 
@@ -107,11 +133,11 @@ class Worker(Rollouts):
         parked: dict[JobKey, tuple[str, str]] = {}
         now = time.monotonic()
         for key, job in snapshot.by_key().items():
-            reason = self.memory.rollouts.hold_for(key, job.digest)
+            reason = self._memory.rollouts.hold_for(key, job.digest)
             if reason is not None:
                 parked[key] = ("held", reason)
                 continue
-            record = self.memory.get(key)
+            record = self._memory.get(key)
             rejected = record.rejection if record is not None else None
             if record is not None and rejected is not None:
                 if rejected.digest != job.digest:
@@ -120,19 +146,19 @@ class Worker(Rollouts):
                     parked[key] = ("error", rejected.message)
         return parked
 
-    async def _full_pass(self, snapshot: Snapshot) -> dict[JobKey, Result]:
+    async def full_pass(self, snapshot: Snapshot) -> dict[JobKey, Result]:
         started = time.monotonic()
         parked = self._parked(snapshot)
         held = {k for k, (state, _r) in parked.items() if state == "held"}
-        deferred = self._defer(set(self._declared) - set(parked), parked)
+        deferred = self._deferrals.defer(set(self._checkout.declared) - set(parked), parked)
         only: set[JobKey] | None = None
         if parked or deferred:
             # Everything known but the parked jobs (orphans included, for pruning).
             known = set(snapshot.by_key()) | set(self.engine.memory.jobs)
             only = known - set(parked) - deferred
         outcomes, unmanaged = await self._reconcile(snapshot, only=only)
-        results = self._record_outcomes(outcomes.values(), snapshot)
-        states = {k: self._state_of(o) for k, o in outcomes.items()}
+        results = self._reporter.record(outcomes.values(), snapshot)
+        states = {k: state_of(o) for k, o in outcomes.items()}
         states.update({k: state for k, (state, _r) in parked.items()})
         states.update(dict.fromkeys(deferred, "held"))
         states.update(dict.fromkeys(unmanaged, "unmanaged"))  # counted, never touched
@@ -140,13 +166,13 @@ class Worker(Rollouts):
         held_reasons = {k: held_reason_of(o) for k, o in outcomes.items()
                         if states.get(k) == "held"}  # fmt: skip
         held_reasons.update(dict.fromkeys(held, HoldReason.FAILED_ROLLOUT.value))
-        deferrals = self.memory.deferred()
+        deferrals = self._memory.deferred()
         held_reasons.update({k: deferrals[k].reason for k in deferred if k in deferrals})
         error_causes = {k: o.error.cause.value for k, o in outcomes.items() if o.error is not None}
         error_causes.update(
             {k: ErrorCause.FILE.value for k, (state, _r) in parked.items() if state == "error"}
         )
-        self.metrics.observe_pass(
+        self._metrics.observe_pass(
             time.monotonic() - started, states,
             held_reasons=held_reasons,
             error_causes=error_causes,
@@ -155,17 +181,17 @@ class Worker(Rollouts):
         )
         self.passes += 1
         log.debug("full pass done", extra={"fields": {"pass": self.passes}})
-        self._release_deferred_after(outcomes.values())
+        self._deferrals.release_after(outcomes.values())
         # Canary rollouts the daemon may promote but is not following (it restarted, or
         # the event stream dropped meanwhile): look at them once.
-        tracking = self.memory.tracking()
-        self._submit(
-            [k for k, job in self._declared.items()
-             if k not in tracking and k not in parked and self._may_promote(job)],
+        tracking = self._memory.tracking()
+        self._due.submit(
+            [k for k, job in self._checkout.declared.items()
+             if k not in tracking and k not in parked and self._rollouts.may_promote(job)],
             Reason.ROLLOUT,
         )
-        if not self._first_pass_done:
-            self._first_pass_done = True
+        if not self._health.first_pass_done:
+            self._health.first_pass_done = True
             summary: dict[str, int] = {}
             for out in outcomes.values():
                 summary[out.result.value] = summary.get(out.result.value, 0) + 1
@@ -174,7 +200,7 @@ class Worker(Rollouts):
         # Jobs declared but absent from the engine's answer have nothing to do.
         return {ALL: None, **results}
 
-    async def _sync(
+    async def sync(
         self, snapshot: Snapshot, keys: set[JobKey], *, drift_keys: set[JobKey]
     ) -> dict[JobKey, Result]:
         started = time.monotonic()
@@ -186,13 +212,13 @@ class Worker(Rollouts):
             desired = declared.get(key)
             if key in parked:
                 state, reason = parked[key]
-                self.metrics.set_job_state(
+                self._metrics.set_job_state(
                     key, state,
                     held_reason=HoldReason.FAILED_ROLLOUT.value if state == "held" else None,
                     error_cause=ErrorCause.FILE.value if state == "error" else None,
                 )
                 file = desired.path if desired else None
-                record = self.memory.get(key)
+                record = self._memory.get(key)
                 if record is not None:
                     record.drift_at = None  # not healed: no detection to time
                 if key in drift_keys and state == "held":
@@ -211,22 +237,22 @@ class Worker(Rollouts):
                     record.pending_file = False
                 continue
             keep.add(key)
-        keep -= self._defer(keep, parked)
+        keep -= self._deferrals.defer(keep, parked)
         if not keep:
             return results
         log.debug("syncing", extra={"fields": {
             "jobs": sorted(f"{ns}/{job}" for ns, job in keep)[:20], "count": len(keep)}})
         found, _unmanaged = await self._reconcile(snapshot, only=keep)
         outcomes = list(found.values())
-        results.update(self._record_outcomes(outcomes, snapshot, drift_keys=drift_keys))
-        self._release_deferred_after(outcomes)
+        results.update(self._reporter.record(outcomes, snapshot, drift_keys=drift_keys))
+        self._deferrals.release_after(outcomes)
         for key in keep:
             if key not in found:
                 # Neither declared nor live any more (or out of scope): nothing to do.
                 self._forget(key)
-        self.metrics.reconcile_pass_duration.observe(time.monotonic() - started)
+        self._metrics.reconcile_pass_duration.observe(time.monotonic() - started)
         if not any(isinstance(r, BaseException) or r is Outcome.FAILED for r in results.values()):
-            self.metrics.mark_sync_succeeded()
+            self._metrics.mark_sync_succeeded()
         return results
 
     async def _reconcile(
@@ -245,17 +271,22 @@ class Worker(Rollouts):
             )
         # New specs supersede a running deployment; healing out-of-band drift waits for it.
         policy = dataclasses.replace(
-            self.engine.policy, supersede_only=self.memory.pending_files(),
+            self.engine.policy, supersede_only=self._memory.pending_files(),
             heal=self.settings.policy.self_heal,
         )  # fmt: skip
         try:
             result = await self.engine.reconcile(
-                snapshot, only=only, prune_history=self._prune_history(), policy=policy,
-                promotions=self.memory.rollouts.promotion_facts(),
+                snapshot, only=only, prune_history=self._prunes.history(), policy=policy,
+                promotions=self._memory.rollouts.promotion_facts(),
             )  # fmt: skip
         except NomadError as exc:
-            self._set_nomad_error(exc)
-            self.metrics.observe_reconcile_error(exc)
+            self._health.error(exc)
+            self._metrics.observe_reconcile_error(exc)
             raise
-        self._set_nomad_ok()
+        self._health.ok()
         return {o.key: o for o in result.outcomes}, result.plan.unmanaged_keys
+
+    def _forget(self, key: JobKey) -> None:
+        """A job gone from the checkout and from Nomad: drop everything kept about it."""
+        self._memory.forget(key)
+        self._metrics.forget_job(key)

@@ -22,14 +22,14 @@ async def test_creating_a_missing_job_is_not_a_drift_detection(tmp_path) -> None
     settings = load_settings({"jobs_dir": str(tmp_path)}, {})
     metrics = ReconcilerMetrics(process_metrics=False)
     daemon = Daemon(settings, env={}, metrics=metrics)
-    daemon.engine = Reconciler(nomad, sync_policy(settings), annotate=False)
+    daemon.worker.engine = Reconciler(nomad, sync_policy(settings), annotate=False)
     snap = snapshot(make_job("web"))
-    daemon.snapshot, daemon._declared = snap, snap.by_key()
+    daemon.checkout.adopt(snap)
     try:
         # Start-up: a Nomad event about the job (e.g. one replayed from before the
         # daemon started) arrives while the job is missing; the daemon creates it.
         daemon.memory.get_or_create(KEY).drift_at = time.time() - 1.0
-        await daemon._sync(snap, {KEY}, drift_keys={KEY})
+        await daemon.worker.sync(snap, {KEY}, drift_keys={KEY})
         assert nomad.jobs[KEY]["Version"] == 0  # created
         assert not metrics.registry.get_sample_value(DETECTED)
 
@@ -38,7 +38,7 @@ async def test_creating_a_missing_job_is_not_a_drift_detection(tmp_path) -> None
         edited["TaskGroups"][0]["Count"] = 5
         nomad.put(edited)
         daemon.memory.get_or_create(KEY).drift_at = time.time() - 1.0
-        await daemon._sync(snap, {KEY}, drift_keys={KEY})
+        await daemon.worker.sync(snap, {KEY}, drift_keys={KEY})
         assert nomad.jobs[KEY]["TaskGroups"][0]["Count"] == 1  # healed
         assert metrics.registry.get_sample_value(DETECTED) == 1
     finally:

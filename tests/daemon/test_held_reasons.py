@@ -38,12 +38,12 @@ async def test_a_failed_rollout_found_in_history_is_held_as_failed_rollout(tmp_p
     settings = load_settings({"jobs_dir": str(tmp_path)}, {})
     metrics = ReconcilerMetrics(process_metrics=False)
     daemon = Daemon(settings, env={}, metrics=metrics)
-    daemon.engine = Reconciler(nomad, sync_policy(settings), annotate=False)  # a fresh process
+    daemon.worker.engine = Reconciler(nomad, sync_policy(settings), annotate=False)  # a fresh process
     snap = snapshot(bad)
-    daemon.snapshot, daemon._declared = snap, snap.by_key()
+    daemon.checkout.adopt(snap)
 
-    await daemon._full_pass(snap)
+    await daemon.worker.full_pass(snap)
     assert held_reasons(metrics, "web") == {"failed_rollout"}
-    await daemon._sync(snap, {("default", "web")}, drift_keys=set())
+    await daemon.worker.sync(snap, {("default", "web")}, drift_keys=set())
     assert held_reasons(metrics, "web") == {"failed_rollout"}
     assert not nomad.writes()  # held: never resubmitted

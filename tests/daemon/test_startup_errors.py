@@ -84,13 +84,13 @@ async def _run_with_dying_root_task(tmp_path: Path, error: BaseException) -> Dae
         )
         daemon = Daemon(settings, env={})
         run = asyncio.create_task(daemon.run())
-        while not daemon._tasks:  # the root tasks are spawned after the first load
+        while not daemon.supervisor.tasks:  # the root tasks are spawned after the first load
             await asyncio.sleep(0.01)
 
         async def dies() -> None:
             raise error
 
-        daemon._spawn(dies(), "doomed", root=True)
+        daemon.supervisor.spawn(dies(), "doomed", root=True)
         daemon.result = await asyncio.wait_for(run, EXIT_TIMEOUT_S)  # type: ignore[attr-defined]
     return daemon
 

@@ -32,7 +32,7 @@ async def test_an_old_deployment_event_is_not_reported_as_the_current_state(
         settings = load_settings({"jobs_dir": str(tmp_path)}, {})
         daemon = Daemon(settings, env={}, metrics=ReconcilerMetrics(process_metrics=False))
         async with NomadClient(NomadConfig(address=fake.address)) as client:
-            daemon.client = client
+            daemon.rollouts.client = client
             # The same deployment as an event sent while it still awaited promotion.
             stale = {
                 **current,
@@ -40,10 +40,10 @@ async def test_an_old_deployment_event_is_not_reported_as_the_current_state(
                 "StatusDescription": "Deployment is running but requires manual promotion",
             }
             daemon.memory.get_or_create(("default", "web")).deployment_event = parse_deployment(stale)
-            daemon.queue = _NoQueue()  # type: ignore[assignment]
+            daemon.due.queue = _NoQueue()
             with caplog.at_level(logging.INFO, logger="reconciler.daemon"):
-                daemon.on_deployment(DeploymentChange(("default", "web"), parse_deployment(stale)))
-                await daemon._check_rollout(("default", "web"))
+                daemon.events.on_deployment(DeploymentChange(("default", "web"), parse_deployment(stale)))
+                await daemon.rollouts.check(("default", "web"))
     said = [(r.getMessage(), getattr(r, "fields", {}).get("description")) for r in caplog.records]
     assert said == [("rollout successful", "Deployment completed successfully")]
 
