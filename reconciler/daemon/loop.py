@@ -13,6 +13,7 @@ they need (the shared state explicitly: the memory ``memory.JobMemory``, the
 queue's ``due.DueJobs.submit``, the settings, the metrics and the observer,
 the client or the engine):
 
+- ``startup``: configuration that can only be wrong stops the daemon at start;
 - ``supervisor``: the supervised tasks and the stop request;
 - ``health``: readiness and Nomad's reachability (a recovery submits ``ALL``);
 - ``checkout``: load the committed jobs directory, submit jobs whose digest moved (``FILE``);
@@ -41,7 +42,6 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from reconciler.config.connection import NomadConfig
 from reconciler.config.groups import DaemonSettings
 from reconciler.config.settings import load_settings, reloaded
 from reconciler.config.values import parse_listen_address
@@ -60,6 +60,7 @@ from reconciler.daemon.outcomes import OutcomeReporter, held_reason_of
 from reconciler.daemon.prunes import PruneGuards
 from reconciler.daemon.queue import QueueSettings, WorkQueue
 from reconciler.daemon.rollouts import RolloutFollower
+from reconciler.daemon.startup import check_startup_config, nomad_config, require_namespace
 from reconciler.daemon.supervisor import Supervisor
 from reconciler.daemon.timers import JobTimers
 from reconciler.daemon.triggers import Triggers
@@ -67,7 +68,6 @@ from reconciler.daemon.watcher import JobsDirWatcher
 from reconciler.daemon.worker import Worker
 from reconciler.errors import (
     ConfigError,
-    NomadError,
     ReconcilerError,
 )
 from reconciler.model import JobKey, Revision, Snapshot
@@ -82,19 +82,12 @@ from reconciler.revision import (
 )
 from reconciler.sync.api import ClientApi
 from reconciler.sync.engine import Reconciler
-from reconciler.sync.session import require_namespaces
-from reconciler.token_file import TokenSource
 
 __all__ = ["ALL", "Daemon", "Reason", "check_startup_config", "held_reason_of", "nomad_config", "run_daemon"]
 
 log = logging.getLogger("reconciler.daemon")
 
 LIVENESS_MAX_AGE_S = 30.0
-
-
-def nomad_config(settings: DaemonSettings) -> NomadConfig:
-    """The client config from resolved settings (precedence already applied)."""
-    return settings.nomad
 
 
 class Daemon:
@@ -216,7 +209,11 @@ class Daemon:
         except ConfigError:
             await self.client.aclose()
             raise
-        await self._require_namespace()
+        try:
+            await require_namespace(self.client, s)
+        except ConfigError:
+            await self.client.aclose()
+            raise
         prometheus = prometheus_config(s.analysis, self.env)
         self.rollouts.analysis = DaemonAnalysis(
             PrometheusClient(prometheus) if prometheus is not None else None,
@@ -264,26 +261,6 @@ class Daemon:
                 raise fatal  # the CLI prints the reason and exits 1
             return 1
         return 0
-
-    async def _require_namespace(self) -> None:
-        """The configured namespace exists: a mistyped one is a configuration error.
-
-        Nomad unreachable at start cannot tell; then the jobs' own registrations
-        will say it (``job ... is in nonexistent namespace``).
-        """
-        namespace = self.settings.nomad.namespace
-        if not namespace:
-            return
-        try:
-            await require_namespaces(
-                self.client, [namespace], flag="--namespace (or NOMAD_NAMESPACE)"
-            )
-        except NomadError as exc:
-            log.warning("could not check that the namespace exists",
-                        extra={"fields": {"namespace": namespace, "error": str(exc)}})
-        except ConfigError:
-            await self.client.aclose()
-            raise
 
     async def _shutdown(self, server: ObservabilityServer | None) -> None:
         log.info("shutting down", extra={"fields": {"timeout_s": self.settings.timing.shutdown_timeout}})
@@ -348,23 +325,6 @@ class Daemon:
         log.info("configuration reloaded", extra={"fields": {
             "applied": sorted(applied), "needs_restart": sorted(restart)}})
         self.due.submit([ALL], Reason.RESYNC)
-
-
-def check_startup_config(settings: DaemonSettings) -> None:
-    """Fail fast on configuration that can only be wrong: raise ``ConfigError``.
-
-    The token file and the ``--var-file`` files must be readable at start.  Later,
-    a token file briefly missing mid-rotation keeps the last token (``TokenSource``),
-    and Nomad being unreachable is retried: those are not configuration errors.
-    """
-    cfg = nomad_config(settings)
-    TokenSource(token=cfg.token, token_file=cfg.token_file).current()
-    for var_file in settings.source.var_files:
-        try:
-            with open(var_file, "rb"):
-                pass
-        except OSError as exc:
-            raise ConfigError(f"variables file {var_file}: cannot read it ({exc.strerror})") from exc
 
 
 def run_daemon(settings: DaemonSettings, *, env: Mapping[str, str],
