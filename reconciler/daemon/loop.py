@@ -40,7 +40,7 @@ import signal
 import tempfile
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from reconciler.config.groups import DaemonSettings
 from reconciler.config.settings import load_settings, reloaded
@@ -88,6 +88,10 @@ __all__ = ["ALL", "Daemon", "Reason", "check_startup_config", "held_reason_of", 
 log = logging.getLogger("reconciler.daemon")
 
 LIVENESS_MAX_AGE_S = 30.0
+
+
+class _Configured(Protocol):
+    settings: DaemonSettings
 
 
 class Daemon:
@@ -164,7 +168,7 @@ class Daemon:
                                  submit=submit, spawn=supervisor.spawn)  # fmt: skip
         self._prunes = prunes
         # The parts that read settings: a reload hands them the new ones.
-        self._with_settings: tuple[Any, ...] = (
+        self._with_settings: tuple[_Configured, ...] = (
             checkout, timers, deferrals, prunes, reporter, rollouts, worker, self.triggers)
         # Wiring: the queue runs the worker; triggers submit to it through ``due``.
         self.queue: WorkQueue[JobKey] = WorkQueue(
