@@ -1,16 +1,18 @@
 """The daemon's memory of the jobs it handles: one record per job, with one ``forget``.
 
 A ``JobRecord`` holds everything the daemon learnt about a job or waits for on
-its behalf: the file
-change not yet applied and when it happened, the out-of-band change to time,
-the ``JobModifyIndex`` last seen in sync, the registration whose deployment it
-follows, a spec Nomad rejected, an orphan's grace, the latest deployment event,
-a deferred change, its timers, the latest canary analyses (for the status
-page) and the rollout tracker's deployment memory
-(the soak clock, the analysis verdict, the deployment promoted, failed-digest
-holds: ``rollout.RolloutMemory``, ruled by ``rollout.RolloutTracker``).
+its behalf: the file change not yet applied and when it happened, the
+out-of-band change to time, the ``JobModifyIndex`` last seen in sync, the
+registration whose deployment it follows (with its digest), a spec Nomad
+rejected (its digest, attempts and slow retry), an orphan's grace, the latest
+deployment event, a deferred change, its timers, the latest canary analyses
+(for the status page) and the rollout tracker's deployment memory (the soak
+clock, the analysis verdict, the deployment promoted, a failed-digest hold:
+``rollout.RolloutMemory``, ruled by ``rollout.RolloutTracker``).
 ``JobMemory`` maps each key to its record; ``forget`` drops the record (and
-cancels its timers) when a job is gone from the checkout and from Nomad.
+cancels its timers) when a job is gone from the checkout and from Nomad.  The
+queue's own per-key backoff stays in the queue (``queue.py``): it is the
+queue's scheduling, kept while a key is queued.
 
 Per process: a restart re-learns everything from the checkout and Nomad.
 """
