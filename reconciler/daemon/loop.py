@@ -210,10 +210,6 @@ class Daemon:
             if not os.path.isdir(s.source.jobs_dir):
                 raise ConfigError(f"{s.source.jobs_dir}: jobs directory not found (or not a directory)")
             check_startup_config(s)
-        except ConfigError:
-            await self.client.aclose()
-            raise
-        try:
             await require_namespace(self.client, s)
         except ConfigError:
             await self.client.aclose()
